@@ -1,0 +1,33 @@
+import type { KvValue } from './kv';
+
+/**
+ * What a transport knows of an authenticated device. Transports never touch storage: the server
+ * hands them a DeviceAuthenticator and a DeviceApiService backed by storage (with caches).
+ */
+export interface DeviceInfo {
+  readonly tenantId: string;
+  readonly deviceId: string;
+  readonly deviceName: string;
+  readonly deviceType: string;
+}
+
+export interface DeviceAuthenticator {
+  /** The device whose access token this is, or null. */
+  authenticateToken(token: string): Promise<DeviceInfo | null>;
+  /** MQTT basic credentials (clientId, username, password validated together), or null. */
+  authenticateBasic?(input: { clientId?: string; username?: string; password?: string }): Promise<DeviceInfo | null>;
+}
+
+export interface AttributesResponse {
+  client?: Record<string, KvValue>;
+  shared?: Record<string, KvValue>;
+}
+
+export interface DeviceApiService {
+  /**
+   * A device's own attributes for ThingsBoard's attribute request: when neither key list is given,
+   * every client and shared attribute; when one or both are given, only those keys of those scopes.
+   * Empty sections are left out.
+   */
+  getAttributes(device: DeviceInfo, request: { clientKeys?: string[] | undefined; sharedKeys?: string[] | undefined }): Promise<AttributesResponse>;
+}

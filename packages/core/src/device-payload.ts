@@ -1,0 +1,93 @@
+import { BadRequestError } from './errors';
+import type { KvValue } from './kv';
+import type { JsonValue } from './msg';
+
+/** One time-stamped group of a telemetry payload: becomes one POST_TELEMETRY_REQUEST message. */
+export interface TelemetryGroup {
+  ts: number;
+  values: Record<string, KvValue>;
+}
+
+export interface PayloadOptions {
+  /** Strings that are numbers become numbers (ThingsBoard's default). */
+  typeCasting?: boolean;
+}
+
+const NUMERIC_RE = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function isPlainObject(v: unknown): v is Record<string, JsonValue> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A value as stored: null dropped (undefined), numeric strings cast when asked. */
+export function toKvValue(v: JsonValue, typeCasting: boolean): KvValue | undefined {
+  if (v === null) return undefined;
+  if (typeof v === 'string' && typeCasting && v.length > 0 && v.length < 32 && NUMERIC_RE.test(v)) {
+    const n = Number(v);
+    if (Number.isFinite(n)) return n;
+  }
+  if (typeof v === 'number' && !Number.isFinite(v)) return undefined;
+  return v;
+}
+
+/** The key/value object of a payload, nulls dropped, values cast. */
+export function toKvObject(obj: Record<string, JsonValue>, typeCasting: boolean): Record<string, KvValue> {
+  const out: Record<string, KvValue> = {};
+  for (const key of Object.keys(obj)) {
+    if (key.length === 0) continue;
+    const v = toKvValue(obj[key] as JsonValue, typeCasting);
+    if (v !== undefined) Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+function telemetryElement(el: JsonValue, now: number, typeCasting: boolean, where: string): TelemetryGroup {
+  if (!isPlainObject(el)) throw new BadRequestError(`Telemetry ${where} must be a JSON object, got ${describeJson(el)}`);
+  // ThingsBoard treats {ts, values} as time-stamped only when both keys are present.
+  if ('ts' in el && 'values' in el) {
+    const ts = typeof el.ts === 'string' ? Number(el.ts) : el.ts;
+    if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) {
+      throw new BadRequestError(`Telemetry ${where}: "ts" must be a number of milliseconds since the epoch`);
+    }
+    if (!isPlainObject(el.values)) throw new BadRequestError(`Telemetry ${where}: "values" must be a JSON object`);
+    return { ts: Math.trunc(ts), values: toKvObject(el.values, typeCasting) };
+  }
+  return { ts: now, values: toKvObject(el, typeCasting) };
+}
+
+/**
+ * ThingsBoard's telemetry shapes: `{k:v}`, `{ts, values}`, or an array of either.
+ * Groups without any value are left out (nothing to store).
+ */
+export function parseTelemetry(json: JsonValue, now: number, opts: PayloadOptions = {}): TelemetryGroup[] {
+  const typeCasting = opts.typeCasting ?? true;
+  const groups: TelemetryGroup[] = [];
+  if (Array.isArray(json)) {
+    json.forEach((el, i) => {
+      const g = telemetryElement(el, now, typeCasting, `element ${i}`);
+      if (Object.keys(g.values).length > 0) groups.push(g);
+    });
+  } else {
+    const g = telemetryElement(json, now, typeCasting, 'payload');
+    if (Object.keys(g.values).length > 0) groups.push(g);
+  }
+  return groups;
+}
+
+/** Client attributes: one JSON object. */
+export function parseAttributes(json: JsonValue, opts: PayloadOptions = {}): Record<string, KvValue> {
+  if (!isPlainObject(json)) throw new BadRequestError(`Attributes must be a JSON object, got ${describeJson(json)}`);
+  return toKvObject(json, opts.typeCasting ?? true);
+}
+
+/** Comma-separated key list of ThingsBoard's query parameters ("a,b" -> ["a","b"]); undefined for absent. */
+export function parseKeyList(s: string | null | undefined): string[] | undefined {
+  if (s === null || s === undefined) return undefined;
+  return s.split(',').map((k) => k.trim()).filter((k) => k.length > 0);
+}
+
+export function describeJson(v: JsonValue): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}

@@ -1,0 +1,195 @@
+import { BadRequestError } from './errors';
+import type { JsonValue } from './msg';
+
+/**
+ * Parses JSON the way ThingsBoard's Gson parser does in lenient mode, because ThingsBoard's own
+ * documented shell commands rely on it: the shell strips inner quotes, so devices really send
+ * `{temperature:25}` and `{attribute1: value1, attribute2: true}`.
+ *
+ * Accepted beyond strict JSON: unquoted keys and values (an unquoted value is a number, true, false,
+ * null, or else a string), single-quoted strings, `=` as well as `:` between name and value, `;` as
+ * well as `,` between elements. The whole input must be one value (trailing text is an error, as in
+ * Gson's "Did not consume the entire document").
+ *
+ * Strict JSON takes the fast path through JSON.parse; the lenient parser only runs when that fails,
+ * and its error names the position and what was found there.
+ */
+export function parseLenientJson(text: string): JsonValue {
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch {
+    return new LenientParser(text).parseDocument();
+  }
+}
+
+const LITERAL_STOP = new Set(['{', '}', '[', ']', ':', ',', ';', '=', '"', "'", ' ', '\t', '\n', '\r', '\f', '#', '/', '\\']);
+const NUMBER_RE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+class LenientParser {
+  private pos = 0;
+  constructor(private readonly s: string) {}
+
+  parseDocument(): JsonValue {
+    this.skipWs();
+    if (this.pos >= this.s.length) throw this.error('Empty payload');
+    const v = this.parseValue(0);
+    this.skipWs();
+    if (this.pos < this.s.length) throw this.error(`Unexpected ${this.describe()} after the end of the JSON value`);
+    return v;
+  }
+
+  private error(message: string): BadRequestError {
+    return new BadRequestError(`Invalid JSON: ${message} at position ${this.pos}`);
+  }
+
+  private describe(): string {
+    if (this.pos >= this.s.length) return 'end of input';
+    return `character '${this.s[this.pos]}'`;
+  }
+
+  private skipWs(): void {
+    const s = this.s;
+    while (this.pos < s.length) {
+      const c = s.charCodeAt(this.pos);
+      if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12) this.pos++;
+      else break;
+    }
+  }
+
+  private parseValue(depth: number): JsonValue {
+    if (depth > 100) throw this.error('Nesting deeper than 100 levels');
+    this.skipWs();
+    const c = this.s[this.pos];
+    if (c === undefined) throw this.error('Unexpected end of input');
+    if (c === '{') return this.parseObject(depth);
+    if (c === '[') return this.parseArray(depth);
+    if (c === '"' || c === "'") return this.parseString(c);
+    return this.parseLiteral();
+  }
+
+  private parseObject(depth: number): JsonValue {
+    this.pos++; // {
+    const out: Record<string, JsonValue> = {};
+    this.skipWs();
+    if (this.s[this.pos] === '}') {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      this.skipWs();
+      const c = this.s[this.pos];
+      let key: string;
+      if (c === '"' || c === "'") key = this.parseString(c);
+      else if (c === undefined) throw this.error('Unterminated object');
+      else {
+        const lit = this.readLiteral();
+        if (lit === '') throw this.error(`Expected a name but found ${this.describe()}`);
+        key = lit;
+      }
+      this.skipWs();
+      const sep = this.s[this.pos];
+      if (sep === ':') this.pos++;
+      else if (sep === '=') {
+        this.pos++;
+        if (this.s[this.pos] === '>') this.pos++;
+      } else throw this.error(`Expected ':' but found ${this.describe()}`);
+      const value = this.parseValue(depth + 1);
+      // Object.defineProperty keeps "__proto__" an ordinary key instead of changing the prototype.
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      this.skipWs();
+      const next = this.s[this.pos];
+      if (next === ',' || next === ';') {
+        this.pos++;
+        continue;
+      }
+      if (next === '}') {
+        this.pos++;
+        return out;
+      }
+      throw this.error(next === undefined ? 'Unterminated object' : `Expected ',' or '}' but found ${this.describe()}`);
+    }
+  }
+
+  private parseArray(depth: number): JsonValue {
+    this.pos++; // [
+    const out: JsonValue[] = [];
+    this.skipWs();
+    if (this.s[this.pos] === ']') {
+      this.pos++;
+      return out;
+    }
+    for (;;) {
+      out.push(this.parseValue(depth + 1));
+      this.skipWs();
+      const next = this.s[this.pos];
+      if (next === ',' || next === ';') {
+        this.pos++;
+        continue;
+      }
+      if (next === ']') {
+        this.pos++;
+        return out;
+      }
+      throw this.error(next === undefined ? 'Unterminated array' : `Expected ',' or ']' but found ${this.describe()}`);
+    }
+  }
+
+  private parseString(quote: string): string {
+    const start = this.pos;
+    this.pos++;
+    let out = '';
+    const s = this.s;
+    for (;;) {
+      const c = s[this.pos];
+      if (c === undefined) {
+        this.pos = start;
+        throw this.error('Unterminated string');
+      }
+      if (c === quote) {
+        this.pos++;
+        return out;
+      }
+      if (c === '\\') {
+        const e = s[this.pos + 1];
+        this.pos += 2;
+        switch (e) {
+          case 'n': out += '\n'; break;
+          case 't': out += '\t'; break;
+          case 'r': out += '\r'; break;
+          case 'b': out += '\b'; break;
+          case 'f': out += '\f'; break;
+          case 'u': {
+            const hex = s.slice(this.pos, this.pos + 4);
+            if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw this.error('Invalid \\u escape');
+            out += String.fromCharCode(parseInt(hex, 16));
+            this.pos += 4;
+            break;
+          }
+          case undefined: throw this.error('Unterminated string');
+          default: out += e; // \" \' \\ \/ and Gson's lenient "any char"
+        }
+        continue;
+      }
+      out += c;
+      this.pos++;
+    }
+  }
+
+  private readLiteral(): string {
+    const start = this.pos;
+    const s = this.s;
+    while (this.pos < s.length && !LITERAL_STOP.has(s[this.pos] as string)) this.pos++;
+    return s.slice(start, this.pos);
+  }
+
+  private parseLiteral(): JsonValue {
+    const lit = this.readLiteral();
+    if (lit === '') throw this.error(`Unexpected ${this.describe()}`);
+    const lower = lit.toLowerCase();
+    if (lower === 'true') return true;
+    if (lower === 'false') return false;
+    if (lower === 'null') return null;
+    if (NUMBER_RE.test(lit)) return Number(lit);
+    return lit;
+  }
+}

@@ -1,0 +1,90 @@
+import { newId, type EntityId } from './ids';
+
+export type JsonPrimitive = string | number | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** Message types of ThingsBoard's rule engine (see shared/thingsboard-api.md). */
+export const MsgType = {
+  POST_TELEMETRY_REQUEST: 'POST_TELEMETRY_REQUEST',
+  POST_ATTRIBUTES_REQUEST: 'POST_ATTRIBUTES_REQUEST',
+  TO_SERVER_RPC_REQUEST: 'TO_SERVER_RPC_REQUEST',
+  RPC_CALL_FROM_SERVER_TO_DEVICE: 'RPC_CALL_FROM_SERVER_TO_DEVICE',
+  CONNECT_EVENT: 'CONNECT_EVENT',
+  DISCONNECT_EVENT: 'DISCONNECT_EVENT',
+  ACTIVITY_EVENT: 'ACTIVITY_EVENT',
+  INACTIVITY_EVENT: 'INACTIVITY_EVENT',
+  ENTITY_CREATED: 'ENTITY_CREATED',
+  ENTITY_UPDATED: 'ENTITY_UPDATED',
+  ENTITY_DELETED: 'ENTITY_DELETED',
+  ATTRIBUTES_UPDATED: 'ATTRIBUTES_UPDATED',
+  ATTRIBUTES_DELETED: 'ATTRIBUTES_DELETED',
+  TIMESERIES_UPDATED: 'TIMESERIES_UPDATED',
+  ALARM: 'ALARM',
+  ALARM_CLEARED: 'ALARM_CLEARED',
+} as const;
+export type KnownMsgType = (typeof MsgType)[keyof typeof MsgType];
+
+/**
+ * The rule-engine message. Immutable: nodes derive new messages with `withMsg`, never mutate.
+ * It is plain JSON so a queue can serialise it as it is (Kafka) or pass it by reference (memory).
+ */
+export interface Msg {
+  readonly id: string;
+  /** Creation time, ms since epoch. */
+  readonly ts: number;
+  /** One of MsgType, or a custom type set by a transform node. */
+  readonly type: string;
+  readonly originator: EntityId;
+  readonly tenantId: string;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly data: JsonValue;
+}
+
+export interface NewMsg {
+  type: string;
+  originator: EntityId;
+  tenantId: string;
+  metadata?: Record<string, string>;
+  data: JsonValue;
+  ts?: number;
+  id?: string;
+}
+
+export function createMsg(m: NewMsg): Msg {
+  return Object.freeze({
+    id: m.id ?? newId(),
+    ts: m.ts ?? Date.now(),
+    type: m.type,
+    originator: Object.freeze({ ...m.originator }),
+    tenantId: m.tenantId,
+    metadata: Object.freeze({ ...(m.metadata ?? {}) }),
+    data: m.data,
+  });
+}
+
+/** A copy of `msg` with some fields replaced; the id stays, as in ThingsBoard's TbMsg.transform. */
+export function withMsg(msg: Msg, changes: Partial<Omit<Msg, 'id'>>): Msg {
+  return Object.freeze({
+    ...msg,
+    ...changes,
+    metadata: Object.freeze({ ...(changes.metadata ?? msg.metadata) }),
+  });
+}
+
+/** Checks a decoded value has the shape of a Msg (for messages that come back from a wire). */
+export function isMsg(v: unknown): v is Msg {
+  if (typeof v !== 'object' || v === null) return false;
+  const m = v as Record<string, unknown>;
+  const o = m.originator as Record<string, unknown> | undefined;
+  return (
+    typeof m.id === 'string' &&
+    typeof m.ts === 'number' &&
+    typeof m.type === 'string' &&
+    typeof m.tenantId === 'string' &&
+    typeof o === 'object' && o !== null &&
+    typeof o.id === 'string' &&
+    typeof o.entityType === 'string' &&
+    typeof m.metadata === 'object' && m.metadata !== null
+  );
+}

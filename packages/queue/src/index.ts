@@ -1,0 +1,3 @@
+export * from './types';
+export { createMemoryQueue, type MemoryQueueOptions } from './memory-queue';
+export { createMemoryBroadcast } from './memory-broadcast';

@@ -1,0 +1,179 @@
+import type { AttributeKv, AttributeScope, AttributeWrite, JsonObject, JsonValue, KvValue, TsKv, TsPoint } from '@rivulet/core';
+
+/** ThingsBoard's page request: `pageSize`, `page` (0-based), `textSearch`, `sortProperty`, `sortOrder`. */
+export interface PageQuery {
+  pageSize: number;
+  page: number;
+  textSearch?: string | undefined;
+  sortProperty?: string | undefined;
+  sortOrder?: 'ASC' | 'DESC' | undefined;
+}
+
+/** ThingsBoard's page answer. */
+export interface Page<T> {
+  data: T[];
+  totalPages: number;
+  totalElements: number;
+  hasNext: boolean;
+}
+
+export interface Tenant {
+  id: string;
+  title: string;
+  createdTime: number;
+}
+
+export type Authority = 'SYS_ADMIN' | 'TENANT_ADMIN' | 'CUSTOMER_USER';
+
+export interface User {
+  id: string;
+  tenantId: string;
+  email: string;
+  authority: Authority;
+  firstName: string | null;
+  lastName: string | null;
+  createdTime: number;
+}
+
+export interface Device {
+  id: string;
+  tenantId: string;
+  name: string;
+  type: string;
+  label: string | null;
+  additionalInfo: JsonObject | null;
+  createdTime: number;
+}
+
+export type CredentialsType = 'ACCESS_TOKEN' | 'MQTT_BASIC';
+
+export interface DeviceCredentials {
+  id: string;
+  deviceId: string;
+  credentialsType: CredentialsType;
+  /** ACCESS_TOKEN: the token. MQTT_BASIC: a lookup id derived from clientId/username. */
+  credentialsId: string;
+  /** MQTT_BASIC: JSON {clientId, userName, password}; ACCESS_TOKEN: null. */
+  credentialsValue: string | null;
+  createdTime: number;
+}
+
+export interface NewDevice {
+  tenantId: string;
+  name: string;
+  type?: string | undefined;
+  label?: string | null | undefined;
+  additionalInfo?: JsonObject | null | undefined;
+}
+
+export interface TenantRepository {
+  create(input: { title: string; id?: string }): Promise<Tenant>;
+  get(id: string): Promise<Tenant | null>;
+  list(): Promise<Tenant[]>;
+}
+
+export interface UserRepository {
+  create(input: { tenantId: string; email: string; authority: Authority; passwordHash: string; firstName?: string | null; lastName?: string | null }): Promise<User>;
+  get(id: string): Promise<User | null>;
+  /** Case-insensitive e-mail lookup, with the stored hash for login. */
+  findByEmail(email: string): Promise<{ user: User; passwordHash: string } | null>;
+  count(): Promise<number>;
+}
+
+export interface DeviceRepository {
+  /**
+   * Creates the device and an ACCESS_TOKEN credential (generated unless given).
+   * ConflictError when the tenant already has a device of that name, or the token is taken.
+   */
+  create(input: NewDevice, accessToken?: string): Promise<{ device: Device; credentials: DeviceCredentials }>;
+  update(tenantId: string, id: string, patch: Partial<Pick<Device, 'name' | 'type' | 'label' | 'additionalInfo'>>): Promise<Device | null>;
+  get(tenantId: string, id: string): Promise<Device | null>;
+  findByName(tenantId: string, name: string): Promise<Device | null>;
+  /** Text search is a case-insensitive prefix/substring match on name; sortProperty: name|type|label|createdTime. */
+  list(tenantId: string, page: PageQuery): Promise<Page<Device>>;
+  /** Deletes the device with its credentials, attributes and time series. */
+  delete(tenantId: string, id: string): Promise<boolean>;
+  getCredentials(deviceId: string): Promise<DeviceCredentials | null>;
+  /** ConflictError when the credentialsId is used by another device. */
+  updateCredentials(deviceId: string, input: { credentialsType: CredentialsType; credentialsId: string; credentialsValue?: string | null }): Promise<DeviceCredentials>;
+  /** Device authentication: the device holding these credentials. */
+  findByCredentials(credentialsType: CredentialsType, credentialsId: string): Promise<Device | null>;
+}
+
+export interface AttributeRepository {
+  /** Batch upsert; the newest write per (entity, scope, key) wins. */
+  save(items: ReadonlyArray<AttributeWrite>): Promise<void>;
+  /** All attributes of the scope, or only the given keys (missing keys are left out). */
+  find(entityId: string, scope: AttributeScope, keys?: readonly string[]): Promise<AttributeKv[]>;
+  findKeys(entityId: string, scope?: AttributeScope): Promise<string[]>;
+  delete(entityId: string, scope: AttributeScope, keys: readonly string[]): Promise<number>;
+}
+
+export type Aggregation = 'NONE' | 'AVG' | 'MIN' | 'MAX' | 'SUM' | 'COUNT';
+
+export interface HistoryQuery {
+  keys: readonly string[];
+  startTs: number;
+  endTs: number;
+  /** Points per key at most (NONE), default 100. */
+  limit?: number;
+  orderBy?: 'ASC' | 'DESC';
+  agg?: Aggregation;
+  /** Bucket width in ms for aggregation; default: the whole range as one bucket. */
+  interval?: number;
+}
+
+export interface TimeseriesRepository {
+  /**
+   * Idempotent batch write keyed on (entity, key, ts): writing the same point again replaces it,
+   * never adds a second one. Updates the latest value when the point is not older than it.
+   */
+  save(points: ReadonlyArray<TsPoint>): Promise<void>;
+  findLatest(entityId: string, keys?: readonly string[]): Promise<TsKv[]>;
+  findKeys(entityId: string): Promise<string[]>;
+  /**
+   * History per key, ts within [startTs, endTs). Aggregated buckets carry the bucket's middle ts
+   * (ThingsBoard's convention) and a number value (COUNT: integer).
+   */
+  findHistory(entityId: string, query: HistoryQuery): Promise<Record<string, TsKv[]>>;
+  /** Deletes points in [startTs, endTs); the latest value is recomputed from what is left. */
+  delete(entityId: string, keys: readonly string[], startTs: number, endTs: number): Promise<number>;
+  /** Number of stored points (for tests and benchmarks that count rows rather than trust acks). */
+  count(entityId?: string): Promise<number>;
+}
+
+/** A stored rule chain: ThingsBoard's export shape is kept in `metadata` as JSON. */
+export interface RuleChainRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+  root: boolean;
+  debugMode: boolean;
+  metadata: JsonValue;
+  createdTime: number;
+  updatedTime: number;
+}
+
+export interface RuleChainRepository {
+  /** Insert or update by id. */
+  save(record: Omit<RuleChainRecord, 'createdTime' | 'updatedTime'> & { createdTime?: number }): Promise<RuleChainRecord>;
+  get(tenantId: string, id: string): Promise<RuleChainRecord | null>;
+  getRoot(tenantId: string): Promise<RuleChainRecord | null>;
+  list(tenantId: string, page: PageQuery): Promise<Page<RuleChainRecord>>;
+  /** Makes this chain the tenant's only root. */
+  setRoot(tenantId: string, id: string): Promise<void>;
+  delete(tenantId: string, id: string): Promise<boolean>;
+}
+
+export interface Storage {
+  readonly kind: string;
+  readonly tenants: TenantRepository;
+  readonly users: UserRepository;
+  readonly devices: DeviceRepository;
+  readonly attributes: AttributeRepository;
+  readonly timeseries: TimeseriesRepository;
+  readonly ruleChains: RuleChainRepository;
+  close(): Promise<void>;
+}
+
+export type { KvValue };
