@@ -17,7 +17,18 @@ export interface BatcherOptions<T> {
   concurrency?: number;
 }
 
+/**
+ * A caller waiting for its items, which sit at [start, end) of `pending` (indices shift down as
+ * writes take items). It may span several writes: it succeeds when the write holding its last item
+ * and every earlier one of its writes succeeded, and fails with the first of them that fails.
+ */
 interface Waiter {
+  start: number;
+  end: number;
+  /** Writes holding some of its items that have not finished yet. */
+  outstanding: number;
+  /** All its items have been handed to writes. */
+  assigned: boolean;
   resolve(): void;
   reject(e: unknown): void;
 }
@@ -26,93 +37,114 @@ const defer: (fn: () => void) => void =
   typeof globalThis.setImmediate === 'function' ? (fn) => globalThis.setImmediate(fn) : (fn) => void setTimeout(fn, 0);
 
 export function createBatcher<T>(opts: BatcherOptions<T>): Batcher<T> {
-  const maxBatch = opts.maxBatch ?? 1000;
-  const concurrency = opts.concurrency ?? 2;
+  const maxBatch = Math.max(1, opts.maxBatch ?? 1000);
+  const concurrency = Math.max(1, opts.concurrency ?? 2);
   let pending: T[] = [];
-  // Each waiter is released when the write containing the last of its items finishes. Waiters are
-  // queued with the count of pending items at which they end.
-  let waiters: Array<{ end: number; w: Waiter }> = [];
-  let inFlight = 0;
+  let waiters: Waiter[] = [];
+  // Settled-either-way promises of the writes in flight, for flush().
+  const inFlight = new Set<Promise<void>>();
   let scheduled = false;
-  const idle: Array<() => void> = [];
 
   function schedule(): void {
     if (scheduled) return;
     scheduled = true;
-    defer(pump);
+    defer(() => {
+      scheduled = false;
+      pump();
+    });
+  }
+
+  function startWrite(items: T[], holders: Waiter[]): void {
+    let written: Promise<void>;
+    try {
+      written = Promise.resolve(opts.write(items));
+    } catch (e) {
+      // a write function that throws instead of rejecting must not strand its callers
+      written = Promise.reject(e);
+    }
+    const done: Promise<void> = written.then(
+      () => {
+        for (const w of holders) {
+          w.outstanding--;
+          if (w.assigned && w.outstanding === 0) w.resolve();
+        }
+      },
+      (e: unknown) => {
+        for (const w of holders) w.reject(e);
+      },
+    );
+    const settled = done.finally(() => {
+      inFlight.delete(settled);
+      if (pending.length > 0) pump();
+    });
+    inFlight.add(settled);
   }
 
   function pump(): void {
-    scheduled = false;
-    while (pending.length > 0 && inFlight < concurrency) {
+    while (pending.length > 0 && inFlight.size < concurrency) {
       const take = Math.min(pending.length, maxBatch);
       const items = pending.slice(0, take);
       pending = pending.slice(take);
-      // Waiters whose items all fall into this write; the rest shift down.
-      const done: Waiter[] = [];
-      const partial: Waiter[] = [];
-      const rest: Array<{ end: number; w: Waiter }> = [];
-      for (const x of waiters) {
-        if (x.end <= take) done.push(x.w);
+      const holders: Waiter[] = [];
+      const rest: Waiter[] = [];
+      for (const w of waiters) {
+        // `end <= take` also catches a flush waiter that owns no items
+        if (w.start < take || w.end <= take) {
+          holders.push(w);
+          w.outstanding++;
+        }
+        if (w.end <= take) w.assigned = true;
         else {
-          rest.push({ end: x.end - take, w: x.w });
-          // a waiter split across writes must also see this write's failure
-          partial.push(x.w);
+          w.start = Math.max(0, w.start - take);
+          w.end -= take;
+          rest.push(w);
         }
       }
       waiters = rest;
-      inFlight++;
-      opts.write(items).then(
-        () => {
-          for (const w of done) w.resolve();
-          finish();
-        },
-        (e: unknown) => {
-          for (const w of done) w.reject(e);
-          for (const w of partial) w.reject(e);
-          finish();
-        },
-      );
-    }
-    if (pending.length === 0 && inFlight === 0) {
-      for (const f of idle.splice(0)) f();
+      startWrite(items, holders);
     }
   }
 
-  function finish(): void {
-    inFlight--;
-    if (pending.length > 0) pump();
-    else if (inFlight === 0) for (const f of idle.splice(0)) f();
+  function waitFor(start: number, end: number, onSettle: { resolve(): void; reject(e: unknown): void }): void {
+    let settled = false;
+    waiters.push({
+      start,
+      end,
+      outstanding: 0,
+      assigned: false,
+      resolve: () => {
+        if (!settled) {
+          settled = true;
+          onSettle.resolve();
+        }
+      },
+      reject: (e) => {
+        if (!settled) {
+          settled = true;
+          onSettle.reject(e);
+        }
+      },
+    });
   }
 
   return {
     add(items) {
       if (items.length === 0) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        let settled = false;
-        const w: Waiter = {
-          resolve: () => {
-            if (!settled) {
-              settled = true;
-              resolve();
-            }
-          },
-          reject: (e) => {
-            if (!settled) {
-              settled = true;
-              reject(e);
-            }
-          },
-        };
+        const start = pending.length;
         for (const it of items) pending.push(it);
-        waiters.push({ end: pending.length, w });
-        if (pending.length >= maxBatch && inFlight < concurrency) pump();
+        waitFor(start, pending.length, { resolve, reject });
+        // A full batch goes at once; a partial one waits a tick for company.
+        if (pending.length >= maxBatch && inFlight.size < concurrency) pump();
         else schedule();
       });
     },
     flush() {
-      if (pending.length === 0 && inFlight === 0) return Promise.resolve();
-      return new Promise<void>((resolve) => idle.push(resolve));
+      const waits: Array<Promise<void>> = [...inFlight];
+      if (pending.length > 0) {
+        waits.push(new Promise<void>((resolve) => waitFor(0, pending.length, { resolve, reject: () => resolve() })));
+      }
+      return Promise.all(waits).then(() => undefined);
     },
   };
 }

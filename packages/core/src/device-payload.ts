@@ -14,6 +14,7 @@ export interface PayloadOptions {
 }
 
 const NUMERIC_RE = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const TS_STRING_RE = /^\d{1,16}$/;
 
 function isPlainObject(v: unknown): v is Record<string, JsonValue> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -44,8 +45,9 @@ export function toKvObject(obj: Record<string, JsonValue>, typeCasting: boolean)
 function telemetryElement(el: JsonValue, now: number, typeCasting: boolean, where: string): TelemetryGroup {
   if (!isPlainObject(el)) throw new BadRequestError(`Telemetry ${where} must be a JSON object, got ${describeJson(el)}`);
   // ThingsBoard treats {ts, values} as time-stamped only when both keys are present.
-  if ('ts' in el && 'values' in el) {
-    const ts = typeof el.ts === 'string' ? Number(el.ts) : el.ts;
+  if (Object.hasOwn(el, 'ts') && Object.hasOwn(el, 'values')) {
+    // A string ts is read as a number, as Gson's getAsLong does; Number('') would be 0, so only digits.
+    const ts = typeof el.ts === 'string' ? (TS_STRING_RE.test(el.ts) ? Number(el.ts) : NaN) : el.ts;
     if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) {
       throw new BadRequestError(`Telemetry ${where}: "ts" must be a number of milliseconds since the epoch`);
     }

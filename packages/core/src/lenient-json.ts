@@ -15,11 +15,32 @@ import type { JsonValue } from './msg';
  * and its error names the position and what was found there.
  */
 export function parseLenientJson(text: string): JsonValue {
+  let v: JsonValue;
   try {
-    return JSON.parse(text) as JsonValue;
+    v = JSON.parse(text) as JsonValue;
   } catch {
     return new LenientParser(text).parseDocument();
   }
+  // JSON.parse has no depth limit, but deeply nested values blow the stack of whatever recursive code
+  // handles them later (JSON.stringify, storage). Too deep: let the lenient parser report where.
+  // A text shorter than two brackets per level cannot be too deep, so small payloads skip the walk.
+  if (text.length > 2 * MAX_DEPTH && tooDeep(v, 0)) return new LenientParser(text).parseDocument();
+  return v;
+}
+
+/** Most nested objects/arrays accepted. */
+const MAX_DEPTH = 100;
+
+/** Whether `v`, itself inside `depth` containers, nests more than MAX_DEPTH containers. */
+function tooDeep(v: JsonValue, depth: number): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (depth >= MAX_DEPTH) return true;
+  if (Array.isArray(v)) {
+    for (const x of v) if (tooDeep(x, depth + 1)) return true;
+  } else {
+    for (const k in v) if (tooDeep(v[k] as JsonValue, depth + 1)) return true;
+  }
+  return false;
 }
 
 const LITERAL_STOP = new Set(['{', '}', '[', ']', ':', ',', ';', '=', '"', "'", ' ', '\t', '\n', '\r', '\f', '#', '/', '\\']);
@@ -56,11 +77,12 @@ class LenientParser {
     }
   }
 
+  /** `depth`: the containers around this value. */
   private parseValue(depth: number): JsonValue {
-    if (depth > 100) throw this.error('Nesting deeper than 100 levels');
     this.skipWs();
     const c = this.s[this.pos];
     if (c === undefined) throw this.error('Unexpected end of input');
+    if ((c === '{' || c === '[') && depth >= MAX_DEPTH) throw this.error(`Nesting deeper than ${MAX_DEPTH} levels`);
     if (c === '{') return this.parseObject(depth);
     if (c === '[') return this.parseArray(depth);
     if (c === '"' || c === "'") return this.parseString(c);

@@ -1,3 +1,9 @@
 export * from './types';
-export { createMemoryQueue, type MemoryQueueOptions } from './memory-queue';
-export { createMemoryBroadcast } from './memory-broadcast';
+export { QueueClosedError } from './errors';
+export {
+  createMemoryQueue,
+  type MemoryQueue,
+  type MemoryQueueOptions,
+  type MemoryPartitionStats,
+} from './memory-queue';
+export { createMemoryBroadcast, type MemoryBroadcastOptions } from './memory-broadcast';

@@ -1,0 +1,203 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { silentLogger, type Logger } from '@rivulet/core';
+import { createApi, bootstrapTenant, type Api } from '@rivulet/api';
+import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
+import { createNodeRegistry, createRuleEngine, type RuleEngine } from '@rivulet/rule-engine';
+import { builtinNodes, defaultRootChain } from '@rivulet/rule-nodes';
+import type { Storage } from '@rivulet/storage';
+import { createEmbeddedStorage, createPostgresStorage } from '@rivulet/storage-postgres';
+import { createHttpTransport, type HttpTransport } from '@rivulet/transport-http';
+import type { Config } from './config';
+import { createCachedAuthenticator, createDeviceApiService } from './device-services';
+import { createLiveStorage } from './live-storage';
+import { resolveJwtSecret } from './secrets';
+
+export interface Rivulet {
+  /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  readonly port: number;
+  readonly storage: Storage;
+  readonly queue: Queue;
+  readonly tenantId: string;
+  /** Set on the first start when no admin password was configured: shown once. */
+  readonly generatedAdminPassword: string | undefined;
+  readonly ruleEngine: RuleEngine | undefined;
+  /** Graceful stop: transports stop accepting, the queue drains, then storage closes. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Storage already opened by the caller (tests inject a fault-injecting one this way). */
+  storage?: Storage;
+}
+
+/**
+ * The composition root: picks implementations from config (embedded or Postgres storage, memory
+ * queue) and starts the roles this process runs. Nothing else in the tree reads config.
+ */
+export async function startRivulet(config: Config, options: StartOptions = {}): Promise<Rivulet> {
+  const logger = options.logger ?? silentLogger;
+  const roles = new Set(config.RIVULET_ROLES);
+  const dataDir = resolve(config.RIVULET_DATA_DIR);
+  if (config.RIVULET_QUEUE === 'kafka') {
+    throw new Error('RIVULET_QUEUE=kafka is not available in this build yet: use memory (the default)');
+  }
+
+  const rawStorage =
+    options.storage ??
+    (config.DATABASE_URL
+      ? await createPostgresStorage({ url: config.DATABASE_URL, poolSize: config.RIVULET_DB_POOL_SIZE, logger })
+      : await createEmbeddedStorage({ dataDir, logger }));
+  const broadcast: Broadcast<unknown> = createMemoryBroadcast<unknown>();
+  const storage = createLiveStorage(rawStorage, broadcast, { writeConcurrency: rawStorage.kind === 'embedded' ? 1 : Math.max(1, Math.floor(config.RIVULET_DB_POOL_SIZE / 2)) });
+  logger.info({ storage: storage.kind, dataDir: storage.kind === 'embedded' ? dataDir : undefined }, 'storage ready');
+
+  const boot = await bootstrapTenant({
+    storage,
+    adminEmail: config.RIVULET_ADMIN_EMAIL,
+    ...(config.RIVULET_ADMIN_PASSWORD ? { adminPassword: config.RIVULET_ADMIN_PASSWORD } : {}),
+    logger,
+  });
+  if (!(await storage.ruleChains.getRoot(boot.tenantId))) {
+    const chain = defaultRootChain();
+    await storage.ruleChains.save({
+      id: globalThis.crypto.randomUUID(),
+      tenantId: boot.tenantId,
+      name: chain.ruleChain.name,
+      root: true,
+      debugMode: false,
+      metadata: chain.metadata as never,
+    });
+    logger.info({ tenantId: boot.tenantId }, 'default root rule chain created');
+  }
+
+  const queue = createMemoryQueue({
+    partitions: config.RIVULET_QUEUE_PARTITIONS,
+    capacity: config.RIVULET_QUEUE_CAPACITY,
+    logger,
+  });
+
+  let ruleEngine: RuleEngine | undefined;
+  if (roles.has('rule-engine')) {
+    ruleEngine = createRuleEngine({
+      queue,
+      registry: createNodeRegistry(builtinNodes),
+      logger,
+      maxRetries: config.RIVULET_RULE_ENGINE_RETRIES,
+      services: {
+        logger,
+        timeseries: storage.timeseries,
+        attributes: storage.attributes,
+        now: () => Date.now(),
+      },
+      chains: {
+        async getRootChain(tenantId) {
+          const rec = await storage.ruleChains.getRoot(tenantId);
+          if (!rec) return null;
+          return { id: rec.id, json: { ruleChain: { name: rec.name, root: rec.root, debugMode: rec.debugMode }, metadata: rec.metadata } };
+        },
+      },
+    });
+    await ruleEngine.start();
+  }
+
+  let ready = false;
+  const auth = createCachedAuthenticator({ storage, broadcast });
+  let transport: HttpTransport | undefined;
+  if (roles.has('transport')) {
+    transport = createHttpTransport({
+      queue,
+      auth,
+      deviceApi: createDeviceApiService(storage),
+      logger,
+      maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
+    });
+  }
+  let api: Api | undefined;
+  if (roles.has('api')) {
+    api = createApi({
+      storage,
+      broadcast,
+      logger,
+      jwtSecret: resolveJwtSecret(config.RIVULET_JWT_SECRET, dataDir).secret,
+      isReady: () => ready,
+    });
+  }
+
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    try {
+      if (transport?.handle(req, res)) return;
+      if (api?.handle(req, res)) return;
+      if (req.url === '/api/health' || req.url?.startsWith('/api/health?')) {
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status: ready ? 'UP' : 'STARTING' }));
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 404, message: `No route for ${req.method} ${req.url}`, errorCode: 32, timestamp: Date.now() }));
+    } catch (e) {
+      logger.error({ err: e }, 'unhandled error in request handler');
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: 500, message: 'Internal server error', errorCode: 2, timestamp: Date.now() }));
+    }
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (!api?.handleUpgrade(req, socket, head)) socket.destroy();
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(config.RIVULET_HTTP_PORT, config.RIVULET_HTTP_HOST, () => {
+      server.off('error', rej);
+      res();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.RIVULET_HTTP_HOST === '0.0.0.0' || config.RIVULET_HTTP_HOST === '::' ? '127.0.0.1' : config.RIVULET_HTTP_HOST;
+  ready = true;
+  logger.info({ port, roles: [...roles], queue: queue.kind }, 'rivulet started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    storage,
+    queue,
+    tenantId: boot.tenantId,
+    generatedAdminPassword: boot.generatedPassword,
+    ruleEngine,
+    stop() {
+      stopping ??= (async () => {
+        ready = false;
+        // 1. Transports stop accepting (new device requests get 503); the listener closes.
+        transport?.stop();
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        // 2. Whatever was accepted is processed: the rule engine drains the queue.
+        const deadline = setTimeout(() => {
+          logger.warn({ timeoutMs: config.RIVULET_SHUTDOWN_TIMEOUT_MS }, 'shutdown timeout: closing connections');
+          server.closeAllConnections();
+        }, config.RIVULET_SHUTDOWN_TIMEOUT_MS);
+        deadline.unref();
+        await ruleEngine?.stop({ drain: true });
+        server.closeAllConnections();
+        await closed;
+        clearTimeout(deadline);
+        await api?.close();
+        auth.close();
+        await queue.close();
+        // 3. Storage last (flushes batched writes first).
+        await storage.close();
+        logger.info({}, 'rivulet stopped');
+      })();
+      return stopping;
+    },
+  };
+}

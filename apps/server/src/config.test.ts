@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { configReference, loadConfig } from './config';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.RIVULET_HTTP_PORT).toBe(8080);
+    expect(c.RIVULET_MQTT_PORT).toBe(1883);
+    expect(c.RIVULET_COAP_PORT).toBe(5683);
+    expect(c.RIVULET_DATA_DIR).toBe('./data');
+    expect(c.DATABASE_URL).toBeUndefined();
+    expect(c.RIVULET_QUEUE).toBe('memory');
+    expect(c.RIVULET_ROLES).toEqual(['transport', 'rule-engine', 'api']);
+  });
+  it('names each bad variable', () => {
+    expect(() => loadConfig({ RIVULET_HTTP_PORT: 'eighty' })).toThrow(/RIVULET_HTTP_PORT/);
+    expect(() => loadConfig({ RIVULET_ROLES: 'transport,cooking', RIVULET_QUEUE: 'kafka', KAFKA_BROKERS: 'x:9092' })).toThrow(/unknown role "cooking"/);
+    expect(() => loadConfig({ RIVULET_QUEUE: 'kafka' })).toThrow(/KAFKA_BROKERS/);
+    expect(() => loadConfig({ RIVULET_ROLES: 'transport' })).toThrow(/RIVULET_ROLES.*kafka/);
+    expect(() => loadConfig({ RIVULET_QUEUE: 'rabbit' })).toThrow(/RIVULET_QUEUE/);
+  });
+  it('docs/configuration.md lists every setting with its default', () => {
+    const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'configuration.md'), 'utf8');
+    for (const s of configReference()) {
+      const row = doc.split('\n').find((l) => l.startsWith(`| \`${s.name}\``));
+      expect(row, `${s.name} missing from docs/configuration.md`).toBeDefined();
+      if (s.default) expect(row).toContain(`\`${s.default}\``);
+    }
+  });
+});

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+/**
+ * Every setting, one environment variable each, with its default. Read once at start and validated;
+ * docs/configuration.md lists the same table (a test keeps them in step).
+ */
+const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
+const positiveInt = (def: number) => z.coerce.number().int().positive().default(def);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((s) => (s === undefined || s.trim() === '' ? undefined : s));
+
+export const ROLES = ['transport', 'rule-engine', 'api'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const ConfigSchema = z
+  .object({
+    RIVULET_HTTP_PORT: port(8080).describe('HTTP port: device API (/api/v1), REST API and WebSocket (/api/ws).'),
+    RIVULET_HTTP_HOST: z.string().default('0.0.0.0').describe('Address the HTTP server listens on.'),
+    RIVULET_MQTT_PORT: port(1883).describe('MQTT port (the MQTT transport, in its own issue).'),
+    RIVULET_COAP_PORT: port(5683).describe('CoAP UDP port (the CoAP transport, in its own issue).'),
+    RIVULET_DATA_DIR: z.string().default('./data').describe('Directory of the embedded database (PGlite), used when DATABASE_URL is unset.'),
+    DATABASE_URL: optionalString.describe('PostgreSQL connection URL; when set, used instead of the embedded database.'),
+    RIVULET_DB_POOL_SIZE: positiveInt(10).describe('PostgreSQL connections per process.'),
+    RIVULET_QUEUE: z.enum(['memory', 'kafka']).default('memory').describe('Queue between transports and the rule engine: memory (one process) or kafka.'),
+    KAFKA_BROKERS: optionalString.describe('Comma-separated Kafka bootstrap servers (RIVULET_QUEUE=kafka).'),
+    RIVULET_ROLES: z
+      .string()
+      .default('all')
+      .transform((s, ctx) => {
+        const parts = s.split(',').map((p) => p.trim()).filter(Boolean);
+        if (parts.length === 1 && parts[0] === 'all') return [...ROLES];
+        for (const p of parts) {
+          if (!(ROLES as readonly string[]).includes(p)) {
+            ctx.addIssue({ code: 'custom', message: `unknown role "${p}" (roles: all, ${ROLES.join(', ')})` });
+            return z.NEVER;
+          }
+        }
+        if (parts.length === 0) {
+          ctx.addIssue({ code: 'custom', message: 'no role given' });
+          return z.NEVER;
+        }
+        return parts as Role[];
+      })
+      .describe('Roles this process runs: all, or a comma list of transport, rule-engine, api.'),
+    RIVULET_ADMIN_EMAIL: z.string().email().default('tenant@rivulet.local').describe('E-mail of the administrator created on first start.'),
+    RIVULET_ADMIN_PASSWORD: optionalString.describe('Password of that administrator; when unset a random one is generated and printed once.'),
+    RIVULET_JWT_SECRET: optionalString.describe('Secret that signs JWTs. Unset: generated and kept in RIVULET_DATA_DIR/jwt-secret. Set it when several processes serve the API.'),
+    RIVULET_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level (JSON logs on stdout).'),
+    RIVULET_MAX_PAYLOAD_BYTES: positiveInt(65536).describe('Largest device payload accepted (HTTP 413 above it).'),
+    RIVULET_QUEUE_PARTITIONS: positiveInt(8).describe('Partitions of the in-memory queue (ordering is per device).'),
+    RIVULET_QUEUE_CAPACITY: positiveInt(10000).describe('Messages held per partition of the in-memory queue before producers wait (backpressure).'),
+    RIVULET_RULE_ENGINE_RETRIES: z.coerce.number().int().min(0).default(5).describe('Times a failed message is run through the chain again before it is skipped and logged.'),
+    RIVULET_SHUTDOWN_TIMEOUT_MS: positiveInt(30000).describe('Longest a graceful shutdown (SIGTERM) waits for the queue to drain.'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.RIVULET_QUEUE === 'kafka' && !c.KAFKA_BROKERS) {
+      ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: 'is required when RIVULET_QUEUE=kafka' });
+    }
+    if (c.RIVULET_QUEUE === 'memory' && c.RIVULET_ROLES.length < ROLES.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RIVULET_ROLES'],
+        message: 'splitting roles across processes needs a shared queue (RIVULET_QUEUE=kafka); the memory queue runs all roles in one process',
+      });
+    }
+  });
+
+export type Config = z.output<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const r = ConfigSchema.safeParse(env);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return r.data;
+}
+
+/** The settings table (name, default, description) for docs/configuration.md. */
+export function configReference(): Array<{ name: string; default: string; description: string }> {
+  const shape = ConfigSchema.shape;
+  return Object.entries(shape).map(([name, schema]) => {
+    let def = '';
+    try {
+      const v = (schema as z.ZodType).safeParse(undefined);
+      if (v.success && v.data !== undefined) def = Array.isArray(v.data) ? 'all' : String(v.data);
+    } catch {
+      def = '';
+    }
+    return { name, default: def, description: (schema as z.ZodType).description ?? '' };
+  });
+}

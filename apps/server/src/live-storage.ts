@@ -1,0 +1,115 @@
+import {
+  createBatcher,
+  LiveChannel,
+  type AttributesEvent,
+  type AttributeWrite,
+  type TelemetryEvent,
+  type TsKv,
+  type TsPoint,
+} from '@rivulet/core';
+import type { Broadcast } from '@rivulet/queue';
+import type { Storage } from '@rivulet/storage';
+
+/**
+ * Storage as the rest of the server sees it: time-series and attribute writes from many concurrent
+ * messages are gathered into one statement (group commit), and every write, once stored, is
+ * published on the broadcast so WebSocket subscribers see it. Same interface, wrapped (Magistrala's
+ * middleware pattern) rather than calls sprinkled through nodes and the API.
+ */
+export function createLiveStorage(storage: Storage, broadcast: Broadcast<unknown>, options: { writeConcurrency?: number } = {}): Storage {
+  const concurrency = options.writeConcurrency ?? 2;
+  const tsBatcher = createBatcher<TsPoint>({
+    maxBatch: 5000,
+    concurrency,
+    async write(points) {
+      await storage.timeseries.save(points);
+      publishTelemetry(broadcast, points);
+    },
+  });
+  const attrBatcher = createBatcher<AttributeWrite>({
+    maxBatch: 2000,
+    concurrency,
+    async write(items) {
+      await storage.attributes.save(items);
+      publishAttributes(broadcast, items);
+    },
+  });
+
+  const timeseries: Storage['timeseries'] = {
+    ...bindAll(storage.timeseries),
+    save: (points) => tsBatcher.add(points),
+    async delete(entityId, keys, startTs, endTs) {
+      return storage.timeseries.delete(entityId, keys, startTs, endTs);
+    },
+  };
+  const attributes: Storage['attributes'] = {
+    ...bindAll(storage.attributes),
+    save: (items) => attrBatcher.add(items),
+    async delete(entityId, scope, keys) {
+      const n = await storage.attributes.delete(entityId, scope, keys);
+      const ev: AttributesEvent = { entityId, scope, values: [], deleted: [...keys] };
+      broadcast.publish(LiveChannel.ATTRIBUTES, ev);
+      return n;
+    },
+  };
+  return {
+    kind: storage.kind,
+    tenants: storage.tenants,
+    users: storage.users,
+    devices: storage.devices,
+    ruleChains: storage.ruleChains,
+    timeseries,
+    attributes,
+    async close() {
+      await Promise.all([tsBatcher.flush(), attrBatcher.flush()]);
+      await storage.close();
+    },
+  };
+}
+
+/** Methods of a repository bound to it, so spreading keeps `this` working. */
+function bindAll<T extends object>(repo: T): T {
+  const out: Record<string, unknown> = {};
+  let proto: object | null = repo;
+  while (proto && proto !== Object.prototype) {
+    for (const key of Object.getOwnPropertyNames(proto)) {
+      const v = (repo as Record<string, unknown>)[key];
+      if (key !== 'constructor' && typeof v === 'function' && !(key in out)) out[key] = (v as (...a: unknown[]) => unknown).bind(repo);
+    }
+    proto = Object.getPrototypeOf(proto) as object | null;
+  }
+  return out as T;
+}
+
+function publishTelemetry(broadcast: Broadcast<unknown>, points: ReadonlyArray<TsPoint>): void {
+  const byEntity = new Map<string, TsKv[]>();
+  for (const p of points) {
+    const list = byEntity.get(p.entityId);
+    const kv: TsKv = { key: p.key, ts: p.ts, value: p.value };
+    if (list) list.push(kv);
+    else byEntity.set(p.entityId, [kv]);
+  }
+  for (const [entityId, list] of byEntity) {
+    const ev: TelemetryEvent = { entityId, points: list };
+    broadcast.publish(LiveChannel.TELEMETRY, ev);
+  }
+}
+
+function publishAttributes(broadcast: Broadcast<unknown>, items: ReadonlyArray<AttributeWrite>): void {
+  const groups = new Map<string, AttributeWrite[]>();
+  for (const a of items) {
+    const k = `${a.entityId}|${a.scope}`;
+    const list = groups.get(k);
+    if (list) list.push(a);
+    else groups.set(k, [a]);
+  }
+  for (const list of groups.values()) {
+    const first = list[0]!;
+    const ev: AttributesEvent = {
+      entityId: first.entityId,
+      scope: first.scope,
+      values: list.map((a) => ({ key: a.key, value: a.value, lastUpdateTs: a.lastUpdateTs })),
+    };
+    broadcast.publish(LiveChannel.ATTRIBUTES, ev);
+  }
+}

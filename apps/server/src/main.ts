@@ -1,0 +1,50 @@
+import { ConfigError, loadConfig } from './config';
+import { createLogger } from './logger';
+import { startRivulet } from './app';
+
+/** `npm start`: one process, every role, embedded defaults unless configured otherwise. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\nSee docs/configuration.md.\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const logger = createLogger(config.RIVULET_LOG_LEVEL);
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+  const app = await startRivulet(config, { logger });
+  if (app.generatedAdminPassword) {
+    // Printed once, on the first start, to the terminal (not into the JSON log stream).
+    process.stderr.write(
+      `\n  Rivulet created the administrator ${config.RIVULET_ADMIN_EMAIL}\n  with the generated password: ${app.generatedAdminPassword}\n  (shown once; set RIVULET_ADMIN_PASSWORD to choose it)\n\n`,
+    );
+  }
+  process.stderr.write(`Rivulet is listening on ${app.url} (storage: ${app.storage.kind}, queue: ${app.queue.kind})\n`);
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'shutting down');
+    app.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`Rivulet failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

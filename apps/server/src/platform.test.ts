@@ -1,0 +1,108 @@
+import pg from 'pg';
+import WebSocket from 'ws';
+import { createTestDatabase } from '@rivulet/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Rivulet } from './app';
+import { api, createDevice, eventually, login, startTestServer, tempDir } from './test-helpers';
+
+describe('the platform on a real PostgreSQL server', () => {
+  let app: Rivulet;
+  let db: { url: string; drop(): Promise<void> };
+  let jwt: string;
+  const dir = tempDir();
+
+  beforeAll(async () => {
+    db = await createTestDatabase('plat');
+    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir });
+    jwt = await login(app.url);
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await db?.drop();
+    dir.remove();
+  });
+
+  const post = (token: string, body: string | Buffer, path = 'telemetry') =>
+    fetch(`${app.url}/api/v1/${token}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+  it('a message whose save fails once is retried and stored exactly once', async () => {
+    const dev = await createDevice(app.url, jwt, 'retry-device');
+    // A real fault from the real server: a trigger that makes the first insert into ts_kv fail.
+    // A sequence, unlike a table, is not rolled back with the failed statement, so it fails once.
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query(`CREATE SEQUENCE fault_once;
+      CREATE FUNCTION fail_first_insert() RETURNS trigger AS $$
+      BEGIN IF nextval('fault_once') = 1 THEN RAISE EXCEPTION 'injected fault: first write fails'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
+      CREATE TRIGGER fault_once BEFORE INSERT ON ts_kv FOR EACH ROW EXECUTE FUNCTION fail_first_insert();`);
+    try {
+      const retriedBefore = app.ruleEngine!.stats().retried;
+      expect((await post(dev.token, JSON.stringify({ ts: 1_000, values: { t: 1 } }))).status).toBe(200);
+      await eventually(async () => (await app.storage.timeseries.count(dev.id)) === 1);
+      const rows = await c.query('SELECT count(*)::int AS n, (SELECT last_value FROM fault_once) AS fault FROM ts_kv WHERE entity_id = $1', [dev.id]);
+      expect(rows.rows[0]).toMatchObject({ n: 1 });
+      expect(Number(rows.rows[0].fault)).toBeGreaterThanOrEqual(2); // the fault did fire, then the retry passed
+      expect(app.ruleEngine!.stats().retried).toBeGreaterThan(retriedBefore);
+    } finally {
+      await c.query('DROP TRIGGER fault_once ON ts_kv; DROP FUNCTION fail_first_insert(); DROP SEQUENCE fault_once;');
+      await c.end();
+    }
+  });
+
+  it('posting the same time-stamped payload twice stores each point once', async () => {
+    const dev = await createDevice(app.url, jwt, 'idempotent-device');
+    const body = JSON.stringify([{ ts: 10, values: { a: 1, b: 2 } }, { ts: 20, values: { a: 3 } }]);
+    expect((await post(dev.token, body)).status).toBe(200);
+    expect((await post(dev.token, body)).status).toBe(200);
+    await eventually(async () => (await app.storage.timeseries.count(dev.id)) === 3);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await app.storage.timeseries.count(dev.id)).toBe(3);
+  });
+
+  it('a WebSocket subscriber receives each posted value once it is stored', async () => {
+    const dev = await createDevice(app.url, jwt, 'ws-device');
+    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/api/ws`);
+    const frames: Array<{ subscriptionId?: number; data?: Record<string, Array<[number, string]>> }> = [];
+    ws.on('message', (m) => frames.push(JSON.parse(String(m))));
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
+    ws.send(JSON.stringify({ authCmd: { cmdId: 0, token: jwt } }));
+    ws.send(JSON.stringify({ cmds: [{ type: 'TIMESERIES', cmdId: 10, entityType: 'DEVICE', entityId: dev.id, scope: 'LATEST_TELEMETRY', keys: 'temperature' }] }));
+    // Give the subscription a moment to register before posting.
+    await eventually(async () => frames.some((f) => f.subscriptionId === 10));
+    for (const v of [20.5, 21, 22.25]) {
+      expect((await post(dev.token, JSON.stringify({ temperature: v }))).status).toBe(200);
+      await eventually(async () => frames.some((f) => f.subscriptionId === 10 && f.data?.temperature?.some(([, val]) => val === String(v))));
+    }
+    ws.close();
+  });
+
+  it('answers bad device input as specified and stays up', async () => {
+    const dev = await createDevice(app.url, jwt, 'bad-input-device');
+    expect((await post('no-such-token', '{"a":1}')).status).toBe(401);
+    const malformed = await post(dev.token, '{"a":');
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { message: string }).message).toMatch(/JSON/);
+    expect((await post(dev.token, '"just a string"')).status).toBe(400);
+    expect((await post(dev.token, Buffer.alloc(70_000, 'a'))).status).toBe(413);
+    const t0 = Date.now();
+    expect((await post(dev.token, '[]')).status).toBe(200);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect((await fetch(`${app.url}/api/health`)).status).toBe(200);
+    expect((await post(dev.token, '{"ok":1}')).status).toBe(200);
+    await eventually(async () => (await app.storage.timeseries.count(dev.id)) === 1);
+  });
+
+  it('REST errors are JSON {status, message, errorCode}', async () => {
+    const r = await fetch(`${app.url}/api/device/not-a-uuid`, { headers: { 'x-authorization': `Bearer ${jwt}` } });
+    expect(r.status).toBe(400);
+    const body = (await r.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ status: 400 });
+    expect(typeof body.message).toBe('string');
+    expect(typeof body.errorCode).toBe('number');
+    const unauth = await api(app.url, 'garbage', '/api/tenant/devices?pageSize=10&page=0');
+    expect(unauth.status).toBe(401);
+  });
+});

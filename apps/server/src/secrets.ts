@@ -1,0 +1,23 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The JWT secret: the configured one, else one generated once and kept beside the embedded
+ * database so logins survive restarts. Processes that share a Postgres server and split roles
+ * must be given RIVULET_JWT_SECRET (documented in docs/configuration.md).
+ */
+export function resolveJwtSecret(configured: string | undefined, dataDir: string): { secret: string; source: 'config' | 'file' | 'generated' } {
+  if (configured) return { secret: configured, source: 'config' };
+  const file = join(dataDir, 'jwt-secret');
+  try {
+    const s = readFileSync(file, 'utf8').trim();
+    if (s.length >= 32) return { secret: s, source: 'file' };
+  } catch {
+    // first start: fall through and create it
+  }
+  const secret = randomBytes(48).toString('base64url');
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return { secret, source: 'generated' };
+}

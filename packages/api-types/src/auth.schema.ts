@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { IdSchema, TenantIdSchema, UserIdSchema } from './common.schema';
+
+export const LoginRequestSchema = z.object({
+  username: z.string().min(1),
+  password: z.string().min(1),
+});
+export type LoginRequest = z.infer<typeof LoginRequestSchema>;
+
+export const RefreshTokenRequestSchema = z.object({
+  refreshToken: z.string().min(1),
+});
+export type RefreshTokenRequest = z.infer<typeof RefreshTokenRequestSchema>;
+
+export const TokenPairSchema = z.object({
+  token: z.string(),
+  refreshToken: z.string(),
+});
+export type TokenPair = z.infer<typeof TokenPairSchema>;
+
+export const AuthoritySchema = z.enum(['SYS_ADMIN', 'TENANT_ADMIN', 'CUSTOMER_USER']);
+export type Authority = z.infer<typeof AuthoritySchema>;
+
+/** ThingsBoard's User; `name` is the e-mail, as there. */
+export const UserSchema = z.object({
+  id: UserIdSchema,
+  tenantId: TenantIdSchema,
+  email: z.string(),
+  name: z.string(),
+  authority: AuthoritySchema,
+  firstName: z.string().nullable(),
+  lastName: z.string().nullable(),
+  createdTime: z.number().int(),
+});
+export type UserDto = z.infer<typeof UserSchema>;
+
+/** Claims of an access token, as ThingsBoard's (iss differs: "rivulet"). */
+export const AccessTokenClaimsSchema = z.object({
+  sub: z.string(),
+  userId: IdSchema,
+  tenantId: IdSchema,
+  scopes: z.array(AuthoritySchema).min(1),
+  firstName: z.string().nullable().optional(),
+  lastName: z.string().nullable().optional(),
+  enabled: z.boolean().optional(),
+  isPublic: z.boolean().optional(),
+  iss: z.string(),
+  iat: z.number(),
+  exp: z.number(),
+});
+export type AccessTokenClaims = z.infer<typeof AccessTokenClaimsSchema>;

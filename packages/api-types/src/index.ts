@@ -1,0 +1,5 @@
+export * from './common.schema';
+export * from './auth.schema';
+export * from './device.schema';
+export * from './telemetry.schema';
+export * from './ws.schema';

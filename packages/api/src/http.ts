@@ -1,0 +1,95 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ErrorCodes } from '@rivulet/api-types';
+import { ErrorCode } from '@rivulet/core';
+import { ApiError, invalidBody } from './api-error';
+
+/** Splits `req.url` by hand: `new URL()` would read a path like `//host/x` as a host. */
+export function splitUrl(url: string | undefined): { path: string; query: URLSearchParams } {
+  const u = url ?? '/';
+  const q = u.indexOf('?');
+  return q < 0 ? { path: u, query: new URLSearchParams() } : { path: u.slice(0, q), query: new URLSearchParams(u.slice(q + 1)) };
+}
+
+function tooLarge(maxBytes: number): ApiError {
+  return new ApiError(ErrorCode.PAYLOAD_TOO_LARGE, ErrorCodes.BAD_REQUEST_PARAMS, `Request body is larger than ${maxBytes} bytes`);
+}
+
+/**
+ * Reads the whole body, refusing more than maxBytes (checked against Content-Length first, then while
+ * reading, since chunked bodies have no length). The rest of a refused body is discarded unread.
+ */
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    req.resume();
+    return Promise.reject(tooLarge(maxBytes));
+  }
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        req.resume();
+        reject(tooLarge(maxBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (e: Error): void => {
+      cleanup();
+      reject(e);
+    };
+    const onAborted = (): void => {
+      cleanup();
+      reject(invalidBody('Request aborted'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}
+
+/** The body as JSON: 400 with the parser's message when it is empty or malformed. */
+export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const buf = await readBody(req, maxBytes);
+  const text = buf.toString('utf8');
+  if (text.trim().length === 0) throw invalidBody('Request body is required');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw invalidBody(`Invalid JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  if (body === undefined) {
+    res.writeHead(status, { 'content-length': '0', ...headers });
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(text)),
+    'cache-control': 'no-store',
+    ...headers,
+  });
+  res.end(text);
+}

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { parseAttributes, parseKeyList, parseTelemetry } from './device-payload';
+import { BadRequestError } from './errors';
+import { parseLenientJson } from './lenient-json';
+import type { JsonValue } from './msg';
+
+const NOW = 1_700_000_000_000;
+
+function badRequest(fn: () => unknown): BadRequestError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(BadRequestError);
+    return e as BadRequestError;
+  }
+  throw new Error('expected a BadRequestError');
+}
+
+describe('parseTelemetry', () => {
+  it('a flat object is one group stamped with the server time', () => {
+    expect(parseTelemetry({ temperature: 25, humidity: 60.5, on: true, name: 'x' }, NOW)).toEqual([
+      { ts: NOW, values: { temperature: 25, humidity: 60.5, on: true, name: 'x' } },
+    ]);
+  });
+
+  it('{ts, values} keeps its own time stamp', () => {
+    expect(parseTelemetry({ ts: 1451649600512, values: { key1: 'value1', key2: 'value2' } }, NOW)).toEqual([
+      { ts: 1451649600512, values: { key1: 'value1', key2: 'value2' } },
+    ]);
+  });
+
+  it('an array of flat objects: one group each', () => {
+    expect(parseTelemetry([{ a: 1 }, { b: 2 }], NOW)).toEqual([
+      { ts: NOW, values: { a: 1 } },
+      { ts: NOW, values: { b: 2 } },
+    ]);
+  });
+
+  it('an array of {ts, values}: one group each', () => {
+    expect(
+      parseTelemetry(
+        [
+          { ts: 1, values: { a: 1 } },
+          { ts: 2, values: { a: 2 } },
+        ],
+        NOW,
+      ),
+    ).toEqual([
+      { ts: 1, values: { a: 1 } },
+      { ts: 2, values: { a: 2 } },
+    ]);
+  });
+
+  it('a mixed array', () => {
+    expect(parseTelemetry([{ ts: 5, values: { a: 1 } }, { b: 2 }], NOW)).toEqual([
+      { ts: 5, values: { a: 1 } },
+      { ts: NOW, values: { b: 2 } },
+    ]);
+  });
+
+  it('{ts} without values is a flat object (ts is then just a key)', () => {
+    expect(parseTelemetry({ ts: 5, temperature: 1 }, NOW)).toEqual([{ ts: NOW, values: { ts: 5, temperature: 1 } }]);
+    expect(parseTelemetry({ values: { a: 1 } }, NOW)).toEqual([{ ts: NOW, values: { values: { a: 1 } } }]);
+  });
+
+  it('a string ts of digits is read as a number; a float ts is truncated', () => {
+    expect(parseTelemetry({ ts: '1451649600512', values: { a: 1 } }, NOW)).toEqual([{ ts: 1451649600512, values: { a: 1 } }]);
+    expect(parseTelemetry({ ts: 10.9, values: { a: 1 } }, NOW)).toEqual([{ ts: 10, values: { a: 1 } }]);
+  });
+
+  it('drops null values, keeps JSON values', () => {
+    expect(parseTelemetry({ a: null, b: 1, c: { x: null }, d: [1, 'two'] }, NOW)).toEqual([
+      { ts: NOW, values: { b: 1, c: { x: null }, d: [1, 'two'] } },
+    ]);
+  });
+
+  it('leaves out groups with nothing left to store', () => {
+    expect(parseTelemetry({ a: null }, NOW)).toEqual([]);
+    expect(parseTelemetry([{}, { ts: 1, values: {} }, { b: 1 }], NOW)).toEqual([{ ts: NOW, values: { b: 1 } }]);
+  });
+
+  it('an empty array is no groups', () => {
+    expect(parseTelemetry([], NOW)).toEqual([]);
+  });
+
+  describe('type casting', () => {
+    const payload = { int: '25', neg: '-3', dbl: '1.5', exp: '1e3', text: 'abc', ver: '1.2.3', empty: '', n: 7 };
+
+    it('is on by default: numeric strings become numbers', () => {
+      expect(parseTelemetry(payload, NOW)[0]?.values).toEqual({ int: 25, neg: -3, dbl: 1.5, exp: 1000, text: 'abc', ver: '1.2.3', empty: '', n: 7 });
+      expect(parseTelemetry({ ts: 1, values: { a: '2' } }, NOW, { typeCasting: true })[0]?.values).toEqual({ a: 2 });
+    });
+
+    it('off: strings stay strings', () => {
+      expect(parseTelemetry(payload, NOW, { typeCasting: false })[0]?.values).toEqual(payload);
+    });
+  });
+
+  it('takes the lenient parser output of a shell-stripped payload', () => {
+    expect(parseTelemetry(parseLenientJson('{temperature:25, status: ok}'), NOW)).toEqual([{ ts: NOW, values: { temperature: 25, status: 'ok' } }]);
+  });
+
+  it('keeps a __proto__ key as data', () => {
+    const [g] = parseTelemetry(parseLenientJson('{"__proto__":{"x":1},"a":2}'), NOW);
+    expect(Object.getPrototypeOf(g?.values)).toBe(Object.prototype);
+    expect(Object.keys(g?.values ?? {})).toEqual(['__proto__', 'a']);
+  });
+
+  describe('bad shapes are a BadRequestError with a clear message', () => {
+    it.each<[string, JsonValue, string]>([
+      ['a number', 42, 'Telemetry payload must be a JSON object, got a number'],
+      ['a string', 'hello', 'Telemetry payload must be a JSON object, got a string'],
+      ['null', null, 'Telemetry payload must be a JSON object, got null'],
+      ['a boolean', true, 'Telemetry payload must be a JSON object, got a boolean'],
+      ['an array element that is a number', [{ a: 1 }, 3], 'Telemetry element 1 must be a JSON object, got a number'],
+      ['nested arrays', [[{ a: 1 }]], 'Telemetry element 0 must be a JSON object, got an array'],
+      ['a ts that is not a number', { ts: 'yesterday', values: { a: 1 } }, 'Telemetry payload: "ts" must be a number of milliseconds since the epoch'],
+      ['an empty string ts', { ts: '', values: { a: 1 } }, 'Telemetry payload: "ts" must be a number of milliseconds since the epoch'],
+      ['a negative ts', [{ ts: -1, values: { a: 1 } }], 'Telemetry element 0: "ts" must be a number of milliseconds since the epoch'],
+      ['values that are not an object', { ts: 1, values: [1, 2] }, 'Telemetry payload: "values" must be a JSON object'],
+      ['null values', { ts: 1, values: null }, 'Telemetry payload: "values" must be a JSON object'],
+    ])('%s', (_name, json, message) => {
+      const e = badRequest(() => parseTelemetry(json, NOW));
+      expect(e.message).toBe(message);
+      expect(e.status).toBe(400);
+    });
+  });
+});
+
+describe('parseAttributes', () => {
+  it('an object, nulls dropped, numeric strings cast', () => {
+    expect(parseAttributes({ attribute1: 'value1', attribute2: true, n: '3', gone: null })).toEqual({ attribute1: 'value1', attribute2: true, n: 3 });
+    expect(parseAttributes({ n: '3' }, { typeCasting: false })).toEqual({ n: '3' });
+  });
+
+  it.each<[JsonValue, string]>([
+    [[{ a: 1 }], 'Attributes must be a JSON object, got an array'],
+    ['x', 'Attributes must be a JSON object, got a string'],
+    [null, 'Attributes must be a JSON object, got null'],
+  ])('rejects %j', (json, message) => {
+    expect(badRequest(() => parseAttributes(json)).message).toBe(message);
+  });
+});
+
+describe('parseKeyList', () => {
+  it('splits, trims and drops empty keys; absent is undefined', () => {
+    expect(parseKeyList('a, b,,c ')).toEqual(['a', 'b', 'c']);
+    expect(parseKeyList('')).toEqual([]);
+    expect(parseKeyList(null)).toBeUndefined();
+    expect(parseKeyList(undefined)).toBeUndefined();
+  });
+});

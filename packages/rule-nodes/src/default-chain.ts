@@ -1,0 +1,35 @@
+import type { RuleChainJson } from '@rivulet/rule-engine';
+
+/**
+ * The root chain every tenant starts with, in ThingsBoard's export shape: message type switch ->
+ * save time series / save client attributes / log RPC from device / log other.
+ */
+export function defaultRootChain(): RuleChainJson {
+  const node = (type: string, name: string, configuration: Record<string, unknown>, x: number, y: number) => ({
+    type,
+    name,
+    debugMode: false,
+    configurationVersion: 0,
+    configuration,
+    additionalInfo: { layoutX: x, layoutY: y },
+  });
+  return {
+    ruleChain: { name: 'Root Rule Chain', root: true, debugMode: false },
+    metadata: {
+      firstNodeIndex: 0,
+      nodes: [
+        node('rivulet.filter.msgTypeSwitch', 'Message Type Switch', {}, 350, 150),
+        node('rivulet.action.saveTimeseries', 'Save Timeseries', { defaultTTL: 0, useServerTs: false }, 800, 50),
+        node('rivulet.action.saveAttributes', 'Save Client Attributes', { scope: 'CLIENT_SCOPE', notifyDevice: false }, 800, 150),
+        node('rivulet.action.log', 'Log RPC from Device', { level: 'info' }, 800, 250),
+        node('rivulet.action.log', 'Log Other', { level: 'info' }, 800, 350),
+      ],
+      connections: [
+        { fromIndex: 0, toIndex: 1, type: 'Post telemetry' },
+        { fromIndex: 0, toIndex: 2, type: 'Post attributes' },
+        { fromIndex: 0, toIndex: 3, type: 'RPC Request from Device' },
+        { fromIndex: 0, toIndex: 4, type: 'Other' },
+      ],
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { AttributeScope, BadRequestError, toKvObject, type AttributeWrite } from '@rivulet/core';
+import { defineNode, Relation } from '@rivulet/rule-engine';
+import { z } from 'zod';
+
+export const saveAttributesNode = defineNode({
+  type: 'rivulet.action.saveAttributes',
+  aliases: ['org.thingsboard.rule.engine.telemetry.TbMsgAttributesNode'],
+  category: 'action',
+  name: 'save attributes',
+  description: 'Stores the message data as attributes of the originator in the configured scope.',
+  configSchema: z.looseObject({
+    scope: z.enum([AttributeScope.CLIENT_SCOPE, AttributeScope.SERVER_SCOPE, AttributeScope.SHARED_SCOPE]).default('CLIENT_SCOPE'),
+    notifyDevice: z.boolean().default(false),
+  }),
+  configVersion: 0,
+  relations: [Relation.SUCCESS, Relation.FAILURE],
+  create(config, services) {
+    return {
+      async process(msg) {
+        const data = msg.data;
+        if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+          throw new BadRequestError('Attributes message data must be a JSON object');
+        }
+        // A scope in the metadata (as ThingsBoard's REST-originated messages carry) wins over the node's.
+        const metaScope = msg.metadata.scope;
+        const scope = metaScope === 'CLIENT_SCOPE' || metaScope === 'SERVER_SCOPE' || metaScope === 'SHARED_SCOPE' ? metaScope : config.scope;
+        const ts = services.now();
+        const kv = toKvObject(data, false);
+        const items: AttributeWrite[] = [];
+        for (const key in kv) items.push({ entityId: msg.originator.id, scope, key, value: kv[key]!, lastUpdateTs: ts });
+        await services.attributes.save(items);
+        return [{ relation: Relation.SUCCESS, msg }];
+      },
+    };
+  },
+});

@@ -1,0 +1,60 @@
+import { BadRequestError, toKvObject, type JsonValue, type Msg, type TsPoint } from '@rivulet/core';
+import { defineNode, Relation } from '@rivulet/rule-engine';
+import { z } from 'zod';
+
+/** The points of a telemetry message: data {k:v} (or ThingsBoard's {ts, values} / array forms), ts from metadata.ts. */
+export function pointsOf(msg: Msg, now: number): TsPoint[] {
+  const metaTs = Number(msg.metadata.ts);
+  const defaultTs = Number.isFinite(metaTs) && msg.metadata.ts !== undefined && msg.metadata.ts !== '' ? metaTs : msg.ts || now;
+  const entityId = msg.originator.id;
+  const out: TsPoint[] = [];
+  const addGroup = (values: Record<string, JsonValue>, ts: number) => {
+    const kv = toKvObject(values, false);
+    for (const key in kv) out.push({ entityId, key, ts, value: kv[key]! });
+  };
+  const addElement = (el: JsonValue) => {
+    if (typeof el !== 'object' || el === null || Array.isArray(el)) {
+      throw new BadRequestError('Telemetry message data must be an object or an array of objects');
+    }
+    if ('ts' in el && 'values' in el && typeof el.values === 'object' && el.values !== null && !Array.isArray(el.values)) {
+      addGroup(el.values, Number(el.ts));
+    } else addGroup(el, defaultTs);
+  };
+  const data = msg.data;
+  if (Array.isArray(data)) data.forEach(addElement);
+  else addElement(data);
+  return out;
+}
+
+export const saveTimeseriesNode = defineNode({
+  type: 'rivulet.action.saveTimeseries',
+  aliases: ['org.thingsboard.rule.engine.telemetry.TbMsgTimeseriesNode'],
+  category: 'action',
+  name: 'save time series',
+  description: 'Stores the message data as time series of the originator (idempotent on entity, key, ts).',
+  configSchema: z.looseObject({
+    /** ThingsBoard's TTL in seconds; retention is a storage policy here (docs/operations.md). */
+    defaultTTL: z.number().int().nonnegative().default(0),
+    /** Stamp points with the server's time instead of the message's. */
+    useServerTs: z.boolean().default(false),
+  }),
+  configVersion: 0,
+  relations: [Relation.SUCCESS, Relation.FAILURE],
+  create(config, services) {
+    return {
+      async process(msg) {
+        if (msg.type !== 'POST_TELEMETRY_REQUEST' && msg.type !== 'TIMESERIES_UPDATED') {
+          // ThingsBoard's node fails other types rather than guessing.
+          throw new BadRequestError(`Unsupported message type ${msg.type}: save time series takes POST_TELEMETRY_REQUEST`);
+        }
+        let points = pointsOf(msg, services.now());
+        if (config.useServerTs) {
+          const now = services.now();
+          points = points.map((p) => ({ ...p, ts: now }));
+        }
+        await services.timeseries.save(points);
+        return [{ relation: Relation.SUCCESS, msg }];
+      },
+    };
+  },
+});

@@ -1,0 +1,209 @@
+import { BadRequestError, isUuid, newId, type JsonObject } from '@rivulet/core';
+import type { CredentialsType, Device, DeviceCredentials, DeviceRepository } from '@rivulet/storage';
+import { generateAccessToken } from './access-token';
+import { selectPage } from './paging';
+import type { SqlClient } from './sql-client';
+import { likeContains, mapDbError, num } from './sql-util';
+
+interface DeviceRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  type: string;
+  label: string | null;
+  additional_info: JsonObject | null;
+  created_time: unknown;
+}
+
+interface CredentialsRow {
+  id: string;
+  device_id: string;
+  credentials_type: CredentialsType;
+  credentials_id: string;
+  credentials_value: string | null;
+  created_time: unknown;
+}
+
+const DEFAULT_TYPE = 'default';
+
+function toDevice(r: DeviceRow): Device {
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    name: r.name,
+    type: r.type,
+    label: r.label,
+    additionalInfo: r.additional_info,
+    createdTime: num(r.created_time),
+  };
+}
+
+function toCredentials(r: CredentialsRow): DeviceCredentials {
+  return {
+    id: r.id,
+    deviceId: r.device_id,
+    credentialsType: r.credentials_type,
+    credentialsId: r.credentials_id,
+    credentialsValue: r.credentials_value,
+    createdTime: num(r.created_time),
+  };
+}
+
+function jsonParam(v: JsonObject | null | undefined): string | null {
+  return v === null || v === undefined ? null : JSON.stringify(v);
+}
+
+function checkName(name: string): string {
+  const n = name.trim();
+  if (n.length === 0) throw new BadRequestError('Device name must not be empty');
+  return n;
+}
+
+/** The message of a unique violation on the device tables, by constraint. */
+function conflictMessage(name: string | undefined): (constraint: string | undefined) => string {
+  return (constraint) => {
+    switch (constraint) {
+      case 'device_name_unq':
+        return `A device named ${name ?? '(unknown)'} already exists`;
+      case 'device_credentials_id_unq':
+        return 'These credentials are already used by another device';
+      default:
+        return 'The device conflicts with an existing one';
+    }
+  };
+}
+
+const SORT_COLUMNS = { name: 'name', type: 'type', label: 'label', createdTime: 'created_time' } as const;
+
+export function createDeviceRepository(client: SqlClient): DeviceRepository {
+  return {
+    async create(input, accessToken) {
+      const name = checkName(input.name);
+      if (accessToken !== undefined && accessToken.length === 0) throw new BadRequestError('Access token must not be empty');
+      const now = Date.now();
+      try {
+        return await client.transaction(async (tx) => {
+          const d = await tx.query<DeviceRow>(
+            `INSERT INTO device (id, tenant_id, name, type, label, additional_info, created_time)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING *`,
+            [newId(), input.tenantId, name, input.type ?? DEFAULT_TYPE, input.label ?? null, jsonParam(input.additionalInfo), now],
+          );
+          const device = toDevice(d.rows[0] as DeviceRow);
+          const c = await tx.query<CredentialsRow>(
+            `INSERT INTO device_credentials (id, device_id, credentials_type, credentials_id, credentials_value, created_time)
+             VALUES ($1, $2, 'ACCESS_TOKEN', $3, NULL, $4) RETURNING *`,
+            [newId(), device.id, accessToken ?? generateAccessToken(), now],
+          );
+          return { device, credentials: toCredentials(c.rows[0] as CredentialsRow) };
+        });
+      } catch (e) {
+        return mapDbError(e, conflictMessage(name));
+      }
+    },
+
+    async update(tenantId, id, patch) {
+      if (!isUuid(tenantId) || !isUuid(id)) return null;
+      const sets: string[] = [];
+      const params: unknown[] = [tenantId, id];
+      const set = (column: string, value: unknown, cast = ''): void => {
+        params.push(value);
+        sets.push(`${column} = $${params.length}${cast}`);
+      };
+      const name = patch.name === undefined ? undefined : checkName(patch.name);
+      if (name !== undefined) set('name', name);
+      if (patch.type !== undefined) set('type', patch.type);
+      if (patch.label !== undefined) set('label', patch.label);
+      if (patch.additionalInfo !== undefined) set('additional_info', jsonParam(patch.additionalInfo), '::jsonb');
+      try {
+        const sql =
+          sets.length === 0
+            ? 'SELECT * FROM device WHERE tenant_id = $1 AND id = $2'
+            : `UPDATE device SET ${sets.join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING *`;
+        const { rows } = await client.query<DeviceRow>(sql, params);
+        return rows[0] ? toDevice(rows[0]) : null;
+      } catch (e) {
+        return mapDbError(e, conflictMessage(name));
+      }
+    },
+
+    async get(tenantId, id) {
+      if (!isUuid(tenantId) || !isUuid(id)) return null;
+      const { rows } = await client.query<DeviceRow>('SELECT * FROM device WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+      return rows[0] ? toDevice(rows[0]) : null;
+    },
+
+    async findByName(tenantId, name) {
+      if (!isUuid(tenantId)) return null;
+      const { rows } = await client.query<DeviceRow>('SELECT * FROM device WHERE tenant_id = $1 AND name = $2', [tenantId, name]);
+      return rows[0] ? toDevice(rows[0]) : null;
+    },
+
+    async list(tenantId, page) {
+      if (!isUuid(tenantId)) return { data: [], totalPages: 0, totalElements: 0, hasNext: false };
+      const search = page.textSearch?.trim();
+      const params: unknown[] = [tenantId];
+      let where = 'tenant_id = $1';
+      if (search) {
+        params.push(likeContains(search));
+        where += ` AND name ILIKE $2`;
+      }
+      return selectPage<DeviceRow, Device>(
+        client,
+        { filtered: `SELECT * FROM device WHERE ${where}`, params, sortColumns: SORT_COLUMNS, defaultSort: 'createdTime' },
+        page,
+        toDevice,
+      );
+    },
+
+    async delete(tenantId, id) {
+      if (!isUuid(tenantId) || !isUuid(id)) return false;
+      return client.transaction(async (tx) => {
+        // The device row goes first and scopes the rest: data of an id that is not this tenant's
+        // device is never touched.
+        const d = await tx.query('DELETE FROM device WHERE tenant_id = $1 AND id = $2 RETURNING id', [tenantId, id]);
+        if (d.rowCount === 0) return false;
+        // Credentials also cascade; deleting them explicitly keeps this correct without the FK.
+        await tx.query('DELETE FROM device_credentials WHERE device_id = $1', [id]);
+        await tx.query('DELETE FROM attribute_kv WHERE entity_id = $1', [id]);
+        await tx.query('DELETE FROM ts_kv WHERE entity_id = $1', [id]);
+        await tx.query('DELETE FROM ts_kv_latest WHERE entity_id = $1', [id]);
+        return true;
+      });
+    },
+
+    async getCredentials(deviceId) {
+      if (!isUuid(deviceId)) return null;
+      const { rows } = await client.query<CredentialsRow>('SELECT * FROM device_credentials WHERE device_id = $1', [deviceId]);
+      return rows[0] ? toCredentials(rows[0]) : null;
+    },
+
+    async updateCredentials(deviceId, input) {
+      if (input.credentialsId.length === 0) throw new BadRequestError('credentialsId must not be empty');
+      try {
+        // Upsert on device_id: one credentials row per device, its id and createdTime kept.
+        const { rows } = await client.query<CredentialsRow>(
+          `INSERT INTO device_credentials (id, device_id, credentials_type, credentials_id, credentials_value, created_time)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (device_id) DO UPDATE SET
+             credentials_type = EXCLUDED.credentials_type,
+             credentials_id = EXCLUDED.credentials_id,
+             credentials_value = EXCLUDED.credentials_value
+           RETURNING *`,
+          [newId(), deviceId, input.credentialsType, input.credentialsId, input.credentialsValue ?? null, Date.now()],
+        );
+        return toCredentials(rows[0] as CredentialsRow);
+      } catch (e) {
+        return mapDbError(e, conflictMessage(undefined), `Device ${deviceId} not found`);
+      }
+    },
+
+    async findByCredentials(credentialsType, credentialsId) {
+      const { rows } = await client.query<DeviceRow>(
+        `SELECT d.* FROM device_credentials c JOIN device d ON d.id = c.device_id
+          WHERE c.credentials_id = $1 AND c.credentials_type = $2`,
+        [credentialsId, credentialsType],
+      );
+      return rows[0] ? toDevice(rows[0]) : null;
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import { dataTypeOf, type KvValue } from '@rivulet/core';
+
+/** The typed columns of attribute_kv, ts_kv and ts_kv_latest, as read back. */
+export interface KvColumnsRow {
+  bool_v: boolean | null;
+  long_v: string | number | null;
+  dbl_v: number | null;
+  str_v: string | null;
+  json_v: unknown;
+}
+
+/**
+ * Column-oriented parameter arrays for `unnest`: one array per typed column, each row setting
+ * exactly one of them. JSON travels as text and is cast per element in SQL, because a jsonb[]
+ * parameter would make pg read a nested JS array as a second array dimension.
+ */
+export interface KvColumnArrays {
+  bool: Array<boolean | null>;
+  long: Array<number | null>;
+  dbl: Array<number | null>;
+  str: Array<string | null>;
+  json: Array<string | null>;
+}
+
+export function emptyKvColumns(): KvColumnArrays {
+  return { bool: [], long: [], dbl: [], str: [], json: [] };
+}
+
+export function pushKvValue(cols: KvColumnArrays, v: KvValue): void {
+  const t = dataTypeOf(v);
+  cols.bool.push(t === 'BOOLEAN' ? (v as boolean) : null);
+  cols.long.push(t === 'LONG' ? (v as number) : null);
+  cols.dbl.push(t === 'DOUBLE' ? (v as number) : null);
+  cols.str.push(t === 'STRING' ? (v as string) : null);
+  cols.json.push(t === 'JSON' ? JSON.stringify(v) : null);
+}
+
+/** The JS value of a typed row. bigint arrives as a string from pg and as a number from PGlite. */
+export function kvValueOf(row: KvColumnsRow): KvValue {
+  if (row.bool_v !== null) return row.bool_v;
+  if (row.long_v !== null) return Number(row.long_v);
+  if (row.dbl_v !== null) return row.dbl_v;
+  if (row.str_v !== null) return row.str_v;
+  if (row.json_v !== null && row.json_v !== undefined) return row.json_v as KvValue;
+  // Unreachable with rows written by this package; an empty string beats a crash on a hand-edited row.
+  return '';
+}
+
+export const KV_COLUMNS = 'bool_v, long_v, dbl_v, str_v, json_v';

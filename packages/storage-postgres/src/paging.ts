@@ -1,0 +1,51 @@
+import { BadRequestError } from '@rivulet/core';
+import type { Page, PageQuery } from '@rivulet/storage';
+import { num } from './sql-util';
+import type { SqlClient } from './sql-client';
+
+export interface PagedSelect {
+  /** `SELECT ... FROM ... WHERE ...` of every matching row, without ORDER BY or LIMIT. */
+  filtered: string;
+  params: unknown[];
+  /** API sort property -> SQL column. */
+  sortColumns: Readonly<Record<string, string>>;
+  defaultSort: string;
+}
+
+export function checkPage(page: PageQuery): void {
+  if (!Number.isInteger(page.pageSize) || page.pageSize < 1) throw new BadRequestError('pageSize must be a positive integer');
+  if (!Number.isInteger(page.page) || page.page < 0) throw new BadRequestError('page must be a non-negative integer');
+}
+
+/**
+ * One ThingsBoard page from one statement: the count and the page come from the same snapshot, so
+ * totalElements always agrees with the rows, and a page past the end still reports the total.
+ * Default order is createdTime DESC, as in ThingsBoard; id breaks ties so pages never overlap.
+ */
+export async function selectPage<R extends object, T>(client: SqlClient, q: PagedSelect, page: PageQuery, map: (row: R) => T): Promise<Page<T>> {
+  checkPage(page);
+  const prop = page.sortProperty ?? q.defaultSort;
+  const column = Object.hasOwn(q.sortColumns, prop) ? q.sortColumns[prop] : undefined;
+  if (column === undefined) {
+    throw new BadRequestError(`Unsupported sortProperty "${prop}"; use one of ${Object.keys(q.sortColumns).join(', ')}`);
+  }
+  const dir = (page.sortOrder ?? 'DESC') === 'ASC' ? 'ASC' : 'DESC';
+  const n = q.params.length;
+  const sql = `
+    WITH f AS (${q.filtered})
+    SELECT c.total AS page_total, p.*
+      FROM (SELECT count(*) AS total FROM f) c
+      LEFT JOIN LATERAL (
+        SELECT * FROM f ORDER BY ${column} ${dir}, id ${dir} LIMIT $${n + 1} OFFSET $${n + 2}
+      ) p ON true
+     ORDER BY p.${column} ${dir}, p.id ${dir}`;
+  const { rows } = await client.query<R & { page_total: unknown; id: unknown }>(sql, [...q.params, page.pageSize, page.page * page.pageSize]);
+  const totalElements = num(rows[0]?.page_total ?? 0);
+  const data = rows.filter((r) => r.id !== null && r.id !== undefined).map(map);
+  return {
+    data,
+    totalPages: Math.ceil(totalElements / page.pageSize),
+    totalElements,
+    hasNext: (page.page + 1) * page.pageSize < totalElements,
+  };
+}

@@ -1,0 +1,245 @@
+import { BadRequestError, isUuid, type TsKv, type TsPoint } from '@rivulet/core';
+import type { Aggregation, HistoryQuery, TimeseriesRepository } from '@rivulet/storage';
+import { KV_COLUMNS, emptyKvColumns, kvValueOf, pushKvValue, type KvColumnsRow } from './kv-columns';
+import type { SqlClient } from './sql-client';
+import { chunks, num, numOrNull } from './sql-util';
+
+export interface TimeseriesRepositoryOptions {
+  client: SqlClient;
+  /** Points per statement. */
+  chunkSize: number;
+}
+
+interface TsRow extends KvColumnsRow {
+  key: string;
+  ts: unknown;
+}
+
+interface AggRow {
+  key: string;
+  bucket: unknown;
+  n_all: unknown;
+  n_num: unknown;
+  v_sum: unknown;
+  v_min: unknown;
+  v_max: unknown;
+}
+
+const DEFAULT_LIMIT = 100;
+const AGGREGATIONS: ReadonlySet<Aggregation> = new Set(['NONE', 'AVG', 'MIN', 'MAX', 'SUM', 'COUNT']);
+
+function toTsKv(r: TsRow): TsKv {
+  return { key: r.key, ts: num(r.ts), value: kvValueOf(r) };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function check(p: TsPoint): void {
+  if (!isUuid(p.entityId)) throw new BadRequestError(`Invalid entity id "${p.entityId}"`);
+  if (p.key.length === 0) throw new BadRequestError('Time series key must not be empty');
+  if (!Number.isFinite(p.ts)) throw new BadRequestError(`Time series ${p.key}: ts must be a number`);
+  if (typeof p.value === 'number' && !Number.isFinite(p.value)) throw new BadRequestError(`Time series ${p.key}: value must be a finite number`);
+}
+
+function pointKey(p: TsPoint): string {
+  return `${p.entityId}\u0000${p.key}`;
+}
+
+/**
+ * Rows of one save: the last point per (entity, key, ts), because one INSERT .. ON CONFLICT DO
+ * UPDATE may not touch a row twice; and the newest point per (entity, key) for the latest table
+ * (the later one on equal ts). Both sorted, so concurrent writers lock rows in the same order.
+ */
+function prepare(points: ReadonlyArray<TsPoint>): { rows: TsPoint[]; latest: TsPoint[] } {
+  const byTs = new Map<string, TsPoint>();
+  const newest = new Map<string, TsPoint>();
+  for (const raw of points) {
+    const p: TsPoint = Number.isInteger(raw.ts) ? raw : { ...raw, ts: Math.trunc(raw.ts) };
+    const k = pointKey(p);
+    byTs.set(`${k}\u0000${p.ts}`, p);
+    const prev = newest.get(k);
+    if (prev === undefined || p.ts >= prev.ts) newest.set(k, p);
+  }
+  const order = (a: TsPoint, b: TsPoint): number => cmp(a.entityId, b.entityId) || cmp(a.key, b.key) || a.ts - b.ts;
+  return { rows: [...byTs.values()].sort(order), latest: [...newest.values()].sort(order) };
+}
+
+function params(part: readonly TsPoint[]): unknown[] {
+  const cols = emptyKvColumns();
+  for (const p of part) pushKvValue(cols, p.value);
+  return [part.map((p) => p.entityId), part.map((p) => p.key), part.map((p) => p.ts), cols.bool, cols.long, cols.dbl, cols.str, cols.json];
+}
+
+// JSON is sent as text[] and cast per element (see KvColumnArrays).
+const UNNEST = `
+  SELECT u.entity_id, u.key, u.ts, u.bool_v, u.long_v, u.dbl_v, u.str_v, u.json_v::jsonb
+    FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::boolean[], $5::bigint[], $6::double precision[], $7::text[], $8::text[])
+      AS u(entity_id, key, ts, bool_v, long_v, dbl_v, str_v, json_v)`;
+
+const SET_VALUES = `
+    bool_v = EXCLUDED.bool_v, long_v = EXCLUDED.long_v, dbl_v = EXCLUDED.dbl_v,
+    str_v = EXCLUDED.str_v, json_v = EXCLUDED.json_v`;
+
+const INSERT_TS = `
+  INSERT INTO ts_kv (entity_id, key, ts, bool_v, long_v, dbl_v, str_v, json_v) ${UNNEST}
+  ON CONFLICT (entity_id, key, ts) DO UPDATE SET ${SET_VALUES}`;
+
+// The latest value never goes back in time: an older point arriving late leaves it alone.
+const UPSERT_LATEST = `
+  INSERT INTO ts_kv_latest (entity_id, key, ts, bool_v, long_v, dbl_v, str_v, json_v) ${UNNEST}
+  ON CONFLICT (entity_id, key) DO UPDATE SET ts = EXCLUDED.ts, ${SET_VALUES}
+  WHERE ts_kv_latest.ts <= EXCLUDED.ts`;
+
+export function createTimeseriesRepository(opts: TimeseriesRepositoryOptions): TimeseriesRepository {
+  const { client, chunkSize } = opts;
+
+  async function history(entityId: string, q: HistoryQuery): Promise<Record<string, TsKv[]>> {
+    const limit = q.limit ?? DEFAULT_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1) throw new BadRequestError('limit must be a positive integer');
+    const dir = (q.orderBy ?? 'DESC') === 'ASC' ? 'ASC' : 'DESC';
+    // Per key, the first `limit` points in order: a lateral subquery per key keeps it one round trip
+    // and lets each key use the primary key index.
+    const { rows } = await client.query<TsRow>(
+      `SELECT k.key, t.ts, t.bool_v, t.long_v, t.dbl_v, t.str_v, t.json_v
+         FROM unnest($2::text[]) AS k(key)
+         CROSS JOIN LATERAL (
+           SELECT ts, ${KV_COLUMNS} FROM ts_kv
+            WHERE entity_id = $1 AND key = k.key AND ts >= $3 AND ts < $4
+            ORDER BY ts ${dir} LIMIT $5
+         ) t
+        ORDER BY k.key, t.ts ${dir}`,
+      [entityId, [...new Set(q.keys)], q.startTs, q.endTs, limit],
+    );
+    const out: Record<string, TsKv[]> = {};
+    for (const r of rows) (out[r.key] ??= []).push(toTsKv(r));
+    return out;
+  }
+
+  async function aggregate(entityId: string, q: HistoryQuery, agg: Exclude<Aggregation, 'NONE'>): Promise<Record<string, TsKv[]>> {
+    const interval = q.interval ?? q.endTs - q.startTs;
+    if (!Number.isInteger(interval) || interval < 1) throw new BadRequestError('interval must be a positive integer of milliseconds');
+    // Buckets are [startTs + i*interval, startTs + (i+1)*interval), cut off at endTs. Numeric
+    // aggregates read long and double values alike; COUNT counts values of every type.
+    const { rows } = await client.query<AggRow>(
+      `SELECT key, (ts - $3::bigint) / $5::bigint AS bucket,
+              count(*) AS n_all,
+              count(long_v) + count(dbl_v) AS n_num,
+              sum(coalesce(long_v::double precision, dbl_v)) AS v_sum,
+              min(coalesce(long_v::double precision, dbl_v)) AS v_min,
+              max(coalesce(long_v::double precision, dbl_v)) AS v_max
+         FROM ts_kv
+        WHERE entity_id = $1 AND key = ANY($2::text[]) AND ts >= $3 AND ts < $4
+        GROUP BY key, bucket`,
+      [entityId, [...new Set(q.keys)], q.startTs, q.endTs, interval],
+    );
+    // ThingsBoard returns aggregated buckets oldest first unless asked otherwise.
+    const asc = (q.orderBy ?? 'ASC') === 'ASC';
+    const out: Record<string, TsKv[]> = {};
+    for (const r of rows) {
+      const nNum = num(r.n_num);
+      let value: number | null;
+      switch (agg) {
+        case 'COUNT':
+          value = num(r.n_all);
+          break;
+        case 'SUM':
+          value = nNum > 0 ? numOrNull(r.v_sum) : null;
+          break;
+        case 'AVG':
+          value = nNum > 0 ? num(r.v_sum) / nNum : null;
+          break;
+        case 'MIN':
+          value = numOrNull(r.v_min);
+          break;
+        case 'MAX':
+          value = numOrNull(r.v_max);
+          break;
+      }
+      // A bucket holding only strings, booleans or JSON has no numeric aggregate: left out.
+      if (value === null) continue;
+      // ThingsBoard's convention: a bucket is reported at its middle.
+      const ts = q.startTs + num(r.bucket) * interval + Math.floor(interval / 2);
+      (out[r.key] ??= []).push({ key: r.key, ts, value });
+    }
+    for (const list of Object.values(out)) list.sort((a, b) => (asc ? a.ts - b.ts : b.ts - a.ts));
+    return out;
+  }
+
+  return {
+    async save(points) {
+      if (points.length === 0) return;
+      for (const p of points) check(p);
+      const { rows, latest } = prepare(points);
+      // One transaction per call: the points and the latest values move together.
+      await client.transaction(async (tx) => {
+        for (const part of chunks(rows, chunkSize)) await tx.query(INSERT_TS, params(part));
+        for (const part of chunks(latest, chunkSize)) await tx.query(UPSERT_LATEST, params(part));
+      });
+    },
+
+    async findLatest(entityId, keys) {
+      if (!isUuid(entityId) || (keys !== undefined && keys.length === 0)) return [];
+      const sql = `SELECT key, ts, ${KV_COLUMNS} FROM ts_kv_latest WHERE entity_id = $1`;
+      const { rows } =
+        keys === undefined
+          ? await client.query<TsRow>(`${sql} ORDER BY key`, [entityId])
+          : await client.query<TsRow>(`${sql} AND key = ANY($2::text[]) ORDER BY key`, [entityId, [...keys]]);
+      return rows.map(toTsKv);
+    },
+
+    async findKeys(entityId) {
+      if (!isUuid(entityId)) return [];
+      // Every key with points has a latest row, and this table is small.
+      const { rows } = await client.query<{ key: string }>('SELECT key FROM ts_kv_latest WHERE entity_id = $1 ORDER BY key', [entityId]);
+      return rows.map((r) => r.key);
+    },
+
+    async findHistory(entityId, query) {
+      const agg = query.agg ?? 'NONE';
+      if (!AGGREGATIONS.has(agg)) throw new BadRequestError(`Unsupported aggregation "${String(agg)}"`);
+      if (!Number.isFinite(query.startTs) || !Number.isFinite(query.endTs)) throw new BadRequestError('startTs and endTs must be numbers');
+      if (!isUuid(entityId) || query.keys.length === 0 || query.endTs <= query.startTs) return {};
+      const q = { ...query, startTs: Math.trunc(query.startTs), endTs: Math.trunc(query.endTs) };
+      return agg === 'NONE' ? history(entityId, q) : aggregate(entityId, q, agg);
+    },
+
+    async delete(entityId, keys, startTs, endTs) {
+      if (!isUuid(entityId) || keys.length === 0 || endTs <= startTs) return 0;
+      const keyList = [...new Set(keys)];
+      return client.transaction(async (tx) => {
+        const del = await tx.query('DELETE FROM ts_kv WHERE entity_id = $1 AND key = ANY($2::text[]) AND ts >= $3 AND ts < $4', [
+          entityId,
+          keyList,
+          Math.trunc(startTs),
+          Math.trunc(endTs),
+        ]);
+        // A latest value inside the deleted range is replaced by the newest point left, if any.
+        const gone = await tx.query<{ key: string }>(
+          'DELETE FROM ts_kv_latest WHERE entity_id = $1 AND key = ANY($2::text[]) AND ts >= $3 AND ts < $4 RETURNING key',
+          [entityId, keyList, Math.trunc(startTs), Math.trunc(endTs)],
+        );
+        if (gone.rows.length > 0) {
+          await tx.query(
+            `INSERT INTO ts_kv_latest (entity_id, key, ts, ${KV_COLUMNS})
+             SELECT DISTINCT ON (key) entity_id, key, ts, ${KV_COLUMNS} FROM ts_kv
+              WHERE entity_id = $1 AND key = ANY($2::text[])
+              ORDER BY key, ts DESC`,
+            [entityId, gone.rows.map((r) => r.key)],
+          );
+        }
+        return del.rowCount;
+      });
+    },
+
+    async count(entityId) {
+      if (entityId !== undefined && !isUuid(entityId)) return 0;
+      const { rows } =
+        entityId === undefined
+          ? await client.query<{ n: unknown }>('SELECT count(*) AS n FROM ts_kv')
+          : await client.query<{ n: unknown }>('SELECT count(*) AS n FROM ts_kv WHERE entity_id = $1', [entityId]);
+      return num(rows[0]?.n ?? 0);
+    },
+  };
+}
