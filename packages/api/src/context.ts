@@ -1,0 +1,47 @@
+import type { IncomingMessage } from 'node:http';
+import type { Authority } from '@rivulet/api-types';
+import type { Logger } from '@rivulet/core';
+import type { Broadcast } from '@rivulet/queue';
+import type { Storage } from '@rivulet/storage';
+import { authFailed, permissionDenied } from './api-error';
+import type { Handler, Reply, RequestContext } from './router';
+import type { AuthUser, TokenService } from './tokens';
+
+/** What route handlers share; built once per createApi. */
+export interface ApiDeps {
+  readonly storage: Storage;
+  readonly broadcast: Broadcast<unknown>;
+  readonly logger: Logger;
+  readonly tokens: TokenService;
+  readonly isReady: () => boolean;
+}
+
+/** ThingsBoard's header first, the standard one as well (curl users and proxies send that). */
+export function bearerToken(req: IncomingMessage): string | undefined {
+  for (const name of ['x-authorization', 'authorization']) {
+    const h = req.headers[name];
+    const v = Array.isArray(h) ? h[0] : h;
+    if (v === undefined) continue;
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(v);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+export type AuthedHandler = (ctx: RequestContext, user: AuthUser) => Promise<Reply>;
+
+/**
+ * A handler behind the JWT check. `authorities` limits who may call it (403 otherwise); device and
+ * telemetry routes are tenant-administrator routes, as in ThingsBoard without customers.
+ */
+export function authed(tokens: TokenService, handler: AuthedHandler, authorities?: readonly Authority[]): Handler {
+  return async (ctx) => {
+    const token = bearerToken(ctx.req);
+    if (token === undefined) throw authFailed('Authentication failed: no Bearer token in the X-Authorization header');
+    const user = await tokens.verifyAccess(token);
+    if (authorities && !authorities.includes(user.authority)) throw permissionDenied();
+    return handler(ctx, user);
+  };
+}
+
+export const TENANT_ADMIN_ONLY: readonly Authority[] = ['TENANT_ADMIN'];

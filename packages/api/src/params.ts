@@ -1,0 +1,59 @@
+import type { z } from 'zod';
+import { formatIssues } from '@rivulet/api-types';
+import { isUuid } from '@rivulet/core';
+import { badParam, invalidBody } from './api-error';
+
+/** A path or query id: 400 unless it is a UUID. */
+export function parseId(value: string | undefined, name: string): string {
+  if (!isUuid(value)) throw badParam(`Incorrect ${name} '${value ?? ''}': not a UUID`);
+  return value.toLowerCase();
+}
+
+/** Validates a body with its schema; 400 naming each failing field. */
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const r = schema.safeParse(body);
+  if (!r.success) throw invalidBody(formatIssues(r.error));
+  return r.data;
+}
+
+/** A query parameter that is present and not empty, else undefined. */
+export function optionalParam(query: URLSearchParams, name: string): string | undefined {
+  const v = query.get(name);
+  return v === null || v === '' ? undefined : v;
+}
+
+export function requiredParam(query: URLSearchParams, name: string): string {
+  const v = optionalParam(query, name);
+  if (v === undefined) throw badParam(`Parameter '${name}' can't be empty!`);
+  return v;
+}
+
+const INT_RE = /^-?\d+$/;
+
+export function intParam(query: URLSearchParams, name: string, opts: { min?: number; max?: number }): number | undefined {
+  const v = optionalParam(query, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!INT_RE.test(v) || !Number.isSafeInteger(n)) throw badParam(`Parameter '${name}' must be an integer, got '${v}'`);
+  if (opts.min !== undefined && n < opts.min) throw badParam(`Parameter '${name}' must be at least ${opts.min}, got ${n}`);
+  if (opts.max !== undefined && n > opts.max) throw badParam(`Parameter '${name}' must be at most ${opts.max}, got ${n}`);
+  return n;
+}
+
+export function boolParam(query: URLSearchParams, name: string): boolean | undefined {
+  const v = optionalParam(query, name);
+  if (v === undefined) return undefined;
+  const lower = v.toLowerCase();
+  if (lower === 'true') return true;
+  if (lower === 'false') return false;
+  throw badParam(`Parameter '${name}' must be true or false, got '${v}'`);
+}
+
+/** One of the allowed values (compared case-insensitively, answered in the allowed spelling). */
+export function enumParam<T extends string>(query: URLSearchParams, name: string, allowed: readonly T[]): T | undefined {
+  const v = optionalParam(query, name);
+  if (v === undefined) return undefined;
+  const found = allowed.find((a) => a.toLowerCase() === v.toLowerCase());
+  if (found === undefined) throw badParam(`Parameter '${name}' must be one of ${allowed.join(', ')}, got '${v}'`);
+  return found;
+}

@@ -1,0 +1,58 @@
+import { LoginRequestSchema, RefreshTokenRequestSchema } from '@rivulet/api-types';
+import { authFailed, notFound } from '../api-error';
+import { authed, type ApiDeps } from '../context';
+import { toUserDto } from '../dto';
+import { parseBody } from '../params';
+import { hashPassword, verifyPassword } from '../password';
+import { ok, type RouteDef } from '../router';
+
+export function authRoutes(deps: ApiDeps): RouteDef[] {
+  const { storage, tokens } = deps;
+  // Verified against when the user does not exist, so a wrong e-mail costs as long as a wrong
+  // password and response times do not reveal which accounts exist.
+  let dummyHash: Promise<string> | undefined;
+
+  return [
+    {
+      method: 'POST',
+      path: '/api/auth/login',
+      handler: async (ctx) => {
+        const { username, password } = parseBody(LoginRequestSchema, await ctx.body());
+        const found = await storage.users.findByEmail(username.trim());
+        if (!found) {
+          dummyHash ??= hashPassword('rivulet-dummy-password');
+          await verifyPassword(password, await dummyHash);
+          throw authFailed('Invalid username or password');
+        }
+        if (!(await verifyPassword(password, found.passwordHash))) throw authFailed('Invalid username or password');
+        return ok(await tokens.issue(found.user));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/auth/token',
+      handler: async (ctx) => {
+        const { refreshToken } = parseBody(RefreshTokenRequestSchema, await ctx.body());
+        const userId = await tokens.verifyRefresh(refreshToken);
+        // Re-read the user so a new access token carries the current authority and tenant.
+        const user = await storage.users.get(userId);
+        if (!user) throw authFailed('Invalid refresh token: the user no longer exists');
+        return ok(await tokens.issue(user));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/auth/user',
+      handler: authed(tokens, async (_ctx, auth) => {
+        const user = await storage.users.get(auth.userId);
+        if (!user) throw notFound(`User ${auth.userId} not found`);
+        return ok(toUserDto(user));
+      }),
+    },
+    {
+      method: 'GET',
+      path: '/api/health',
+      handler: async () => (deps.isReady() ? ok({ status: 'UP' }) : { status: 503, body: { status: 'DOWN' } }),
+    },
+  ];
+}

@@ -1,0 +1,188 @@
+import {
+  AttributeScope,
+  isAttributeScope,
+  kvToString,
+  parseAttributes,
+  parseKeyList,
+  parseTelemetry,
+  type AttributeKv,
+  type JsonValue,
+  type KvValue,
+  type TsKv,
+  type TsPoint,
+} from '@rivulet/core';
+import type { Aggregation } from '@rivulet/storage';
+import { badParam, invalidBody, notFound } from '../api-error';
+import { authed, TENANT_ADMIN_ONLY, type ApiDeps, type AuthedHandler } from '../context';
+import { boolParam, enumParam, intParam, parseId, requiredParam } from '../params';
+import { ok, type Reply, type RequestContext, type RouteDef } from '../router';
+
+const PREFIX = '/api/plugins/telemetry/{entityType}/{entityId}';
+const ALL_SCOPES = [AttributeScope.CLIENT_SCOPE, AttributeScope.SERVER_SCOPE, AttributeScope.SHARED_SCOPE] as const;
+const AGGREGATIONS: readonly Aggregation[] = ['NONE', 'AVG', 'MIN', 'MAX', 'SUM', 'COUNT'];
+export const DEFAULT_HISTORY_LIMIT = 100;
+/** Upper bound on points per key in one answer, so one request cannot pull a whole table. */
+export const MAX_HISTORY_LIMIT = 50_000;
+
+/** The value as ThingsBoard's REST answers it: a string, unless the caller asked for strict types. */
+function restValue(v: KvValue, strict: boolean): KvValue {
+  return strict ? v : kvToString(v);
+}
+
+function parseScope(value: string | undefined): AttributeScope {
+  if (!isAttributeScope(value)) throw badParam(`Invalid attribute scope '${value ?? ''}': expected CLIENT_SCOPE, SERVER_SCOPE or SHARED_SCOPE`);
+  return value;
+}
+
+function keysOf(ctx: RequestContext): string[] | undefined {
+  const keys = parseKeyList(ctx.query.get('keys'));
+  return keys && keys.length > 0 ? keys : undefined;
+}
+
+function groupTs(points: readonly TsKv[], strict: boolean): Record<string, Array<{ ts: number; value: KvValue }>> {
+  const out: Record<string, Array<{ ts: number; value: KvValue }>> = {};
+  for (const p of points) {
+    const list = Object.hasOwn(out, p.key) ? (out[p.key] as Array<{ ts: number; value: KvValue }>) : (out[p.key] = []);
+    list.push({ ts: p.ts, value: restValue(p.value, strict) });
+  }
+  return out;
+}
+
+export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
+  const { storage, tokens } = deps;
+
+  /**
+   * Resolves `{entityType}/{entityId}` to a device of the caller's tenant. Only devices carry data in
+   * Rivulet so far; another tenant's device is "not found", so ids of other tenants do not leak.
+   */
+  function device(handler: (ctx: RequestContext, entityId: string) => Promise<Reply>): AuthedHandler {
+    return async (ctx, user) => {
+      const entityType = ctx.params.entityType ?? '';
+      if (entityType.toUpperCase() !== 'DEVICE') throw badParam(`Entity type '${entityType}' is not supported; only DEVICE is`);
+      const id = parseId(ctx.params.entityId, 'entityId');
+      if (!(await storage.devices.get(user.tenantId, id))) throw notFound(`Device ${id} not found`);
+      return handler(ctx, id);
+    };
+  }
+
+  const route = (method: RouteDef['method'], path: string, handler: (ctx: RequestContext, entityId: string) => Promise<Reply>): RouteDef => ({
+    method,
+    path: PREFIX + path,
+    handler: authed(tokens, device(handler), TENANT_ADMIN_ONLY),
+  });
+
+  const saveAttributes = async (ctx: RequestContext, entityId: string): Promise<Reply> => {
+    const scope = parseScope(ctx.params.scope);
+    if (scope === AttributeScope.CLIENT_SCOPE) {
+      throw badParam('CLIENT_SCOPE attributes belong to the device: it posts them through the device API');
+    }
+    const values = parseAttributes((await ctx.body()) as JsonValue);
+    const keys = Object.keys(values);
+    if (keys.length === 0) throw invalidBody('No attributes data found in request body!');
+    const lastUpdateTs = Date.now();
+    await storage.attributes.save(keys.map((key) => ({ entityId, scope, key, value: values[key] as KvValue, lastUpdateTs })));
+    return ok();
+  };
+
+  const saveTimeseries = async (ctx: RequestContext, entityId: string): Promise<Reply> => {
+    const groups = parseTelemetry((await ctx.body()) as JsonValue, Date.now());
+    const points: TsPoint[] = [];
+    for (const g of groups) for (const key of Object.keys(g.values)) points.push({ entityId, key, ts: g.ts, value: g.values[key] as KvValue });
+    if (points.length === 0) throw invalidBody('No timeseries data found in request body!');
+    await storage.timeseries.save(points);
+    return ok();
+  };
+
+  return [
+    route('GET', '/keys/timeseries', async (_ctx, id) => ok(await storage.timeseries.findKeys(id))),
+
+    route('GET', '/values/timeseries', async (ctx, id) => {
+      const q = ctx.query;
+      const strict = boolParam(q, 'useStrictDataTypes') ?? false;
+      const startTs = intParam(q, 'startTs', { min: 0 });
+      const endTs = intParam(q, 'endTs', { min: 0 });
+      const keys = keysOf(ctx);
+      if (startTs === undefined && endTs === undefined) {
+        return ok(groupTs(await storage.timeseries.findLatest(id, keys), strict));
+      }
+      if (startTs === undefined || endTs === undefined) throw badParam("Parameters 'startTs' and 'endTs' go together: give both or neither");
+      if (startTs > endTs) throw badParam(`Parameter 'startTs' (${startTs}) must not be after 'endTs' (${endTs})`);
+      const interval = intParam(q, 'interval', { min: 0 });
+      const agg = enumParam(q, 'agg', AGGREGATIONS) ?? 'NONE';
+      const history = await storage.timeseries.findHistory(id, {
+        keys: keys ?? (await storage.timeseries.findKeys(id)),
+        startTs,
+        endTs,
+        limit: intParam(q, 'limit', { min: 1, max: MAX_HISTORY_LIMIT }) ?? DEFAULT_HISTORY_LIMIT,
+        orderBy: enumParam(q, 'orderBy', ['ASC', 'DESC'] as const) ?? 'DESC',
+        agg,
+        ...(interval !== undefined && interval > 0 ? { interval } : {}),
+      });
+      const out: Record<string, Array<{ ts: number; value: KvValue }>> = {};
+      for (const key of Object.keys(history)) {
+        const points = history[key] ?? [];
+        if (points.length > 0) out[key] = points.map((p) => ({ ts: p.ts, value: restValue(p.value, strict) }));
+      }
+      return ok(out);
+    }),
+
+    route('GET', '/keys/attributes', async (_ctx, id) => ok([...new Set(await storage.attributes.findKeys(id))])),
+    route('GET', '/keys/attributes/{scope}', async (ctx, id) => ok(await storage.attributes.findKeys(id, parseScope(ctx.params.scope)))),
+
+    route('GET', '/values/attributes', async (ctx, id) => {
+      const keys = keysOf(ctx);
+      const perScope = await Promise.all(ALL_SCOPES.map((scope) => storage.attributes.find(id, scope, keys)));
+      return ok(perScope.flat().map(attributeDto));
+    }),
+    route('GET', '/values/attributes/{scope}', async (ctx, id) => {
+      const scope = parseScope(ctx.params.scope);
+      return ok((await storage.attributes.find(id, scope, keysOf(ctx))).map(attributeDto));
+    }),
+
+    route('POST', '/attributes/{scope}', saveAttributes),
+    // ThingsBoard's older path, still used by its REST client.
+    route('POST', '/{scope}', saveAttributes),
+
+    route('DELETE', '/{scope}', async (ctx, id) => {
+      const scope = parseScope(ctx.params.scope);
+      const keys = parseKeyList(requiredParam(ctx.query, 'keys')) ?? [];
+      if (keys.length === 0) throw badParam("Parameter 'keys' can't be empty!");
+      await storage.attributes.delete(id, scope, keys);
+      return ok();
+    }),
+
+    // The scope segment (ThingsBoard sends "ANY") and the TTL are accepted and ignored: Rivulet keeps
+    // one time-series store without per-write retention.
+    route('POST', '/timeseries/{scope}', saveTimeseries),
+    route('POST', '/timeseries/{scope}/{ttl}', async (ctx, id) => {
+      if (!/^\d+$/.test(ctx.params.ttl ?? '')) throw badParam(`Incorrect ttl '${ctx.params.ttl ?? ''}': not a number`);
+      return saveTimeseries(ctx, id);
+    }),
+
+    route('DELETE', '/timeseries/delete', async (ctx, id) => {
+      const q = ctx.query;
+      const keys = parseKeyList(requiredParam(q, 'keys')) ?? [];
+      if (keys.length === 0) throw badParam("Parameter 'keys' can't be empty!");
+      let startTs: number;
+      let endTs: number;
+      if (boolParam(q, 'deleteAllDataForKeys') === true) {
+        startTs = 0;
+        endTs = Number.MAX_SAFE_INTEGER;
+      } else {
+        const s = intParam(q, 'startTs', { min: 0 });
+        const e = intParam(q, 'endTs', { min: 0 });
+        if (s === undefined || e === undefined) throw badParam("Parameters 'startTs' and 'endTs' are required unless deleteAllDataForKeys=true");
+        if (s > e) throw badParam(`Parameter 'startTs' (${s}) must not be after 'endTs' (${e})`);
+        startTs = s;
+        endTs = e;
+      }
+      await storage.timeseries.delete(id, keys, startTs, endTs);
+      return ok();
+    }),
+  ];
+}
+
+function attributeDto(a: AttributeKv): { lastUpdateTs: number; key: string; value: KvValue } {
+  return { lastUpdateTs: a.lastUpdateTs, key: a.key, value: a.value };
+}
+

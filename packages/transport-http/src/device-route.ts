@@ -1,0 +1,55 @@
+/** The prefix ThingsBoard's HTTP device API lives under: `/api/v1/{token}/{resource}`. */
+export const API_PREFIX = '/api/v1/';
+
+/** Resources this transport serves (after `/api/v1/{token}/`). */
+export const Resource = {
+  TELEMETRY: 'telemetry',
+  ATTRIBUTES: 'attributes',
+} as const;
+
+export interface DeviceRoute {
+  /** The access token, URL-decoded; null when its percent-encoding is invalid. */
+  readonly token: string | null;
+  /** What follows the token, e.g. "telemetry", "rpc/5"; "" when nothing does. */
+  readonly resource: string;
+  /** The query string without "?", "" when absent. */
+  readonly query: string;
+}
+
+/**
+ * Splits a request target under API_PREFIX by hand: `new URL()` costs more than the rest of a
+ * small telemetry post.
+ */
+export function parseDeviceRoute(url: string): DeviceRoute {
+  const q = url.indexOf('?', API_PREFIX.length);
+  const path = q === -1 ? url.slice(API_PREFIX.length) : url.slice(API_PREFIX.length, q);
+  const query = q === -1 ? '' : url.slice(q + 1);
+  const slash = path.indexOf('/');
+  const rawToken = slash === -1 ? path : path.slice(0, slash);
+  const resource = slash === -1 ? '' : path.slice(slash + 1);
+  return { token: decodeToken(rawToken), resource, query };
+}
+
+function decodeToken(raw: string): string | null {
+  if (!raw.includes('%')) return raw;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Parts of ThingsBoard's HTTP device API not served yet (404 saying so, rather than "unknown path"):
+ * RPC and attribute-update long polls come with the MQTT transport's session handling.
+ */
+export function unsupportedFeature(route: DeviceRoute): string | undefined {
+  const r = route.resource;
+  if (r === 'rpc' || r.startsWith('rpc/')) return 'RPC';
+  if (r === 'attributes/updates') return 'Shared attribute updates';
+  if (r === 'claim') return 'Device claiming';
+  if (r === 'firmware' || r === 'software') return 'OTA updates';
+  // POST /api/v1/provision has no token: "provision" lands where the token goes
+  if (r === '' && route.token === 'provision') return 'Device provisioning';
+  return undefined;
+}
