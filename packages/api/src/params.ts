@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import { formatIssues } from '@rivulet/api-types';
 import { isUuid } from '@rivulet/core';
 import { badParam, invalidBody } from './api-error';
@@ -9,8 +8,13 @@ export function parseId(value: string | undefined, name: string): string {
   return value.toLowerCase();
 }
 
+/** The part of a zod schema parseBody uses (typed structurally: zod itself is api-types' dependency). */
+export interface BodySchema<T> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: Parameters<typeof formatIssues>[0] };
+}
+
 /** Validates a body with its schema; 400 naming each failing field. */
-export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+export function parseBody<T>(schema: BodySchema<T>, body: unknown): T {
   const r = schema.safeParse(body);
   if (!r.success) throw invalidBody(formatIssues(r.error));
   return r.data;

@@ -8,3 +8,4 @@ export * from './device-payload';
 export * from './batcher';
 export * from './device-api';
 export * from './live-events';
+export * from './device-rpc';

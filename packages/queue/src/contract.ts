@@ -9,6 +9,9 @@ import type { BatchHandler, ConsumedRecord, Queue, QueueRecord, Subscription } f
  * Each test gets a fresh queue from the factory and uses topic and group names with a random
  * suffix, so one broker can serve every run. Waits poll with generous deadlines (a broker is slower
  * than memory); nothing asserts on timing except where a record must NOT arrive, for `quietMs`.
+ * Topics are created on first use and need several partitions (the split test spreads 40 keys and
+ * expects both subscriptions of a group to get some): a broker's auto-created topics must have more
+ * than one partition, or the implementation must create them.
  */
 export interface QueueContractOptions {
   /** Longest wait for deliveries that must happen, ms. Default 20 000. */

@@ -129,7 +129,8 @@ describe('memory queue', () => {
     await waitFor('all records', () => received === 10_000);
     expect(maxRetained).toBeLessThanOrEqual(100);
     expect(maxAllocated).toBeLessThanOrEqual(200);
-    for (const s of q.stats('t')!) expect(s.retained).toBe(0);
+    // `received` counts before the handler resolves; the last commit follows.
+    await waitFor('the last commit', () => q.stats('t')!.every((s) => s.retained === 0));
   });
 
   it('completes a single produce larger than the capacity as the consumer commits', async () => {
@@ -328,6 +329,7 @@ describe('memory queue', () => {
     let maxParallel = 0;
     let running = 0;
     const lastSeq = new Map<string, number>();
+    const outOfOrder: string[] = [];
     let total = 0;
     const handler = async (batch: ReadonlyArray<ConsumedRecord<number>>): Promise<void> => {
       const id = `${batch[0]!.partition}`;
@@ -337,8 +339,8 @@ describe('memory queue', () => {
       maxParallel = Math.max(maxParallel, ++running);
       await sleep(1);
       for (const r of batch) {
-        const prev = lastSeq.get(r.key) ?? -1;
-        expect(r.value).toBe(prev + 1);
+        // Collected, not asserted here: a throw would only fail the batch and cause a redelivery.
+        if (r.value !== (lastSeq.get(r.key) ?? -1) + 1) outOfOrder.push(`${r.key}:${r.value}`);
         lastSeq.set(r.key, r.value);
       }
       total += batch.length;
@@ -359,6 +361,7 @@ describe('memory queue', () => {
     await waitFor('all records', () => total === 20 * keys.length);
     expect(maxSame).toBe(1);
     expect(maxParallel).toBeGreaterThan(1);
+    expect(outOfOrder).toEqual([]);
   });
 
   it('assigns partitions round-robin between the subscriptions of a group', async () => {

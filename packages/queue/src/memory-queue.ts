@@ -7,6 +7,10 @@ import type { BatchHandler, ConsumedRecord, Queue, QueueRecord, SubscribeOptions
  * commit after the handler resolves, redelivery with backoff, bounded retention with backpressure),
  * so that code tested against it behaves the same on Kafka. Unlike ThingsBoard's in-memory queue,
  * a commit here is real: nothing is released before every group has processed it.
+ *
+ * Groups are remembered after their subscriptions stop (as Kafka keeps committed offsets), so a
+ * restarted consumer resumes where it left off. The flip side: a group that never comes back holds
+ * its unconsumed records, and producers to those partitions wait once `capacity` is reached.
  */
 export interface MemoryQueueOptions {
   /** Partitions per topic (fixed when the topic is first used). Default 8. */

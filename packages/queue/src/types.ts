@@ -36,7 +36,9 @@ export interface SubscribeOptions<T> {
 export interface Subscription {
   /**
    * Stops consuming. With drain, keeps going until every partition it owns is empty and committed
-   * first (graceful shutdown: nothing accepted is left unprocessed in a memory queue).
+   * first (graceful shutdown: nothing accepted is left unprocessed in a memory queue). Without
+   * drain, lets the in-flight batches finish (committed if their handler resolves) and resolves;
+   * the group's other subscriptions take over its partitions.
    */
   stop(options?: { drain?: boolean }): Promise<void>;
 }
@@ -47,6 +49,10 @@ export interface Queue {
   subscribe<T>(options: SubscribeOptions<T>): Promise<Subscription>;
   /** Records produced but not yet committed by `group` (its lag). */
   lag(topic: string, group: string): Promise<number>;
+  /**
+   * Stops every subscription (as stop() without drain). Produce calls still waiting for room, and
+   * any produce or subscribe afterwards, reject with QueueClosedError.
+   */
   close(): Promise<void>;
 }
 

@@ -1,12 +1,13 @@
 import type { RuleNodeDefinition } from '@rivulet/rule-engine';
-import { logNode } from './nodes/log.node';
-import { msgTypeSwitchNode } from './nodes/msg-type-switch.node';
-import { saveAttributesNode } from './nodes/save-attributes.node';
-import { saveTimeseriesNode } from './nodes/save-timeseries.node';
+// '.js' on these paths: Node treats a bare '*.node' path as a native addon, so tsx would not map it to the .ts file.
+import { logNode } from './nodes/log.node.js';
+import { msgTypeSwitchNode } from './nodes/msg-type-switch.node.js';
+import { saveAttributesNode } from './nodes/save-attributes.node.js';
+import { saveTimeseriesNode } from './nodes/save-timeseries.node.js';
 
 export { logNode, msgTypeSwitchNode, saveAttributesNode, saveTimeseriesNode };
-export { MSG_TYPE_RELATIONS } from './nodes/msg-type-switch.node';
-export { pointsOf } from './nodes/save-timeseries.node';
+export { MSG_TYPE_RELATIONS } from './nodes/msg-type-switch.node.js';
+export { pointsOf } from './nodes/save-timeseries.node.js';
 export { defaultRootChain } from './default-chain';
 
 /** Every built-in node; the server registers them all. */

@@ -32,6 +32,10 @@ export async function migrate(client: SqlClient, list: readonly Migration[], log
     );
     const { rows } = await tx.query<{ version: number }>('SELECT version FROM schema_migrations');
     const done = new Set(rows.map((r) => Number(r.version)));
+    const known = new Set(sorted.map((m) => m.version));
+    const unknown = [...done].filter((v) => !known.has(v));
+    // A newer release migrated this database; this code may not understand its schema.
+    if (unknown.length > 0) logger.warn({ versions: unknown }, 'database has migrations this version does not know');
     const applied: number[] = [];
     for (const m of sorted) {
       if (done.has(m.version)) continue;

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import type { QueryResult, SqlClient } from './sql-client';
 
@@ -30,6 +31,10 @@ function txClient(tx: Transaction): SqlClient {
  * queries itself, and holds other queries back while a transaction is open, so no pool is needed.
  */
 export async function createPgliteClient(opts: PgliteClientOptions): Promise<SqlClient> {
+  if (opts.dataDir !== undefined) {
+    // PGlite creates only the last directory of the path (ENOENT when a parent is missing).
+    await mkdir(opts.dataDir, { recursive: true });
+  }
   const db = opts.dataDir === undefined ? await PGlite.create() : await PGlite.create({ dataDir: opts.dataDir });
   return {
     query: (sql, params) => run(db, sql, params),

@@ -89,19 +89,29 @@ export interface DeviceRepository {
   update(tenantId: string, id: string, patch: Partial<Pick<Device, 'name' | 'type' | 'label' | 'additionalInfo'>>): Promise<Device | null>;
   get(tenantId: string, id: string): Promise<Device | null>;
   findByName(tenantId: string, name: string): Promise<Device | null>;
-  /** Text search is a case-insensitive prefix/substring match on name; sortProperty: name|type|label|createdTime. */
+  /**
+   * Text search is a case-insensitive substring match on name (LIKE wildcards taken literally);
+   * sortProperty: name|type|label|createdTime, default createdTime DESC (ThingsBoard's default).
+   * BadRequestError for another sortProperty or a pageSize < 1.
+   */
   list(tenantId: string, page: PageQuery): Promise<Page<Device>>;
   /** Deletes the device with its credentials, attributes and time series. */
   delete(tenantId: string, id: string): Promise<boolean>;
   getCredentials(deviceId: string): Promise<DeviceCredentials | null>;
-  /** ConflictError when the credentialsId is used by another device. */
+  /**
+   * Replaces the device's credentials (one set per device; its id and createdTime stay).
+   * ConflictError when the credentialsId is used by another device, NotFoundError when there is no such device.
+   */
   updateCredentials(deviceId: string, input: { credentialsType: CredentialsType; credentialsId: string; credentialsValue?: string | null }): Promise<DeviceCredentials>;
   /** Device authentication: the device holding these credentials. */
   findByCredentials(credentialsType: CredentialsType, credentialsId: string): Promise<Device | null>;
 }
 
 export interface AttributeRepository {
-  /** Batch upsert; the newest write per (entity, scope, key) wins. */
+  /**
+   * Batch upsert; the newest write per (entity, scope, key) wins by lastUpdateTs, also against the
+   * stored value: a write older than what is stored is ignored. Equal lastUpdateTs: the later write wins.
+   */
   save(items: ReadonlyArray<AttributeWrite>): Promise<void>;
   /** All attributes of the scope, or only the given keys (missing keys are left out). */
   find(entityId: string, scope: AttributeScope, keys?: readonly string[]): Promise<AttributeKv[]>;
@@ -117,6 +127,7 @@ export interface HistoryQuery {
   endTs: number;
   /** Points per key at most (NONE), default 100. */
   limit?: number;
+  /** By ts. Default DESC for NONE (newest first), ASC for aggregated buckets (as ThingsBoard returns them). */
   orderBy?: 'ASC' | 'DESC';
   agg?: Aggregation;
   /** Bucket width in ms for aggregation; default: the whole range as one bucket. */
@@ -132,8 +143,10 @@ export interface TimeseriesRepository {
   findLatest(entityId: string, keys?: readonly string[]): Promise<TsKv[]>;
   findKeys(entityId: string): Promise<string[]>;
   /**
-   * History per key, ts within [startTs, endTs). Aggregated buckets carry the bucket's middle ts
-   * (ThingsBoard's convention) and a number value (COUNT: integer).
+   * History per key, ts within [startTs, endTs); keys without points in the range are left out.
+   * Aggregated buckets [startTs + i*interval, startTs + (i+1)*interval) carry ts = bucket start +
+   * interval/2 (ThingsBoard's convention) and a number value. AVG/MIN/MAX/SUM read long and double
+   * values only (a bucket without any is left out); COUNT counts values of every type.
    */
   findHistory(entityId: string, query: HistoryQuery): Promise<Record<string, TsKv[]>>;
   /** Deletes points in [startTs, endTs); the latest value is recomputed from what is left. */
@@ -155,17 +168,21 @@ export interface RuleChainRecord {
 }
 
 export interface RuleChainRepository {
-  /** Insert or update by id. */
+  /**
+   * Insert or update by id (createdTime kept on update). Saving with root: true makes it the tenant's
+   * only root. ConflictError when the id belongs to a chain of another tenant.
+   */
   save(record: Omit<RuleChainRecord, 'createdTime' | 'updatedTime'> & { createdTime?: number }): Promise<RuleChainRecord>;
   get(tenantId: string, id: string): Promise<RuleChainRecord | null>;
   getRoot(tenantId: string): Promise<RuleChainRecord | null>;
   list(tenantId: string, page: PageQuery): Promise<Page<RuleChainRecord>>;
-  /** Makes this chain the tenant's only root. */
+  /** Makes this chain the tenant's only root. NotFoundError when the tenant has no chain of that id. */
   setRoot(tenantId: string, id: string): Promise<void>;
   delete(tenantId: string, id: string): Promise<boolean>;
 }
 
 export interface Storage {
+  /** Which back end: 'postgres' (a server) or 'embedded' (PGlite) for storage-postgres. */
   readonly kind: string;
   readonly tenants: TenantRepository;
   readonly users: UserRepository;

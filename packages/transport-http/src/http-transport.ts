@@ -173,7 +173,8 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     }
     const body = readBody(req, maxPayloadBytes).then((b) => {
       if (b.kind === 'too-large') tooLarge(res);
-      else if (b.kind === 'aborted' && canReply(res)) {
+      // counted unless already answered (an early 401 or 413 is the request's outcome)
+      else if (b.kind === 'aborted' && !res.headersSent) {
         rejected.aborted++;
         logger.debug({}, 'device request aborted');
       }

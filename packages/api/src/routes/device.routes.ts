@@ -134,7 +134,8 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
           const pageSize = Math.min(intParam(q, 'pageSize', { min: 1 }) ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
           const page = intParam(q, 'page', { min: 0 }) ?? 0;
           const sortProperty = enumParam(q, 'sortProperty', SORT_PROPERTIES);
-          const sortOrder = enumParam(q, 'sortOrder', ['ASC', 'DESC'] as const);
+          // As in ThingsBoard's createPageLink: a sort property without an order sorts ascending.
+          const sortOrder = enumParam(q, 'sortOrder', ['ASC', 'DESC'] as const) ?? (sortProperty !== undefined ? 'ASC' : undefined);
           const query: PageQuery = { pageSize, page, textSearch: optionalParam(q, 'textSearch'), sortProperty, sortOrder };
           const type = optionalParam(q, 'type');
           const result = type === undefined ? await storage.devices.list(user.tenantId, query) : await listByType(query, user.tenantId, type);

@@ -14,6 +14,7 @@ import {
 import type { Aggregation } from '@rivulet/storage';
 import { badParam, invalidBody, notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps, type AuthedHandler } from '../context';
+import { setOwn } from '../own';
 import { boolParam, enumParam, intParam, parseId, requiredParam } from '../params';
 import { ok, type Reply, type RequestContext, type RouteDef } from '../router';
 
@@ -42,7 +43,8 @@ function keysOf(ctx: RequestContext): string[] | undefined {
 function groupTs(points: readonly TsKv[], strict: boolean): Record<string, Array<{ ts: number; value: KvValue }>> {
   const out: Record<string, Array<{ ts: number; value: KvValue }>> = {};
   for (const p of points) {
-    const list = Object.hasOwn(out, p.key) ? (out[p.key] as Array<{ ts: number; value: KvValue }>) : (out[p.key] = []);
+    let list = Object.hasOwn(out, p.key) ? out[p.key] : undefined;
+    if (!list) setOwn(out, p.key, (list = []));
     list.push({ ts: p.ts, value: restValue(p.value, strict) });
   }
   return out;
@@ -121,7 +123,7 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
       const out: Record<string, Array<{ ts: number; value: KvValue }>> = {};
       for (const key of Object.keys(history)) {
         const points = history[key] ?? [];
-        if (points.length > 0) out[key] = points.map((p) => ({ ts: p.ts, value: restValue(p.value, strict) }));
+        if (points.length > 0) setOwn(out, key, points.map((p) => ({ ts: p.ts, value: restValue(p.value, strict) })));
       }
       return ok(out);
     }),

@@ -1,0 +1,121 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ErrorCodes } from '@rivulet/api-types';
+import { ErrorCode, errorMessage, silentLogger, type Logger } from '@rivulet/core';
+import type { Broadcast } from '@rivulet/queue';
+import type { Storage } from '@rivulet/storage';
+import { ApiError, toErrorResponse } from './api-error';
+import type { ApiDeps } from './context';
+import { readJsonBody, sendJson, splitUrl } from './http';
+import { createRouter } from './router';
+import { authRoutes } from './routes/auth.routes';
+import { deviceRoutes } from './routes/device.routes';
+import { telemetryRoutes } from './routes/telemetry.routes';
+import { createTokenService } from './tokens';
+import { createWsServer } from './ws/ws-server';
+
+export interface ApiOptions {
+  /** Writes through it already publish LiveChannel events (the server wraps it); the API never publishes telemetry or attribute events. */
+  storage: Storage;
+  /** Source of WebSocket pushes (TELEMETRY, ATTRIBUTES); the API publishes DEVICES events on device deletion, update and credentials change. */
+  broadcast: Broadcast<unknown>;
+  logger?: Logger;
+  /** HS256 key of access and refresh tokens. */
+  jwtSecret: string;
+  /** Default 9000 s (ThingsBoard's 2.5 h). */
+  tokenTtlSeconds?: number;
+  /** Default 604800 s (one week). */
+  refreshTokenTtlSeconds?: number;
+  /** `/api/health` answers 503 until this returns true. */
+  isReady?: () => boolean;
+  /** Default 1 MiB; larger request bodies get 413. */
+  maxBodyBytes?: number;
+  /** Default 100 live subscriptions per WebSocket session. */
+  maxWsSubscriptionsPerSession?: number;
+  /** Default 10 s for a WebSocket client to authenticate. */
+  wsAuthTimeoutMs?: number;
+}
+
+export interface Api {
+  /** Takes requests under /api/ except the device API (/api/v1/); false for anything else. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Takes WebSocket upgrades to /api/ws (and /api/ws/plugins/telemetry); false for anything else. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Closes WebSocket sessions and broadcast subscriptions. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_TOKEN_TTL_SECONDS = 9000;
+export const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 604_800;
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/** Whether a path belongs to this API (and not to the device API that shares the /api prefix). */
+export function isApiPath(path: string): boolean {
+  return path.startsWith('/api/') && !path.startsWith('/api/v1/') && path !== '/api/v1';
+}
+
+export function createApi(options: ApiOptions): Api {
+  const logger = (options.logger ?? silentLogger).child({ component: 'api' });
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const tokens = createTokenService({
+    secret: options.jwtSecret,
+    tokenTtlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: options.refreshTokenTtlSeconds ?? DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
+  });
+  const deps: ApiDeps = {
+    storage: options.storage,
+    broadcast: options.broadcast,
+    logger,
+    tokens,
+    isReady: options.isReady ?? (() => true),
+  };
+  const router = createRouter([...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps)]);
+  const ws = createWsServer({
+    storage: options.storage,
+    broadcast: options.broadcast,
+    tokens,
+    logger,
+    ...(options.maxWsSubscriptionsPerSession !== undefined ? { maxSubscriptionsPerSession: options.maxWsSubscriptionsPerSession } : {}),
+    ...(options.wsAuthTimeoutMs !== undefined ? { authTimeoutMs: options.wsAuthTimeoutMs } : {}),
+  });
+
+  async function dispatch(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
+    try {
+      const m = router.match(req.method ?? 'GET', path);
+      if (m.kind === 'none') throw new ApiError(ErrorCode.NOT_FOUND, ErrorCodes.ITEM_NOT_FOUND, `No API endpoint ${req.method ?? 'GET'} ${path}`);
+      if (m.kind === 'method') {
+        sendJson(res, 405, { status: 405, message: `Request method '${req.method ?? ''}' is not supported`, errorCode: ErrorCodes.GENERAL, timestamp: Date.now() }, { allow: m.allowed.join(', ') });
+        return;
+      }
+      let body: Promise<unknown> | undefined;
+      const reply = await m.handler({
+        req,
+        params: m.params,
+        query,
+        body: () => (body ??= readJsonBody(req, maxBodyBytes)),
+      });
+      sendJson(res, reply.status, reply.body);
+    } catch (e) {
+      const err = toErrorResponse(e);
+      if (err.status >= 500) logger.error({ err: errorMessage(e), method: req.method, path }, 'API request failed');
+      else logger.debug({ status: err.status, message: err.message, method: req.method, path }, 'API request refused');
+      // After a 413 the rest of the body is still arriving: close the connection rather than read it.
+      sendJson(res, err.status, err, err.status === 413 ? { connection: 'close' } : {});
+    }
+  }
+
+  return {
+    handle(req, res) {
+      const { path, query } = splitUrl(req.url);
+      if (!isApiPath(path)) return false;
+      void dispatch(req, res, path, query);
+      return true;
+    },
+    handleUpgrade(req, socket, head) {
+      return ws.handleUpgrade(req, socket, head);
+    },
+    close() {
+      return ws.close();
+    },
+  };
+}

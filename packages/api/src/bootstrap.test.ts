@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Logger } from '@rivulet/core';
+import type { Storage } from '@rivulet/storage';
+import { bootstrapTenant, DEFAULT_ADMIN_EMAIL } from './bootstrap';
+import { verifyPassword } from './password';
+import { createTestStorage } from './test-storage';
+
+function capturingLogger(lines: string[]): Logger {
+  const log = (fields: Record<string, unknown>, msg: string): void => void lines.push(`${msg} ${JSON.stringify(fields)}`);
+  const logger: Logger = { debug: log, info: log, warn: log, error: log, child: () => logger };
+  return logger;
+}
+
+describe('bootstrapTenant', () => {
+  let storage: Storage;
+  beforeAll(async () => {
+    storage = await createTestStorage();
+  });
+  afterAll(async () => {
+    await storage.close();
+  });
+
+  it('creates the Default tenant and an admin with a generated password on first start, and changes nothing later', async () => {
+    const lines: string[] = [];
+    const first = await bootstrapTenant({ storage, logger: capturingLogger(lines) });
+    expect(first.adminEmail).toBe(DEFAULT_ADMIN_EMAIL);
+    expect(first.generatedPassword).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    const tenant = await storage.tenants.get(first.tenantId);
+    expect(tenant?.title).toBe('Default');
+    const admin = await storage.users.findByEmail(DEFAULT_ADMIN_EMAIL);
+    expect(admin?.user).toMatchObject({ tenantId: first.tenantId, authority: 'TENANT_ADMIN' });
+    expect(await verifyPassword(first.generatedPassword as string, admin?.passwordHash ?? '')).toBe(true);
+    // The password never reaches the log.
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.join('\n')).not.toContain(first.generatedPassword);
+
+    const second = await bootstrapTenant({ storage, adminPassword: 'another-password', logger: capturingLogger(lines) });
+    expect(second).toEqual({ tenantId: first.tenantId, adminEmail: DEFAULT_ADMIN_EMAIL });
+    expect(await storage.users.count()).toBe(1);
+    expect((await storage.tenants.list()).length).toBe(1);
+    // The configured password does not overwrite the existing one.
+    const again = await storage.users.findByEmail(DEFAULT_ADMIN_EMAIL);
+    expect(await verifyPassword('another-password', again?.passwordHash ?? '')).toBe(false);
+  });
+});
+
+describe('bootstrapTenant with a configured admin', () => {
+  let storage: Storage;
+  beforeAll(async () => {
+    storage = await createTestStorage();
+  });
+  afterAll(async () => {
+    await storage.close();
+  });
+
+  it('uses the given e-mail and password and returns no generated password', async () => {
+    const lines: string[] = [];
+    const r = await bootstrapTenant({ storage, adminEmail: 'ops@example.com', adminPassword: 'given-password-1', logger: capturingLogger(lines) });
+    expect(r.generatedPassword).toBeUndefined();
+    expect(r.adminEmail).toBe('ops@example.com');
+    const admin = await storage.users.findByEmail('ops@example.com');
+    expect(await verifyPassword('given-password-1', admin?.passwordHash ?? '')).toBe(true);
+    expect(lines.join('\n')).not.toContain('given-password-1');
+    const again = await bootstrapTenant({ storage, adminEmail: 'ops@example.com' });
+    expect(again).toEqual({ tenantId: r.tenantId, adminEmail: 'ops@example.com' });
+  });
+});

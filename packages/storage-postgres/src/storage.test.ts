@@ -1,0 +1,189 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId, type Logger } from '@rivulet/core';
+import { storageContract } from '@rivulet/storage/contract';
+import { createTestDatabase } from '@rivulet/testing';
+import { createEmbeddedStorage, createPostgresStorage } from './index';
+import { createPgliteClient } from './pglite-client';
+import { createSqlStorage } from './storage';
+import type { SqlClient } from './sql-client';
+
+/** A logger that keeps what it is told, to see which migrations a start applied. */
+function recordingLogger(): Logger & { entries: Array<{ msg: string; fields: Record<string, unknown> }> } {
+  const entries: Array<{ msg: string; fields: Record<string, unknown> }> = [];
+  const log = (fields: Record<string, unknown>, msg: string): void => void entries.push({ msg, fields });
+  const logger = { entries, debug: log, info: log, warn: log, error: log, child: () => logger };
+  return logger;
+}
+
+function appliedMigrations(logger: ReturnType<typeof recordingLogger>): unknown[] {
+  return logger.entries.filter((e) => e.msg === 'migration applied').map((e) => e.fields.version);
+}
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'rivulet-pglite-'));
+}
+
+storageContract('embedded PGlite, in memory', async () => {
+  const storage = await createEmbeddedStorage();
+  return { storage, cleanup: () => storage.close() };
+});
+
+storageContract('embedded PGlite, data directory', async () => {
+  const dir = await tempDir();
+  const storage = await createEmbeddedStorage({ dataDir: dir });
+  return {
+    storage,
+    async cleanup() {
+      await storage.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+storageContract('PostgreSQL server', async () => {
+  const db = await createTestDatabase('storage');
+  const storage = await createPostgresStorage({ url: db.url, poolSize: 4 });
+  return {
+    storage,
+    async cleanup() {
+      await storage.close();
+      await db.drop();
+    },
+  };
+});
+
+describe('embedded storage on a data directory', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await tempDir();
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps its data across close and reopen, without re-applying migrations', async () => {
+    const firstLog = recordingLogger();
+    const first = await createEmbeddedStorage({ dataDir: dir, logger: firstLog });
+    expect(first.kind).toBe('embedded');
+    expect(appliedMigrations(firstLog)).toEqual([1]);
+    const tenant = await first.tenants.create({ title: 'Persistent' });
+    const { device, credentials } = await first.devices.create({ tenantId: tenant.id, name: 'Kept' });
+    await first.timeseries.save([{ entityId: device.id, key: 'temp', ts: 1000, value: 21.5 }]);
+    await first.attributes.save([{ entityId: device.id, scope: 'SHARED_SCOPE', key: 'cfg', value: { a: 1 }, lastUpdateTs: 5 }]);
+    await first.close();
+
+    const secondLog = recordingLogger();
+    const second = await createEmbeddedStorage({ dataDir: dir, logger: secondLog });
+    try {
+      expect(appliedMigrations(secondLog)).toEqual([]);
+      expect(await second.tenants.get(tenant.id)).toEqual(tenant);
+      expect((await second.devices.findByCredentials('ACCESS_TOKEN', credentials.credentialsId))?.id).toBe(device.id);
+      expect(await second.timeseries.findLatest(device.id)).toEqual([{ key: 'temp', ts: 1000, value: 21.5 }]);
+      expect(await second.attributes.find(device.id, 'SHARED_SCOPE')).toEqual([{ key: 'cfg', value: { a: 1 }, lastUpdateTs: 5 }]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('creates a data directory whose parents do not exist yet', async () => {
+    const nested = join(dir, 'a', 'b', 'data');
+    const storage = await createEmbeddedStorage({ dataDir: nested });
+    try {
+      expect(await storage.tenants.list()).toEqual([]);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  it('is in memory without a directory: a new instance starts empty', async () => {
+    const a = await createEmbeddedStorage();
+    await a.tenants.create({ title: 'Fleeting' });
+    await a.close();
+    const b = await createEmbeddedStorage();
+    try {
+      expect(await b.tenants.list()).toEqual([]);
+    } finally {
+      await b.close();
+    }
+  });
+});
+
+describe('PostgreSQL storage start-up', () => {
+  it('starts again on a database that is already migrated, and sees its data', async () => {
+    const db = await createTestDatabase('restart');
+    try {
+      const firstLog = recordingLogger();
+      const first = await createPostgresStorage({ url: db.url, logger: firstLog });
+      expect(first.kind).toBe('postgres');
+      expect(appliedMigrations(firstLog)).toEqual([1]);
+      const tenant = await first.tenants.create({ title: 'Shared' });
+
+      const secondLog = recordingLogger();
+      const second = await createPostgresStorage({ url: db.url, logger: secondLog });
+      expect(appliedMigrations(secondLog)).toEqual([]);
+      expect(await second.tenants.get(tenant.id)).toEqual(tenant);
+      await Promise.all([first.close(), second.close()]);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('migrates once when several servers start on a fresh database together', async () => {
+    const db = await createTestDatabase('race');
+    try {
+      const logs = [recordingLogger(), recordingLogger(), recordingLogger()];
+      const storages = await Promise.all(logs.map((logger) => createPostgresStorage({ url: db.url, logger, poolSize: 2 })));
+      expect(logs.flatMap(appliedMigrations)).toEqual([1]);
+      await Promise.all(storages.map((s) => s.close()));
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it('rejects when the server cannot be reached', async () => {
+    await expect(createPostgresStorage({ url: 'postgres://postgres@127.0.0.1:1/none' })).rejects.toThrow();
+  });
+});
+
+describe('batch shape', () => {
+  /** Wraps a client to record every statement, including those inside transactions. */
+  function recording(inner: SqlClient, log: string[]): SqlClient {
+    return {
+      query(sql, params) {
+        log.push(sql.replace(/\s+/g, ' ').trim());
+        return inner.query(sql, params);
+      },
+      exec: (sql) => inner.exec(sql),
+      transaction: (fn) => inner.transaction((tx) => fn(recording(tx, log))),
+      close: () => inner.close(),
+    };
+  }
+
+  it('writes time series as one statement per chunk plus the latest values', async () => {
+    const log: string[] = [];
+    const storage = await createSqlStorage({
+      client: recording(await createPgliteClient({}), log),
+      kind: 'embedded',
+      logger: recordingLogger(),
+      chunkSize: 5000,
+    });
+    try {
+      const entityId = newId();
+      log.length = 0;
+      await storage.timeseries.save(Array.from({ length: 12_000 }, (_, i) => ({ entityId, key: `k${i % 3}`, ts: i, value: i })));
+      expect(log.filter((s) => s.startsWith('INSERT INTO ts_kv '))).toHaveLength(3);
+      expect(log.filter((s) => s.startsWith('INSERT INTO ts_kv_latest '))).toHaveLength(1);
+      expect(log).toHaveLength(4);
+      expect(await storage.timeseries.count(entityId)).toBe(12_000);
+
+      log.length = 0;
+      await storage.attributes.save(Array.from({ length: 7000 }, (_, i) => ({ entityId, scope: 'SERVER_SCOPE' as const, key: `a${i}`, value: i, lastUpdateTs: 1 })));
+      expect(log.filter((s) => s.startsWith('INSERT INTO attribute_kv '))).toHaveLength(2);
+    } finally {
+      await storage.close();
+    }
+  });
+});
