@@ -53,7 +53,6 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       : await createEmbeddedStorage({ dataDir, logger }));
   const broadcast: Broadcast<unknown> = createMemoryBroadcast<unknown>();
   const storage = createLiveStorage(rawStorage, broadcast, { writeConcurrency: rawStorage.kind === 'embedded' ? 1 : Math.max(1, Math.floor(config.RIVULET_DB_POOL_SIZE / 2)) });
-  logger.info({ storage: storage.kind, dataDir: storage.kind === 'embedded' ? dataDir : undefined }, 'storage ready');
 
   const boot = await bootstrapTenant({
     storage,

@@ -24,6 +24,12 @@ export interface RuleEngineOptions {
   group?: string;
   /** How long a replaced chain stays alive for messages already inside it. */
   retireAfterMs?: number;
+  /**
+   * BURST (default, ThingsBoard's default for its main queue): every message of a batch enters the
+   * chain at once, in arrival order, so their writes share one statement. SEQUENTIAL_BY_ORIGINATOR:
+   * one device's messages wait for each other (strict order of side effects, far less batching).
+   */
+  submitStrategy?: 'BURST' | 'SEQUENTIAL_BY_ORIGINATOR';
 }
 
 export interface RuleEngineStats {
@@ -88,8 +94,20 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
     }
   }
 
-  /** One pass: originators run concurrently, each originator's messages in order. */
+  const sequential = options.submitStrategy === 'SEQUENTIAL_BY_ORIGINATOR';
+
+  /** One pass over a batch; the failed messages come back for a retry. */
   async function runPass(msgs: ReadonlyArray<Msg>): Promise<Array<{ msg: Msg; error: string }>> {
+    if (!sequential) {
+      // Started in arrival order: each chain runs synchronously up to its first await, so one
+      // device's writes reach the batcher in the order its messages arrived.
+      const outcomes = await Promise.all(msgs.map(runOne));
+      const failed: Array<{ msg: Msg; error: string }> = [];
+      outcomes.forEach((o, i) => {
+        if (!o.ok) failed.push({ msg: msgs[i]!, error: o.error ?? 'Failure' });
+      });
+      return failed;
+    }
     const byOriginator = new Map<string, Msg[]>();
     for (const m of msgs) {
       const list = byOriginator.get(m.originator.id);
