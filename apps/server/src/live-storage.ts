@@ -58,6 +58,7 @@ export function createLiveStorage(storage: Storage, broadcast: Broadcast<unknown
     users: storage.users,
     devices: storage.devices,
     ruleChains: storage.ruleChains,
+    alarms: storage.alarms,
     timeseries,
     attributes,
     async close() {

@@ -181,6 +181,58 @@ export interface RuleChainRepository {
   delete(tenantId: string, id: string): Promise<boolean>;
 }
 
+export type AlarmSeverity = 'CRITICAL' | 'MAJOR' | 'MINOR' | 'WARNING' | 'INDETERMINATE';
+
+/** ThingsBoard's alarm: one active alarm per (originator, type); acknowledged and cleared independently. */
+export interface Alarm {
+  id: string;
+  tenantId: string;
+  type: string;
+  originatorType: string;
+  originatorId: string;
+  severity: AlarmSeverity;
+  acknowledged: boolean;
+  cleared: boolean;
+  startTs: number;
+  endTs: number;
+  ackTs: number;
+  clearTs: number;
+  details: JsonValue;
+  createdTime: number;
+}
+
+export interface AlarmQuery extends PageQuery {
+  originatorId?: string | undefined;
+  /** ThingsBoard's searchStatus: ANY, ACTIVE, CLEARED, ACK, UNACK. */
+  searchStatus?: 'ANY' | 'ACTIVE' | 'CLEARED' | 'ACK' | 'UNACK' | undefined;
+  severity?: AlarmSeverity | undefined;
+  type?: string | undefined;
+  startTime?: number | undefined;
+  endTime?: number | undefined;
+}
+
+export interface AlarmRepository {
+  /**
+   * Creates an alarm, or updates the active (not cleared) alarm of the same originator and type:
+   * `created` tells which. One active alarm per (originator, type) holds under concurrency.
+   */
+  createOrUpdate(input: {
+    tenantId: string;
+    type: string;
+    originatorType: string;
+    originatorId: string;
+    severity: AlarmSeverity;
+    details?: JsonValue;
+    ts: number;
+  }): Promise<{ alarm: Alarm; created: boolean }>;
+  get(tenantId: string, id: string): Promise<Alarm | null>;
+  findActive(tenantId: string, originatorId: string, type: string): Promise<Alarm | null>;
+  acknowledge(tenantId: string, id: string, ts: number): Promise<Alarm | null>;
+  clear(tenantId: string, id: string, ts: number, details?: JsonValue): Promise<Alarm | null>;
+  list(tenantId: string, query: AlarmQuery): Promise<Page<Alarm>>;
+  delete(tenantId: string, id: string): Promise<boolean>;
+}
+
 export interface Storage {
   /** Which back end: 'postgres' (a server) or 'embedded' (PGlite) for storage-postgres. */
   readonly kind: string;
@@ -190,6 +242,7 @@ export interface Storage {
   readonly attributes: AttributeRepository;
   readonly timeseries: TimeseriesRepository;
   readonly ruleChains: RuleChainRepository;
+  readonly alarms: AlarmRepository;
   close(): Promise<void>;
 }
 
