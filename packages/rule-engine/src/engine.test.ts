@@ -51,7 +51,7 @@ describe('rule engine on the memory queue', () => {
     await queue?.close();
   });
 
-  async function start(opts: { maxRetries?: number } = {}) {
+  async function start(opts: { maxRetries?: number; submitStrategy?: 'BURST' | 'SEQUENTIAL_BY_ORIGINATOR' } = {}) {
     queue = createMemoryQueue({ partitions: 4 });
     services = createRecordingServices();
     engine = createRuleEngine({
@@ -61,6 +61,7 @@ describe('rule engine on the memory queue', () => {
       chains: { getRootChain: async () => ({ id: 'root', json: chainJson(chainKey) }) },
       retryBackoffMs: 5,
       ...(opts.maxRetries === undefined ? {} : { maxRetries: opts.maxRetries }),
+      ...(opts.submitStrategy === undefined ? {} : { submitStrategy: opts.submitStrategy }),
     });
     await engine.start();
   }
@@ -78,6 +79,41 @@ describe('rule engine on the memory queue', () => {
     }
     await until(() => engine.stats().processed === 300);
     expect(await queue.lag(Topics.RULE_ENGINE, 'rule-engine')).toBe(0);
+  });
+
+  it('SEQUENTIAL_BY_ORIGINATOR: one device\'s message starts only after the previous finished', async () => {
+    await start({ submitStrategy: 'SEQUENTIAL_BY_ORIGINATOR' });
+    const original = services.timeseries.save;
+    let inFlight = 0;
+    let maxInFlightForD1 = 0;
+    services.timeseries.save = async (p) => {
+      const d1 = p[0]?.entityId === 'd1';
+      if (d1) maxInFlightForD1 = Math.max(maxInFlightForD1, ++inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      if (d1) inFlight--;
+      return original(p);
+    };
+    await produce(Array.from({ length: 20 }, (_, i) => msg('d1', i)));
+    await until(() => services.points.length === 20);
+    expect(maxInFlightForD1).toBe(1);
+    expect(services.points.map((p) => p.ts)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  });
+
+  it('BURST (default): a batch of one device\'s messages is in flight together, started in order', async () => {
+    await start();
+    const original = services.timeseries.save;
+    let inFlight = 0;
+    let maxInFlight = 0;
+    services.timeseries.save = async (p) => {
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlight--;
+      return original(p);
+    };
+    await produce(Array.from({ length: 20 }, (_, i) => msg('d1', i)));
+    await until(() => services.points.length === 20);
+    expect(maxInFlight).toBeGreaterThan(1);
+    expect(services.points.map((p) => p.ts)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
   it('retries a message whose save failed once; it is saved once', async () => {
