@@ -49,6 +49,30 @@ describe('the platform on a real PostgreSQL server', () => {
     }
   });
 
+  it('a write the database refuses for one device does not fail the other devices of its batch', async () => {
+    const good = await createDevice(app.url, jwt, 'isolation-good');
+    const bad = await createDevice(app.url, jwt, 'isolation-bad');
+    // A real refusal from the real server for one key only.
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    await c.query(`CREATE FUNCTION refuse_poison() RETURNS trigger AS $$
+      BEGIN IF NEW.key = 'poison' THEN RAISE EXCEPTION 'injected fault: poison refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
+      CREATE TRIGGER refuse_poison BEFORE INSERT ON ts_kv FOR EACH ROW EXECUTE FUNCTION refuse_poison();`);
+    try {
+      const posts: Array<Promise<Response>> = [];
+      for (let i = 0; i < 20; i++) {
+        posts.push(post(good.token, JSON.stringify({ ts: 100 + i, values: { ok: i } })));
+        if (i === 10) posts.push(post(bad.token, JSON.stringify({ ts: 100, values: { poison: 1 } })));
+      }
+      expect((await Promise.all(posts)).map((r) => r.status).every((s) => s === 200)).toBe(true);
+      await eventually(async () => (await app.storage.timeseries.count(good.id)) === 20);
+      expect(await app.storage.timeseries.count(bad.id)).toBe(0);
+    } finally {
+      await c.query('DROP TRIGGER refuse_poison ON ts_kv; DROP FUNCTION refuse_poison();');
+      await c.end();
+    }
+  });
+
   it('posting the same time-stamped payload twice stores each point once', async () => {
     const dev = await createDevice(app.url, jwt, 'idempotent-device');
     const body = JSON.stringify([{ ts: 10, values: { a: 1, b: 2 } }, { ts: 20, values: { a: 3 } }]);
@@ -86,6 +110,9 @@ describe('the platform on a real PostgreSQL server', () => {
     expect(malformed.status).toBe(400);
     expect(((await malformed.json()) as { message: string }).message).toMatch(/JSON/);
     expect((await post(dev.token, '"just a string"')).status).toBe(400);
+    const nul = await post(dev.token, '{"a":"x\\u0000y"}');
+    expect(nul.status).toBe(400);
+    expect(((await nul.json()) as { message: string }).message).toMatch(/NUL/);
     expect((await post(dev.token, Buffer.alloc(70_000, 'a'))).status).toBe(413);
     const t0 = Date.now();
     expect((await post(dev.token, '[]')).status).toBe(200);

@@ -64,7 +64,7 @@ describe('createBatcher', () => {
 
   it('gathers items added during a write into the next one', async () => {
     const w = controlledWrite<number>();
-    const b = createBatcher<number>({ write: (i) => w.write(i), concurrency: 1 });
+    const b = createBatcher<number>({ isolateFailures: false, write: (i) => w.write(i), concurrency: 1 });
     const first = track(b.add([1]));
     await tick();
     expect(w.calls.map((c) => c.items)).toEqual([[1]]);
@@ -110,7 +110,7 @@ describe('createBatcher', () => {
   describe('a failed write rejects exactly its callers', () => {
     it('callers of other writes succeed', async () => {
       const w = controlledWrite<string>();
-      const b = createBatcher<string>({ write: (i) => w.write(i), maxBatch: 2, concurrency: 4 });
+      const b = createBatcher<string>({ isolateFailures: false, write: (i) => w.write(i), maxBatch: 2, concurrency: 4 });
       const a = track(b.add(['a1', 'a2'])); // write 0
       const c = track(b.add(['c1'])); // write 1 (with d1)
       const d = track(b.add(['d1']));
@@ -127,7 +127,7 @@ describe('createBatcher', () => {
 
     it('a caller whose items come after a failed write in the same backlog is not rejected', async () => {
       const w = controlledWrite<number>();
-      const b = createBatcher<number>({ write: (i) => w.write(i), maxBatch: 3, concurrency: 1 });
+      const b = createBatcher<number>({ isolateFailures: false, write: (i) => w.write(i), maxBatch: 3, concurrency: 1 });
       const busy = track(b.add([0]));
       await tick();
       // backlog while the first write is in flight: [1,2] [3,4] [5]; writes will be [1,2,3] [4,5]
@@ -150,7 +150,7 @@ describe('createBatcher', () => {
 
     it('a caller split across writes fails when an earlier part fails after the last part succeeded', async () => {
       const w = controlledWrite<number>();
-      const b = createBatcher<number>({ write: (i) => w.write(i), maxBatch: 2, concurrency: 2 });
+      const b = createBatcher<number>({ isolateFailures: false, write: (i) => w.write(i), maxBatch: 2, concurrency: 2 });
       const p = track(b.add([1, 2, 3]));
       await tick();
       expect(w.calls.map((c) => c.items)).toEqual([[1, 2], [3]]);
@@ -178,7 +178,7 @@ describe('createBatcher', () => {
   describe('flush', () => {
     it('waits for pending and in-flight writes', async () => {
       const w = controlledWrite<number>();
-      const b = createBatcher<number>({ write: (i) => w.write(i), maxBatch: 2, concurrency: 1 });
+      const b = createBatcher<number>({ isolateFailures: false, write: (i) => w.write(i), maxBatch: 2, concurrency: 1 });
       void b.add([1, 2]).catch(() => {});
       void b.add([3]).catch(() => {});
       const f = track(b.flush());
@@ -199,7 +199,7 @@ describe('createBatcher', () => {
 
     it('does not wait for items added after it', async () => {
       const w = controlledWrite<number>();
-      const b = createBatcher<number>({ write: (i) => w.write(i), concurrency: 1 });
+      const b = createBatcher<number>({ isolateFailures: false, write: (i) => w.write(i), concurrency: 1 });
       void b.add([1]);
       const f = track(b.flush());
       await tick();
@@ -214,7 +214,7 @@ describe('createBatcher', () => {
 
   it('respects the concurrency limit', async () => {
     const w = controlledWrite<number>();
-    const b = createBatcher<number>({ write: (i) => w.write(i), maxBatch: 1, concurrency: 3 });
+    const b = createBatcher<number>({ isolateFailures: false, write: (i) => w.write(i), maxBatch: 1, concurrency: 3 });
     const all = Promise.all(Array.from({ length: 10 }, (_, i) => b.add([i])));
     await tick();
     expect(w.active).toBe(3);
@@ -229,5 +229,27 @@ describe('createBatcher', () => {
     }
     await all;
     expect(w.maxActive).toBe(3);
+  });
+});
+
+describe('batcher failure isolation', () => {
+  it('a write refused because of one caller\'s items fails only that caller', async () => {
+    const writes: number[][] = [];
+    const b = createBatcher<number>({
+      async write(items) {
+        writes.push([...items]);
+        if (items.includes(13)) throw new Error('refused 13');
+      },
+    });
+    const results = await Promise.allSettled([b.add([1, 2]), b.add([13]), b.add([3])]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason.message).toBe('refused 13');
+    expect(writes[0]).toEqual([1, 2, 13, 3]); // first together, then one write per caller
+    expect(writes.slice(1).sort()).toEqual([[1, 2], [13], [3]].sort());
+  });
+  it('without isolation the whole batch fails', async () => {
+    const b = createBatcher<number>({ isolateFailures: false, async write(items) { if (items.includes(13)) throw new Error('x'); } });
+    const results = await Promise.allSettled([b.add([1]), b.add([13])]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
   });
 });

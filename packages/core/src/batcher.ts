@@ -15,6 +15,12 @@ export interface BatcherOptions<T> {
   maxBatch?: number;
   /** Writes in flight at once (e.g. the connection pool's size). */
   concurrency?: number;
+  /**
+   * When a write of several callers' items fails, write each caller's items on its own, so only
+   * the callers whose items the store refuses fail (one device's bad value must not fail the other
+   * messages of its batch). Default true.
+   */
+  isolateFailures?: boolean;
 }
 
 /**
@@ -54,23 +60,47 @@ export function createBatcher<T>(opts: BatcherOptions<T>): Batcher<T> {
     });
   }
 
-  function startWrite(items: T[], holders: Waiter[]): void {
-    let written: Promise<void>;
+  const isolate = opts.isolateFailures ?? true;
+
+  function write(items: T[]): Promise<void> {
     try {
-      written = Promise.resolve(opts.write(items));
+      return Promise.resolve(opts.write(items));
     } catch (e) {
       // a write function that throws instead of rejecting must not strand its callers
-      written = Promise.reject(e);
+      return Promise.reject(e);
     }
-    const done: Promise<void> = written.then(
+  }
+
+  function succeeded(w: Waiter): void {
+    w.outstanding--;
+    if (w.assigned && w.outstanding === 0) w.resolve();
+  }
+
+  /** holders[i] owns items[slices[i][0], slices[i][1]) of this write. */
+  function startWrite(items: T[], holders: Waiter[], slices: Array<[number, number]>): void {
+    const done: Promise<void> = write(items).then(
       () => {
-        for (const w of holders) {
-          w.outstanding--;
-          if (w.assigned && w.outstanding === 0) w.resolve();
-        }
+        for (const w of holders) succeeded(w);
       },
-      (e: unknown) => {
-        for (const w of holders) w.reject(e);
+      async (e: unknown) => {
+        const owners = holders.filter((_, i) => slices[i]![1] > slices[i]![0]);
+        if (!isolate || owners.length < 2) {
+          for (const w of holders) w.reject(e);
+          return;
+        }
+        // Split the failed write by caller: the store's verdict on each caller's own items.
+        await Promise.all(
+          holders.map(async (w, i) => {
+            const [a, b] = slices[i]!;
+            if (a === b) return succeeded(w);
+            try {
+              await write(items.slice(a, b));
+              succeeded(w);
+            } catch (own) {
+              w.reject(own);
+            }
+          }),
+        );
       },
     );
     const settled = done.finally(() => {
@@ -86,11 +116,13 @@ export function createBatcher<T>(opts: BatcherOptions<T>): Batcher<T> {
       const items = pending.slice(0, take);
       pending = pending.slice(take);
       const holders: Waiter[] = [];
+      const slices: Array<[number, number]> = [];
       const rest: Waiter[] = [];
       for (const w of waiters) {
         // `end <= take` also catches a flush waiter that owns no items
         if (w.start < take || w.end <= take) {
           holders.push(w);
+          slices.push([Math.min(w.start, take), Math.min(w.end, take)]);
           w.outstanding++;
         }
         if (w.end <= take) w.assigned = true;
@@ -101,7 +133,7 @@ export function createBatcher<T>(opts: BatcherOptions<T>): Batcher<T> {
         }
       }
       waiters = rest;
-      startWrite(items, holders);
+      startWrite(items, holders, slices);
     }
   }
 

@@ -150,3 +150,15 @@ describe('parseKeyList', () => {
     expect(parseKeyList(undefined)).toBeUndefined();
   });
 });
+
+describe('values the database cannot hold', () => {
+  it('refuses NUL characters in keys, strings and JSON values with a clear message', () => {
+    expect(() => parseTelemetry({ a: 'x\u0000y' }, 1)).toThrow(/NUL character/);
+    expect(() => parseTelemetry({ 'k\u0000': 1 }, 1)).toThrow(/Keys must not contain/);
+    expect(() => parseTelemetry({ j: { inner: '\u0000' } }, 1)).toThrow(/JSON values/);
+    expect(() => parseAttributes({ a: '\u0000' })).toThrow(/NUL/);
+  });
+  it('refuses a ts beyond the safe integer range', () => {
+    expect(() => parseTelemetry({ ts: 1e300, values: { a: 1 } }, 1)).toThrow(/"ts"/);
+  });
+});

@@ -20,9 +20,18 @@ function isPlainObject(v: unknown): v is Record<string, JsonValue> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+// PostgreSQL's text and jsonb cannot hold U+0000; refusing it here gives the device a clear 400
+// instead of a write the database refuses later.
+function checkNoNul(s: string, what: string): void {
+  if (s.includes('\u0000')) throw new BadRequestError(`${what} must not contain the NUL character (\\u0000)`);
+}
+
 /** A value as stored: null dropped (undefined), numeric strings cast when asked. */
 export function toKvValue(v: JsonValue, typeCasting: boolean): KvValue | undefined {
   if (v === null) return undefined;
+  if (typeof v === 'string') checkNoNul(v, 'String values');
+  // JSON.stringify escapes U+0000 as the six characters \u0000
+  else if (typeof v === 'object' && JSON.stringify(v).includes('\\u0000')) checkNoNul('\u0000', 'JSON values');
   if (typeof v === 'string' && typeCasting && v.length > 0 && v.length < 32 && NUMERIC_RE.test(v)) {
     const n = Number(v);
     if (Number.isFinite(n)) return n;
@@ -36,6 +45,7 @@ export function toKvObject(obj: Record<string, JsonValue>, typeCasting: boolean)
   const out: Record<string, KvValue> = {};
   for (const key of Object.keys(obj)) {
     if (key.length === 0) continue;
+    checkNoNul(key, 'Keys');
     const v = toKvValue(obj[key] as JsonValue, typeCasting);
     if (v !== undefined) Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
   }
@@ -48,7 +58,7 @@ function telemetryElement(el: JsonValue, now: number, typeCasting: boolean, wher
   if (Object.hasOwn(el, 'ts') && Object.hasOwn(el, 'values')) {
     // A string ts is read as a number, as Gson's getAsLong does; Number('') would be 0, so only digits.
     const ts = typeof el.ts === 'string' ? (TS_STRING_RE.test(el.ts) ? Number(el.ts) : NaN) : el.ts;
-    if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) {
+    if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0 || ts > Number.MAX_SAFE_INTEGER) {
       throw new BadRequestError(`Telemetry ${where}: "ts" must be a number of milliseconds since the epoch`);
     }
     if (!isPlainObject(el.values)) throw new BadRequestError(`Telemetry ${where}: "values" must be a JSON object`);
