@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { silentLogger, type Logger } from '@rivulet/core';
 import { createApi, bootstrapTenant, type Api } from '@rivulet/api';
 import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
@@ -50,7 +50,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     options.storage ??
     (config.DATABASE_URL
       ? await createPostgresStorage({ url: config.DATABASE_URL, poolSize: config.RIVULET_DB_POOL_SIZE, logger })
-      : await createEmbeddedStorage({ dataDir, logger }));
+      : await createEmbeddedStorage({ dataDir: join(dataDir, 'pglite'), logger }));
   const broadcast: Broadcast<unknown> = createMemoryBroadcast<unknown>();
   const storage = createLiveStorage(rawStorage, broadcast, { writeConcurrency: rawStorage.kind === 'embedded' ? 1 : Math.max(1, Math.floor(config.RIVULET_DB_POOL_SIZE / 2)) });
 

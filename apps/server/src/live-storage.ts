@@ -52,13 +52,9 @@ export function createLiveStorage(storage: Storage, broadcast: Broadcast<unknown
       return n;
     },
   };
+  // Everything else passes through unchanged.
   return {
-    kind: storage.kind,
-    tenants: storage.tenants,
-    users: storage.users,
-    devices: storage.devices,
-    ruleChains: storage.ruleChains,
-    alarms: storage.alarms,
+    ...storage,
     timeseries,
     attributes,
     async close() {

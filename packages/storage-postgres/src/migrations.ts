@@ -111,4 +111,58 @@ CREATE INDEX rule_chain_tenant_idx ON rule_chain (tenant_id, created_time);
 CREATE UNIQUE INDEX rule_chain_root_unq ON rule_chain (tenant_id) WHERE root;
 `,
   },
+  {
+    version: 2,
+    name: 'alarms, rule node debug events, rule chain configuration',
+    sql: `
+-- ThingsBoard's ruleChain.configuration and additionalInfo, kept beside the metadata.
+ALTER TABLE rule_chain ADD COLUMN configuration jsonb;
+ALTER TABLE rule_chain ADD COLUMN additional_info jsonb;
+
+CREATE TABLE alarm (
+  id uuid PRIMARY KEY,
+  tenant_id uuid NOT NULL,
+  type text NOT NULL,
+  originator_type text NOT NULL,
+  originator_id uuid NOT NULL,
+  severity text NOT NULL,
+  acknowledged boolean NOT NULL DEFAULT false,
+  cleared boolean NOT NULL DEFAULT false,
+  start_ts bigint NOT NULL,
+  end_ts bigint NOT NULL,
+  ack_ts bigint NOT NULL DEFAULT 0,
+  clear_ts bigint NOT NULL DEFAULT 0,
+  details jsonb,
+  created_time bigint NOT NULL
+);
+-- One active (not cleared) alarm per originator and type, enforced by the database: concurrent
+-- creates meet in INSERT .. ON CONFLICT on this index instead of racing a SELECT.
+CREATE UNIQUE INDEX alarm_active_unq ON alarm (tenant_id, originator_id, type) WHERE NOT cleared;
+CREATE INDEX alarm_originator_idx ON alarm (originator_id, created_time);
+CREATE INDEX alarm_tenant_idx ON alarm (tenant_id, created_time);
+
+-- ThingsBoard's DEBUG_RULE_NODE events. The identity id orders events of the same ms as written.
+CREATE TABLE rule_node_debug_event (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tenant_id uuid NOT NULL,
+  chain_id uuid NOT NULL,
+  node_index integer NOT NULL,
+  node_name text NOT NULL,
+  node_type text NOT NULL,
+  ts bigint NOT NULL,
+  direction text NOT NULL,
+  relation text,
+  msg_id text NOT NULL,
+  msg_type text NOT NULL,
+  originator_type text NOT NULL,
+  originator_id text NOT NULL,
+  data jsonb,
+  metadata jsonb NOT NULL,
+  error text,
+  duration_ms double precision
+);
+CREATE INDEX rule_node_debug_event_node_idx ON rule_node_debug_event (chain_id, node_index, ts, id);
+CREATE INDEX rule_node_debug_event_ts_idx ON rule_node_debug_event (ts);
+`,
+  },
 ];

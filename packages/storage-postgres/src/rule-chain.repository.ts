@@ -11,6 +11,8 @@ interface RuleChainRow {
   root: boolean;
   debug_mode: boolean;
   metadata: JsonValue;
+  configuration: JsonValue | null;
+  additional_info: JsonValue | null;
   created_time: unknown;
   updated_time: unknown;
 }
@@ -23,6 +25,8 @@ function toRecord(r: RuleChainRow): RuleChainRecord {
     root: r.root,
     debugMode: r.debug_mode,
     metadata: r.metadata,
+    configuration: r.configuration ?? null,
+    additionalInfo: r.additional_info ?? null,
     createdTime: num(r.created_time),
     updatedTime: num(r.updated_time),
   };
@@ -35,6 +39,11 @@ function toRecord(r: RuleChainRow): RuleChainRecord {
 async function lockTenantChains(tx: SqlClient, tenantId: string): Promise<string[]> {
   const { rows } = await tx.query<{ id: string }>('SELECT id FROM rule_chain WHERE tenant_id = $1 FOR UPDATE', [tenantId]);
   return rows.map((r) => r.id);
+}
+
+/** A JSON column's parameter: SQL NULL for null/undefined (not the JSON literal null). */
+function jsonOrNull(v: JsonValue | null | undefined): string | null {
+  return v === null || v === undefined ? null : JSON.stringify(v);
 }
 
 const SORT_COLUMNS = { name: 'name', root: 'root', createdTime: 'created_time', updatedTime: 'updated_time' } as const;
@@ -53,14 +62,26 @@ export function createRuleChainRepository(client: SqlClient): RuleChainRepositor
             await tx.query('UPDATE rule_chain SET root = false WHERE tenant_id = $1 AND root AND id <> $2', [record.tenantId, record.id]);
           }
           const { rows } = await tx.query<RuleChainRow>(
-            `INSERT INTO rule_chain (id, tenant_id, name, root, debug_mode, metadata, created_time, updated_time)
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8)
+            `INSERT INTO rule_chain (id, tenant_id, name, root, debug_mode, metadata, created_time, updated_time, configuration, additional_info)
+             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9::jsonb, $10::jsonb)
              ON CONFLICT (id) DO UPDATE SET
                name = EXCLUDED.name, root = EXCLUDED.root, debug_mode = EXCLUDED.debug_mode,
-               metadata = EXCLUDED.metadata, updated_time = EXCLUDED.updated_time
+               metadata = EXCLUDED.metadata, updated_time = EXCLUDED.updated_time,
+               configuration = EXCLUDED.configuration, additional_info = EXCLUDED.additional_info
              WHERE rule_chain.tenant_id = EXCLUDED.tenant_id
              RETURNING *`,
-            [record.id, record.tenantId, record.name, record.root, record.debugMode, JSON.stringify(record.metadata ?? null), record.createdTime ?? now, now],
+            [
+              record.id,
+              record.tenantId,
+              record.name,
+              record.root,
+              record.debugMode,
+              JSON.stringify(record.metadata ?? null),
+              record.createdTime ?? now,
+              now,
+              jsonOrNull(record.configuration),
+              jsonOrNull(record.additionalInfo),
+            ],
           );
           const row = rows[0];
           // No row back: the id exists but belongs to another tenant (the WHERE above refused it).

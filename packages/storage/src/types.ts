@@ -163,6 +163,10 @@ export interface RuleChainRecord {
   root: boolean;
   debugMode: boolean;
   metadata: JsonValue;
+  /** ThingsBoard's ruleChain.configuration (Rivulet keeps the processing strategy here); null when none. */
+  configuration?: JsonValue | null;
+  /** ThingsBoard's ruleChain.additionalInfo ({description}); null when none. */
+  additionalInfo?: JsonValue | null;
   createdTime: number;
   updatedTime: number;
 }
@@ -201,10 +205,14 @@ export interface Alarm {
   createdTime: number;
 }
 
+export type AlarmStatus = 'ACTIVE_UNACK' | 'ACTIVE_ACK' | 'CLEARED_UNACK' | 'CLEARED_ACK';
+
 export interface AlarmQuery extends PageQuery {
   originatorId?: string | undefined;
   /** ThingsBoard's searchStatus: ANY, ACTIVE, CLEARED, ACK, UNACK. */
   searchStatus?: 'ANY' | 'ACTIVE' | 'CLEARED' | 'ACK' | 'UNACK' | undefined;
+  /** ThingsBoard's status: both flags at once (ACTIVE_UNACK = not cleared and not acknowledged). */
+  status?: AlarmStatus | undefined;
   severity?: AlarmSeverity | undefined;
   type?: string | undefined;
   startTime?: number | undefined;
@@ -233,6 +241,45 @@ export interface AlarmRepository {
   delete(tenantId: string, id: string): Promise<boolean>;
 }
 
+/** One debug event of a rule node (ThingsBoard's DEBUG_RULE_NODE event): a message going in or coming out. */
+export interface DebugEventRecord {
+  /** Assigned by storage (insertion order); ignored on save. */
+  id?: string;
+  tenantId: string;
+  chainId: string;
+  nodeIndex: number;
+  nodeName: string;
+  nodeType: string;
+  ts: number;
+  direction: 'IN' | 'OUT';
+  /** OUT: the relation the message left by. */
+  relation: string | null;
+  msgId: string;
+  msgType: string;
+  originatorType: string;
+  originatorId: string;
+  data: JsonValue;
+  metadata: Record<string, string>;
+  error: string | null;
+  /** OUT: time spent in the node's process(), ms. */
+  durationMs: number | null;
+}
+
+export interface DebugEventRepository {
+  /**
+   * One statement per batch. With maxPerNode, each node the batch touched keeps only its newest
+   * maxPerNode events (a cap, so a node left in debug mode cannot fill the disk).
+   */
+  saveBatch(events: ReadonlyArray<DebugEventRecord>, options?: { maxPerNode?: number }): Promise<void>;
+  /** Newest first (sortProperty ts, the default, or id); nodeIndex undefined: every node of the chain. */
+  list(tenantId: string, chainId: string, nodeIndex: number | undefined, page: PageQuery): Promise<Page<DebugEventRecord>>;
+  count(tenantId: string, chainId: string, nodeIndex?: number): Promise<number>;
+  /** Retention: removes events with ts < the given time; returns how many. */
+  deleteOlderThan(ts: number): Promise<number>;
+  /** Removes a chain's events (the chain was deleted), or one node's. */
+  deleteByChain(tenantId: string, chainId: string, nodeIndex?: number): Promise<number>;
+}
+
 export interface Storage {
   /** Which back end: 'postgres' (a server) or 'embedded' (PGlite) for storage-postgres. */
   readonly kind: string;
@@ -243,6 +290,7 @@ export interface Storage {
   readonly timeseries: TimeseriesRepository;
   readonly ruleChains: RuleChainRepository;
   readonly alarms: AlarmRepository;
+  readonly debugEvents: DebugEventRepository;
   close(): Promise<void>;
 }
 
