@@ -2,15 +2,28 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { silentLogger, type Logger } from '@rivulet/core';
-import { createApi, bootstrapTenant, type Api } from '@rivulet/api';
+import { createApi, bootstrapTenant, toRuleChainExport, type Api } from '@rivulet/api';
 import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
-import { createNodeRegistry, createRuleEngine, type RuleEngine } from '@rivulet/rule-engine';
+import {
+  createBatchedDebugSink,
+  createNodeRegistry,
+  createRuleChainService,
+  createRuleEngine,
+  type BatchedDebugSink,
+  type RuleEngine,
+  type RuleNodeServices,
+} from '@rivulet/rule-engine';
 import { builtinNodes, defaultRootChain } from '@rivulet/rule-nodes';
 import type { Storage } from '@rivulet/storage';
 import { createEmbeddedStorage, createPostgresStorage } from '@rivulet/storage-postgres';
 import { createHttpTransport, type HttpTransport } from '@rivulet/transport-http';
+import { createMqttTransport, type MqttTransport } from '@rivulet/transport-mqtt';
 import type { Config } from './config';
 import { createCachedAuthenticator, createDeviceApiService } from './device-services';
+import { createDeviceStateService, type DeviceStateService } from './device-state';
+import { createGatewayDeviceService } from './gateway-devices';
+import { createMqttWebSocket } from './mqtt-websocket';
+import { createRuleRpcService } from './rule-rpc';
 import { createLiveStorage } from './live-storage';
 import { resolveJwtSecret } from './secrets';
 
@@ -18,6 +31,8 @@ export interface Rivulet {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080 */
   readonly url: string;
   readonly port: number;
+  /** Port of the MQTT transport (undefined when this process does not run the transport role). */
+  readonly mqttPort: number | undefined;
   readonly storage: Storage;
   readonly queue: Queue;
   readonly tenantId: string;
@@ -79,24 +94,43 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     logger,
   });
 
+  const registry = createNodeRegistry(builtinNodes);
+  const ruleRpc = createRuleRpcService(broadcast, { pickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS });
+  const nodeServices: RuleNodeServices = {
+    logger,
+    timeseries: storage.timeseries,
+    attributes: storage.attributes,
+    now: () => Date.now(),
+    rpc: ruleRpc,
+  };
   let ruleEngine: RuleEngine | undefined;
+  let debugSink: BatchedDebugSink | undefined;
+  let debugRetention: ReturnType<typeof setInterval> | undefined;
   if (roles.has('rule-engine')) {
+    // Debug events leave the hot path through a buffer; each node keeps its newest N, for a while.
+    debugSink = createBatchedDebugSink({
+      write: (events) => storage.debugEvents.saveBatch(events, { maxPerNode: config.RIVULET_DEBUG_EVENTS_PER_NODE }),
+      logger,
+    });
+    const ttlMs = config.RIVULET_DEBUG_EVENTS_TTL_SECONDS * 1000;
+    debugRetention = setInterval(() => {
+      storage.debugEvents.deleteOlderThan(Date.now() - ttlMs).catch((e: unknown) => logger.warn({ err: String(e) }, 'debug event retention failed'));
+    }, Math.min(ttlMs, 3_600_000));
+    debugRetention.unref();
     ruleEngine = createRuleEngine({
       queue,
-      registry: createNodeRegistry(builtinNodes),
+      registry,
       logger,
       maxRetries: config.RIVULET_RULE_ENGINE_RETRIES,
-      services: {
-        logger,
-        timeseries: storage.timeseries,
-        attributes: storage.attributes,
-        now: () => Date.now(),
-      },
+      services: nodeServices,
+      // Chain saves, root changes and debug switches published by the API reach the engine here.
+      broadcast,
+      debugSink,
       chains: {
         async getRootChain(tenantId) {
           const rec = await storage.ruleChains.getRoot(tenantId);
           if (!rec) return null;
-          return { id: rec.id, json: { ruleChain: { name: rec.name, root: rec.root, debugMode: rec.debugMode }, metadata: rec.metadata } };
+          return { id: rec.id, json: toRuleChainExport(rec) };
         },
       },
     });
@@ -106,14 +140,42 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   let ready = false;
   const auth = createCachedAuthenticator({ storage, broadcast });
   let transport: HttpTransport | undefined;
+  let mqtt: MqttTransport | undefined;
+  let mqttPort: number | undefined;
+  let mqttWs: ReturnType<typeof createMqttWebSocket> | undefined;
+  let deviceState: DeviceStateService | undefined;
+  let gatewayDevices: ReturnType<typeof createGatewayDeviceService> | undefined;
   if (roles.has('transport')) {
+    const deviceApi = createDeviceApiService(storage);
+    // device state (active, lastConnectTime, ... and their rule-engine events) for every transport
+    deviceState = createDeviceStateService({ storage, queue, broadcast, logger, inactivityTimeoutMs: config.RIVULET_DEVICE_INACTIVITY_TIMEOUT_MS });
+    deviceState.start();
     transport = createHttpTransport({
       queue,
       auth,
-      deviceApi: createDeviceApiService(storage),
+      deviceApi,
       logger,
       maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
     });
+    gatewayDevices = createGatewayDeviceService({ storage, broadcast });
+    mqtt = createMqttTransport({
+      queue,
+      auth,
+      deviceApi,
+      broadcast,
+      state: deviceState,
+      gateway: gatewayDevices,
+      logger,
+      config: {
+        port: config.RIVULET_MQTT_PORT,
+        host: config.RIVULET_MQTT_HOST,
+        maxPayloadBytes: config.RIVULET_MQTT_MAX_PAYLOAD,
+        maxConnections: config.RIVULET_MQTT_MAX_CONNECTIONS,
+        maxMessagesPerSecondPerDevice: config.RIVULET_DEVICE_RATE_LIMIT,
+      },
+    });
+    mqttPort = (await mqtt.start()).port;
+    mqttWs = createMqttWebSocket(mqtt, { maxPayloadBytes: config.RIVULET_MQTT_MAX_PAYLOAD });
   }
   let api: Api | undefined;
   if (roles.has('api')) {
@@ -123,6 +185,18 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       logger,
       jwtSecret: resolveJwtSecret(config.RIVULET_JWT_SECRET, dataDir).secret,
       isReady: () => ready,
+      rpcPickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS,
+      ruleChains: createRuleChainService({
+        registry,
+        services: nodeServices,
+        // Counters of the chains this process's engine runs (the tenant's root chain).
+        stats: (tenantId, chainId) => ruleEngine?.stats().chains.find((c) => c.tenantId === tenantId && c.chainId === chainId)?.nodes ?? null,
+        // Chains a test run calls through rule chain nodes (run on the same side-effect-free services).
+        async loadChain(tenantId, chainId) {
+          const rec = await storage.ruleChains.get(tenantId, chainId);
+          return rec ? toRuleChainExport(rec) : null;
+        },
+      }),
     });
   }
 
@@ -144,6 +218,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     }
   });
   server.on('upgrade', (req, socket, head) => {
+    if (mqttWs?.handleUpgrade(req, socket, head)) return;
     if (!api?.handleUpgrade(req, socket, head)) socket.destroy();
   });
   server.on('clientError', (_err, socket) => {
@@ -167,6 +242,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   return {
     url: `http://${host}:${port}`,
     port,
+    mqttPort,
     storage,
     queue,
     tenantId: boot.tenantId,
@@ -175,7 +251,10 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     stop() {
       stopping ??= (async () => {
         ready = false;
-        // 1. Transports stop accepting (new device requests get 503); the listener closes.
+        // 1. Transports stop accepting: MQTT first (its connections close, their DISCONNECT_EVENTs
+        // are queued while the rule engine still runs), then HTTP (new device requests get 503).
+        await mqtt?.stop();
+        mqttWs?.close();
         transport?.stop();
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
@@ -186,12 +265,18 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         }, config.RIVULET_SHUTDOWN_TIMEOUT_MS);
         deadline.unref();
         await ruleEngine?.stop({ drain: true });
+        if (debugRetention) clearInterval(debugRetention);
+        await debugSink?.close();
         server.closeAllConnections();
         await closed;
         clearTimeout(deadline);
         await api?.close();
         auth.close();
+        gatewayDevices?.close();
+        ruleRpc.close();
         await queue.close();
+        // device state writes what is pending (a state event still waiting for the queue was refused by close)
+        await deviceState?.stop();
         // 3. Storage last (flushes batched writes first).
         await storage.close();
         logger.info({}, 'rivulet stopped');

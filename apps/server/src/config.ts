@@ -18,7 +18,13 @@ export const ConfigSchema = z
   .object({
     RIVULET_HTTP_PORT: port(8080).describe('HTTP port: device API (/api/v1), REST API and WebSocket (/api/ws).'),
     RIVULET_HTTP_HOST: z.string().default('0.0.0.0').describe('Address the HTTP server listens on.'),
-    RIVULET_MQTT_PORT: port(1883).describe('MQTT port (the MQTT transport, in its own issue).'),
+    RIVULET_MQTT_PORT: port(1883).describe('MQTT port (TCP) of the device API; 0 picks a free port. MQTT over WebSocket is served on the HTTP port at /mqtt.'),
+    RIVULET_MQTT_HOST: z.string().default('0.0.0.0').describe('Address the MQTT transport listens on.'),
+    RIVULET_MQTT_MAX_PAYLOAD: positiveInt(65536).describe('Largest MQTT PUBLISH payload accepted (bytes); a larger one closes the connection without PUBACK.'),
+    RIVULET_MQTT_MAX_CONNECTIONS: positiveInt(20000).describe('Most MQTT device connections at once; past it CONNACK 3 (server unavailable).'),
+    RIVULET_DEVICE_RATE_LIMIT: z.coerce.number().min(0).default(0).describe('Messages per second per device (burst of as many) before acknowledgements are held back; 0: no limit.'),
+    RIVULET_DEVICE_INACTIVITY_TIMEOUT_MS: positiveInt(600000).describe('A device without activity for this long becomes inactive (INACTIVITY_EVENT); a device\'s inactivityTimeout server attribute overrides it.'),
+    RIVULET_RPC_PICKUP_TIMEOUT_MS: positiveInt(1000).describe('How long a server-side RPC (/api/rpc) waits for a transport to take it before answering 504 (no session).'),
     RIVULET_COAP_PORT: port(5683).describe('CoAP UDP port (the CoAP transport, in its own issue).'),
     RIVULET_DATA_DIR: z.string().default('./data').describe('Directory of the embedded database (PGlite), used when DATABASE_URL is unset.'),
     DATABASE_URL: optionalString.describe('PostgreSQL connection URL; when set, used instead of the embedded database.'),
@@ -52,6 +58,8 @@ export const ConfigSchema = z
     RIVULET_QUEUE_PARTITIONS: positiveInt(8).describe('Partitions of the in-memory queue (ordering is per device).'),
     RIVULET_QUEUE_CAPACITY: positiveInt(10000).describe('Messages held per partition of the in-memory queue before producers wait (backpressure).'),
     RIVULET_RULE_ENGINE_RETRIES: z.coerce.number().int().min(0).default(5).describe('Times a failed message is run through the chain again before it is skipped and logged.'),
+    RIVULET_DEBUG_EVENTS_PER_NODE: positiveInt(1000).describe('Rule node debug events kept per node (the newest); older ones are deleted as new ones arrive.'),
+    RIVULET_DEBUG_EVENTS_TTL_SECONDS: positiveInt(604800).describe('Rule node debug events older than this are deleted (hourly); default one week, as ThingsBoard.'),
     RIVULET_SHUTDOWN_TIMEOUT_MS: positiveInt(30000).describe('Longest a graceful shutdown (SIGTERM) waits for the queue to drain.'),
   })
   .superRefine((c, ctx) => {

@@ -8,8 +8,10 @@ import {
   type DeviceInfo,
   type KvValue,
 } from '@rivulet/core';
+import { createHash } from 'node:crypto';
+import { checkBasicMqttCredentials, mqttBasicCredentialsId, parseBasicMqttCredentials } from '@rivulet/api';
 import type { Broadcast } from '@rivulet/queue';
-import type { Storage } from '@rivulet/storage';
+import type { Device, Storage } from '@rivulet/storage';
 
 /**
  * Device authentication for transports, cached: a device posting 100 times a second must not cost
@@ -40,26 +42,78 @@ export function createCachedAuthenticator(options: {
     for (const [k, v] of cache) if (v.info === null || v.info.deviceId === ev.deviceId) cache.delete(k);
   });
 
+  const toInfo = (device: Device): DeviceInfo => ({
+    tenantId: device.tenantId,
+    deviceId: device.id,
+    deviceName: device.name,
+    deviceType: device.type,
+    // ThingsBoard marks gateways with additionalInfo.gateway = true
+    ...(device.additionalInfo?.gateway === true ? { isGateway: true } : {}),
+  });
+
   async function lookup(token: string): Promise<DeviceInfo | null> {
     const device = await options.storage.devices.findByCredentials('ACCESS_TOKEN', token);
-    return device ? { tenantId: device.tenantId, deviceId: device.id, deviceName: device.name, deviceType: device.type } : null;
+    return device ? toInfo(device) : null;
+  }
+
+  /** MQTT_BASIC credentials under `credentialsId`, checked against what CONNECT carried. */
+  async function basicCandidate(
+    credentialsId: string,
+    given: { clientId?: string; username?: string; password?: string },
+  ): Promise<{ result: 'valid' | 'mismatch' | 'password-mismatch'; device?: Device }> {
+    const device = await options.storage.devices.findByCredentials('MQTT_BASIC', credentialsId);
+    if (!device) return { result: 'mismatch' };
+    const stored = parseBasicMqttCredentials((await options.storage.devices.getCredentials(device.id))?.credentialsValue ?? null);
+    if (!stored) return { result: 'mismatch' };
+    return { result: checkBasicMqttCredentials(stored, given), device };
+  }
+
+  /** ThingsBoard's order (DefaultTransportApiService.validateCredentials): client id|user name, then the user name alone. */
+  async function lookupBasic(given: { clientId?: string; username?: string; password?: string }): Promise<DeviceInfo | null> {
+    const { clientId, username } = given;
+    if (!username) {
+      if (!clientId) return null;
+      const c = await basicCandidate(mqttBasicCredentialsId({ clientId }), given);
+      return c.result === 'valid' && c.device ? toInfo(c.device) : null;
+    }
+    if (clientId) {
+      const c = await basicCandidate(mqttBasicCredentialsId({ clientId, userName: username }), given);
+      if (c.result === 'valid' && c.device) return toInfo(c.device);
+      if (c.result === 'password-mismatch') return null;
+    }
+    const byName = await basicCandidate(mqttBasicCredentialsId({ userName: username }), given);
+    if (byName.result === 'valid' && byName.device) return toInfo(byName.device);
+    if (byName.device) return null;
+    return lookup(username);
+  }
+
+  function cached(key: string, load: () => Promise<DeviceInfo | null>): Promise<DeviceInfo | null> {
+    const now = Date.now();
+    const hit = cache.get(key);
+    if (hit && hit.expires > now) return Promise.resolve(hit.info);
+    let p = inflight.get(key);
+    if (!p) {
+      p = load().finally(() => inflight.delete(key));
+      inflight.set(key, p);
+    }
+    return p.then((info) => {
+      if (cache.size >= maxEntries) cache.clear();
+      cache.set(key, { info, expires: now + (info ? ttl : negativeTtl) });
+      return info;
+    });
   }
 
   return {
     async authenticateToken(token) {
       if (token.length === 0 || token.length > 256) return null;
-      const now = Date.now();
-      const hit = cache.get(token);
-      if (hit && hit.expires > now) return hit.info;
-      let p = inflight.get(token);
-      if (!p) {
-        p = lookup(token).finally(() => inflight.delete(token));
-        inflight.set(token, p);
-      }
-      const info = await p;
-      if (cache.size >= maxEntries) cache.clear();
-      cache.set(token, { info, expires: now + (info ? ttl : negativeTtl) });
-      return info;
+      return cached(token, () => lookup(token));
+    },
+    async authenticateBasic(given) {
+      const { clientId = '', username = '', password = '' } = given;
+      if (clientId.length > 256 || username.length > 256 || password.length > 256 || (!clientId && !username)) return null;
+      // the password is part of the answer: the key holds its hash, never the password
+      const key = `\u0000basic\u0000${clientId}\u0000${username}\u0000${createHash('sha256').update(password).digest('base64')}`;
+      return cached(key, () => lookupBasic(given));
     },
     close: unsubscribe,
   };

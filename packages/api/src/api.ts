@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ErrorCodes } from '@rivulet/api-types';
-import { ErrorCode, errorMessage, silentLogger, type Logger } from '@rivulet/core';
+import { ErrorCode, createRpcCaller, errorMessage, silentLogger, type Logger } from '@rivulet/core';
 import type { Broadcast } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
 import { ApiError, toErrorResponse } from './api-error';
@@ -11,6 +11,10 @@ import { createRouter } from './router';
 import { authRoutes } from './routes/auth.routes';
 import { deviceRoutes } from './routes/device.routes';
 import { telemetryRoutes } from './routes/telemetry.routes';
+import { rpcRoutes } from './routes/rpc.routes';
+import { alarmRoutes } from './routes/alarm.routes';
+import { ruleChainRoutes } from './routes/rule-chain.routes';
+import type { RuleChainsPort } from './rule-chains-port';
 import { createTokenService } from './tokens';
 import { createWsServer } from './ws/ws-server';
 
@@ -28,6 +32,10 @@ export interface ApiOptions {
   refreshTokenTtlSeconds?: number;
   /** `/api/health` answers 503 until this returns true. */
   isReady?: () => boolean;
+  /** The rule engine's validation, node catalog, test runs and counters (rule-engine's createRuleChainService). */
+  ruleChains?: RuleChainsPort;
+  /** Server-side RPC (/api/rpc): how long to wait for a transport to take a request before answering 504 "no session". Default 1000 ms. */
+  rpcPickupTimeoutMs?: number;
   /** Default 1 MiB; larger request bodies get 413. */
   maxBodyBytes?: number;
   /** Default 100 live subscriptions per WebSocket session. */
@@ -68,8 +76,13 @@ export function createApi(options: ApiOptions): Api {
     logger,
     tokens,
     isReady: options.isReady ?? (() => true),
+    ruleChains: options.ruleChains,
   };
-  const router = createRouter([...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps)]);
+  const rpcCaller = createRpcCaller({
+    broadcast: options.broadcast,
+    ...(options.rpcPickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.rpcPickupTimeoutMs } : {}),
+  });
+  const router = createRouter([...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller)]);
   const ws = createWsServer({
     storage: options.storage,
     broadcast: options.broadcast,
@@ -115,6 +128,7 @@ export function createApi(options: ApiOptions): Api {
       return ws.handleUpgrade(req, socket, head);
     },
     close() {
+      rpcCaller.close();
       return ws.close();
     },
   };

@@ -5,6 +5,7 @@ import type { Broadcast } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
 import { authFailed, permissionDenied } from './api-error';
 import type { Handler, Reply, RequestContext } from './router';
+import type { RuleChainsPort } from './rule-chains-port';
 import type { AuthUser, TokenService } from './tokens';
 
 /** What route handlers share; built once per createApi. */
@@ -14,6 +15,8 @@ export interface ApiDeps {
   readonly logger: Logger;
   readonly tokens: TokenService;
   readonly isReady: () => boolean;
+  /** Rule-chain validation, node catalog, test runs and counters (the rule engine's); routes that need it answer 503 without. */
+  readonly ruleChains?: RuleChainsPort | undefined;
 }
 
 /** ThingsBoard's header first, the standard one as well (curl users and proxies send that). */

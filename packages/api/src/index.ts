@@ -3,3 +3,6 @@ export { hashPassword, verifyPassword } from './password';
 export { bootstrapTenant, DEFAULT_ADMIN_EMAIL, DEFAULT_TENANT_TITLE, type BootstrapTenantOptions, type BootstrapTenantResult } from './bootstrap';
 export { ApiError, toErrorResponse } from './api-error';
 export type { AuthUser } from './tokens';
+export type { RuleChainsPort } from './rule-chains-port';
+export { toRuleChainExport } from './routes/rule-chain.routes';
+export { mqttBasicCredentialsId, checkBasicMqttCredentials, parseBasicMqttCredentials, type BasicMqttCredentials } from './mqtt-basic-credentials';

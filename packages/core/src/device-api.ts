@@ -9,6 +9,8 @@ export interface DeviceInfo {
   readonly deviceId: string;
   readonly deviceName: string;
   readonly deviceType: string;
+  /** ThingsBoard's gateway flag (the device's additionalInfo.gateway): it may use the gateway API. */
+  readonly isGateway?: boolean;
 }
 
 export interface DeviceAuthenticator {
@@ -30,4 +32,12 @@ export interface DeviceApiService {
    * Empty sections are left out.
    */
   getAttributes(device: DeviceInfo, request: { clientKeys?: string[] | undefined; sharedKeys?: string[] | undefined }): Promise<AttributesResponse>;
+}
+
+/**
+ * Devices behind a gateway (ThingsBoard's gateway API): created on first sight under the gateway's
+ * tenant, found by name afterwards. The server backs it with storage and a cache.
+ */
+export interface GatewayDeviceService {
+  getOrCreateDevice(gateway: DeviceInfo, name: string, type: string): Promise<DeviceInfo>;
 }

@@ -5,6 +5,18 @@ import type { JsonValue } from './msg';
  * Server-side RPC (REST or a rule node -> device) and client-side RPC replies (rule chain -> device)
  * travel on the Broadcast seam, so the process that holds the device's session (a transport) need
  * not be the one that asked (the API, the rule engine). With Kafka, the broadcast crosses processes.
+ *
+ * The exchange, which every transport follows (createRpcCaller is the asking side):
+ * 1. The caller publishes a ToDeviceRpcRequest on TO_DEVICE.
+ * 2. A transport holding a session of that device that can take commands (MQTT: subscribed to the
+ *    RPC topic; CoAP: observing /rpc) sends the command and publishes a pickup on
+ *    TO_DEVICE_RESPONSE: `{requestId, deviceId, delivered: true}` without `response`. It does so
+ *    from within its handler when it can, so an in-process caller knows at once. Transports
+ *    without such a session stay silent: a caller that sees no pickup answers "no session".
+ *    A one-way request is done with the pickup.
+ * 3. A two-way request is done when the device replies: `{requestId, deviceId, delivered: true,
+ *    response}`, or when the transport gives up on it (session closed): `{requestId, deviceId, error}`.
+ * Requests past their expirationTime are neither delivered nor answered.
  */
 export const RpcChannel = {
   /** ToDeviceRpcRequest: every transport looks for a session of deviceId and delivers it. */
@@ -43,6 +55,11 @@ export interface ToServerRpcReply {
   readonly deviceId: string;
   /** The id the device used in its request topic or path. */
   readonly requestId: string;
+  /**
+   * The transport session the request came from (the message's `sessionId` metadata), so the
+   * reply reaches that connection only; absent: every session of the device that asked with this id.
+   */
+  readonly sessionId?: string;
   readonly body: JsonValue;
 }
 

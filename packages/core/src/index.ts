@@ -9,3 +9,4 @@ export * from './batcher';
 export * from './device-api';
 export * from './live-events';
 export * from './device-rpc';
+export * from './rpc-caller';

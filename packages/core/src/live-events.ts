@@ -11,6 +11,8 @@ export const LiveChannel = {
   ATTRIBUTES: 'attributes',
   /** DeviceEvent, published after a device is deleted or its credentials change (auth caches drop it). */
   DEVICES: 'devices',
+  /** RuleChainEvent, published after a rule chain is saved, made root, deleted or its node debug changed (rule engines reload it). */
+  RULE_CHAINS: 'rule-chains',
 } as const;
 
 export interface TelemetryEvent {
@@ -29,4 +31,18 @@ export interface DeviceEvent {
   readonly tenantId: string;
   readonly deviceId: string;
   readonly kind: 'created' | 'updated' | 'deleted' | 'credentials';
+}
+
+/**
+ * A rule chain changed. 'saved', 'root' and 'deleted': engines drop the tenant's compiled chain and
+ * load the new one on the next message (messages already inside the old one finish there).
+ * 'debug': a node's debug settings changed; engines apply them in place, without a reload.
+ */
+export interface RuleChainEvent {
+  readonly tenantId: string;
+  readonly chainId: string;
+  readonly kind: 'saved' | 'root' | 'deleted' | 'debug';
+  /** kind 'debug': the node and its new settings. */
+  readonly nodeIndex?: number;
+  readonly debug?: { readonly failuresEnabled: boolean; readonly allEnabled: boolean; readonly allEnabledUntil: number };
 }

@@ -5,10 +5,22 @@ import { z } from 'zod';
  * {"ruleChain":{"name","root"},"metadata":{"firstNodeIndex","nodes":[..],"connections":[..]}}.
  * Unknown extra fields (ids, additionalInfo, ruleChainConnections) are kept, not rejected.
  */
+/**
+ * ThingsBoard 3.9+'s per-node debug settings: failures always, everything until a time (its
+ * "debug for 15 minutes"). Older exports carry `debugMode: true` instead.
+ */
+export const DebugSettingsJson = z.looseObject({
+  failuresEnabled: z.boolean().optional(),
+  allEnabled: z.boolean().optional(),
+  allEnabledUntil: z.number().optional(),
+});
+export type DebugSettingsJson = z.infer<typeof DebugSettingsJson>;
+
 export const RuleNodeJson = z.looseObject({
   type: z.string().min(1),
   name: z.string().default(''),
   debugMode: z.boolean().optional(),
+  debugSettings: DebugSettingsJson.nullable().optional(),
   configurationVersion: z.number().int().nonnegative().optional(),
   configuration: z.unknown().optional(),
   additionalInfo: z.unknown().optional(),
@@ -34,6 +46,8 @@ export const RuleChainJson = z.looseObject({
     name: z.string().min(1),
     root: z.boolean().optional(),
     debugMode: z.boolean().optional(),
+    /** Rivulet reads `processingStrategy` here (see processing-strategy.ts); ThingsBoard leaves it null. */
+    configuration: z.unknown().optional(),
   }),
   metadata: RuleChainMetadataJson,
 });

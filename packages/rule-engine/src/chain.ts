@@ -1,5 +1,6 @@
 import { ErrorCode, RivuletError, errorMessage, withMsg, type Logger, type Msg } from '@rivulet/core';
-import { RuleChainJson, type RuleChainMetadataJson } from './chain-schema';
+import { RuleChainJson, type DebugSettingsJson, type RuleChainMetadataJson } from './chain-schema';
+import { parseStrategy, type StrategyOverride } from './processing-strategy';
 import type { NodeRegistry } from './registry';
 import { Relation, type NodeContext, type Route, type RuleNode, type RuleNodeDefinition, type RuleNodeServices } from './types';
 
@@ -24,10 +25,51 @@ export interface NodeStats {
   timeMs: number;
 }
 
+/** How long "debug all" lasts when switched on without an end (ThingsBoard's 15 minutes). */
+export const DEFAULT_DEBUG_DURATION_MS = 15 * 60_000;
+
+/** A node's debug settings (ThingsBoard's debugSettings): failures always, all traffic until a time. */
+export interface NodeDebugSettings {
+  failuresEnabled: boolean;
+  /** All traffic for DEFAULT_DEBUG_DURATION_MS (or the compile option) from when the chain loads. */
+  allEnabled: boolean;
+  /** All traffic until this time (ms); 0 when off. */
+  allEnabledUntil: number;
+}
+
+/**
+ * What one node did with one message: the input, each route it left by (with the nodes the route
+ * leads to), the error if it failed, and the time process() took. Debug events and test runs are
+ * both built from these.
+ */
+export interface NodeTrace {
+  readonly chainId: string;
+  readonly nodeIndex: number;
+  readonly nodeName: string;
+  readonly nodeType: string;
+  /** Order in which visits started within this compiled chain (test runs sort by it). */
+  readonly seq: number;
+  readonly startTs: number;
+  readonly msgIn: Msg;
+  readonly routes: ReadonlyArray<{ relation: string; msg: Msg; targets: readonly number[] }>;
+  readonly error: string | null;
+  readonly durationMs: number;
+}
+
+/**
+ * Receives traces of nodes in debug mode and of failures. Called on the hot path: it must only
+ * buffer (see createBatchedDebugSink), never wait for storage.
+ */
+export interface DebugSink {
+  record(trace: NodeTrace): void;
+}
+
 export interface ChainOutcome {
   ok: boolean;
   /** Why the message failed: a Failure route with no link, or a loop. */
   error?: string;
+  /** Routes that left the chain by output nodes (for the rule chain node that called it). */
+  outputs?: Route[];
 }
 
 export interface CompiledChain {
@@ -35,6 +77,10 @@ export interface CompiledChain {
   readonly name: string;
   run(msg: Msg): Promise<ChainOutcome>;
   stats(): NodeStats[];
+  /** The chain's own processing strategy (ruleChain.configuration.processingStrategy), if any. */
+  readonly strategy: StrategyOverride | undefined;
+  /** Changes a node's debug settings in place (no reload: node state and counters stay). False: no such node. */
+  setNodeDebug(nodeIndex: number, settings: Partial<NodeDebugSettings>): boolean;
   destroy(): Promise<void>;
 }
 
@@ -45,6 +91,9 @@ interface CompiledNode {
   ctx: NodeContext;
   links: Map<string, number[]>;
   stats: NodeStats;
+  /** Debug traffic is recorded while now < debugUntil; failures while debugFailures. */
+  debugUntil: number;
+  debugFailures: boolean;
 }
 
 interface ValidatedNode {
@@ -52,6 +101,7 @@ interface ValidatedNode {
   name: string;
   def: RuleNodeDefinition;
   config: unknown;
+  debug: NodeDebugSettings;
 }
 
 export interface ValidatedChain {
@@ -59,6 +109,14 @@ export interface ValidatedChain {
   firstNodeIndex: number | null;
   nodes: ValidatedNode[];
   links: Array<Map<string, number[]>>;
+  strategy?: StrategyOverride | undefined;
+}
+
+/** ThingsBoard's debugSettings, or its older debugMode flag (all traffic, for the default duration). */
+export function debugSettingsOf(node: { debugMode?: boolean | undefined; debugSettings?: DebugSettingsJson | null | undefined }): NodeDebugSettings {
+  const s = node.debugSettings;
+  if (s) return { failuresEnabled: s.failuresEnabled ?? true, allEnabled: s.allEnabled ?? false, allEnabledUntil: s.allEnabledUntil ?? 0 };
+  return { failuresEnabled: true, allEnabled: node.debugMode === true, allEnabledUntil: 0 };
 }
 
 function nodeLabel(i: number, name: string, type: string): string {
@@ -77,18 +135,24 @@ export function validateRuleChain(input: unknown, registry: NodeRegistry): Valid
     const where = issue ? issue.path.join('.') : '';
     throw new InvalidRuleChainError(`Invalid rule chain: ${where ? `${where}: ` : ''}${issue?.message ?? 'bad shape'}`, { field: where });
   }
-  return validateMetadata(parsed.data.ruleChain.name, parsed.data.metadata, registry);
+  const strategy = parseStrategy(parsed.data.ruleChain.configuration);
+  if (!strategy.ok) {
+    throw new InvalidRuleChainError(`Invalid rule chain: ${strategy.field}: ${strategy.message}`, { field: strategy.field });
+  }
+  return { ...validateMetadata(parsed.data.ruleChain.name, parsed.data.metadata, registry), strategy: strategy.override };
 }
 
 export function validateMetadata(name: string, metadata: RuleChainMetadataJson, registry: NodeRegistry): ValidatedChain {
   const nodes: ValidatedNode[] = [];
+  // Unknown types first and all of them: an import learns every node it lacks at once, not only
+  // what the first bad configuration would have said.
   const unknown: string[] = [];
   metadata.nodes.forEach((n, i) => {
+    if (!registry.get(n.type)) unknown.push(`${nodeLabel(i, n.name, n.type)}: unknown node type ${n.type}`);
+  });
+  metadata.nodes.forEach((n, i) => {
     const def = registry.get(n.type);
-    if (!def) {
-      unknown.push(`${nodeLabel(i, n.name, n.type)}: unknown node type ${n.type}`);
-      return;
-    }
+    if (!def || unknown.length > 0) return;
     const fromVersion = n.configurationVersion ?? def.configVersion;
     let raw: unknown = n.configuration ?? {};
     if (fromVersion < def.configVersion && def.upgrade) raw = def.upgrade(raw, fromVersion);
@@ -101,10 +165,11 @@ export function validateMetadata(name: string, metadata: RuleChainMetadataJson, 
         { nodeIndex: i, nodeName: n.name, field },
       );
     }
-    nodes.push({ index: i, name: n.name, def, config: cfg.data });
+    nodes.push({ index: i, name: n.name, def, config: cfg.data, debug: debugSettingsOf(n) });
   });
   if (unknown.length > 0) {
-    throw new InvalidRuleChainError(`Rule chain "${name}" uses node types Rivulet does not implement: ${unknown.join('; ')}`, { unknown });
+    const unknownTypes = [...new Set(metadata.nodes.filter((n) => !registry.get(n.type)).map((n) => n.type))];
+    throw new InvalidRuleChainError(`Rule chain "${name}" uses node types Rivulet does not implement: ${unknown.join('; ')}`, { unknown, unknownTypes });
   }
   const count = metadata.nodes.length;
   const first = metadata.firstNodeIndex ?? (count > 0 ? 0 : null);
@@ -150,8 +215,27 @@ export function compileRuleChain(options: {
   chain: ValidatedChain;
   services: RuleNodeServices;
   logger: Logger;
+  /** Where traces of nodes in debug mode and of failures go. None: nothing is traced. */
+  debugSink?: DebugSink;
+  /** Trace every node visit regardless of its settings (test runs). */
+  traceAll?: boolean;
+  /** How long `allEnabled` lasts from load; default DEFAULT_DEBUG_DURATION_MS. */
+  debugDurationMs?: number;
+  now?: () => number;
+  /** The tenant the chain runs for (nodes that make messages of their own need it). */
+  tenantId?: string;
+  /** Call the nodes' start() (generators begin); default true. False for validation and test runs. */
+  startNodes?: boolean;
 }): CompiledChain {
   const { id, chain, services, logger } = options;
+  const sink = options.debugSink;
+  const traceAll = options.traceAll === true;
+  const now = options.now ?? Date.now;
+  const debugDurationMs = options.debugDurationMs ?? DEFAULT_DEBUG_DURATION_MS;
+  const untilOf = (d: Partial<NodeDebugSettings>, from: number): number =>
+    Math.max(d.allEnabledUntil ?? 0, d.allEnabled ? from + debugDurationMs : 0);
+  let seq = 0;
+  const loadedAt = now();
   const nodes: CompiledNode[] = [];
   try {
     for (const n of chain.nodes) {
@@ -161,6 +245,8 @@ export function compileRuleChain(options: {
         nodeId,
         nodeName: n.name,
         logger: logger.child({ chainId: id, nodeId, nodeName: n.name }),
+        tenantId: options.tenantId,
+        emit: (routes) => emitFrom(n.index, routes),
       };
       nodes[n.index] = {
         index: n.index,
@@ -169,36 +255,93 @@ export function compileRuleChain(options: {
         ctx,
         links: chain.links[n.index] ?? new Map(),
         stats: { nodeIndex: n.index, name: n.name, type: n.def.type, in: 0, out: {}, errors: 0, timeMs: 0 },
+        debugUntil: untilOf(n.debug, loadedAt),
+        debugFailures: n.debug.failuresEnabled,
       };
     }
   } catch (e) {
     for (const n of nodes) void Promise.resolve(n?.instance.destroy?.()).catch(() => {});
     throw new InvalidRuleChainError(`Rule chain "${chain.name}" failed to start: ${errorMessage(e)}`);
   }
+  let destroyed = false;
+  if (options.startNodes !== false) {
+    for (const n of nodes) {
+      if (!n?.instance.start) continue;
+      try {
+        n.instance.start(n.ctx);
+      } catch (e) {
+        n.ctx.logger.error({ err: errorMessage(e) }, 'rule node failed to start');
+      }
+    }
+  }
 
   const failRoute = (msg: Msg, e: unknown): Route[] => [
     { relation: Relation.FAILURE, msg: withMsg(msg, { metadata: { ...msg.metadata, error: errorMessage(e) } }) },
   ];
 
-  async function visit(index: number, msg: Msg, hops: number): Promise<string | undefined> {
+  async function visit(index: number, msg: Msg, hops: number, out?: Route[]): Promise<string | undefined> {
     if (hops > MAX_HOPS) return `Message passed ${MAX_HOPS} nodes: the chain loops`;
     const node = nodes[index]!;
     const stats = node.stats;
     stats.in++;
+    // Decided once per visit, before the node runs: cheap when nothing is traced (no sink).
+    const startTs = sink ? now() : 0;
+    const traced = sink !== undefined && (traceAll || startTs < node.debugUntil);
+    const visitSeq = sink ? seq++ : 0;
     const t0 = performance.now();
     let routes: Route[];
+    let thrown: string | undefined;
     try {
       const r = node.instance.process(msg, node.ctx);
       routes = isPromiseLike<Route[]>(r) ? await r : r;
     } catch (e) {
       stats.errors++;
+      thrown = errorMessage(e);
       routes = failRoute(msg, e);
     }
-    stats.timeMs += performance.now() - t0;
+    const durationMs = performance.now() - t0;
+    stats.timeMs += durationMs;
+    if (sink) {
+      const failure = thrown ?? routes.find((r) => r.relation === Relation.FAILURE)?.msg.metadata.error ?? (routes.some((r) => r.relation === Relation.FAILURE) ? 'Failure' : undefined);
+      if (traced || (failure !== undefined && node.debugFailures)) {
+        try {
+          sink.record({
+            chainId: id,
+            nodeIndex: index,
+            nodeName: node.ctx.nodeName,
+            nodeType: node.def.type,
+            seq: visitSeq,
+            startTs,
+            msgIn: msg,
+            routes: routes.map((r) => ({ relation: r.relation, msg: r.msg, targets: node.links.get(r.relation) ?? [] })),
+            error: failure ?? null,
+            durationMs,
+          });
+        } catch (e) {
+          // Debugging must never change what happens to the message.
+          node.ctx.logger.warn({ err: errorMessage(e) }, 'debug sink failed');
+        }
+      }
+    }
+    const next = follow(index, routes, hops, out);
+    return typeof next === 'object' ? await next : next;
+  }
+
+  /**
+   * Sends a node's routes on by its links; the first error of any branch comes back. Output-node
+   * routes are collected in `out` instead. Synchronous when no link is followed.
+   */
+  function follow(index: number, routes: readonly Route[], hops: number, out: Route[] | undefined): string | undefined | Promise<string | undefined> {
+    const node = nodes[index]!;
+    const stats = node.stats;
     let error: string | undefined;
     let branches: Array<Promise<string | undefined>> | undefined;
     for (const route of routes) {
       stats.out[route.relation] = (stats.out[route.relation] ?? 0) + 1;
+      if (route.chainOutput) {
+        out?.push(route);
+        continue;
+      }
       const targets = node.links.get(route.relation);
       if (!targets) {
         if (route.relation === Relation.FAILURE) {
@@ -206,13 +349,29 @@ export function compileRuleChain(options: {
         }
         continue;
       }
-      for (const t of targets) (branches ??= []).push(visit(t, route.msg, hops + 1));
+      for (const t of targets) (branches ??= []).push(visit(t, route.msg, hops + 1, out));
     }
-    if (branches) {
+    if (!branches) return error;
+    return (async () => {
       const results = branches.length === 1 ? [await branches[0]] : await Promise.all(branches);
       for (const r of results) if (r !== undefined) error ??= r;
+      return error;
+    })();
+  }
+
+  /** ctx.emit: routes a node gives after process() returned, followed like returned ones. */
+  async function emitFrom(index: number, routes: readonly Route[]): Promise<ChainOutcome> {
+    if (destroyed) return { ok: false, error: `Rule chain "${chain.name}" was stopped` };
+    let error: string | undefined;
+    try {
+      const next = follow(index, routes, 0, undefined);
+      error = typeof next === 'object' ? await next : next;
+    } catch (e) {
+      error = errorMessage(e);
     }
-    return error;
+    if (error === undefined) return { ok: true };
+    nodes[index]?.ctx.logger.warn({ error }, 'message sent on later by the node failed');
+    return { ok: false, error };
   }
 
   return {
@@ -220,11 +379,22 @@ export function compileRuleChain(options: {
     name: chain.name,
     async run(msg) {
       if (chain.firstNodeIndex === null) return { ok: true };
-      const error = await visit(chain.firstNodeIndex, msg, 0);
-      return error === undefined ? { ok: true } : { ok: false, error };
+      const outputs: Route[] = [];
+      const error = await visit(chain.firstNodeIndex, msg, 0, outputs);
+      if (error !== undefined) return { ok: false, error };
+      return outputs.length > 0 ? { ok: true, outputs } : { ok: true };
     },
     stats: () => nodes.filter(Boolean).map((n) => ({ ...n.stats, out: { ...n.stats.out } })),
+    strategy: chain.strategy,
+    setNodeDebug(nodeIndex, settings) {
+      const node = nodes[nodeIndex];
+      if (!node) return false;
+      if (settings.failuresEnabled !== undefined) node.debugFailures = settings.failuresEnabled;
+      if (settings.allEnabled !== undefined || settings.allEnabledUntil !== undefined) node.debugUntil = untilOf(settings, now());
+      return true;
+    },
     async destroy() {
+      destroyed = true;
       await Promise.allSettled(nodes.filter(Boolean).map((n) => n.instance.destroy?.()));
     },
   };

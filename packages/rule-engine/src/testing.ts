@@ -1,5 +1,5 @@
-import { silentLogger, type AttributeKv, type AttributeWrite, type Msg, type TsKv, type TsPoint } from '@rivulet/core';
-import type { NodeContext, RuleNodeServices } from './types';
+import { newId, silentLogger, type AttributeKv, type AttributeWrite, type Msg, type TsKv, type TsPoint } from '@rivulet/core';
+import type { DeviceInfo, KafkaProducer, NodeContext, Route, RuleAlarm, RuleNodeServices } from './types';
 
 /**
  * Services for node unit tests (the STYLE's "fake context"): they record what a node wrote and
@@ -8,26 +8,106 @@ import type { NodeContext, RuleNodeServices } from './types';
 export interface RecordingServices extends RuleNodeServices {
   readonly points: TsPoint[];
   readonly attributeWrites: AttributeWrite[];
-  failNext(kind: 'timeseries' | 'attributes', error: Error): void;
+  /** Every alarm created, in creation order (updated and cleared in place). */
+  readonly alarmList: RuleAlarm[];
+  /** What the Kafka producer was asked to send (only with the `kafka` option). */
+  readonly kafkaRecords: Array<Parameters<KafkaProducer['send']>[0]>;
+  failNext(kind: FailKind, error: Error): void;
+  /** A device the `devices` capability answers for (any tenant). */
+  addDevice(device: Partial<DeviceInfo> & { id: string }): DeviceInfo;
 }
 
-export function createRecordingServices(options: { now?: number } = {}): RecordingServices {
+type FailKind = 'timeseries' | 'attributes' | 'alarms';
+
+export function createRecordingServices(options: { now?: number | (() => number); kafka?: boolean } = {}): RecordingServices {
   const points: TsPoint[] = [];
   const attributeWrites: AttributeWrite[] = [];
-  const failures: Partial<Record<'timeseries' | 'attributes', Error>> = {};
-  const takeFailure = (kind: 'timeseries' | 'attributes') => {
+  const alarmList: RuleAlarm[] = [];
+  const kafkaRecords: RecordingServices['kafkaRecords'] = [];
+  const devices = new Map<string, DeviceInfo>();
+  const failures: Partial<Record<FailKind, Error>> = {};
+  const takeFailure = (kind: FailKind) => {
     const e = failures[kind];
     delete failures[kind];
     if (e) throw e;
   };
+  const clock = options.now;
+  const now = typeof clock === 'function' ? clock : () => clock ?? 1_700_000_000_000;
+  const findActive = (tenantId: string, originatorId: string, type: string) =>
+    alarmList.find((a) => a.tenantId === tenantId && a.originatorId === originatorId && a.type === type && !a.cleared) ?? null;
   return {
     logger: silentLogger,
     points,
     attributeWrites,
-    now: () => options.now ?? 1_700_000_000_000,
+    alarmList,
+    kafkaRecords,
+    now,
     failNext(kind, error) {
       failures[kind] = error;
     },
+    addDevice(d) {
+      const device: DeviceInfo = { name: d.id, type: 'default', label: null, createdTime: 0, ...d };
+      devices.set(device.id, device);
+      return device;
+    },
+    devices: {
+      async get(_tenantId, id) {
+        return devices.get(id) ?? null;
+      },
+    },
+    alarms: {
+      async createOrUpdate(input) {
+        takeFailure('alarms');
+        const active = findActive(input.tenantId, input.originatorId, input.type);
+        if (active) {
+          active.severity = input.severity;
+          active.endTs = input.ts;
+          if (input.details !== undefined) active.details = input.details;
+          return { alarm: { ...active }, created: false };
+        }
+        const alarm: RuleAlarm = {
+          id: newId(),
+          tenantId: input.tenantId,
+          type: input.type,
+          originatorType: input.originatorType,
+          originatorId: input.originatorId,
+          severity: input.severity,
+          acknowledged: false,
+          cleared: false,
+          startTs: input.ts,
+          endTs: input.ts,
+          ackTs: 0,
+          clearTs: 0,
+          details: input.details ?? null,
+          createdTime: now(),
+        };
+        alarmList.push(alarm);
+        return { alarm: { ...alarm }, created: true };
+      },
+      async findActive(tenantId, originatorId, type) {
+        const a = findActive(tenantId, originatorId, type);
+        return a ? { ...a } : null;
+      },
+      async clear(tenantId, id, ts, details) {
+        takeFailure('alarms');
+        const a = alarmList.find((x) => x.tenantId === tenantId && x.id === id);
+        if (!a) return null;
+        a.cleared = true;
+        a.clearTs = ts;
+        if (details !== undefined) a.details = details;
+        return { ...a };
+      },
+    },
+    ...(options.kafka
+      ? {
+          kafkaProducer: {
+            async send(record) {
+              kafkaRecords.push(record);
+              return { partition: 0, offset: String(kafkaRecords.length - 1) };
+            },
+          },
+        }
+      : {}),
     timeseries: {
       async save(p) {
         takeFailure('timeseries');
@@ -41,6 +121,18 @@ export function createRecordingServices(options: { now?: number } = {}): Recordi
           if (!cur || cur.ts <= p.ts) latest.set(p.key, { key: p.key, ts: p.ts, value: p.value });
         }
         return [...latest.values()];
+      },
+      async findHistory(entityId, q) {
+        const out: Record<string, TsKv[]> = {};
+        for (const key of q.keys) {
+          const list = points
+            .filter((p) => p.entityId === entityId && p.key === key && p.ts >= q.startTs && p.ts < q.endTs)
+            .map((p) => ({ key: p.key, ts: p.ts, value: p.value }))
+            .sort((a, b) => (q.orderBy === 'ASC' ? a.ts - b.ts : b.ts - a.ts))
+            .slice(0, q.limit ?? 100);
+          if (list.length > 0) out[key] = list;
+        }
+        return out;
       },
     },
     attributes: {
@@ -72,8 +164,25 @@ export function createRecordingServices(options: { now?: number } = {}): Recordi
   };
 }
 
-export function testNodeContext(name = 'test node'): NodeContext {
-  return { chainId: 'test-chain', nodeId: 'test-chain:0', nodeName: name, logger: silentLogger };
+/** A node context whose ctx.emit records the routes (what a node sent on after process() returned). */
+export interface TestNodeContext extends NodeContext {
+  readonly emitted: Route[];
+}
+
+export function testNodeContext(name = 'test node', options: { tenantId?: string } = {}): TestNodeContext {
+  const emitted: Route[] = [];
+  return {
+    chainId: 'test-chain',
+    nodeId: 'test-chain:0',
+    nodeName: name,
+    logger: silentLogger,
+    tenantId: options.tenantId,
+    emitted,
+    async emit(routes) {
+      emitted.push(...routes);
+      return { ok: true };
+    },
+  };
 }
 
 export type { Msg };

@@ -1,4 +1,17 @@
-import type { AttributeScope, AttributeWrite, KvValue, Logger, Msg, TsPoint, AttributeKv, TsKv } from '@rivulet/core';
+import type {
+  AttributeScope,
+  AttributeWrite,
+  JsonValue,
+  KvValue,
+  Logger,
+  Msg,
+  RpcOutcome,
+  TsPoint,
+  AttributeKv,
+  TsKv,
+  ToDeviceRpcRequest,
+  ToServerRpcReply,
+} from '@rivulet/core';
 import type { z } from 'zod';
 
 /** Relation names (link labels) shared by many nodes. Node-specific ones live beside their node. */
@@ -14,9 +27,14 @@ export const Relation = {
 export interface Route {
   readonly relation: string;
   readonly msg: Msg;
+  /**
+   * Set only by the output node: the message leaves the running chain by `relation` (no link is
+   * followed); the rule chain node that called this chain sends it on by that relation.
+   */
+  readonly chainOutput?: boolean;
 }
 
-export type NodeCategory = 'filter' | 'enrichment' | 'transformation' | 'action' | 'external' | 'flow';
+export type NodeCategory = 'filter' | 'sampling' | 'enrichment' | 'transformation' | 'action' | 'external' | 'flow';
 
 /**
  * The few capabilities a node may use (instead of ThingsBoard's god-object context). Writes are
@@ -27,6 +45,8 @@ export interface RuleNodeServices {
   readonly timeseries: {
     save(points: ReadonlyArray<TsPoint>): Promise<void>;
     findLatest(entityId: string, keys?: readonly string[]): Promise<TsKv[]>;
+    /** History per key in [startTs, endTs) (storage's findHistory); absent: the telemetry node reads latest values only. */
+    findHistory?(entityId: string, query: TsHistoryQuery): Promise<Record<string, TsKv[]>>;
   };
   readonly attributes: {
     save(items: ReadonlyArray<AttributeWrite>): Promise<void>;
@@ -35,6 +55,127 @@ export interface RuleNodeServices {
   };
   /** Current time; injectable for tests. */
   now(): number;
+  // Optional capabilities: a node that needs one that is absent fails its message with a clear
+  // error (requireCapability), so a process can run without, e.g., Kafka.
+  /** Alarms (create / clear alarm nodes). */
+  readonly alarms?: AlarmService;
+  /** Device lookups by id (originator fields, device type switch). */
+  readonly devices?: DeviceLookup;
+  /** Other rule chains of a tenant, compiled (the rule chain node). */
+  readonly ruleChains?: RuleChainResolver;
+  /** Producer for the Kafka node; absent until Kafka is configured. */
+  readonly kafkaProducer?: KafkaProducer;
+  /** Script sandbox for script nodes; absent: the rule-nodes package's shared default. */
+  readonly scripts?: ScriptRunner;
+  /** RPC with devices (the RPC call request / reply nodes); the server backs it with the broadcast. */
+  readonly rpc?: RuleRpcService;
+}
+
+/** What the RPC nodes need: core's ToDeviceRpcRequest / RpcOutcome / ToServerRpcReply, through the transports. */
+export interface RuleRpcService {
+  /** Server-side RPC from a chain (RPC_CALL_FROM_SERVER_TO_DEVICE): resolves when delivered (one-way) or answered (two-way); never rejects. */
+  sendToDevice(request: ToDeviceRpcRequest): Promise<RpcOutcome>;
+  /** Client-side RPC: the chain's answer to a device's TO_SERVER_RPC_REQUEST. */
+  replyToDevice(reply: ToServerRpcReply): void;
+}
+
+/** Storage's history query, as the telemetry node uses it. */
+export interface TsHistoryQuery {
+  keys: readonly string[];
+  startTs: number;
+  endTs: number;
+  limit?: number;
+  orderBy?: 'ASC' | 'DESC';
+  agg?: 'NONE' | 'AVG' | 'MIN' | 'MAX' | 'SUM' | 'COUNT';
+  interval?: number;
+}
+
+export type RuleAlarmSeverity = 'CRITICAL' | 'MAJOR' | 'MINOR' | 'WARNING' | 'INDETERMINATE';
+
+/** An alarm as nodes see it (the same shape as storage's Alarm). */
+export interface RuleAlarm {
+  id: string;
+  tenantId: string;
+  type: string;
+  originatorType: string;
+  originatorId: string;
+  severity: RuleAlarmSeverity;
+  acknowledged: boolean;
+  cleared: boolean;
+  startTs: number;
+  endTs: number;
+  ackTs: number;
+  clearTs: number;
+  details: JsonValue;
+  createdTime: number;
+}
+
+/** The part of storage's AlarmRepository the alarm nodes use. */
+export interface AlarmService {
+  /** Creates, or updates the active alarm of the same originator and type (`created` tells which). */
+  createOrUpdate(input: {
+    tenantId: string;
+    type: string;
+    originatorType: string;
+    originatorId: string;
+    severity: RuleAlarmSeverity;
+    details?: JsonValue;
+    ts: number;
+  }): Promise<{ alarm: RuleAlarm; created: boolean }>;
+  findActive(tenantId: string, originatorId: string, type: string): Promise<RuleAlarm | null>;
+  clear(tenantId: string, id: string, ts: number, details?: JsonValue): Promise<RuleAlarm | null>;
+}
+
+export interface DeviceInfo {
+  id: string;
+  name: string;
+  type: string;
+  label: string | null;
+  createdTime: number;
+}
+
+export interface DeviceLookup {
+  get(tenantId: string, deviceId: string): Promise<DeviceInfo | null>;
+}
+
+/** A compiled chain another chain can call (the rule chain node). */
+export interface RunnableChain {
+  readonly id: string;
+  readonly name: string;
+  /** The outcome carries the routes that left by output nodes (`outputs`). */
+  run(msg: Msg): Promise<{ ok: boolean; error?: string; outputs?: Route[] }>;
+}
+
+export interface RuleChainResolver {
+  /** The tenant's chain of that id, compiled once and reused; null when there is none. */
+  get(tenantId: string, chainId: string): Promise<RunnableChain | null>;
+}
+
+export interface KafkaProducer {
+  send(record: { topic: string; key: string | null; value: string; headers?: Record<string, string> }): Promise<{ partition?: number; offset?: string } | void>;
+}
+
+/** A script function compiled once in the sandbox, called per message with JSON in and out. */
+export interface CompiledScript {
+  /** Resolves with the function's result as JSON (undefined becomes null); rejects with a ScriptError. */
+  call(args: readonly JsonValue[]): Promise<JsonValue>;
+  destroy(): void;
+}
+
+export interface ScriptRunner {
+  /**
+   * Compiles `function (params...) { body }`; throws at once on a syntax error, so a bad script
+   * fails the chain's load (and its save), not each message.
+   */
+  compile(options: {
+    body: string;
+    params: readonly string[];
+    name: string;
+    /** Declarations run once before the function is defined (helper functions). */
+    prelude?: string;
+    timeoutMs?: number;
+    memoryLimitBytes?: number;
+  }): CompiledScript;
 }
 
 /** Per-call context: identifies the node for logs and errors. */
@@ -43,6 +184,16 @@ export interface NodeContext {
   readonly nodeId: string;
   readonly nodeName: string;
   readonly logger: Logger;
+  /** The tenant whose chain this is, when the chain was compiled for one (the engine's are). */
+  readonly tenantId?: string | undefined;
+  /**
+   * Sends messages on from this node after process() has returned (deduplication and window
+   * flushes, delays, generators): they follow this node's links as if process() had returned these
+   * routes. The message that caused them was already acknowledged, so they are not redelivered after
+   * a crash (ThingsBoard's pending messages behave the same). Resolves with their outcome; a failure
+   * is also logged by the chain.
+   */
+  emit(routes: readonly Route[]): Promise<{ ok: boolean; error?: string }>;
 }
 
 export interface RuleNode {
@@ -52,6 +203,11 @@ export interface RuleNode {
    * twice (the Node-RED lesson).
    */
   process(msg: Msg, ctx: NodeContext): Promise<Route[]> | Route[];
+  /**
+   * Called once when the whole chain is built (not for validation or test runs): nodes that act on
+   * their own (generators) start their timers here, with their context for ctx.emit.
+   */
+  start?(ctx: NodeContext): void;
   /** Releases timers and handles when the chain is replaced or stopped. */
   destroy?(): void | Promise<void>;
 }

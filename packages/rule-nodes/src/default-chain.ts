@@ -2,7 +2,9 @@ import type { RuleChainJson } from '@rivulet/rule-engine';
 
 /**
  * The root chain every tenant starts with, in ThingsBoard's export shape: message type switch ->
- * save time series / save client attributes / log RPC from device / log other.
+ * save time series / save client attributes / log RPC from device / log other / RPC call request
+ * (messages of type RPC_CALL_FROM_SERVER_TO_DEVICE go to the device). As in ThingsBoard, a device's
+ * own RPC request is only logged: answering it takes a chain with an RPC call reply node.
  */
 export function defaultRootChain(): RuleChainJson {
   const node = (type: string, name: string, configuration: Record<string, unknown>, x: number, y: number) => ({
@@ -23,12 +25,14 @@ export function defaultRootChain(): RuleChainJson {
         node('rivulet.action.saveAttributes', 'Save Client Attributes', { scope: 'CLIENT_SCOPE', notifyDevice: false }, 800, 150),
         node('rivulet.action.log', 'Log RPC from Device', { level: 'info' }, 800, 250),
         node('rivulet.action.log', 'Log Other', { level: 'info' }, 800, 350),
+        node('rivulet.action.rpcCallRequest', 'RPC Call Request', { timeoutInSeconds: 60 }, 800, 450),
       ],
       connections: [
         { fromIndex: 0, toIndex: 1, type: 'Post telemetry' },
         { fromIndex: 0, toIndex: 2, type: 'Post attributes' },
         { fromIndex: 0, toIndex: 3, type: 'RPC Request from Device' },
         { fromIndex: 0, toIndex: 4, type: 'Other' },
+        { fromIndex: 0, toIndex: 5, type: 'RPC Request to Device' },
       ],
     },
   };

@@ -105,8 +105,9 @@ describe('default root chain (fixture-level)', () => {
       'rivulet.action.saveTimeseries': 'org.thingsboard.rule.engine.telemetry.TbMsgTimeseriesNode',
       'rivulet.action.saveAttributes': 'org.thingsboard.rule.engine.telemetry.TbMsgAttributesNode',
       'rivulet.action.log': 'org.thingsboard.rule.engine.action.TbLogNode',
+      'rivulet.action.rpcCallRequest': 'org.thingsboard.rule.engine.rpc.TbSendRPCRequestNode',
     };
     for (const n of tb.metadata.nodes) n.type = names[n.type]!;
-    expect(validateRuleChain(tb, registry).nodes).toHaveLength(5);
+    expect(validateRuleChain(tb, registry).nodes).toHaveLength(6);
   });
 });

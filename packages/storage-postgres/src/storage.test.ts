@@ -68,7 +68,7 @@ describe('embedded storage on a data directory', () => {
     const firstLog = recordingLogger();
     const first = await createEmbeddedStorage({ dataDir: dir, logger: firstLog });
     expect(first.kind).toBe('embedded');
-    expect(appliedMigrations(firstLog)).toEqual([1]);
+    expect(appliedMigrations(firstLog)).toEqual([1, 2]);
     const tenant = await first.tenants.create({ title: 'Persistent' });
     const { device, credentials } = await first.devices.create({ tenantId: tenant.id, name: 'Kept' });
     await first.timeseries.save([{ entityId: device.id, key: 'temp', ts: 1000, value: 21.5 }]);
@@ -118,7 +118,7 @@ describe('PostgreSQL storage start-up', () => {
       const firstLog = recordingLogger();
       const first = await createPostgresStorage({ url: db.url, logger: firstLog });
       expect(first.kind).toBe('postgres');
-      expect(appliedMigrations(firstLog)).toEqual([1]);
+      expect(appliedMigrations(firstLog)).toEqual([1, 2]);
       const tenant = await first.tenants.create({ title: 'Shared' });
 
       const secondLog = recordingLogger();
@@ -136,7 +136,7 @@ describe('PostgreSQL storage start-up', () => {
     try {
       const logs = [recordingLogger(), recordingLogger(), recordingLogger()];
       const storages = await Promise.all(logs.map((logger) => createPostgresStorage({ url: db.url, logger, poolSize: 2 })));
-      expect(logs.flatMap(appliedMigrations)).toEqual([1]);
+      expect(logs.flatMap(appliedMigrations)).toEqual([1, 2]);
       await Promise.all(storages.map((s) => s.close()));
     } finally {
       await db.drop();
@@ -182,6 +182,22 @@ describe('batch shape', () => {
       log.length = 0;
       await storage.attributes.save(Array.from({ length: 7000 }, (_, i) => ({ entityId, scope: 'SERVER_SCOPE' as const, key: `a${i}`, value: i, lastUpdateTs: 1 })));
       expect(log.filter((s) => s.startsWith('INSERT INTO attribute_kv '))).toHaveLength(2);
+
+      // Debug events: one statement per 1000 events, plus one that trims every touched node to its cap.
+      const tenantId = newId();
+      const chainId = newId();
+      log.length = 0;
+      await storage.debugEvents.saveBatch(
+        Array.from({ length: 2500 }, (_, i) => ({
+          tenantId, chainId, nodeIndex: i % 3, nodeName: 'n', nodeType: 't', ts: i, direction: 'IN' as const, relation: null,
+          msgId: String(i), msgType: 'X', originatorType: 'DEVICE', originatorId: entityId, data: { i }, metadata: {}, error: null, durationMs: null,
+        })),
+        { maxPerNode: 100 },
+      );
+      expect(log.filter((s) => s.startsWith('INSERT INTO rule_node_debug_event '))).toHaveLength(3);
+      expect(log.filter((s) => s.startsWith('DELETE FROM rule_node_debug_event '))).toHaveLength(1);
+      expect(log).toHaveLength(4);
+      expect(await storage.debugEvents.count(tenantId, chainId)).toBe(300);
     } finally {
       await storage.close();
     }

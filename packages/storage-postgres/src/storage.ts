@@ -1,6 +1,8 @@
 import type { Logger } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
+import { createAlarmRepository } from './alarm.repository';
 import { createAttributeRepository } from './attribute.repository';
+import { createDebugEventRepository } from './debug-event.repository';
 import { createDeviceRepository } from './device.repository';
 import { migrate } from './migrate';
 import { migrations } from './migrations';
@@ -46,6 +48,9 @@ export async function createSqlStorage(opts: SqlStorageOptions): Promise<Storage
     attributes: createAttributeRepository({ client, chunkSize }),
     timeseries: createTimeseriesRepository({ client, chunkSize }),
     ruleChains: createRuleChainRepository(client),
+    alarms: createAlarmRepository(client),
+    // Debug events carry whole messages: smaller chunks than points keep one statement modest.
+    debugEvents: createDebugEventRepository({ client, chunkSize: Math.min(chunkSize, 1000) }),
     // Idempotent: a composition root may close on several shutdown paths.
     close() {
       closed ??= client.close();

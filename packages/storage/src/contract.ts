@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { AttributeScope, newId, type KvValue, type TsPoint } from '@rivulet/core';
-import type { Device, Storage } from './types';
+import type { DebugEventRecord, Device, Storage } from './types';
 
 /**
  * The behaviour every Storage implementation must show, as one shared suite (aedes' abstract
@@ -766,6 +766,266 @@ export function storageContract(name: string, factory: () => Promise<StorageFixt
         expect(await storage.ruleChains.delete(tenantId, rc.id)).toBe(true);
         expect(await storage.ruleChains.get(tenantId, rc.id)).toBeNull();
         expect(await storage.ruleChains.delete(tenantId, rc.id)).toBe(false);
+      });
+    });
+
+    describe('rule chain configuration', () => {
+      it('keeps configuration and additionalInfo, null when not given', async () => {
+        const tenantId = await tenant();
+        const id = newId();
+        const plain = await storage.ruleChains.save({ id, tenantId, name: 'Plain', root: false, debugMode: false, metadata: { nodes: [] } });
+        expect(plain.configuration).toBeNull();
+        expect(plain.additionalInfo).toBeNull();
+        const configuration = { processingStrategy: { type: 'RETRY_FAILED', retries: 2, pauseBetweenRetriesMs: 10 } };
+        const saved = await storage.ruleChains.save({ id, tenantId, name: 'Plain', root: false, debugMode: false, metadata: { nodes: [] }, configuration, additionalInfo: { description: 'd' } });
+        expect(saved).toMatchObject({ configuration, additionalInfo: { description: 'd' } });
+        expect(await storage.ruleChains.get(tenantId, id)).toEqual(saved);
+      });
+    });
+
+    describe('alarms', () => {
+      const input = (tenantId: string, originatorId: string, over: Partial<Parameters<Storage['alarms']['createOrUpdate']>[0]> = {}) => ({
+        tenantId,
+        type: 'High Temperature',
+        originatorType: 'DEVICE',
+        originatorId,
+        severity: 'MAJOR' as const,
+        details: { temperature: 31 },
+        ts: T,
+        ...over,
+      });
+
+      it('creates an alarm, then updates the active one of the same originator and type', async () => {
+        const tenantId = await tenant();
+        const originatorId = newId();
+        const first = await storage.alarms.createOrUpdate(input(tenantId, originatorId));
+        expect(first.created).toBe(true);
+        expect(first.alarm).toMatchObject({
+          tenantId,
+          type: 'High Temperature',
+          originatorType: 'DEVICE',
+          originatorId,
+          severity: 'MAJOR',
+          acknowledged: false,
+          cleared: false,
+          startTs: T,
+          endTs: T,
+          ackTs: 0,
+          clearTs: 0,
+          details: { temperature: 31 },
+        });
+        expect(await storage.alarms.get(tenantId, first.alarm.id)).toEqual(first.alarm);
+        expect(await storage.alarms.findActive(tenantId, originatorId, 'High Temperature')).toEqual(first.alarm);
+
+        const second = await storage.alarms.createOrUpdate(input(tenantId, originatorId, { severity: 'CRITICAL', details: { temperature: 35 }, ts: T + 1000 }));
+        expect(second.created).toBe(false);
+        expect(second.alarm).toMatchObject({ id: first.alarm.id, severity: 'CRITICAL', startTs: T, endTs: T + 1000, details: { temperature: 35 } });
+        // details left out keep theirs; an older ts does not move endTs back
+        const third = await storage.alarms.createOrUpdate(input(tenantId, originatorId, { details: undefined, ts: T + 10 }));
+        expect(third.alarm).toMatchObject({ id: first.alarm.id, endTs: T + 1000, details: { temperature: 35 } });
+
+        // another type, another originator, another tenant: separate alarms
+        const otherType = await storage.alarms.createOrUpdate(input(tenantId, originatorId, { type: 'Low Battery' }));
+        const otherOriginator = await storage.alarms.createOrUpdate(input(tenantId, newId()));
+        const otherTenant = await storage.alarms.createOrUpdate(input(await tenant(), originatorId));
+        for (const r of [otherType, otherOriginator, otherTenant]) {
+          expect(r.created).toBe(true);
+          expect(r.alarm.id).not.toBe(first.alarm.id);
+        }
+      });
+
+      it('keeps one active alarm per originator and type under concurrent creates', async () => {
+        const tenantId = await tenant();
+        const originatorId = newId();
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => storage.alarms.createOrUpdate(input(tenantId, originatorId, { ts: T + i }))));
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        expect(new Set(results.map((r) => r.alarm.id)).size).toBe(1);
+        const page = await storage.alarms.list(tenantId, { pageSize: 10, page: 0, originatorId });
+        expect(page.totalElements).toBe(1);
+        expect(page.data[0]?.endTs).toBe(T + 19);
+      });
+
+      it('acknowledges and clears independently; a cleared alarm frees the slot for a new one', async () => {
+        const tenantId = await tenant();
+        const originatorId = newId();
+        const { alarm } = await storage.alarms.createOrUpdate(input(tenantId, originatorId));
+        const acked = await storage.alarms.acknowledge(tenantId, alarm.id, T + 5);
+        expect(acked).toMatchObject({ id: alarm.id, acknowledged: true, ackTs: T + 5, cleared: false });
+        // acknowledging again keeps the first ackTs
+        expect((await storage.alarms.acknowledge(tenantId, alarm.id, T + 50))?.ackTs).toBe(T + 5);
+
+        const cleared = await storage.alarms.clear(tenantId, alarm.id, T + 9, { clearedBy: 'test' });
+        expect(cleared).toMatchObject({ id: alarm.id, cleared: true, clearTs: T + 9, acknowledged: true, details: { clearedBy: 'test' } });
+        expect((await storage.alarms.clear(tenantId, alarm.id, T + 99))?.clearTs).toBe(T + 9);
+        expect(await storage.alarms.findActive(tenantId, originatorId, 'High Temperature')).toBeNull();
+
+        const next = await storage.alarms.createOrUpdate(input(tenantId, originatorId, { ts: T + 100 }));
+        expect(next.created).toBe(true);
+        expect(next.alarm.id).not.toBe(alarm.id);
+        expect((await storage.alarms.findActive(tenantId, originatorId, 'High Temperature'))?.id).toBe(next.alarm.id);
+
+        // unknown or other tenant's alarms
+        const other = await tenant();
+        expect(await storage.alarms.acknowledge(other, alarm.id, T)).toBeNull();
+        expect(await storage.alarms.clear(other, next.alarm.id, T)).toBeNull();
+        expect(await storage.alarms.get(other, alarm.id)).toBeNull();
+        expect(await storage.alarms.acknowledge(tenantId, newId(), T)).toBeNull();
+        expect(await storage.alarms.get(tenantId, 'not-a-uuid')).toBeNull();
+      });
+
+      it('lists with status, severity, type and text filters, paged', async () => {
+        const tenantId = await tenant();
+        const d1 = newId();
+        const d2 = newId();
+        const a = (await storage.alarms.createOrUpdate(input(tenantId, d1, { type: 'A', severity: 'CRITICAL' }))).alarm; // active unack
+        await sleep(3);
+        const b = (await storage.alarms.createOrUpdate(input(tenantId, d1, { type: 'B', severity: 'MINOR' }))).alarm;
+        await storage.alarms.acknowledge(tenantId, b.id, T); // active ack
+        await sleep(3);
+        const c = (await storage.alarms.createOrUpdate(input(tenantId, d2, { type: 'C', severity: 'CRITICAL' }))).alarm;
+        await storage.alarms.clear(tenantId, c.id, T); // cleared unack
+        await sleep(3);
+        const d = (await storage.alarms.createOrUpdate(input(tenantId, d2, { type: 'Door open', severity: 'WARNING' }))).alarm;
+        await storage.alarms.acknowledge(tenantId, d.id, T);
+        await storage.alarms.clear(tenantId, d.id, T); // cleared ack
+
+        const ids = async (q: Omit<Parameters<Storage['alarms']['list']>[1], 'pageSize' | 'page'>) =>
+          (await storage.alarms.list(tenantId, { pageSize: 100, page: 0, ...q })).data.map((x) => x.id);
+        expect(await ids({})).toEqual([d.id, c.id, b.id, a.id]); // newest first
+        expect(await ids({ searchStatus: 'ANY' })).toHaveLength(4);
+        expect(await ids({ searchStatus: 'ACTIVE' })).toEqual([b.id, a.id]);
+        expect(await ids({ searchStatus: 'CLEARED' })).toEqual([d.id, c.id]);
+        expect(await ids({ searchStatus: 'ACK' })).toEqual([d.id, b.id]);
+        expect(await ids({ searchStatus: 'UNACK' })).toEqual([c.id, a.id]);
+        expect(await ids({ status: 'ACTIVE_UNACK' })).toEqual([a.id]);
+        expect(await ids({ status: 'ACTIVE_ACK' })).toEqual([b.id]);
+        expect(await ids({ status: 'CLEARED_UNACK' })).toEqual([c.id]);
+        expect(await ids({ status: 'CLEARED_ACK' })).toEqual([d.id]);
+        expect(await ids({ severity: 'CRITICAL' })).toEqual([c.id, a.id]);
+        expect(await ids({ originatorId: d1 })).toEqual([b.id, a.id]);
+        expect(await ids({ originatorId: d2, searchStatus: 'CLEARED', severity: 'WARNING' })).toEqual([d.id]);
+        expect(await ids({ type: 'B' })).toEqual([b.id]);
+        expect(await ids({ textSearch: 'door' })).toEqual([d.id]);
+        expect(await ids({ textSearch: 'minor' })).toEqual([b.id]);
+        expect(await ids({ sortProperty: 'type', sortOrder: 'ASC' })).toEqual([a.id, b.id, c.id, d.id]);
+        expect(await ids({ originatorId: 'not-a-uuid' })).toEqual([]);
+
+        const p = await storage.alarms.list(tenantId, { pageSize: 3, page: 1 });
+        expect(p).toMatchObject({ totalElements: 4, totalPages: 2, hasNext: false });
+        expect(p.data.map((x) => x.id)).toEqual([a.id]);
+        expect((await storage.alarms.list(await tenant(), { pageSize: 10, page: 0 })).totalElements).toBe(0);
+      });
+
+      it('deletes an alarm of its tenant only', async () => {
+        const tenantId = await tenant();
+        const { alarm } = await storage.alarms.createOrUpdate(input(tenantId, newId()));
+        expect(await storage.alarms.delete(await tenant(), alarm.id)).toBe(false);
+        expect(await storage.alarms.delete(tenantId, alarm.id)).toBe(true);
+        expect(await storage.alarms.get(tenantId, alarm.id)).toBeNull();
+        expect(await storage.alarms.delete(tenantId, alarm.id)).toBe(false);
+      });
+
+      it('rejects bad input', async () => {
+        const tenantId = await tenant();
+        await expect(storage.alarms.createOrUpdate(input(tenantId, 'nope'))).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        await expect(storage.alarms.createOrUpdate(input(tenantId, newId(), { type: ' ' }))).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        await expect(storage.alarms.createOrUpdate(input(tenantId, newId(), { severity: 'HUGE' as never }))).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      });
+    });
+
+    describe('rule node debug events', () => {
+      const event = (tenantId: string, chainId: string, nodeIndex: number, ts: number, over: Partial<DebugEventRecord> = {}): DebugEventRecord => ({
+        tenantId,
+        chainId,
+        nodeIndex,
+        nodeName: `node ${nodeIndex}`,
+        nodeType: 'rivulet.action.log',
+        ts,
+        direction: 'IN',
+        relation: null,
+        msgId: newId(),
+        msgType: 'POST_TELEMETRY_REQUEST',
+        originatorType: 'DEVICE',
+        originatorId: newId(),
+        data: { temperature: 21.5, nested: { a: [1, 'x', null] } },
+        metadata: { deviceName: 'd1', ts: String(ts) },
+        error: null,
+        durationMs: null,
+        ...over,
+      });
+
+      it('saves a batch and lists a node’s events newest first, paged', async () => {
+        const tenantId = await tenant();
+        const chainId = newId();
+        const events = [
+          event(tenantId, chainId, 0, T),
+          event(tenantId, chainId, 0, T + 1, { direction: 'OUT', relation: 'Success', durationMs: 1.25 }),
+          event(tenantId, chainId, 1, T + 2, { direction: 'OUT', relation: 'Failure', error: 'boom', data: 'text', durationMs: 3 }),
+          event(tenantId, chainId, 0, T + 3, { data: null }),
+        ];
+        await storage.debugEvents.saveBatch(events);
+        const p = await storage.debugEvents.list(tenantId, chainId, 0, { pageSize: 2, page: 0 });
+        expect(p).toMatchObject({ totalElements: 3, totalPages: 2, hasNext: true });
+        expect(p.data.map((e) => e.ts)).toEqual([T + 3, T + 1]);
+        const { id, ...rest } = p.data[1]!;
+        expect(id).toEqual(expect.any(String));
+        expect(rest).toEqual({ ...events[1], id: undefined, data: events[1]!.data });
+        expect(p.data[0]?.data).toBeNull();
+        const failure = (await storage.debugEvents.list(tenantId, chainId, 1, { pageSize: 10, page: 0 })).data;
+        expect(failure).toHaveLength(1);
+        expect(failure[0]).toMatchObject({ direction: 'OUT', relation: 'Failure', error: 'boom', data: 'text', durationMs: 3 });
+        expect((await storage.debugEvents.list(tenantId, chainId, undefined, { pageSize: 10, page: 0 })).totalElements).toBe(4);
+        expect(await storage.debugEvents.count(tenantId, chainId)).toBe(4);
+        expect(await storage.debugEvents.count(tenantId, chainId, 1)).toBe(1);
+        // another tenant sees none of them
+        expect(await storage.debugEvents.count(await tenant(), chainId)).toBe(0);
+        expect((await storage.debugEvents.list(await tenant(), chainId, 0, { pageSize: 10, page: 0 })).data).toEqual([]);
+      });
+
+      it('keeps events of one ms in the order they were written', async () => {
+        const tenantId = await tenant();
+        const chainId = newId();
+        await storage.debugEvents.saveBatch([event(tenantId, chainId, 0, T, { msgType: 'first' }), event(tenantId, chainId, 0, T, { msgType: 'second', direction: 'OUT', relation: 'Success' })]);
+        const p = await storage.debugEvents.list(tenantId, chainId, 0, { pageSize: 10, page: 0 });
+        expect(p.data.map((e) => e.msgType)).toEqual(['second', 'first']);
+      });
+
+      it('caps the events kept per node', async () => {
+        const tenantId = await tenant();
+        const chainId = newId();
+        const otherChain = newId();
+        await storage.debugEvents.saveBatch(Array.from({ length: 5 }, (_, i) => event(tenantId, otherChain, 0, T + i)));
+        for (let round = 0; round < 3; round++) {
+          await storage.debugEvents.saveBatch(
+            Array.from({ length: 8 }, (_, i) => event(tenantId, chainId, i % 2, T + round * 100 + i)),
+            { maxPerNode: 6 },
+          );
+        }
+        expect(await storage.debugEvents.count(tenantId, chainId, 0)).toBe(6);
+        expect(await storage.debugEvents.count(tenantId, chainId, 1)).toBe(6);
+        const kept = await storage.debugEvents.list(tenantId, chainId, 0, { pageSize: 10, page: 0 });
+        expect(kept.data.map((e) => e.ts)).toEqual([T + 206, T + 204, T + 202, T + 200, T + 106, T + 104]);
+        // nodes the batch did not touch are left alone
+        expect(await storage.debugEvents.count(tenantId, otherChain)).toBe(5);
+      });
+
+      it('deletes by age and by chain or node', async () => {
+        const tenantId = await tenant();
+        const chainId = newId();
+        const old = T - 1_000_000_000_000; // older than anything other tests write
+        await storage.debugEvents.saveBatch([event(tenantId, chainId, 0, old), event(tenantId, chainId, 0, old + 1), event(tenantId, chainId, 1, T), event(tenantId, chainId, 2, T)]);
+        expect(await storage.debugEvents.deleteOlderThan(old + 1)).toBe(1);
+        expect(await storage.debugEvents.count(tenantId, chainId)).toBe(3);
+        expect(await storage.debugEvents.deleteByChain(tenantId, chainId, 1)).toBe(1);
+        expect(await storage.debugEvents.deleteByChain(await tenant(), chainId)).toBe(0);
+        expect(await storage.debugEvents.deleteByChain(tenantId, chainId)).toBe(2);
+        expect(await storage.debugEvents.count(tenantId, chainId)).toBe(0);
+      });
+
+      it('rejects events with malformed ids and accepts an empty batch', async () => {
+        await storage.debugEvents.saveBatch([]);
+        await expect(storage.debugEvents.saveBatch([event('nope', newId(), 0, T)])).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        await expect(storage.debugEvents.saveBatch([event(newId(), 'chain-1', 0, T)])).rejects.toMatchObject({ code: 'BAD_REQUEST' });
       });
     });
   });

@@ -2,6 +2,7 @@ import { AccessTokenSchema, DeviceCredentialsSaveRequestSchema, DeviceSaveReques
 import { ConflictError, LiveChannel, type DeviceEvent } from '@rivulet/core';
 import type { Device, Page, PageQuery } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
+import { mqttBasicCredentialsId, parseBasicMqttCredentials } from '../mqtt-basic-credentials';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { toCredentialsDto, toDeviceDto } from '../dto';
 import { enumParam, intParam, optionalParam, parseBody, parseId } from '../params';
@@ -168,15 +169,23 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
           const input = parseBody(DeviceCredentialsSaveRequestSchema, await ctx.body());
           const deviceId = input.deviceId.id.toLowerCase();
           await deviceOf(user.tenantId, deviceId);
-          if (input.credentialsType !== 'ACCESS_TOKEN') {
-            // How MQTT_BASIC's lookup id is derived is the MQTT transport's to define; until then refuse clearly.
-            throw badParam(`Credentials type ${input.credentialsType} is not supported yet; use ACCESS_TOKEN`);
+          let update: { credentialsType: 'ACCESS_TOKEN' | 'MQTT_BASIC'; credentialsId: string; credentialsValue: string | null };
+          if (input.credentialsType === 'MQTT_BASIC') {
+            // ThingsBoard's shape: credentialsValue is JSON {clientId, userName, password}; the lookup id is derived from it
+            const basic = parseBasicMqttCredentials(input.credentialsValue ?? null);
+            if (!basic || (!basic.clientId && !basic.userName)) {
+              throw badParam('MQTT_BASIC credentialsValue must be JSON {"clientId","userName","password"} with a clientId or a userName');
+            }
+            const value = { clientId: basic.clientId ?? null, userName: basic.userName ?? null, password: basic.password ?? null };
+            update = { credentialsType: 'MQTT_BASIC', credentialsId: mqttBasicCredentialsId(value), credentialsValue: JSON.stringify(value) };
+          } else {
+            const token = AccessTokenSchema.safeParse(input.credentialsId);
+            if (!token.success) throw badParam(formatIssues(token.error, 'credentialsId'));
+            update = { credentialsType: 'ACCESS_TOKEN', credentialsId: token.data, credentialsValue: null };
           }
-          const token = AccessTokenSchema.safeParse(input.credentialsId);
-          if (!token.success) throw badParam(formatIssues(token.error, 'credentialsId'));
           let saved;
           try {
-            saved = await storage.devices.updateCredentials(deviceId, { credentialsType: 'ACCESS_TOKEN', credentialsId: token.data, credentialsValue: null });
+            saved = await storage.devices.updateCredentials(deviceId, update);
           } catch (e) {
             if (e instanceof ConflictError) throw badParam(DUPLICATE_CREDENTIALS);
             throw e;

@@ -1,0 +1,52 @@
+import * as coap from 'coap';
+import type { SimDevice } from '../devices';
+import { SendError, type DeviceConnection, type ProtocolClient } from './types';
+
+export interface CoapClientOptions {
+  /** coap://host:port */
+  url: string;
+  /** Injected for tests; a fresh UDP agent by default. */
+  agent?: coap.Agent;
+}
+
+/** Devices over CoAP: confirmable POST /api/v1/{token}/telemetry, acknowledged by 2.01 Created. */
+export function createCoapClient(opts: CoapClientOptions): ProtocolClient {
+  const u = new URL(opts.url);
+  if (u.protocol !== 'coap:') throw new Error(`--url must be coap:// for CoAP (got ${u.protocol})`);
+  const agent = opts.agent ?? new coap.Agent({ type: u.hostname.includes(':') ? 'udp6' : 'udp4' });
+  const hostname = u.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(u.port || 5683);
+
+  return {
+    protocol: 'coap',
+    async connect(device: SimDevice) {
+      const conn: DeviceConnection = {
+        send(kind, payload, done) {
+          let finished = false;
+          const finish = (e?: Error) => {
+            if (finished) return;
+            finished = true;
+            done(e);
+          };
+          const req = agent.request({ hostname, port, pathname: `/api/v1/${device.token}/${kind}`, method: 'POST', confirmable: true });
+          req.setOption('Content-Format', 'application/json');
+          req.on('response', (res: coap.IncomingMessage) => {
+            res.resume?.();
+            const code = String(res.code);
+            finish(code === '2.01' || code === '2.04' ? undefined : new SendError(`COAP_${code}`, `${device.name}: CoAP ${code}`));
+          });
+          req.on('error', (e: Error) => finish(new SendError('COAP_ERROR', `${device.name}: ${e.message}`, { cause: e })));
+          req.on('timeout', (e: Error) => finish(new SendError('COAP_TIMEOUT', `${device.name}: ${e?.message ?? 'timeout'}`)));
+          req.end(Buffer.from(payload));
+        },
+        async close() {
+          // Stateless: nothing per device.
+        },
+      };
+      return conn;
+    },
+    close() {
+      return new Promise<void>((r) => agent.close(() => r()));
+    },
+  };
+}

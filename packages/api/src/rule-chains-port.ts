@@ -1,0 +1,26 @@
+import type { NodeStatsDto, NodeTypeDto, TestRunResultDto } from '@rivulet/api-types';
+import type { EntityId, JsonValue } from '@rivulet/core';
+
+/**
+ * What the rule-chain routes need of the rule engine, injected by the server (rule-engine's
+ * createRuleChainService provides it), so this package does not depend on the engine's runtime.
+ */
+export interface RuleChainsPort {
+  /**
+   * Throws unless the chain (ThingsBoard's export shape) would load: a RivuletError with code
+   * INVALID_RULE_CHAIN whose message names the node and field (unknown node types all by name).
+   */
+  validate(json: unknown): void;
+  /** Every node type the engine runs, for the editor. */
+  nodeTypes(): NodeTypeDto[];
+  /** Runs a sample message through the chain (or one node) without storing anything. */
+  testRun(input: {
+    tenantId: string;
+    chain: unknown;
+    chainId?: string;
+    nodeIndex?: number;
+    msg: { type: string; data: JsonValue; metadata?: Record<string, string>; originator?: EntityId; ts?: number };
+  }): Promise<TestRunResultDto>;
+  /** Counters of the chain as this process's engine runs it; null when it does not run it. */
+  stats(tenantId: string, chainId: string): NodeStatsDto[] | null;
+}

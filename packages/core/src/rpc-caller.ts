@@ -1,0 +1,104 @@
+import { RpcChannel, type ToDeviceRpcRequest, type ToDeviceRpcResponse } from './device-rpc';
+import type { JsonValue } from './msg';
+
+/** The part of the Broadcast seam (packages/queue) the caller uses; typed here so core stays dependency-free. */
+export interface RpcBroadcast {
+  publish(channel: string, event: unknown): void;
+  subscribe(channel: string, handler: (event: unknown) => void): () => void;
+}
+
+/** How a server-side RPC call ended. */
+export type RpcOutcome =
+  /** One-way: a session took it. Two-way: the device replied with `response`. */
+  | { readonly kind: 'delivered'; readonly response?: JsonValue }
+  /** No transport picked it up within the pickup window: the device has no session able to take it. */
+  | { readonly kind: 'no-session' }
+  /** Picked up, but no reply before expirationTime. */
+  | { readonly kind: 'timeout' }
+  /** The transport gave up on it (e.g. the device disconnected before replying). */
+  | { readonly kind: 'error'; readonly error: string };
+
+export interface RpcCaller {
+  /** Sends the request (see device-rpc.ts for the exchange) and resolves with its outcome; never rejects. */
+  call(request: ToDeviceRpcRequest): Promise<RpcOutcome>;
+  /** Calls in progress (for tests and stats). */
+  pending(): number;
+  /** Stops listening; calls in progress end as timeouts. */
+  close(): void;
+}
+
+export interface RpcCallerOptions {
+  broadcast: RpcBroadcast;
+  /**
+   * How long to wait for a transport to pick the request up before answering "no session".
+   * In one process the pickup arrives within publish(); across processes (Kafka) it takes a
+   * round trip. Default 1000 ms, never longer than the request's own expiration.
+   */
+  pickupTimeoutMs?: number;
+  now?: () => number;
+}
+
+interface PendingCall {
+  readonly request: ToDeviceRpcRequest;
+  readonly resolve: (o: RpcOutcome) => void;
+  picked: boolean;
+  pickupTimer: ReturnType<typeof setTimeout> | undefined;
+  expiryTimer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * The asking side of server-side RPC: publishes ToDeviceRpcRequest on the broadcast and matches the
+ * ToDeviceRpcResponse events coming back by requestId. One subscription serves every call.
+ */
+export function createRpcCaller(options: RpcCallerOptions): RpcCaller {
+  const { broadcast } = options;
+  const pickupTimeoutMs = options.pickupTimeoutMs ?? 1000;
+  const now = options.now ?? Date.now;
+  const calls = new Map<string, PendingCall>();
+
+  function finish(requestId: string, outcome: RpcOutcome): void {
+    const p = calls.get(requestId);
+    if (!p) return;
+    calls.delete(requestId);
+    if (p.pickupTimer) clearTimeout(p.pickupTimer);
+    if (p.expiryTimer) clearTimeout(p.expiryTimer);
+    p.resolve(outcome);
+  }
+
+  const unsubscribe = broadcast.subscribe(RpcChannel.TO_DEVICE_RESPONSE, (event) => {
+    const ev = event as ToDeviceRpcResponse;
+    const p = calls.get(ev.requestId);
+    if (!p || ev.deviceId !== p.request.deviceId) return;
+    if (ev.error !== undefined) return finish(ev.requestId, { kind: 'error', error: ev.error });
+    if (ev.response !== undefined) return finish(ev.requestId, { kind: 'delivered', response: ev.response });
+    if (ev.delivered) {
+      if (p.request.oneway) return finish(ev.requestId, { kind: 'delivered' });
+      p.picked = true;
+      if (p.pickupTimer) clearTimeout(p.pickupTimer);
+      p.pickupTimer = undefined;
+    }
+  });
+
+  return {
+    call(request) {
+      return new Promise<RpcOutcome>((resolve) => {
+        const remaining = Math.max(0, request.expirationTime - now());
+        const p: PendingCall = { request, resolve, picked: false, pickupTimer: undefined, expiryTimer: undefined };
+        calls.set(request.requestId, p);
+        // Timers first: an in-process transport answers from within publish().
+        p.expiryTimer = setTimeout(() => finish(request.requestId, p.picked ? { kind: 'timeout' } : { kind: 'no-session' }), remaining);
+        if (pickupTimeoutMs < remaining) {
+          p.pickupTimer = setTimeout(() => {
+            if (!p.picked) finish(request.requestId, { kind: 'no-session' });
+          }, pickupTimeoutMs);
+        }
+        broadcast.publish(RpcChannel.TO_DEVICE, request);
+      });
+    },
+    pending: () => calls.size,
+    close() {
+      unsubscribe();
+      for (const id of [...calls.keys()]) finish(id, { kind: 'timeout' });
+    },
+  };
+}

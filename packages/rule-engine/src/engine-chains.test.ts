@@ -1,0 +1,206 @@
+import { createMsg, LiveChannel, type Msg, type RuleChainEvent } from '@rivulet/core';
+import { createMemoryBroadcast, createMemoryQueue, Topics, type Broadcast, type Queue } from '@rivulet/queue';
+import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { InvalidRuleChainError, validateRuleChain, type NodeTrace } from './chain';
+import { createRuleEngine, type RuleEngine } from './engine';
+import { createNodeRegistry } from './registry';
+import { createRecordingServices, type RecordingServices } from './testing';
+import { defineNode, Relation } from './types';
+
+// Saves data.n under the configured key; fails while `failures.left` > 0 for its key.
+const failures: Record<string, number> = {};
+const saveNode = defineNode({
+  type: 'test.save',
+  category: 'action',
+  name: 'save',
+  description: 'saves data.n as a point under config.key',
+  configSchema: z.object({ key: z.string().default('n') }),
+  configVersion: 0,
+  relations: [Relation.SUCCESS],
+  create: (cfg, services) => ({
+    async process(msg: Msg) {
+      if ((failures[cfg.key] ?? 0) > 0) {
+        failures[cfg.key]!--;
+        throw new Error(`${cfg.key} refused`);
+      }
+      const n = (msg.data as { n: number }).n;
+      await services.timeseries.save([{ entityId: msg.originator.id, key: cfg.key, ts: n, value: n }]);
+      return [{ relation: Relation.SUCCESS, msg }];
+    },
+  }),
+});
+const registry = createNodeRegistry([saveNode]);
+
+function chainJson(key: string, configuration?: unknown, node: Record<string, unknown> = {}) {
+  return {
+    ruleChain: { name: `chain ${key}`, ...(configuration === undefined ? {} : { configuration }) },
+    metadata: { firstNodeIndex: 0, nodes: [{ type: 'test.save', name: 'Save', configuration: { key }, ...node }], connections: [] },
+  };
+}
+
+const msg = (tenantId: string, n: number, device = 'd1') =>
+  createMsg({ type: 'POST_TELEMETRY_REQUEST', originator: { entityType: 'DEVICE', id: device }, tenantId, data: { n } });
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('processing strategy per chain', () => {
+  it('validates the strategy, naming the field', () => {
+    expect(() => validateRuleChain(chainJson('a', { processingStrategy: { retries: -1 } }), registry)).toThrow(InvalidRuleChainError);
+    expect(() => validateRuleChain(chainJson('a', { processingStrategy: { retries: -1 } }), registry)).toThrow(/ruleChain\.configuration\.processingStrategy\.retries/);
+    expect(() => validateRuleChain(chainJson('a', { processingStrategy: { type: 'RETRY_ALL' } }), registry)).toThrow(/processingStrategy\.type/);
+    expect(validateRuleChain(chainJson('a', { processingStrategy: { retries: 2, pauseBetweenRetriesMs: 5 } }), registry).strategy).toEqual({ retries: 2, pauseMs: 5 });
+    expect(validateRuleChain(chainJson('a', { processingStrategy: { type: 'SKIP_ALL_FAILURES', retries: 9 } }), registry).strategy).toEqual({ retries: 0 });
+    expect(validateRuleChain(chainJson('a', null), registry).strategy).toBeUndefined();
+  });
+
+  it("retries each tenant's failures by its own chain's strategy, defaulting to the engine's", async () => {
+    const chains: Record<string, unknown> = {
+      skip: chainJson('skip', { processingStrategy: { type: 'SKIP_ALL_FAILURES' } }),
+      two: chainJson('two', { processingStrategy: { retries: 2, pauseBetweenRetriesMs: 1 } }),
+      dflt: chainJson('dflt'),
+    };
+    const services = createRecordingServices();
+    const engine = createRuleEngine({
+      queue: createMemoryQueue({ partitions: 1 }),
+      registry,
+      services,
+      chains: { getRootChain: async (t) => ({ id: t, json: chains[t] }) },
+      maxRetries: 4,
+      retryBackoffMs: 1,
+    });
+    failures.skip = 1; // would pass on a retry, but the chain skips at once
+    failures.two = 5; // more failures than its 2 retries
+    failures.dflt = 3; // passes on the 4th attempt (engine default: 4 retries)
+    await engine.processBatch([msg('skip', 1), msg('two', 2), msg('dflt', 3)]);
+    const s = engine.stats();
+    expect(s.skipped).toBe(2);
+    expect(s.processed).toBe(1);
+    expect(services.points.map((p) => p.key)).toEqual(['dflt']);
+    // skip: 1 failed attempt; two: 3 attempts; dflt: 3 failed attempts then success
+    expect(s.failedAttempts).toBe(1 + 3 + 3);
+    expect(s.retried).toBe(2 + 3);
+    expect(failures.two).toBe(2);
+    await engine.stop();
+  });
+});
+
+describe('rule chain events on the broadcast', () => {
+  let queue: Queue;
+  let engine: RuleEngine;
+  let broadcast: Broadcast<unknown>;
+  let services: RecordingServices;
+  afterEach(async () => {
+    await engine?.stop();
+    await queue?.close();
+  });
+
+  const current: { json: unknown; id: string; loads: number } = { json: chainJson('v1'), id: 'c1', loads: 0 };
+  const traces: NodeTrace[] = [];
+
+  async function start() {
+    queue = createMemoryQueue({ partitions: 4 });
+    broadcast = createMemoryBroadcast<unknown>();
+    services = createRecordingServices();
+    current.json = chainJson('v1');
+    current.loads = 0;
+    traces.length = 0;
+    engine = createRuleEngine({
+      queue,
+      registry,
+      services,
+      broadcast,
+      debugSink: { record: (t) => void traces.push(t) },
+      chains: {
+        getRootChain: async () => {
+          current.loads++;
+          return { id: current.id, json: current.json };
+        },
+      },
+      retireAfterMs: 50,
+    });
+    await engine.start();
+  }
+  const publish = (e: RuleChainEvent) => broadcast.publish(LiveChannel.RULE_CHAINS, e);
+  const produce = (msgs: Msg[]) => queue.produce(Topics.RULE_ENGINE, msgs.map((m) => ({ key: m.originator.id, value: m })));
+
+  it('reloads the chain of the tenant a "saved" event names, leaving other tenants alone', async () => {
+    await start();
+    await produce([msg('t1', 1, 'a'), msg('t2', 1, 'b')]);
+    await until(() => services.points.length === 2);
+    expect(current.loads).toBe(2);
+    current.json = chainJson('v2');
+    publish({ tenantId: 't1', chainId: 'c1', kind: 'saved' });
+    await produce([msg('t1', 2, 'a'), msg('t2', 2, 'b')]);
+    await until(() => services.points.length === 4);
+    expect(current.loads).toBe(3);
+    const keysOf = (device: string) => services.points.filter((p) => p.entityId === device).map((p) => p.key);
+    expect(keysOf('a')).toEqual(['v1', 'v2']);
+    // t2 still runs the chain it loaded before the change (its tenant was not named)
+    expect(keysOf('b')).toEqual(['v1', 'v1']);
+    // saving or deleting another (non-root) chain of the tenant leaves the running root alone
+    publish({ tenantId: 't1', chainId: 'some-other-chain', kind: 'saved' });
+    publish({ tenantId: 't1', chainId: 'some-other-chain', kind: 'deleted' });
+    await produce([msg('t1', 3, 'a')]);
+    await until(() => services.points.length === 5);
+    expect(current.loads).toBe(3);
+    // a root switch reloads whatever the root is now
+    publish({ tenantId: 't1', chainId: 'some-other-chain', kind: 'root' });
+    await produce([msg('t1', 4, 'a')]);
+    await until(() => services.points.length === 6);
+    expect(current.loads).toBe(4);
+  });
+
+  it('applies a node debug change in place, without a reload', async () => {
+    await start();
+    await produce([msg('t1', 1)]);
+    await until(() => services.points.length === 1);
+    expect(traces).toEqual([]);
+    publish({ tenantId: 't1', chainId: 'c1', kind: 'debug', nodeIndex: 0, debug: { failuresEnabled: true, allEnabled: false, allEnabledUntil: Date.now() + 60_000 } });
+    publish({ tenantId: 't1', chainId: 'other-chain', kind: 'debug', nodeIndex: 0, debug: { failuresEnabled: true, allEnabled: false, allEnabledUntil: 0 } });
+    await produce([msg('t1', 2)]);
+    await until(() => services.points.length === 2);
+    expect(traces.map((t) => t.nodeIndex)).toEqual([0]);
+    expect(current.loads).toBe(1);
+    expect(engine.stats().chains[0]?.nodes[0]?.in).toBe(2);
+  });
+
+  it('loses no message when the chain is swapped while messages flow', async () => {
+    await start();
+    const total = 2000;
+    let sent = 0;
+    const producer = (async () => {
+      while (sent < total) {
+        const batch: Msg[] = [];
+        for (let i = 0; i < 50 && sent < total; i++) batch.push(msg('t1', sent++, `d${sent % 13}`));
+        await produce(batch);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    for (let v = 2; v <= 6; v++) {
+      await until(() => sent >= (total * (v - 1)) / 6);
+      current.json = chainJson(`v${v}`);
+      publish({ tenantId: 't1', chainId: 'c1', kind: 'saved' });
+    }
+    await producer;
+    await until(() => engine.stats().processed === total);
+    expect(services.points).toHaveLength(total);
+    expect(new Set(services.points.map((p) => `${p.entityId}/${p.ts}`)).size).toBe(total);
+    expect(new Set(services.points.map((p) => p.key)).size).toBeGreaterThan(1);
+    expect(engine.stats().skipped).toBe(0);
+    expect(await queue.lag(Topics.RULE_ENGINE, 'rule-engine')).toBe(0);
+  });
+
+  it('stops listening when stopped', async () => {
+    await start();
+    await engine.stop();
+    publish({ tenantId: 't1', chainId: 'c1', kind: 'saved' });
+    expect(current.loads).toBe(0);
+  });
+});

@@ -1,0 +1,341 @@
+import {
+  BadRequestError,
+  createMsg,
+  errorMessage,
+  newId,
+  type AttributeKv,
+  type AttributeScope,
+  type AttributeWrite,
+  type EntityId,
+  type JsonValue,
+  type Logger,
+  type Msg,
+  type TsKv,
+  type TsPoint,
+} from '@rivulet/core';
+import { compileRuleChain, validateRuleChain, type CompiledChain, type NodeTrace, type ValidatedChain } from './chain';
+import type { NodeRegistry } from './registry';
+import type { AlarmService, KafkaProducer, RuleAlarm, RuleChainResolver, RuleNodeServices } from './types';
+
+/** A write (or other side effect) a node asked for during a test run: recorded, never carried out. */
+export type RecordedWrite =
+  | { kind: 'timeseries'; points: TsPoint[] }
+  | { kind: 'attributes'; items: AttributeWrite[] }
+  | { kind: 'attributesDelete'; entityId: string; scope: AttributeScope; keys: string[] }
+  | { kind: 'alarm'; action: 'createOrUpdate'; created: boolean; alarm: RuleAlarm }
+  | { kind: 'alarm'; action: 'clear'; alarm: RuleAlarm }
+  | { kind: 'kafka'; record: { topic: string; key: string | null; value: string; headers?: Record<string, string> } };
+
+export interface RecordedLog {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+export interface DryRunOptions {
+  /**
+   * Other chains, for the rule chain node: compiled on these same dry-run services (so a called
+   * chain writes nothing either). Absent: the node fails its message, as without the capability.
+   */
+  ruleChains?: RuleChainResolver;
+}
+
+/**
+ * Services with the side effects taken out: writes are recorded and not stored, reads go to the real
+ * services with the run's own writes laid over them (a node that reads what an earlier node of the
+ * run wrote sees it), logs are kept for the result instead of the server log, Kafka records are kept
+ * instead of sent. Script sandboxes and device lookups are side-effect free and used as they are.
+ *
+ * Every capability of RuleNodeServices needs its dry-run variant here: when one is added, add it
+ * below, or test runs would carry out its side effects.
+ */
+export function createDryRunServices(real: RuleNodeServices, options: DryRunOptions = {}): { services: RuleNodeServices; writes: RecordedWrite[]; logs: RecordedLog[] } {
+  const writes: RecordedWrite[] = [];
+  const logs: RecordedLog[] = [];
+  const logger = recordingLogger(logs, {});
+  const recordedPoints = (): TsPoint[] => writes.flatMap((w) => (w.kind === 'timeseries' ? w.points : []));
+  /** The active alarm of each (originator, type) slot the run touched; null: none (cleared by the run). */
+  const activeAlarms = new Map<string, RuleAlarm | null>();
+  const alarmsById = new Map<string, RuleAlarm>();
+  const realHistory = real.timeseries.findHistory?.bind(real.timeseries);
+  const realAlarms = real.alarms;
+  const realKafka = real.kafkaProducer;
+
+  const alarms: AlarmService | undefined = realAlarms && {
+    async findActive(tenantId, originatorId, type) {
+      const key = `${originatorId}|${type}`;
+      if (activeAlarms.has(key)) return activeAlarms.get(key) ?? null;
+      const found = await realAlarms.findActive(tenantId, originatorId, type);
+      if (found) alarmsById.set(found.id, found);
+      return found;
+    },
+    async createOrUpdate(input) {
+      const existing = await alarms!.findActive(input.tenantId, input.originatorId, input.type);
+      const alarm: RuleAlarm = existing
+        ? { ...existing, severity: input.severity, endTs: Math.max(existing.endTs, input.ts), details: input.details ?? existing.details }
+        : {
+            id: newId(),
+            tenantId: input.tenantId,
+            type: input.type,
+            originatorType: input.originatorType,
+            originatorId: input.originatorId,
+            severity: input.severity,
+            acknowledged: false,
+            cleared: false,
+            startTs: input.ts,
+            endTs: input.ts,
+            ackTs: 0,
+            clearTs: 0,
+            details: input.details ?? null,
+            createdTime: real.now(),
+          };
+      activeAlarms.set(`${alarm.originatorId}|${alarm.type}`, alarm);
+      alarmsById.set(alarm.id, alarm);
+      writes.push({ kind: 'alarm', action: 'createOrUpdate', created: !existing, alarm });
+      return { alarm, created: !existing };
+    },
+    async clear(_tenantId, id, ts, details) {
+      const known = alarmsById.get(id);
+      if (!known) return null;
+      if (known.cleared) return known;
+      const alarm: RuleAlarm = { ...known, cleared: true, clearTs: ts, details: details ?? known.details };
+      alarmsById.set(id, alarm);
+      // Its slot is free now: later lookups must not find the (still active) real one again.
+      activeAlarms.set(`${alarm.originatorId}|${alarm.type}`, null);
+      writes.push({ kind: 'alarm', action: 'clear', alarm });
+      return alarm;
+    },
+  };
+
+  const kafkaProducer: KafkaProducer | undefined = realKafka && {
+    async send(record) {
+      writes.push({ kind: 'kafka', record: { ...record } });
+    },
+  };
+
+  const services: RuleNodeServices = {
+    logger,
+    now: () => real.now(),
+    timeseries: {
+      async save(points) {
+        writes.push({ kind: 'timeseries', points: [...points] });
+      },
+      async findLatest(entityId, keys) {
+        const latest = new Map<string, TsKv>((await real.timeseries.findLatest(entityId, keys)).map((kv) => [kv.key, kv]));
+        for (const p of recordedPoints()) {
+          if (p.entityId !== entityId || (keys && !keys.includes(p.key))) continue;
+          const cur = latest.get(p.key);
+          if (!cur || cur.ts <= p.ts) latest.set(p.key, { key: p.key, ts: p.ts, value: p.value });
+        }
+        return [...latest.values()];
+      },
+      ...(realHistory ? { findHistory: realHistory } : {}),
+    },
+    attributes: {
+      async save(items) {
+        writes.push({ kind: 'attributes', items: [...items] });
+      },
+      async find(entityId, scope, keys) {
+        const out = new Map<string, AttributeKv>((await real.attributes.find(entityId, scope, keys)).map((a) => [a.key, a]));
+        for (const w of writes) {
+          if (w.kind === 'attributes') {
+            for (const a of w.items) {
+              if (a.entityId === entityId && a.scope === scope && (!keys || keys.includes(a.key))) out.set(a.key, { key: a.key, value: a.value, lastUpdateTs: a.lastUpdateTs });
+            }
+          } else if (w.kind === 'attributesDelete' && w.entityId === entityId && w.scope === scope) {
+            for (const k of w.keys) out.delete(k);
+          }
+        }
+        return [...out.values()];
+      },
+      async delete(entityId, scope, keys) {
+        const existing = await services.attributes.find(entityId, scope, keys);
+        writes.push({ kind: 'attributesDelete', entityId, scope, keys: [...keys] });
+        return existing.length;
+      },
+    },
+    ...(alarms ? { alarms } : {}),
+    ...(kafkaProducer ? { kafkaProducer } : {}),
+    // Read-only or pure: used as they are.
+    ...(real.devices ? { devices: real.devices } : {}),
+    ...(real.scripts ? { scripts: real.scripts } : {}),
+    // Never the real resolver: its chains run on the real services.
+    ...(options.ruleChains ? { ruleChains: options.ruleChains } : {}),
+  };
+  return { services, writes, logs };
+}
+
+function recordingLogger(logs: RecordedLog[], bound: Record<string, unknown>): Logger {
+  const at =
+    (level: RecordedLog['level']) =>
+    (fields: Record<string, unknown>, msg: string): void => {
+      if (logs.length < 1000) logs.push({ level, msg, fields: { ...bound, ...fields } });
+    };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (more) => recordingLogger(logs, { ...bound, ...more }),
+  } as Logger;
+}
+
+/** A message as a test run shows it (the tenant is implied). */
+export interface TestRunMsg {
+  id: string;
+  ts: number;
+  type: string;
+  originator: EntityId;
+  metadata: Record<string, string>;
+  data: JsonValue;
+}
+
+export interface TestRunStep {
+  /** The chain the node belongs to: the tested one, or one it called through a rule chain node. */
+  chainId: string;
+  nodeIndex: number;
+  nodeName: string;
+  nodeType: string;
+  in: TestRunMsg;
+  outputs: Array<{ relation: string; msg: TestRunMsg; targets: number[] }>;
+  error: string | null;
+  durationMs: number;
+}
+
+export interface TestRunResult {
+  /** The message came through without an unhandled Failure (and within the time limit). */
+  ok: boolean;
+  error: string | null;
+  timedOut: boolean;
+  /** Node indices in the order they were entered (those of called chains included; see steps[].chainId). */
+  path: number[];
+  steps: TestRunStep[];
+  writes: RecordedWrite[];
+  logs: RecordedLog[];
+}
+
+export interface TestRunInput {
+  /** The chain in ThingsBoard's export shape ({ruleChain, metadata}); validated like a save. */
+  chain: unknown;
+  /** Shown in traces; a fresh id when absent. */
+  chainId?: string;
+  /** Run only this node (its routes are reported, not followed). */
+  nodeIndex?: number;
+  msg: { type: string; data: JsonValue; metadata?: Record<string, string>; originator?: EntityId; ts?: number };
+  tenantId: string;
+  registry: NodeRegistry;
+  /** The real services: reads go to them, writes never do. */
+  services: RuleNodeServices;
+  /** Longest the run may take (nodes that wait: delays, external calls). Default 10 s. */
+  timeoutMs?: number;
+  /** Another chain of the tenant in ThingsBoard's JSON (for rule chain nodes); null when there is none. */
+  loadChain?: (tenantId: string, chainId: string) => Promise<unknown | null>;
+}
+
+function view(m: Msg): TestRunMsg {
+  return { id: m.id, ts: m.ts, type: m.type, originator: { ...m.originator }, metadata: { ...m.metadata }, data: m.data };
+}
+
+/**
+ * Runs one sample message through a chain (or one node of it) without side effects on storage and
+ * reports the path taken and what each node did. What the editor's "test" button calls.
+ * InvalidRuleChainError when the chain does not validate (as on save), a RivuletError BAD_REQUEST
+ * when nodeIndex names no node.
+ */
+export async function testRunChain(input: TestRunInput): Promise<TestRunResult> {
+  const validated = validateRuleChain(input.chain, input.registry);
+  let chain: ValidatedChain = validated;
+  if (input.nodeIndex !== undefined) {
+    const node = validated.nodes.find((n) => n.index === input.nodeIndex);
+    if (!node) {
+      throw new BadRequestError(`nodeIndex ${input.nodeIndex} does not point at a node (the chain has ${validated.nodes.length})`);
+    }
+    // The node alone: its routes are reported with the nodes they would lead to, not followed.
+    chain = { ...validated, firstNodeIndex: node.index, nodes: [node], links: validated.links.map(() => new Map()) };
+  }
+  const traces: NodeTrace[] = [];
+  const sink = { record: (t: NodeTrace) => void traces.push(t) };
+  // Sub-millisecond start times: steps of called chains interleave with the caller's in entry order.
+  const clock = () => performance.timeOrigin + performance.now();
+  const compiledChains: CompiledChain[] = [];
+  const called = new Map<string, Promise<CompiledChain | null>>();
+  const loadChain = input.loadChain;
+  const resolver: RuleChainResolver | undefined = loadChain && {
+    get(tenantId, chainId) {
+      let p = called.get(chainId);
+      if (!p) {
+        p = (async () => {
+          const json = await loadChain(tenantId, chainId);
+          if (json === null) return null;
+          const c = compileRuleChain({ id: chainId, chain: validateRuleChain(json, input.registry), ...common });
+          compiledChains.push(c);
+          return c;
+        })();
+        called.set(chainId, p);
+      }
+      return p;
+    },
+  };
+  const dry = createDryRunServices(input.services, resolver ? { ruleChains: resolver } : {});
+  const common = {
+    services: dry.services,
+    logger: dry.services.logger,
+    debugSink: sink,
+    traceAll: true,
+    startNodes: false,
+    tenantId: input.tenantId,
+    now: clock,
+  };
+  const compiled = compileRuleChain({ id: input.chainId ?? newId(), chain, ...common });
+  compiledChains.push(compiled);
+  const msg = createMsg({
+    type: input.msg.type,
+    originator: input.msg.originator ?? { entityType: 'DEVICE', id: newId() },
+    tenantId: input.tenantId,
+    metadata: input.msg.metadata ?? {},
+    data: input.msg.data,
+    ...(input.msg.ts !== undefined ? { ts: input.msg.ts } : {}),
+  });
+  const timeoutMs = input.timeoutMs ?? 10_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let outcome: { ok: boolean; error?: string | undefined } | 'timeout';
+  try {
+    outcome = await Promise.race([
+      compiled.run(msg),
+      new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      }),
+    ]);
+  } catch (e) {
+    outcome = { ok: false, error: errorMessage(e) };
+  } finally {
+    if (timer) clearTimeout(timer);
+    await Promise.allSettled(compiledChains.map((c) => c.destroy()));
+  }
+  const sorted = [...traces].sort((a, b) => a.startTs - b.startTs || a.seq - b.seq);
+  const steps: TestRunStep[] = sorted.map((t) => ({
+    chainId: t.chainId,
+    nodeIndex: t.nodeIndex,
+    nodeName: t.nodeName,
+    nodeType: t.nodeType,
+    in: view(t.msgIn),
+    outputs: t.routes.map((r) => ({
+      relation: r.relation,
+      msg: view(r.msg),
+      targets: input.nodeIndex !== undefined && t.chainId === compiled.id ? [...(validated.links[t.nodeIndex]?.get(r.relation) ?? [])] : [...r.targets],
+    })),
+    error: t.error,
+    durationMs: Math.round(t.durationMs * 1000) / 1000,
+  }));
+  const timedOut = outcome === 'timeout';
+  return {
+    ok: outcome !== 'timeout' && outcome.ok,
+    error: outcome === 'timeout' ? `The run did not finish within ${timeoutMs} ms` : (outcome.error ?? null),
+    timedOut,
+    path: steps.map((s) => s.nodeIndex),
+    steps,
+    // Copies: a node still running after a timeout must not change the answer.
+    writes: dry.writes.map((w) => ({ ...w })),
+    logs: [...dry.logs],
+  };
+}

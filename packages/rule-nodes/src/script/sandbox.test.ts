@@ -1,0 +1,163 @@
+import type { JsonValue } from '@rivulet/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createScriptSandbox, ScriptError, type ScriptSandbox } from './sandbox';
+
+const params = ['msg', 'metadata', 'msgType'];
+const sandbox: ScriptSandbox = createScriptSandbox({ timeoutMs: 50, hardGraceMs: 150, memoryLimitBytes: 8 * 1024 * 1024 });
+afterAll(() => sandbox.close());
+
+const compile = (body: string, name = 'test') => sandbox.compile({ body, params, name });
+const msg: JsonValue[] = [{ temperature: 25 }, { deviceName: 'd1' }, 'POST_TELEMETRY_REQUEST'];
+
+/** The error a call rejects with (the test fails if it resolves). */
+async function failure(p: Promise<unknown>): Promise<ScriptError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(ScriptError);
+    return e as ScriptError;
+  }
+  throw new Error('expected the script call to fail');
+}
+
+describe('script sandbox: ThingsBoard signature, JSON in and out', () => {
+  it('calls a compiled function with (msg, metadata, msgType)', async () => {
+    const s = compile('return { t: msg.temperature, d: metadata.deviceName, ty: msgType, gt: msg.temperature > 20 };');
+    expect(await s.call(msg)).toEqual({ t: 25, d: 'd1', ty: 'POST_TELEMETRY_REQUEST', gt: true });
+    s.destroy();
+  });
+
+  it('undefined and functions come back as null', async () => {
+    expect(await compile('return;').call(msg)).toBeNull();
+    expect(await compile('return function () {};').call(msg)).toBeNull();
+  });
+
+  it('a syntax error throws at compile time with the line', () => {
+    expect(() => compile('var x = ;\nreturn x;')).toThrow(/SyntaxError.*line 1/);
+    expect(() => compile('return 1;\nif (')).toThrow(ScriptError);
+  });
+
+  it('many calls in one turn go as one batch and keep their order', async () => {
+    const s = compile('return msg.n * 2;');
+    const out = await Promise.all(Array.from({ length: 200 }, (_, n) => s.call([{ n }, {}, 'X'])));
+    expect(out).toEqual(Array.from({ length: 200 }, (_, n) => n * 2));
+  });
+});
+
+describe('script sandbox: escapes fail safely', () => {
+  it('has no require, process, module, timers, fetch or console', async () => {
+    const s = compile('return [typeof require, typeof process, typeof module, typeof setTimeout, typeof fetch, typeof console, typeof globalThis.process, typeof WebAssembly];');
+    expect(await s.call(msg)).toEqual(['undefined', 'undefined', 'undefined', 'undefined', 'undefined', 'undefined', 'undefined', 'undefined']);
+  });
+
+  it('require() and process.exit() throw inside the sandbox and the message fails', async () => {
+    const e1 = await failure(compile('return require("fs").readFileSync("/etc/passwd", "utf8");').call(msg));
+    expect(e1.kind).toBe('error');
+    expect(e1.message).toMatch(/ReferenceError.*require/);
+    const e2 = await failure(compile('process.exit(1);').call(msg));
+    expect(e2.message).toMatch(/process/);
+  });
+
+  it('the Function constructor reaches only the sandbox global', async () => {
+    const s = compile(`
+      var g1 = (function () {}).constructor('return this')();
+      var g2 = Function('return globalThis')();
+      var g3 = this;
+      return [typeof g1.process, typeof g2.require, g1 === g2, Object.keys(g2).length, typeof (g3 && g3.process)];`);
+    expect(await s.call(msg)).toEqual(['undefined', 'undefined', true, 0, 'undefined']);
+    const e = await failure(compile("return (function(){}).constructor('return process')().env;").call(msg));
+    expect(e.message).toMatch(/ReferenceError.*process/);
+  });
+
+  it('globalThis and prototype tampering stays inside one script', async () => {
+    const a = compile('Object.prototype.polluted = "yes"; globalThis.JSON = null; Array.prototype.map = null; return 1;', 'a');
+    const b = compile('return [({}).polluted === undefined, typeof JSON.stringify, typeof [].map];', 'b');
+    expect(await a.call(msg)).toBe(1);
+    // The wrapper captured JSON before any user code ran: script a still answers.
+    expect(await a.call(msg)).toBe(1);
+    expect(await b.call(msg)).toEqual([true, 'function', 'function']);
+  });
+
+  it('a script cannot reach the host through its arguments', async () => {
+    // Arguments arrive as JSON: plain data, no host objects or prototypes.
+    const s = compile('return [Object.getPrototypeOf(msg) === Object.prototype, typeof msg.constructor.constructor("return process")()];');
+    const e = await failure(s.call(msg));
+    expect(e.message).toMatch(/ReferenceError.*process/);
+  });
+});
+
+describe('script sandbox: limits', () => {
+  it('an infinite loop fails at the time limit and the next message works', async () => {
+    const s = compile('if (msg.loop) { while (true) {} } return msg.n;');
+    const t0 = Date.now();
+    const e = await failure(s.call([{ loop: true }, {}, 'X']));
+    expect(e.kind).toBe('timeout');
+    expect(e.message).toMatch(/exceeded its time limit of 50 ms/);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(await s.call([{ n: 7 }, {}, 'X'])).toBe(7);
+  });
+
+  it('the interrupt cannot be caught by the script', async () => {
+    const s = compile('for (;;) { try { while (true) {} } catch (e) { } } ');
+    expect((await failure(s.call(msg))).kind).toBe('timeout');
+  });
+
+  it('huge allocations fail at the memory limit and the next message works', async () => {
+    const s = compile(`
+      if (msg.kind === 'string') { var x = 'x'; while (true) x += x; }
+      if (msg.kind === 'array') { var a = []; while (true) a.push([1, 2, 3, 4]); }
+      if (msg.kind === 'buffer') { return new ArrayBuffer(1e9).byteLength; }
+      return 'fine';`);
+    for (const kind of ['string', 'array', 'buffer']) {
+      const e = await failure(s.call([{ kind }, {}, 'X']));
+      // The array loop may reach the time limit before the memory limit on a slow machine.
+      expect(['memory', 'timeout']).toContain(e.kind);
+      expect(await s.call([{ kind: 'none' }, {}, 'X'])).toBe('fine');
+    }
+  });
+
+  it('runaway recursion fails at the stack limit', async () => {
+    const s = compile('function f(n) { return f(n + 1) + 1; } return msg.deep ? f(0) : "ok";');
+    expect((await failure(s.call([{ deep: true }, {}, 'X']))).kind).toBe('stack');
+    expect(await s.call([{ deep: false }, {}, 'X'])).toBe('ok');
+  });
+
+  it('a built-in that never reaches an interrupt check is stopped by the watchdog; other calls are resent', async () => {
+    const hang = compile('return msg.hang ? Array(1e9).indexOf(1) : "fine";', 'hang');
+    const other = compile('return msg.n + 1;', 'other');
+    const t0 = Date.now();
+    const [r1, r2, r3] = await Promise.allSettled([other.call([{ n: 1 }, {}, 'X']), hang.call([{ hang: true }, {}, 'X']), other.call([{ n: 2 }, {}, 'X'])]);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(r1).toEqual({ status: 'fulfilled', value: 2 });
+    expect(r2.status).toBe('rejected');
+    expect((r2 as PromiseRejectedResult).reason.message).toMatch(/exceeded its time limit.*stopped/);
+    expect(r3).toEqual({ status: 'fulfilled', value: 3 });
+    // The fresh worker compiled both scripts again.
+    expect(await hang.call([{ hang: false }, {}, 'X'])).toBe('fine');
+    expect(await other.call([{ n: 10 }, {}, 'X'])).toBe(11);
+    expect(sandbox.stats().restarts).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a script that keeps hanging the sandbox is disabled', async () => {
+    const sb = createScriptSandbox({ timeoutMs: 20, hardGraceMs: 50, maxHardKills: 2 });
+    try {
+      const s = sb.compile({ body: 'return Array(1e9).indexOf(1);', params, name: 'bad' });
+      for (let i = 0; i < 2; i++) expect((await failure(s.call(msg))).kind).toBe('timeout');
+      const e = await failure(s.call(msg));
+      expect(e.kind).toBe('disabled');
+      expect(e.message).toMatch(/disabled: it hung the sandbox 2 times/);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('a destroyed script and a closed sandbox fail clearly', async () => {
+    const sb = createScriptSandbox();
+    const s = sb.compile({ body: 'return 1;', params, name: 'x' });
+    expect(await s.call(msg)).toBe(1);
+    s.destroy();
+    expect((await failure(s.call(msg))).message).toMatch(/destroyed/);
+    await sb.close();
+    expect(() => sb.compile({ body: 'return 1;', params, name: 'y' })).toThrow(/closed/);
+  });
+});

@@ -1,0 +1,617 @@
+import { ObserveWriteStream, type IncomingMessage } from 'coap';
+import {
+  AttributeScope,
+  BadRequestError,
+  EntityType,
+  LiveChannel,
+  MsgType,
+  RivuletError,
+  RpcChannel,
+  createMsg,
+  noopDeviceStateReporter,
+  parseAttributes,
+  parseKeyList,
+  parseLenientJson,
+  parseTelemetry,
+  silentLogger,
+  type AttributesEvent,
+  type DeviceApiService,
+  type DeviceAuthenticator,
+  type DeviceInfo,
+  type DeviceStateReporter,
+  type JsonValue,
+  type Logger,
+  type Msg,
+  type ToDeviceRpcRequest,
+  type ToDeviceRpcResponse,
+  type ToServerRpcReply,
+} from '@rivulet/core';
+import { Topics, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
+import { createCoapEndpoint, endpointOf, type CoapEndpointStats, type CoapResponse } from './coap-endpoint';
+import { Code } from './coap-message';
+import { Feature, parseDeviceRoute, uriPath, uriQuery } from './device-route';
+import { DEFAULT_DEDUP_MAX_ENTRIES, EXCHANGE_LIFETIME_MS, ExchangeStore } from './exchange-store';
+import { ObserveRegistry, type ObserveKind, type Observation } from './observe-registry';
+import { RateLimiter, type RateLimit } from './rate-limiter';
+import { ToDeviceRpcIds } from './rpc-ids';
+
+export interface CoapTransportConfig {
+  /** UDP port; 0 picks a free one (start() says which). */
+  port: number;
+  /** Address to bind; default 0.0.0.0 (an IPv6 address binds udp6). */
+  host?: string;
+  /** Largest request payload, also after block-wise reassembly; default 64 KiB like ThingsBoard. */
+  maxPayloadBytes?: number;
+  /** Numeric strings become numbers (ThingsBoard's default, on). */
+  typeCasting?: boolean;
+  /** Exchanges remembered for deduplication (count bound); default 100,000. */
+  dedupMaxEntries?: number;
+  /** How long an exchange is remembered (age bound); default EXCHANGE_LIFETIME, 247 s. */
+  dedupLifetimeMs?: number;
+  /** Answers taking longer go as an empty ACK plus a separate response; default 1,000 ms (< ACK_TIMEOUT). */
+  piggybackReplyMs?: number;
+  /** How long a client-side RPC (POST /rpc) waits for the rule chain's reply; default 10 s. */
+  rpcTimeoutMs?: number;
+  /** Observations in total; beyond, a registration is answered 5.03. Default 10,000. */
+  maxObservations?: number;
+  /** Observations per device; beyond, its oldest goes. Default 8. */
+  maxObservationsPerDevice?: number;
+  /** Unfinished block-wise transfers kept; default 256. */
+  maxBlockTransfers?: number;
+  /** Sent messages awaiting an ACK or RST kept; default 10,000. */
+  maxPendingOutgoing?: number;
+  /** Client-side RPCs waiting for a reply; beyond, 5.03. Default 10,000. */
+  maxPendingRpc?: number;
+  /** Per-device request rate limit (4.29 beyond it); none by default. */
+  rateLimit?: RateLimit;
+  /** How often devices holding an observation are reported active; default 60 s. */
+  activityIntervalMs?: number;
+  /** Longest stop() waits for requests in progress; default 5 s. */
+  stopTimeoutMs?: number;
+}
+
+export interface CoapTransportOptions {
+  queue: Queue;
+  /** The server passes a cached one; this transport calls it on every request. */
+  auth: DeviceAuthenticator;
+  deviceApi: DeviceApiService;
+  /** Shared attribute updates (LiveChannel.ATTRIBUTES) and RPC (RpcChannel.*) travel here. */
+  broadcast: Broadcast<unknown>;
+  /** Device activity and connect/disconnect (an observation is a session); none by default. */
+  state?: DeviceStateReporter;
+  logger?: Logger;
+  config: CoapTransportConfig;
+  /** Server time for payloads without their own ts. */
+  now?: () => number;
+}
+
+/** Why a request was not accepted; one counter each. */
+export type RejectReason =
+  | 'badRequest'
+  | 'unauthorized'
+  | 'notFound'
+  | 'methodNotAllowed'
+  | 'payloadTooLarge'
+  | 'rateLimited'
+  | 'unavailable'
+  | 'timeout'
+  | 'internal';
+
+export interface CoapTransportStats extends CoapEndpointStats {
+  /** Requests handed to the transport (after deduplication). */
+  requests: number;
+  /** Requests answered with success. */
+  acceptedRequests: number;
+  /** Messages handed to the queue. */
+  acceptedMessages: number;
+  rejected: Record<RejectReason, number>;
+  observations: number;
+  observedDevices: number;
+  notifications: number;
+  pendingRpc: number;
+}
+
+export interface CoapTransport {
+  start(): Promise<{ port: number }>;
+  /** Stops accepting (5.03), ends observations, waits for requests in progress, closes the socket. */
+  stop(): Promise<void>;
+  stats(): CoapTransportStats;
+}
+
+const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;
+const TIMEOUT = Symbol('timeout');
+const STOPPED = Symbol('stopped');
+const JSON_FORMAT = 'application/json';
+
+/**
+ * ThingsBoard's CoAP device API (RFC 7252, observe RFC 7641, block-wise RFC 7959) on the coap
+ * package. Order of checks: size (4.13), path (4.04 / 4.00), method (4.05), token (4.01), rate
+ * (4.29), payload (4.00), queue (5.03). Posts are acknowledged once the queue accepted every
+ * message of the payload, so a full queue slows devices down.
+ */
+export function createCoapTransport(options: CoapTransportOptions): CoapTransport {
+  const { queue, auth, deviceApi, broadcast, config } = options;
+  const logger = (options.logger ?? silentLogger).child({ component: 'transport-coap' });
+  const state = options.state ?? noopDeviceStateReporter;
+  const now = options.now ?? Date.now;
+  const maxPayloadBytes = config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const payloadOptions = { typeCasting: config.typeCasting ?? true };
+  const rpcTimeoutMs = config.rpcTimeoutMs ?? 10_000;
+  const maxPendingRpc = config.maxPendingRpc ?? 10_000;
+
+  const counters = { requests: 0, acceptedRequests: 0, acceptedMessages: 0, notifications: 0 };
+  const rejected: Record<RejectReason, number> = {
+    badRequest: 0,
+    unauthorized: 0,
+    notFound: 0,
+    methodNotAllowed: 0,
+    payloadTooLarge: 0,
+    rateLimited: 0,
+    unavailable: 0,
+    timeout: 0,
+    internal: 0,
+  };
+  let stopped = false;
+  const inflight = new Set<Promise<void>>();
+  const timers: NodeJS.Timeout[] = [];
+  const unsubscribes: Array<() => void> = [];
+
+  const dedup = new ExchangeStore({
+    maxEntries: config.dedupMaxEntries ?? DEFAULT_DEDUP_MAX_ENTRIES,
+    lifetimeMs: config.dedupLifetimeMs ?? EXCHANGE_LIFETIME_MS,
+  });
+  const registry = new ObserveRegistry(
+    { maxTotal: config.maxObservations ?? 10_000, maxPerDevice: config.maxObservationsPerDevice ?? 8 },
+    (device, connected) => (connected ? state.onConnect(device) : state.onDisconnect(device)),
+  );
+  const rpcIds = new ToDeviceRpcIds();
+  const limiter = config.rateLimit ? new RateLimiter(config.rateLimit) : undefined;
+  /** Client-side RPCs waiting for the rule chain, by `${deviceId}#${requestId}`. */
+  const pendingRpc = new Map<string, (body: JsonValue | typeof TIMEOUT | typeof STOPPED) => void>();
+  let nextClientRpcId = 1;
+
+  const endpoint = createCoapEndpoint({
+    host: config.host ?? '0.0.0.0',
+    port: config.port,
+    dedup,
+    maxPayloadBytes,
+    maxBlockTransfers: config.maxBlockTransfers ?? 256,
+    maxPendingOutgoing: config.maxPendingOutgoing ?? 10_000,
+    piggybackReplyMs: config.piggybackReplyMs ?? 1_000,
+    logger,
+    onRequest,
+  });
+
+  // ---- answers ---------------------------------------------------------------------------------
+
+  /**
+   * One answer to a request. An observe request (Observe=0) gets an ObserveWriteStream; answering
+   * it once, without the Observe option, establishes nothing (non-2.xx answers carry no Observe
+   * option, RFC 7641 §4.2).
+   */
+  function send(res: CoapResponse, code: Code, payload?: string, opts: { json?: boolean; options?: Record<string, number> } = {}): void {
+    try {
+      res.statusCode = code;
+      if (opts.json === true) res.setOption('Content-Format', JSON_FORMAT);
+      for (const [name, value] of Object.entries(opts.options ?? {})) res.setOption(name as 'Size1', value);
+      const body = payload === undefined || payload === '' ? undefined : Buffer.from(payload, 'utf8');
+      if (res instanceof ObserveWriteStream) {
+        res.setOption('Observe', []);
+        res._doSend(body);
+      } else res.end(body);
+    } catch (e) {
+      // the socket closed under us (stop), or the package could not encode the message
+      logger.debug({ err: e }, 'coap answer not sent');
+    }
+  }
+
+  function reject(res: CoapResponse, reason: RejectReason, code: Code, message: string, options?: Record<string, number>): void {
+    rejected[reason]++;
+    logger.debug({ reason, code, message }, 'device request rejected');
+    send(res, code, message, options ? { options } : {});
+  }
+
+  function accept(res: CoapResponse, code: Code, payload?: string): void {
+    counters.acceptedRequests++;
+    send(res, code, payload, { json: payload !== undefined && payload !== '' });
+  }
+
+  function internalError(res: CoapResponse, e: unknown, what: string): void {
+    logger.error({ err: e }, what);
+    reject(res, 'internal', Code.INTERNAL_SERVER_ERROR, 'Internal server error');
+  }
+
+  // ---- requests --------------------------------------------------------------------------------
+
+  function onRequest(req: IncomingMessage, res: CoapResponse): void {
+    counters.requests++;
+    // a send failure (or a notification too large to encode) is emitted here; without a listener
+    // it would be an uncaught 'error' event
+    res.on('error', (e: unknown) => logger.debug({ err: e }, 'coap response error'));
+    const work = handle(req, res).catch((e: unknown) => internalError(res, e, 'device request failed'));
+    inflight.add(work);
+    void work.finally(() => inflight.delete(work));
+  }
+
+  async function handle(req: IncomingMessage, res: CoapResponse): Promise<void> {
+    if (stopped) return reject(res, 'unavailable', Code.SERVICE_UNAVAILABLE, 'Service unavailable: the server is shutting down');
+    if (req.payload.length > maxPayloadBytes) {
+      // Size1 tells the client the largest size we take (RFC 7959 §4)
+      return reject(res, 'payloadTooLarge', Code.REQUEST_ENTITY_TOO_LARGE, `Payload too large: the limit is ${maxPayloadBytes} bytes`, { Size1: maxPayloadBytes });
+    }
+    const route = parseDeviceRoute(uriPath(req));
+    if (route.kind === 'not-found') return reject(res, 'notFound', Code.NOT_FOUND, route.message);
+    if (route.kind === 'bad-request') return reject(res, 'badRequest', Code.BAD_REQUEST, route.message);
+    const method = req.method;
+    const observe = req.headers.Observe;
+    const { feature, id } = route;
+
+    // method check before authentication, so a wrong method costs no lookup
+    let run: ((device: DeviceInfo) => Promise<void>) | undefined;
+    if (feature === Feature.TELEMETRY) {
+      if (method === 'POST') run = (d) => postTelemetry(res, d, req.payload);
+    } else if (feature === Feature.ATTRIBUTES) {
+      if (method === 'POST') run = (d) => postAttributes(res, d, req.payload);
+      else if (method === 'GET') {
+        if (observe === 0) run = (d) => observeAttributes(req, res, d);
+        else if (observe === 1) run = (d) => cancelObservation(req, res, d);
+        else run = (d) => getAttributes(res, d, uriQuery(req));
+      }
+    } else if (id === undefined) {
+      if (method === 'POST') run = (d) => clientRpc(res, d, req.payload);
+      else if (method === 'GET') {
+        if (observe === 0) run = (d) => observeRpc(req, res, d);
+        else if (observe === 1) run = (d) => cancelObservation(req, res, d);
+        else return reject(res, 'badRequest', Code.BAD_REQUEST, 'GET /rpc subscribes to RPC commands: send it with the Observe option');
+      }
+    } else if (method === 'POST') {
+      const n = /^\d{1,10}$/.test(id) ? Number(id) : NaN;
+      if (!Number.isSafeInteger(n)) return reject(res, 'badRequest', Code.BAD_REQUEST, `Invalid RPC request id "${id}": an integer is expected`);
+      run = (d) => rpcReply(res, d, n, req.payload);
+    }
+    if (run === undefined) {
+      const allowed = feature === Feature.TELEMETRY || id !== undefined ? 'POST' : 'GET, POST';
+      return reject(res, 'methodNotAllowed', Code.METHOD_NOT_ALLOWED, `Method ${String(method)} is not allowed on /api/v1/{token}/${feature}${id === undefined ? '' : '/{id}'}; use ${allowed}`);
+    }
+
+    const device = await authenticate(res, route.token);
+    if (device === undefined) return;
+    state.onActivity(device);
+    if (limiter !== undefined) {
+      const waitMs = limiter.take(device.deviceId, now());
+      if (waitMs > 0) {
+        // Max-Age: seconds until the client may try again (RFC 8516)
+        return reject(res, 'rateLimited', Code.TOO_MANY_REQUESTS, 'Too many requests: the device exceeded its rate limit', { 'Max-Age': Math.ceil(waitMs / 1000) });
+      }
+    }
+    await run(device);
+  }
+
+  /** The device of `token`, or undefined after answering 4.01 (unknown token) or 5.00. */
+  async function authenticate(res: CoapResponse, token: string): Promise<DeviceInfo | undefined> {
+    let device: DeviceInfo | null;
+    try {
+      device = await auth.authenticateToken(token);
+    } catch (e) {
+      internalError(res, e, 'device authentication failed');
+      return undefined;
+    }
+    if (!device) {
+      reject(res, 'unauthorized', Code.UNAUTHORIZED, 'Authentication failed: invalid device access token');
+      return undefined;
+    }
+    return device;
+  }
+
+  /** The payload as JSON, or undefined after answering 4.00. */
+  function parsePayload<T>(res: CoapResponse, payload: Buffer, parse: (json: JsonValue) => T): T | undefined {
+    try {
+      if (payload.length === 0) throw new BadRequestError('Empty payload: a JSON payload is expected');
+      return parse(parseLenientJson(payload.toString('utf8')));
+    } catch (e) {
+      if (e instanceof BadRequestError) reject(res, 'badRequest', Code.BAD_REQUEST, e.message);
+      else internalError(res, e, 'device payload parsing failed');
+      return undefined;
+    }
+  }
+
+  function deviceMsg(device: DeviceInfo, type: string, ts: number, data: JsonValue, extra?: Record<string, string>): Msg {
+    return createMsg({
+      type,
+      originator: { entityType: EntityType.DEVICE, id: device.deviceId },
+      tenantId: device.tenantId,
+      metadata: { deviceName: device.deviceName, deviceType: device.deviceType, ts: String(ts), ...extra },
+      data,
+      ts,
+    });
+  }
+
+  /** Hands the messages of one request to the queue in one call; false after answering 5.03. */
+  async function produce(res: CoapResponse, device: DeviceInfo, msgs: Msg[]): Promise<boolean> {
+    const records: Array<QueueRecord<Msg>> = msgs.map((value) => ({ key: device.deviceId, value }));
+    try {
+      await queue.produce(Topics.RULE_ENGINE, records);
+    } catch (e) {
+      logger.warn({ err: e, tenantId: device.tenantId, deviceId: device.deviceId }, 'queue rejected device messages');
+      reject(res, 'unavailable', Code.SERVICE_UNAVAILABLE, 'Service unavailable: the message queue did not accept the payload, retry later', { 'Max-Age': 1 });
+      return false;
+    }
+    counters.acceptedMessages += msgs.length;
+    return true;
+  }
+
+  async function postTelemetry(res: CoapResponse, device: DeviceInfo, payload: Buffer): Promise<void> {
+    const groups = parsePayload(res, payload, (json) => parseTelemetry(json, now(), payloadOptions));
+    if (groups === undefined) return;
+    // `[]` has nothing to queue: answered at once
+    if (groups.length === 0) return accept(res, Code.CREATED);
+    const msgs = groups.map((g) => deviceMsg(device, MsgType.POST_TELEMETRY_REQUEST, g.ts, g.values));
+    if (await produce(res, device, msgs)) accept(res, Code.CREATED);
+  }
+
+  async function postAttributes(res: CoapResponse, device: DeviceInfo, payload: Buffer): Promise<void> {
+    const attributes = parsePayload(res, payload, (json) => parseAttributes(json, payloadOptions));
+    if (attributes === undefined) return;
+    if (Object.keys(attributes).length === 0) return accept(res, Code.CREATED);
+    if (await produce(res, device, [deviceMsg(device, MsgType.POST_ATTRIBUTES_REQUEST, now(), attributes)])) accept(res, Code.CREATED);
+  }
+
+  async function readAttributes(res: CoapResponse, device: DeviceInfo, request: { clientKeys?: string[] | undefined; sharedKeys?: string[] | undefined }) {
+    try {
+      return await deviceApi.getAttributes(device, request);
+    } catch (e) {
+      if (e instanceof RivuletError && e.status < 500) {
+        reject(res, e.status === 404 ? 'notFound' : 'badRequest', e.status === 404 ? Code.NOT_FOUND : Code.BAD_REQUEST, e.message);
+      } else internalError(res, e, 'device attributes request failed');
+      return undefined;
+    }
+  }
+
+  async function getAttributes(res: CoapResponse, device: DeviceInfo, query: Map<string, string>): Promise<void> {
+    const request = { clientKeys: parseKeyList(query.get('clientKeys')), sharedKeys: parseKeyList(query.get('sharedKeys')) };
+    const attrs = await readAttributes(res, device, request);
+    if (attrs === undefined) return;
+    // ThingsBoard answers 4.04 when nothing was found (its firmware expects that)
+    if (attrs.client === undefined && attrs.shared === undefined) {
+      return reject(res, 'notFound', Code.NOT_FOUND, 'No attributes found for the requested keys');
+    }
+    accept(res, Code.CONTENT, JSON.stringify(attrs));
+  }
+
+  // ---- observations ----------------------------------------------------------------------------
+
+  function observationKey(req: IncomingMessage): string {
+    return `${endpointOf(req.rsinfo)}|${(req._packet.token ?? Buffer.alloc(0)).toString('hex')}`;
+  }
+
+  /**
+   * Registers an observation and answers the registration with `first` (code and payload).
+   * Notifications arriving before that answer went out are held and sent after it, so the first
+   * message the device gets is the registration answer.
+   */
+  async function observe(
+    req: IncomingMessage,
+    res: CoapResponse,
+    device: DeviceInfo,
+    kind: ObserveKind,
+    first: () => Promise<{ code: Code; payload: string } | undefined>,
+  ): Promise<void> {
+    if (!(res instanceof ObserveWriteStream)) return internalError(res, new Error('observe request without an observe stream'), 'coap observe failed');
+    const stream = res;
+    const key = observationKey(req);
+    if (!registry.hasRoomFor(key)) {
+      return reject(res, 'unavailable', Code.SERVICE_UNAVAILABLE, 'Service unavailable: too many observations on this server', { 'Max-Age': 60 });
+    }
+    let ready = false;
+    const held: string[] = [];
+    const write = (payload: string, code: Code = Code.CONTENT): void => {
+      if (stream.writableEnded || stream.destroyed) return;
+      stream.statusCode = code;
+      stream.write(Buffer.from(payload, 'utf8'));
+    };
+    const obs: Observation = {
+      key,
+      device,
+      kind,
+      send(payload) {
+        counters.notifications++;
+        if (ready) write(payload);
+        else held.push(payload);
+      },
+      close(final) {
+        if (stream.writableEnded) return;
+        if (final !== undefined && ready) {
+          // a non-2.xx notification, without the Observe option, ends the observation at the
+          // client (RFC 7641 §3.2); the stream is left as it is, ending it would send once more
+          stream.statusCode = final.code;
+          stream.setOption('Observe', []);
+          stream._doSend(Buffer.from(final.message, 'utf8'));
+          return;
+        }
+        // ending after a notification sends nothing more; the client notices on its next one
+        stream.end();
+      },
+    };
+    registry.add(obs);
+    // a RST to a notification ends the stream (coap-endpoint); so does our close()
+    stream.once('finish', () => registry.remove(obs));
+    const answer = await first();
+    if (answer === undefined) {
+      // refused after all (first() answered): nothing to observe
+      registry.remove(obs);
+      return;
+    }
+    stream.setOption('Content-Format', JSON_FORMAT);
+    counters.acceptedRequests++;
+    write(answer.payload, answer.code);
+    ready = true;
+    for (const p of held.splice(0)) write(p);
+  }
+
+  async function observeAttributes(req: IncomingMessage, res: CoapResponse, device: DeviceInfo): Promise<void> {
+    // the registration answer carries the current shared attributes, as an update would
+    await observe(req, res, device, 'attributes', async () => {
+      const attrs = await readAttributes(res, device, {});
+      return attrs === undefined ? undefined : { code: Code.CONTENT, payload: JSON.stringify(attrs.shared ?? {}) };
+    });
+  }
+
+  async function observeRpc(req: IncomingMessage, res: CoapResponse, device: DeviceInfo): Promise<void> {
+    // ThingsBoard answers an RPC subscription 2.03 Valid, without a payload
+    await observe(req, res, device, 'rpc', async () => ({ code: Code.VALID, payload: '' }));
+  }
+
+  async function cancelObservation(req: IncomingMessage, res: CoapResponse, device: DeviceInfo): Promise<void> {
+    const obs = registry.get(observationKey(req));
+    if (obs !== undefined && obs.device.deviceId === device.deviceId) {
+      registry.remove(obs);
+      obs.close();
+    }
+    // ThingsBoard answers a deregistration 2.02 Deleted, known or not
+    accept(res, Code.DELETED);
+  }
+
+  function onAttributesEvent(e: unknown): void {
+    const ev = e as AttributesEvent;
+    if (ev.scope !== AttributeScope.SHARED_SCOPE) return;
+    const observers = registry.forDevice(ev.entityId, 'attributes');
+    if (observers.length === 0) return;
+    // ThingsBoard's update notification: the changed values, deletions under "deleted"
+    const body: Record<string, JsonValue> = {};
+    for (const kv of ev.values) body[kv.key] = kv.value as JsonValue;
+    if (ev.deleted !== undefined && ev.deleted.length > 0) body.deleted = [...ev.deleted];
+    if (Object.keys(body).length === 0) return;
+    const payload = JSON.stringify(body);
+    for (const o of observers) o.send(payload);
+  }
+
+  // ---- RPC -------------------------------------------------------------------------------------
+
+  function onToDeviceRpc(e: unknown): void {
+    const r = e as ToDeviceRpcRequest;
+    const observers = registry.forDevice(r.deviceId, 'rpc');
+    // expirationTime is wall-clock time set by whoever asked
+    const t = Date.now();
+    if (observers.length === 0 || r.expirationTime <= t) return;
+    const id = rpcIds.assign(r.deviceId, { requestId: r.requestId, oneway: r.oneway, expiresAt: r.expirationTime }, t);
+    const payload = JSON.stringify({ id, method: r.method, params: r.params });
+    for (const o of observers) o.send(payload);
+    if (r.oneway) {
+      const done: ToDeviceRpcResponse = { requestId: r.requestId, deviceId: r.deviceId, response: null, delivered: true };
+      broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, done);
+    }
+  }
+
+  async function rpcReply(res: CoapResponse, device: DeviceInfo, id: number, payload: Buffer): Promise<void> {
+    // any JSON, or the raw text when it is not JSON (ThingsBoard forwards the payload as it is)
+    let response: JsonValue;
+    const text = payload.toString('utf8');
+    try {
+      response = text === '' ? null : parseLenientJson(text);
+    } catch {
+      response = text;
+    }
+    const call = rpcIds.take(device.deviceId, id, Date.now());
+    if (call === undefined) return reject(res, 'notFound', Code.NOT_FOUND, `No RPC request ${id} is waiting for a reply (unknown or expired)`);
+    if (!call.oneway) {
+      const msg: ToDeviceRpcResponse = { requestId: call.requestId, deviceId: device.deviceId, response, delivered: true };
+      broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, msg);
+    }
+    accept(res, Code.CREATED);
+  }
+
+  async function clientRpc(res: CoapResponse, device: DeviceInfo, payload: Buffer): Promise<void> {
+    const request = parsePayload(res, payload, (json) => {
+      if (typeof json !== 'object' || json === null || Array.isArray(json) || typeof json.method !== 'string' || json.method === '') {
+        throw new BadRequestError('Client-side RPC: expected {"method":"...","params":...}');
+      }
+      return { method: json.method, params: json.params ?? {} };
+    });
+    if (request === undefined) return;
+    if (pendingRpc.size >= maxPendingRpc) {
+      return reject(res, 'unavailable', Code.SERVICE_UNAVAILABLE, 'Service unavailable: too many RPC requests waiting', { 'Max-Age': 1 });
+    }
+    const requestId = String(nextClientRpcId);
+    nextClientRpcId = nextClientRpcId >= 0x7fffffff ? 1 : nextClientRpcId + 1;
+    const key = `${device.deviceId}#${requestId}`;
+    let timer: NodeJS.Timeout | undefined;
+    // registered before producing: the reply may come back before produce() resolves
+    const reply = new Promise<JsonValue | typeof TIMEOUT | typeof STOPPED>((resolve) => {
+      pendingRpc.set(key, resolve);
+      timer = setTimeout(() => resolve(TIMEOUT), rpcTimeoutMs);
+    });
+    try {
+      const msg = deviceMsg(device, MsgType.TO_SERVER_RPC_REQUEST, now(), request, { requestId });
+      if (!(await produce(res, device, [msg]))) return;
+      const body = await reply;
+      if (body === TIMEOUT) return reject(res, 'timeout', Code.GATEWAY_TIMEOUT, `No reply to the RPC request within ${rpcTimeoutMs} ms`);
+      if (body === STOPPED) return reject(res, 'unavailable', Code.SERVICE_UNAVAILABLE, 'Service unavailable: the server is shutting down');
+      accept(res, Code.CONTENT, typeof body === 'string' ? body : JSON.stringify(body));
+    } finally {
+      clearTimeout(timer);
+      pendingRpc.delete(key);
+    }
+  }
+
+  function onToServerReply(e: unknown): void {
+    const r = e as ToServerRpcReply;
+    pendingRpc.get(`${r.deviceId}#${r.requestId}`)?.(r.body);
+  }
+
+  // ---- life cycle ------------------------------------------------------------------------------
+
+  return {
+    async start() {
+      const port = await endpoint.listen();
+      unsubscribes.push(
+        broadcast.subscribe(LiveChannel.ATTRIBUTES, onAttributesEvent),
+        broadcast.subscribe(RpcChannel.TO_DEVICE, onToDeviceRpc),
+        broadcast.subscribe(RpcChannel.TO_SERVER_REPLY, onToServerReply),
+      );
+      const activity = setInterval(() => {
+        for (const d of registry.observedDevices()) state.onActivity(d);
+        rpcIds.prune(Date.now());
+        dedup.prune();
+      }, config.activityIntervalMs ?? 60_000);
+      activity.unref();
+      timers.push(activity);
+      logger.info({ port }, 'coap transport listening');
+      return { port };
+    },
+
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const t of timers.splice(0)) clearInterval(t);
+      for (const u of unsubscribes.splice(0)) u();
+      // Observers learn that the server went away (a 5.03 ends an observation, RFC 7641 §3.2).
+      for (const obs of registry.all()) {
+        registry.remove(obs);
+        obs.close({ code: Code.SERVICE_UNAVAILABLE, message: 'Service unavailable: the server is shutting down' });
+      }
+      for (const resolve of pendingRpc.values()) resolve(STOPPED);
+      // Requests in progress finish (their posts reach the queue and are answered).
+      let deadline: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...inflight]),
+        new Promise<void>((r) => {
+          deadline = setTimeout(r, config.stopTimeoutMs ?? 5_000);
+        }),
+      ]);
+      clearTimeout(deadline);
+      await endpoint.close();
+      logger.info({}, 'coap transport stopped');
+    },
+
+    stats() {
+      return {
+        ...counters,
+        rejected: { ...rejected },
+        observations: registry.size,
+        observedDevices: registry.devices,
+        pendingRpc: pendingRpc.size,
+        ...endpoint.stats(),
+      };
+    },
+  };
+}

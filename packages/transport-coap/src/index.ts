@@ -1,0 +1,10 @@
+export {
+  createCoapTransport,
+  type CoapTransport,
+  type CoapTransportConfig,
+  type CoapTransportOptions,
+  type CoapTransportStats,
+  type RejectReason,
+} from './coap-transport';
+export { ExchangeStore, EXCHANGE_LIFETIME_MS, DEFAULT_DEDUP_MAX_ENTRIES, type ExchangeStoreOptions } from './exchange-store';
+export type { RateLimit } from './rate-limiter';

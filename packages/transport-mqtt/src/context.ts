@@ -1,0 +1,148 @@
+import {
+  EntityType,
+  createMsg,
+  type DeviceApiService,
+  type DeviceAuthenticator,
+  type DeviceInfo,
+  type DeviceStateReporter,
+  type GatewayDeviceService,
+  type Logger,
+  type Msg,
+} from '@rivulet/core';
+import { Topics, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
+import type { Client } from 'aedes';
+import type { RateLimiter } from './rate-limiter';
+import type { Session, SessionIndex } from './session';
+
+/** Input refused at the protocol edge; each is counted, and logged once per device. */
+export const BadInput = {
+  /** Not JSON (even leniently) or not the payload shape of its topic: connection closed without PUBACK. */
+  MALFORMED_PAYLOAD: 'malformedPayload',
+  /** Over maxPayloadBytes: connection closed without PUBACK. */
+  PAYLOAD_TOO_LARGE: 'payloadTooLarge',
+  /** A topic outside the device API: acknowledged and ignored, as ThingsBoard does. */
+  UNKNOWN_TOPIC: 'unknownTopic',
+} as const;
+export type BadInput = (typeof BadInput)[keyof typeof BadInput];
+
+const BAD_INPUT_BIT: Record<BadInput, number> = { malformedPayload: 1, payloadTooLarge: 2, unknownTopic: 4 };
+/** Devices remembered for "logged once"; past it the memory starts over (and each logs once more). */
+const MAX_LOGGED_DEVICES = 100_000;
+
+export interface Counters {
+  connectionsAccepted: number;
+  refusedNotAuthorized: number;
+  refusedServerUnavailable: number;
+  publishes: number;
+  acceptedMessages: number;
+  /** Publishes whose messages the queue refused (closed): connection closed without PUBACK. */
+  queueRejected: number;
+  throttled: number;
+  subscriptionsRefused: number;
+  rpcDelivered: number;
+  rpcReplied: number;
+  clientRpcReplies: number;
+  attributeUpdates: number;
+  bad: Record<BadInput, number>;
+}
+
+export function newCounters(): Counters {
+  return {
+    connectionsAccepted: 0,
+    refusedNotAuthorized: 0,
+    refusedServerUnavailable: 0,
+    publishes: 0,
+    acceptedMessages: 0,
+    queueRejected: 0,
+    throttled: 0,
+    subscriptionsRefused: 0,
+    rpcDelivered: 0,
+    rpcReplied: 0,
+    clientRpcReplies: 0,
+    attributeUpdates: 0,
+    bad: { malformedPayload: 0, payloadTooLarge: 0, unknownTopic: 0 },
+  };
+}
+
+/** What every handler shares: the injected interfaces, the session registry and the counters. */
+export interface TransportContext {
+  readonly queue: Queue;
+  readonly auth: DeviceAuthenticator;
+  readonly deviceApi: DeviceApiService;
+  readonly broadcast: Broadcast<unknown>;
+  readonly state: DeviceStateReporter;
+  readonly gateway: GatewayDeviceService | undefined;
+  readonly logger: Logger;
+  readonly maxPayloadBytes: number;
+  readonly maxConnections: number;
+  readonly typeCasting: boolean;
+  readonly limiter: RateLimiter | undefined;
+  readonly index: SessionIndex;
+  readonly sessions: WeakMap<Client, Session>;
+  readonly counters: Counters;
+  now(): number;
+}
+
+/** A rule-engine message from a device, with ThingsBoard's metadata (deviceName, deviceType, ts). */
+export function deviceMsg(device: DeviceInfo, type: string, ts: number, data: Msg['data'], extra?: Record<string, string>): Msg {
+  return createMsg({
+    type,
+    originator: { entityType: EntityType.DEVICE, id: device.deviceId },
+    tenantId: device.tenantId,
+    metadata: { deviceName: device.deviceName, deviceType: device.deviceType, ts: String(ts), ...extra },
+    data,
+    ts,
+  });
+}
+
+/** The queue did not accept a publish's messages (it is closing): no PUBACK, the device sends again later. */
+export class QueueRejectedError extends Error {
+  constructor(cause: unknown) {
+    super('the message queue did not accept the payload', { cause });
+    this.name = 'QueueRejectedError';
+  }
+}
+
+/** Hands messages to the rule-engine topic in one call; resolves once the queue accepted all of them. */
+export async function produce(ctx: TransportContext, records: Array<QueueRecord<Msg>>): Promise<void> {
+  if (records.length === 0) return;
+  try {
+    await ctx.queue.produce(Topics.RULE_ENGINE, records);
+  } catch (e) {
+    ctx.counters.queueRejected++;
+    ctx.logger.warn({ err: e, count: records.length }, 'queue rejected device messages');
+    throw new QueueRejectedError(e);
+  }
+  ctx.counters.acceptedMessages += records.length;
+}
+
+/** Sends a PUBLISH to this one session (never through aedes' topic matching: see authorizeForward). */
+export function send(session: Session, topic: string, body: string, qos: 0 | 1): void {
+  if (!session.open) return;
+  session.client.publish({ cmd: 'publish', topic, payload: Buffer.from(body, 'utf8'), qos, retain: false, dup: false }, noop);
+}
+
+export function qosOf(session: Session, feed: number): 0 | 1 {
+  return (session.qos1Feeds & feed) !== 0 ? 1 : 0;
+}
+
+export function createBadInputReporter(ctx: Pick<TransportContext, 'counters' | 'logger'>) {
+  const logged = new Map<string, number>();
+  return function reportBadInput(session: Session | undefined, reason: BadInput, fields: Record<string, unknown>): void {
+    ctx.counters.bad[reason]++;
+    const key = session?.device.deviceId ?? '';
+    const bits = logged.get(key) ?? 0;
+    const bit = BAD_INPUT_BIT[reason];
+    const where = session ? { tenantId: session.device.tenantId, deviceId: session.device.deviceId } : {};
+    if ((bits & bit) !== 0) {
+      ctx.logger.debug({ ...where, reason, ...fields }, 'mqtt device input refused');
+      return;
+    }
+    if (logged.size >= MAX_LOGGED_DEVICES) logged.clear();
+    logged.set(key, bits | bit);
+    ctx.logger.warn({ ...where, reason, ...fields, note: 'logged once per device and reason; see the transport stats for counts' }, 'mqtt device input refused');
+  };
+}
+export type BadInputReporter = ReturnType<typeof createBadInputReporter>;
+
+export function noop(): void {}

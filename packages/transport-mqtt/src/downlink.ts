@@ -1,0 +1,132 @@
+import {
+  AttributeScope,
+  LiveChannel,
+  RpcChannel,
+  type AttributesEvent,
+  type JsonValue,
+  type ToDeviceRpcRequest,
+  type ToDeviceRpcResponse,
+  type ToServerRpcReply,
+} from '@rivulet/core';
+import { qosOf, send, type TransportContext } from './context';
+import type { Endpoint, Session } from './session';
+import { Feed, Topic } from './topics';
+
+/**
+ * Server-to-device traffic. It arrives on the broadcast (whoever changed an attribute or asked for
+ * an RPC may be in another process) and goes out to the sessions of that one device only, through
+ * the SessionIndex: never by topic matching.
+ */
+export function subscribeDownlink(ctx: TransportContext): () => void {
+  const offs = [
+    ctx.broadcast.subscribe(LiveChannel.ATTRIBUTES, (e) => onAttributes(ctx, e as AttributesEvent)),
+    ctx.broadcast.subscribe(RpcChannel.TO_DEVICE, (e) => onRpcRequest(ctx, e as ToDeviceRpcRequest)),
+    ctx.broadcast.subscribe(RpcChannel.TO_SERVER_REPLY, (e) => onClientRpcReply(ctx, e as ToServerRpcReply)),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
+}
+
+/** Shared-attribute changes (REST or a rule node) to subscribed sessions: `{"k":v}`, deletions `{"deleted":["k"]}`. */
+function onAttributes(ctx: TransportContext, ev: AttributesEvent): void {
+  if (ev.scope !== AttributeScope.SHARED_SCOPE) return;
+  const endpoints = ctx.index.get(ev.entityId);
+  if (endpoints.length === 0) return;
+  let data: Record<string, JsonValue>;
+  if (ev.deleted && ev.deleted.length > 0) data = { deleted: [...ev.deleted] };
+  else {
+    data = {};
+    for (const kv of ev.values) Object.defineProperty(data, kv.key, { value: kv.value, enumerable: true, writable: true, configurable: true });
+    if (ev.values.length === 0) return;
+  }
+  let body: string | undefined;
+  for (const e of endpoints) {
+    const s = e.session;
+    if (e.child) {
+      if ((s.feeds & Feed.GATEWAY_ATTRIBUTES) === 0) continue;
+      send(s, Topic.GATEWAY_ATTRIBUTES, JSON.stringify({ device: e.child.name, data }), qosOf(s, Feed.GATEWAY_ATTRIBUTES));
+    } else {
+      body ??= JSON.stringify(data);
+      if ((s.feeds & Feed.ATTRIBUTES) !== 0) send(s, Topic.ATTRIBUTES, body, qosOf(s, Feed.ATTRIBUTES));
+      if ((s.feeds & Feed.ATTRIBUTES_V2) !== 0) send(s, Topic.ATTRIBUTES_V2, body, qosOf(s, Feed.ATTRIBUTES_V2));
+    }
+    ctx.counters.attributeUpdates++;
+  }
+}
+
+/** Whether this endpoint can take RPC commands: its session subscribed to the RPC topic. */
+function takesRpc(e: Endpoint): boolean {
+  return e.child ? (e.session.feeds & Feed.GATEWAY_RPC) !== 0 : (e.session.feeds & (Feed.RPC | Feed.RPC_V2)) !== 0;
+}
+
+/**
+ * A server-side RPC: `{"method":..,"params":..}` on `v1/devices/me/rpc/request/{id}` (or `v2/r/req/{id}`),
+ * or `{"device":"A","data":{"id":..,"method":..,"params":..}}` on `v1/gateway/rpc` for a device
+ * behind a gateway. The pickup is published at once (device-rpc.ts); a two-way request waits in
+ * the session for the device's reply until it expires.
+ */
+function onRpcRequest(ctx: TransportContext, req: ToDeviceRpcRequest): void {
+  const endpoints = ctx.index.get(req.deviceId);
+  if (endpoints.length === 0) return;
+  const remaining = req.expirationTime - Date.now();
+  if (remaining <= 0) return;
+  let delivered = false;
+  for (const e of endpoints.slice()) {
+    if (!takesRpc(e)) continue;
+    const s = e.session;
+    const id = s.takeRpcId();
+    if (!req.oneway) {
+      const timer = setTimeout(() => s.pendingRpc?.delete(id), remaining);
+      timer.unref();
+      (s.pendingRpc ??= new Map()).set(id, { requestId: req.requestId, deviceId: req.deviceId, timer });
+    }
+    if (e.child) {
+      const body = JSON.stringify({ device: e.child.name, data: { id, method: req.method, params: req.params } });
+      send(s, Topic.GATEWAY_RPC, body, qosOf(s, Feed.GATEWAY_RPC));
+    } else {
+      const body = JSON.stringify({ method: req.method, params: req.params });
+      // a device subscribed under both names gets it once, on the v1 name
+      if ((s.feeds & Feed.RPC) !== 0) send(s, Topic.RPC_REQUEST + id, body, qosOf(s, Feed.RPC));
+      else send(s, Topic.RPC_REQUEST_V2 + id, body, qosOf(s, Feed.RPC_V2));
+    }
+    ctx.counters.rpcDelivered++;
+    delivered = true;
+  }
+  if (delivered) {
+    const pickup: ToDeviceRpcResponse = { requestId: req.requestId, deviceId: req.deviceId, delivered: true };
+    ctx.broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, pickup);
+  }
+}
+
+/**
+ * The rule chain's answer to a device's own RPC request, on `v1/devices/me/rpc/response/{id}` (or
+ * `v2/r/res/{id}`, the name family it asked on), to the session that asked.
+ */
+function onClientRpcReply(ctx: TransportContext, reply: ToServerRpcReply): void {
+  const endpoints = ctx.index.get(reply.deviceId);
+  if (endpoints.length === 0) return;
+  let body: string | undefined;
+  for (const e of endpoints.slice()) {
+    if (e.child) continue;
+    const s: Session = e.session;
+    if (reply.sessionId !== undefined && s.id !== reply.sessionId) continue;
+    const style = s.takeClientRpc(reply.requestId);
+    if (style === undefined) continue;
+    body ??= JSON.stringify(reply.body);
+    if (style === 'v1') send(s, Topic.RPC_RESPONSE + reply.requestId, body, qosOf(s, Feed.RPC_RESPONSE));
+    else send(s, Topic.RPC_RESPONSE_V2 + reply.requestId, body, qosOf(s, Feed.RPC_RESPONSE_V2));
+    ctx.counters.clientRpcReplies++;
+  }
+}
+
+/** A session closed: its two-way requests end with an error for whoever waits on them. */
+export function failPendingRpc(ctx: TransportContext, s: Session): void {
+  if (!s.pendingRpc) return;
+  for (const p of s.pendingRpc.values()) {
+    clearTimeout(p.timer);
+    const failed: ToDeviceRpcResponse = { requestId: p.requestId, deviceId: p.deviceId, error: 'The device disconnected before replying' };
+    ctx.broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, failed);
+  }
+  s.pendingRpc.clear();
+}

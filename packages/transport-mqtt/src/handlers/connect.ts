@@ -1,0 +1,106 @@
+import { newId, type DeviceInfo } from '@rivulet/core';
+import type { AuthenticateError, Client } from 'aedes';
+import type { TransportContext } from '../context';
+import { Session } from '../session';
+
+/** CONNACK return codes of MQTT 3.1.1 (table 3.1) that this transport answers. */
+export const ConnackCode = {
+  SERVER_UNAVAILABLE: 3,
+  NOT_AUTHORIZED: 5,
+} as const;
+
+function refusal(returnCode: 3 | 5, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+interface ConnectPacketLike {
+  clean?: boolean;
+  will?: unknown;
+}
+
+/**
+ * Before aedes builds a session: every session is clean and has no will. Devices speak to the
+ * platform, not to each other, so there is nothing a stored session or a last-will message could
+ * deliver; a persistent session would also make aedes queue publishes of other clients for this one.
+ * CONNACK then says "no session present" [MQTT-3.2.2-1].
+ */
+export function preConnect(packet: ConnectPacketLike): void {
+  packet.clean = true;
+  delete packet.will;
+}
+
+/**
+ * The device behind CONNECT's credentials, as ThingsBoard resolves them: the user name as an
+ * access token (with no password, the documented way; ThingsBoard also takes a token with a
+ * password), else MQTT basic credentials (client id, user name and password validated together).
+ */
+async function resolveDevice(ctx: TransportContext, clientId: string, username: string | undefined, password: string | undefined): Promise<DeviceInfo | null> {
+  const { auth } = ctx;
+  if (username && password === undefined) {
+    const device = await auth.authenticateToken(username);
+    if (device) return device;
+  }
+  if (auth.authenticateBasic) {
+    const device = await auth.authenticateBasic({ clientId, ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) });
+    if (device) return device;
+  }
+  if (username && password !== undefined) return auth.authenticateToken(username);
+  return null;
+}
+
+/**
+ * aedes' authenticate hook. Unknown credentials: CONNACK 5 "not authorized", then aedes closes the
+ * connection [MQTT-3.2.2-5]. Over the connection limit or an authenticator failure: CONNACK 3
+ * "server unavailable" (the device retries later; a credential problem would make it give up).
+ */
+export function createAuthenticate(ctx: TransportContext, hooks: { isStopped(): boolean; open(): number; onSession(s: Session): void }) {
+  let authenticating = 0;
+  let nextSessionId = 0;
+  // session ids travel in message metadata (client-side RPC replies find their session by it):
+  // the prefix keeps them apart across transport instances
+  const sessionPrefix = newId().slice(0, 8);
+  return function authenticate(
+    client: Client,
+    username: Readonly<string | undefined>,
+    password: Readonly<Buffer | undefined>,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    const { counters } = ctx;
+    if (hooks.isStopped()) {
+      counters.refusedServerUnavailable++;
+      return done(refusal(ConnackCode.SERVER_UNAVAILABLE, 'server is stopping'), null);
+    }
+    if (hooks.open() + authenticating >= ctx.maxConnections) {
+      counters.refusedServerUnavailable++;
+      ctx.logger.debug({ maxConnections: ctx.maxConnections }, 'mqtt connection refused: connection limit reached');
+      return done(refusal(ConnackCode.SERVER_UNAVAILABLE, 'connection limit reached'), null);
+    }
+    authenticating++;
+    let pending: Promise<DeviceInfo | null>;
+    try {
+      pending = resolveDevice(ctx, client.id, username === '' ? undefined : username, password === undefined ? undefined : password.toString('utf8'));
+    } catch (e) {
+      pending = Promise.reject(e);
+    }
+    pending.then(
+      (device) => {
+        authenticating--;
+        if (!device) {
+          counters.refusedNotAuthorized++;
+          ctx.logger.debug({ clientId: client.id }, 'mqtt connection refused: not authorized');
+          return done(refusal(ConnackCode.NOT_AUTHORIZED, 'not authorized'), null);
+        }
+        const session = new Session(`${sessionPrefix}-${++nextSessionId}`, client, device);
+        ctx.sessions.set(client, session);
+        hooks.onSession(session);
+        done(null, true);
+      },
+      (e: unknown) => {
+        authenticating--;
+        counters.refusedServerUnavailable++;
+        ctx.logger.error({ err: e, clientId: client.id }, 'mqtt device authentication failed');
+        done(refusal(ConnackCode.SERVER_UNAVAILABLE, 'authentication failed'), null);
+      },
+    );
+  };
+}

@@ -1,0 +1,110 @@
+import {
+  BadRequestError,
+  MsgType,
+  RpcChannel,
+  describeJson,
+  parseAttributes,
+  parseKeyList,
+  parseLenientJson,
+  parseTelemetry,
+  type JsonValue,
+  type ToDeviceRpcResponse,
+} from '@rivulet/core';
+import { deviceMsg, produce, qosOf, send, type TransportContext } from '../context';
+import type { Session } from '../session';
+import { Feed, Topic, type TopicStyle } from '../topics';
+
+/**
+ * Handlers of a device's own topics (v1/devices/me/... and the v2 short names). Each returns
+ * undefined when it finished synchronously, or a promise; a BadRequestError means a malformed payload.
+ */
+
+function isObject(v: JsonValue): v is Record<string, JsonValue> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `v1/devices/me/telemetry`, `v2/t`: one POST_TELEMETRY_REQUEST per ts group. */
+export function postTelemetry(ctx: TransportContext, session: Session, text: string): Promise<void> | undefined {
+  const { device } = session;
+  const groups = parseTelemetry(parseLenientJson(text), ctx.now(), { typeCasting: ctx.typeCasting });
+  if (groups.length === 0) return undefined;
+  return produce(
+    ctx,
+    groups.map((g) => ({ key: device.deviceId, value: deviceMsg(device, MsgType.POST_TELEMETRY_REQUEST, g.ts, g.values) })),
+  );
+}
+
+/** `v1/devices/me/attributes`, `v2/a`: one POST_ATTRIBUTES_REQUEST. */
+export function postAttributes(ctx: TransportContext, session: Session, text: string): Promise<void> | undefined {
+  const { device } = session;
+  const attributes = parseAttributes(parseLenientJson(text), { typeCasting: ctx.typeCasting });
+  if (Object.keys(attributes).length === 0) return undefined;
+  return produce(ctx, [{ key: device.deviceId, value: deviceMsg(device, MsgType.POST_ATTRIBUTES_REQUEST, ctx.now(), attributes) }]);
+}
+
+/** A key list given as "a,b" (ThingsBoard's form) or as an array of names. */
+function keyList(v: JsonValue | undefined, name: string): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return parseKeyList(v);
+  if (Array.isArray(v) && v.every((k) => typeof k === 'string')) return v as string[];
+  throw new BadRequestError(`"${name}" must be a comma-separated string of keys`);
+}
+
+/**
+ * `v1/devices/me/attributes/request/{id}`, `v2/a/req/{id}`: `{"clientKeys":"a,b","sharedKeys":"c"}`
+ * (both optional, an empty payload asks for everything); the answer goes to
+ * `.../attributes/response/{id}` (`v2/a/res/{id}`) as `{"client":{..},"shared":{..}}`.
+ */
+export async function requestAttributes(ctx: TransportContext, session: Session, text: string, id: string, style: TopicStyle): Promise<void> {
+  const json = text.trim() === '' ? {} : parseLenientJson(text);
+  if (!isObject(json)) throw new BadRequestError(`Attribute request must be a JSON object, got ${describeJson(json)}`);
+  const request = { clientKeys: keyList(json.clientKeys, 'clientKeys'), sharedKeys: keyList(json.sharedKeys, 'sharedKeys') };
+  const answer = await ctx.deviceApi.getAttributes(session.device, request);
+  const [topic, feed] = style === 'v1' ? [Topic.ATTRIBUTES_RESPONSE + id, Feed.ATTRIBUTES_RESPONSE] : [Topic.ATTRIBUTES_RESPONSE_V2 + id, Feed.ATTRIBUTES_RESPONSE_V2];
+  send(session, topic, JSON.stringify(answer), qosOf(session, feed));
+}
+
+/** A device's reply body: JSON when it parses (leniently), else the text as a string. */
+export function replyBody(text: string): JsonValue {
+  try {
+    return parseLenientJson(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * `v1/devices/me/rpc/response/{id}`, `v2/r/res/{id}`: the device answers a server-side RPC; the
+ * answer goes back to whoever asked (TO_DEVICE_RESPONSE). An id this session does not wait for is ignored.
+ */
+export function rpcResponse(ctx: TransportContext, session: Session, text: string, id: string): undefined {
+  const n = Number(id);
+  const pending = Number.isInteger(n) ? session.pendingRpc?.get(n) : undefined;
+  if (!pending) {
+    ctx.logger.debug({ deviceId: session.device.deviceId, id }, 'mqtt rpc response for no pending request');
+    return undefined;
+  }
+  session.pendingRpc?.delete(n);
+  clearTimeout(pending.timer);
+  ctx.counters.rpcReplied++;
+  const response: ToDeviceRpcResponse = { requestId: pending.requestId, deviceId: pending.deviceId, delivered: true, response: replyBody(text) };
+  ctx.broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, response);
+  return undefined;
+}
+
+/**
+ * `v1/devices/me/rpc/request/{id}`, `v2/r/req/{id}`: client-side RPC `{"method":..,"params":..}`,
+ * a TO_SERVER_RPC_REQUEST for the rule chain with the request id and this session's id in the
+ * metadata (ThingsBoard's requestId / sessionId), answered by its RPC reply node.
+ */
+export function rpcRequest(ctx: TransportContext, session: Session, text: string, id: string, style: TopicStyle): Promise<void> {
+  const json = parseLenientJson(text);
+  if (!isObject(json) || typeof json.method !== 'string' || json.method === '') {
+    throw new BadRequestError('RPC request must be a JSON object with a "method" string');
+  }
+  const data = { method: json.method, params: json.params ?? {} };
+  session.rememberClientRpc(id, style);
+  const { device } = session;
+  const msg = deviceMsg(device, MsgType.TO_SERVER_RPC_REQUEST, ctx.now(), data, { requestId: id, sessionId: session.id });
+  return produce(ctx, [{ key: device.deviceId, value: msg }]);
+}

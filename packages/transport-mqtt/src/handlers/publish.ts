@@ -1,0 +1,137 @@
+import { BadRequestError, RivuletError } from '@rivulet/core';
+import type { Client, PublishPacket } from 'aedes';
+import { BadInput, QueueRejectedError, noop, type BadInputReporter, type TransportContext } from '../context';
+import type { Session } from '../session';
+import { classifyPublish, type PublishRoute } from '../topics';
+import { postAttributes, postTelemetry, requestAttributes, rpcRequest, rpcResponse } from './device-topics';
+import { gatewayAttributes, gatewayAttributesRequest, gatewayConnect, gatewayDisconnect, gatewayRpc, gatewayTelemetry } from './gateway-topics';
+
+/**
+ * Every device PUBLISH is re-addressed here before aedes routes it: nothing subscribes to this
+ * topic, so aedes' own delivery after the hook reaches no one (devices never receive each other's
+ * messages, whatever topic they pick, and a publish costs no fan-out). authorizeForward drops
+ * client-originated packets as a second line.
+ */
+export const DISCARD_TOPIC = '$rivulet/discard';
+
+const GATEWAY_KINDS = new Set<PublishRoute['kind']>(['gatewayConnect', 'gatewayDisconnect', 'gatewayTelemetry', 'gatewayAttributes', 'gatewayAttributesRequest', 'gatewayRpc']);
+/** Routes that may wait for a device lookup before producing: they keep the session's order through its gate. */
+const ORDERED_KINDS = new Set<PublishRoute['kind']>(['gatewayConnect', 'gatewayTelemetry', 'gatewayAttributes', 'gatewayAttributesRequest']);
+
+function dispatch(ctx: TransportContext, session: Session, route: PublishRoute, text: string): Promise<void> | undefined {
+  switch (route.kind) {
+    case 'telemetry':
+      return postTelemetry(ctx, session, text);
+    case 'attributes':
+      return postAttributes(ctx, session, text);
+    case 'attributesRequest':
+      return requestAttributes(ctx, session, text, route.id, route.style);
+    case 'rpcResponse':
+      return rpcResponse(ctx, session, text, route.id);
+    case 'rpcRequest':
+      return rpcRequest(ctx, session, text, route.id, route.style);
+    case 'gatewayConnect':
+      return gatewayConnect(ctx, session, text);
+    case 'gatewayDisconnect':
+      return gatewayDisconnect(ctx, session, text);
+    case 'gatewayTelemetry':
+      return gatewayTelemetry(ctx, session, text);
+    case 'gatewayAttributes':
+      return gatewayAttributes(ctx, session, text);
+    case 'gatewayAttributesRequest':
+      return gatewayAttributesRequest(ctx, session, text);
+    case 'gatewayRpc':
+      return gatewayRpc(ctx, session, text);
+    case 'unknown':
+      return undefined;
+  }
+}
+
+function sleepUntil(at: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
+}
+
+/**
+ * aedes' authorizePublish hook, which runs before aedes writes PUBACK (lib/handlers/publish.js:
+ * authorizePublish, then the acknowledgement): calling back only once the queue accepted every
+ * message of the payload makes PUBACK mean "accepted" [MQTT-4.3.2-2: the sender keeps the message
+ * until PUBACK]. A slow queue delays the PUBACK, and since aedes reads a connection's next packets
+ * only after the current ones are done, the device is slowed down; nothing is dropped.
+ *
+ * Calling back with an error makes aedes close the connection without PUBACK: a malformed or
+ * oversize payload on MQTT 3.1.1, as ThingsBoard does (3.1.1 has no way to refuse one message).
+ * A topic outside the device API is acknowledged and ignored.
+ *
+ * Order: the packets of one read are handled concurrently by aedes; the common topics produce
+ * synchronously (in arrival order), and anything that must wait first (a device lookup, the rate
+ * limit) goes through the session's gate, behind which later packets queue.
+ */
+export function createAuthorizePublish(ctx: TransportContext, reportBadInput: BadInputReporter) {
+  return function authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    const session = client ? ctx.sessions.get(client) : undefined;
+    // no session: a will of a closed client (wills are dropped at CONNECT) or a publish before CONNACK
+    if (!session || !session.open) return done(new Error('publish outside an open device session'));
+    const topic = packet.topic;
+    packet.topic = DISCARD_TOPIC;
+    packet.retain = false; // no retained messages: a RETAIN flag is ignored, as ThingsBoard does
+    ctx.counters.publishes++;
+
+    const payload = packet.payload;
+    const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+    if (size > ctx.maxPayloadBytes) {
+      reportBadInput(session, BadInput.PAYLOAD_TOO_LARGE, { topic, bytes: size, limitBytes: ctx.maxPayloadBytes });
+      return done(new Error(`payload of ${size} bytes is over the limit of ${ctx.maxPayloadBytes}`));
+    }
+    const route = classifyPublish(topic);
+    if (route.kind === 'unknown' || (GATEWAY_KINDS.has(route.kind) && !session.device.isGateway)) {
+      reportBadInput(session, BadInput.UNKNOWN_TOPIC, { topic });
+      return done(null);
+    }
+    ctx.state.onActivity(session.device);
+    const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+
+    const fail = (e: unknown): void => {
+      if (e instanceof BadRequestError) {
+        reportBadInput(session, BadInput.MALFORMED_PAYLOAD, { topic, error: e.message });
+      } else if (e instanceof RivuletError && e.status < 500) {
+        ctx.logger.debug({ deviceId: session.device.deviceId, topic, error: e.message }, 'mqtt publish refused');
+      } else if (!(e instanceof QueueRejectedError)) {
+        ctx.logger.error({ err: e, deviceId: session.device.deviceId, topic }, 'mqtt publish handling failed');
+      }
+      done(e instanceof Error ? e : new Error(String(e)));
+    };
+
+    let at = 0;
+    if (ctx.limiter) {
+      const now = Date.now();
+      at = ctx.limiter.reserve(session.device.deviceId, now);
+      if (at > now) ctx.counters.throttled++;
+      else at = 0;
+    }
+
+    if (session.gate === undefined && at === 0 && !ORDERED_KINDS.has(route.kind)) {
+      let result: Promise<void> | undefined;
+      try {
+        result = dispatch(ctx, session, route, text);
+      } catch (e) {
+        return fail(e);
+      }
+      if (result === undefined) return done(null);
+      result.then(() => done(null), fail);
+      return;
+    }
+
+    const prev = session.gate;
+    const work = (async () => {
+      if (prev) await prev;
+      if (at > 0) await sleepUntil(at);
+      await dispatch(ctx, session, route, text);
+    })();
+    const tail = work.then(noop, noop);
+    session.gate = tail;
+    void tail.then(() => {
+      if (session.gate === tail) session.gate = undefined;
+    });
+    work.then(() => done(null), fail);
+  };
+}

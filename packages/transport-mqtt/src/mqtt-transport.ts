@@ -1,0 +1,261 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import {
+  silentLogger,
+  type DeviceApiService,
+  type DeviceAuthenticator,
+  type DeviceStateReporter,
+  type GatewayDeviceService,
+  type Logger,
+} from '@rivulet/core';
+import type { Broadcast, Queue } from '@rivulet/queue';
+import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
+import { BadInput, createBadInputReporter, newCounters, type TransportContext } from './context';
+import { failPendingRpc, subscribeDownlink } from './downlink';
+import { createAuthenticate, preConnect } from './handlers/connect';
+import { disconnectChild } from './handlers/gateway-topics';
+import { createAuthorizePublish } from './handlers/publish';
+import { createAuthorizeSubscribe, createOnUnsubscribe } from './handlers/subscribe';
+import { PacketTooLargeError, createPacketGuard } from './packet-guard';
+import { createRateLimiter } from './rate-limiter';
+import { SessionIndex, type Session } from './session';
+
+export interface MqttTransportConfig {
+  /** TCP port; 0 picks a free one (start() says which). */
+  port: number;
+  /** Default 0.0.0.0. */
+  host?: string;
+  /** Largest PUBLISH payload; default 64 KiB like ThingsBoard. A packet may be at most this plus 4 KiB (topic and headers). */
+  maxPayloadBytes?: number;
+  /** Authenticated connections at most; past it CONNACK 3 "server unavailable". Default 20 000. */
+  maxConnections?: number;
+  /** Messages per second per device (burst of as many); over it acknowledgements wait. 0 (default): no limit. */
+  maxMessagesPerSecondPerDevice?: number;
+  /** Time a new connection has to send CONNECT; default 10 s. */
+  connectTimeoutMs?: number;
+  /** Numeric strings become numbers (ThingsBoard's default, on). */
+  typeCasting?: boolean;
+}
+
+export interface MqttTransportOptions {
+  queue: Queue;
+  /** The server passes a cached one. */
+  auth: DeviceAuthenticator;
+  deviceApi: DeviceApiService;
+  /** Attribute changes and RPC come in on it; RPC answers go out on it. */
+  broadcast: Broadcast<unknown>;
+  state: DeviceStateReporter;
+  /** Devices behind gateways; without it the gateway API creates nothing (its publishes fail). */
+  gateway?: GatewayDeviceService;
+  logger?: Logger;
+  config: MqttTransportConfig;
+  /** Server time for payloads without their own ts. */
+  now?: () => number;
+}
+
+export interface MqttTransportStats {
+  /** Authenticated connections now open. */
+  connections: number;
+  connectionsAccepted: number;
+  connectionsRefused: { notAuthorized: number; serverUnavailable: number };
+  /** PUBLISH packets handled. */
+  publishes: number;
+  /** Rule-engine messages the queue accepted. */
+  acceptedMessages: number;
+  rejected: Record<BadInput, number> & { queueUnavailable: number };
+  /** Publishes held back by the per-device rate. */
+  throttled: number;
+  subscriptionsRefused: number;
+  rpc: { delivered: number; replied: number; clientReplies: number };
+  attributeUpdates: number;
+}
+
+export interface MqttTransport {
+  /** Starts the broker and listens; resolves with the port actually bound. */
+  start(): Promise<{ port: number }>;
+  /** Stops accepting, closes every connection (DISCONNECT_EVENTs follow), stops the broker. */
+  stop(): Promise<void>;
+  stats(): MqttTransportStats;
+  /** Serves an MQTT connection that arrived some other way (MQTT over WebSocket: the server's `/mqtt`). */
+  handleConnection(stream: Duplex): void;
+}
+
+const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;
+const DEFAULT_MAX_CONNECTIONS = 20_000;
+/** Room for the topic and headers of a PUBLISH carrying a maximum payload. */
+const PACKET_OVERHEAD_BYTES = 4096;
+/** Unauthenticated sockets allowed beyond maxConnections before the listener refuses more. */
+const PENDING_SOCKET_ALLOWANCE = 1024;
+
+/**
+ * ThingsBoard's MQTT device API on aedes. Policy comes in as aedes' hooks, one small handler each
+ * (handlers/): authenticate (CONNECT), authorizeSubscribe (SUBSCRIBE), authorizePublish (every
+ * PUBLISH: the device API's routing, and the point where PUBACK waits for the queue). Server-to-device
+ * traffic (downlink.ts) is written to exactly one session, never routed by topic. It touches no
+ * storage: devices, attributes and gateway devices come through the injected interfaces.
+ */
+export function createMqttTransport(options: MqttTransportOptions): MqttTransport {
+  const { config } = options;
+  const logger = (options.logger ?? silentLogger).child({ component: 'transport-mqtt' });
+  const maxPayloadBytes = config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const maxConnections = config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const counters = newCounters();
+  const ctx: TransportContext = {
+    queue: options.queue,
+    auth: options.auth,
+    deviceApi: options.deviceApi,
+    broadcast: options.broadcast,
+    state: options.state,
+    gateway: options.gateway,
+    logger,
+    maxPayloadBytes,
+    maxConnections,
+    typeCasting: config.typeCasting ?? true,
+    limiter: createRateLimiter(config.maxMessagesPerSecondPerDevice ?? 0),
+    index: new SessionIndex(),
+    sessions: new WeakMap(),
+    counters,
+    now: options.now ?? Date.now,
+  };
+  const reportBadInput = createBadInputReporter(ctx);
+  const guardParser = createPacketGuard(maxPayloadBytes + PACKET_OVERHEAD_BYTES);
+
+  let broker: Aedes | undefined;
+  let server: Server | undefined;
+  let unsubscribeDownlink: (() => void) | undefined;
+  let stopped = false;
+  let open = 0;
+
+  /**
+   * CONNACK 0 written: the session is open. Not aedes' 'clientReady', which can come after the
+   * client's first PUBLISH has already been handled (aedes resumes reading before it finishes connecting).
+   */
+  function onConnackSent(packet: { returnCode?: number }, client: Client): void {
+    if (packet.returnCode !== 0) return;
+    const session = ctx.sessions.get(client);
+    if (!session || session.open) return;
+    session.open = true;
+    open++;
+    counters.connectionsAccepted++;
+    ctx.index.add(session.device.deviceId, session.endpoint);
+    ctx.state.onConnect(session.device);
+  }
+
+  /** The connection is gone (any reason): undo everything the session registered. */
+  function onSessionClosed(session: Session): void {
+    if (!session.open) return;
+    session.open = false;
+    open--;
+    const { device } = session;
+    ctx.index.remove(device.deviceId, session.endpoint);
+    if (session.children) for (const child of [...session.children.values()]) disconnectChild(ctx, session, child);
+    failPendingRpc(ctx, session);
+    ctx.state.onDisconnect(device);
+    if (ctx.limiter && ctx.index.get(device.deviceId).length === 0) ctx.limiter.release(device.deviceId);
+  }
+
+  const authenticate = createAuthenticate(ctx, {
+    isStopped: () => stopped,
+    open: () => open,
+    onSession: (session) => session.client.conn.once('close', () => onSessionClosed(session)),
+  });
+
+  function onClientError(client: Client, err: Error): void {
+    if (err instanceof PacketTooLargeError) {
+      reportBadInput(ctx.sessions.get(client), BadInput.PAYLOAD_TOO_LARGE, { bytes: err.declaredBytes, limitBytes: err.limitBytes });
+      return;
+    }
+    logger.debug({ clientId: client.id, error: err.message }, 'mqtt connection closed on error');
+  }
+
+  function handleConnection(stream: Duplex): void {
+    if (stopped || !broker) {
+      stream.destroy();
+      return;
+    }
+    stream.on('error', noop);
+    try {
+      guardParser(broker.handle(stream));
+    } catch (e) {
+      logger.error({ err: e }, 'mqtt connection setup failed');
+      stream.destroy();
+    }
+  }
+
+  return {
+    async start() {
+      if (broker) throw new Error('MQTT transport already started');
+      const b = new Aedes({
+        connectTimeout: config.connectTimeoutMs ?? 10_000,
+        preConnect: (_client, packet, done) => {
+          preConnect(packet);
+          done(null, true);
+        },
+        authenticate,
+        authorizePublish: createAuthorizePublish(ctx, reportBadInput),
+        authorizeSubscribe: createAuthorizeSubscribe(ctx),
+        // Only the server's own packets (no clientId) are ever forwarded: a device never receives
+        // what another client published, whatever it subscribed to.
+        authorizeForward: (_client, packet: AedesPublishPacket) => ((packet as { clientId?: string }).clientId === undefined ? packet : null),
+      });
+      b.on('connackSent', onConnackSent);
+      b.on('unsubscribe', createOnUnsubscribe(ctx));
+      b.on('clientError', onClientError);
+      b.on('connectionError', onClientError);
+      // aedes reports persistence and internal failures as 'error'; unheard, it would end the process
+      (b as unknown as NodeJS.EventEmitter).on('error', (err: unknown) => logger.error({ err }, 'mqtt broker error'));
+      await b.listen();
+      broker = b;
+      unsubscribeDownlink = subscribeDownlink(ctx);
+
+      const s = createServer((socket: Socket) => {
+        socket.setNoDelay(true); // PUBACKs are tiny and awaited one by one by many clients
+        handleConnection(socket);
+      });
+      s.maxConnections = maxConnections + PENDING_SOCKET_ALLOWANCE;
+      s.on('error', (err) => logger.error({ err }, 'mqtt listener error'));
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(config.port, config.host ?? '0.0.0.0', () => {
+          s.off('error', reject);
+          resolve();
+        });
+      });
+      server = s;
+      const port = (s.address() as AddressInfo).port;
+      logger.info({ port, maxConnections, maxPayloadBytes }, 'mqtt transport listening');
+      return { port };
+    },
+
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      const s = server;
+      const closed = s ? new Promise<void>((r) => s.close(() => r())) : Promise.resolve();
+      const b = broker;
+      if (b) await new Promise<void>((r) => b.close(() => r()));
+      await closed;
+      unsubscribeDownlink?.();
+      logger.info({}, 'mqtt transport stopped');
+    },
+
+    stats() {
+      return {
+        connections: open,
+        connectionsAccepted: counters.connectionsAccepted,
+        connectionsRefused: { notAuthorized: counters.refusedNotAuthorized, serverUnavailable: counters.refusedServerUnavailable },
+        publishes: counters.publishes,
+        acceptedMessages: counters.acceptedMessages,
+        rejected: { ...counters.bad, queueUnavailable: counters.queueRejected },
+        throttled: counters.throttled,
+        subscriptionsRefused: counters.subscriptionsRefused,
+        rpc: { delivered: counters.rpcDelivered, replied: counters.rpcReplied, clientReplies: counters.clientRpcReplies },
+        attributeUpdates: counters.attributeUpdates,
+      };
+    },
+
+    handleConnection,
+  };
+}
+
+function noop(): void {}

@@ -1,0 +1,110 @@
+import type { DeviceInfo } from '@rivulet/core';
+import type { Client } from 'aedes';
+import type { TopicStyle } from './topics';
+
+/** Where a server-to-device message for one device goes: a device's own session, or a gateway session for a device behind it. */
+export interface Endpoint {
+  readonly session: Session;
+  /** Set when the device is behind the gateway of `session`. */
+  readonly child?: ChildDevice;
+}
+
+export interface ChildDevice {
+  readonly name: string;
+  readonly device: DeviceInfo;
+  readonly endpoint: Endpoint;
+}
+
+/** A server-side RPC sent to this session and not answered yet. */
+export interface PendingRpc {
+  readonly requestId: string;
+  readonly deviceId: string;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+/** Outstanding client-side RPC requests remembered per session (their reply topic style); older ones are forgotten. */
+const MAX_CLIENT_RPC = 64;
+
+/**
+ * One authenticated MQTT connection. Kept small (fields, no per-session closures) because idle
+ * connections are most of a broker's memory; maps are created on first use.
+ */
+export class Session {
+  readonly endpoint: Endpoint;
+  /** Feed bits (topics.ts Feed) the client subscribed to, and those granted at QoS 1. */
+  feeds = 0;
+  qos1Feeds = 0;
+  /** Devices behind this gateway, by name. */
+  children: Map<string, ChildDevice> | undefined;
+  pendingRpc: Map<number, PendingRpc> | undefined;
+  clientRpc: Map<string, TopicStyle> | undefined;
+  private nextRpcId = 0;
+  /** Set while rate-limited publishes wait: later publishes queue behind it, so order holds. */
+  gate: Promise<void> | undefined;
+  /** Registered in the SessionIndex (CONNACK sent); false again once closed. */
+  open = false;
+
+  constructor(
+    readonly id: string,
+    readonly client: Client,
+    readonly device: DeviceInfo,
+  ) {
+    this.endpoint = { session: this };
+  }
+
+  /** The id a server-side RPC request gets in this session's topic (ThingsBoard: an integer per session). */
+  takeRpcId(): number {
+    this.nextRpcId = this.nextRpcId >= 0x7fffffff ? 1 : this.nextRpcId + 1;
+    return this.nextRpcId;
+  }
+
+  rememberClientRpc(id: string, style: TopicStyle): void {
+    const m = (this.clientRpc ??= new Map());
+    m.delete(id);
+    m.set(id, style);
+    if (m.size > MAX_CLIENT_RPC) m.delete(m.keys().next().value as string);
+  }
+
+  /** The style of an outstanding client-side RPC request, forgotten once asked for. */
+  takeClientRpc(id: string): TopicStyle | undefined {
+    const style = this.clientRpc?.get(id);
+    if (style !== undefined) this.clientRpc?.delete(id);
+    return style;
+  }
+}
+
+/** Device id -> endpoints (a device may hold several sessions, or be behind a gateway). */
+export class SessionIndex {
+  private readonly byDevice = new Map<string, Endpoint | Endpoint[]>();
+
+  add(deviceId: string, e: Endpoint): void {
+    const cur = this.byDevice.get(deviceId);
+    if (cur === undefined) this.byDevice.set(deviceId, e);
+    else if (Array.isArray(cur)) {
+      if (!cur.includes(e)) cur.push(e);
+    } else if (cur !== e) this.byDevice.set(deviceId, [cur, e]);
+  }
+
+  remove(deviceId: string, e: Endpoint): void {
+    const cur = this.byDevice.get(deviceId);
+    if (cur === e) this.byDevice.delete(deviceId);
+    else if (Array.isArray(cur)) {
+      const rest = cur.filter((x) => x !== e);
+      if (rest.length === 0) this.byDevice.delete(deviceId);
+      else this.byDevice.set(deviceId, rest.length === 1 ? (rest[0] as Endpoint) : rest);
+    }
+  }
+
+  /** Endpoints of a device (a copy-free view; do not keep it). */
+  get(deviceId: string): ReadonlyArray<Endpoint> {
+    const cur = this.byDevice.get(deviceId);
+    if (cur === undefined) return EMPTY;
+    return Array.isArray(cur) ? cur : [cur];
+  }
+
+  get devices(): number {
+    return this.byDevice.size;
+  }
+}
+
+const EMPTY: ReadonlyArray<Endpoint> = [];

@@ -1,0 +1,224 @@
+/**
+ * What the transport's tests share: a transport on 127.0.0.1 with a free port, a real memory queue
+ * and broadcast, and in-memory stand-ins for the server's services (devices by token, attributes,
+ * gateway devices, device state). Not exported from the package.
+ */
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { vi, expect } from 'vitest';
+import {
+  AttributeScope,
+  LiveChannel,
+  type AttributesEvent,
+  type AttributesResponse,
+  type DeviceApiService,
+  type DeviceAuthenticator,
+  type DeviceInfo,
+  type DeviceStateReporter,
+  type GatewayDeviceService,
+  type KvValue,
+  type Logger,
+  type Msg,
+} from '@rivulet/core';
+import { Topics, createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
+import { createMqttTransport, type MqttTransport, type MqttTransportConfig } from './index';
+
+export const TOKEN = 'A1_TEST_TOKEN';
+export const OTHER_TOKEN = 'B2_TEST_TOKEN';
+export const GATEWAY_TOKEN = 'GW_TEST_TOKEN';
+export const DEVICE: DeviceInfo = { tenantId: 'tenant-1', deviceId: 'device-1', deviceName: 'Thermometer A', deviceType: 'thermometer' };
+export const OTHER: DeviceInfo = { tenantId: 'tenant-1', deviceId: 'device-2', deviceName: 'Pump', deviceType: 'default' };
+export const GATEWAY: DeviceInfo = { tenantId: 'tenant-1', deviceId: 'gateway-1', deviceName: 'Gateway', deviceType: 'gateway', isGateway: true };
+/** MQTT basic credentials of OTHER: client id, user name and password together. */
+export const BASIC = { clientId: 'pump-client', username: 'pump-user', password: 'pump-secret' };
+
+export interface LogEntry {
+  level: 'debug' | 'info' | 'warn' | 'error';
+  fields: Record<string, unknown>;
+  msg: string;
+}
+
+export function recordingLogger(entries: LogEntry[]): Logger {
+  const log = (level: LogEntry['level']) => (fields: Record<string, unknown>, msg: string) => void entries.push({ level, fields, msg });
+  const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: () => logger };
+  return logger;
+}
+
+export type StateEvent = { kind: 'connect' | 'disconnect' | 'activity'; deviceId: string };
+
+export interface Harness {
+  port: number;
+  url: string;
+  transport: MqttTransport;
+  queue: Queue;
+  broadcast: Broadcast<unknown>;
+  /** Messages consumed from the rule-engine topic, in order. */
+  consumed: Msg[];
+  logs: LogEntry[];
+  stateEvents: StateEvent[];
+  /** Client and shared attributes per device id, as the storage-backed service would read them. */
+  attributes: Map<string, { client: Record<string, KvValue>; shared: Record<string, KvValue> }>;
+  /** Devices created behind gateways, by name. */
+  gatewayDevices: Map<string, DeviceInfo>;
+  /** Holds the consumer's batches while set (its promise resolves when released). */
+  gate: { hold(): () => void };
+  /** An mqtt.js client of the device with this token (username), connected. */
+  connect(token: string, opts?: IClientOptions): Promise<MqttClient>;
+  /** Publishes a shared-attribute change as the storage wrapper does after a REST write. */
+  setShared(deviceId: string, values: Record<string, KvValue>): void;
+}
+
+const open: Array<() => Promise<void>> = [];
+
+/** Closes everything the tests of a file opened (call from afterEach). */
+export async function closeAll(): Promise<void> {
+  for (const close of open.splice(0).reverse()) await close().catch(() => {});
+}
+
+export async function startTransport(
+  opts: { config?: Partial<MqttTransportConfig>; queue?: Queue; consume?: boolean; auth?: DeviceAuthenticator; deviceApi?: DeviceApiService } = {},
+): Promise<Harness> {
+  const queue = opts.queue ?? createMemoryQueue({ partitions: 2 });
+  const broadcast = createMemoryBroadcast<unknown>();
+  const tokens = new Map([
+    [TOKEN, DEVICE],
+    [OTHER_TOKEN, OTHER],
+    [GATEWAY_TOKEN, GATEWAY],
+  ]);
+  const auth: DeviceAuthenticator = opts.auth ?? {
+    async authenticateToken(token) {
+      return tokens.get(token) ?? null;
+    },
+    async authenticateBasic({ clientId, username, password }) {
+      return clientId === BASIC.clientId && username === BASIC.username && password === BASIC.password ? OTHER : null;
+    },
+  };
+  const attributes: Harness['attributes'] = new Map([
+    [DEVICE.deviceId, { client: { attribute1: 'value1', attribute2: true }, shared: { shared1: 'value2', interval: 60 } }],
+  ]);
+  const pick = (all: Record<string, KvValue>, keys: string[] | undefined) =>
+    Object.fromEntries(Object.entries(all).filter(([k]) => keys === undefined || keys.includes(k)));
+  const deviceApi: DeviceApiService = opts.deviceApi ?? {
+    async getAttributes(device, request) {
+      const attrs = attributes.get(device.deviceId) ?? { client: {}, shared: {} };
+      const both = request.clientKeys === undefined && request.sharedKeys === undefined;
+      const out: AttributesResponse = {};
+      const client = both || request.clientKeys ? pick(attrs.client, request.clientKeys) : {};
+      const shared = both || request.sharedKeys ? pick(attrs.shared, request.sharedKeys) : {};
+      if (Object.keys(client).length > 0) out.client = client;
+      if (Object.keys(shared).length > 0) out.shared = shared;
+      return out;
+    },
+  };
+  const gatewayDevices = new Map<string, DeviceInfo>();
+  const gateway: GatewayDeviceService = {
+    async getOrCreateDevice(gw, name, type) {
+      let d = gatewayDevices.get(name);
+      if (!d) {
+        d = { tenantId: gw.tenantId, deviceId: `child-${name}`, deviceName: name, deviceType: type };
+        gatewayDevices.set(name, d);
+      }
+      return d;
+    },
+  };
+  const stateEvents: StateEvent[] = [];
+  const state: DeviceStateReporter = {
+    onConnect: (d) => void stateEvents.push({ kind: 'connect', deviceId: d.deviceId }),
+    onDisconnect: (d) => void stateEvents.push({ kind: 'disconnect', deviceId: d.deviceId }),
+    onActivity: (d) => void stateEvents.push({ kind: 'activity', deviceId: d.deviceId }),
+  };
+  const logs: LogEntry[] = [];
+  const transport = createMqttTransport({
+    queue,
+    auth,
+    deviceApi,
+    broadcast,
+    state,
+    gateway,
+    logger: recordingLogger(logs),
+    config: { port: 0, host: '127.0.0.1', ...opts.config },
+  });
+  const consumed: Msg[] = [];
+  let held: Promise<void> | undefined;
+  const gate = {
+    hold() {
+      let release!: () => void;
+      held = new Promise<void>((r) => (release = r));
+      return () => {
+        held = undefined;
+        release();
+      };
+    },
+  };
+  if (opts.consume !== false) {
+    await queue.subscribe<Msg>({
+      topic: Topics.RULE_ENGINE,
+      group: 'test-consumer',
+      handler: async (records) => {
+        for (const r of records) consumed.push(r.value);
+        if (held) await held;
+      },
+    });
+  }
+  const { port } = await transport.start();
+  const clients: MqttClient[] = [];
+  open.push(async () => {
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
+    await transport.stop();
+    await queue.close().catch(() => {});
+  });
+  const url = `mqtt://127.0.0.1:${port}`;
+  return {
+    port,
+    url,
+    transport,
+    queue,
+    broadcast,
+    consumed,
+    logs,
+    stateEvents,
+    attributes,
+    gatewayDevices,
+    gate,
+    async connect(token, extra = {}) {
+      const c = await connectAsync(url, { username: token, reconnectPeriod: 0, connectTimeout: 5000, ...extra });
+      clients.push(c);
+      return c;
+    },
+    setShared(deviceId, values) {
+      const a = attributes.get(deviceId) ?? { client: {}, shared: {} };
+      Object.assign(a.shared, values);
+      attributes.set(deviceId, a);
+      const ev: AttributesEvent = {
+        entityId: deviceId,
+        scope: AttributeScope.SHARED_SCOPE,
+        values: Object.entries(values).map(([key, value]) => ({ key, value, lastUpdateTs: Date.now() })),
+      };
+      broadcast.publish(LiveChannel.ATTRIBUTES, ev);
+    },
+  };
+}
+
+export async function waitForConsumed(h: Harness, n: number): Promise<Msg[]> {
+  await vi.waitFor(() => expect(h.consumed.length).toBeGreaterThanOrEqual(n), { timeout: 5000, interval: 5 });
+  return h.consumed;
+}
+
+/** The next message on `topic` (exact) that a client receives. */
+export function nextMessage(client: MqttClient, topic: string | ((t: string) => boolean)): Promise<{ topic: string; payload: string }> {
+  const match = typeof topic === 'string' ? (t: string) => t === topic : topic;
+  return new Promise((resolve) => {
+    const on = (t: string, payload: Buffer) => {
+      if (!match(t)) return;
+      client.off('message', on);
+      resolve({ topic: t, payload: payload.toString('utf8') });
+    };
+    client.on('message', on);
+  });
+}
+
+/** Everything a client receives, in order (to show what it did not get). */
+export function collect(client: MqttClient): Array<{ topic: string; payload: string }> {
+  const got: Array<{ topic: string; payload: string }> = [];
+  client.on('message', (topic, payload) => got.push({ topic, payload: payload.toString('utf8') }));
+  return got;
+}
