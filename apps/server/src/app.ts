@@ -16,6 +16,7 @@ import {
 import { builtinNodes, defaultRootChain } from '@rivulet/rule-nodes';
 import type { Storage } from '@rivulet/storage';
 import { createEmbeddedStorage, createPostgresStorage } from '@rivulet/storage-postgres';
+import { createCoapTransport, type CoapTransport } from '@rivulet/transport-coap';
 import { createHttpTransport, type HttpTransport } from '@rivulet/transport-http';
 import { createMqttTransport, type MqttTransport } from '@rivulet/transport-mqtt';
 import type { Config } from './config';
@@ -25,6 +26,7 @@ import { createGatewayDeviceService } from './gateway-devices';
 import { createMqttWebSocket } from './mqtt-websocket';
 import { createRuleRpcService } from './rule-rpc';
 import { createLiveStorage } from './live-storage';
+import { createNodeCapabilities } from './node-capabilities';
 import { resolveJwtSecret } from './secrets';
 
 export interface Rivulet {
@@ -33,6 +35,8 @@ export interface Rivulet {
   readonly port: number;
   /** Port of the MQTT transport (undefined when this process does not run the transport role). */
   readonly mqttPort: number | undefined;
+  /** UDP port of the CoAP transport (undefined when this process does not run the transport role). */
+  readonly coapPort: number | undefined;
   readonly storage: Storage;
   readonly queue: Queue;
   readonly tenantId: string;
@@ -96,12 +100,24 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
 
   const registry = createNodeRegistry(builtinNodes);
   const ruleRpc = createRuleRpcService(broadcast, { pickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS });
+  // Device lookups (cached), nested chains for the rule chain node, the script sandbox (a worker thread).
+  const nodeCapabilities = createNodeCapabilities({
+    storage,
+    broadcast,
+    registry,
+    logger,
+    services: () => nodeServices,
+    debugSink: () => debugSink,
+  });
   const nodeServices: RuleNodeServices = {
+    ...nodeCapabilities.services,
     logger,
     timeseries: storage.timeseries,
     attributes: storage.attributes,
     now: () => Date.now(),
     rpc: ruleRpc,
+    // Create / clear alarm nodes: one active alarm per originator and type, enforced by storage.
+    alarms: storage.alarms,
   };
   let ruleEngine: RuleEngine | undefined;
   let debugSink: BatchedDebugSink | undefined;
@@ -143,6 +159,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   let mqtt: MqttTransport | undefined;
   let mqttPort: number | undefined;
   let mqttWs: ReturnType<typeof createMqttWebSocket> | undefined;
+  let coap: CoapTransport | undefined;
+  let coapPort: number | undefined;
   let deviceState: DeviceStateService | undefined;
   let gatewayDevices: ReturnType<typeof createGatewayDeviceService> | undefined;
   if (roles.has('transport')) {
@@ -176,6 +194,21 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     });
     mqttPort = (await mqtt.start()).port;
     mqttWs = createMqttWebSocket(mqtt, { maxPayloadBytes: config.RIVULET_MQTT_MAX_PAYLOAD });
+    coap = createCoapTransport({
+      queue,
+      auth,
+      deviceApi,
+      broadcast,
+      state: deviceState,
+      logger,
+      config: {
+        port: config.RIVULET_COAP_PORT,
+        host: config.RIVULET_COAP_HOST,
+        maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
+        maxRequestsPerSecondPerDevice: config.RIVULET_DEVICE_RATE_LIMIT,
+      },
+    });
+    coapPort = (await coap.start()).port;
   }
   let api: Api | undefined;
   if (roles.has('api')) {
@@ -243,6 +276,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     url: `http://${host}:${port}`,
     port,
     mqttPort,
+    coapPort,
     storage,
     queue,
     tenantId: boot.tenantId,
@@ -255,6 +289,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         // are queued while the rule engine still runs), then HTTP (new device requests get 503).
         await mqtt?.stop();
         mqttWs?.close();
+        // CoAP: observers get 5.03, requests in progress reach the queue and are answered, the socket closes
+        await coap?.stop();
         transport?.stop();
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
@@ -267,6 +303,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         await ruleEngine?.stop({ drain: true });
         if (debugRetention) clearInterval(debugRetention);
         await debugSink?.close();
+        await nodeCapabilities.close();
         server.closeAllConnections();
         await closed;
         clearTimeout(deadline);

@@ -17,6 +17,11 @@ export async function startTestServer(env: Record<string, string>, options: Star
   const config = loadConfig({
     RIVULET_HTTP_PORT: '0',
     RIVULET_HTTP_HOST: '127.0.0.1',
+    // a free port each: test files run in parallel
+    RIVULET_MQTT_PORT: '0',
+    RIVULET_MQTT_HOST: '127.0.0.1',
+    RIVULET_COAP_PORT: '0',
+    RIVULET_COAP_HOST: '127.0.0.1',
     RIVULET_ADMIN_PASSWORD: ADMIN.password,
     RIVULET_LOG_LEVEL: 'silent',
     ...env,

@@ -91,6 +91,7 @@ export function runLoad(opts: RunOptions): Promise<RunSummary> {
   let inflight = 0;
   let stopped = false;
   let rr = 0;
+  let deadSlots = 0;
   const t0 = now();
   const endAt = t0 + opts.durationS * 1000;
 
@@ -152,7 +153,10 @@ export function runLoad(opts: RunOptions): Promise<RunSummary> {
           const code = (err as { code?: string }).code ?? 'ERROR';
           errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
           firstError ??= err.message;
-          if (code === 'DISCONNECTED' || code === 'PUBLISH_FAILED') slot.dead = true;
+          if ((code === 'DISCONNECTED' || code === 'PUBLISH_FAILED') && !slot.dead) {
+            slot.dead = true;
+            if (++deadSlots === slots.length) stop();
+          }
         } else {
           acked++;
           pointsAcked += msg.points;
@@ -202,7 +206,6 @@ export function runLoad(opts: RunOptions): Promise<RunSummary> {
         misses = 0;
         sendOne(slot);
       }
-      if (slots.every((s) => s.dead)) return stop();
       tick = setTimeout(pace, 1);
     };
 

@@ -225,7 +225,23 @@ describe('testRunChain with the optional capabilities', () => {
       },
     }),
   });
-  const reg = createNodeRegistry([alarmNode, kafkaNode, callNode, saveNode]);
+  const rpcNode = defineNode({
+    type: 'test.rpc',
+    category: 'action',
+    name: 'rpc',
+    description: 'sends data as an RPC command, then answers the device',
+    configSchema: z.object({}),
+    configVersion: 0,
+    relations: [Relation.SUCCESS, Relation.FAILURE],
+    create: (_cfg, services) => ({
+      async process(msg: Msg, ctx) {
+        const outcome = await services.rpc!.sendToDevice({ requestId: 'r1', tenantId: ctx.tenantId!, deviceId: msg.originator.id, method: 'setTemp', params: msg.data, oneway: false, expirationTime: 10_000 });
+        services.rpc!.replyToDevice({ deviceId: msg.originator.id, requestId: '7', body: { ok: true } });
+        return [{ relation: outcome.kind === 'delivered' ? Relation.SUCCESS : Relation.FAILURE, msg }];
+      },
+    }),
+  });
+  const reg = createNodeRegistry([alarmNode, kafkaNode, callNode, saveNode, rpcNode]);
   const chainOf = (nodes: unknown[], connections: unknown[] = []) => ({ ruleChain: { name: 'c' }, metadata: { nodes, connections } });
   const realAlarm = { id: 'real-alarm', tenantId: 't1', type: 'Hot', originatorType: 'DEVICE', originatorId: 'dev-1', severity: 'MINOR' as const, acknowledged: false, cleared: false, startTs: 1, endTs: 1, ackTs: 0, clearTs: 0, details: null, createdTime: 1 };
 
@@ -255,6 +271,15 @@ describe('testRunChain with the optional capabilities', () => {
             throw new Error('must not be called');
           },
         },
+        rpc: {
+          async sendToDevice(): Promise<never> {
+            calls.push('sendToDevice');
+            throw new Error('must not be called');
+          },
+          replyToDevice() {
+            calls.push('replyToDevice');
+          },
+        },
       },
     };
   }
@@ -279,11 +304,17 @@ describe('testRunChain with the optional capabilities', () => {
     expect(real.calls).toEqual([]);
   });
 
-  it('keeps Kafka records instead of sending them', async () => {
+  it('keeps Kafka records and RPC calls instead of sending them', async () => {
     const real = realServices();
-    const r = await testRunChain({ chain: chainOf([{ type: 'test.kafka', name: 'Kafka' }]), msg: sample, tenantId: 't1', registry: reg, services: real.services });
+    const r = await testRunChain({ chain: chainOf([{ type: 'test.kafka', name: 'Kafka' }, { type: 'test.rpc', name: 'RPC' }], [{ fromIndex: 0, toIndex: 1, type: 'Success' }]), msg: sample, tenantId: 't1', registry: reg, services: real.services });
     expect(r.ok).toBe(true);
-    expect(r.writes).toEqual([{ kind: 'kafka', record: { topic: 'out', key: 'dev-1', value: '{"temperature":35}' } }]);
+    expect(r.path).toEqual([0, 1]);
+    expect(r.writes).toEqual([
+      { kind: 'kafka', record: { topic: 'out', key: 'dev-1', value: '{"temperature":35}' } },
+      { kind: 'rpcToDevice', request: expect.objectContaining({ deviceId: 'dev-1', method: 'setTemp', params: { temperature: 35 } }) },
+      { kind: 'rpcReply', reply: { deviceId: 'dev-1', requestId: '7', body: { ok: true } } },
+    ]);
+    expect(r.steps[1]?.outputs[0]?.relation).toBe('Success');
     expect(real.calls).toEqual([]);
   });
 

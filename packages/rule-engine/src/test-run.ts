@@ -11,11 +11,13 @@ import {
   type Logger,
   type Msg,
   type TsKv,
+  type ToDeviceRpcRequest,
+  type ToServerRpcReply,
   type TsPoint,
 } from '@rivulet/core';
 import { compileRuleChain, validateRuleChain, type CompiledChain, type NodeTrace, type ValidatedChain } from './chain';
 import type { NodeRegistry } from './registry';
-import type { AlarmService, KafkaProducer, RuleAlarm, RuleChainResolver, RuleNodeServices } from './types';
+import type { AlarmService, KafkaProducer, RuleAlarm, RuleChainResolver, RuleNodeServices, RuleRpcService } from './types';
 
 /** A write (or other side effect) a node asked for during a test run: recorded, never carried out. */
 export type RecordedWrite =
@@ -24,7 +26,9 @@ export type RecordedWrite =
   | { kind: 'attributesDelete'; entityId: string; scope: AttributeScope; keys: string[] }
   | { kind: 'alarm'; action: 'createOrUpdate'; created: boolean; alarm: RuleAlarm }
   | { kind: 'alarm'; action: 'clear'; alarm: RuleAlarm }
-  | { kind: 'kafka'; record: { topic: string; key: string | null; value: string; headers?: Record<string, string> } };
+  | { kind: 'kafka'; record: { topic: string; key: string | null; value: string; headers?: Record<string, string> } }
+  | { kind: 'rpcToDevice'; request: ToDeviceRpcRequest }
+  | { kind: 'rpcReply'; reply: ToServerRpcReply };
 
 export interface RecordedLog {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -43,8 +47,8 @@ export interface DryRunOptions {
 /**
  * Services with the side effects taken out: writes are recorded and not stored, reads go to the real
  * services with the run's own writes laid over them (a node that reads what an earlier node of the
- * run wrote sees it), logs are kept for the result instead of the server log, Kafka records are kept
- * instead of sent. Script sandboxes and device lookups are side-effect free and used as they are.
+ * run wrote sees it), logs are kept for the result instead of the server log, Kafka records and RPC
+ * calls to devices are kept instead of sent. Script sandboxes and device lookups are side-effect free and used as they are.
  *
  * Every capability of RuleNodeServices needs its dry-run variant here: when one is added, add it
  * below, or test runs would carry out its side effects.
@@ -107,6 +111,17 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
     },
   };
 
+  // RPC to devices is recorded, not sent; the call is answered as delivered (without a device reply).
+  const rpc: RuleRpcService | undefined = real.rpc && {
+    async sendToDevice(request) {
+      writes.push({ kind: 'rpcToDevice', request });
+      return { kind: 'delivered' };
+    },
+    replyToDevice(reply) {
+      writes.push({ kind: 'rpcReply', reply });
+    },
+  };
+
   const kafkaProducer: KafkaProducer | undefined = realKafka && {
     async send(record) {
       writes.push({ kind: 'kafka', record: { ...record } });
@@ -156,6 +171,7 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
     },
     ...(alarms ? { alarms } : {}),
     ...(kafkaProducer ? { kafkaProducer } : {}),
+    ...(rpc ? { rpc } : {}),
     // Read-only or pure: used as they are.
     ...(real.devices ? { devices: real.devices } : {}),
     ...(real.scripts ? { scripts: real.scripts } : {}),

@@ -1,8 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { BlockAssembler } from './block-assembler';
-import { MessageType, decodeMessage, encodeMessage, parseBlockOption, uintOption } from './coap-message';
-import { RateLimiter } from './rate-limiter';
-import { ToDeviceRpcIds } from './rpc-ids';
 
 const block = (num: number, more: boolean, size = 16) => ({ num, more, size });
 const bytes = (n: number, fill = 'x') => Buffer.alloc(n, fill);
@@ -60,71 +57,3 @@ describe('BlockAssembler (Block1, RFC 7959)', () => {
   });
 });
 
-describe('coap-message', () => {
-  it('encodes and decodes options with extended deltas and lengths, token and payload', () => {
-    const long = Buffer.alloc(300, 'p');
-    const m = encodeMessage({
-      type: MessageType.CON,
-      code: '0.02',
-      messageId: 0xbeef,
-      token: Buffer.from([0xaa, 0xbb]),
-      options: [
-        [292, Buffer.from([1, 2, 3, 4])],
-        [11, Buffer.from('api')],
-        [11, long],
-        [60, uintOption(65536)],
-      ],
-      payload: Buffer.from('{"a":1}'),
-    });
-    const d = decodeMessage(m);
-    expect(d).toMatchObject({ type: MessageType.CON, codeText: '0.02', messageId: 0xbeef });
-    expect(d?.token).toEqual(Buffer.from([0xaa, 0xbb]));
-    expect(d?.options.map(([n, v]) => [n, v.length])).toEqual([
-      [11, 3],
-      [11, 300],
-      [60, 3],
-      [292, 4],
-    ]);
-    expect(d?.payload.toString()).toBe('{"a":1}');
-  });
-
-  it('Block option values; SZX 7 is reserved', () => {
-    expect(parseBlockOption(Buffer.from([0x2e]))).toEqual({ num: 2, more: true, size: 1024 });
-    expect(parseBlockOption(Buffer.from([0x07]))).toBeUndefined();
-  });
-});
-
-describe('RateLimiter', () => {
-  it('lets a burst through, then one request per 1/perSecond, per key', () => {
-    const r = new RateLimiter({ perSecond: 2, burst: 3 });
-    expect([0, 0, 0].map(() => r.take('d', 0))).toEqual([0, 0, 0]);
-    expect(r.take('d', 0)).toBe(500);
-    expect(r.take('other', 0)).toBe(0);
-    expect(r.take('d', 500)).toBe(0);
-    expect(r.take('d', 500)).toBeGreaterThan(0);
-  });
-
-  it('holds at most maxKeys buckets', () => {
-    const r = new RateLimiter({ perSecond: 1 }, 10);
-    for (let i = 0; i < 100; i++) r.take(`d${i}`, 0);
-    expect(r.size).toBe(10);
-  });
-});
-
-describe('ToDeviceRpcIds', () => {
-  it('small per-device ids, taken once, gone after expiry', () => {
-    const ids = new ToDeviceRpcIds(2);
-    const call = (requestId: string) => ({ requestId, oneway: false, expiresAt: 1000 });
-    expect(ids.assign('d', call('r1'), 0)).toBe(1);
-    expect(ids.assign('d', call('r2'), 0)).toBe(2);
-    expect(ids.assign('e', call('r3'), 0)).toBe(1);
-    expect(ids.take('d', 1, 10)?.requestId).toBe('r1');
-    expect(ids.take('d', 1, 10)).toBeUndefined();
-    expect(ids.take('d', 2, 1000)).toBeUndefined();
-    // beyond maxPerDevice the oldest call goes
-    ids.assign('e', call('r4'), 0);
-    ids.assign('e', call('r5'), 0);
-    expect(ids.take('e', 1, 0)).toBeUndefined();
-    expect(ids.size).toBe(2);
-  });
-});

@@ -4,6 +4,8 @@ import {
   LiveChannel,
   MsgType,
   RpcChannel,
+  createRpcCaller,
+  newId,
   silentLogger,
   type AttributesEvent,
   type Msg,
@@ -11,7 +13,8 @@ import {
   type ToServerRpcReply,
 } from '@rivulet/core';
 import { Topics, createMemoryQueue } from '@rivulet/queue';
-import { MessageType, encodeMessage, uintOption } from './coap-message';
+import { createSocket } from 'node:dgram';
+import { MessageType, decodeMessage, encodeMessage, uintOption } from './coap-message';
 import {
   DEVICE,
   MAX_PAYLOAD,
@@ -298,25 +301,41 @@ describe('deduplication of retransmitted requests (RFC 7252 §4.5)', () => {
 
   it('sustained load: 20,000 requests keep the exchange store at its cap and leave no timer per request behind', async () => {
     const cap = 500;
+    const total = 20_000;
     const h = await startTransport({ config: { dedupMaxEntries: cap } });
-    const clients = await Promise.all(Array.from({ length: 20 }, () => rawClient(h.port)));
     const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    const perClient = 1_000;
+    let sent = 0;
+    let answered = 0;
     let maxEntries = 0;
-    await Promise.all(
-      clients.map(async (c, ci) => {
-        for (let i = 0; i < perClient; i++) {
-          const res = await c.exchange(rawRequest({ path: TELEMETRY, payload: `{"ts":${ci * perClient + i + 1},"values":{"v":${i}}}`, messageId: i }));
-          if (res.codeText !== '2.01') throw new Error(`request ${ci}/${i}: ${res.codeText}`);
+    const failures: string[] = [];
+    // 20 endpoints, one request in flight each, the next sent when the answer arrives
+    const sockets = Array.from({ length: 20 }, () => createSocket('udp4'));
+    await new Promise<void>((resolve) => {
+      for (const sock of sockets) {
+        let mid = 0;
+        const next = (): void => {
+          if (sent >= total) return;
+          sent++;
+          mid = (mid + 1) & 0xffff;
+          sock.send(rawRequest({ path: TELEMETRY, payload: `{"ts":${sent},"values":{"v":1}}`, messageId: mid }), h.port, '127.0.0.1');
+        };
+        sock.on('message', (m) => {
+          const d = decodeMessage(m);
+          if (d?.codeText !== '2.01') failures.push(String(d?.codeText));
           maxEntries = Math.max(maxEntries, h.transport.stats().dedupEntries);
-        }
-      }),
-    );
+          if (++answered === total) resolve();
+          else next();
+        });
+        sock.bind(0, '127.0.0.1', next);
+      }
+    });
+    await Promise.all(sockets.map((sock) => new Promise<void>((r) => sock.close(() => r()))));
+    expect(failures).toEqual([]);
     const stats = h.transport.stats();
-    expect(stats.acceptedMessages).toBe(20_000);
+    expect(stats.acceptedMessages).toBe(total);
     expect(maxEntries).toBeLessThanOrEqual(cap);
     expect(stats.dedupEntries).toBe(cap);
-    expect(stats.dedupEvicted).toBe(20_000 - cap);
+    expect(stats.dedupEvicted).toBe(total - cap);
     expect(stats.pendingOutgoing).toBe(0);
     // the coap package arms a 202 s timer per answer; every one of them was cancelled
     const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -442,45 +461,63 @@ describe('observe: shared attribute updates (GET /attributes, Observe)', () => {
   });
 });
 
-describe('RPC', () => {
-  it('server-side: an observer of /rpc gets {"id","method","params"}; its reply on /rpc/{id} goes out as ToDeviceRpcResponse', async () => {
+describe('RPC (the exchange of core/device-rpc.ts, asked through core\'s RpcCaller)', () => {
+  it('server-side: an observer of /rpc gets {"id","method","params"}; its reply on /rpc/{id} is the call\'s outcome', async () => {
     const h = await startTransport();
-    const responses = h.published(RpcChannel.TO_DEVICE_RESPONSE);
+    const caller = createRpcCaller({ broadcast: h.broadcast });
     const obs = await coapObserve(h.port, `/api/v1/${TOKEN}/rpc`);
     expect(obs.code).toBe('2.03');
-    h.broadcast.publish(RpcChannel.TO_DEVICE, rpcRequest({ deviceId: OTHER.deviceId, requestId: 'not-mine' }));
-    h.broadcast.publish(RpcChannel.TO_DEVICE, rpcRequest());
+    const outcome = caller.call(rpcRequest({ requestId: newId() }));
     await vi.waitFor(() => expect(obs.notifications.filter((n) => n !== '')).toHaveLength(1));
     const command = JSON.parse(obs.notifications.filter((n) => n !== '')[0] as string);
     expect(command).toEqual({ id: 1, method: 'setGpio', params: { pin: 23, value: 1 } });
-    expect(responses).toEqual([]);
     const reply = await coapCall(h.port, { pathname: `/api/v1/${TOKEN}/rpc/1`, payload: '{"result":"ok"}' });
     expect(reply.code).toBe('2.01');
-    expect(responses).toEqual([{ requestId: 'req-uuid-1', deviceId: DEVICE.deviceId, response: { result: 'ok' }, delivered: true }]);
+    expect(await outcome).toEqual({ kind: 'delivered', response: { result: 'ok' } });
     // answered once: a second reply to the same id is unknown
     expect((await coapCall(h.port, { pathname: `/api/v1/${TOKEN}/rpc/1`, payload: '{}' })).code).toBe('4.04');
+    caller.close();
   });
 
-  it('one-way: delivered counts as done; expired or unobserved commands are not delivered', async () => {
+  it('the pickup is published at once; one-way calls are done with it; no observer means no session', async () => {
     const h = await startTransport();
     const responses = h.published(RpcChannel.TO_DEVICE_RESPONSE);
-    h.broadcast.publish(RpcChannel.TO_DEVICE, rpcRequest({ requestId: 'nobody-listens', oneway: true }));
+    const caller = createRpcCaller({ broadcast: h.broadcast, pickupTimeoutMs: 50 });
+    expect(await caller.call(rpcRequest({ requestId: newId(), oneway: true }))).toEqual({ kind: 'no-session' });
     const obs = await coapObserve(h.port, `/api/v1/${TOKEN}/rpc`);
     h.broadcast.publish(RpcChannel.TO_DEVICE, rpcRequest({ requestId: 'expired', expirationTime: Date.now() - 1 }));
-    h.broadcast.publish(RpcChannel.TO_DEVICE, rpcRequest({ requestId: 'ow', oneway: true }));
+    expect(await caller.call(rpcRequest({ requestId: 'ow', oneway: true }))).toEqual({ kind: 'delivered' });
     await vi.waitFor(() => expect(obs.notifications.filter((n) => n !== '')).toHaveLength(1));
-    expect(responses).toEqual([{ requestId: 'ow', deviceId: DEVICE.deviceId, response: null, delivered: true }]);
+    expect(responses).toEqual([{ requestId: 'ow', deviceId: DEVICE.deviceId, delivered: true }]);
+    caller.close();
   });
 
-  it('client-side: POST /rpc becomes TO_SERVER_RPC_REQUEST; the rule chain reply comes back as 2.05', async () => {
+  it('a RST to the command (the device rejected it) ends the call with an error', async () => {
+    const h = await startTransport();
+    const caller = createRpcCaller({ broadcast: h.broadcast });
+    const c = await rawClient(h.port);
+    await c.exchange(rawRequest({ method: 'GET', path: `api/v1/${TOKEN}/rpc`, messageId: 60, observe: 0 }));
+    const outcome = caller.call(rpcRequest({ requestId: newId() }));
+    const note = await c.nth(1);
+    expect(JSON.parse(note.payload.toString())).toMatchObject({ id: 1, method: 'setGpio' });
+    await c.send(encodeMessage({ type: MessageType.RST, code: '0.00', messageId: note.messageId }));
+    expect(await outcome).toEqual({ kind: 'error', error: 'The device cancelled its RPC subscription before replying' });
+    caller.close();
+  });
+
+  it('client-side: POST /rpc becomes TO_SERVER_RPC_REQUEST (requestId, sessionId); the rule chain reply comes back as 2.05', async () => {
     const h = await startTransport();
     const pending = coapCall(h.port, { pathname: `/api/v1/${TOKEN}/rpc`, payload: '{"method":"getCurrentTime","params":{}}' });
     const [m] = await waitForConsumed(h, 1);
     expect(m).toMatchObject({ type: MsgType.TO_SERVER_RPC_REQUEST, originator: { id: DEVICE.deviceId }, data: { method: 'getCurrentTime', params: {} } });
     const requestId = m?.metadata.requestId as string;
+    const sessionId = m?.metadata.sessionId as string;
     expect(requestId).toMatch(/^\d+$/);
-    const reply: ToServerRpcReply = { deviceId: DEVICE.deviceId, requestId, body: { time: 1_700_000_000 } };
+    expect(sessionId).toMatch(/^coap:/);
+    const reply: ToServerRpcReply = { deviceId: DEVICE.deviceId, requestId, sessionId, body: { time: 1_700_000_000 } };
+    // replies for another device or another session are not ours
     h.broadcast.publish(RpcChannel.TO_SERVER_REPLY, { ...reply, deviceId: OTHER.deviceId });
+    h.broadcast.publish(RpcChannel.TO_SERVER_REPLY, { ...reply, sessionId: 'mqtt-session-9', body: 'wrong' });
     h.broadcast.publish(RpcChannel.TO_SERVER_REPLY, reply);
     const res = await pending;
     expect(res.code).toBe('2.05');
@@ -519,16 +556,25 @@ describe('routing and limits', () => {
     expect(h.authCalls).toEqual([]);
   });
 
-  it('4.29 with Max-Age beyond the per-device rate limit; other devices unaffected', async () => {
-    const h = await startTransport({ config: { rateLimit: { perSecond: 0.001, burst: 2 } } });
+  it('over the per-device rate the answers are held back, not refused: every request is queued', async () => {
+    const h = await startTransport({ config: { maxRequestsPerSecondPerDevice: 50 } });
     const c = await rawClient(h.port);
-    const codes = [];
-    for (let i = 0; i < 3; i++) codes.push((await c.exchange(rawRequest({ path: TELEMETRY, payload: `{"n":${i}}`, messageId: 300 + i }))).codeText);
-    expect(codes).toEqual(['2.01', '2.01', '4.29']);
-    const limited = c.received[2];
-    expect(limited?.options.some(([n]) => n === 14)).toBe(true);
+    for (let i = 0; i < 60; i++) await c.send(rawRequest({ path: TELEMETRY, payload: `{"ts":${i + 1},"values":{"n":${i}}}`, messageId: 400 + i }));
+    await vi.waitFor(() => expect(c.received).toHaveLength(60), { timeout: 5000 });
+    expect(c.received.every((m) => m.codeText === '2.01')).toBe(true);
+    expect(h.transport.stats()).toMatchObject({ acceptedMessages: 60, held: 10 });
+  });
+
+  it('4.29 with Max-Age for a device so far over its rate that it would wait longer than rateLimitMaxHoldMs; other devices unaffected', async () => {
+    const h = await startTransport({ config: { maxRequestsPerSecondPerDevice: 1, rateLimitMaxHoldMs: 0 } });
+    const c = await rawClient(h.port);
+    const first = await c.exchange(rawRequest({ path: TELEMETRY, payload: '{"n":1}', messageId: 300 }));
+    const second = await c.exchange(rawRequest({ path: TELEMETRY, payload: '{"n":2}', messageId: 301 }));
+    expect([first.codeText, second.codeText]).toEqual(['2.01', '4.29']);
+    expect(second.options.find(([n]) => n === 14)?.[1]).toEqual(uintOption(1));
     expect((await c.exchange(rawRequest({ path: `api/v1/${OTHER_TOKEN}/telemetry`, payload: '{"n":1}', messageId: 310 }))).codeText).toBe('2.01');
     expect(h.transport.stats().rejected.rateLimited).toBe(1);
+    expect(h.queue.produceCalls).toHaveLength(2);
   });
 
   it('a queue that refuses answers 5.03', async () => {
@@ -597,6 +643,8 @@ describe('malformed datagrams', () => {
       Buffer.from([0x40, 0x02, 0x00, 0x04, 0xb8, 0x61, 0x70]),
       // payload marker with no payload, CON
       Buffer.from([0x40, 0x02, 0x00, 0x05, 0xff]),
+      // option length nibble 15 (reserved) in a CON
+      Buffer.from([0x40, 0x02, 0x00, 0x0a, 0x1f]),
       // an empty message that is not empty
       Buffer.from([0x40, 0x00, 0x00, 0x06, 0x01]),
       // Block1 with the reserved SZX 7
@@ -614,9 +662,9 @@ describe('malformed datagrams', () => {
     const answer = await c.answerTo(0x0101);
     expect(answer).toMatchObject({ codeText: '2.01', messageId: 0x0101 });
     const byId = new Map(c.received.map((m) => [m.messageId, m]));
-    for (const mid of [3, 5]) expect(byId.get(mid), `message ${mid}`).toMatchObject({ type: MessageType.RST, codeText: '0.00' });
-    // coap-packet reads the overlong option leniently: a path it cannot serve
-    expect(byId.get(4)?.codeText).toMatch(/^4\./);
+    for (const mid of [3, 10]) expect(byId.get(mid), `message ${mid}`).toMatchObject({ type: MessageType.RST, codeText: '0.00' });
+    // coap-packet reads an overlong option and an empty payload leniently: paths nobody serves
+    for (const mid of [4, 5]) expect(byId.get(mid)?.codeText, `message ${mid}`).toMatch(/^4\./);
     expect(byId.get(7)?.codeText).toBe('4.00');
     expect(byId.get(8)?.codeText).toBe('4.00');
     expect(byId.has(9)).toBe(false);
@@ -640,6 +688,9 @@ describe('stop()', () => {
     const h = await startTransport({ queue: q });
     const c = await rawClient(h.port);
     await c.exchange(rawRequest({ method: 'GET', path: `api/v1/${TOKEN}/rpc`, messageId: 1, observe: 0, token: Buffer.from([0xee]) }));
+    const caller = createRpcCaller({ broadcast: h.broadcast });
+    const call = caller.call(rpcRequest({ requestId: newId() }));
+    await c.nth(1);
     const release = h.gate.hold();
     try {
       await c.exchange(rawRequest({ path: TELEMETRY, payload: '{"n":1}', messageId: 2 }));
@@ -647,7 +698,7 @@ describe('stop()', () => {
       await c.send(rawRequest({ path: TELEMETRY, payload: '{"n":2}', messageId: 3 }));
       await vi.waitFor(() => expect(h.queue.produceCalls).toHaveLength(2));
       const stopping = h.transport.stop();
-      const final = await c.nth(2);
+      const final = await c.nth(3);
       expect(final).toMatchObject({ codeText: '5.03' });
       expect(final.token).toEqual(Buffer.from([0xee]));
       expect(final.options.some(([n]) => n === Opt.OBSERVE)).toBe(false);
@@ -658,6 +709,8 @@ describe('stop()', () => {
       expect((await c.answerTo(3)).codeText).toBe('2.01');
       expect(h.queue.produceCalls).toHaveLength(2);
       expect(h.stateEvents).toContainEqual(['disconnect', DEVICE.deviceId]);
+      expect(await call).toEqual({ kind: 'error', error: 'The CoAP transport stopped before the device replied' });
+      caller.close();
     } finally {
       release();
     }

@@ -32,7 +32,7 @@ import { Code } from './coap-message';
 import { Feature, parseDeviceRoute, uriPath, uriQuery } from './device-route';
 import { DEFAULT_DEDUP_MAX_ENTRIES, EXCHANGE_LIFETIME_MS, ExchangeStore } from './exchange-store';
 import { ObserveRegistry, type ObserveKind, type Observation } from './observe-registry';
-import { RateLimiter, type RateLimit } from './rate-limiter';
+import { RateLimiter } from './rate-limiter';
 import { ToDeviceRpcIds } from './rpc-ids';
 
 export interface CoapTransportConfig {
@@ -62,8 +62,10 @@ export interface CoapTransportConfig {
   maxPendingOutgoing?: number;
   /** Client-side RPCs waiting for a reply; beyond, 5.03. Default 10,000. */
   maxPendingRpc?: number;
-  /** Per-device request rate limit (4.29 beyond it); none by default. */
-  rateLimit?: RateLimit;
+  /** Requests per second per device (burst of as many) before answers are held back; 0 or unset: no limit. */
+  maxRequestsPerSecondPerDevice?: number;
+  /** Longest an answer is held back for the rate limit; a device further ahead gets 4.29. Default 10 s. */
+  rateLimitMaxHoldMs?: number;
   /** How often devices holding an observation are reported active; default 60 s. */
   activityIntervalMs?: number;
   /** Longest stop() waits for requests in progress; default 5 s. */
@@ -105,6 +107,8 @@ export interface CoapTransportStats extends CoapEndpointStats {
   /** Messages handed to the queue. */
   acceptedMessages: number;
   rejected: Record<RejectReason, number>;
+  /** Requests whose answer was held back by the rate limit. */
+  held: number;
   observations: number;
   observedDevices: number;
   notifications: number;
@@ -139,7 +143,9 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
   const rpcTimeoutMs = config.rpcTimeoutMs ?? 10_000;
   const maxPendingRpc = config.maxPendingRpc ?? 10_000;
 
-  const counters = { requests: 0, acceptedRequests: 0, acceptedMessages: 0, notifications: 0 };
+  const counters = { requests: 0, acceptedRequests: 0, acceptedMessages: 0, notifications: 0, held: 0 };
+  /** Client-side RPC requests carry it as sessionId, so the rule chain's reply comes back here only. */
+  const sessionId = `coap:${globalThis.crypto.randomUUID()}`;
   const rejected: Record<RejectReason, number> = {
     badRequest: 0,
     unauthorized: 0,
@@ -165,7 +171,8 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     (device, connected) => (connected ? state.onConnect(device) : state.onDisconnect(device)),
   );
   const rpcIds = new ToDeviceRpcIds();
-  const limiter = config.rateLimit ? new RateLimiter(config.rateLimit) : undefined;
+  const ratePerSecond = config.maxRequestsPerSecondPerDevice ?? 0;
+  const limiter = ratePerSecond > 0 ? new RateLimiter(ratePerSecond, config.rateLimitMaxHoldMs ?? 10_000) : undefined;
   /** Client-side RPCs waiting for the rule chain, by `${deviceId}#${requestId}`. */
   const pendingRpc = new Map<string, (body: JsonValue | typeof TIMEOUT | typeof STOPPED) => void>();
   let nextClientRpcId = 1;
@@ -278,10 +285,14 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     if (device === undefined) return;
     state.onActivity(device);
     if (limiter !== undefined) {
-      const waitMs = limiter.take(device.deviceId, now());
-      if (waitMs > 0) {
+      const r = limiter.reserve(device.deviceId, Date.now());
+      if (!r.ok) {
         // Max-Age: seconds until the client may try again (RFC 8516)
-        return reject(res, 'rateLimited', Code.TOO_MANY_REQUESTS, 'Too many requests: the device exceeded its rate limit', { 'Max-Age': Math.ceil(waitMs / 1000) });
+        return reject(res, 'rateLimited', Code.TOO_MANY_REQUESTS, 'Too many requests: the device is far over its rate limit', { 'Max-Age': Math.ceil(r.retryAfterMs / 1000) });
+      }
+      if (r.waitMs > 0) {
+        counters.held++;
+        await new Promise((resolve) => setTimeout(resolve, r.waitMs));
       }
     }
     await run(device);
@@ -433,8 +444,13 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
       },
     };
     registry.add(obs);
-    // a RST to a notification ends the stream (coap-endpoint); so does our close()
-    stream.once('finish', () => registry.remove(obs));
+    // A RST to a notification ends the stream (coap-endpoint): the device rejected it and will not
+    // answer what it was sent. Our own close() (cancel, replace, evict) unregisters first.
+    stream.once('finish', () => {
+      if (registry.remove(obs) && kind === 'rpc' && registry.forDevice(device.deviceId, 'rpc').length === 0) {
+        failPendingRpc(device.deviceId, 'The device cancelled its RPC subscription before replying');
+      }
+    });
     const answer = await first();
     if (answer === undefined) {
       // refused after all (first() answered): nothing to observe
@@ -496,9 +512,17 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     const id = rpcIds.assign(r.deviceId, { requestId: r.requestId, oneway: r.oneway, expiresAt: r.expirationTime }, t);
     const payload = JSON.stringify({ id, method: r.method, params: r.params });
     for (const o of observers) o.send(payload);
-    if (r.oneway) {
-      const done: ToDeviceRpcResponse = { requestId: r.requestId, deviceId: r.deviceId, response: null, delivered: true };
-      broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, done);
+    // the pickup (core/device-rpc.ts): a one-way call is done with it, a two-way one waits for the reply
+    const pickup: ToDeviceRpcResponse = { requestId: r.requestId, deviceId: r.deviceId, delivered: true };
+    broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, pickup);
+  }
+
+  /** Two-way calls of a device that can no longer be answered end with an error for the caller. */
+  function failPendingRpc(deviceId: string, error: string): void {
+    for (const call of rpcIds.drop(deviceId)) {
+      if (call.oneway || call.expiresAt <= Date.now()) continue;
+      const failed: ToDeviceRpcResponse = { requestId: call.requestId, deviceId, error };
+      broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, failed);
     }
   }
 
@@ -541,7 +565,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
       timer = setTimeout(() => resolve(TIMEOUT), rpcTimeoutMs);
     });
     try {
-      const msg = deviceMsg(device, MsgType.TO_SERVER_RPC_REQUEST, now(), request, { requestId });
+      const msg = deviceMsg(device, MsgType.TO_SERVER_RPC_REQUEST, now(), request, { requestId, sessionId });
       if (!(await produce(res, device, [msg]))) return;
       const body = await reply;
       if (body === TIMEOUT) return reject(res, 'timeout', Code.GATEWAY_TIMEOUT, `No reply to the RPC request within ${rpcTimeoutMs} ms`);
@@ -555,6 +579,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
 
   function onToServerReply(e: unknown): void {
     const r = e as ToServerRpcReply;
+    if (r.sessionId !== undefined && r.sessionId !== sessionId) return;
     pendingRpc.get(`${r.deviceId}#${r.requestId}`)?.(r.body);
   }
 
@@ -571,6 +596,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
       const activity = setInterval(() => {
         for (const d of registry.observedDevices()) state.onActivity(d);
         rpcIds.prune(Date.now());
+        limiter?.prune(Date.now());
         dedup.prune();
       }, config.activityIntervalMs ?? 60_000);
       activity.unref();
@@ -588,6 +614,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
       for (const obs of registry.all()) {
         registry.remove(obs);
         obs.close({ code: Code.SERVICE_UNAVAILABLE, message: 'Service unavailable: the server is shutting down' });
+        if (obs.kind === 'rpc') failPendingRpc(obs.device.deviceId, 'The CoAP transport stopped before the device replied');
       }
       for (const resolve of pendingRpc.values()) resolve(STOPPED);
       // Requests in progress finish (their posts reach the queue and are answered).

@@ -7,4 +7,4 @@ export {
   type RejectReason,
 } from './coap-transport';
 export { ExchangeStore, EXCHANGE_LIFETIME_MS, DEFAULT_DEDUP_MAX_ENTRIES, type ExchangeStoreOptions } from './exchange-store';
-export type { RateLimit } from './rate-limiter';
+export { Code, MessageType, decodeMessage, encodeMessage, type DecodedMessage, type EncodeInput } from './coap-message';

@@ -1,48 +1,47 @@
 /**
- * Per-device request rate limit: a token bucket per key (`burst` requests at once, refilled at
- * `perSecond`). The map of buckets is bounded: beyond `maxKeys` the least recently used goes (its
- * device starts again with a full bucket, which only ever errs on the side of the device).
+ * Per-device request rate, as the MQTT transport does it: GCRA (a token bucket kept as one number
+ * per device), `perSecond` requests per second with a burst of as many. Over the rate a request is
+ * not refused but held: its answer waits (the client gets an empty ACK after piggybackReplyMs and
+ * the answer later), so a fast device is slowed down and loses nothing. Only a device so far ahead
+ * that it would wait longer than `maxHoldMs` is refused (4.29), which bounds what is held per device.
+ * The map is bounded: devices back within their rate are pruned, and beyond `maxKeys` the least
+ * recently seen goes (it starts again with a full burst).
  */
-export interface RateLimit {
-  /** Sustained requests per second per device. */
-  perSecond: number;
-  /** Requests a device may send at once; default: one second's worth. */
-  burst?: number;
-}
+export type Reservation = { readonly ok: true; readonly waitMs: number } | { readonly ok: false; readonly retryAfterMs: number };
 
 export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  private readonly burst: number;
+  private readonly tat = new Map<string, number>();
+  private readonly interval: number;
+  private readonly tolerance: number;
 
   constructor(
-    private readonly limit: RateLimit,
+    perSecond: number,
+    private readonly maxHoldMs: number,
     private readonly maxKeys = 100_000,
   ) {
-    if (!(limit.perSecond > 0)) throw new RangeError('perSecond must be positive');
-    this.burst = Math.max(1, limit.burst ?? Math.ceil(limit.perSecond));
+    if (!(perSecond > 0)) throw new RangeError('perSecond must be positive');
+    this.interval = 1000 / perSecond;
+    // burst tolerance: `perSecond` requests back to back
+    this.tolerance = this.interval * Math.max(0, Math.ceil(perSecond) - 1);
   }
 
-  /** 0 when the request may go, else how many ms until it would. */
-  take(key: string, now: number): number {
-    let b = this.buckets.get(key);
-    if (b === undefined) {
-      if (this.buckets.size >= this.maxKeys) this.buckets.delete(this.buckets.keys().next().value as string);
-      b = { tokens: this.burst, at: now };
-    } else {
-      // re-inserted at the end: the map's order is least recently used first
-      this.buckets.delete(key);
-      b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.limit.perSecond);
-      b.at = now;
-    }
-    this.buckets.set(key, b);
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - b.tokens) / this.limit.perSecond) * 1000);
+  reserve(key: string, now: number): Reservation {
+    const t = Math.max(this.tat.get(key) ?? now, now);
+    const waitMs = Math.max(0, t - this.tolerance - now);
+    if (waitMs > this.maxHoldMs) return { ok: false, retryAfterMs: waitMs - this.maxHoldMs };
+    // re-inserted at the end: the map's order is least recently seen first
+    this.tat.delete(key);
+    if (this.tat.size >= this.maxKeys) this.tat.delete(this.tat.keys().next().value as string);
+    this.tat.set(key, t + this.interval);
+    return { ok: true, waitMs };
+  }
+
+  /** Forgets devices whose budget is full again. */
+  prune(now: number): void {
+    for (const [key, t] of this.tat) if (t <= now) this.tat.delete(key);
   }
 
   get size(): number {
-    return this.buckets.size;
+    return this.tat.size;
   }
 }

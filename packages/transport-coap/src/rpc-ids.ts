@@ -47,6 +47,14 @@ export class ToDeviceRpcIds {
     return call !== undefined && call.expiresAt > now ? call : undefined;
   }
 
+  /** Every call of a device, removed (its RPC subscription is gone). */
+  drop(deviceId: string): Pending[] {
+    const d = this.devices.get(deviceId);
+    if (d === undefined) return [];
+    this.devices.delete(deviceId);
+    return [...d.pending.values()];
+  }
+
   /** Drops expired calls everywhere (periodically). */
   prune(now: number): void {
     for (const [deviceId, d] of this.devices) {

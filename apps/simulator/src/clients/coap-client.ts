@@ -1,3 +1,4 @@
+import { createSocket, type Socket } from 'node:dgram';
 import * as coap from 'coap';
 import type { SimDevice } from '../devices';
 import { SendError, type DeviceConnection, type ProtocolClient } from './types';
@@ -5,15 +6,16 @@ import { SendError, type DeviceConnection, type ProtocolClient } from './types';
 export interface CoapClientOptions {
   /** coap://host:port */
   url: string;
-  /** Injected for tests; a fresh UDP agent by default. */
-  agent?: coap.Agent;
 }
 
 /** Devices over CoAP: confirmable POST /api/v1/{token}/telemetry, acknowledged by 2.01 Created. */
 export function createCoapClient(opts: CoapClientOptions): ProtocolClient {
   const u = new URL(opts.url);
   if (u.protocol !== 'coap:') throw new Error(`--url must be coap:// for CoAP (got ${u.protocol})`);
-  const agent = opts.agent ?? new coap.Agent({ type: u.hostname.includes(':') ? 'udp6' : 'udp4' });
+  // The agent gets a socket of ours: left to itself it closes its socket whenever no request is in
+  // flight (and its close() then throws on the closed socket), which a load generator hits constantly.
+  const socket: Socket = createSocket(u.hostname.includes(':') ? 'udp6' : 'udp4');
+  const agent = new coap.Agent({ socket });
   const hostname = u.hostname.replace(/^\[|\]$/g, '');
   const port = Number(u.port || 5683);
 
@@ -46,7 +48,13 @@ export function createCoapClient(opts: CoapClientOptions): ProtocolClient {
       return conn;
     },
     close() {
-      return new Promise<void>((r) => agent.close(() => r()));
+      return new Promise<void>((r) => {
+        try {
+          socket.close(() => r());
+        } catch {
+          r(); // already closed
+        }
+      });
     },
   };
 }

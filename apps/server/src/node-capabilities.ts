@@ -1,0 +1,94 @@
+import { LiveChannel, type DeviceEvent, type Logger, type RuleChainEvent } from '@rivulet/core';
+import type { Broadcast } from '@rivulet/queue';
+import { createRuleChainResolver, type DebugSink, type DeviceInfo, type DeviceLookup, type NodeRegistry, type RuleNodeServices } from '@rivulet/rule-engine';
+import { createScriptSandbox, type ScriptSandboxOptions } from '@rivulet/rule-nodes';
+import type { Storage } from '@rivulet/storage';
+import { toRuleChainExport } from '@rivulet/api';
+
+/**
+ * The rule-node capabilities this server provides beyond storage: device lookups, other chains for
+ * the rule chain node, and the script sandbox. `close()` stops them (the sandbox's worker, the
+ * compiled nested chains' timers, the subscriptions).
+ */
+export function createNodeCapabilities(options: {
+  storage: Storage;
+  broadcast: Broadcast<unknown>;
+  registry: NodeRegistry;
+  logger: Logger;
+  /** The services nested chains run with (they include these capabilities). */
+  services: () => RuleNodeServices;
+  /** Debug traces of nested chains go where the engine's go (read when a trace is recorded). */
+  debugSink: () => DebugSink | undefined;
+  scripts?: ScriptSandboxOptions;
+}): { services: Pick<RuleNodeServices, 'devices' | 'ruleChains' | 'scripts'>; close(): Promise<void> } {
+  const devices = createCachedDeviceLookup(options);
+  const scripts = createScriptSandbox({ ...options.scripts, logger: options.logger });
+  const ruleChains = createRuleChainResolver({
+    registry: options.registry,
+    services: options.services,
+    logger: options.logger,
+    debugSink: { record: (t) => options.debugSink()?.record(t) },
+    async load(tenantId, chainId) {
+      const rec = await options.storage.ruleChains.get(tenantId, chainId);
+      return rec ? { json: toRuleChainExport(rec) } : null;
+    },
+  });
+  // A saved or deleted chain is compiled again on its next call (debug switches too: nested chains reload).
+  const unsubscribe = options.broadcast.subscribe(LiveChannel.RULE_CHAINS, (e) => {
+    const event = e as RuleChainEvent;
+    if (event && typeof event.tenantId === 'string') ruleChains.invalidate(event.tenantId, event.chainId);
+  });
+  return {
+    services: { devices, ruleChains, scripts },
+    async close() {
+      unsubscribe();
+      devices.close();
+      await ruleChains.close();
+      await scripts.close();
+    },
+  };
+}
+
+/**
+ * Device lookups for rule nodes (originator fields, device type switch), cached so a chain does not
+ * read the database per message. An entry lives `ttlMs` at most, and is dropped at once when the
+ * API announces the device changed (LiveChannel.DEVICES). A missing device is not cached.
+ */
+export function createCachedDeviceLookup(options: { storage: Storage; broadcast: Broadcast<unknown>; ttlMs?: number; maxEntries?: number }): DeviceLookup & { close(): void } {
+  const ttlMs = options.ttlMs ?? 30_000;
+  const maxEntries = options.maxEntries ?? 100_000;
+  const cache = new Map<string, { at: number; device: Promise<DeviceInfo | null> }>();
+  const unsubscribe = options.broadcast.subscribe(LiveChannel.DEVICES, (e) => {
+    const event = e as DeviceEvent;
+    if (event && typeof event.deviceId === 'string') cache.delete(`${event.tenantId}/${event.deviceId}`);
+  });
+  return {
+    get(tenantId, deviceId) {
+      // Keyed by tenant too: a device is only ever found for its own tenant.
+      const key = `${tenantId}/${deviceId}`;
+      const hit = cache.get(key);
+      const now = Date.now();
+      if (hit && now - hit.at < ttlMs) return hit.device;
+      const device = options.storage.devices.get(tenantId, deviceId).then((d) =>
+        d ? { id: d.id, name: d.name, type: d.type, label: d.label, createdTime: d.createdTime } : null,
+      );
+      cache.delete(key);
+      cache.set(key, { at: now, device });
+      if (cache.size > maxEntries) {
+        const oldest = cache.keys().next();
+        if (!oldest.done) cache.delete(oldest.value);
+      }
+      // Misses and failures are asked again next time.
+      device.then(
+        (d) => {
+          if (!d && cache.get(key)?.device === device) cache.delete(key);
+        },
+        () => {
+          if (cache.get(key)?.device === device) cache.delete(key);
+        },
+      );
+      return device;
+    },
+    close: unsubscribe,
+  };
+}

@@ -1,0 +1,633 @@
+/**
+ * `npm run bench` (`-- --quick` for about a minute): Rivulet end to end beside the ceilings of its
+ * parts and beside the do-it-yourself stack, on the same load, in one run. See docs/benchmarks.md.
+ *
+ * Everything runs on loopback on this machine, each system in its own process (so /proc gives each
+ * one's CPU and memory): PostgreSQL (startPostgres, durable: fsync and synchronous_commit as shipped),
+ * Rivulet (`node --conditions=source --import tsx apps/server/src/main.ts`, which is what
+ * node_modules/.bin/tsx runs, minus tsx's wrapper process), the load generator (this app's CLI),
+ * a bare aedes broker, Mosquitto and Node-RED.
+ *
+ * Options: --quick, --duration S (max-rate phase), --half-duration S, --warmup S, --runs N,
+ *          --clients N (100), --inflight N (10), --idle N (10000 idle connections; 0 skips),
+ *          --only rivulet,pg,aedes,nodered,idle, --profile DIR (Rivulet under --cpu-prof), --json FILE
+ */
+import { createConnection } from 'node:net';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { freePort, startPostgres, type PostgresServer } from '@rivulet/testing';
+import { createRestClient, provisionDevices, writeTokens, type SimDevice } from '../devices';
+import { startChild, sleep, type Child } from './children';
+import { ensureMosquitto, ensureNodeRed, NODE_RED_TOPIC, startMosquitto, startNodeRed } from './peers';
+import { collectGarbage, inspectorUrl } from './inspector';
+import { pgCeiling } from './pg-ceiling';
+import { countRows, startProbe, waitForRows } from './probe';
+import { parentPid, peakRssBytes, rssBytes, watchTree } from './proc';
+import { summarizeProfile } from './profile-summary';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+const ADMIN = { username: 'tenant@rivulet.local', password: 'bench-secret-1' };
+const TSX = ['--conditions=source', '--import', 'tsx'];
+
+const { values: a } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    quick: { type: 'boolean' },
+    duration: { type: 'string' },
+    'half-duration': { type: 'string' },
+    warmup: { type: 'string' },
+    runs: { type: 'string' },
+    clients: { type: 'string' },
+    inflight: { type: 'string' },
+    idle: { type: 'string' },
+    only: { type: 'string' },
+    profile: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+const quick = a.quick ?? false;
+const num = (v: string | undefined, def: number) => (v === undefined ? def : Number(v));
+const DURATION = num(a.duration, quick ? 6 : 30);
+const HALF_DURATION = num(a['half-duration'], quick ? 5 : 20);
+const WARMUP = num(a.warmup, quick ? 3 : 8);
+const RUNS = Math.max(1, num(a.runs, quick ? 1 : 3));
+const CLIENTS = num(a.clients, 100);
+const INFLIGHT = num(a.inflight, 10);
+const IDLE = num(a.idle, 10_000);
+const PROFILE_DIR = a.profile ? resolve(a.profile) : undefined;
+const only = new Set((a.only ?? (PROFILE_DIR ? 'rivulet' : 'rivulet,pg,aedes,nodered,idle')).split(',').map((s) => s.trim()));
+
+const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+interface ProcFigure {
+  cpuPct: number;
+  peakMB: number;
+}
+interface MaxRun {
+  ackedMsgPerS: number;
+  storedPointsPerS: number;
+  /** Points acknowledged but never stored (counted rows fewer than acknowledged points). */
+  lostPoints: number;
+  ackedPoints: number;
+  ackP99: number;
+  storedP50: number;
+  storedP99: number;
+  wsP50: number;
+  wsP99: number;
+  procs: Record<string, ProcFigure>;
+  errors: number;
+}
+interface HalfRun {
+  rateMsgPerS: number;
+  storedPointsPerS: number;
+  lostPoints: number;
+  ackP99: number;
+  storedP50: number;
+  storedP99: number;
+  wsP50: number;
+  wsP99: number;
+  procs: Record<string, ProcFigure>;
+}
+interface SystemResult {
+  key: string;
+  label: string;
+  max: MaxRun[];
+  half: HalfRun[];
+}
+interface IdleResult {
+  system: string;
+  connections: number;
+  rssBeforeMB: number;
+  rssAfterMB: number;
+  perConnKB: number;
+}
+
+const results: SystemResult[] = [];
+const idle: IdleResult[] = [];
+let aedesCeiling: { ackedMsgPerS: number[]; ackP99: number[]; cpuPct: number[]; peakMB: number[] } | undefined;
+let pgResult: { rowsPerS: number[]; statementP99Ms: number[] } | undefined;
+const notes: string[] = [];
+/** Messages acknowledged by Rivulet over every phase (the profile covers them all). */
+let rivuletMessages = 0;
+
+const median = (xs: readonly number[]): number => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
+  if (s.length === 0) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const MB = (b: number) => b / 2 ** 20;
+
+// ---------------------------------------------------------------------------------------------
+// The load generator: this app's CLI in its own process, JSON events on stdout.
+
+interface SimSummary {
+  acked: number;
+  sent: number;
+  errors: number;
+  unanswered: number;
+  pointsAcked: number;
+  ackedPerS: number;
+  durationS: number;
+  lastTs: number;
+  latencyMs: { p50: number; p99: number };
+  errorsByCode: Record<string, number>;
+  firstError?: string;
+}
+
+interface Watched {
+  name: string;
+  pid: number;
+  multiProcess?: boolean;
+}
+
+async function drive(o: {
+  label: string;
+  protocol: 'mqtt' | 'http';
+  url: string;
+  tokensFile: string;
+  devices: number;
+  rate: number;
+  durationS: number;
+  topic?: string;
+  tsFloor: number;
+  watch: readonly Watched[];
+}): Promise<{ summary: SimSummary; startedAt: number; procs: Record<string, ProcFigure> }> {
+  const args = [
+    ...TSX,
+    join(ROOT, 'apps/simulator/src/cli.ts'),
+    '--json',
+    '--protocol', o.protocol,
+    o.protocol === 'mqtt' ? '--mqtt-url' : '--url', o.url,
+    '--tokens', o.tokensFile,
+    '--devices', String(o.devices),
+    '--rate', String(o.rate),
+    '--inflight', String(INFLIGHT),
+    '--duration', String(o.durationS),
+    '--template', 'bench',
+    '--ts-floor', String(o.tsFloor),
+    '--connect-concurrency', '200',
+    ...(o.topic ? ['--topic', o.topic] : []),
+  ];
+  const sim = startChild(`simulator (${o.label})`, process.execPath, args, { cwd: ROOT });
+  let startedAt = 0;
+  let watches: Array<{ name: string; w: ReturnType<typeof watchTree> }> = [];
+  let summary: SimSummary | undefined;
+  const procs: Record<string, ProcFigure> = {};
+  let connectError: string | undefined;
+  sim.onLine((line, stream) => {
+    if (stream !== 'stdout' || !line.startsWith('{')) return;
+    const ev = JSON.parse(line) as { event: string } & Record<string, unknown>;
+    if (ev.event === 'connected') {
+      startedAt = performance.now();
+      if ((ev.failures as number) > 0) connectError = `${ev.failures as number} connections failed: ${String(ev.firstError)}`;
+      watches = [...o.watch, { name: 'load generator', pid: sim.pid }].map((p) => ({ name: p.name, w: watchTree(p.pid, { multiProcess: p.multiProcess ?? false }) }));
+    } else if (ev.event === 'summary') {
+      summary = ev as unknown as SimSummary;
+      // Read CPU now: the load generator is about to exit (and /proc forgets it).
+      for (const { name, w } of watches) {
+        const r = w.stop();
+        procs[name] = { cpuPct: r.cpuPct, peakMB: MB(r.peakMemBytes) };
+      }
+      watches = [];
+    }
+  });
+  const code = await Promise.race([sim.exited, sleep((o.durationS + 120) * 1000).then(() => 'timeout' as const)]);
+  if (code === 'timeout') {
+    await sim.stop();
+    throw new Error(`${o.label}: the load generator did not finish in time. Output:\n${sim.tail()}`);
+  }
+  for (const { w } of watches) w.stop();
+  if (!summary) throw new Error(`${o.label}: no summary from the load generator (exit ${String(code)}). Output:\n${sim.tail()}`);
+  if (connectError) notes.push(`${o.label}: ${connectError}`);
+  if (summary.errors > 0) notes.push(`${o.label}: ${summary.errors} publish errors ${JSON.stringify(summary.errorsByCode)} (first: ${summary.firstError})`);
+  return { summary, startedAt, procs };
+}
+
+// ---------------------------------------------------------------------------------------------
+// One end-to-end system (Rivulet, or Mosquitto + Node-RED): warm-up, then max-rate and half-rate runs.
+
+interface EndToEnd {
+  key: string;
+  label: string;
+  protocol: 'mqtt' | 'http';
+  url: string;
+  topic?: string;
+  probe: { transport: 'mqtt' | 'http'; url: string; username: string; topic: string; entityId: string; ws?: { url: string; jwt: string } };
+  watch: readonly Watched[];
+}
+
+let tsFloor = Date.now();
+
+async function measureSystem(sys: EndToEnd, db: pg.Client, pgUrl: string, tokensFile: string): Promise<SystemResult> {
+  const res: SystemResult = { key: sys.key, label: sys.label, max: [], half: [] };
+  const phase = async (kind: 'warm-up' | 'max' | 'half', rate: number, durationS: number) => {
+    const before = await countRows(db, sys.probe.entityId);
+    const probe = kind === 'warm-up' ? undefined : await startProbe({ ...sys.probe, mqttUrl: sys.probe.url, pgUrl, tsFloor, ratePerS: 100 });
+    const run = await drive({ label: `${sys.key} ${kind}`, protocol: sys.protocol, url: sys.url, tokensFile, devices: CLIENTS, rate, durationS, ...(sys.topic ? { topic: sys.topic } : {}), tsFloor, watch: sys.watch });
+    tsFloor = Math.max(tsFloor, run.summary.lastTs) + 1;
+    if (sys.key.startsWith('rivulet')) rivuletMessages += run.summary.acked;
+    const expected = before + run.summary.pointsAcked;
+    const settled = await waitForRows(db, { expected, exceptEntity: sys.probe.entityId, stableMs: 3_000, timeoutMs: 180_000 });
+    const lat = probe ? await probe.stop(3_000) : undefined;
+    tsFloor = Math.max(tsFloor, Date.now()) + 1;
+    const stored = settled.rows - before;
+    const elapsedS = (settled.reachedAt - run.startedAt) / 1000;
+    const lost = Math.max(0, run.summary.pointsAcked - stored);
+    log(
+      `  ${sys.key} ${kind}: acked ${run.summary.acked} msgs (${run.summary.ackedPerS.toFixed(0)}/s), stored ${stored} points in ${elapsedS.toFixed(1)} s ` +
+        `= ${(stored / elapsedS).toFixed(0)} points/s${lost ? `, LOST ${lost} acknowledged points` : ''}` +
+        (lat ? `; stored p50/p99 ${lat.stored.quantile(0.5).toFixed(1)}/${lat.stored.quantile(0.99).toFixed(1)} ms` : '') +
+        (lat?.ws ? `, ws p50/p99 ${lat.ws.quantile(0.5).toFixed(1)}/${lat.ws.quantile(0.99).toFixed(1)} ms` : '') +
+        (lat && lat.missing > 0 ? ` (${lat.missing} of ${lat.sent} probe messages not stored: #${lat.missingIdx.join(', #')})` : ''),
+    );
+    return { run, stored, elapsedS, lost, lat };
+  };
+
+  log(`${sys.label}: warm-up ${WARMUP} s`);
+  await phase('warm-up', 0, WARMUP);
+  for (let r = 0; r < RUNS; r++) {
+    const m = await phase('max', 0, DURATION);
+    const max: MaxRun = {
+      ackedMsgPerS: m.run.summary.ackedPerS,
+      storedPointsPerS: m.stored / m.elapsedS,
+      lostPoints: m.lost,
+      ackedPoints: m.run.summary.pointsAcked,
+      ackP99: m.run.summary.latencyMs.p99,
+      storedP50: m.lat!.stored.quantile(0.5),
+      storedP99: m.lat!.stored.quantile(0.99),
+      wsP50: m.lat!.ws?.quantile(0.5) ?? NaN,
+      wsP99: m.lat!.ws?.quantile(0.99) ?? NaN,
+      procs: m.run.procs,
+      errors: m.run.summary.errors,
+    };
+    res.max.push(max);
+    if (PROFILE_DIR) continue;
+    const rate = Math.max(1, Math.floor(max.storedPointsPerS / 3 / 2));
+    const h = await phase('half', rate, HALF_DURATION);
+    res.half.push({
+      rateMsgPerS: rate,
+      storedPointsPerS: h.stored / h.elapsedS,
+      lostPoints: h.lost,
+      ackP99: h.run.summary.latencyMs.p99,
+      storedP50: h.lat!.stored.quantile(0.5),
+      storedP99: h.lat!.stored.quantile(0.99),
+      wsP50: h.lat!.ws?.quantile(0.5) ?? NaN,
+      wsP99: h.lat!.ws?.quantile(0.99) ?? NaN,
+      procs: h.run.procs,
+    });
+  }
+  return res;
+}
+
+/** Idle connections: RSS of the server before and after `count` clients connect and sit idle. */
+async function measureIdle(o: { system: string; serverPid: number; inspector: string; protocolUrl: string; tokensFile: string; count: number }): Promise<IdleResult> {
+  await sleep(1_000);
+  await collectGarbage(o.inspector);
+  const before = rssBytes(o.serverPid);
+  const sim = startChild(`idle clients (${o.system})`, process.execPath, [
+    ...TSX,
+    join(ROOT, 'apps/simulator/src/cli.ts'),
+    '--json', '--idle',
+    '--mqtt-url', o.protocolUrl,
+    '--tokens', o.tokensFile,
+    '--devices', String(o.count),
+    '--duration', '600',
+    '--connect-concurrency', '200',
+  ], { cwd: ROOT });
+  try {
+    const line = await sim.waitFor(/"event":"connected"/, 300_000);
+    const ev = JSON.parse(line) as { connected: number; failures: number; firstError?: string; seconds: number };
+    if (ev.failures > 0) notes.push(`idle ${o.system}: ${ev.failures} of ${o.count} connections failed (${ev.firstError})`);
+    await sleep(2_000);
+    await collectGarbage(o.inspector);
+    const after = rssBytes(o.serverPid);
+    const r: IdleResult = { system: o.system, connections: ev.connected, rssBeforeMB: MB(before), rssAfterMB: MB(after), perConnKB: (after - before) / 1024 / Math.max(1, ev.connected) };
+    log(`  idle ${o.system}: ${ev.connected} connections in ${ev.seconds.toFixed(1)} s, RSS ${r.rssBeforeMB.toFixed(0)} -> ${r.rssAfterMB.toFixed(0)} MB = ${r.perConnKB.toFixed(1)} KB each`);
+    return r;
+  } finally {
+    await sim.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    const t = setTimeout(() => {
+      s.destroy();
+      res(false);
+    }, 2_000);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.end();
+      res(true);
+    });
+    s.once('error', () => {
+      clearTimeout(t);
+      res(false);
+    });
+  });
+}
+
+async function startRivulet(pgUrl: string, profileDir: string | undefined, inspect: boolean): Promise<{ child: Child; url: string; mqttPort: number; mqtt: boolean; inspector?: string }> {
+  const httpPort = await freePort();
+  const mqttPort = await freePort();
+  const coapPort = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'rivulet-bench-data-'));
+  const child = startChild(
+    'rivulet',
+    process.execPath,
+    [...TSX, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(inspect ? ['--inspect=127.0.0.1:0'] : []), join(ROOT, 'apps/server/src/main.ts')],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        DATABASE_URL: pgUrl,
+        RIVULET_HTTP_HOST: '127.0.0.1',
+        RIVULET_HTTP_PORT: String(httpPort),
+        RIVULET_MQTT_HOST: '127.0.0.1',
+        RIVULET_MQTT_PORT: String(mqttPort),
+        RIVULET_COAP_HOST: '127.0.0.1',
+        RIVULET_COAP_PORT: String(coapPort),
+        RIVULET_DATA_DIR: dataDir,
+        RIVULET_ADMIN_PASSWORD: ADMIN.password,
+        RIVULET_LOG_LEVEL: 'warn',
+      },
+    },
+  );
+  await child.waitFor(/Rivulet is listening on/, 120_000);
+  const mqtt = await canConnect(mqttPort);
+  return { child, url: `http://127.0.0.1:${httpPort}`, mqttPort, mqtt, ...(inspect ? { inspector: await inspectorUrl(child) } : {}) };
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const work = mkdtempSync(join(tmpdir(), 'rivulet-bench-'));
+  const cleanups: Array<() => Promise<void> | void> = [() => rmSync(work, { recursive: true, force: true })];
+  let pgServer: PostgresServer | undefined;
+  try {
+    log(`Rivulet benchmark ${started.toISOString()}${quick ? ' (quick)' : ''}`);
+    pgServer = await startPostgres({ durable: true });
+    const server = pgServer;
+    cleanups.push(() => server.stop());
+    const admin = new pg.Client({ connectionString: pgServer.url });
+    await admin.connect();
+    const settings = await admin.query<{ name: string; setting: string; unit: string | null }>(
+      "SELECT name, setting, unit FROM pg_settings WHERE name IN ('server_version','fsync','synchronous_commit','full_page_writes','shared_buffers','max_wal_size','wal_level')",
+    );
+    const pgSettings = Object.fromEntries(settings.rows.map((r) => [r.name, `${r.setting}${r.unit && r.unit !== '8kB' ? r.unit : r.name === 'shared_buffers' ? ' x 8kB' : ''}`]));
+    await admin.query('CREATE DATABASE bench');
+    await admin.end();
+    const pgUrl = pgServer.url.replace(/\/postgres$/, '/bench');
+    const db = new pg.Client({ connectionString: pgUrl });
+    await db.connect();
+    cleanups.unshift(() => db.end());
+    // The postmaster is the parent of our own backend; its tree is every PostgreSQL process.
+    const backend = Number((await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0);
+    const postmasterPid = parentPid(backend);
+
+    // 1. Rivulet: creates the schema, the devices, then idle and load.
+    const needRivulet = only.has('rivulet') || only.has('nodered') || only.has('pg') || only.has('aedes') || only.has('idle');
+    if (!needRivulet) throw new Error('--only: nothing to do');
+    const profileDir = PROFILE_DIR;
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    log('starting Rivulet (PostgreSQL, memory queue, default root chain)');
+    const riv = await startRivulet(pgUrl, profileDir, only.has('idle') && IDLE > 0);
+    cleanups.unshift(() => riv.child.stop(60_000));
+    if (!riv.mqtt) {
+      notes.push('Rivulet does not listen for MQTT in this build (packages/transport-mqtt is not wired into apps/server yet): its rows are measured over the HTTP device API instead.');
+      log('  no MQTT listener: Rivulet is driven over HTTP');
+    }
+    const rest = createRestClient({ baseUrl: riv.url });
+    await rest.login(ADMIN.username, ADMIN.password);
+    const t0 = performance.now();
+    const load = await provisionDevices({ rest, count: CLIENTS, prefix: 'bench-', concurrency: 16 });
+    const [probeDev] = await provisionDevices({ rest, count: 1, prefix: 'bench-probe-', concurrency: 1 });
+    const idleCount = only.has('idle') && riv.mqtt ? IDLE : 0;
+    const idleDevs = idleCount > 0 ? await provisionDevices({ rest, count: idleCount, prefix: 'idle-', concurrency: 32 }) : [];
+    log(`  ${CLIENTS + 1 + idleDevs.length} devices created through REST in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const loadTokens = join(work, 'load.jsonl');
+    const idleTokens = join(work, 'idle.jsonl');
+    await writeTokens(loadTokens, load);
+    if (idleDevs.length) await writeTokens(idleTokens, idleDevs);
+    const probe: SimDevice & { id: string } = probeDev!;
+    const mqttUrl = `mqtt://127.0.0.1:${riv.mqttPort}`;
+
+    if (idleCount > 0) idle.push(await measureIdle({ system: 'rivulet', serverPid: riv.child.pid, inspector: riv.inspector!, protocolUrl: mqttUrl, tokensFile: idleTokens, count: idleCount }));
+
+    const rivKey = `rivulet-postgres-${riv.mqtt ? 'mqtt' : 'http'}`;
+    if (only.has('rivulet')) {
+      const r = await measureSystem(
+        {
+          key: rivKey,
+          label: `Rivulet (${riv.mqtt ? 'MQTT QoS 1' : 'HTTP'} -> default root chain -> PostgreSQL)`,
+          protocol: riv.mqtt ? 'mqtt' : 'http',
+          url: riv.mqtt ? mqttUrl : riv.url,
+          probe: {
+            transport: riv.mqtt ? 'mqtt' : 'http',
+            url: riv.mqtt ? mqttUrl : riv.url,
+            username: probe.token,
+            topic: 'v1/devices/me/telemetry',
+            entityId: probe.id,
+            ws: { url: `${riv.url.replace(/^http/, 'ws')}/api/ws`, jwt: rest.jwt! },
+          },
+          watch: [
+            { name: 'rivulet', pid: riv.child.pid },
+            { name: 'postgres', pid: postmasterPid, multiProcess: true },
+          ],
+        },
+        db,
+        pgUrl,
+        loadTokens,
+      );
+      results.push(r);
+    }
+    const rivPeak = peakRssBytes(riv.child.pid);
+    log(`stopping Rivulet (peak RSS over the whole run ${MB(rivPeak).toFixed(0)} MB)`);
+    await riv.child.stop(60_000);
+    if (profileDir) {
+      const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profileDir, f));
+      for (const f of files) process.stdout.write(`\n${summarizeProfile(f, { messages: rivuletMessages, top: 30 })}\n`);
+    }
+
+    // 2. The storage ceiling: the same rows straight into the same table.
+    const truncate = () => db.query('TRUNCATE ts_kv, ts_kv_latest');
+    await truncate();
+    if (only.has('pg')) {
+      pgResult = { rowsPerS: [], statementP99Ms: [] };
+      for (let r = 0; r < RUNS; r++) {
+        const c = await pgCeiling({ url: pgUrl, entityIds: load.map((d) => d.id), durationS: DURATION, tsStart: tsFloor, connections: 4 });
+        tsFloor += 10_000_000;
+        pgResult.rowsPerS.push(c.rowsPerS);
+        pgResult.statementP99Ms.push(c.statementP99Ms);
+        log(`  postgres ceiling: ${c.rows} rows, ${c.rowsPerS.toFixed(0)} rows/s (statement p99 ${c.statementP99Ms.toFixed(1)} ms)`);
+        await truncate();
+      }
+    }
+
+    // 3. The broker ceiling: bare aedes acknowledging the same load.
+    if (only.has('aedes') || (only.has('idle') && idleCount > 0)) {
+      const port = await freePort();
+      const broker = startChild('aedes', process.execPath, [...TSX, ...(idleCount > 0 ? ['--inspect=127.0.0.1:0'] : []), join(ROOT, 'apps/simulator/src/bench/aedes-broker.ts')], {
+        cwd: ROOT,
+        env: { ...process.env, PORT: String(port) },
+      });
+      try {
+        await broker.waitFor(/aedes listening/, 30_000);
+        const url = `mqtt://127.0.0.1:${port}`;
+        if (idleCount > 0) idle.push(await measureIdle({ system: 'aedes (bare)', serverPid: broker.pid, inspector: await inspectorUrl(broker), protocolUrl: url, tokensFile: idleTokens, count: idleCount }));
+        if (only.has('aedes')) {
+          log('bare aedes: warm-up');
+          await drive({ label: 'aedes warm-up', protocol: 'mqtt', url, tokensFile: loadTokens, devices: CLIENTS, rate: 0, durationS: WARMUP, tsFloor, watch: [] });
+          aedesCeiling = { ackedMsgPerS: [], ackP99: [], cpuPct: [], peakMB: [] };
+          for (let r = 0; r < RUNS; r++) {
+            const m = await drive({ label: 'aedes', protocol: 'mqtt', url, tokensFile: loadTokens, devices: CLIENTS, rate: 0, durationS: DURATION, tsFloor, watch: [{ name: 'aedes', pid: broker.pid }] });
+            aedesCeiling.ackedMsgPerS.push(m.summary.ackedPerS);
+            aedesCeiling.ackP99.push(m.summary.latencyMs.p99);
+            aedesCeiling.cpuPct.push(m.procs.aedes?.cpuPct ?? NaN);
+            aedesCeiling.peakMB.push(m.procs.aedes?.peakMB ?? NaN);
+            log(`  aedes: ${m.summary.ackedPerS.toFixed(0)} msgs/s acknowledged (${(m.summary.ackedPerS * 3).toFixed(0)} points/s), ack p99 ${m.summary.latencyMs.p99.toFixed(1)} ms, broker CPU ${m.procs.aedes?.cpuPct.toFixed(0)}%`);
+          }
+        }
+      } finally {
+        await broker.stop();
+      }
+    }
+
+    // 4. The peer: Mosquitto + Node-RED inserting batches into the same table.
+    if (only.has('nodered')) {
+      const mosqBin = ensureMosquitto(log);
+      const nrDir = ensureNodeRed(log);
+      const mport = await freePort();
+      const mosq = await startMosquitto(mosqBin, mport);
+      cleanups.unshift(() => mosq.stop());
+      const nr = await startNodeRed({ dir: nrDir, mqttPort: mport, httpPort: await freePort(), pgUrl });
+      cleanups.unshift(() => nr.stop());
+      const url = `mqtt://127.0.0.1:${mport}`;
+      const r = await measureSystem(
+        {
+          key: 'nodered-mosquitto-postgres',
+          label: 'Mosquitto + Node-RED (mqtt in -> json -> function: batched unnest INSERT) -> PostgreSQL',
+          protocol: 'mqtt',
+          url,
+          topic: NODE_RED_TOPIC,
+          probe: { transport: 'mqtt', url, username: 'probe', topic: NODE_RED_TOPIC.replace('{id}', probe.id), entityId: probe.id },
+          watch: [
+            { name: 'mosquitto', pid: mosq.pid },
+            { name: 'node-red', pid: nr.pid },
+            { name: 'postgres', pid: postmasterPid, multiProcess: true },
+          ],
+        },
+        db,
+        pgUrl,
+        loadTokens,
+      );
+      results.push(r);
+      await nr.stop();
+      await mosq.stop();
+    }
+
+    report({ started, pgSettings, rivKey });
+  } finally {
+    for (const c of cleanups) {
+      try {
+        await c();
+      } catch {
+        // best effort
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function report(o: { started: Date; pgSettings: Record<string, string>; rivKey: string }): void {
+  const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : 'n/a');
+  const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
+  const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
+  const out: string[] = [];
+  const p = (s = '') => out.push(s);
+  p(`# Rivulet benchmark, ${o.started.toISOString()}${quick ? ' (--quick)' : ''}`);
+  p(`# machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, shared with other work (noisy)`);
+  p(`# PostgreSQL ${o.pgSettings.server_version} (fsync=${o.pgSettings.fsync}, synchronous_commit=${o.pgSettings.synchronous_commit}, full_page_writes=${o.pgSettings.full_page_writes}, shared_buffers=${o.pgSettings.shared_buffers}, max_wal_size=${o.pgSettings.max_wal_size})`);
+  p(`# load: ${CLIENTS} MQTT clients, QoS 1, ${INFLIGHT} in flight each, 3 data points per message ({ts, values}); max-rate runs ${DURATION} s, half-rate runs ${HALF_DURATION} s, warm-up ${WARMUP} s, ${RUNS} run(s), medians`);
+  p('# stored = rows counted in ts_kv after the run (not acknowledgements); the rate is rows / (first publish -> last row stored)');
+  p();
+  p('| system | acked msg/s | stored points/s | lost points | ack p99 ms | stored p50 / p99 ms @max | @half rate (msg/s) | stored p50 / p99 ms @half | WebSocket p50 / p99 ms @half |');
+  p('|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const m = (f: (x: MaxRun) => number) => median(r.max.map(f));
+    const h = (f: (x: HalfRun) => number) => median(r.half.map(f));
+    p(
+      `| ${r.label} | ${f0(m((x) => x.ackedMsgPerS))} | ${f0(m((x) => x.storedPointsPerS))} | ${f0(m((x) => x.lostPoints))} | ${f1(m((x) => x.ackP99))} | ${f1(m((x) => x.storedP50))} / ${f1(m((x) => x.storedP99))} | ${f0(h((x) => x.rateMsgPerS))} | ${f1(h((x) => x.storedP50))} / ${f1(h((x) => x.storedP99))} | ${f1(h((x) => x.wsP50))} / ${f1(h((x) => x.wsP99))} |`,
+    );
+  }
+  if (aedesCeiling) {
+    const acked = median(aedesCeiling.ackedMsgPerS);
+    p(`| ceiling: bare aedes, acknowledging only | ${f0(acked)} | (${f0(acked * 3)} acked) | - | ${f1(median(aedesCeiling.ackP99))} | - | - | - | - |`);
+  }
+  if (pgResult) p(`| ceiling: PostgreSQL, INSERT ... unnest, 1,000 rows/statement, 4 connections | - | ${f0(median(pgResult.rowsPerS))} | - | (statement p99 ${f1(median(pgResult.statementP99Ms))}) | - | - | - | - |`);
+  p();
+  p('CPU (% of one core) and peak memory (MB; RSS, PostgreSQL: PSS summed over its processes) per process during the max-rate runs (medians):');
+  p();
+  p('| system | process | CPU % | peak MB |');
+  p('|---|---|---|---|');
+  for (const r of results) {
+    const names = Object.keys(r.max[0]?.procs ?? {});
+    for (const n of names) p(`| ${r.key} | ${n} | ${f0(median(r.max.map((x) => x.procs[n]?.cpuPct ?? NaN)))} | ${f0(median(r.max.map((x) => x.procs[n]?.peakMB ?? NaN)))} |`);
+  }
+  if (aedesCeiling) p(`| aedes-ceiling | aedes | ${f0(median(aedesCeiling.cpuPct))} | ${f0(median(aedesCeiling.peakMB))} |`);
+  if (idle.length) {
+    p();
+    p('| idle MQTT connections | connections | server RSS before MB | after MB | per connection KB |');
+    p('|---|---|---|---|---|');
+    for (const i of idle) p(`| ${i.system} | ${i.connections} | ${f0(i.rssBeforeMB)} | ${f0(i.rssAfterMB)} | ${f1(i.perConnKB)} |`);
+  }
+  if (RUNS > 1) {
+    p();
+    p('Every run (stored points/s at max rate): ' + results.map((r) => `${r.key} ${r.max.map((x) => f0(x.storedPointsPerS)).join(', ')}`).join('; ') + (aedesCeiling ? `; aedes acked points/s ${aedesCeiling.ackedMsgPerS.map((x) => f0(x * 3)).join(', ')}` : '') + (pgResult ? `; postgres rows/s ${pgResult.rowsPerS.map(f0).join(', ')}` : ''));
+  }
+
+  const aedesPts = aedesCeiling ? median(aedesCeiling.ackedMsgPerS) * 3 : NaN;
+  const pgRows = pgResult ? median(pgResult.rowsPerS) : NaN;
+  const ceiling = Math.min(Number.isFinite(aedesPts) ? aedesPts : Infinity, Number.isFinite(pgRows) ? pgRows : Infinity);
+  const nodered = results.find((r) => r.key.startsWith('nodered'));
+  const noderedStored = nodered ? median(nodered.max.map((x) => x.storedPointsPerS)) : NaN;
+  p();
+  p('Ratios (stored points/s at max rate):');
+  for (const r of results) {
+    const s = median(r.max.map((x) => x.storedPointsPerS));
+    p(`  ${r.key}: / aedes ceiling ${f2(s / aedesPts)}, / PostgreSQL ceiling ${f2(s / pgRows)}, / Node-RED ${f2(s / noderedStored)}`);
+  }
+  p(`  (ratio_vs_ceiling below is against the lower of the two ceilings${Number.isFinite(ceiling) ? `: ${f0(ceiling)} points/s` : ''})`);
+  if (notes.length) {
+    p();
+    p('Notes:');
+    for (const n of notes) p(`  - ${n}`);
+  }
+  p();
+  for (const r of results) {
+    const s = median(r.max.map((x) => x.storedPointsPerS));
+    const p99 = r.half.length ? median(r.half.map((x) => x.storedP99)) : median(r.max.map((x) => x.storedP99));
+    p(`bench ${r.key}: stored_per_s=${f0(s)} p99_ms=${f1(p99)} ratio_vs_ceiling=${f2(s / ceiling)} ratio_vs_nodered=${f2(s / noderedStored)}`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+  if (a.json) writeFileSync(a.json, JSON.stringify({ started: o.started, quick, pgSettings: o.pgSettings, results, aedesCeiling, pgResult, idle, notes }, null, 1));
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`benchmark failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

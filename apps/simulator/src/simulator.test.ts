@@ -1,0 +1,93 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Rivulet } from '@rivulet/server';
+import { runDemo } from './demo';
+import { parseSimArgs } from './options';
+import { runSimulator } from './simulator';
+import { ADMIN, eventually, startTestPlatform } from './test-server';
+
+describe('the simulator against a real Rivulet (HTTP device API, PostgreSQL)', () => {
+  let app: Rivulet;
+  let stop: () => Promise<void>;
+  const dir = mkdtempSync(join(tmpdir(), 'sim-test-'));
+
+  beforeAll(async () => {
+    ({ app, stop } = await startTestPlatform());
+  });
+  afterAll(async () => {
+    await stop?.();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const args = (...extra: string[]) =>
+    parseSimArgs(['--protocol', 'http', '--url', app.url, '--password', ADMIN.password, '--template', 'bench', '--json', ...extra]);
+
+  it('creates devices through REST, sends, and every acknowledged point is stored', async () => {
+    const events: Array<Record<string, unknown>> = [];
+    const tokens = join(dir, 'tokens.jsonl');
+    const r = await runSimulator(args('--devices', '5', '--rate', '0', '--inflight', '2', '--duration', '1', '--save-tokens', tokens), { out: () => undefined, isTTY: false }, (e) =>
+      events.push(e),
+    );
+    const s = r.summary!;
+    expect(s.errors).toBe(0);
+    expect(s.acked).toBeGreaterThan(20);
+    expect(s.pointsAcked).toBe(s.acked * 3);
+    expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(['connected', 'summary']));
+    // Acks are not trusted: the rows are counted.
+    await eventually(async () => (await app.storage.timeseries.count()) === s.pointsAcked);
+    for (const d of r.devices) expect(await app.storage.timeseries.count(d.id)).toBeGreaterThan(0);
+    expect(readFileSync(tokens, 'utf8').trim().split('\n')).toHaveLength(5);
+
+    // A second run reads the tokens file (no REST) and continues above the first run's timestamps.
+    const before = await app.storage.timeseries.count();
+    const again = await runSimulator(
+      parseSimArgs(['--protocol', 'http', '--url', app.url, '--tokens', tokens, '--devices', '5', '--messages', '50', '--rate', '0', '--duration', '5', '--template', 'bench', '--ts-floor', String(s.lastTs), '--quiet']),
+      { out: () => undefined, isTTY: false },
+    );
+    expect(again.summary!.acked).toBe(50);
+    await eventually(async () => (await app.storage.timeseries.count()) === before + 150);
+  });
+
+  it('a second run finds the devices it created before instead of failing', async () => {
+    const a = await runSimulator(args('--devices', '2', '--messages', '2', '--prefix', 'twice-'), { out: () => undefined, isTTY: false });
+    const b = await runSimulator(args('--devices', '2', '--messages', '2', '--prefix', 'twice-'), { out: () => undefined, isTTY: false });
+    expect(b.devices.map((d) => d.id)).toEqual(a.devices.map((d) => d.id));
+  });
+
+  it('counts a bad token as an error per message, not a crash', async () => {
+    const tokens = join(dir, 'bad.txt');
+    await import('node:fs/promises').then((fs) => fs.writeFile(tokens, 'no-such-token\n'));
+    const r = await runSimulator(parseSimArgs(['--protocol', 'http', '--url', app.url, '--tokens', tokens, '--devices', '1', '--messages', '3', '--rate', '0', '--quiet']), {
+      out: () => undefined,
+      isTTY: false,
+    });
+    expect(r.summary!.errorsByCode).toEqual({ HTTP_401: 3 });
+  });
+
+  it('prints a human summary with latency percentiles', async () => {
+    let text = '';
+    await runSimulator(parseSimArgs(['--protocol', 'http', '--url', app.url, '--password', ADMIN.password, '--devices', '1', '--messages', '10', '--rate', '0', '--prefix', 'human-']), {
+      out: (t) => (text += t),
+      isTTY: false,
+    });
+    expect(text).toMatch(/acknowledged {2}10 /);
+    expect(text).toMatch(/ack latency {3}p50 [\d.]+ ms {2}p90 [\d.]+ ms {2}p99 [\d.]+ ms/);
+  });
+
+  it('--demo fills the install with devices, attributes and a day of history', async () => {
+    let text = '';
+    const made = await runDemo({ url: app.url, username: ADMIN.username, password: ADMIN.password, hours: 2, out: (t) => (text += t) });
+    expect(made).toHaveLength(5);
+    const first = made[0]!;
+    await eventually(async () => (await app.storage.timeseries.count(first.id)) === first.points);
+    expect(first.points).toBe(24 * 3);
+    const attrs = await eventually(async () => {
+      const a = await app.storage.attributes.find(first.id, 'CLIENT_SCOPE');
+      return a.length > 0 ? a : undefined;
+    });
+    expect(attrs.map((a) => a.key).sort()).toEqual(['firmware', 'model', 'room']);
+    expect(text).toMatch(/No dashboard was created: the web app is not part of this build yet/);
+  });
+});

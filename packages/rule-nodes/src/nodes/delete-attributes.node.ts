@@ -1,0 +1,30 @@
+import { AttributeScope, isAttributeScope } from '@rivulet/core';
+import { defineNode, Relation } from '@rivulet/rule-engine';
+import { z } from 'zod';
+import { keysOf } from './originator-attributes.node.js';
+
+/** Deletes attributes of the originator (keys may use `${metadata}` / `$[data]` patterns). */
+export const deleteAttributesNode = defineNode({
+  type: 'rivulet.action.deleteAttributes',
+  aliases: ['org.thingsboard.rule.engine.telemetry.TbMsgDeleteAttributesNode', 'org.thingsboard.rule.engine.telemetry.TbMsgDeleteAttributes'],
+  category: 'action',
+  name: 'delete attributes',
+  description: 'Deletes the listed attributes of the originator in the configured scope (a "scope" in the metadata wins).',
+  configSchema: z.looseObject({
+    scope: z.enum([AttributeScope.CLIENT_SCOPE, AttributeScope.SERVER_SCOPE, AttributeScope.SHARED_SCOPE]).default('SERVER_SCOPE'),
+    keys: z.array(z.string().min(1)).min(1).default(['attributeName']),
+    sendAttributesDeletedNotification: z.boolean().default(false),
+    notifyDevice: z.boolean().default(false),
+  }),
+  configVersion: 0,
+  relations: [Relation.SUCCESS, Relation.FAILURE],
+  create(config, services) {
+    return {
+      async process(msg) {
+        const scope = isAttributeScope(msg.metadata.scope) ? msg.metadata.scope : config.scope;
+        await services.attributes.delete(msg.originator.id, scope, keysOf(config.keys, msg));
+        return [{ relation: Relation.SUCCESS, msg }];
+      },
+    };
+  },
+});

@@ -1,0 +1,121 @@
+import { BadRequestError, ErrorCode, RivuletError, errorMessage, newId } from '@rivulet/core';
+import { defineNode, Relation } from '@rivulet/rule-engine';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { z } from 'zod';
+import { processPattern } from '../util/patterns';
+
+const Credentials = z.looseObject({
+  type: z.string().default('anonymous'),
+  username: z.string().nullish(),
+  password: z.string().nullish(),
+  caCert: z.string().nullish(),
+  cert: z.string().nullish(),
+  privateKey: z.string().nullish(),
+  privateKeyPassword: z.string().nullish(),
+});
+
+/**
+ * Publishes the message data to a topic of an external MQTT broker (ThingsBoard's TbMqttNode), QoS 1,
+ * and passes the message on by Success once the broker acknowledged it. One connection per node,
+ * opened on the first message and kept (mqtt.js reconnects); while it is down a message waits up to
+ * connectTimeoutSec, then goes to Failure. destroy() closes the connection.
+ */
+export const mqttPublishNode = defineNode({
+  type: 'rivulet.external.mqttPublish',
+  aliases: ['org.thingsboard.rule.engine.mqtt.TbMqttNode'],
+  category: 'external',
+  name: 'MQTT publish',
+  description: 'Publishes the message to a topic of an external MQTT broker (QoS 1).',
+  configSchema: z.looseObject({
+    topicPattern: z.string().min(1).default('my-topic'),
+    host: z.string().min(1).default('localhost'),
+    port: z.number().int().min(1).max(65535).default(1883),
+    connectTimeoutSec: z.number().positive().max(200).default(10),
+    clientId: z.string().nullish(),
+    appendClientIdSuffix: z.boolean().default(false),
+    cleanSession: z.boolean().default(true),
+    retainedMessage: z.boolean().default(false),
+    ssl: z.boolean().default(false),
+    parseToPlainText: z.boolean().default(false),
+    protocolVersion: z.union([z.literal(3), z.literal(4), z.literal(5), z.string()]).nullish(),
+    credentials: Credentials.nullish(),
+  }),
+  configVersion: 0,
+  relations: [Relation.SUCCESS, Relation.FAILURE],
+  create(config, services) {
+    const cred = config.credentials;
+    if (cred && !['anonymous', 'basic', 'cert.PEM'].includes(cred.type)) throw new BadRequestError(`credentials.type ${cred.type} is not supported`);
+    const timeoutMs = config.connectTimeoutSec * 1000;
+    const version = config.protocolVersion === 5 || config.protocolVersion === 'MQTT_5' ? 5 : config.protocolVersion === 3 ? 3 : 4;
+    const options: IClientOptions = {
+      host: config.host,
+      port: config.port,
+      protocol: config.ssl ? 'mqtts' : 'mqtt',
+      protocolVersion: version,
+      clientId: config.clientId ? (config.appendClientIdSuffix ? `${config.clientId}_${newId().slice(0, 8)}` : config.clientId) : `rivulet_${newId().slice(0, 12)}`,
+      clean: config.cleanSession,
+      connectTimeout: timeoutMs,
+      reconnectPeriod: 5000,
+      queueQoSZero: false,
+      ...(cred?.type === 'basic' ? { username: cred.username ?? '', password: cred.password ?? '' } : {}),
+      ...(cred?.type === 'cert.PEM'
+        ? {
+            ...(cred.caCert ? { ca: cred.caCert } : {}),
+            ...(cred.cert ? { cert: cred.cert } : {}),
+            ...(cred.privateKey ? { key: cred.privateKey } : {}),
+            ...(cred.privateKeyPassword ? { passphrase: cred.privateKeyPassword } : {}),
+          }
+        : {}),
+    };
+    let client: MqttClient | undefined;
+    let lastError = '';
+
+    function ready(): Promise<MqttClient> {
+      if (!client) {
+        client = connect(options);
+        client.on('error', (e) => {
+          lastError = errorMessage(e);
+          services.logger.warn({ host: config.host, port: config.port, err: lastError }, 'external MQTT broker error');
+        });
+      }
+      const c = client;
+      if (c.connected) return Promise.resolve(c);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          c.off('connect', onConnect);
+          reject(new RivuletError(ErrorCode.UNAVAILABLE, `Not connected to MQTT broker ${config.host}:${config.port} within ${config.connectTimeoutSec} s${lastError ? `: ${lastError}` : ''}`));
+        }, timeoutMs);
+        const onConnect = () => {
+          clearTimeout(timer);
+          resolve(c);
+        };
+        c.once('connect', onConnect);
+      });
+    }
+
+    return {
+      async process(msg) {
+        const c = await ready();
+        const topic = processPattern(config.topicPattern, msg);
+        const payload = typeof msg.data === 'string' && config.parseToPlainText ? msg.data : JSON.stringify(msg.data);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        try {
+          await Promise.race([
+            c.publishAsync(topic, payload, { qos: 1, retain: config.retainedMessage }),
+            new Promise((_, reject) => {
+              timer = setTimeout(() => reject(new RivuletError(ErrorCode.TIMEOUT, `MQTT broker did not acknowledge within ${config.connectTimeoutSec} s`)), timeoutMs);
+            }),
+          ]);
+        } finally {
+          if (timer) clearTimeout(timer);
+        }
+        return [{ relation: Relation.SUCCESS, msg }];
+      },
+      async destroy() {
+        const c = client;
+        client = undefined;
+        await c?.endAsync(true).catch(() => {});
+      },
+    };
+  },
+});
