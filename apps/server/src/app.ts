@@ -172,6 +172,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       queue,
       auth,
       deviceApi,
+      // RPC and shared-attribute long polls (GET /api/v1/{token}/rpc, /attributes/updates)
+      broadcast,
       logger,
       maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
     });

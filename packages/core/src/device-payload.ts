@@ -47,7 +47,11 @@ export function toKvObject(obj: Record<string, JsonValue>, typeCasting: boolean)
     if (key.length === 0) continue;
     checkNoNul(key, 'Keys');
     const v = toKvValue(obj[key] as JsonValue, typeCasting);
-    if (v !== undefined) Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    if (v === undefined) continue;
+    // "__proto__" must stay an ordinary key instead of changing the prototype; defineProperty for
+    // every key would cost 6x per call (and leave a slow object), so only for that one
+    if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[key] = v;
   }
   return out;
 }

@@ -557,6 +557,7 @@ describe('routing and limits', () => {
   });
 
   it('over the per-device rate the answers are held back, not refused: every request is queued', async () => {
+    // the harness clock stands still: 50 requests fit the burst, the other 10 are held 20 ms apart
     const h = await startTransport({ config: { maxRequestsPerSecondPerDevice: 50 } });
     const c = await rawClient(h.port);
     for (let i = 0; i < 60; i++) await c.send(rawRequest({ path: TELEMETRY, payload: `{"ts":${i + 1},"values":{"n":${i}}}`, messageId: 400 + i }));

@@ -83,7 +83,7 @@ export interface CoapTransportOptions {
   state?: DeviceStateReporter;
   logger?: Logger;
   config: CoapTransportConfig;
-  /** Server time for payloads without their own ts. */
+  /** The clock: server time for payloads without their own ts, and the rate limit's. */
   now?: () => number;
 }
 
@@ -285,7 +285,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     if (device === undefined) return;
     state.onActivity(device);
     if (limiter !== undefined) {
-      const r = limiter.reserve(device.deviceId, Date.now());
+      const r = limiter.reserve(device.deviceId, now());
       if (!r.ok) {
         // Max-Age: seconds until the client may try again (RFC 8516)
         return reject(res, 'rateLimited', Code.TOO_MANY_REQUESTS, 'Too many requests: the device is far over its rate limit', { 'Max-Age': Math.ceil(r.retryAfterMs / 1000) });
@@ -596,7 +596,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
       const activity = setInterval(() => {
         for (const d of registry.observedDevices()) state.onActivity(d);
         rpcIds.prune(Date.now());
-        limiter?.prune(Date.now());
+        limiter?.prune(now());
         dedup.prune();
       }, config.activityIntervalMs ?? 60_000);
       activity.unref();

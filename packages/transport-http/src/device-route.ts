@@ -5,6 +5,10 @@ export const API_PREFIX = '/api/v1/';
 export const Resource = {
   TELEMETRY: 'telemetry',
   ATTRIBUTES: 'attributes',
+  /** Long poll for shared attribute updates. */
+  ATTRIBUTE_UPDATES: 'attributes/updates',
+  /** GET: long poll for a command; POST: client-side RPC; POST rpc/{id}: reply to a command. */
+  RPC: 'rpc',
 } as const;
 
 export interface DeviceRoute {
@@ -40,8 +44,8 @@ function decodeToken(raw: string): string | null {
 }
 
 /**
- * Parts of ThingsBoard's HTTP device API not served yet (404 saying so, rather than "unknown path"):
- * RPC and attribute-update long polls come with the MQTT transport's session handling.
+ * Parts of ThingsBoard's HTTP device API not served (404 saying so, rather than "unknown path"). RPC
+ * and attribute-update long polls are served when the transport has a broadcast to take them from.
  */
 export function unsupportedFeature(route: DeviceRoute): string | undefined {
   const r = route.resource;

@@ -7,8 +7,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  AttributeScope,
+  LiveChannel,
   MsgType,
+  RpcChannel,
+  createRpcCaller,
+  newId,
   silentLogger,
+  type AttributesEvent,
+  type ToDeviceRpcRequest,
   type AttributesResponse,
   type DeviceApiService,
   type DeviceAuthenticator,
@@ -17,7 +24,7 @@ import {
   type Logger,
   type Msg,
 } from '@rivulet/core';
-import { Topics, createMemoryQueue, type Queue, type QueueRecord } from '@rivulet/queue';
+import { Topics, createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
 import { createHttpTransport, type HttpTransport, type HttpTransportOptions } from './index';
 
 const execFileP = promisify(execFile);
@@ -102,6 +109,7 @@ interface Harness {
   logs: LogEntry[];
   /** Holds the consumer's batches while set (its promise resolves when released). */
   gate: { hold(): () => void };
+  broadcast: Broadcast<unknown>;
 }
 
 const open: Array<() => Promise<void>> = [];
@@ -139,10 +147,12 @@ async function start(
     ]),
   );
   const logs: LogEntry[] = [];
+  const broadcast = createMemoryBroadcast<unknown>();
   const transport = createHttpTransport({
     queue,
     auth: opts.auth ?? auth,
     deviceApi,
+    broadcast,
     logger: recordingLogger(logs),
     maxPayloadBytes: MAX_PAYLOAD,
     now: () => NOW,
@@ -178,11 +188,12 @@ async function start(
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   open.push(async () => {
+    transport.stop();
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
     await queue.close().catch(() => {});
   });
-  return { port, base: `http://127.0.0.1:${port}`, transport, queue, auth, deviceApi, consumed, logs, gate };
+  return { port, base: `http://127.0.0.1:${port}`, transport, queue, auth, deviceApi, consumed, logs, gate, broadcast };
 }
 
 const post = (h: Harness, path: string, body: string, init: RequestInit = {}) =>
@@ -603,9 +614,6 @@ describe('routing', () => {
   });
 
   it.each([
-    ['GET', `/api/v1/${TOKEN}/rpc`, /^RPC .* not supported yet$/],
-    ['POST', `/api/v1/${TOKEN}/rpc/5`, /^RPC .* not supported yet$/],
-    ['GET', `/api/v1/${TOKEN}/attributes/updates`, /^Shared attribute updates .* not supported yet$/],
     ['POST', `/api/v1/${TOKEN}/claim`, /^Device claiming .* not supported yet$/],
     ['POST', '/api/v1/provision', /^Device provisioning .* not supported yet$/],
     ['POST', `/api/v1/${TOKEN}/unknown`, /^Unknown device API path: \/api\/v1\/\{token\}\/unknown$/],
@@ -737,7 +745,7 @@ describe('robustness', () => {
     await post(h, '/api/v1/bad/telemetry', '{"a":1}');
     await post(h, `/api/v1/${TOKEN}/telemetry`, 'x}');
     await fetch(`${h.base}/api/v1/${TOKEN}/telemetry`);
-    await fetch(`${h.base}/api/v1/${TOKEN}/rpc`);
+    await fetch(`${h.base}/api/v1/${TOKEN}/claim`, { method: 'POST' });
     expect(h.transport.stats()).toEqual({
       requests: 6,
       acceptedRequests: 2,
@@ -749,9 +757,127 @@ describe('robustness', () => {
         methodNotAllowed: 1,
         payloadTooLarge: 0,
         unavailable: 0,
+        timeout: 0,
         internal: 0,
         aborted: 0,
       },
+      waiting: 0,
     });
+  });
+});
+
+describe('RPC and shared-attribute long polls (ThingsBoard\'s DeviceApiController)', () => {
+  const command = (over: Partial<ToDeviceRpcRequest> = {}): ToDeviceRpcRequest => ({
+    requestId: newId(),
+    tenantId: DEVICE.tenantId,
+    deviceId: DEVICE.deviceId,
+    method: 'setGpio',
+    params: { pin: 23, value: 1 },
+    oneway: false,
+    expirationTime: Date.now() + 30_000,
+    ...over,
+  });
+
+  it('curl, as documented: GET /rpc?timeout=20000 gets the command; POST /rpc/{id} is its reply, the caller\'s outcome', async () => {
+    const h = await start();
+    const caller = createRpcCaller({ broadcast: h.broadcast });
+    const poll = shell(h, 'curl -s -X GET "http://$THINGSBOARD_HOST_NAME/api/v1/$ACCESS_TOKEN/rpc?timeout=20000"');
+    await vi.waitFor(() => expect(h.transport.stats().waiting).toBe(1));
+    const outcome = caller.call(command());
+    const { stdout } = await poll;
+    expect(JSON.parse(stdout)).toEqual({ id: 1, method: 'setGpio', params: { pin: 23, value: 1 } });
+    const reply = await shell(h, `curl -s -w '%{http_code}' -X POST -d '{"pin":23,"value":1}' http://$THINGSBOARD_HOST_NAME/api/v1/$ACCESS_TOKEN/rpc/1 --header "Content-Type:application/json"`);
+    expect(reply.stdout).toBe('200');
+    expect(await outcome).toEqual({ kind: 'delivered', response: { pin: 23, value: 1 } });
+    // answered once
+    expect((await post(h, `/api/v1/${TOKEN}/rpc/1`, '{}')).status).toBe(404);
+    caller.close();
+  });
+
+  it('one command per poll; a one-way call is done with the pickup; no poll waiting means no session', async () => {
+    const h = await start();
+    const caller = createRpcCaller({ broadcast: h.broadcast, pickupTimeoutMs: 50 });
+    expect(await caller.call(command({ oneway: true }))).toEqual({ kind: 'no-session' });
+    const first = fetch(`${h.base}/api/v1/${TOKEN}/rpc?timeout=5000`);
+    const second = fetch(`${h.base}/api/v1/${TOKEN}/rpc?timeout=5000`);
+    await vi.waitFor(() => expect(h.transport.stats().waiting).toBe(2));
+    expect(await caller.call(command({ oneway: true, method: 'reboot' }))).toEqual({ kind: 'delivered' });
+    expect(await (await first).json()).toMatchObject({ id: 1, method: 'reboot' });
+    expect(h.transport.stats().waiting).toBe(1);
+    expect(await caller.call(command({ oneway: true, method: 'blink' }))).toEqual({ kind: 'delivered' });
+    expect(await (await second).json()).toMatchObject({ id: 2, method: 'blink' });
+    caller.close();
+  });
+
+  it('408 when nothing comes within ?timeout=; 400 for a timeout that is not a number', async () => {
+    const h = await start();
+    const res = await fetch(`${h.base}/api/v1/${TOKEN}/rpc?timeout=30`);
+    expect(res.status).toBe(408);
+    expect(await errorBody(res)).toMatchObject({ status: 408, message: expect.stringMatching(/no RPC command/) });
+    expect((await fetch(`${h.base}/api/v1/${TOKEN}/attributes/updates?timeout=30`)).status).toBe(408);
+    expect((await fetch(`${h.base}/api/v1/${TOKEN}/rpc?timeout=soon`)).status).toBe(400);
+    expect(h.transport.stats()).toMatchObject({ waiting: 0, rejected: { timeout: 2, badRequest: 1 } });
+  });
+
+  it('GET /attributes/updates answers with the next shared attribute change; other scopes and devices do not count', async () => {
+    const h = await start();
+    const ev = (entityId: string, scope: AttributesEvent['scope'], values: Record<string, number>, deleted?: string[]): AttributesEvent => ({
+      entityId,
+      scope,
+      values: Object.entries(values).map(([key, value]) => ({ key, value, lastUpdateTs: NOW })),
+      ...(deleted ? { deleted } : {}),
+    });
+    const poll = shell(h, 'curl -s -X GET "http://$THINGSBOARD_HOST_NAME/api/v1/$ACCESS_TOKEN/attributes/updates?timeout=20000"');
+    await vi.waitFor(() => expect(h.transport.stats().waiting).toBe(1));
+    h.broadcast.publish(LiveChannel.ATTRIBUTES, ev(DEVICE.deviceId, AttributeScope.CLIENT_SCOPE, { ignored: 1 }));
+    h.broadcast.publish(LiveChannel.ATTRIBUTES, ev(OTHER.deviceId, AttributeScope.SHARED_SCOPE, { ignored: 2 }));
+    h.broadcast.publish(LiveChannel.ATTRIBUTES, ev(DEVICE.deviceId, AttributeScope.SHARED_SCOPE, { targetTemperature: 21 }, ['old']));
+    expect(JSON.parse((await poll).stdout)).toEqual({ targetTemperature: 21, deleted: ['old'] });
+  });
+
+  it('client-side: POST /rpc becomes TO_SERVER_RPC_REQUEST; the rule chain reply (this session only) is the answer', async () => {
+    const h = await start();
+    const pending = post(h, `/api/v1/${TOKEN}/rpc`, '{"method":"getCurrentTime","params":{}}');
+    const [m] = await waitForConsumed(h, 1);
+    expect(m).toMatchObject({ type: MsgType.TO_SERVER_RPC_REQUEST, originator: { id: DEVICE.deviceId }, data: { method: 'getCurrentTime', params: {} } });
+    const requestId = m?.metadata.requestId as string;
+    const sessionId = m?.metadata.sessionId as string;
+    expect(sessionId).toMatch(/^http:/);
+    h.broadcast.publish(RpcChannel.TO_SERVER_REPLY, { deviceId: DEVICE.deviceId, requestId, sessionId: 'another-session', body: 'wrong' });
+    h.broadcast.publish(RpcChannel.TO_SERVER_REPLY, { deviceId: DEVICE.deviceId, requestId, sessionId, body: { time: 1234 } });
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ time: 1234 });
+    expect((await post(h, `/api/v1/${TOKEN}/rpc`, '{"params":{}}')).status).toBe(400);
+  });
+
+  it('client-side: 408 when the rule chain does not answer in time', async () => {
+    const h = await start({ transport: { requestTimeoutMs: 30 } });
+    const res = await post(h, `/api/v1/${TOKEN}/rpc`, '{"method":"getCurrentTime","params":{}}');
+    expect(res.status).toBe(408);
+    expect(h.transport.stats().waiting).toBe(0);
+  });
+
+  it('a client that gives up its poll leaves nothing behind; stop() answers the polls still waiting 503', async () => {
+    const h = await start();
+    const ac = new AbortController();
+    const gone = fetch(`${h.base}/api/v1/${TOKEN}/rpc?timeout=20000`, { signal: ac.signal });
+    await vi.waitFor(() => expect(h.transport.stats().waiting).toBe(1));
+    ac.abort();
+    await expect(gone).rejects.toThrow();
+    await vi.waitFor(() => expect(h.transport.stats().waiting).toBe(0));
+    const waiting = fetch(`${h.base}/api/v1/${TOKEN}/attributes/updates?timeout=20000`);
+    await vi.waitFor(() => expect(h.transport.stats().waiting).toBe(1));
+    h.transport.stop();
+    expect((await waiting).status).toBe(503);
+    expect(h.transport.stats().waiting).toBe(0);
+  });
+
+  it('401 for a bad token, 405 for a wrong method', async () => {
+    const h = await start();
+    expect((await fetch(`${h.base}/api/v1/nope/rpc?timeout=10`)).status).toBe(401);
+    expect((await fetch(`${h.base}/api/v1/${TOKEN}/rpc`, { method: 'PUT' })).status).toBe(405);
+    expect((await fetch(`${h.base}/api/v1/${TOKEN}/rpc/1`)).status).toBe(405);
+    expect((await fetch(`${h.base}/api/v1/${TOKEN}/attributes/updates`, { method: 'POST' })).status).toBe(405);
   });
 });

@@ -1,23 +1,32 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  AttributeScope,
   BadRequestError,
   EntityType,
+  LiveChannel,
   MsgType,
   RivuletError,
+  RpcChannel,
   createMsg,
   parseAttributes,
   parseKeyList,
   parseLenientJson,
   parseTelemetry,
   silentLogger,
+  type AttributesEvent,
   type DeviceApiService,
   type DeviceAuthenticator,
   type DeviceInfo,
+  type JsonValue,
   type Logger,
   type Msg,
+  type ToDeviceRpcRequest,
+  type ToDeviceRpcResponse,
+  type ToServerRpcReply,
 } from '@rivulet/core';
-import { Topics, type Queue, type QueueRecord } from '@rivulet/queue';
+import { Topics, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
 import { API_PREFIX, Resource, parseDeviceRoute, unsupportedFeature } from './device-route';
+import { RpcIds, Waiters } from './long-poll';
 import { TbErrorCode, canReply, discardBody, replyError, replyJson, replyOk } from './http-reply';
 import { readBody } from './request-body';
 
@@ -26,6 +35,15 @@ export interface HttpTransportOptions {
   /** The server passes a cached one; this transport calls it on every request. */
   auth: DeviceAuthenticator;
   deviceApi: DeviceApiService;
+  /**
+   * RPC (RpcChannel.*) and shared attribute updates (LiveChannel.ATTRIBUTES) travel here; without
+   * it the RPC and attribute-update long polls answer 404 "not supported".
+   */
+  broadcast?: Broadcast<unknown>;
+  /** Long polls without `?timeout=` wait this long, and a client-side RPC waits this long for its reply; default 60 s (ThingsBoard's). */
+  requestTimeoutMs?: number;
+  /** Longest `?timeout=` honoured; default 5 minutes. */
+  maxLongPollMs?: number;
   logger?: Logger;
   /** Largest accepted body; default 64 KiB like ThingsBoard. */
   maxPayloadBytes?: number;
@@ -43,6 +61,8 @@ export type RejectReason =
   | 'methodNotAllowed'
   | 'payloadTooLarge'
   | 'unavailable'
+  /** A long poll or client-side RPC answered 408: nothing came in time. */
+  | 'timeout'
   | 'internal'
   /** The client went away before sending the whole body. */
   | 'aborted';
@@ -55,6 +75,8 @@ export interface HttpTransportStats {
   /** Messages handed to the queue (one per telemetry ts group, one per attributes post). */
   acceptedMessages: number;
   rejected: Record<RejectReason, number>;
+  /** Long polls (RPC commands, attribute updates) and client-side RPCs waiting now. */
+  waiting: number;
 }
 
 export interface HttpTransport {
@@ -64,11 +86,16 @@ export interface HttpTransport {
    */
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   stats(): HttpTransportStats;
-  /** Stops accepting: every later request is answered 503. Requests already in progress finish. */
+  /**
+   * Stops accepting: every later request is answered 503, and so are the long polls and client-side
+   * RPCs waiting. Requests already in progress finish.
+   */
   stop(): void;
 }
 
 const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;
+const TIMEOUT = Symbol('timeout');
+const GONE = Symbol('gone');
 
 /**
  * ThingsBoard's HTTP device API on plain node:http (a framework's body parsing would cost more than
@@ -87,6 +114,17 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const typeCasting = options.typeCasting ?? true;
   const now = options.now ?? Date.now;
   const payloadOptions = { typeCasting };
+  const { broadcast } = options;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+  const maxLongPollMs = options.maxLongPollMs ?? 300_000;
+  const rpcWaiters = new Waiters();
+  const attributeWaiters = new Waiters();
+  const rpcIds = new RpcIds();
+  /** Client-side RPCs waiting for the rule chain's reply, by `${deviceId}#${requestId}`. */
+  const pendingRpc = new Map<string, (body: JsonValue | typeof TIMEOUT | typeof GONE) => void>();
+  /** Sent as sessionId with client-side RPC requests, so the rule chain's reply comes back here only. */
+  const sessionId = `http:${globalThis.crypto.randomUUID()}`;
+  let nextRpcId = 1;
 
   let stopped = false;
   const counters = { requests: 0, acceptedRequests: 0, acceptedMessages: 0 };
@@ -97,6 +135,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     methodNotAllowed: 0,
     payloadTooLarge: 0,
     unavailable: 0,
+    timeout: 0,
     internal: 0,
     aborted: 0,
   };
@@ -214,12 +253,12 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     replyOk(res);
   }
 
-  function deviceMsg(device: DeviceInfo, type: string, ts: number, data: Msg['data']): Msg {
+  function deviceMsg(device: DeviceInfo, type: string, ts: number, data: Msg['data'], extra?: Record<string, string>): Msg {
     return createMsg({
       type,
       originator: { entityType: EntityType.DEVICE, id: device.deviceId },
       tenantId: device.tenantId,
-      metadata: { deviceName: device.deviceName, deviceType: device.deviceType, ts: String(ts) },
+      metadata: { deviceName: device.deviceName, deviceType: device.deviceType, ts: String(ts), ...extra },
       data,
       ts,
     });
@@ -263,6 +302,166 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     replyJson(res, 200, body);
   }
 
+  // ---- long polls and RPC (ThingsBoard's DeviceApiController) ------------------------------------
+
+  /** `?timeout=` in ms: absent or 0 means requestTimeoutMs; capped at maxLongPollMs; undefined after a 400. */
+  function pollTimeout(res: ServerResponse, query: string): number | undefined {
+    const raw = new URLSearchParams(query).get('timeout');
+    if (raw === null || raw === '' || raw === '0') return requestTimeoutMs;
+    const ms = Number(raw);
+    if (!Number.isSafeInteger(ms) || ms < 0) {
+      reject(res, 'badRequest', 400, TbErrorCode.BAD_REQUEST_PARAMS, `Invalid timeout "${raw}": milliseconds expected`);
+      return undefined;
+    }
+    return Math.min(ms, maxLongPollMs);
+  }
+
+  function timedOut(what: string): (res: ServerResponse) => void {
+    return (res) => reject(res, 'timeout', 408, TbErrorCode.GENERAL, `Timeout: no ${what} within the request's timeout`);
+  }
+
+  /** `GET /rpc?timeout=`: answered with the next server-side command for the device, or 408. */
+  async function pollRpc(res: ServerResponse, token: string, query: string): Promise<void> {
+    const device = await authenticate(res, token);
+    if (!device) return;
+    const timeout = pollTimeout(res, query);
+    if (timeout === undefined || !canReply(res)) return;
+    rpcWaiters.add(device.deviceId, res, timeout, timedOut('RPC command'));
+  }
+
+  /** `GET /attributes/updates?timeout=`: answered with the next shared attribute change, or 408. */
+  async function pollAttributeUpdates(res: ServerResponse, token: string, query: string): Promise<void> {
+    const device = await authenticate(res, token);
+    if (!device) return;
+    const timeout = pollTimeout(res, query);
+    if (timeout === undefined || !canReply(res)) return;
+    attributeWaiters.add(device.deviceId, res, timeout, timedOut('shared attribute update'));
+  }
+
+  /** `POST /rpc/{id}`: the device's reply to a command it took from a long poll. */
+  async function replyRpc(req: IncomingMessage, res: ServerResponse, token: string, rawId: string): Promise<void> {
+    const id = /^\d{1,10}$/.test(rawId) ? Number(rawId) : NaN;
+    if (!Number.isSafeInteger(id)) {
+      rejectEarly(req, res, 'badRequest', 400, TbErrorCode.BAD_REQUEST_PARAMS, `Invalid RPC request id "${rawId}": an integer is expected`);
+      return;
+    }
+    // any JSON, or the text as it is when it is not JSON (ThingsBoard forwards the payload unparsed)
+    const post = await readPost(req, res, token, (text): JsonValue => {
+      if (text === '') return null;
+      try {
+        return parseLenientJson(text);
+      } catch {
+        return text;
+      }
+    });
+    if (!post) return;
+    const call = rpcIds.take(post.device.deviceId, id, Date.now());
+    if (call === undefined) {
+      reject(res, 'notFound', 404, TbErrorCode.ITEM_NOT_FOUND, `No RPC request ${id} is waiting for a reply (unknown or expired)`);
+      return;
+    }
+    if (!call.oneway) {
+      const msg: ToDeviceRpcResponse = { requestId: call.requestId, deviceId: post.device.deviceId, delivered: true, response: post.value };
+      broadcast?.publish(RpcChannel.TO_DEVICE_RESPONSE, msg);
+    }
+    accept(res);
+  }
+
+  /** `POST /rpc`: client-side RPC, answered with the rule chain's reply, or 408. */
+  async function clientRpc(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
+    const post = await readPost(req, res, token, (text) => {
+      const json = parseLenientJson(text);
+      if (typeof json !== 'object' || json === null || Array.isArray(json) || typeof json.method !== 'string' || json.method === '') {
+        throw new BadRequestError('Client-side RPC: expected {"method":"...","params":...}');
+      }
+      return { method: json.method, params: json.params ?? {} };
+    });
+    if (!post) return;
+    const { device, value } = post;
+    const requestId = String(nextRpcId);
+    nextRpcId = nextRpcId >= 0x7fffffff ? 1 : nextRpcId + 1;
+    const key = `${device.deviceId}#${requestId}`;
+    let timer: NodeJS.Timeout | undefined;
+    let onClose: (() => void) | undefined;
+    // registered before producing: the reply may come back before produce() resolves
+    const reply = new Promise<JsonValue | typeof TIMEOUT | typeof GONE>((resolve) => {
+      pendingRpc.set(key, resolve);
+      timer = setTimeout(() => resolve(TIMEOUT), requestTimeoutMs);
+      onClose = () => resolve(GONE);
+      res.on('close', onClose);
+    });
+    try {
+      const records: Array<QueueRecord<Msg>> = [{ key: device.deviceId, value: deviceMsg(device, MsgType.TO_SERVER_RPC_REQUEST, now(), value, { requestId, sessionId }) }];
+      try {
+        await queue.produce(Topics.RULE_ENGINE, records);
+      } catch (e) {
+        logger.warn({ err: e, tenantId: device.tenantId, deviceId: device.deviceId }, 'queue rejected device messages');
+        reject(res, 'unavailable', 503, TbErrorCode.GENERAL, 'Service unavailable: the message queue did not accept the request, retry later', { 'retry-after': '1' });
+        return;
+      }
+      counters.acceptedMessages++;
+      const body = await reply;
+      if (body === TIMEOUT) timedOut('reply to the RPC request')(res);
+      else if (body === GONE) reject(res, 'unavailable', 503, TbErrorCode.GENERAL, 'Service unavailable: the server is shutting down');
+      else {
+        counters.acceptedRequests++;
+        replyJson(res, 200, JSON.stringify(body));
+      }
+    } finally {
+      clearTimeout(timer);
+      if (onClose) res.off('close', onClose);
+      pendingRpc.delete(key);
+    }
+  }
+
+  function onToDeviceRpc(e: unknown): void {
+    const r = e as ToDeviceRpcRequest;
+    const t = Date.now();
+    if (r.expirationTime <= t) return;
+    // one command per poll: the oldest waiting poll of the device takes it
+    const waiter = rpcWaiters.of(r.deviceId).find((w) => canReply(w.res));
+    if (waiter === undefined) return;
+    const id = rpcIds.assign(r.deviceId, { requestId: r.requestId, oneway: r.oneway, expiresAt: r.expirationTime }, t);
+    counters.acceptedRequests++;
+    waiter.settle((res) => replyJson(res, 200, JSON.stringify({ id, method: r.method, params: r.params })));
+    // the pickup (core/device-rpc.ts): a one-way call is done with it, a two-way one waits for the reply
+    const pickup: ToDeviceRpcResponse = { requestId: r.requestId, deviceId: r.deviceId, delivered: true };
+    broadcast?.publish(RpcChannel.TO_DEVICE_RESPONSE, pickup);
+  }
+
+  function onAttributesEvent(e: unknown): void {
+    const ev = e as AttributesEvent;
+    if (ev.scope !== AttributeScope.SHARED_SCOPE) return;
+    const waiting = attributeWaiters.of(ev.entityId);
+    if (waiting.length === 0) return;
+    // ThingsBoard's update notification: the changed values, deletions under "deleted"
+    const body: Record<string, JsonValue> = {};
+    for (const kv of ev.values) body[kv.key] = kv.value as JsonValue;
+    if (ev.deleted !== undefined && ev.deleted.length > 0) body.deleted = [...ev.deleted];
+    if (Object.keys(body).length === 0) return;
+    const text = JSON.stringify(body);
+    for (const w of waiting) {
+      counters.acceptedRequests++;
+      w.settle((res) => replyJson(res, 200, text));
+    }
+  }
+
+  function onToServerReply(e: unknown): void {
+    const r = e as ToServerRpcReply;
+    if (r.sessionId !== undefined && r.sessionId !== sessionId) return;
+    pendingRpc.get(`${r.deviceId}#${r.requestId}`)?.(r.body);
+  }
+
+  const unsubscribes = broadcast
+    ? [
+        broadcast.subscribe(RpcChannel.TO_DEVICE, onToDeviceRpc),
+        broadcast.subscribe(LiveChannel.ATTRIBUTES, onAttributesEvent),
+        broadcast.subscribe(RpcChannel.TO_SERVER_REPLY, onToServerReply),
+      ]
+    : [];
+  const pruneTimer = broadcast ? setInterval(() => rpcIds.prune(Date.now()), 60_000) : undefined;
+  pruneTimer?.unref();
+
   /** Runs an async handler; a bug in it answers 500 instead of becoming an unhandled rejection. */
   function run(res: ServerResponse, work: Promise<void>): void {
     work.catch((e: unknown) => internalError(res, e, 'device request failed'));
@@ -295,6 +494,16 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         if (method === 'POST') run(res, postAttributes(req, res, token));
         else if (method === 'GET') run(res, getAttributes(res, token, route.query));
         else methodNotAllowed(req, res, 'GET, POST');
+      } else if (broadcast && route.resource === Resource.ATTRIBUTE_UPDATES) {
+        if (method === 'GET') run(res, pollAttributeUpdates(res, token, route.query));
+        else methodNotAllowed(req, res, 'GET');
+      } else if (broadcast && route.resource === Resource.RPC) {
+        if (method === 'GET') run(res, pollRpc(res, token, route.query));
+        else if (method === 'POST') run(res, clientRpc(req, res, token));
+        else methodNotAllowed(req, res, 'GET, POST');
+      } else if (broadcast && route.resource.startsWith(`${Resource.RPC}/`) && !route.resource.includes('/', Resource.RPC.length + 1)) {
+        if (method === 'POST') run(res, replyRpc(req, res, token, route.resource.slice(Resource.RPC.length + 1)));
+        else methodNotAllowed(req, res, 'POST');
       } else {
         const feature = unsupportedFeature(route);
         const message = feature
@@ -306,11 +515,17 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     },
 
     stats() {
-      return { ...counters, rejected: { ...rejected } };
+      return { ...counters, rejected: { ...rejected }, waiting: rpcWaiters.size + attributeWaiters.size + pendingRpc.size };
     },
 
     stop() {
       stopped = true;
+      for (const u of unsubscribes.splice(0)) u();
+      clearInterval(pruneTimer);
+      const shuttingDown = (res: ServerResponse): void =>
+        reject(res, 'unavailable', 503, TbErrorCode.GENERAL, 'Service unavailable: the server is shutting down', { connection: 'close' });
+      for (const w of [...rpcWaiters.all(), ...attributeWaiters.all()]) w.settle(shuttingDown);
+      for (const resolve of pendingRpc.values()) resolve(GONE);
     },
   };
 }

@@ -12,7 +12,6 @@
  *          --clients N (100), --inflight N (10), --idle N (10000 idle connections; 0 skips),
  *          --only rivulet,pg,aedes,nodered,idle, --profile DIR (Rivulet under --cpu-prof), --json FILE
  */
-import { createConnection } from 'node:net';
 import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -21,9 +20,9 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { freePort, startPostgres, type PostgresServer } from '@rivulet/testing';
 import { createRestClient, provisionDevices, writeTokens, type SimDevice } from '../devices';
-import { startChild, sleep, type Child } from './children';
+import { canConnect, startChild, sleep, type Child } from './children';
 import { ensureMosquitto, ensureNodeRed, NODE_RED_TOPIC, startMosquitto, startNodeRed } from './peers';
-import { collectGarbage, inspectorUrl } from './inspector';
+import { allocationProfile, collectGarbage, inspectorUrl } from './inspector';
 import { pgCeiling } from './pg-ceiling';
 import { countRows, startProbe, waitForRows } from './probe';
 import { parentPid, peakRssBytes, rssBytes, watchTree } from './proc';
@@ -69,6 +68,8 @@ const log = (s: string) => process.stderr.write(`${new Date().toISOString().slic
 interface ProcFigure {
   cpuPct: number;
   peakMB: number;
+  /** CPU time per acknowledged message of the run (µs). */
+  cpuUsPerMsg: number;
 }
 interface MaxRun {
   ackedMsgPerS: number;
@@ -111,7 +112,7 @@ interface IdleResult {
 
 const results: SystemResult[] = [];
 const idle: IdleResult[] = [];
-let aedesCeiling: { ackedMsgPerS: number[]; ackP99: number[]; cpuPct: number[]; peakMB: number[] } | undefined;
+let aedesCeiling: { ackedMsgPerS: number[]; ackP99: number[]; cpuPct: number[]; peakMB: number[]; cpuUsPerMsg: number[] } | undefined;
 let pgResult: { rowsPerS: number[]; statementP99Ms: number[] } | undefined;
 const notes: string[] = [];
 /** Messages acknowledged by Rivulet over every phase (the profile covers them all). */
@@ -194,7 +195,7 @@ async function drive(o: {
       // Read CPU now: the load generator is about to exit (and /proc forgets it).
       for (const { name, w } of watches) {
         const r = w.stop();
-        procs[name] = { cpuPct: r.cpuPct, peakMB: MB(r.peakMemBytes) };
+        procs[name] = { cpuPct: r.cpuPct, peakMB: MB(r.peakMemBytes), cpuUsPerMsg: summary.acked > 0 ? (r.cpuS * 1e6) / summary.acked : NaN };
       }
       watches = [];
     }
@@ -222,8 +223,11 @@ interface EndToEnd {
   topic?: string;
   probe: { transport: 'mqtt' | 'http'; url: string; username: string; topic: string; entityId: string; ws?: { url: string; jwt: string } };
   watch: readonly Watched[];
+  /** With --profile: the inspector of the server, to record where it allocates during the first max-rate run. */
+  allocInspector?: string;
 }
 
+let allocReport: string | undefined;
 let tsFloor = Date.now();
 
 async function measureSystem(sys: EndToEnd, db: pg.Client, pgUrl: string, tokensFile: string): Promise<SystemResult> {
@@ -231,7 +235,11 @@ async function measureSystem(sys: EndToEnd, db: pg.Client, pgUrl: string, tokens
   const phase = async (kind: 'warm-up' | 'max' | 'half', rate: number, durationS: number) => {
     const before = await countRows(db, sys.probe.entityId);
     const probe = kind === 'warm-up' ? undefined : await startProbe({ ...sys.probe, mqttUrl: sys.probe.url, pgUrl, tsFloor, ratePerS: 100 });
-    const run = await drive({ label: `${sys.key} ${kind}`, protocol: sys.protocol, url: sys.url, tokensFile, devices: CLIENTS, rate, durationS, ...(sys.topic ? { topic: sys.topic } : {}), tsFloor, watch: sys.watch });
+    const go = () => drive({ label: `${sys.key} ${kind}`, protocol: sys.protocol, url: sys.url, tokensFile, devices: CLIENTS, rate, durationS, ...(sys.topic ? { topic: sys.topic } : {}), tsFloor, watch: sys.watch });
+    let run!: Awaited<ReturnType<typeof drive>>;
+    if (kind === 'max' && sys.allocInspector && allocReport === undefined) {
+      allocReport = await allocationProfile(sys.allocInspector, async () => void (run = await go()), { messages: () => run.summary.acked, top: 40 });
+    } else run = await go();
     tsFloor = Math.max(tsFloor, run.summary.lastTs) + 1;
     if (sys.key.startsWith('rivulet')) rivuletMessages += run.summary.acked;
     const expected = before + run.summary.pointsAcked;
@@ -244,6 +252,7 @@ async function measureSystem(sys: EndToEnd, db: pg.Client, pgUrl: string, tokens
     log(
       `  ${sys.key} ${kind}: acked ${run.summary.acked} msgs (${run.summary.ackedPerS.toFixed(0)}/s), stored ${stored} points in ${elapsedS.toFixed(1)} s ` +
         `= ${(stored / elapsedS).toFixed(0)} points/s${lost ? `, LOST ${lost} acknowledged points` : ''}` +
+        `; CPU µs/msg ${Object.entries(run.procs).map(([n, f]) => `${n} ${f.cpuUsPerMsg.toFixed(0)}`).join(', ')}` +
         (lat ? `; stored p50/p99 ${lat.stored.quantile(0.5).toFixed(1)}/${lat.stored.quantile(0.99).toFixed(1)} ms` : '') +
         (lat?.ws ? `, ws p50/p99 ${lat.ws.quantile(0.5).toFixed(1)}/${lat.ws.quantile(0.99).toFixed(1)} ms` : '') +
         (lat && lat.missing > 0 ? ` (${lat.missing} of ${lat.sent} probe messages not stored: #${lat.missingIdx.join(', #')})` : ''),
@@ -319,25 +328,6 @@ async function measureIdle(o: { system: string; serverPid: number; inspector: st
 
 // ---------------------------------------------------------------------------------------------
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((res) => {
-    const s = createConnection({ host: '127.0.0.1', port });
-    const t = setTimeout(() => {
-      s.destroy();
-      res(false);
-    }, 2_000);
-    s.once('connect', () => {
-      clearTimeout(t);
-      s.end();
-      res(true);
-    });
-    s.once('error', () => {
-      clearTimeout(t);
-      res(false);
-    });
-  });
-}
-
 async function startRivulet(pgUrl: string, profileDir: string | undefined, inspect: boolean): Promise<{ child: Child; url: string; mqttPort: number; mqtt: boolean; inspector?: string }> {
   const httpPort = await freePort();
   const mqttPort = await freePort();
@@ -401,7 +391,7 @@ async function main(): Promise<void> {
     const profileDir = PROFILE_DIR;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     log('starting Rivulet (PostgreSQL, memory queue, default root chain)');
-    const riv = await startRivulet(pgUrl, profileDir, only.has('idle') && IDLE > 0);
+    const riv = await startRivulet(pgUrl, profileDir, (only.has('idle') && IDLE > 0) || profileDir !== undefined);
     cleanups.unshift(() => riv.child.stop(60_000));
     if (!riv.mqtt) {
       notes.push('Rivulet does not listen for MQTT in this build (packages/transport-mqtt is not wired into apps/server yet): its rows are measured over the HTTP device API instead.');
@@ -444,6 +434,7 @@ async function main(): Promise<void> {
             { name: 'rivulet', pid: riv.child.pid },
             { name: 'postgres', pid: postmasterPid, multiProcess: true },
           ],
+          ...(profileDir && riv.inspector ? { allocInspector: riv.inspector } : {}),
         },
         db,
         pgUrl,
@@ -456,7 +447,9 @@ async function main(): Promise<void> {
     await riv.child.stop(60_000);
     if (profileDir) {
       const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profileDir, f));
-      for (const f of files) process.stdout.write(`\n${summarizeProfile(f, { messages: rivuletMessages, top: 30 })}\n`);
+      // Thread 0 is the main thread; tsx's module loader runs on a worker that is idle once started.
+      for (const f of files.filter((x) => /\.0\.\d+\.cpuprofile$/.test(x))) process.stdout.write(`\n${summarizeProfile(f, { messages: rivuletMessages, top: 30 })}\n`);
+      if (allocReport) process.stdout.write(`\n${allocReport}\n`);
     }
 
     // 2. The storage ceiling: the same rows straight into the same table.
@@ -488,13 +481,14 @@ async function main(): Promise<void> {
         if (only.has('aedes')) {
           log('bare aedes: warm-up');
           await drive({ label: 'aedes warm-up', protocol: 'mqtt', url, tokensFile: loadTokens, devices: CLIENTS, rate: 0, durationS: WARMUP, tsFloor, watch: [] });
-          aedesCeiling = { ackedMsgPerS: [], ackP99: [], cpuPct: [], peakMB: [] };
+          aedesCeiling = { ackedMsgPerS: [], ackP99: [], cpuPct: [], peakMB: [], cpuUsPerMsg: [] };
           for (let r = 0; r < RUNS; r++) {
             const m = await drive({ label: 'aedes', protocol: 'mqtt', url, tokensFile: loadTokens, devices: CLIENTS, rate: 0, durationS: DURATION, tsFloor, watch: [{ name: 'aedes', pid: broker.pid }] });
             aedesCeiling.ackedMsgPerS.push(m.summary.ackedPerS);
             aedesCeiling.ackP99.push(m.summary.latencyMs.p99);
             aedesCeiling.cpuPct.push(m.procs.aedes?.cpuPct ?? NaN);
             aedesCeiling.peakMB.push(m.procs.aedes?.peakMB ?? NaN);
+            aedesCeiling.cpuUsPerMsg.push(m.procs.aedes?.cpuUsPerMsg ?? NaN);
             log(`  aedes: ${m.summary.ackedPerS.toFixed(0)} msgs/s acknowledged (${(m.summary.ackedPerS * 3).toFixed(0)} points/s), ack p99 ${m.summary.latencyMs.p99.toFixed(1)} ms, broker CPU ${m.procs.aedes?.cpuPct.toFixed(0)}%`);
           }
         }
@@ -512,6 +506,10 @@ async function main(): Promise<void> {
       cleanups.unshift(() => mosq.stop());
       const nr = await startNodeRed({ dir: nrDir, mqttPort: mport, httpPort: await freePort(), pgUrl });
       cleanups.unshift(() => nr.stop());
+      let nrErrors = 0;
+      nr.onLine((line) => {
+        if (line.includes('[error]') && nrErrors++ === 0) notes.push(`Node-RED logged errors during the run; the first: ${line}`);
+      });
       const url = `mqtt://127.0.0.1:${mport}`;
       const r = await measureSystem(
         {
@@ -579,13 +577,15 @@ function report(o: { started: Date; pgSettings: Record<string, string>; rivKey: 
   p();
   p('CPU (% of one core) and peak memory (MB; RSS, PostgreSQL: PSS summed over its processes) per process during the max-rate runs (medians):');
   p();
-  p('| system | process | CPU % | peak MB |');
-  p('|---|---|---|---|');
+  p('| system | process | CPU % | CPU µs per message | peak MB |');
+  p('|---|---|---|---|---|');
   for (const r of results) {
     const names = Object.keys(r.max[0]?.procs ?? {});
-    for (const n of names) p(`| ${r.key} | ${n} | ${f0(median(r.max.map((x) => x.procs[n]?.cpuPct ?? NaN)))} | ${f0(median(r.max.map((x) => x.procs[n]?.peakMB ?? NaN)))} |`);
+    for (const n of names) {
+      p(`| ${r.key} | ${n} | ${f0(median(r.max.map((x) => x.procs[n]?.cpuPct ?? NaN)))} | ${f1(median(r.max.map((x) => x.procs[n]?.cpuUsPerMsg ?? NaN)))} | ${f0(median(r.max.map((x) => x.procs[n]?.peakMB ?? NaN)))} |`);
+    }
   }
-  if (aedesCeiling) p(`| aedes-ceiling | aedes | ${f0(median(aedesCeiling.cpuPct))} | ${f0(median(aedesCeiling.peakMB))} |`);
+  if (aedesCeiling) p(`| aedes-ceiling | aedes | ${f0(median(aedesCeiling.cpuPct))} | ${f1(median(aedesCeiling.cpuUsPerMsg))} | ${f0(median(aedesCeiling.peakMB))} |`);
   if (idle.length) {
     p();
     p('| idle MQTT connections | connections | server RSS before MB | after MB | per connection KB |');

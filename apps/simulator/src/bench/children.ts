@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createConnection } from 'node:net';
 import { createInterface } from 'node:readline';
 
 /** A child process of the benchmark, with its output kept (bounded) for error messages. */
@@ -90,3 +91,23 @@ export function startChild(name: string, cmd: string, args: readonly string[], o
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Whether something accepts TCP connections on 127.0.0.1:port (within 2 s). */
+export function canConnect(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createConnection({ host: '127.0.0.1', port });
+    const t = setTimeout(() => {
+      s.destroy();
+      res(false);
+    }, 2_000);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.end();
+      res(true);
+    });
+    s.once('error', () => {
+      clearTimeout(t);
+      res(false);
+    });
+  });
+}

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startChild, type Child } from './children';
+import { canConnect, sleep, startChild, type Child } from './children';
 
 /**
  * The do-it-yourself stack people build instead of a platform: Mosquitto (Debian's package) and a
@@ -39,7 +39,15 @@ export async function startMosquitto(bin: string, port: number): Promise<Child> 
     [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'max_connections -1', ''].join('\n'),
   );
   const child = startChild('mosquitto', bin, ['-c', conf]);
-  await child.waitFor(/running/, 10_000);
+  // It logs nothing at start without -v (which would log every packet): wait for the port instead.
+  const end = Date.now() + 10_000;
+  while (!(await canConnect(port))) {
+    if (Date.now() > end || child.proc.exitCode !== null) {
+      await child.stop();
+      throw new Error(`mosquitto did not listen on ${port}. Output:\n${child.tail()}`);
+    }
+    await sleep(50);
+  }
   return child;
 }
 
@@ -96,7 +104,7 @@ else if (!context.get('timer')) context.set('timer', setTimeout(() => context.ge
 return null;
 `;
 
-const FLOW_CLOSE = `context.get('flush')(); await context.get('pool').end();`;
+const FLOW_CLOSE = `context.get('flush')(); context.get('pool').end();`;
 
 export const NODE_RED_TOPIC = 'rivulet/{id}/telemetry';
 
@@ -148,5 +156,10 @@ export async function startNodeRed(opts: { dir: string; mqttPort: number; httpPo
   });
   await child.waitFor(/Started flows/, 60_000);
   await child.waitFor(/Connected to broker/, 30_000);
+  const err = child.tail().split('\n').find((l) => l.includes('[error]'));
+  if (err) {
+    await child.stop();
+    throw new Error(`Node-RED flow failed to start: ${err}`);
+  }
   return child;
 }

@@ -38,6 +38,9 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
   const storedH = createHistogram();
   const wsH = o.ws ? createHistogram() : undefined;
   const seenWs = new Set<number>();
+  const storedSeen = new Set<number>();
+  /** ts of every probe message, in send order. */
+  const order: number[] = [];
   let sent = 0;
   let lastTs = Math.max(o.tsFloor, Date.now());
   let stopped = false;
@@ -97,17 +100,24 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
     while (!stopped) {
       const ts = (lastTs = Math.max(Date.now(), lastTs + 1));
       sentAt.set(ts, performance.now());
+      order.push(ts);
       sent++;
       publish(`{"ts":${ts},"values":{"temperature":${(20 + Math.random()).toFixed(2)},"humidity":50.5,"seq":${seq++}}}`);
       await sleep(interval);
     }
   })();
 
-  // Reader: the probe's rows newer than the last seen, every pollMs.
-  let seenTs = lastTs;
-  const storedSeen = new Set<number>();
+  // Reader: every pollMs, the probe's rows from the oldest message not yet seen on (rows may land out
+  // of order). A message unseen for 10 s stops holding the window back and counts as missing.
+  let head = 0;
   const poll = async (): Promise<void> => {
-    const { rows } = await db.query<{ ts: string }>("SELECT ts FROM ts_kv WHERE entity_id = $1 AND key = 'temperature' AND ts > $2 ORDER BY ts", [o.entityId, seenTs]);
+    const now = performance.now();
+    while (head < order.length && (storedSeen.has(order[head]!) || now - sentAt.get(order[head]!)! > 10_000)) head++;
+    if (head >= order.length) return;
+    const { rows } = await db.query<{ ts: string }>(
+      "SELECT ts FROM ts_kv WHERE entity_id = $1 AND key = 'temperature' AND ts >= $2 ORDER BY ts LIMIT 5000",
+      [o.entityId, order[head]],
+    );
     const t = performance.now();
     for (const r of rows) {
       const ts = Number(r.ts);
@@ -116,7 +126,6 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
         storedSeen.add(ts);
         storedH.record(t - s);
       }
-      if (ts > seenTs) seenTs = ts;
     }
   };
   let pollingDone = false;

@@ -95,8 +95,42 @@ export function summarizeProfile(file: string, opts: { messages?: number; top?: 
   ].join('\n');
 }
 
-// `tsx profile-summary.ts FILE [messages]`
+/** Bottom-up: the call chains (depth frames, leaf first) under which `functionName` spends its self time. */
+export function callersOf(file: string, functionName: string, opts: { depth?: number; top?: number } = {}): string {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map<number, ProfileNode>();
+  const parent = new Map<number, number>();
+  for (const n of prof.nodes) {
+    byId.set(n.id, n);
+    for (const c of n.children ?? []) parent.set(c, n.id);
+  }
+  const chains = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < prof.samples.length; i++) {
+    const leaf = byId.get(prof.samples[i]!)!;
+    if (leaf.callFrame.functionName !== functionName) continue;
+    const us = prof.timeDeltas[i] ?? 0;
+    total += us;
+    const frames: string[] = [];
+    for (let cur = parent.get(leaf.id); cur !== undefined && frames.length < (opts.depth ?? 8); cur = parent.get(cur)) {
+      const f = byId.get(cur)!.callFrame;
+      frames.push(`${f.functionName || '(anonymous)'}@${f.url.replace(/^.*\/(node_modules|packages|apps)\//, '').replace(/^file:\/\//, '')}:${f.lineNumber + 1}`);
+    }
+    const k = frames.join(' < ');
+    chains.set(k, (chains.get(k) ?? 0) + us);
+  }
+  return [
+    `${functionName}: ${(total / 1000).toFixed(0)} ms self`,
+    ...[...chains.entries()]
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, opts.top ?? 10)
+      .map(([k, us]) => `  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`),
+  ].join('\n');
+}
+
+// `tsx profile-summary.ts FILE [messages]` or `tsx profile-summary.ts FILE --callers NAME`
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, '/'))) {
-  const [file, msgs] = process.argv.slice(2);
-  if (file) process.stdout.write(`${summarizeProfile(file, { messages: Number(msgs ?? 0), top: 40 })}\n`);
+  const [file, second, third] = process.argv.slice(2);
+  if (file && second === '--callers' && third) process.stdout.write(`${callersOf(file, third, { top: 12 })}\n`);
+  else if (file) process.stdout.write(`${summarizeProfile(file, { messages: Number(second ?? 0), top: 40 })}\n`);
 }

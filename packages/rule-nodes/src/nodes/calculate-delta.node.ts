@@ -1,7 +1,7 @@
 import { BadRequestError, MsgType, withMsg, type JsonObject } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { capMap, isObject, msgTs, toNumber } from '../util/data';
+import { capMap, isObject, msgTs, toNumber, tbBool } from '../util/data';
 
 /**
  * The difference between this message's value of `inputValueKey` and the originator's previous one
@@ -18,13 +18,13 @@ export const calculateDeltaNode = defineNode({
   configSchema: z.looseObject({
     inputValueKey: z.string().min(1).default('pulseCounter'),
     outputValueKey: z.string().min(1).default('delta'),
-    useCache: z.boolean().default(true),
-    addPeriodBetweenMsgs: z.boolean().default(false),
+    useCache: tbBool().default(true),
+    addPeriodBetweenMsgs: tbBool().default(false),
     periodValueKey: z.string().min(1).default('periodInMs'),
     /** Decimal places; null: as computed. */
     round: z.number().int().min(0).max(15).nullish(),
-    tellFailureIfDeltaIsNegative: z.boolean().default(true),
-    excludeZeroDeltas: z.boolean().default(false),
+    tellFailureIfDeltaIsNegative: tbBool().default(true),
+    excludeZeroDeltas: tbBool().default(false),
     maxOriginators: z.number().int().positive().default(100_000),
   }),
   configVersion: 0,

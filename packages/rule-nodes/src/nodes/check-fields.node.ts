@@ -1,6 +1,6 @@
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { isObject } from '../util/data';
+import { isObject, tbBool } from '../util/data';
 
 export const checkFieldsNode = defineNode({
   type: 'rivulet.filter.checkFields',
@@ -12,7 +12,7 @@ export const checkFieldsNode = defineNode({
     .looseObject({
       messageNames: z.array(z.string().min(1)).default([]),
       metadataNames: z.array(z.string().min(1)).default([]),
-      checkAllKeys: z.boolean().default(true),
+      checkAllKeys: tbBool().default(true),
     })
     .refine((c) => c.messageNames.length + c.metadataNames.length > 0, { message: 'name at least one message or metadata field', path: ['messageNames'] }),
   configVersion: 0,

@@ -23,6 +23,7 @@ export const clearAlarmNode = defineNode({
     scriptLang: ScriptLang.default('JS'),
     alarmDetailsBuildJs: z.string().nullish().default(ALARM_DETAILS_TEMPLATE),
     alarmDetailsBuildTbel: z.string().nullish(),
+    alarmDetailsBuildMvel: z.string().nullish(),
   }),
   configVersion: 0,
   relations: [CLEARED, Relation.FALSE, Relation.FAILURE],

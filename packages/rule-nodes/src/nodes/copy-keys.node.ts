@@ -1,7 +1,7 @@
 import { withMsg } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { isObject, keyMatcher, metadataValue, MsgSource } from '../util/data';
+import { isObject, keyMatcher, metadataValue, MsgSource, tbBool } from '../util/data';
 
 /** Copies keys matching the patterns (regular expressions, whole key) from the data to the metadata or back. */
 export const copyKeysNode = defineNode({
@@ -14,7 +14,7 @@ export const copyKeysNode = defineNode({
     /** Where the keys are copied from. */
     copyFrom: MsgSource.optional(),
     /** ThingsBoard before 3.6: true copies metadata -> data. */
-    fromMetadata: z.boolean().optional(),
+    fromMetadata: tbBool().optional(),
     keys: z.array(z.string().min(1)).default([]),
   }),
   configVersion: 0,

@@ -2,8 +2,9 @@ import { BadRequestError, withMsg, type JsonValue, type Msg } from '@rivulet/cor
 import { defineNode, Relation, type CompiledScript, type RuleAlarm } from '@rivulet/rule-engine';
 import { z } from 'zod';
 import { compileNodeScript, msgArgs, ScriptLang } from '../script/tb-script';
+import type { ScriptLang as ScriptLangType } from '../script/tb-script';
 import { ALARM_DETAILS_TEMPLATE, AlarmSeverity, alarmMsg, isSeverity } from '../util/alarm';
-import { isObject, msgTs, requireCapability } from '../util/data';
+import { isObject, msgTs, requireCapability, tbBool } from '../util/data';
 import { processPattern } from '../util/patterns';
 
 export const CREATED = 'Created';
@@ -16,10 +17,13 @@ export async function buildDetails(script: CompiledScript | undefined, msg: Msg,
   return script.call(msgArgs(input));
 }
 
-export function alarmScript(config: { scriptLang: 'JS' | 'TBEL'; alarmDetailsBuildJs?: string | null | undefined; alarmDetailsBuildTbel?: string | null | undefined }, services: Parameters<typeof compileNodeScript>[0]): CompiledScript | undefined {
+export function alarmScript(
+  config: { scriptLang: ScriptLangType; alarmDetailsBuildJs?: string | null | undefined; alarmDetailsBuildTbel?: string | null | undefined; alarmDetailsBuildMvel?: string | null | undefined },
+  services: Parameters<typeof compileNodeScript>[0],
+): CompiledScript | undefined {
   const js = config.alarmDetailsBuildJs ?? '';
-  const tbel = config.alarmDetailsBuildTbel ?? undefined;
-  const body = config.scriptLang === 'TBEL' && tbel ? tbel : js;
+  const tbel = config.alarmDetailsBuildTbel ?? config.alarmDetailsBuildMvel ?? undefined;
+  const body = config.scriptLang !== 'JS' && tbel ? tbel : js;
   if (body.trim() === '') return undefined;
   return compileNodeScript(services, { scriptLang: config.scriptLang, jsScript: js, tbelScript: tbel }, 'alarm details');
 }
@@ -39,16 +43,17 @@ export const createAlarmNode = defineNode({
     alarmType: z.string().min(1).default('General Alarm'),
     severity: z.string().min(1).default('CRITICAL'),
     /** severity is a pattern (${metadataKey} / $[dataKey]) resolved per message. */
-    dynamicSeverity: z.boolean().default(false),
+    dynamicSeverity: tbBool().default(false),
     scriptLang: ScriptLang.default('JS'),
     alarmDetailsBuildJs: z.string().nullish().default(ALARM_DETAILS_TEMPLATE),
     alarmDetailsBuildTbel: z.string().nullish(),
+    alarmDetailsBuildMvel: z.string().nullish(),
     /** Take type, severity and details from the message data (an alarm object). */
-    useMessageAlarmData: z.boolean().default(false),
-    overwriteAlarmDetails: z.boolean().default(false),
-    propagate: z.boolean().default(false),
-    propagateToOwner: z.boolean().default(false),
-    propagateToTenant: z.boolean().default(false),
+    useMessageAlarmData: tbBool().default(false),
+    overwriteAlarmDetails: tbBool().default(false),
+    propagate: tbBool().default(false),
+    propagateToOwner: tbBool().default(false),
+    propagateToTenant: tbBool().default(false),
     relationTypes: z.array(z.string()).nullish(),
   }).refine((c) => c.dynamicSeverity || c.useMessageAlarmData || isSeverity(c.severity), { message: 'must be CRITICAL, MAJOR, MINOR, WARNING or INDETERMINATE', path: ['severity'] }),
   configVersion: 0,

@@ -1,7 +1,7 @@
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { withMsg, type JsonObject, type JsonValue } from '@rivulet/core';
 import { z } from 'zod';
-import { capMap, isObject, toNumber } from '../util/data';
+import { capMap, isObject, toNumber, tbBool } from '../util/data';
 import { SKIPPED } from '../util/sampling';
 
 interface Reported {
@@ -32,7 +32,7 @@ export const deadbandNode = defineNode({
     /** Report a key at least this often even when unchanged (0: never). */
     maxIntervalSeconds: z.number().nonnegative().default(0),
     /** Send on only the keys that were reported (the others are left out of the data). */
-    dropUnchangedKeys: z.boolean().default(false),
+    dropUnchangedKeys: tbBool().default(false),
     maxOriginators: z.number().int().positive().default(10_000),
   }),
   configVersion: 0,

@@ -1,6 +1,7 @@
 import { BadRequestError, ErrorCode, RivuletError } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
+import { tbBool } from '../util/data';
 import { processPattern } from '../util/patterns';
 
 const UNIT_MS = { MILLISECONDS: 1, SECONDS: 1000, MINUTES: 60_000, HOURS: 3_600_000 } as const;
@@ -20,7 +21,7 @@ export const delayNode = defineNode({
   configSchema: z.looseObject({
     periodInSeconds: z.number().nonnegative().default(60),
     maxPendingMsgs: z.number().int().positive().max(100_000).default(1000),
-    useMetadataPeriodInSecondsPatterns: z.boolean().default(false),
+    useMetadataPeriodInSecondsPatterns: tbBool().default(false),
     periodInSecondsPattern: z.string().nullish(),
     /** ThingsBoard 3.7+: period with a unit. */
     period: z.number().nonnegative().optional(),

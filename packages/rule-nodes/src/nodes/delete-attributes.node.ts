@@ -1,6 +1,7 @@
 import { AttributeScope, isAttributeScope } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
+import { tbBool } from '../util/data';
 import { keysOf } from './originator-attributes.node.js';
 
 /** Deletes attributes of the originator (keys may use `${metadata}` / `$[data]` patterns). */
@@ -13,8 +14,8 @@ export const deleteAttributesNode = defineNode({
   configSchema: z.looseObject({
     scope: z.enum([AttributeScope.CLIENT_SCOPE, AttributeScope.SERVER_SCOPE, AttributeScope.SHARED_SCOPE]).default('SERVER_SCOPE'),
     keys: z.array(z.string().min(1)).min(1).default(['attributeName']),
-    sendAttributesDeletedNotification: z.boolean().default(false),
-    notifyDevice: z.boolean().default(false),
+    sendAttributesDeletedNotification: tbBool().default(false),
+    notifyDevice: tbBool().default(false),
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],

@@ -1,7 +1,7 @@
 import { withMsg, type JsonObject } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { isObject, keyMatcher, MsgSource } from '../util/data';
+import { isObject, keyMatcher, MsgSource, tbBool } from '../util/data';
 
 /** Deletes keys matching the patterns (regular expressions, whole key) from the data or metadata. */
 export const deleteKeysNode = defineNode({
@@ -13,7 +13,7 @@ export const deleteKeysNode = defineNode({
   configSchema: z.looseObject({
     deleteFrom: MsgSource.optional(),
     /** ThingsBoard before 3.6. */
-    fromMetadata: z.boolean().optional(),
+    fromMetadata: tbBool().optional(),
     keys: z.array(z.string().min(1)).default([]),
   }),
   configVersion: 0,

@@ -35,7 +35,11 @@ describe('REST API call (against a local HTTP server)', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  afterAll(async () => {
+    const closed = new Promise<void>((r) => server.close(() => r()));
+    server.closeAllConnections();
+    await closed;
+  });
 
   it('POSTs the data with resolved URL and headers; the response becomes the message', async () => {
     const node = build(restApiCallNode, {

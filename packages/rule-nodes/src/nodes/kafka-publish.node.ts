@@ -1,6 +1,7 @@
 import { ErrorCode, RivuletError, withMsg } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
+import { tbBool } from '../util/data';
 import { processPattern } from '../util/patterns';
 
 /**
@@ -27,7 +28,7 @@ export const kafkaPublishNode = defineNode({
     keySerializer: z.string().nullish(),
     valueSerializer: z.string().nullish(),
     otherProperties: z.record(z.string(), z.string()).nullish(),
-    addMetadataKeyValuesAsKafkaHeaders: z.boolean().default(false),
+    addMetadataKeyValuesAsKafkaHeaders: tbBool().default(false),
     kafkaHeadersCharset: z.string().default('UTF-8'),
   }),
   configVersion: 0,

@@ -2,7 +2,7 @@ import { AttributeScope, BadRequestError, isAttributeScope, withMsg, type Msg } 
 import { defineNode, Relation, type RuleNodeServices } from '@rivulet/rule-engine';
 import { z } from 'zod';
 import { compileExpression } from '../util/expression';
-import { metadataValue, msgTs, objectData, toNumber } from '../util/data';
+import { metadataValue, msgTs, objectData, toNumber, tbBool } from '../util/data';
 import { dataPath } from '../util/patterns';
 
 const ArgumentType = z.enum(['CONSTANT', 'MESSAGE_BODY', 'MESSAGE_METADATA', 'ATTRIBUTE', 'TIME_SERIES']);
@@ -81,8 +81,8 @@ export const mathNode = defineNode({
           key: z.string().min(1),
           /** Decimal places; 0 gives an integer. */
           resultValuePrecision: z.number().int().min(0).max(15).default(2),
-          addToBody: z.boolean().default(false),
-          addToMetadata: z.boolean().default(false),
+          addToBody: tbBool().default(false),
+          addToMetadata: tbBool().default(false),
           attributeScope: z.string().nullish(),
         })
         .default({ type: 'MESSAGE_BODY', key: 'temperatureCelsius', resultValuePrecision: 2, addToBody: false, addToMetadata: false }),

@@ -2,6 +2,7 @@ import { BadRequestError, ErrorCode, RivuletError, errorMessage, newId } from '@
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import { z } from 'zod';
+import { tbBool } from '../util/data';
 import { processPattern } from '../util/patterns';
 
 const Credentials = z.looseObject({
@@ -32,11 +33,11 @@ export const mqttPublishNode = defineNode({
     port: z.number().int().min(1).max(65535).default(1883),
     connectTimeoutSec: z.number().positive().max(200).default(10),
     clientId: z.string().nullish(),
-    appendClientIdSuffix: z.boolean().default(false),
-    cleanSession: z.boolean().default(true),
-    retainedMessage: z.boolean().default(false),
-    ssl: z.boolean().default(false),
-    parseToPlainText: z.boolean().default(false),
+    appendClientIdSuffix: tbBool().default(false),
+    cleanSession: tbBool().default(true),
+    retainedMessage: tbBool().default(false),
+    ssl: tbBool().default(false),
+    parseToPlainText: tbBool().default(false),
     protocolVersion: z.union([z.literal(3), z.literal(4), z.literal(5), z.string()]).nullish(),
     credentials: Credentials.nullish(),
   }),

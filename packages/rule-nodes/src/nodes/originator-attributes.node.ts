@@ -1,7 +1,7 @@
 import { AttributeScope, withMsg, type AttributeKv, type JsonValue, type Msg, type TsKv } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { MsgSource, putValues } from '../util/data';
+import { MsgSource, putValues, tbBool } from '../util/data';
 import { hasPattern, processPattern } from '../util/patterns';
 
 /** Key names; ThingsBoard's `${metadataKey}` / `$[dataKey]` patterns are allowed. */
@@ -27,11 +27,11 @@ export const originatorAttributesNode = defineNode({
     sharedAttributeNames: Keys,
     serverAttributeNames: Keys,
     latestTsKeyNames: Keys,
-    tellFailureIfAbsent: z.boolean().default(true),
-    getLatestValueWithTs: z.boolean().default(false),
+    tellFailureIfAbsent: tbBool().default(true),
+    getLatestValueWithTs: tbBool().default(false),
     fetchTo: MsgSource.optional(),
     /** ThingsBoard before 3.6: true meant DATA. */
-    fetchToData: z.boolean().optional(),
+    fetchToData: tbBool().optional(),
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],

@@ -1,7 +1,7 @@
 import { BadRequestError, NotFoundError, withMsg, type JsonValue } from '@rivulet/core';
 import { defineNode, Relation, type DeviceInfo } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { MsgSource, putValues, requireCapability } from '../util/data';
+import { MsgSource, putValues, requireCapability, tbBool } from '../util/data';
 
 const FIELDS: Readonly<Record<string, (d: DeviceInfo) => JsonValue>> = {
   id: (d) => d.id,
@@ -27,7 +27,7 @@ export const originatorFieldsNode = defineNode({
     dataMapping: z.record(z.string(), z.string().min(1)).optional(),
     /** ThingsBoard before 3.6. */
     fieldsMapping: z.record(z.string(), z.string().min(1)).optional(),
-    ignoreNullStrings: z.boolean().default(false),
+    ignoreNullStrings: tbBool().default(false),
     fetchTo: MsgSource.default('METADATA'),
   }),
   configVersion: 0,

@@ -1,7 +1,7 @@
 import { BadRequestError, withMsg, type JsonValue, type Msg } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { MsgSource, putValues, requireCapability } from '../util/data';
+import { MsgSource, putValues, requireCapability, tbBool } from '../util/data';
 import { processPattern } from '../util/patterns';
 import { keysOf } from './originator-attributes.node.js';
 
@@ -27,7 +27,7 @@ export const originatorTelemetryNode = defineNode({
     startIntervalTimeUnit: TimeUnit.default('MINUTES'),
     endInterval: z.number().nonnegative().default(1),
     endIntervalTimeUnit: TimeUnit.default('MINUTES'),
-    useMetadataIntervalPatterns: z.boolean().default(false),
+    useMetadataIntervalPatterns: tbBool().default(false),
     startIntervalPattern: z.string().nullish(),
     endIntervalPattern: z.string().nullish(),
     orderBy: z.enum(['ASC', 'DESC']).default('ASC'),

@@ -1,7 +1,7 @@
 import { withMsg, type JsonObject } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { isObject, MsgSource } from '../util/data';
+import { isObject, MsgSource, tbBool } from '../util/data';
 
 export const renameKeysNode = defineNode({
   type: 'rivulet.transformation.renameKeys',
@@ -13,7 +13,7 @@ export const renameKeysNode = defineNode({
     renameKeysMapping: z.record(z.string().min(1), z.string().min(1)).default({ temp: 'temperature' }),
     renameIn: MsgSource.optional(),
     /** ThingsBoard before 3.6. */
-    fromMetadata: z.boolean().optional(),
+    fromMetadata: tbBool().optional(),
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],

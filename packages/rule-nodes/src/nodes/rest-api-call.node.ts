@@ -1,6 +1,7 @@
 import { BadRequestError, ErrorCode, RivuletError, createMsg, errorMessage, type JsonValue, type Msg } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
+import { tbBool } from '../util/data';
 import { processPattern } from '../util/patterns';
 
 const Credentials = z.looseObject({
@@ -49,8 +50,8 @@ export const restApiCallNode = defineNode({
     /** Per attempt; 0 means Rivulet's default of 10 s (ThingsBoard's 0 waits forever). */
     readTimeoutMs: z.number().int().nonnegative().default(0),
     maxParallelRequestsCount: z.number().int().nonnegative().default(0),
-    parseToPlainText: z.boolean().default(false),
-    ignoreRequestBody: z.boolean().default(false),
+    parseToPlainText: tbBool().default(false),
+    ignoreRequestBody: tbBool().default(false),
     maxInMemoryBufferSizeInKb: z.number().int().positive().default(256),
     credentials: Credentials.nullish(),
     retries: z.number().int().min(0).max(10).default(0),

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { ErrorCode, NotFoundError, RivuletError } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { requireCapability } from '../util/data';
+import { requireCapability, tbBool } from '../util/data';
 
 /** How deep chains may call chains (a chain calling itself is cut here). */
 export const MAX_CHAIN_DEPTH = 8;
@@ -25,7 +25,7 @@ export const ruleChainNode = defineNode({
   configSchema: z.looseObject({
     ruleChainId: z.string().min(1),
     /** ThingsBoard: use the device profile's chain instead; Rivulet has no profiles, so it is ignored. */
-    forwardMsgToDefaultRuleChain: z.boolean().default(false),
+    forwardMsgToDefaultRuleChain: tbBool().default(false),
   }),
   configVersion: 0,
   relations: [Relation.FAILURE],

@@ -1,6 +1,7 @@
 import { AttributeScope, BadRequestError, toKvObject, type AttributeWrite } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
+import { tbBool } from '../util/data';
 
 export const saveAttributesNode = defineNode({
   type: 'rivulet.action.saveAttributes',
@@ -10,7 +11,7 @@ export const saveAttributesNode = defineNode({
   description: 'Stores the message data as attributes of the originator in the configured scope.',
   configSchema: z.looseObject({
     scope: z.enum([AttributeScope.CLIENT_SCOPE, AttributeScope.SERVER_SCOPE, AttributeScope.SHARED_SCOPE]).default('CLIENT_SCOPE'),
-    notifyDevice: z.boolean().default(false),
+    notifyDevice: tbBool().default(false),
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],

@@ -1,6 +1,7 @@
 import { BadRequestError, toKvObject, type JsonValue, type Msg, type TsPoint } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
+import { tbBool } from '../util/data';
 
 /** The points of a telemetry message: data {k:v} (or ThingsBoard's {ts, values} / array forms), ts from metadata.ts. */
 export function pointsOf(msg: Msg, now: number): TsPoint[] {
@@ -36,7 +37,7 @@ export const saveTimeseriesNode = defineNode({
     /** ThingsBoard's TTL in seconds; retention is a storage policy here (docs/operations.md). */
     defaultTTL: z.number().int().nonnegative().default(0),
     /** Stamp points with the server's time instead of the message's. */
-    useServerTs: z.boolean().default(false),
+    useServerTs: tbBool().default(false),
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],

@@ -1,7 +1,7 @@
 import { AttributeScope, withMsg, type JsonValue } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { MsgSource, putValues } from '../util/data';
+import { MsgSource, putValues, tbBool } from '../util/data';
 import { hasPattern, processPattern } from '../util/patterns';
 
 /**
@@ -20,8 +20,8 @@ export const tenantAttributesNode = defineNode({
     fetchTo: MsgSource.optional(),
     /** ThingsBoard before 3.6. */
     attrMapping: z.record(z.string().min(1), z.string().min(1)).optional(),
-    telemetry: z.boolean().optional(),
-    fetchToData: z.boolean().optional(),
+    telemetry: tbBool().optional(),
+    fetchToData: tbBool().optional(),
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],

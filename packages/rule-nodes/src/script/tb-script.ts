@@ -13,14 +13,18 @@ import { ScriptError, defaultScriptSandbox } from './sandbox';
  * with the parser's error. A few TBEL helper functions are defined for TBEL scripts.
  */
 
-export const ScriptLang = z.enum(['JS', 'TBEL']);
+/** MVEL: ThingsBoard's older name for TBEL. */
+export const ScriptLang = z.enum(['JS', 'TBEL', 'MVEL']);
+export type ScriptLang = z.infer<typeof ScriptLang>;
 
 /** The script fields of ThingsBoard's script nodes, with a default body. */
 export function scriptFields(defaultBody: string) {
   return {
     scriptLang: ScriptLang.default('JS'),
     jsScript: z.string().default(defaultBody),
-    tbelScript: z.string().optional(),
+    tbelScript: z.string().nullish(),
+    /** ThingsBoard before TBEL got its name. */
+    mvelScript: z.string().nullish(),
   };
 }
 
@@ -35,15 +39,23 @@ const TBEL_PRELUDE = [
 export const MSG_PARAMS = ['msg', 'metadata', 'msgType'] as const;
 
 /** The body ThingsBoard would run: `tbelScript` when scriptLang is TBEL (and it is set), else `jsScript`. */
-export function scriptBody(config: { scriptLang: 'JS' | 'TBEL'; jsScript: string; tbelScript?: string | undefined }): { body: string; tbel: boolean } {
-  if (config.scriptLang === 'TBEL' && config.tbelScript !== undefined && config.tbelScript.trim() !== '') return { body: config.tbelScript, tbel: true };
+export interface ScriptConfig {
+  scriptLang: ScriptLang;
+  jsScript: string;
+  tbelScript?: string | null | undefined;
+  mvelScript?: string | null | undefined;
+}
+
+export function scriptBody(config: ScriptConfig): { body: string; tbel: boolean } {
+  const tbel = config.tbelScript ?? config.mvelScript;
+  if (config.scriptLang !== 'JS' && tbel && tbel.trim() !== '') return { body: tbel, tbel: true };
   return { body: config.jsScript, tbel: false };
 }
 
 /** Compiles a node's script once (create()); a syntax error throws here and names the field. */
 export function compileNodeScript(
   services: RuleNodeServices,
-  config: { scriptLang: 'JS' | 'TBEL'; jsScript: string; tbelScript?: string | undefined },
+  config: ScriptConfig,
   name: string,
   params: readonly string[] = MSG_PARAMS,
 ): CompiledScript {

@@ -83,3 +83,9 @@ export function capMap<K, V>(map: Map<K, V>, max: number): void {
     map.delete(oldest.value);
   }
 }
+
+/**
+ * A boolean in a node configuration. ThingsBoard exports sometimes carry booleans as strings
+ * ("notifyDevice": "false" in its own root chain), which its Jackson reader accepts; so do we.
+ */
+export const tbBool = () => z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);

@@ -1,0 +1,111 @@
+import type { ServerResponse } from 'node:http';
+
+/**
+ * Requests of ThingsBoard's HTTP long polls (`GET /rpc?timeout=`, `GET /attributes/updates?timeout=`)
+ * waiting for something to answer them with, by device. A waiter is answered once: by an event, by
+ * its timeout (408), by the client going away, or by stop().
+ */
+export interface Waiter {
+  readonly deviceId: string;
+  readonly res: ServerResponse;
+  /** Answers and forgets this waiter (idempotent). */
+  settle(answer: (res: ServerResponse) => void): void;
+}
+
+export class Waiters {
+  private readonly byDevice = new Map<string, Set<Waiter>>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /**
+   * Registers a request until `timeoutMs`, when `onTimeout` answers it. The client closing the
+   * connection first removes it without an answer.
+   */
+  add(deviceId: string, res: ServerResponse, timeoutMs: number, onTimeout: (res: ServerResponse) => void): Waiter {
+    let done = false;
+    const remove = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      res.off('close', remove);
+      const set = this.byDevice.get(deviceId);
+      if (set === undefined) return;
+      set.delete(waiter);
+      this.count--;
+      if (set.size === 0) this.byDevice.delete(deviceId);
+    };
+    const waiter: Waiter = {
+      deviceId,
+      res,
+      settle(answer) {
+        if (done) return;
+        remove();
+        answer(res);
+      },
+    };
+    const timer = setTimeout(() => waiter.settle(onTimeout), timeoutMs);
+    res.on('close', remove);
+    let set = this.byDevice.get(deviceId);
+    if (set === undefined) {
+      set = new Set();
+      this.byDevice.set(deviceId, set);
+    }
+    set.add(waiter);
+    this.count++;
+    return waiter;
+  }
+
+  /** The device's waiters, oldest first. */
+  of(deviceId: string): Waiter[] {
+    return [...(this.byDevice.get(deviceId) ?? [])];
+  }
+
+  all(): Waiter[] {
+    const out: Waiter[] = [];
+    for (const set of this.byDevice.values()) out.push(...set);
+    return out;
+  }
+}
+
+/**
+ * Server-side RPC ids as devices see them (ThingsBoard's small per-device integers), mapped back to
+ * the call's requestId until it expires; at most `maxPerDevice` calls per device.
+ */
+export class RpcIds {
+  private readonly devices = new Map<string, { nextId: number; pending: Map<number, { requestId: string; oneway: boolean; expiresAt: number }> }>();
+
+  constructor(private readonly maxPerDevice = 64) {}
+
+  assign(deviceId: string, call: { requestId: string; oneway: boolean; expiresAt: number }, now: number): number {
+    let d = this.devices.get(deviceId);
+    if (d === undefined) {
+      d = { nextId: 1, pending: new Map() };
+      this.devices.set(deviceId, d);
+    }
+    for (const [id, c] of d.pending) if (c.expiresAt <= now) d.pending.delete(id);
+    while (d.pending.size >= this.maxPerDevice) d.pending.delete(d.pending.keys().next().value as number);
+    const id = d.nextId;
+    d.nextId = id >= 0x7fffffff ? 1 : id + 1;
+    d.pending.set(id, call);
+    return id;
+  }
+
+  take(deviceId: string, id: number, now: number): { requestId: string; oneway: boolean } | undefined {
+    const d = this.devices.get(deviceId);
+    const call = d?.pending.get(id);
+    if (d === undefined || call === undefined) return undefined;
+    d.pending.delete(id);
+    if (d.pending.size === 0) this.devices.delete(deviceId);
+    return call.expiresAt > now ? call : undefined;
+  }
+
+  prune(now: number): void {
+    for (const [deviceId, d] of this.devices) {
+      for (const [id, c] of d.pending) if (c.expiresAt <= now) d.pending.delete(id);
+      if (d.pending.size === 0) this.devices.delete(deviceId);
+    }
+  }
+}
