@@ -174,6 +174,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       deviceApi,
       // RPC and shared-attribute long polls (GET /api/v1/{token}/rpc, /attributes/updates)
       broadcast,
+      state: deviceState,
       logger,
       maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
     });

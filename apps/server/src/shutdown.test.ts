@@ -5,11 +5,18 @@ import { createDevice, login, startTestServer, tempDir, ADMIN } from './test-hel
 import { freePort } from '@rivulet/testing';
 
 const SERVER_DIR = join(import.meta.dirname, '..');
-const TSX = join(SERVER_DIR, '..', '..', 'node_modules', '.bin', 'tsx');
 
-/** `npm start` as a user runs it, minus npm: the same entry point in its own process. */
+
+/**
+ * `npm start` as a user runs it, minus npm: the same command line (node with tsx's loader, no relay
+ * process between the signal and the server) in its own process.
+ */
 function startProcess(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(TSX, ['--conditions=source', 'src/main.ts'], { cwd: SERVER_DIR, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/main.ts'], {
+    cwd: SERVER_DIR,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -34,6 +41,8 @@ describe('SIGTERM', () => {
     const env = {
       RIVULET_HTTP_PORT: String(port),
       RIVULET_HTTP_HOST: '127.0.0.1',
+      RIVULET_MQTT_PORT: '0',
+      RIVULET_COAP_PORT: '0',
       RIVULET_DATA_DIR: dir.dir,
       RIVULET_ADMIN_PASSWORD: ADMIN.password,
       RIVULET_LOG_LEVEL: 'warn',

@@ -1,6 +1,6 @@
-import { BadRequestError, isUuid, type TsKv, type TsPoint } from '@rivulet/core';
+import { BadRequestError, isUuid, type KvValue, type TsKv, type TsPoint } from '@rivulet/core';
 import type { Aggregation, HistoryQuery, TimeseriesRepository } from '@rivulet/storage';
-import { KV_COLUMNS, emptyKvColumns, kvValueOf, pushKvValue, type KvColumnsRow } from './kv-columns';
+import { KV_COLUMNS, kvColumnLiterals, kvValueOf, quoteArrayElement, type KvColumnsRow } from './kv-columns';
 import type { SqlClient } from './sql-client';
 import { chunks, num, numOrNull } from './sql-util';
 
@@ -66,10 +66,24 @@ function prepare(points: ReadonlyArray<TsPoint>): { rows: TsPoint[]; latest: TsP
   return { rows: [...byTs.values()].sort(order), latest: [...newest.values()].sort(order) };
 }
 
+/**
+ * The statement's parameters as array literals built here in one pass (see kvColumnLiterals). Entity
+ * ids go unquoted: check() let only UUIDs through.
+ */
 function params(part: readonly TsPoint[]): unknown[] {
-  const cols = emptyKvColumns();
-  for (const p of part) pushKvValue(cols, p.value);
-  return [part.map((p) => p.entityId), part.map((p) => p.key), part.map((p) => p.ts), cols.bool, cols.long, cols.dbl, cols.str, cols.json];
+  let ids = '{';
+  let keys = '{';
+  let tss = '{';
+  const values: KvValue[] = new Array(part.length);
+  for (let i = 0; i < part.length; i++) {
+    const p = part[i]!;
+    const sep = i === 0 ? '' : ',';
+    ids += sep + p.entityId;
+    keys += sep + quoteArrayElement(p.key);
+    tss += sep + String(p.ts);
+    values[i] = p.value;
+  }
+  return [`${ids}}`, `${keys}}`, `${tss}}`, ...kvColumnLiterals(values)];
 }
 
 // JSON is sent as text[] and cast per element (see KvColumnArrays).

@@ -658,6 +658,15 @@ describe('routing', () => {
 });
 
 describe('robustness', () => {
+  it('reports each authenticated request as device activity (device state), not a refused one', async () => {
+    const active: string[] = [];
+    const h = await start({ transport: { state: { onConnect() {}, onDisconnect() {}, onActivity: (d) => void active.push(d.deviceId) } } });
+    await post(h, `/api/v1/${TOKEN}/telemetry`, '{"a":1}');
+    await post(h, '/api/v1/nope/telemetry', '{"a":1}');
+    await fetch(`${h.base}/api/v1/${OTHER_TOKEN}/attributes`);
+    expect(active).toEqual([DEVICE.deviceId, OTHER.deviceId]);
+  });
+
   it('a client closing mid-body leaves the server serving the next request; nothing is queued', async () => {
     const h = await start();
     const c = rawClient(h.port);

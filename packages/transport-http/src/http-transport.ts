@@ -15,6 +15,7 @@ import {
   silentLogger,
   type AttributesEvent,
   type DeviceApiService,
+  type DeviceStateReporter,
   type DeviceAuthenticator,
   type DeviceInfo,
   type JsonValue,
@@ -35,6 +36,8 @@ export interface HttpTransportOptions {
   /** The server passes a cached one; this transport calls it on every request. */
   auth: DeviceAuthenticator;
   deviceApi: DeviceApiService;
+  /** Told of each authenticated request (device state: lastActivityTime, active); optional. */
+  state?: DeviceStateReporter;
   /**
    * RPC (RpcChannel.*) and shared attribute updates (LiveChannel.ATTRIBUTES) travel here; without
    * it the RPC and attribute-update long polls answer 404 "not supported".
@@ -108,7 +111,7 @@ const GONE = Symbol('gone');
  * The answer to an accepted post waits for the queue, so a full queue slows devices down.
  */
 export function createHttpTransport(options: HttpTransportOptions): HttpTransport {
-  const { queue, auth, deviceApi } = options;
+  const { queue, auth, deviceApi, state } = options;
   const logger = (options.logger ?? silentLogger).child({ component: 'transport-http' });
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const typeCasting = options.typeCasting ?? true;
@@ -191,6 +194,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       reject(res, 'unauthorized', 401, TbErrorCode.AUTHENTICATION, 'Authentication failed: invalid device access token');
       return undefined;
     }
+    state?.onActivity(device);
     return device;
   }
 
