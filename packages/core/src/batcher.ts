@@ -39,6 +39,29 @@ interface Waiter {
   reject(e: unknown): void;
 }
 
+/** A Waiter settled at most once. A class rather than closures: one is made per add(), on the hot path. */
+class SettleOnce implements Waiter {
+  outstanding = 0;
+  assigned = false;
+  private settled = false;
+  constructor(
+    public start: number,
+    public end: number,
+    private readonly onResolve: () => void,
+    private readonly onReject: (e: unknown) => void,
+  ) {}
+  resolve(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.onResolve();
+  }
+  reject(e: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.onReject(e);
+  }
+}
+
 const defer: (fn: () => void) => void =
   typeof globalThis.setImmediate === 'function' ? (fn) => globalThis.setImmediate(fn) : (fn) => void setTimeout(fn, 0);
 
@@ -137,35 +160,16 @@ export function createBatcher<T>(opts: BatcherOptions<T>): Batcher<T> {
     }
   }
 
-  function waitFor(start: number, end: number, onSettle: { resolve(): void; reject(e: unknown): void }): void {
-    let settled = false;
-    waiters.push({
-      start,
-      end,
-      outstanding: 0,
-      assigned: false,
-      resolve: () => {
-        if (!settled) {
-          settled = true;
-          onSettle.resolve();
-        }
-      },
-      reject: (e) => {
-        if (!settled) {
-          settled = true;
-          onSettle.reject(e);
-        }
-      },
-    });
+  function waitFor(start: number, end: number, resolve: () => void, reject: (e: unknown) => void): void {
+    waiters.push(new SettleOnce(start, end, resolve, reject));
   }
-
   return {
     add(items) {
       if (items.length === 0) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         const start = pending.length;
         for (const it of items) pending.push(it);
-        waitFor(start, pending.length, { resolve, reject });
+        waitFor(start, pending.length, resolve, reject);
         // A full batch goes at once; a partial one waits a tick for company.
         if (pending.length >= maxBatch && inFlight.size < concurrency) pump();
         else schedule();
@@ -174,7 +178,7 @@ export function createBatcher<T>(opts: BatcherOptions<T>): Batcher<T> {
     flush() {
       const waits: Array<Promise<void>> = [...inFlight];
       if (pending.length > 0) {
-        waits.push(new Promise<void>((resolve) => waitFor(0, pending.length, { resolve, reject: () => resolve() })));
+        waits.push(new Promise<void>((resolve) => waitFor(0, pending.length, resolve, () => resolve())));
       }
       return Promise.all(waits).then(() => undefined);
     },

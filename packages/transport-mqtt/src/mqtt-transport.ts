@@ -138,7 +138,16 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     open++;
     counters.connectionsAccepted++;
     ctx.index.add(session.device.deviceId, session.endpoint);
-    ctx.state.onConnect(session.device);
+    guarded('device connect', () => ctx.state.onConnect(session.device));
+  }
+
+  /** Runs a reporter call from inside aedes' callbacks: a throw there would end the process. */
+  function guarded(what: string, f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      logger.error({ err: e, what }, 'mqtt session bookkeeping failed');
+    }
   }
 
   /** The connection is gone (any reason): undo everything the session registered. */
@@ -148,9 +157,9 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     open--;
     const { device } = session;
     ctx.index.remove(device.deviceId, session.endpoint);
-    if (session.children) for (const child of [...session.children.values()]) disconnectChild(ctx, session, child);
-    failPendingRpc(ctx, session);
-    ctx.state.onDisconnect(device);
+    if (session.children) for (const child of [...session.children.values()]) guarded('gateway device disconnect', () => disconnectChild(ctx, session, child));
+    guarded('rpc cleanup', () => failPendingRpc(ctx, session));
+    guarded('device disconnect', () => ctx.state.onDisconnect(device));
     if (ctx.limiter && ctx.index.get(device.deviceId).length === 0) ctx.limiter.release(device.deviceId);
   }
 
@@ -187,8 +196,8 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
       if (broker) throw new Error('MQTT transport already started');
       const b = new Aedes({
         connectTimeout: config.connectTimeoutMs ?? 10_000,
-        preConnect: (_client, packet, done) => {
-          preConnect(packet);
+        preConnect: (client, packet, done) => {
+          preConnect(client, packet);
           done(null, true);
         },
         authenticate,

@@ -50,8 +50,20 @@ export function tree(pid: number): number[] {
   return out;
 }
 
+/** utime+stime of the reaped children of a process (cutime + cstime): CPU of children that exited. */
+export function reapedChildrenCpuSeconds(pid: number): number {
+  const stat = read(`/proc/${pid}/stat`);
+  if (!stat) return 0;
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) / CLK_TCK;
+}
+
+/**
+ * CPU of a process tree: the live processes, plus what the root's children used before they exited
+ * (PostgreSQL backends come and go during a run; without this their CPU would vanish with them).
+ */
 export function treeCpuSeconds(pid: number): number {
-  return tree(pid).reduce((s, p) => s + cpuSeconds(p), 0);
+  return tree(pid).reduce((s, p) => s + cpuSeconds(p), 0) + reapedChildrenCpuSeconds(pid);
 }
 
 function statusField(pid: number, field: string): number {

@@ -14,9 +14,16 @@ function refusal(returnCode: 3 | 5, message: string): AuthenticateError {
 }
 
 interface ConnectPacketLike {
+  clientId?: string;
   clean?: boolean;
   will?: unknown;
 }
+
+/**
+ * The client id as CONNECT carried it: aedes replaces an empty one with a generated id before
+ * authenticate, and MQTT basic credentials must be checked against what the device sent.
+ */
+const connectClientIds = new WeakMap<object, string>();
 
 /**
  * Before aedes builds a session: every session is clean and has no will. Devices speak to the
@@ -24,7 +31,8 @@ interface ConnectPacketLike {
  * deliver; a persistent session would also make aedes queue publishes of other clients for this one.
  * CONNACK then says "no session present" [MQTT-3.2.2-1].
  */
-export function preConnect(packet: ConnectPacketLike): void {
+export function preConnect(client: object, packet: ConnectPacketLike): void {
+  connectClientIds.set(client, packet.clientId ?? '');
   packet.clean = true;
   delete packet.will;
 }
@@ -36,12 +44,13 @@ export function preConnect(packet: ConnectPacketLike): void {
  */
 async function resolveDevice(ctx: TransportContext, clientId: string, username: string | undefined, password: string | undefined): Promise<DeviceInfo | null> {
   const { auth } = ctx;
+  const basic = { ...(clientId ? { clientId } : {}), ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) };
   if (username && password === undefined) {
     const device = await auth.authenticateToken(username);
     if (device) return device;
   }
   if (auth.authenticateBasic) {
-    const device = await auth.authenticateBasic({ clientId, ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) });
+    const device = await auth.authenticateBasic(basic);
     if (device) return device;
   }
   if (username && password !== undefined) return auth.authenticateToken(username);
@@ -78,7 +87,8 @@ export function createAuthenticate(ctx: TransportContext, hooks: { isStopped(): 
     authenticating++;
     let pending: Promise<DeviceInfo | null>;
     try {
-      pending = resolveDevice(ctx, client.id, username === '' ? undefined : username, password === undefined ? undefined : password.toString('utf8'));
+      const clientId = connectClientIds.get(client) ?? client.id;
+      pending = resolveDevice(ctx, clientId, username === '' ? undefined : username, password === undefined ? undefined : password.toString('utf8'));
     } catch (e) {
       pending = Promise.reject(e);
     }

@@ -67,7 +67,26 @@ function sleepUntil(at: number): Promise<void> {
  * limit) goes through the session's gate, behind which later packets queue.
  */
 export function createAuthorizePublish(ctx: TransportContext, reportBadInput: BadInputReporter) {
+  const handle = createHandler(ctx, reportBadInput);
   return function authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    // aedes runs hooks without a try: a throw here would end the process
+    let called = false;
+    const once = (error?: Error | null): void => {
+      if (called) return;
+      called = true;
+      done(error);
+    };
+    try {
+      handle(client, packet, once);
+    } catch (e) {
+      ctx.logger.error({ err: e, topic: packet.topic }, 'mqtt publish handling failed');
+      once(e instanceof Error ? e : new Error(String(e)));
+    }
+  };
+}
+
+function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) {
+  return function handlePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
     const session = client ? ctx.sessions.get(client) : undefined;
     // no session: a will of a closed client (wills are dropped at CONNECT) or a publish before CONNACK
     if (!session || !session.open) return done(new Error('publish outside an open device session'));

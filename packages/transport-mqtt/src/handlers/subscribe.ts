@@ -21,6 +21,7 @@ export function createAuthorizeSubscribe(ctx: TransportContext) {
   return function authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
     const session = ctx.sessions.get(client);
     if (!session) return done(new Error('subscribe before authentication'));
+    if (typeof sub.topic !== 'string') return done(null, null);
     const feed = classifySubscription(sub.topic);
     if (feed === 0 || ((feed & GATEWAY_FEEDS) !== 0 && !session.device.isGateway)) {
       ctx.counters.subscriptionsRefused++;

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { newId, silentLogger } from '@rivulet/core';
+import { createTestDatabase } from '@rivulet/testing';
+import { kvColumnLiterals, quoteArrayElement } from './kv-columns';
+import { createPostgresStorage } from './index';
+
+describe('array literals of the time-series hot path', () => {
+  it('quotes strings, escapes quotes and backslashes, writes NULL for the other columns', () => {
+    expect(quoteArrayElement('a"b\\c')).toBe('"a\\"b\\\\c"');
+    expect(kvColumnLiterals([true, 7, 1.5, 'x', { a: [1] }])).toEqual([
+      '{t,NULL,NULL,NULL,NULL}',
+      '{NULL,7,NULL,NULL,NULL}',
+      '{NULL,NULL,1.5,NULL,NULL}',
+      '{NULL,NULL,NULL,"x",NULL}',
+      '{NULL,NULL,NULL,NULL,"{\\"a\\":[1]}"}',
+    ]);
+  });
+
+  it('round-trips keys and strings PostgreSQL would otherwise read as syntax', async () => {
+    const db = await createTestDatabase('kvlit');
+    const storage = await createPostgresStorage({ url: db.url, logger: silentLogger });
+    try {
+      const entityId = newId();
+      const tricky = ['NULL', '', 'a,b', '{x}', 'q"uote', 'back\\slash', ' spaced ', 'ünï €', 'tab\there'];
+      await storage.timeseries.save(tricky.map((s, i) => ({ entityId, key: s === '' ? 'empty' : s, ts: i + 1, value: s })));
+      await storage.timeseries.save([
+        { entityId, key: 'big', ts: 1, value: Number.MAX_SAFE_INTEGER },
+        { entityId, key: 'tiny', ts: 1, value: 5e-324 },
+        { entityId, key: 'json', ts: 1, value: { 'k"\\': ['v\\"', null] } },
+        { entityId, key: 'f', ts: 1, value: false },
+      ]);
+      const latest = new Map((await storage.timeseries.findLatest(entityId)).map((kv) => [kv.key, kv.value]));
+      for (const s of tricky) expect(latest.get(s === '' ? 'empty' : s)).toBe(s);
+      expect(latest.get('big')).toBe(Number.MAX_SAFE_INTEGER);
+      expect(latest.get('tiny')).toBe(5e-324);
+      expect(latest.get('json')).toEqual({ 'k"\\': ['v\\"', null] });
+      expect(latest.get('f')).toBe(false);
+    } finally {
+      await storage.close();
+      await db.drop();
+    }
+  });
+});
