@@ -47,6 +47,7 @@ function onAttributes(ctx: TransportContext, ev: AttributesEvent): void {
       if ((s.feeds & Feed.GATEWAY_ATTRIBUTES) === 0) continue;
       send(s, Topic.GATEWAY_ATTRIBUTES, JSON.stringify({ device: e.child.name, data }), qosOf(s, Feed.GATEWAY_ATTRIBUTES));
     } else {
+      if ((s.feeds & (Feed.ATTRIBUTES | Feed.ATTRIBUTES_V2)) === 0) continue;
       body ??= JSON.stringify(data);
       if ((s.feeds & Feed.ATTRIBUTES) !== 0) send(s, Topic.ATTRIBUTES, body, qosOf(s, Feed.ATTRIBUTES));
       if ((s.feeds & Feed.ATTRIBUTES_V2) !== 0) send(s, Topic.ATTRIBUTES_V2, body, qosOf(s, Feed.ATTRIBUTES_V2));

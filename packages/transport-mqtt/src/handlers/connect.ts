@@ -111,6 +111,8 @@ export function createAuthenticate(ctx: TransportContext, hooks: { isStopped(): 
         ctx.logger.error({ err: e, clientId: client.id }, 'mqtt device authentication failed');
         done(refusal(ConnackCode.SERVER_UNAVAILABLE, 'authentication failed'), null);
       },
-    );
+    )
+      // a throw from aedes' own continuation of the CONNECT: logged, never an unhandled rejection
+      .catch((e: unknown) => ctx.logger.error({ err: e, clientId: client.id }, 'mqtt connect handling failed'));
   };
 }

@@ -136,7 +136,7 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
         return fail(e);
       }
       if (result === undefined) return done(null);
-      result.then(() => done(null), fail);
+      result.then(() => done(null), fail).catch(unexpected);
       return;
     }
 
@@ -151,6 +151,11 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
     void tail.then(() => {
       if (session.gate === tail) session.gate = undefined;
     });
-    work.then(() => done(null), fail);
+    work.then(() => done(null), fail).catch(unexpected);
   };
+
+  /** A throw from aedes' own continuation: logged, never an unhandled rejection. */
+  function unexpected(e: unknown): void {
+    ctx.logger.error({ err: e }, 'mqtt publish acknowledgement failed');
+  }
 }

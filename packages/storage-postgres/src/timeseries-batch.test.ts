@@ -40,4 +40,28 @@ describe('array literals of the time-series hot path', () => {
       await db.drop();
     }
   });
+
+  it('one save with points out of order and repeated: the later of equal points wins, rows and latest alike', async () => {
+    const db = await createTestDatabase('kvord');
+    const storage = await createPostgresStorage({ url: db.url, logger: silentLogger });
+    try {
+      const [a, b] = [newId(), newId()].sort() as [string, string];
+      await storage.timeseries.save([
+        { entityId: b, key: 'k', ts: 3, value: 'b3' },
+        { entityId: a, key: 'y', ts: 5, value: 1 },
+        { entityId: a, key: 'x', ts: 3, value: 'first' },
+        { entityId: a, key: 'x', ts: 1, value: 'one' },
+        { entityId: a, key: 'x', ts: 3, value: 'second' },
+        { entityId: a, key: 'x', ts: 2.7, value: 'two' },
+        { entityId: a, key: 'x', ts: 3, value: 'third' },
+      ]);
+      const h = await storage.timeseries.findHistory(a, { keys: ['x'], startTs: 0, endTs: 10, orderBy: 'ASC' });
+      expect(h.x?.map((p) => [p.ts, p.value])).toEqual([[1, 'one'], [2, 'two'], [3, 'third']]);
+      expect(await storage.timeseries.findLatest(a)).toEqual([{ key: 'x', ts: 3, value: 'third' }, { key: 'y', ts: 5, value: 1 }]);
+      expect(await storage.timeseries.count()).toBe(5);
+    } finally {
+      await storage.close();
+      await db.drop();
+    }
+  });
 });
