@@ -100,7 +100,9 @@ describe('rule chains as data, end to end', () => {
 
     const stats = await api<{ loaded: boolean; nodes: Array<{ nodeIndex: number; in: number; out: Record<string, number> }> }>(app.url, jwt, `/api/ruleChain/${chainId}/stats`);
     expect(stats.body.loaded).toBe(true);
-    expect(stats.body.nodes[0]).toMatchObject({ in: 2, out: { 'Post telemetry': 1, 'Post attributes': 1 } });
+    // The switch also sees the device's ACTIVITY_EVENTs (HTTP requests count as activity): count by relation.
+    expect(stats.body.nodes[0]).toMatchObject({ out: { 'Post telemetry': 1, 'Post attributes': 1 } });
+    expect(stats.body.nodes[0]!.in).toBeGreaterThanOrEqual(2);
     expect(stats.body.nodes[1]).toMatchObject({ in: 1, out: { Success: 1 } });
 
     if (withAlarms) {
