@@ -57,23 +57,29 @@ export function quoteArrayElement(s: string): string {
  * The typed columns of `values` as PostgreSQL array literals ('{1,NULL,...}'), one string per column,
  * built in one pass. pg would otherwise serialize each JS array element by element (prepareValue,
  * escapeElement and a string per element): on the time-series hot path that was the largest
- * allocation of a message's whole journey.
+ * allocation of a message's whole journey. Elements are collected and joined once (a string grown
+ * with += leaves two intermediate strings per element behind).
  */
 export function kvColumnLiterals(values: readonly KvValue[]): [bool: string, long: string, dbl: string, str: string, json: string] {
-  let bool = '{';
-  let long = '{';
-  let dbl = '{';
-  let str = '{';
-  let json = '{';
-  for (let i = 0; i < values.length; i++) {
+  const n = values.length;
+  const bool: string[] = new Array(n);
+  const long: string[] = new Array(n);
+  const dbl: string[] = new Array(n);
+  const str: string[] = new Array(n);
+  const json: string[] = new Array(n);
+  for (let i = 0; i < n; i++) {
     const v = values[i]!;
-    const sep = i === 0 ? '' : ',';
     const t = dataTypeOf(v);
-    bool += sep + (t === 'BOOLEAN' ? (v ? 't' : 'f') : 'NULL');
-    long += sep + (t === 'LONG' ? String(v) : 'NULL');
-    dbl += sep + (t === 'DOUBLE' ? String(v) : 'NULL');
-    str += sep + (t === 'STRING' ? quoteArrayElement(v as string) : 'NULL');
-    json += sep + (t === 'JSON' ? quoteArrayElement(JSON.stringify(v)) : 'NULL');
+    bool[i] = t === 'BOOLEAN' ? (v ? 't' : 'f') : 'NULL';
+    long[i] = t === 'LONG' ? String(v) : 'NULL';
+    dbl[i] = t === 'DOUBLE' ? String(v) : 'NULL';
+    str[i] = t === 'STRING' ? quoteArrayElement(v as string) : 'NULL';
+    json[i] = t === 'JSON' ? quoteArrayElement(JSON.stringify(v)) : 'NULL';
   }
-  return [`${bool}}`, `${long}}`, `${dbl}}`, `${str}}`, `${json}}`];
+  return [arrayLiteral(bool), arrayLiteral(long), arrayLiteral(dbl), arrayLiteral(str), arrayLiteral(json)];
+}
+
+/** Elements already in literal form (quoted where needed) as one array literal. */
+export function arrayLiteral(elements: readonly string[]): string {
+  return `{${elements.join(',')}}`;
 }

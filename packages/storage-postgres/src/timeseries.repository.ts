@@ -1,6 +1,6 @@
 import { BadRequestError, isUuid, type KvValue, type TsKv, type TsPoint } from '@rivulet/core';
 import type { Aggregation, HistoryQuery, TimeseriesRepository } from '@rivulet/storage';
-import { KV_COLUMNS, kvColumnLiterals, kvValueOf, quoteArrayElement, type KvColumnsRow } from './kv-columns';
+import { arrayLiteral, KV_COLUMNS, kvColumnLiterals, kvValueOf, quoteArrayElement, type KvColumnsRow } from './kv-columns';
 import type { SqlClient } from './sql-client';
 import { chunks, num, numOrNull } from './sql-util';
 
@@ -97,19 +97,19 @@ function sortedByTs(list: readonly TsPoint[]): boolean {
  * ids go unquoted: check() let only UUIDs through.
  */
 function params(part: readonly TsPoint[]): unknown[] {
-  let ids = '{';
-  let keys = '{';
-  let tss = '{';
-  const values: KvValue[] = new Array(part.length);
-  for (let i = 0; i < part.length; i++) {
+  const n = part.length;
+  const ids: string[] = new Array(n);
+  const keys: string[] = new Array(n);
+  const tss: string[] = new Array(n);
+  const values: KvValue[] = new Array(n);
+  for (let i = 0; i < n; i++) {
     const p = part[i]!;
-    const sep = i === 0 ? '' : ',';
-    ids += sep + p.entityId;
-    keys += sep + quoteArrayElement(p.key);
-    tss += sep + String(p.ts);
+    ids[i] = p.entityId;
+    keys[i] = quoteArrayElement(p.key);
+    tss[i] = String(p.ts);
     values[i] = p.value;
   }
-  return [`${ids}}`, `${keys}}`, `${tss}}`, ...kvColumnLiterals(values)];
+  return [arrayLiteral(ids), arrayLiteral(keys), arrayLiteral(tss), ...kvColumnLiterals(values)];
 }
 
 // JSON is sent as text[] and cast per element (see KvColumnArrays).

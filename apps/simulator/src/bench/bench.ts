@@ -9,7 +9,7 @@
  * a bare aedes broker, Mosquitto and Node-RED.
  *
  * Options: --quick, --duration S (max-rate phase), --half-duration S, --warmup S, --runs N,
- *          --clients N (100), --inflight N (10), --idle N (10000 idle connections; 0 skips),
+ *          --clients N (100), --inflight N (10), --idle N (idle connections: 10,000, 2,000 with --quick; 0 skips),
  *          --only rivulet,pg,aedes,nodered,idle, --profile DIR (Rivulet under --cpu-prof), --json FILE
  */
 import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +24,7 @@ import { canConnect, startChild, sleep, type Child } from './children';
 import { ensureMosquitto, ensureNodeRed, NODE_RED_TOPIC, startMosquitto, startNodeRed } from './peers';
 import { allocationProfile, collectGarbage, inspectorUrl } from './inspector';
 import { pgCeiling } from './pg-ceiling';
-import { countRows, startProbe, waitForRows } from './probe';
+import { countRows, installProbeTrigger, startProbe, waitForRows } from './probe';
 import { parentPid, peakRssBytes, rssBytes, watchTree } from './proc';
 import { summarizeProfile } from './profile-summary';
 
@@ -56,7 +56,7 @@ const WARMUP = num(a.warmup, quick ? 3 : 8);
 const RUNS = Math.max(1, num(a.runs, quick ? 1 : 3));
 const CLIENTS = num(a.clients, 100);
 const INFLIGHT = num(a.inflight, 10);
-const IDLE = num(a.idle, 10_000);
+const IDLE = num(a.idle, quick ? 2_000 : 10_000);
 const PROFILE_DIR = a.profile ? resolve(a.profile) : undefined;
 const only = new Set((a.only ?? (PROFILE_DIR ? 'rivulet' : 'rivulet,pg,aedes,nodered,idle')).split(',').map((s) => s.trim()));
 
@@ -72,6 +72,8 @@ interface ProcFigure {
   cpuUsPerMsg: number;
 }
 interface MaxRun {
+  /** PostgreSQL WAL written per stored point (write amplification: indexes, latest values, commits). */
+  walBytesPerPoint: number;
   ackedMsgPerS: number;
   storedPointsPerS: number;
   /** Points acknowledged but never stored (counted rows fewer than acknowledged points). */
@@ -234,6 +236,7 @@ async function measureSystem(sys: EndToEnd, db: pg.Client, pgUrl: string, tokens
   const res: SystemResult = { key: sys.key, label: sys.label, max: [], half: [] };
   const phase = async (kind: 'warm-up' | 'max' | 'half', rate: number, durationS: number) => {
     const before = await countRows(db, sys.probe.entityId);
+    const walBefore = await walLsn(db);
     const probe = kind === 'warm-up' ? undefined : await startProbe({ ...sys.probe, mqttUrl: sys.probe.url, pgUrl, tsFloor, ratePerS: 100 });
     const go = () => drive({ label: `${sys.key} ${kind}`, protocol: sys.protocol, url: sys.url, tokensFile, devices: CLIENTS, rate, durationS, ...(sys.topic ? { topic: sys.topic } : {}), tsFloor, watch: sys.watch });
     let run!: Awaited<ReturnType<typeof drive>>;
@@ -247,6 +250,7 @@ async function measureSystem(sys: EndToEnd, db: pg.Client, pgUrl: string, tokens
     const lat = probe ? await probe.stop(3_000) : undefined;
     tsFloor = Math.max(tsFloor, Date.now()) + 1;
     const stored = settled.rows - before;
+    const walBytes = Number((await db.query<{ d: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS d', [walBefore])).rows[0]?.d ?? NaN);
     const elapsedS = (settled.reachedAt - run.startedAt) / 1000;
     const lost = Math.max(0, run.summary.pointsAcked - stored);
     log(
@@ -257,7 +261,7 @@ async function measureSystem(sys: EndToEnd, db: pg.Client, pgUrl: string, tokens
         (lat?.ws ? `, ws p50/p99 ${lat.ws.quantile(0.5).toFixed(1)}/${lat.ws.quantile(0.99).toFixed(1)} ms` : '') +
         (lat && lat.missing > 0 ? ` (${lat.missing} of ${lat.sent} probe messages not stored: #${lat.missingIdx.join(', #')})` : ''),
     );
-    return { run, stored, elapsedS, lost, lat };
+    return { run, stored, elapsedS, lost, lat, walBytes };
   };
 
   log(`${sys.label}: warm-up ${WARMUP} s`);
@@ -265,6 +269,7 @@ async function measureSystem(sys: EndToEnd, db: pg.Client, pgUrl: string, tokens
   for (let r = 0; r < RUNS; r++) {
     const m = await phase('max', 0, DURATION);
     const max: MaxRun = {
+      walBytesPerPoint: m.walBytes / Math.max(1, m.stored),
       ackedMsgPerS: m.run.summary.ackedPerS,
       storedPointsPerS: m.stored / m.elapsedS,
       lostPoints: m.lost,
@@ -327,6 +332,10 @@ async function measureIdle(o: { system: string; serverPid: number; inspector: st
 }
 
 // ---------------------------------------------------------------------------------------------
+
+async function walLsn(db: pg.Client): Promise<string> {
+  return (await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn() AS lsn')).rows[0]!.lsn;
+}
 
 async function startRivulet(pgUrl: string, profileDir: string | undefined, inspect: boolean): Promise<{ child: Child; url: string; mqttPort: number; mqtt: boolean; inspector?: string }> {
   const httpPort = await freePort();
@@ -410,6 +419,7 @@ async function main(): Promise<void> {
     await writeTokens(loadTokens, load);
     if (idleDevs.length) await writeTokens(idleTokens, idleDevs);
     const probe: SimDevice & { id: string } = probeDev!;
+    await installProbeTrigger(db, probe.id);
     const mqttUrl = `mqtt://127.0.0.1:${riv.mqttPort}`;
 
     if (idleCount > 0) idle.push(await measureIdle({ system: 'rivulet', serverPid: riv.child.pid, inspector: riv.inspector!, protocolUrl: mqttUrl, tokensFile: idleTokens, count: idleCount }));
@@ -576,6 +586,8 @@ function report(o: { started: Date; pgSettings: Record<string, string>; rivKey: 
   if (pgResult) p(`| ceiling: PostgreSQL, INSERT ... unnest, 1,000 rows/statement, 4 connections | - | ${f0(median(pgResult.rowsPerS))} | - | (statement p99 ${f1(median(pgResult.statementP99Ms))}) | - | - | - | - |`);
   p();
   p('CPU (% of one core) and peak memory (MB; RSS, PostgreSQL: PSS summed over its processes) per process during the max-rate runs (medians):');
+  p();
+  p(`WAL written per stored point (max-rate runs): ${results.map((r) => `${r.key} ${f0(median(r.max.map((x) => x.walBytesPerPoint)))} bytes`).join(', ')}`);
   p();
   p('| system | process | CPU % | CPU µs per message | peak MB |');
   p('|---|---|---|---|---|');

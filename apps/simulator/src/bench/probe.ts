@@ -7,10 +7,9 @@ import { sleep } from './children';
 /**
  * Latency from publish to stored and to a WebSocket subscriber, measured the same way for every
  * stack: a probe device publishes (QoS 1) a message of the same shape as the load's, about
- * `ratePerS` times a second, each with its own ts; a reader polls the database for the probe's rows
- * every `pollMs` (a primary-key range read), and a WebSocket client (Rivulet only) subscribes to the
- * probe's latest telemetry. Each row or update is matched to its send time by its ts.
- * Resolution: the poll interval plus one query (~1-3 ms).
+ * `ratePerS` times a second, each with its own ts; PostgreSQL notifies the benchmark when a probe row
+ * is committed (installProbeTrigger), and a WebSocket client (Rivulet only) subscribes to the
+ * probe's latest telemetry. Each notification or update is matched to its send time by its ts.
  */
 export interface LatencyProbe {
   /** Stops publishing, waits up to `settleMs` for the last messages, returns the histograms. */
@@ -27,7 +26,6 @@ export interface ProbeOptions {
   entityId: string;
   pgUrl: string;
   ratePerS?: number;
-  pollMs?: number;
   /** ws://.../api/ws and a JWT: also measure publish -> WebSocket update. */
   ws?: { url: string; jwt: string };
   tsFloor: number;
@@ -39,8 +37,6 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
   const wsH = o.ws ? createHistogram() : undefined;
   const seenWs = new Set<number>();
   const storedSeen = new Set<number>();
-  /** ts of every probe message, in send order. */
-  const order: number[] = [];
   let sent = 0;
   let lastTs = Math.max(o.tsFloor, Date.now());
   let stopped = false;
@@ -93,6 +89,20 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
     closeClient = async () => undefined;
   }
 
+  // Stored: PostgreSQL tells us. A row trigger on ts_kv, limited by its WHEN clause to the probe's
+  // rows, sends pg_notify; notifications are delivered when the inserting transaction commits, so the
+  // time a notification arrives is the time the row became visible (no polling interval in it).
+  db.on('notification', (n) => {
+    const t = performance.now();
+    const ts = Number(n.payload);
+    const s = sentAt.get(ts);
+    if (s !== undefined && !storedSeen.has(ts)) {
+      storedSeen.add(ts);
+      storedH.record(t - s);
+    }
+  });
+  await db.query(`LISTEN ${PROBE_CHANNEL}`);
+
   // Publisher: one message every 1/rate s, bounded by `stopped`.
   const interval = 1000 / (o.ratePerS ?? 100);
   let seq = 0;
@@ -100,39 +110,9 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
     while (!stopped) {
       const ts = (lastTs = Math.max(Date.now(), lastTs + 1));
       sentAt.set(ts, performance.now());
-      order.push(ts);
       sent++;
       publish(`{"ts":${ts},"values":{"temperature":${(20 + Math.random()).toFixed(2)},"humidity":50.5,"seq":${seq++}}}`);
       await sleep(interval);
-    }
-  })();
-
-  // Reader: every pollMs, the probe's rows from the oldest message not yet seen on (rows may land out
-  // of order). A message unseen for 10 s stops holding the window back and counts as missing.
-  let head = 0;
-  const poll = async (): Promise<void> => {
-    const now = performance.now();
-    while (head < order.length && (storedSeen.has(order[head]!) || now - sentAt.get(order[head]!)! > 10_000)) head++;
-    if (head >= order.length) return;
-    const { rows } = await db.query<{ ts: string }>(
-      "SELECT ts FROM ts_kv WHERE entity_id = $1 AND key = 'temperature' AND ts >= $2 ORDER BY ts LIMIT 5000",
-      [o.entityId, order[head]],
-    );
-    const t = performance.now();
-    for (const r of rows) {
-      const ts = Number(r.ts);
-      const s = sentAt.get(ts);
-      if (s !== undefined && !storedSeen.has(ts)) {
-        storedSeen.add(ts);
-        storedH.record(t - s);
-      }
-    }
-  };
-  let pollingDone = false;
-  const poller = (async () => {
-    while (!pollingDone) {
-      await poll();
-      await sleep(o.pollMs ?? 2);
     }
   })();
 
@@ -141,9 +121,10 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
       stopped = true;
       await publisher;
       const end = Date.now() + settleMs;
-      while (Date.now() < end && (storedSeen.size < sent || (wsH && seenWs.size < sent))) await sleep(20);
-      pollingDone = true;
-      await poller;
+      while (Date.now() < end && storedSeen.size < sent) await sleep(20);
+      // WebSocket updates carry the latest value: one may stand for several messages, so not every
+      // message gets its own; a moment more for the last ones.
+      if (wsH) await sleep(200);
       await closeClient();
       ws?.close();
       await db.end();
@@ -156,6 +137,22 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
       return { stored: storedH, ws: wsH, sent, missing: sent - storedSeen.size, missingIdx };
     },
   };
+}
+
+const PROBE_CHANNEL = 'rivulet_bench_probe';
+
+/**
+ * The trigger behind the stored-latency figure: for the probe's rows only (WHEN clause, evaluated
+ * per row, no event queued for others), pg_notify with the row's ts, delivered at commit. Installed
+ * once on ts_kv for every system measured, so each pays the same (tiny) per-row WHEN check.
+ */
+export async function installProbeTrigger(db: pg.Client, probeEntityId: string): Promise<void> {
+  if (!/^[0-9a-f-]{36}$/i.test(probeEntityId)) throw new Error('probe entity id must be a UUID');
+  await db.query(`CREATE OR REPLACE FUNCTION rivulet_bench_probe_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN PERFORM pg_notify('${PROBE_CHANNEL}', NEW.ts::text); RETURN NULL; END $$`);
+  await db.query('DROP TRIGGER IF EXISTS rivulet_bench_probe ON ts_kv');
+  await db.query(`CREATE TRIGGER rivulet_bench_probe AFTER INSERT ON ts_kv FOR EACH ROW
+    WHEN (NEW.entity_id = '${probeEntityId}'::uuid AND NEW.key = 'temperature') EXECUTE FUNCTION rivulet_bench_probe_notify()`);
 }
 
 /** Rows in ts_kv (the count the benchmark trusts, not acknowledgements). */

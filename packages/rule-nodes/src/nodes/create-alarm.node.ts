@@ -51,6 +51,7 @@ export const createAlarmNode = defineNode({
     /** Take type, severity and details from the message data (an alarm object). */
     useMessageAlarmData: tbBool().default(false),
     overwriteAlarmDetails: tbBool().default(false),
+    // Accepted for import; Rivulet has no entity relations to propagate alarms along.
     propagate: tbBool().default(false),
     propagateToOwner: tbBool().default(false),
     propagateToTenant: tbBool().default(false),

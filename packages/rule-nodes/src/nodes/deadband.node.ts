@@ -80,8 +80,10 @@ export const deadbandNode = defineNode({
         if (!config.dropUnchangedKeys) return [{ relation: Relation.SUCCESS, msg }];
         // Unwatched keys ride along; watched keys that did not change are left out.
         const out: JsonObject = {};
-        for (const [k, v] of Object.entries(data)) if (!watched || !watched.includes(k) || k in reported) out[k] = v;
-        if (!watched) for (const k of Object.keys(out)) if (!(k in reported)) delete out[k];
+        for (const [k, v] of Object.entries(data)) {
+          const isWatched = !watched || watched.includes(k);
+          if (!isWatched || k in reported) out[k] = v;
+        }
         return [{ relation: Relation.SUCCESS, msg: withMsg(msg, { data: out }) }];
       },
       destroy: () => state.clear(),

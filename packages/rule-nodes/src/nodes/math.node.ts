@@ -1,4 +1,4 @@
-import { AttributeScope, BadRequestError, isAttributeScope, withMsg, type Msg } from '@rivulet/core';
+import { AttributeScope, BadRequestError, isAttributeScope, withMsg, type JsonValue, type Msg } from '@rivulet/core';
 import { defineNode, Relation, type RuleNodeServices } from '@rivulet/rule-engine';
 import { z } from 'zod';
 import { compileExpression } from '../util/expression';
@@ -108,7 +108,7 @@ export const mathNode = defineNode({
     const precision = op?.integer ? 0 : config.result.resultValuePrecision;
 
     async function read(arg: Argument, msg: Msg, s: RuleNodeServices): Promise<number> {
-      let raw: unknown;
+      let raw: JsonValue | undefined;
       switch (arg.type) {
         case 'CONSTANT':
           raw = arg.key;
@@ -126,7 +126,7 @@ export const mathNode = defineNode({
           raw = (await s.timeseries.findLatest(msg.originator.id, [arg.key]))[0]?.value;
           break;
       }
-      const n = toNumber(raw as never);
+      const n = toNumber(raw);
       if (n !== undefined) return n;
       if (arg.defaultValue !== null && arg.defaultValue !== undefined) return arg.defaultValue;
       throw new BadRequestError(`Argument ${arg.name ?? arg.key}: ${arg.type} ${arg.key} is ${raw === undefined ? 'missing' : 'not a number'}`);

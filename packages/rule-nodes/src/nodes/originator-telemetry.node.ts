@@ -58,7 +58,7 @@ export const originatorTelemetryNode = defineNode({
         if (config.fetchMode === 'LATEST') {
           for (const t of await services.timeseries.findLatest(msg.originator.id, keys)) values.push([t.key, t.value]);
         } else {
-          const findHistory = requireCapability(services, 'timeseries', 'originator telemetry').findHistory;
+          const findHistory = services.timeseries.findHistory;
           if (!findHistory) throw new BadRequestError('This server reads no telemetry history: use fetchMode LATEST');
           const { startTs, endTs } = interval(msg);
           const all = config.fetchMode === 'ALL';
