@@ -37,6 +37,7 @@ import { msgCountNode } from './nodes/msg-count.node.js';
 import { generatorNode } from './nodes/generator.node.js';
 import { delayNode } from './nodes/delay.node.js';
 import { deviceStateNode } from './nodes/device-state.node.js';
+import { deviceProfileNode } from './nodes/device-profile.node.js';
 import { restApiCallNode } from './nodes/rest-api-call.node.js';
 import { mqttPublishNode } from './nodes/mqtt-publish.node.js';
 import { kafkaPublishNode } from './nodes/kafka-publish.node.js';
@@ -76,6 +77,7 @@ export {
   generatorNode,
   delayNode,
   deviceStateNode,
+  deviceProfileNode,
   restApiCallNode,
   mqttPublishNode,
   kafkaPublishNode,
@@ -127,6 +129,7 @@ export const builtinNodes: ReadonlyArray<RuleNodeDefinition> = [
   generatorNode,
   delayNode,
   deviceStateNode,
+  deviceProfileNode,
   restApiCallNode,
   mqttPublishNode,
   kafkaPublishNode,
