@@ -1,4 +1,6 @@
+import { EntityType } from './ids';
 import type { KvValue } from './kv';
+import { createMsg, type JsonValue, type Msg } from './msg';
 
 /**
  * What a transport knows of an authenticated device. Transports never touch storage: the server
@@ -40,4 +42,16 @@ export interface DeviceApiService {
  */
 export interface GatewayDeviceService {
   getOrCreateDevice(gateway: DeviceInfo, name: string, type: string): Promise<DeviceInfo>;
+}
+
+/** A rule-engine message from a device, with ThingsBoard's metadata (deviceName, deviceType, ts); every transport builds its messages here. */
+export function deviceMsg(device: DeviceInfo, type: string, ts: number, data: JsonValue, extra?: Record<string, string>): Msg {
+  return createMsg({
+    type,
+    originator: { entityType: EntityType.DEVICE, id: device.deviceId },
+    tenantId: device.tenantId,
+    metadata: { deviceName: device.deviceName, deviceType: device.deviceType, ts: String(ts), ...extra },
+    data,
+    ts,
+  });
 }

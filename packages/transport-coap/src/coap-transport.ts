@@ -2,12 +2,11 @@ import { ObserveWriteStream, type IncomingMessage } from 'coap';
 import {
   AttributeScope,
   BadRequestError,
-  EntityType,
   LiveChannel,
   MsgType,
   RivuletError,
   RpcChannel,
-  createMsg,
+  deviceMsg,
   noopDeviceStateReporter,
   parseAttributes,
   parseKeyList,
@@ -324,17 +323,6 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
       else internalError(res, e, 'device payload parsing failed');
       return undefined;
     }
-  }
-
-  function deviceMsg(device: DeviceInfo, type: string, ts: number, data: JsonValue, extra?: Record<string, string>): Msg {
-    return createMsg({
-      type,
-      originator: { entityType: EntityType.DEVICE, id: device.deviceId },
-      tenantId: device.tenantId,
-      metadata: { deviceName: device.deviceName, deviceType: device.deviceType, ts: String(ts), ...extra },
-      data,
-      ts,
-    });
   }
 
   /** Hands the messages of one request to the queue in one call; false after answering 5.03. */

@@ -2,12 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   AttributeScope,
   BadRequestError,
-  EntityType,
   LiveChannel,
   MsgType,
   RivuletError,
   RpcChannel,
-  createMsg,
+  deviceMsg,
   parseAttributes,
   parseKeyList,
   parseLenientJson,
@@ -255,17 +254,6 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   function accept(res: ServerResponse): void {
     counters.acceptedRequests++;
     replyOk(res);
-  }
-
-  function deviceMsg(device: DeviceInfo, type: string, ts: number, data: Msg['data'], extra?: Record<string, string>): Msg {
-    return createMsg({
-      type,
-      originator: { entityType: EntityType.DEVICE, id: device.deviceId },
-      tenantId: device.tenantId,
-      metadata: { deviceName: device.deviceName, deviceType: device.deviceType, ts: String(ts), ...extra },
-      data,
-      ts,
-    });
   }
 
   async function postTelemetry(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {

@@ -1,6 +1,5 @@
 import {
-  EntityType,
-  createMsg,
+  deviceMsg,
   type DeviceApiService,
   type DeviceAuthenticator,
   type DeviceInfo,
@@ -83,17 +82,7 @@ export interface TransportContext {
   now(): number;
 }
 
-/** A rule-engine message from a device, with ThingsBoard's metadata (deviceName, deviceType, ts). */
-export function deviceMsg(device: DeviceInfo, type: string, ts: number, data: Msg['data'], extra?: Record<string, string>): Msg {
-  return createMsg({
-    type,
-    originator: { entityType: EntityType.DEVICE, id: device.deviceId },
-    tenantId: device.tenantId,
-    metadata: { deviceName: device.deviceName, deviceType: device.deviceType, ts: String(ts), ...extra },
-    data,
-    ts,
-  });
-}
+export { deviceMsg };
 
 /** The queue did not accept a publish's messages (it is closing): no PUBACK, the device sends again later. */
 export class QueueRejectedError extends Error {
