@@ -50,6 +50,29 @@ describe('the simulator against a real Rivulet (HTTP device API, PostgreSQL)', (
     await eventually(async () => (await app.storage.timeseries.count()) === before + 150);
   });
 
+  it('over MQTT QoS 1 and CoAP too: every acknowledged point is stored', async () => {
+    for (const [protocol, extra] of [
+      ['mqtt', ['--mqtt-url', `mqtt://127.0.0.1:${app.mqttPort}`]],
+      ['coap', ['--coap-url', `coap://127.0.0.1:${app.coapPort}`]],
+    ] as const) {
+      const before = await app.storage.timeseries.count();
+      const r = await runSimulator(
+        parseSimArgs(['--protocol', protocol, ...extra, '--url', app.url, '--password', ADMIN.password, '--template', 'bench', '--devices', '4', '--messages', '200', '--rate', '0', '--inflight', '5', '--prefix', `${protocol}-`, '--quiet']),
+        { out: () => undefined, isTTY: false },
+      );
+      expect(r.summary).toMatchObject({ acked: 200, errors: 0, pointsAcked: 600 });
+      await eventually(async () => (await app.storage.timeseries.count()) === before + 600);
+    }
+  });
+
+  it('holds idle MQTT connections without sending (--idle)', async () => {
+    const r = await runSimulator(
+      parseSimArgs(['--protocol', 'mqtt', '--mqtt-url', `mqtt://127.0.0.1:${app.mqttPort}`, '--url', app.url, '--password', ADMIN.password, '--devices', '3', '--idle', '--duration', '1', '--prefix', 'idle-']),
+      { out: () => undefined, isTTY: false, idleWait: async () => undefined },
+    );
+    expect(r).toMatchObject({ connected: 3, connectFailures: 0, summary: undefined });
+  });
+
   it('a second run finds the devices it created before instead of failing', async () => {
     const a = await runSimulator(args('--devices', '2', '--messages', '2', '--prefix', 'twice-'), { out: () => undefined, isTTY: false });
     const b = await runSimulator(args('--devices', '2', '--messages', '2', '--prefix', 'twice-'), { out: () => undefined, isTTY: false });

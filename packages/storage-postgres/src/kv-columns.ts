@@ -54,19 +54,22 @@ export function quoteArrayElement(s: string): string {
 }
 
 /**
- * The typed columns of `values` as PostgreSQL array literals ('{1,NULL,...}'), one string per column,
- * built in one pass. pg would otherwise serialize each JS array element by element (prepareValue,
+ * The typed columns of `values` as PostgreSQL array literals ('{1,NULL,...}'), one per column, built
+ * in one pass. pg would otherwise serialize each JS array element by element (prepareValue,
  * escapeElement and a string per element): on the time-series hot path that was the largest
  * allocation of a message's whole journey. Elements are collected and joined once (a string grown
- * with += leaves two intermediate strings per element behind).
+ * with += leaves two intermediate strings per element behind). A column with no value at all is
+ * null instead of a literal full of NULLs: unnest pads it with NULLs for free, and PostgreSQL
+ * parses one array less (numeric telemetry leaves three of the five columns empty).
  */
-export function kvColumnLiterals(values: readonly KvValue[]): [bool: string, long: string, dbl: string, str: string, json: string] {
+export function kvColumnLiterals(values: readonly KvValue[]): [bool: string | null, long: string | null, dbl: string | null, str: string | null, json: string | null] {
   const n = values.length;
   const bool: string[] = new Array(n);
   const long: string[] = new Array(n);
   const dbl: string[] = new Array(n);
   const str: string[] = new Array(n);
   const json: string[] = new Array(n);
+  let used = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i]!;
     const t = dataTypeOf(v);
@@ -75,9 +78,13 @@ export function kvColumnLiterals(values: readonly KvValue[]): [bool: string, lon
     dbl[i] = t === 'DOUBLE' ? String(v) : 'NULL';
     str[i] = t === 'STRING' ? quoteArrayElement(v as string) : 'NULL';
     json[i] = t === 'JSON' ? quoteArrayElement(JSON.stringify(v)) : 'NULL';
+    used |= TYPE_BIT[t];
   }
-  return [arrayLiteral(bool), arrayLiteral(long), arrayLiteral(dbl), arrayLiteral(str), arrayLiteral(json)];
+  const col = (bit: number, elements: string[]) => ((used & bit) !== 0 ? arrayLiteral(elements) : null);
+  return [col(1, bool), col(2, long), col(4, dbl), col(8, str), col(16, json)];
 }
+
+const TYPE_BIT = { BOOLEAN: 1, LONG: 2, DOUBLE: 4, STRING: 8, JSON: 16 } as const;
 
 /** Elements already in literal form (quoted where needed) as one array literal. */
 export function arrayLiteral(elements: readonly string[]): string {

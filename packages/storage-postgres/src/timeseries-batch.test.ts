@@ -16,6 +16,10 @@ describe('array literals of the time-series hot path', () => {
     ]);
   });
 
+  it('leaves a column with no value of its type out (null: unnest pads it)', () => {
+    expect(kvColumnLiterals([1.5, 2, 2.5])).toEqual([null, '{NULL,2,NULL}', '{1.5,NULL,2.5}', null, null]);
+  });
+
   it('round-trips keys and strings PostgreSQL would otherwise read as syntax', async () => {
     const db = await createTestDatabase('kvlit');
     const storage = await createPostgresStorage({ url: db.url, logger: silentLogger });

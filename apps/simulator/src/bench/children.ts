@@ -19,9 +19,13 @@ export interface Child {
 }
 
 const live = new Set<Child>();
+const exitHooks: Array<() => void> = [];
 let hooked = false;
 
-/** Every child still running when the benchmark exits is killed (by its pid, never by name). */
+/**
+ * Every child still running when the benchmark exits is killed (by its pid, never by name), and the
+ * synchronous clean-ups registered with atExit run (PostgreSQL's stop), on Ctrl-C too.
+ */
 function hookExit(): void {
   if (hooked) return;
   hooked = true;
@@ -33,7 +37,21 @@ function hookExit(): void {
         // gone already
       }
     }
+    for (const fn of exitHooks.splice(0)) {
+      try {
+        fn();
+      } catch {
+        // best effort
+      }
+    }
   });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+}
+
+/** A synchronous clean-up for when the process exits before its own finally blocks ran. */
+export function atExit(fn: () => void): void {
+  hookExit();
+  exitHooks.push(fn);
 }
 
 export function startChild(name: string, cmd: string, args: readonly string[], opts: SpawnOptions = {}): Child {

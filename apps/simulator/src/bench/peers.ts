@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { canConnect, sleep, startChild, type Child } from './children';
 
@@ -31,8 +31,8 @@ export function ensureMosquitto(log: (s: string) => void): string {
 }
 
 /** Mosquitto with its default limits (max_inflight_messages 20, max_queued_messages 1000), no persistence. */
-export async function startMosquitto(bin: string, port: number): Promise<Child> {
-  const dir = mkdtempSync(join(tmpdir(), 'rivulet-bench-mosq-'));
+export async function startMosquitto(bin: string, port: number, workDir: string): Promise<Child> {
+  const dir = mkdtempSync(join(workDir, 'mosquitto-'));
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(
     conf,
@@ -130,8 +130,8 @@ export function nodeRedFlow(mqttPort: number): unknown[] {
   ];
 }
 
-export async function startNodeRed(opts: { dir: string; mqttPort: number; httpPort: number; pgUrl: string }): Promise<Child> {
-  const user = mkdtempSync(join(tmpdir(), 'rivulet-bench-nodered-'));
+export async function startNodeRed(opts: { dir: string; mqttPort: number; httpPort: number; pgUrl: string; workDir: string }): Promise<Child> {
+  const user = mkdtempSync(join(opts.workDir, 'node-red-'));
   writeFileSync(join(user, 'flows.json'), JSON.stringify(nodeRedFlow(opts.mqttPort), null, 1));
   const settings = join(opts.dir, 'bench-settings.cjs');
   writeFileSync(

@@ -13,7 +13,7 @@ import { sleep } from './children';
  */
 export interface LatencyProbe {
   /** Stops publishing, waits up to `settleMs` for the last messages, returns the histograms. */
-  stop(settleMs?: number): Promise<{ stored: Histogram; ws: Histogram | undefined; sent: number; missing: number; missingIdx: number[] }>;
+  stop(settleMs?: number): Promise<{ stored: Histogram | undefined; ws: Histogram | undefined; sent: number; missing: number; missingIdx: number[] }>;
 }
 
 export interface ProbeOptions {
@@ -24,7 +24,8 @@ export interface ProbeOptions {
   username: string;
   topic: string;
   entityId: string;
-  pgUrl: string;
+  /** The database to watch for the probe's rows; without it only the WebSocket latency is measured. */
+  pgUrl?: string;
   ratePerS?: number;
   /** ws://.../api/ws and a JWT: also measure publish -> WebSocket update. */
   ws?: { url: string; jwt: string };
@@ -41,8 +42,8 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
   let lastTs = Math.max(o.tsFloor, Date.now());
   let stopped = false;
 
-  const db = new pg.Client({ connectionString: o.pgUrl });
-  await db.connect();
+  const db = o.pgUrl ? new pg.Client({ connectionString: o.pgUrl }) : undefined;
+  await db?.connect();
 
   let ws: WebSocket | undefined;
   if (o.ws && wsH) {
@@ -92,7 +93,7 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
   // Stored: PostgreSQL tells us. A row trigger on ts_kv, limited by its WHEN clause to the probe's
   // rows, sends pg_notify; notifications are delivered when the inserting transaction commits, so the
   // time a notification arrives is the time the row became visible (no polling interval in it).
-  db.on('notification', (n) => {
+  db?.on('notification', (n) => {
     const t = performance.now();
     const ts = Number(n.payload);
     const s = sentAt.get(ts);
@@ -101,7 +102,7 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
       storedH.record(t - s);
     }
   });
-  await db.query(`LISTEN ${PROBE_CHANNEL}`);
+  await db?.query(`LISTEN ${PROBE_CHANNEL}`);
 
   // Publisher: one message every 1/rate s, bounded by `stopped`.
   const interval = 1000 / (o.ratePerS ?? 100);
@@ -121,20 +122,20 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
       stopped = true;
       await publisher;
       const end = Date.now() + settleMs;
-      while (Date.now() < end && storedSeen.size < sent) await sleep(20);
+      while (Date.now() < end && (db ? storedSeen.size : seenWs.size) < sent) await sleep(20);
       // WebSocket updates carry the latest value: one may stand for several messages, so not every
       // message gets its own; a moment more for the last ones.
       if (wsH) await sleep(200);
       await closeClient();
       ws?.close();
-      await db.end();
+      await db?.end();
       const missingIdx: number[] = [];
       let i = 0;
       for (const ts of sentAt.keys()) {
-        if (!storedSeen.has(ts) && missingIdx.length < 10) missingIdx.push(i);
+        if (db && !storedSeen.has(ts) && missingIdx.length < 10) missingIdx.push(i);
         i++;
       }
-      return { stored: storedH, ws: wsH, sent, missing: sent - storedSeen.size, missingIdx };
+      return { stored: db ? storedH : undefined, ws: wsH, sent, missing: db ? sent - storedSeen.size : 0, missingIdx };
     },
   };
 }
@@ -168,15 +169,15 @@ export async function countRows(db: pg.Client | pg.Pool, exceptEntity?: string):
  * the final count and when (performance.now()) it was first reached. Bounded by `timeoutMs`.
  */
 export async function waitForRows(
-  db: pg.Client | pg.Pool,
-  opts: { expected: number; exceptEntity?: string; stableMs?: number; everyMs?: number; timeoutMs?: number },
+  count: () => Promise<number>,
+  opts: { expected: number; stableMs?: number; everyMs?: number; timeoutMs?: number },
 ): Promise<{ rows: number; reachedAt: number }> {
   const end = performance.now() + (opts.timeoutMs ?? 120_000);
   let last = -1;
   let reachedAt = performance.now();
   let stableSince = performance.now();
   for (;;) {
-    const n = await countRows(db, opts.exceptEntity);
+    const n = await count();
     const t = performance.now();
     if (n !== last) {
       last = n;

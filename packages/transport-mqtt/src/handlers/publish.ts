@@ -70,12 +70,7 @@ export function createAuthorizePublish(ctx: TransportContext, reportBadInput: Ba
   const handle = createHandler(ctx, reportBadInput);
   return function authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
     // aedes runs hooks without a try: a throw here would end the process
-    let called = false;
-    const once = (error?: Error | null): void => {
-      if (called) return;
-      called = true;
-      done(error);
-    };
+    const once = onceOnly(done);
     try {
       handle(client, packet, once);
     } catch (e) {
@@ -109,16 +104,8 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
     ctx.state.onActivity(session.device);
     const text = typeof payload === 'string' ? payload : payload.toString('utf8');
 
-    const fail = (e: unknown): void => {
-      if (e instanceof BadRequestError) {
-        reportBadInput(session, BadInput.MALFORMED_PAYLOAD, { topic, error: e.message });
-      } else if (e instanceof RivuletError && e.status < 500) {
-        ctx.logger.debug({ deviceId: session.device.deviceId, topic, error: e.message }, 'mqtt publish refused');
-      } else if (!(e instanceof QueueRejectedError)) {
-        ctx.logger.error({ err: e, deviceId: session.device.deviceId, topic }, 'mqtt publish handling failed');
-      }
-      done(e instanceof Error ? e : new Error(String(e)));
-    };
+    // Not a named closure per message: under tsx (esbuild keepNames) every one costs a __name call.
+    const fail = failWith(ctx, reportBadInput, session, topic, done);
 
     let at = 0;
     if (ctx.limiter) {
@@ -158,4 +145,38 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
   function unexpected(e: unknown): void {
     ctx.logger.error({ err: e }, 'mqtt publish acknowledgement failed');
   }
+}
+
+/** `done` that only the first call reaches. Returns an unnamed function (see failWith). */
+function onceOnly(done: (error?: Error | null) => void): (error?: Error | null) => void {
+  let called = false;
+  return (error) => {
+    if (called) return;
+    called = true;
+    done(error);
+  };
+}
+
+/**
+ * The failure path of one publish: report, then answer aedes with the error. Built by a top-level
+ * factory that returns an unnamed function, because a named closure made per message costs a
+ * __name call each under tsx (esbuild's keepNames), measurable on the hot path.
+ */
+function failWith(
+  ctx: TransportContext,
+  reportBadInput: BadInputReporter,
+  session: Session,
+  topic: string,
+  done: (error?: Error | null) => void,
+): (e: unknown) => void {
+  return (e) => {
+    if (e instanceof BadRequestError) {
+      reportBadInput(session, BadInput.MALFORMED_PAYLOAD, { topic, error: e.message });
+    } else if (e instanceof RivuletError && e.status < 500) {
+      ctx.logger.debug({ deviceId: session.device.deviceId, topic, error: e.message }, 'mqtt publish refused');
+    } else if (!(e instanceof QueueRejectedError)) {
+      ctx.logger.error({ err: e, deviceId: session.device.deviceId, topic }, 'mqtt publish handling failed');
+    }
+    done(e instanceof Error ? e : new Error(String(e)));
+  };
 }
