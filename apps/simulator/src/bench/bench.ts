@@ -14,7 +14,7 @@
  *          postgres only), --latency-rate N (msg/s of the latency runs instead of half the maximum), --profile DIR (Rivulet under --cpu-prof, plus where it allocates), --json FILE
  */
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -260,12 +260,15 @@ interface RowSource {
   walBytesSince?(lsn: string): Promise<number>;
   /** The database to watch for the probe's rows (PostgreSQL only). */
   pgUrl?: string;
+  /** Empties the table before a phase, so counting stays fast and phases do not see each other. */
+  reset?(): Promise<void>;
 }
 
 function pgRowSource(db: pg.Client, pgUrl: string, probeEntity: string): RowSource {
   return {
     count: () => countRows(db, probeEntity),
     everyMs: 100,
+    reset: async () => void (await db.query('TRUNCATE ts_kv, ts_kv_latest')),
     walLsn: async () => (await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn() AS lsn')).rows[0]!.lsn,
     walBytesSince: async (lsn) => Number((await db.query<{ d: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS d', [lsn])).rows[0]?.d ?? NaN),
     pgUrl,
@@ -328,10 +331,19 @@ const TRACE_GC = process.env.RIVULET_BENCH_TRACE_GC === '1';
 const gcPauses: Array<{ kind: string; ms: number; at: number }> = [];
 let tsFloor = Date.now();
 
-async function measureSystem(sys: EndToEnd, tokensFile: string): Promise<SystemResult> {
+/** One system of the run: warmed up once, then measured once per round (rounds go round-robin over systems). */
+interface Contender {
+  name: string;
+  warm(): Promise<void>;
+  round(): Promise<void>;
+}
+
+function endToEnd(sys: EndToEnd, tokensFile: string): Contender & { result: SystemResult } {
   const res: SystemResult = { key: sys.key, label: sys.label, max: [], half: [] };
+  results.push(res);
   const store = sys.store;
   const phase = async (kind: 'warm-up' | 'max' | 'half', rate: number, durationS: number) => {
+    await store.reset?.();
     const since = tsFloor;
     const before = await store.count(since);
     const walBefore = await store.walLsn?.();
@@ -361,7 +373,7 @@ async function measureSystem(sys: EndToEnd, tokensFile: string): Promise<SystemR
     const elapsedS = (settled.reachedAt - run.startedAt) / 1000;
     const lost = Math.max(0, run.summary.pointsAcked - stored);
     log(
-      `  ${sys.key} ${kind}: acked ${run.summary.acked} msgs (${run.summary.ackedPerS.toFixed(0)}/s), stored ${stored} points in ${elapsedS.toFixed(1)} s ` +
+      `  ${sys.key} ${kind} (load average ${loadavg()[0]!.toFixed(1)}): acked ${run.summary.acked} msgs (${run.summary.ackedPerS.toFixed(0)}/s), stored ${stored} points in ${elapsedS.toFixed(1)} s ` +
         `= ${(stored / elapsedS).toFixed(0)} points/s${lost ? `, LOST ${lost} acknowledged points` : ''}` +
         `; CPU µs/msg ${Object.entries(run.procs).map(([n, f]) => `${n} ${f.cpuUsPerMsg.toFixed(0)}`).join(', ')}` +
         (lat?.stored ? `; stored p50/p99 ${lat.stored.quantile(0.5).toFixed(1)}/${lat.stored.quantile(0.99).toFixed(1)} ms` : '') +
@@ -371,9 +383,7 @@ async function measureSystem(sys: EndToEnd, tokensFile: string): Promise<SystemR
     return { run, stored, elapsedS, lost, lat, walBytes };
   };
 
-  log(`${sys.label}: warm-up ${WARMUP} s`);
-  await phase('warm-up', 0, WARMUP);
-  for (let r = 0; r < RUNS; r++) {
+  const round = async (): Promise<void> => {
     const m = await phase('max', 0, DURATION);
     const max: MaxRun = {
       walBytesPerPoint: m.walBytes / Math.max(1, m.stored),
@@ -390,7 +400,7 @@ async function measureSystem(sys: EndToEnd, tokensFile: string): Promise<SystemR
       errors: m.run.summary.errors,
     };
     res.max.push(max);
-    if (PROFILE_DIR) continue;
+    if (PROFILE_DIR) return;
     const rate = a['latency-rate'] ? Number(a['latency-rate']) : Math.max(1, Math.floor(max.storedPointsPerS / 3 / 2));
     const h = await phase('half', rate, HALF_DURATION);
     res.half.push({
@@ -404,8 +414,16 @@ async function measureSystem(sys: EndToEnd, tokensFile: string): Promise<SystemR
       wsP99: h.lat!.ws?.quantile(0.99) ?? NaN,
       procs: h.run.procs,
     });
-  }
-  return res;
+  };
+  return {
+    name: sys.key,
+    result: res,
+    async warm() {
+      log(`${sys.label}: warm-up ${WARMUP} s`);
+      await phase('warm-up', 0, WARMUP);
+    },
+    round,
+  };
 }
 
 /** Idle connections: RSS of the server before and after `count` clients connect and sit idle. */
@@ -558,8 +576,12 @@ async function main(): Promise<void> {
     const backend = Number((await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0);
     const postmasterPid = parentPid(backend);
 
-    // 1. Rivulet on PostgreSQL: creates the schema and the devices (the other systems reuse both),
-    //    then idle connections and the load.
+    // Every system is started first (idle ones cost next to nothing), then each is warmed up, then
+    // the measured rounds go round-robin over them: the machine is shared, and what others run on it
+    // changes from minute to minute, so each round compares the systems under the same conditions.
+    const contenders: Contender[] = [];
+
+    // Rivulet on PostgreSQL: creates the schema and the devices (the other systems reuse both).
     const profileDir = PROFILE_DIR;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     log('starting Rivulet (PostgreSQL, memory queue, default root chain)');
@@ -583,82 +605,81 @@ async function main(): Promise<void> {
     if (idleDevs.length) await writeTokens(idleTokens, idleDevs);
     const probe: SimDevice & { id: string } = probeDev!;
     await installProbeTrigger(db, probe.id);
-
     if (idleCount > 0) idle.push(await measureIdle({ system: 'rivulet', serverPid: riv.child.pid, inspector: riv.inspector!, protocolUrl: `mqtt://127.0.0.1:${riv.mqttPort}`, tokensFile: idleTokens, count: idleCount }));
-
     if (only.has('rivulet') && CONFIGS.includes('postgres')) {
-      results.push(
-        await measureSystem(
-          rivuletSystem({ config: 'postgres', riv, jwt: rest.jwt!, probe, store: pgRowSource(db, pgUrl, probe.id), watch: [{ name: 'postgres', pid: postmasterPid, multiProcess: true }] }),
-          loadTokens,
-        ),
+      contenders.push(
+        endToEnd(rivuletSystem({ config: 'postgres', riv, jwt: rest.jwt!, probe, store: pgRowSource(db, pgUrl, probe.id), watch: [{ name: 'postgres', pid: postmasterPid, multiProcess: true }] }), loadTokens),
       );
     }
-    await stopRivulet(riv, profileDir);
 
-    // 1b. Rivulet on its embedded database (PGlite in the server process), counted through REST.
+    // Rivulet on its embedded database (PGlite in the server process), counted through REST.
+    let emb: StartedRivulet | undefined;
     if (only.has('rivulet') && CONFIGS.includes('embedded')) {
       log('starting Rivulet (embedded PGlite, memory queue, default root chain)');
-      const emb = await startRivulet({ pgUrl: undefined, profileDir: undefined, inspect: false, workDir: work });
-      cleanups.unshift(() => emb.child.stop(60_000));
-      const embRest = createRestClient({ baseUrl: emb.url });
+      const e = (emb = await startRivulet({ pgUrl: undefined, profileDir: undefined, inspect: false, workDir: work }));
+      cleanups.unshift(() => e.child.stop(60_000));
+      const embRest = createRestClient({ baseUrl: e.url });
       await embRest.login(ADMIN.username, ADMIN.password);
       const embLoad = await provisionDevices({ rest: embRest, count: CLIENTS, prefix: 'bench-', concurrency: 16 });
       const [embProbe] = await provisionDevices({ rest: embRest, count: 1, prefix: 'bench-probe-', concurrency: 1 });
       const embTokens = join(work, 'load-embedded.jsonl');
       await writeTokens(embTokens, embLoad);
-      results.push(
-        await measureSystem(rivuletSystem({ config: 'embedded', riv: emb, jwt: embRest.jwt!, probe: embProbe!, store: restRowSource(emb.url, embRest.jwt!, embLoad), watch: [] }), embTokens),
-      );
-      await stopRivulet(emb, undefined);
+      contenders.push(endToEnd(rivuletSystem({ config: 'embedded', riv: e, jwt: embRest.jwt!, probe: embProbe!, store: restRowSource(e.url, embRest.jwt!, embLoad), watch: [] }), embTokens));
     }
 
-    // 2. The storage ceiling: the same rows straight into the same table.
-    const truncate = () => db.query('TRUNCATE ts_kv, ts_kv_latest');
-    await truncate();
+    // The storage ceiling: the same rows straight into the same table.
     if (only.has('pg')) {
-      pgResult = { rowsPerS: [], statementP99Ms: [] };
-      for (let r = 0; r < RUNS; r++) {
-        const c = await pgCeiling({ url: pgUrl, entityIds: load.map((d) => d.id), durationS: DURATION, tsStart: tsFloor, connections: 4 });
-        tsFloor += 10_000_000;
-        pgResult.rowsPerS.push(c.rowsPerS);
-        pgResult.statementP99Ms.push(c.statementP99Ms);
-        log(`  postgres ceiling: ${c.rows} rows, ${c.rowsPerS.toFixed(0)} rows/s (statement p99 ${c.statementP99Ms.toFixed(1)} ms)`);
-        await truncate();
-      }
+      const ceiling = { rowsPerS: [] as number[], statementP99Ms: [] as number[] };
+      pgResult = ceiling;
+      contenders.push({
+        name: 'postgres-ceiling',
+        warm: async () => undefined,
+        async round() {
+          await db.query('TRUNCATE ts_kv, ts_kv_latest');
+          const c = await pgCeiling({ url: pgUrl, entityIds: load.map((d) => d.id), durationS: DURATION, tsStart: tsFloor, connections: 4 });
+          tsFloor += 10_000_000;
+          ceiling.rowsPerS.push(c.rowsPerS);
+          ceiling.statementP99Ms.push(c.statementP99Ms);
+          log(`  postgres ceiling (load average ${loadavg()[0]!.toFixed(1)}): ${c.rows} rows, ${c.rowsPerS.toFixed(0)} rows/s (statement p99 ${c.statementP99Ms.toFixed(1)} ms)`);
+        },
+      });
     }
 
-    // 3. The broker ceiling: bare aedes acknowledging the same load.
-    if (only.has('aedes') || (only.has('idle') && idleCount > 0)) {
+    // The broker ceiling: bare aedes acknowledging the same load.
+    if (only.has('aedes') || idleCount > 0) {
       const port = await freePort();
       const broker = startChild('aedes', process.execPath, [...TSX, ...(idleCount > 0 ? ['--inspect=127.0.0.1:0'] : []), join(ROOT, 'apps/simulator/src/bench/aedes-broker.ts')], {
         cwd: ROOT,
         env: { ...process.env, PORT: String(port) },
       });
-      try {
-        await broker.waitFor(/aedes listening/, 30_000);
-        const url = `mqtt://127.0.0.1:${port}`;
-        if (idleCount > 0) idle.push(await measureIdle({ system: 'aedes (bare)', serverPid: broker.pid, inspector: await inspectorUrl(broker), protocolUrl: url, tokensFile: idleTokens, count: idleCount }));
-        if (only.has('aedes')) {
-          log('bare aedes: warm-up');
-          await drive({ label: 'aedes warm-up', protocol: 'mqtt', url, tokensFile: loadTokens, devices: CLIENTS, rate: 0, durationS: WARMUP, tsFloor, watch: [] });
-          aedesCeiling = { ackedMsgPerS: [], ackP99: [], cpuPct: [], peakMB: [], cpuUsPerMsg: [] };
-          for (let r = 0; r < RUNS; r++) {
+      cleanups.unshift(() => broker.stop());
+      await broker.waitFor(/aedes listening/, 30_000);
+      const url = `mqtt://127.0.0.1:${port}`;
+      if (idleCount > 0) idle.push(await measureIdle({ system: 'aedes (bare)', serverPid: broker.pid, inspector: await inspectorUrl(broker), protocolUrl: url, tokensFile: idleTokens, count: idleCount }));
+      if (only.has('aedes')) {
+        const ceiling = { ackedMsgPerS: [] as number[], ackP99: [] as number[], cpuPct: [] as number[], peakMB: [] as number[], cpuUsPerMsg: [] as number[] };
+        aedesCeiling = ceiling;
+        contenders.push({
+          name: 'aedes-ceiling',
+          async warm() {
+            log('bare aedes: warm-up');
+            await drive({ label: 'aedes warm-up', protocol: 'mqtt', url, tokensFile: loadTokens, devices: CLIENTS, rate: 0, durationS: WARMUP, tsFloor, watch: [] });
+          },
+          async round() {
             const m = await drive({ label: 'aedes', protocol: 'mqtt', url, tokensFile: loadTokens, devices: CLIENTS, rate: 0, durationS: DURATION, tsFloor, watch: [{ name: 'aedes', pid: broker.pid }] });
-            aedesCeiling.ackedMsgPerS.push(m.summary.ackedPerS);
-            aedesCeiling.ackP99.push(m.summary.latencyMs.p99);
-            aedesCeiling.cpuPct.push(m.procs.aedes?.cpuPct ?? NaN);
-            aedesCeiling.peakMB.push(m.procs.aedes?.peakMB ?? NaN);
-            aedesCeiling.cpuUsPerMsg.push(m.procs.aedes?.cpuUsPerMsg ?? NaN);
-            log(`  aedes: ${m.summary.ackedPerS.toFixed(0)} msgs/s acknowledged (${(m.summary.ackedPerS * 3).toFixed(0)} points/s), ack p99 ${m.summary.latencyMs.p99.toFixed(1)} ms, broker CPU ${m.procs.aedes?.cpuPct.toFixed(0)}%`);
-          }
-        }
-      } finally {
-        await broker.stop();
+            tsFloor = Math.max(tsFloor, m.summary.lastTs) + 1;
+            ceiling.ackedMsgPerS.push(m.summary.ackedPerS);
+            ceiling.ackP99.push(m.summary.latencyMs.p99);
+            ceiling.cpuPct.push(m.procs.aedes?.cpuPct ?? NaN);
+            ceiling.peakMB.push(m.procs.aedes?.peakMB ?? NaN);
+            ceiling.cpuUsPerMsg.push(m.procs.aedes?.cpuUsPerMsg ?? NaN);
+            log(`  aedes (load average ${loadavg()[0]!.toFixed(1)}): ${m.summary.ackedPerS.toFixed(0)} msgs/s acknowledged (${(m.summary.ackedPerS * 3).toFixed(0)} points/s), ack p99 ${m.summary.latencyMs.p99.toFixed(1)} ms, broker CPU ${m.procs.aedes?.cpuPct.toFixed(0)}%`);
+          },
+        });
       }
     }
 
-    // 4. The peer: Mosquitto + Node-RED inserting batches into the same table.
+    // The peer: Mosquitto + Node-RED inserting batches into the same table.
     if (only.has('nodered')) {
       const mosqBin = ensureMosquitto(log);
       const nrDir = ensureNodeRed(log);
@@ -672,28 +693,35 @@ async function main(): Promise<void> {
         if (line.includes('[error]') && nrErrors++ === 0) notes.push(`Node-RED logged errors during the run; the first: ${line}`);
       });
       const url = `mqtt://127.0.0.1:${mport}`;
-      const r = await measureSystem(
-        {
-          key: 'nodered-mosquitto-postgres',
-          label: 'Mosquitto + Node-RED (mqtt in -> json -> function: batched unnest INSERT) -> PostgreSQL',
-          protocol: 'mqtt',
-          url,
-          topic: NODE_RED_TOPIC,
-          probe: { transport: 'mqtt', url, username: 'probe', topic: NODE_RED_TOPIC.replace('{id}', probe.id), entityId: probe.id },
-          watch: [
-            { name: 'mosquitto', pid: mosq.pid },
-            { name: 'node-red', pid: nr.pid },
-            { name: 'postgres', pid: postmasterPid, multiProcess: true },
-          ],
-          store: pgRowSource(db, pgUrl, probe.id),
-        },
-        loadTokens,
+      contenders.push(
+        endToEnd(
+          {
+            key: 'nodered-mosquitto-postgres',
+            label: 'Mosquitto + Node-RED (mqtt in -> json -> function: batched unnest INSERT) -> PostgreSQL',
+            protocol: 'mqtt',
+            url,
+            topic: NODE_RED_TOPIC,
+            probe: { transport: 'mqtt', url, username: 'probe', topic: NODE_RED_TOPIC.replace('{id}', probe.id), entityId: probe.id },
+            watch: [
+              { name: 'mosquitto', pid: mosq.pid },
+              { name: 'node-red', pid: nr.pid },
+              { name: 'postgres', pid: postmasterPid, multiProcess: true },
+            ],
+            store: pgRowSource(db, pgUrl, probe.id),
+          },
+          loadTokens,
+        ),
       );
-      results.push(r);
-      await nr.stop();
-      await mosq.stop();
     }
 
+    for (const c of contenders) await c.warm();
+    for (let r = 0; r < RUNS; r++) {
+      log(`round ${r + 1} of ${RUNS}`);
+      for (const c of contenders) await c.round();
+    }
+
+    await stopRivulet(riv, profileDir);
+    if (emb) await stopRivulet(emb, undefined);
     report({ started, pgSettings });
   } finally {
     for (const c of cleanups) {
@@ -718,7 +746,7 @@ function report(o: { started: Date; pgSettings: Record<string, string> }): void 
   p(`# Rivulet benchmark, ${o.started.toISOString()}${quick ? ' (--quick)' : ''}`);
   p(`# machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, shared with other work (noisy)`);
   p(`# PostgreSQL ${o.pgSettings.server_version} (fsync=${o.pgSettings.fsync}, synchronous_commit=${o.pgSettings.synchronous_commit}, full_page_writes=${o.pgSettings.full_page_writes}, shared_buffers=${o.pgSettings.shared_buffers}, max_wal_size=${o.pgSettings.max_wal_size})`);
-  p(`# load: ${CLIENTS} MQTT clients, QoS 1, ${INFLIGHT} in flight each, 3 data points per message ({ts, values}); max-rate runs ${DURATION} s, half-rate runs ${HALF_DURATION} s, warm-up ${WARMUP} s, ${RUNS} run(s), medians`);
+  p(`# load: ${CLIENTS} MQTT clients, QoS 1, ${INFLIGHT} in flight each, 3 data points per message ({ts, values}); max-rate runs ${DURATION} s, half-rate runs ${HALF_DURATION} s, warm-up ${WARMUP} s; ${RUNS} round(s) going round-robin over the systems; medians`);
   p('# stored = rows counted in ts_kv after the run (not acknowledgements); the rate is rows / (first publish -> last row stored)');
   p();
   p('| system | acked msg/s | stored points/s | lost points | ack p99 ms | stored p50 / p99 ms @max | @half rate (msg/s) | stored p50 / p99 ms @half | WebSocket p50 / p99 ms @half |');
@@ -757,23 +785,25 @@ function report(o: { started: Date; pgSettings: Record<string, string> }): void 
   }
   if (RUNS > 1) {
     p();
-    p('Every run (stored points/s at max rate): ' + results.map((r) => `${r.key} ${r.max.map((x) => f0(x.storedPointsPerS)).join(', ')}`).join('; ') + (aedesCeiling ? `; aedes acked points/s ${aedesCeiling.ackedMsgPerS.map((x) => f0(x * 3)).join(', ')}` : '') + (pgResult ? `; postgres rows/s ${pgResult.rowsPerS.map(f0).join(', ')}` : ''));
+    p('Every round (stored points/s at max rate): ' + results.map((r) => `${r.key} ${r.max.map((x) => f0(x.storedPointsPerS)).join(', ')}`).join('; ') + (aedesCeiling ? `; aedes acked points/s ${aedesCeiling.ackedMsgPerS.map((x) => f0(x * 3)).join(', ')}` : '') + (pgResult ? `; postgres rows/s ${pgResult.rowsPerS.map(f0).join(', ')}` : ''));
   }
 
-  const aedesPts = aedesCeiling ? median(aedesCeiling.ackedMsgPerS) * 3 : NaN;
-  const pgRows = pgResult ? median(pgResult.rowsPerS) : NaN;
-  // The binding ceiling: the lower of the two measured (NaN when neither was).
-  const ceiling = Math.min(Number.isFinite(aedesPts) ? aedesPts : Infinity, Number.isFinite(pgRows) ? pgRows : Infinity);
-  if (ceiling === Infinity) notes.push('no ceiling measured in this run (--only): ratio_vs_ceiling is n/a');
+  // Ratios within each round (the systems of a round ran minutes apart at most), then their median.
   const nodered = results.find((r) => r.key.startsWith('nodered'));
-  const noderedStored = nodered ? median(nodered.max.map((x) => x.storedPointsPerS)) : NaN;
+  const aedesAt = (i: number) => (aedesCeiling?.ackedMsgPerS[i] ?? NaN) * 3;
+  const pgAt = (i: number) => pgResult?.rowsPerS[i] ?? NaN;
+  const bindingAt = (i: number) => {
+    const c = Math.min(Number.isFinite(aedesAt(i)) ? aedesAt(i) : Infinity, Number.isFinite(pgAt(i)) ? pgAt(i) : Infinity);
+    return c === Infinity ? NaN : c;
+  };
+  const noderedAt = (i: number) => nodered?.max[i]?.storedPointsPerS ?? NaN;
+  const roundRatio = (r: SystemResult, of: (i: number) => number) => median(r.max.map((x, i) => ratio(x.storedPointsPerS, of(i))));
+  if (!aedesCeiling && !pgResult) notes.push('no ceiling measured in this run (--only): ratio_vs_ceiling is n/a');
   p();
-  p('Ratios (stored points/s at max rate):');
+  p('Ratios of stored points/s at max rate, taken within each round, medians over the rounds (the ceiling of a round is the lower of its two):');
   for (const r of results) {
-    const s = median(r.max.map((x) => x.storedPointsPerS));
-    p(`  ${r.key}: / aedes ceiling ${f2(ratio(s, aedesPts))}, / PostgreSQL ceiling ${f2(ratio(s, pgRows))}, / Node-RED ${f2(ratio(s, noderedStored))}`);
+    p(`  ${r.key}: / aedes ceiling ${f2(roundRatio(r, aedesAt))}, / PostgreSQL ceiling ${f2(roundRatio(r, pgAt))}, / ceiling ${f2(roundRatio(r, bindingAt))}, / Node-RED ${f2(roundRatio(r, noderedAt))}`);
   }
-  p(`  (ratio_vs_ceiling below is against the lower of the two ceilings${Number.isFinite(ceiling) ? `: ${f0(ceiling)} points/s` : ''})`);
   if (notes.length) {
     p();
     p('Notes:');
@@ -787,7 +817,7 @@ function report(o: { started: Date; pgSettings: Record<string, string> }): void 
     const runs = r.half.length ? r.half : r.max;
     const stored99 = median(runs.map((x) => x.storedP99));
     const p99 = Number.isFinite(stored99) ? stored99 : median(runs.map((x) => x.wsP99));
-    p(`bench ${r.key}: stored_per_s=${f0(s)} p99_ms=${f1(p99)} ratio_vs_ceiling=${f2(ratio(s, ceiling))} ratio_vs_nodered=${f2(ratio(s, noderedStored))}`);
+    p(`bench ${r.key}: stored_per_s=${f0(s)} p99_ms=${f1(p99)} ratio_vs_ceiling=${f2(roundRatio(r, bindingAt))} ratio_vs_nodered=${f2(roundRatio(r, noderedAt))}`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
   if (a.json) writeFileSync(a.json, JSON.stringify({ started: o.started, quick, pgSettings: o.pgSettings, results, aedesCeiling, pgResult, idle, notes }, null, 1));
