@@ -9,7 +9,7 @@
  * a bare aedes broker, Mosquitto and Node-RED.
  *
  * Options: --quick, --duration S (max-rate phase), --half-duration S, --warmup S, --runs N,
- *          --clients N (100), --inflight N (10), --idle N (idle connections: 10,000, 2,000 with --quick; 0 skips),
+ *          --clients N (100), --inflight N (10), --idle N (idle connections: 10,000, 1,000 with --quick; 0 skips),
  *          --only rivulet,pg,aedes,nodered,idle, --configs postgres,embedded (Rivulet's storage; --quick:
  *          postgres only), --latency-rate N (msg/s of the latency runs instead of half the maximum), --profile DIR (Rivulet under --cpu-prof, plus where it allocates), --json FILE
  */
@@ -66,13 +66,15 @@ const { values: a } = parseArgs({
 });
 const quick = a.quick ?? false;
 const num = (v: string | undefined, def: number) => (v === undefined ? def : Number(v));
-const DURATION = num(a.duration, quick ? 6 : 30);
+const DURATION = num(a.duration, quick ? 5 : 30);
 const HALF_DURATION = num(a['half-duration'], quick ? 5 : 20);
-const WARMUP = num(a.warmup, quick ? 3 : 8);
+const WARMUP = num(a.warmup, quick ? 2 : 8);
 const RUNS = Math.max(1, num(a.runs, quick ? 1 : 3));
 const CLIENTS = num(a.clients, 100);
 const INFLIGHT = num(a.inflight, 10);
-const IDLE = num(a.idle, quick ? 2_000 : 10_000);
+const IDLE = num(a.idle, quick ? 1_000 : 10_000);
+/** How long the row count must stand still before a run counts as settled (the stack that loses rows waits this long). */
+const STABLE_MS = quick ? 1_500 : 3_000;
 const PROFILE_DIR = a.profile ? resolve(a.profile) : undefined;
 const CONFIGS = (a.configs ?? (quick || a.profile ? 'postgres' : 'postgres,embedded')).split(',').map((c) => c.trim());
 const only = new Set((a.only ?? (PROFILE_DIR ? 'rivulet' : 'rivulet,pg,aedes,nodered,idle')).split(',').map((s) => s.trim()));
@@ -356,8 +358,8 @@ function endToEnd(sys: EndToEnd, tokensFile: string): Contender & { result: Syst
     tsFloor = Math.max(tsFloor, run.summary.lastTs) + 1;
     if (sys.key.startsWith('rivulet')) rivuletMessages += run.summary.acked;
     const expected = before + run.summary.pointsAcked;
-    const settled = await waitForRows(() => store.count(since), { expected, everyMs: store.everyMs, stableMs: 3_000, timeoutMs: 180_000 });
-    const lat = probe ? await probe.stop(3_000) : undefined;
+    const settled = await waitForRows(() => store.count(since), { expected, everyMs: store.everyMs, stableMs: STABLE_MS, timeoutMs: 180_000 });
+    const lat = probe ? await probe.stop(STABLE_MS) : undefined;
     if (PG_LOG) log(`  statements during ${kind}: ${pgLogSummary()}`);
     if (TRACE_GC) {
       const mine = gcPauses.filter((g) => g.at >= run.startedAt);
