@@ -75,6 +75,7 @@ export interface ChainOutcome {
 export interface CompiledChain {
   readonly id: string;
   readonly name: string;
+  /** Never rejects: an error anywhere is the outcome's error. */
   run(msg: Msg): Promise<ChainOutcome>;
   stats(): NodeStats[];
   /** The chain's own processing strategy (ruleChain.configuration.processingStrategy), if any. */
@@ -199,6 +200,25 @@ export function validateMetadata(name: string, metadata: RuleChainMetadataJson, 
   return { name, firstNodeIndex: first, nodes, links };
 }
 
+const OK: ChainOutcome = Object.freeze({ ok: true });
+
+/** What a visit decided about tracing before its node ran (only when the chain has a sink). */
+interface VisitInfo {
+  seq: number;
+  startTs: number;
+  traced: boolean;
+}
+
+/** run() never rejects: whatever goes wrong is the message's failure. */
+function failedOutcome(e: unknown): ChainOutcome {
+  return { ok: false, error: errorMessage(e) };
+}
+
+function outcomeOf(error: string | undefined, outputs: Route[]): ChainOutcome {
+  if (error !== undefined) return { ok: false, error };
+  return outputs.length > 0 ? { ok: true, outputs } : OK;
+}
+
 function isPromiseLike<T>(v: unknown): v is PromiseLike<T> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
@@ -279,52 +299,73 @@ export function compileRuleChain(options: {
     { relation: Relation.FAILURE, msg: withMsg(msg, { metadata: { ...msg.metadata, error: errorMessage(e) } }) },
   ];
 
-  async function visit(index: number, msg: Msg, hops: number, out?: Route[]): Promise<string | undefined> {
+  /**
+   * Runs one node and follows its routes. Synchronous as long as the nodes are (a switch, a filter):
+   * a promise only where a node returns one, so a message costs no promise per synchronous hop.
+   */
+  function visit(index: number, msg: Msg, hops: number, out: Route[] | undefined): string | undefined | Promise<string | undefined> {
     if (hops > MAX_HOPS) return `Message passed ${MAX_HOPS} nodes: the chain loops`;
     const node = nodes[index]!;
-    const stats = node.stats;
-    stats.in++;
+    node.stats.in++;
     // Decided once per visit, before the node runs: cheap when nothing is traced (no sink).
     const startTs = sink ? now() : 0;
-    const traced = sink !== undefined && (traceAll || startTs < node.debugUntil);
-    const visitSeq = sink ? seq++ : 0;
+    const visit: VisitInfo | undefined = sink ? { seq: seq++, startTs, traced: traceAll || startTs < node.debugUntil } : undefined;
     const t0 = performance.now();
-    let routes: Route[];
-    let thrown: string | undefined;
+    let r: Route[] | Promise<Route[]>;
     try {
-      const r = node.instance.process(msg, node.ctx);
-      routes = isPromiseLike<Route[]>(r) ? await r : r;
+      r = node.instance.process(msg, node.ctx);
     } catch (e) {
-      stats.errors++;
-      thrown = errorMessage(e);
-      routes = failRoute(msg, e);
+      return settled(node, index, msg, hops, out, failRoute(msg, e), errorMessage(e), t0, visit);
     }
+    if (!isPromiseLike<Route[]>(r)) return settled(node, index, msg, hops, out, r, undefined, t0, visit);
+    return Promise.resolve(r).then(
+      (routes) => settled(node, index, msg, hops, out, routes, undefined, t0, visit),
+      (e: unknown) => settled(node, index, msg, hops, out, failRoute(msg, e), errorMessage(e), t0, visit),
+    );
+  }
+
+  /** After a node ran: its counters and trace, then its routes followed. */
+  function settled(
+    node: CompiledNode,
+    index: number,
+    msg: Msg,
+    hops: number,
+    out: Route[] | undefined,
+    routes: Route[],
+    thrown: string | undefined,
+    t0: number,
+    visit: VisitInfo | undefined,
+  ): string | undefined | Promise<string | undefined> {
+    const stats = node.stats;
     const durationMs = performance.now() - t0;
     stats.timeMs += durationMs;
-    if (sink) {
-      const failure = thrown ?? routes.find((r) => r.relation === Relation.FAILURE)?.msg.metadata.error ?? (routes.some((r) => r.relation === Relation.FAILURE) ? 'Failure' : undefined);
-      if (traced || (failure !== undefined && node.debugFailures)) {
-        try {
-          sink.record({
-            chainId: id,
-            nodeIndex: index,
-            nodeName: node.ctx.nodeName,
-            nodeType: node.def.type,
-            seq: visitSeq,
-            startTs,
-            msgIn: msg,
-            routes: routes.map((r) => ({ relation: r.relation, msg: r.msg, targets: node.links.get(r.relation) ?? [] })),
-            error: failure ?? null,
-            durationMs,
-          });
-        } catch (e) {
-          // Debugging must never change what happens to the message.
-          node.ctx.logger.warn({ err: errorMessage(e) }, 'debug sink failed');
-        }
-      }
+    if (thrown !== undefined) stats.errors++;
+    if (visit) trace(node, index, msg, routes, thrown, durationMs, visit);
+    return follow(index, routes, hops, out);
+  }
+
+  function trace(node: CompiledNode, index: number, msg: Msg, routes: Route[], thrown: string | undefined, durationMs: number, visit: VisitInfo): void {
+    if (!sink) return;
+    const { traced, seq: visitSeq, startTs } = visit;
+    const failure = thrown ?? routes.find((r) => r.relation === Relation.FAILURE)?.msg.metadata.error ?? (routes.some((r) => r.relation === Relation.FAILURE) ? 'Failure' : undefined);
+    if (!traced && !(failure !== undefined && node.debugFailures)) return;
+    try {
+      sink.record({
+        chainId: id,
+        nodeIndex: index,
+        nodeName: node.ctx.nodeName,
+        nodeType: node.def.type,
+        seq: visitSeq,
+        startTs,
+        msgIn: msg,
+        routes: routes.map((r) => ({ relation: r.relation, msg: r.msg, targets: node.links.get(r.relation) ?? [] })),
+        error: failure ?? null,
+        durationMs,
+      });
+    } catch (e) {
+      // Debugging must never change what happens to the message.
+      node.ctx.logger.warn({ err: errorMessage(e) }, 'debug sink failed');
     }
-    const next = follow(index, routes, hops, out);
-    return typeof next === 'object' ? await next : next;
   }
 
   /**
@@ -335,7 +376,7 @@ export function compileRuleChain(options: {
     const node = nodes[index]!;
     const stats = node.stats;
     let error: string | undefined;
-    let branches: Array<Promise<string | undefined>> | undefined;
+    let branches: Array<string | undefined | Promise<string | undefined>> | undefined;
     for (const route of routes) {
       stats.out[route.relation] = (stats.out[route.relation] ?? 0) + 1;
       if (route.chainOutput) {
@@ -352,11 +393,11 @@ export function compileRuleChain(options: {
       for (const t of targets) (branches ??= []).push(visit(t, route.msg, hops + 1, out));
     }
     if (!branches) return error;
-    return (async () => {
-      const results = branches.length === 1 ? [await branches[0]] : await Promise.all(branches);
+    if (branches.length === 1 && error === undefined) return branches[0];
+    return Promise.all(branches).then((results) => {
       for (const r of results) if (r !== undefined) error ??= r;
       return error;
-    })();
+    });
   }
 
   /** ctx.emit: routes a node gives after process() returned, followed like returned ones. */
@@ -377,12 +418,17 @@ export function compileRuleChain(options: {
   return {
     id,
     name: chain.name,
-    async run(msg) {
-      if (chain.firstNodeIndex === null) return { ok: true };
+    run(msg) {
+      if (chain.firstNodeIndex === null) return Promise.resolve(OK);
       const outputs: Route[] = [];
-      const error = await visit(chain.firstNodeIndex, msg, 0, outputs);
-      if (error !== undefined) return { ok: false, error };
-      return outputs.length > 0 ? { ok: true, outputs } : { ok: true };
+      let error: string | undefined | Promise<string | undefined>;
+      try {
+        error = visit(chain.firstNodeIndex, msg, 0, outputs);
+      } catch (e) {
+        return Promise.resolve(failedOutcome(e));
+      }
+      if (typeof error === 'object') return error.then((e) => outcomeOf(e, outputs), failedOutcome);
+      return Promise.resolve(outcomeOf(error, outputs));
     },
     stats: () => nodes.filter(Boolean).map((n) => ({ ...n.stats, out: { ...n.stats.out } })),
     strategy: chain.strategy,

@@ -165,7 +165,9 @@ describe('rule chain events on the broadcast', () => {
     publish({ tenantId: 't1', chainId: 'c1', kind: 'debug', nodeIndex: 0, debug: { failuresEnabled: true, allEnabled: false, allEnabledUntil: Date.now() + 60_000 } });
     publish({ tenantId: 't1', chainId: 'other-chain', kind: 'debug', nodeIndex: 0, debug: { failuresEnabled: true, allEnabled: false, allEnabledUntil: 0 } });
     await produce([msg('t1', 2)]);
-    await until(() => services.points.length === 2);
+    // processed counts a message once its chain finished (its trace recorded), not once it was saved
+    await until(() => engine.stats().processed === 2);
+    expect(services.points).toHaveLength(2);
     expect(traces.map((t) => t.nodeIndex)).toEqual([0]);
     expect(current.loads).toBe(1);
     expect(engine.stats().chains[0]?.nodes[0]?.in).toBe(2);

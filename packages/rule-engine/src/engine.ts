@@ -144,6 +144,7 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
     );
   }
 
+  /** A message whose tenant's chain is not loaded yet (first message, or after a change). */
   async function runOne(msg: Msg): Promise<ChainOutcome & { chain?: CompiledChain | null }> {
     let chain: CompiledChain | null = null;
     try {
@@ -185,12 +186,25 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
   async function runPass(msgs: ReadonlyArray<Msg>): Promise<Failed[]> {
     if (!sequential) {
       // Started in arrival order: each chain runs synchronously up to its first await, so one
-      // device's writes reach the batcher in the order its messages arrived.
-      const outcomes = await Promise.all(msgs.map(runOne));
+      // device's writes reach the batcher in the order its messages arrived. A loaded chain is
+      // called directly (no promise or closure of the engine's own per message).
+      const n = msgs.length;
+      const runs: Array<Promise<ChainOutcome & { chain?: CompiledChain | null }>> = new Array(n);
+      const ranIn: Array<CompiledChain | undefined> = new Array(n);
+      for (let i = 0; i < n; i++) {
+        const m = msgs[i]!;
+        const chain = loaded.get(m.tenantId);
+        ranIn[i] = chain;
+        runs[i] = chain !== undefined ? chain.run(m) : runOne(m);
+      }
+      const outcomes = await Promise.all(runs);
       const failed: Failed[] = [];
-      outcomes.forEach((o, i) => {
-        if (!o.ok) failed.push({ msg: msgs[i]!, error: o.error ?? 'Failure', chainId: o.chain?.id, strategy: strategyOf(o.chain) });
-      });
+      for (let i = 0; i < n; i++) {
+        const o = outcomes[i]!;
+        if (o.ok) continue;
+        const chain = ranIn[i] ?? o.chain;
+        failed.push({ msg: msgs[i]!, error: o.error ?? 'Failure', chainId: chain?.id, strategy: strategyOf(chain) });
+      }
       return failed;
     }
     const byOriginator = new Map<string, Msg[]>();
