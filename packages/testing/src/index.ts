@@ -1,2 +1,3 @@
 export * from './postgres-server';
 export * from './databases';
+export * from './device-fixtures';

@@ -148,8 +148,8 @@ describe('POST /api/v1/{token}/telemetry and /attributes (coap package client)',
     await coapCall(h.port, { pathname: `/${TELEMETRY}`, payload: '{"a":1}' });
     await coapCall(h.port, { pathname: `/api/v1/${OTHER_TOKEN}/attributes`, payload: '{"b":1}' });
     expect(h.stateEvents).toEqual([
-      ['activity', DEVICE.deviceId],
-      ['activity', OTHER.deviceId],
+      { kind: 'activity', deviceId: DEVICE.deviceId },
+      { kind: 'activity', deviceId: OTHER.deviceId },
     ]);
   });
 });
@@ -393,7 +393,7 @@ describe('observe: shared attribute updates (GET /attributes, Observe)', () => {
     await vi.waitFor(() => expect(obs.notifications).toHaveLength(3));
     expect(JSON.parse(obs.notifications[2] as string)).toEqual({ deleted: ['interval'] });
     expect(h.transport.stats()).toMatchObject({ observations: 1, observedDevices: 1, notifications: 2 });
-    expect(h.stateEvents).toContainEqual(['connect', DEVICE.deviceId]);
+    expect(h.stateEvents).toContainEqual({ kind: 'connect', deviceId: DEVICE.deviceId });
   });
 
   it('a GET with Observe=1 and the same token cancels it: 2.02, no more notifications, the device disconnects', async () => {
@@ -406,9 +406,9 @@ describe('observe: shared attribute updates (GET /attributes, Observe)', () => {
     const cancel = await c.exchange(rawRequest({ method: 'GET', path: `api/v1/${TOKEN}/attributes`, messageId: 11, token, observe: 1 }));
     expect(cancel.codeText).toBe('2.02');
     expect(h.transport.stats().observations).toBe(0);
-    expect(h.stateEvents.filter(([e]) => e !== 'activity')).toEqual([
-      ['connect', DEVICE.deviceId],
-      ['disconnect', DEVICE.deviceId],
+    expect(h.stateEvents.filter((e) => e.kind !== 'activity')).toEqual([
+      { kind: 'connect', deviceId: DEVICE.deviceId },
+      { kind: 'disconnect', deviceId: DEVICE.deviceId },
     ]);
     h.broadcast.publish(LiveChannel.ATTRIBUTES, attributesEvent(DEVICE.deviceId, AttributeScope.SHARED_SCOPE, { x: 1 }));
     expect(h.transport.stats().notifications).toBe(0);
@@ -425,7 +425,7 @@ describe('observe: shared attribute updates (GET /attributes, Observe)', () => {
     expect(JSON.parse(note.payload.toString())).toEqual({ x: 1 });
     await c.send(encodeMessage({ type: MessageType.RST, code: '0.00', messageId: note.messageId }));
     await vi.waitFor(() => expect(h.transport.stats().observations).toBe(0));
-    expect(h.stateEvents).toContainEqual(['disconnect', DEVICE.deviceId]);
+    expect(h.stateEvents).toContainEqual({ kind: 'disconnect', deviceId: DEVICE.deviceId });
     expect(h.transport.stats().pendingOutgoing).toBe(0);
   });
 
@@ -439,7 +439,7 @@ describe('observe: shared attribute updates (GET /attributes, Observe)', () => {
     await c.exchange(rawRequest({ method: 'GET', path: `api/v1/${TOKEN}/rpc`, messageId: 32, token: Buffer.from([10]), observe: 0 }));
     await c.exchange(rawRequest({ method: 'GET', path: `api/v1/${TOKEN}/rpc`, messageId: 33, token: Buffer.from([11]), observe: 0 }));
     expect(h.transport.stats().observations).toBe(2);
-    expect(h.stateEvents.filter(([e]) => e === 'connect')).toHaveLength(1);
+    expect(h.stateEvents.filter((e) => e.kind === 'connect')).toHaveLength(1);
   });
 
   it('5.03 without an Observe option when the server holds maxObservations', async () => {
@@ -709,7 +709,7 @@ describe('stop()', () => {
       await stopping;
       expect((await c.answerTo(3)).codeText).toBe('2.01');
       expect(h.queue.produceCalls).toHaveLength(2);
-      expect(h.stateEvents).toContainEqual(['disconnect', DEVICE.deviceId]);
+      expect(h.stateEvents).toContainEqual({ kind: 'disconnect', deviceId: DEVICE.deviceId });
       expect(await call).toEqual({ kind: 'error', error: 'The CoAP transport stopped before the device replied' });
       caller.close();
     } finally {

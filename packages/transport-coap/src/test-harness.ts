@@ -7,33 +7,27 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { Agent, request as coapRequest, type IncomingMessage, type ObserveReadStream } from 'coap';
 import { expect, vi } from 'vitest';
+import { silentLogger, type DeviceAuthenticator, type Msg } from '@rivulet/core';
+import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
 import {
-  silentLogger,
-  type AttributesResponse,
-  type DeviceApiService,
-  type DeviceAuthenticator,
-  type DeviceInfo,
-  type DeviceStateReporter,
-  type KvValue,
-  type Logger,
-  type Msg,
-} from '@rivulet/core';
-import { Topics, createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
+  consumeRuleEngine,
+  mapAuthenticator,
+  mapDeviceApi,
+  recordingLogger,
+  recordingStateReporter,
+  testAttributes,
+  testTokens,
+  type ConsumerGate,
+  type DeviceAttributes,
+  type LogEntry,
+  type StateEvent,
+} from '@rivulet/testing';
 import { MessageType, decodeMessage, encodeMessage, uintOption, type DecodedMessage } from './coap-message';
 import { createCoapTransport, type CoapTransport, type CoapTransportConfig, type CoapTransportOptions } from './coap-transport';
 
-export const TOKEN = 'A1_TEST_TOKEN';
-export const OTHER_TOKEN = 'B2_TEST_TOKEN';
-export const DEVICE: DeviceInfo = { tenantId: 'tenant-1', deviceId: 'device-1', deviceName: 'Thermometer A', deviceType: 'thermometer' };
-export const OTHER: DeviceInfo = { tenantId: 'tenant-1', deviceId: 'device-2', deviceName: 'Pump', deviceType: 'default' };
+export { DEVICE, OTHER, OTHER_TOKEN, TOKEN, type LogEntry, type StateEvent } from '@rivulet/testing';
 export const NOW = 1_700_000_000_000;
 export const MAX_PAYLOAD = 4096;
-
-export interface LogEntry {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  fields: Record<string, unknown>;
-  msg: string;
-}
 
 export interface Harness {
   port: number;
@@ -45,11 +39,11 @@ export interface Harness {
   authCalls: string[];
   attributeRequests: unknown[];
   /** Shared and client attributes per device id, as the storage-backed service answers them. */
-  attributes: Map<string, { client: Record<string, KvValue>; shared: Record<string, KvValue> }>;
-  stateEvents: Array<[string, string]>;
+  attributes: Map<string, DeviceAttributes>;
+  stateEvents: StateEvent[];
   logs: LogEntry[];
   /** Holds the consumer's batches while set. */
-  gate: { hold(): () => void };
+  gate: ConsumerGate;
   /** Events published on a channel, recorded from the start. */
   published(channel: string): unknown[];
 }
@@ -59,10 +53,6 @@ const open: Array<() => Promise<void>> = [];
 /** Closes everything the test opened (call from afterEach). */
 export async function closeAll(): Promise<void> {
   for (const close of open.splice(0).reverse()) await close();
-}
-
-function pick(all: Record<string, KvValue>, keys: string[] | undefined): Record<string, KvValue> {
-  return Object.fromEntries(Object.entries(all).filter(([k]) => keys === undefined || keys.includes(k)));
 }
 
 export async function startTransport(
@@ -93,73 +83,21 @@ export async function startTransport(
     }
     return list;
   };
-  const tokens = new Map([
-    [TOKEN, DEVICE],
-    [OTHER_TOKEN, OTHER],
-  ]);
-  const authCalls: string[] = [];
-  const auth: DeviceAuthenticator = opts.auth ?? {
-    async authenticateToken(token) {
-      authCalls.push(token);
-      return tokens.get(token) ?? null;
-    },
-  };
-  const attributes = new Map([
-    [DEVICE.deviceId, { client: { attribute1: 'value1', attribute2: true, fw: '1.0' } as Record<string, KvValue>, shared: { shared1: 'value2', shared2: false, interval: 60 } as Record<string, KvValue> }],
-  ]);
-  const attributeRequests: unknown[] = [];
-  const deviceApi: DeviceApiService = {
-    async getAttributes(device, request) {
-      attributeRequests.push({ deviceId: device.deviceId, ...request });
-      const attrs = attributes.get(device.deviceId) ?? { client: {}, shared: {} };
-      const both = request.clientKeys === undefined && request.sharedKeys === undefined;
-      const out: AttributesResponse = {};
-      const client = both || request.clientKeys ? pick(attrs.client, request.clientKeys) : {};
-      const shared = both || request.sharedKeys ? pick(attrs.shared, request.sharedKeys) : {};
-      if (Object.keys(client).length > 0) out.client = client;
-      if (Object.keys(shared).length > 0) out.shared = shared;
-      return out;
-    },
-  };
-  const stateEvents: Array<[string, string]> = [];
-  const state: DeviceStateReporter = {
-    onConnect: (d) => void stateEvents.push(['connect', d.deviceId]),
-    onDisconnect: (d) => void stateEvents.push(['disconnect', d.deviceId]),
-    onActivity: (d) => void stateEvents.push(['activity', d.deviceId]),
-  };
+  const tokenAuth = mapAuthenticator(testTokens());
+  const auth: DeviceAuthenticator = opts.auth ?? tokenAuth;
+  const attributes = testAttributes();
+  const deviceApi = mapDeviceApi(attributes);
+  const stateEvents: StateEvent[] = [];
   const logs: LogEntry[] = [];
-  const log = (level: LogEntry['level']) => (fields: Record<string, unknown>, msg: string) => void logs.push({ level, fields, msg });
-  const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: () => logger };
 
-  const consumed: Msg[] = [];
-  let held: Promise<void> | undefined;
-  const gate = {
-    hold() {
-      let release!: () => void;
-      held = new Promise<void>((r) => (release = r));
-      return () => {
-        held = undefined;
-        release();
-      };
-    },
-  };
-  if (opts.consume !== false) {
-    await inner.subscribe<Msg>({
-      topic: Topics.RULE_ENGINE,
-      group: 'test-consumer',
-      handler: async (records) => {
-        for (const r of records) consumed.push(r.value);
-        if (held) await held;
-      },
-    });
-  }
+  const { consumed, gate } = await consumeRuleEngine(inner, { subscribe: opts.consume !== false });
   const transport = createCoapTransport({
     queue,
     auth,
     deviceApi,
     broadcast,
-    state,
-    logger,
+    state: recordingStateReporter(stateEvents),
+    logger: recordingLogger(logs),
     now: () => NOW,
     config: { port: 0, host: '127.0.0.1', maxPayloadBytes: MAX_PAYLOAD, ...opts.config },
     ...opts.options,
@@ -169,7 +107,20 @@ export async function startTransport(
     await transport.stop();
     await queue.close().catch(() => {});
   });
-  return { port, transport, queue, broadcast, consumed, authCalls, attributeRequests, attributes, stateEvents, logs, gate, published };
+  return {
+    port,
+    transport,
+    queue,
+    broadcast,
+    consumed,
+    authCalls: tokenAuth.calls,
+    attributeRequests: deviceApi.requests,
+    attributes,
+    stateEvents,
+    logs,
+    gate,
+    published,
+  };
 }
 
 export async function waitForConsumed(h: Harness, n: number): Promise<Msg[]> {

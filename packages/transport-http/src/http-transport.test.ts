@@ -16,58 +16,30 @@ import {
   silentLogger,
   type AttributesEvent,
   type ToDeviceRpcRequest,
-  type AttributesResponse,
-  type DeviceApiService,
   type DeviceAuthenticator,
-  type DeviceInfo,
-  type KvValue,
-  type Logger,
   type Msg,
 } from '@rivulet/core';
 import { Topics, createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
+import {
+  DEVICE,
+  OTHER,
+  OTHER_TOKEN,
+  TOKEN,
+  consumeRuleEngine,
+  mapAuthenticator,
+  mapDeviceApi,
+  recordingLogger,
+  testAttributes,
+  testTokens,
+  type ConsumerGate,
+  type LogEntry,
+} from '@rivulet/testing';
 import { createHttpTransport, type HttpTransport, type HttpTransportOptions } from './index';
 
 const execFileP = promisify(execFile);
 
-const TOKEN = 'A1_TEST_TOKEN';
-const OTHER_TOKEN = 'B2_TEST_TOKEN';
-const DEVICE: DeviceInfo = { tenantId: 'tenant-1', deviceId: 'device-1', deviceName: 'Thermometer A', deviceType: 'thermometer' };
-const OTHER: DeviceInfo = { tenantId: 'tenant-1', deviceId: 'device-2', deviceName: 'Pump', deviceType: 'default' };
 const NOW = 1_700_000_000_000;
 const MAX_PAYLOAD = 4096;
-
-/** An authenticator backed by a Map of tokens, as the server's cached one behaves. */
-function mapAuthenticator(tokens: Map<string, DeviceInfo>): DeviceAuthenticator & { calls: string[] } {
-  const calls: string[] = [];
-  return {
-    calls,
-    async authenticateToken(token) {
-      calls.push(token);
-      return tokens.get(token) ?? null;
-    },
-  };
-}
-
-/** Attributes per device id; answers like the storage-backed service (only asked keys, empty sections left out). */
-function mapDeviceApi(store: Map<string, Required<AttributesResponse>>): DeviceApiService & { requests: unknown[] } {
-  const requests: unknown[] = [];
-  const pick = (all: Record<string, KvValue>, keys: string[] | undefined) =>
-    Object.fromEntries(Object.entries(all).filter(([k]) => keys === undefined || keys.includes(k)));
-  return {
-    requests,
-    async getAttributes(device, request) {
-      requests.push({ deviceId: device.deviceId, ...request });
-      const attrs = store.get(device.deviceId) ?? { client: {}, shared: {} };
-      const both = request.clientKeys === undefined && request.sharedKeys === undefined;
-      const out: AttributesResponse = {};
-      const client = both || request.clientKeys ? pick(attrs.client, request.clientKeys) : {};
-      const shared = both || request.sharedKeys ? pick(attrs.shared, request.sharedKeys) : {};
-      if (Object.keys(client).length > 0) out.client = client;
-      if (Object.keys(shared).length > 0) out.shared = shared;
-      return out;
-    },
-  };
-}
 
 /** A real queue with every produce call recorded (to check one call per request, keyed by device). */
 function observedQueue(inner: Queue): Queue & { produceCalls: Array<{ topic: string; records: ReadonlyArray<QueueRecord<unknown>> }> } {
@@ -85,18 +57,6 @@ function observedQueue(inner: Queue): Queue & { produceCalls: Array<{ topic: str
   };
 }
 
-interface LogEntry {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  fields: Record<string, unknown>;
-  msg: string;
-}
-
-function recordingLogger(entries: LogEntry[]): Logger {
-  const log = (level: LogEntry['level']) => (fields: Record<string, unknown>, msg: string) => void entries.push({ level, fields, msg });
-  const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: () => logger };
-  return logger;
-}
-
 interface Harness {
   port: number;
   base: string;
@@ -108,7 +68,7 @@ interface Harness {
   consumed: Msg[];
   logs: LogEntry[];
   /** Holds the consumer's batches while set (its promise resolves when released). */
-  gate: { hold(): () => void };
+  gate: ConsumerGate;
   broadcast: Broadcast<unknown>;
 }
 
@@ -132,20 +92,8 @@ async function start(
 ): Promise<Harness> {
   const inner = opts.queue ?? createMemoryQueue({ partitions: 2, logger: silentLogger });
   const queue = observedQueue(inner);
-  const auth = mapAuthenticator(
-    new Map([
-      [TOKEN, DEVICE],
-      [OTHER_TOKEN, OTHER],
-    ]),
-  );
-  const deviceApi = mapDeviceApi(
-    new Map([
-      [
-        DEVICE.deviceId,
-        { client: { attribute1: 'value1', attribute2: true, fw: '1.0' }, shared: { shared1: 'value2', shared2: false, interval: 60 } },
-      ],
-    ]),
-  );
+  const auth = mapAuthenticator(testTokens());
+  const deviceApi = mapDeviceApi(testAttributes());
   const logs: LogEntry[] = [];
   const broadcast = createMemoryBroadcast<unknown>();
   const transport = createHttpTransport({
@@ -158,28 +106,7 @@ async function start(
     now: () => NOW,
     ...opts.transport,
   });
-  const consumed: Msg[] = [];
-  let held: Promise<void> | undefined;
-  const gate = {
-    hold() {
-      let release!: () => void;
-      held = new Promise<void>((r) => (release = r));
-      return () => {
-        held = undefined;
-        release();
-      };
-    },
-  };
-  if (opts.consume !== false) {
-    await inner.subscribe<Msg>({
-      topic: Topics.RULE_ENGINE,
-      group: 'test-consumer',
-      handler: async (records) => {
-        for (const r of records) consumed.push(r.value);
-        if (held) await held;
-      },
-    });
-  }
+  const { consumed, gate } = await consumeRuleEngine(inner, { subscribe: opts.consume !== false });
   const server: Server = createServer((req, res) => {
     if (transport.handle(req, res)) return;
     res.writeHead(418, { 'content-type': 'text/plain' });

@@ -9,41 +9,35 @@ import {
   AttributeScope,
   LiveChannel,
   type AttributesEvent,
-  type AttributesResponse,
   type DeviceApiService,
   type DeviceAuthenticator,
   type DeviceInfo,
-  type DeviceStateReporter,
   type GatewayDeviceService,
   type KvValue,
-  type Logger,
   type Msg,
 } from '@rivulet/core';
-import { Topics, createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
+import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
+import {
+  DEVICE,
+  OTHER,
+  consumeRuleEngine,
+  mapAuthenticator,
+  mapDeviceApi,
+  recordingLogger,
+  recordingStateReporter,
+  testTokens,
+  type ConsumerGate,
+  type DeviceAttributes,
+  type LogEntry,
+  type StateEvent,
+} from '@rivulet/testing';
 import { createMqttTransport, type MqttTransport, type MqttTransportConfig } from './index';
 
-export const TOKEN = 'A1_TEST_TOKEN';
-export const OTHER_TOKEN = 'B2_TEST_TOKEN';
+export { DEVICE, OTHER, OTHER_TOKEN, TOKEN, type LogEntry, type StateEvent } from '@rivulet/testing';
 export const GATEWAY_TOKEN = 'GW_TEST_TOKEN';
-export const DEVICE: DeviceInfo = { tenantId: 'tenant-1', deviceId: 'device-1', deviceName: 'Thermometer A', deviceType: 'thermometer' };
-export const OTHER: DeviceInfo = { tenantId: 'tenant-1', deviceId: 'device-2', deviceName: 'Pump', deviceType: 'default' };
 export const GATEWAY: DeviceInfo = { tenantId: 'tenant-1', deviceId: 'gateway-1', deviceName: 'Gateway', deviceType: 'gateway', isGateway: true };
 /** MQTT basic credentials of OTHER: client id, user name and password together. */
 export const BASIC = { clientId: 'pump-client', username: 'pump-user', password: 'pump-secret' };
-
-export interface LogEntry {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  fields: Record<string, unknown>;
-  msg: string;
-}
-
-export function recordingLogger(entries: LogEntry[]): Logger {
-  const log = (level: LogEntry['level']) => (fields: Record<string, unknown>, msg: string) => void entries.push({ level, fields, msg });
-  const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: () => logger };
-  return logger;
-}
-
-export type StateEvent = { kind: 'connect' | 'disconnect' | 'activity'; deviceId: string };
 
 export interface Harness {
   port: number;
@@ -56,11 +50,11 @@ export interface Harness {
   logs: LogEntry[];
   stateEvents: StateEvent[];
   /** Client and shared attributes per device id, as the storage-backed service would read them. */
-  attributes: Map<string, { client: Record<string, KvValue>; shared: Record<string, KvValue> }>;
+  attributes: Map<string, DeviceAttributes>;
   /** Devices created behind gateways, by name. */
   gatewayDevices: Map<string, DeviceInfo>;
   /** Holds the consumer's batches while set (its promise resolves when released). */
-  gate: { hold(): () => void };
+  gate: ConsumerGate;
   /** An mqtt.js client of the device with this token (username), connected. */
   connect(token: string, opts?: IClientOptions): Promise<MqttClient>;
   /** Publishes a shared-attribute change as the storage wrapper does after a REST write. */
@@ -79,15 +73,8 @@ export async function startTransport(
 ): Promise<Harness> {
   const queue = opts.queue ?? createMemoryQueue({ partitions: 2 });
   const broadcast = createMemoryBroadcast<unknown>();
-  const tokens = new Map([
-    [TOKEN, DEVICE],
-    [OTHER_TOKEN, OTHER],
-    [GATEWAY_TOKEN, GATEWAY],
-  ]);
   const auth: DeviceAuthenticator = opts.auth ?? {
-    async authenticateToken(token) {
-      return tokens.get(token) ?? null;
-    },
+    ...mapAuthenticator(testTokens([[GATEWAY_TOKEN, GATEWAY]])),
     async authenticateBasic({ clientId, username, password }) {
       return clientId === BASIC.clientId && username === BASIC.username && password === BASIC.password ? OTHER : null;
     },
@@ -95,20 +82,7 @@ export async function startTransport(
   const attributes: Harness['attributes'] = new Map([
     [DEVICE.deviceId, { client: { attribute1: 'value1', attribute2: true }, shared: { shared1: 'value2', interval: 60 } }],
   ]);
-  const pick = (all: Record<string, KvValue>, keys: string[] | undefined) =>
-    Object.fromEntries(Object.entries(all).filter(([k]) => keys === undefined || keys.includes(k)));
-  const deviceApi: DeviceApiService = opts.deviceApi ?? {
-    async getAttributes(device, request) {
-      const attrs = attributes.get(device.deviceId) ?? { client: {}, shared: {} };
-      const both = request.clientKeys === undefined && request.sharedKeys === undefined;
-      const out: AttributesResponse = {};
-      const client = both || request.clientKeys ? pick(attrs.client, request.clientKeys) : {};
-      const shared = both || request.sharedKeys ? pick(attrs.shared, request.sharedKeys) : {};
-      if (Object.keys(client).length > 0) out.client = client;
-      if (Object.keys(shared).length > 0) out.shared = shared;
-      return out;
-    },
-  };
+  const deviceApi: DeviceApiService = opts.deviceApi ?? mapDeviceApi(attributes);
   const gatewayDevices = new Map<string, DeviceInfo>();
   const gateway: GatewayDeviceService = {
     async getOrCreateDevice(gw, name, type) {
@@ -121,44 +95,18 @@ export async function startTransport(
     },
   };
   const stateEvents: StateEvent[] = [];
-  const state: DeviceStateReporter = {
-    onConnect: (d) => void stateEvents.push({ kind: 'connect', deviceId: d.deviceId }),
-    onDisconnect: (d) => void stateEvents.push({ kind: 'disconnect', deviceId: d.deviceId }),
-    onActivity: (d) => void stateEvents.push({ kind: 'activity', deviceId: d.deviceId }),
-  };
   const logs: LogEntry[] = [];
   const transport = createMqttTransport({
     queue,
     auth,
     deviceApi,
     broadcast,
-    state,
+    state: recordingStateReporter(stateEvents),
     gateway,
     logger: recordingLogger(logs),
     config: { port: 0, host: '127.0.0.1', ...opts.config },
   });
-  const consumed: Msg[] = [];
-  let held: Promise<void> | undefined;
-  const gate = {
-    hold() {
-      let release!: () => void;
-      held = new Promise<void>((r) => (release = r));
-      return () => {
-        held = undefined;
-        release();
-      };
-    },
-  };
-  if (opts.consume !== false) {
-    await queue.subscribe<Msg>({
-      topic: Topics.RULE_ENGINE,
-      group: 'test-consumer',
-      handler: async (records) => {
-        for (const r of records) consumed.push(r.value);
-        if (held) await held;
-      },
-    });
-  }
+  const { consumed, gate } = await consumeRuleEngine(queue, { subscribe: opts.consume !== false });
   const { port } = await transport.start();
   const clients: MqttClient[] = [];
   open.push(async () => {
