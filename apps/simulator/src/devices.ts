@@ -13,8 +13,21 @@ export interface RestClient {
   login(username: string, password: string): Promise<void>;
   /** Creates the device, or finds it when one of that name exists; returns it with its token. */
   ensureDevice(name: string, type: string): Promise<Required<SimDevice>>;
+  /** The dashboard of exactly this title, when the tenant has one (the first found, if several). */
+  findDashboard(title: string): Promise<{ id: string } | undefined>;
+  /** Creates a dashboard, or with `id` replaces that one's title and configuration; returns its id. */
+  saveDashboard(dashboard: { id?: string; title: string; configuration: Record<string, unknown> }): Promise<{ id: string }>;
+  /** The whole dashboard (`GET /api/dashboard/{id}`), configuration included. */
+  getDashboard(id: string): Promise<RestDashboard>;
   /** The JWT, for the WebSocket API. */
   readonly jwt: string | undefined;
+}
+
+/** A dashboard as the REST API serves it (ThingsBoard's Dashboard), the fields the simulator reads. */
+export interface RestDashboard {
+  id: { entityType: 'DASHBOARD'; id: string };
+  title: string;
+  configuration: Record<string, unknown>;
 }
 
 export class RestError extends Error {
@@ -75,6 +88,28 @@ export function createRestClient(opts: { baseUrl: string; fetch?: FetchFn }): Re
       const hit = found.status === 200 ? found.body.data.find((d) => d.name === name) : undefined;
       if (!hit) return fail(`create device ${name}`, created);
       return { name, id: hit.id.id, token: await credentials(hit.id.id) };
+    },
+    async findDashboard(title) {
+      // textSearch is a substring match: page through the matches for the exact title.
+      for (let page = 0; ; page++) {
+        const q = new URLSearchParams({ pageSize: '100', page: String(page), textSearch: title, sortProperty: 'createdTime', sortOrder: 'ASC' });
+        const r = await call<{ data: Array<{ title: string; id: { id: string } }>; hasNext: boolean }>('GET', `/api/tenant/dashboards?${q}`);
+        if (r.status !== 200) return fail(`find dashboard ${title}`, r);
+        const hit = r.body.data.find((d) => d.title === title);
+        if (hit) return { id: hit.id.id };
+        if (!r.body.hasNext) return undefined;
+      }
+    },
+    async saveDashboard(dashboard) {
+      const { id, ...rest } = dashboard;
+      const r = await call<{ id: { id: string } }>('POST', '/api/dashboard', id === undefined ? rest : { ...rest, id: { entityType: 'DASHBOARD', id } });
+      if (r.status !== 200) return fail(`save dashboard ${dashboard.title}`, r);
+      return { id: r.body.id.id };
+    },
+    async getDashboard(id) {
+      const r = await call<RestDashboard>('GET', `/api/dashboard/${encodeURIComponent(id)}`);
+      if (r.status !== 200) return fail(`dashboard ${id}`, r);
+      return r.body;
     },
   };
 }

@@ -4,9 +4,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rivulet } from '@rivulet/server';
 import { runDemo } from './demo';
+import { createRestClient } from './devices';
 import { parseSimArgs } from './options';
 import { runSimulator } from './simulator';
 import { ADMIN, eventually, startTestPlatform } from './test-server';
+
+/** The parts of ThingsBoard's dashboard JSON the demo test reads. */
+interface DashboardJson {
+  widgets: Record<string, { typeFullFqn: string; type: string; config: { datasources: Array<{ entityAliasId: string; dataKeys: Array<{ name: string; type: string }> }> } }>;
+  entityAliases: Record<string, { filter: { type: string; singleEntity?: { entityType: string; id: string } } }>;
+  states: Record<string, { root: boolean; layouts: { main: { widgets: Record<string, unknown> } } }>;
+}
 
 describe('the simulator against a real Rivulet (HTTP device API, PostgreSQL)', () => {
   let app: Rivulet;
@@ -99,11 +107,11 @@ describe('the simulator against a real Rivulet (HTTP device API, PostgreSQL)', (
     expect(text).toMatch(/ack latency {3}p50 [\d.]+ ms {2}p90 [\d.]+ ms {2}p99 [\d.]+ ms/);
   });
 
-  it('--demo fills the install with devices, attributes and a day of history', async () => {
+  it('--demo fills the install with devices, attributes, a day of history and a dashboard', async () => {
     let text = '';
     const made = await runDemo({ url: app.url, username: ADMIN.username, password: ADMIN.password, hours: 2, out: (t) => (text += t) });
-    expect(made).toHaveLength(5);
-    const first = made[0]!;
+    expect(made.devices).toHaveLength(5);
+    const first = made.devices[0]!;
     await eventually(async () => (await app.storage.timeseries.count(first.id)) === first.points);
     expect(first.points).toBe(24 * 3);
     const attrs = await eventually(async () => {
@@ -111,6 +119,41 @@ describe('the simulator against a real Rivulet (HTTP device API, PostgreSQL)', (
       return a.length > 0 ? a : undefined;
     });
     expect(attrs.map((a) => a.key).sort()).toEqual(['firmware', 'model', 'room']);
-    expect(text).toMatch(/No dashboard was created: the web app is not part of this build yet/);
+
+    // The dashboard, fetched back through the REST API: a chart per device on that device's alias, and a table of all.
+    expect(made.dashboard.created).toBe(true);
+    expect(text).toContain(`Dashboard "Rivulet demo" created: id ${made.dashboard.id}`);
+    expect(text).toContain(`/api/dashboard/${made.dashboard.id}`);
+    expect(text).toMatch(/the web app that renders it comes later/);
+    const rest = createRestClient({ baseUrl: app.url });
+    await rest.login(ADMIN.username, ADMIN.password);
+    const dashboard = await rest.getDashboard(made.dashboard.id);
+    expect(dashboard).toMatchObject({ id: { entityType: 'DASHBOARD', id: made.dashboard.id }, title: 'Rivulet demo' });
+    const config = dashboard.configuration as unknown as DashboardJson;
+    const charts = Object.values(config.widgets).filter((w) => w.typeFullFqn === 'system.time_series_chart');
+    expect(charts).toHaveLength(made.devices.length);
+    const chartedDevices = charts.map((w) => {
+      const ds = w.config.datasources[0]!;
+      expect(w.type).toBe('timeseries');
+      expect(ds.dataKeys.length).toBeGreaterThan(0);
+      expect(ds.dataKeys.every((k) => k.type === 'timeseries')).toBe(true);
+      return config.entityAliases[ds.entityAliasId]?.filter.singleEntity?.id;
+    });
+    expect(chartedDevices.sort()).toEqual(made.devices.map((d) => d.id).sort());
+    expect(Object.values(config.widgets).filter((w) => w.typeFullFqn === 'system.cards.entities_table')).toHaveLength(1);
+    // Every widget has a place in the default state's layout, and nothing else does.
+    expect(Object.keys(config.states.default!.layouts.main.widgets).sort()).toEqual(Object.keys(config.widgets).sort());
+    expect(config.states.default!.root).toBe(true);
+    // Stored, in the admin's tenant.
+    const admin = await app.storage.users.findByEmail(ADMIN.username);
+    expect((await app.storage.dashboards.get(admin!.user.tenantId, made.dashboard.id))?.configuration).toEqual(dashboard.configuration);
+
+    // A second run updates the same dashboard instead of adding another.
+    let again = '';
+    const second = await runDemo({ url: app.url, username: ADMIN.username, password: ADMIN.password, hours: 1, out: (t) => (again += t) });
+    expect(second.dashboard).toEqual({ id: made.dashboard.id, created: false });
+    expect(again).toContain(`Dashboard "Rivulet demo" updated: id ${made.dashboard.id}`);
+    const list = await fetch(`${app.url}/api/tenant/dashboards?textSearch=${encodeURIComponent('Rivulet demo')}`, { headers: { 'x-authorization': `Bearer ${rest.jwt}` } });
+    expect(((await list.json()) as { totalElements: number }).totalElements).toBe(1);
   });
 });

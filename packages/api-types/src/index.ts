@@ -5,3 +5,4 @@ export * from './telemetry.schema';
 export * from './ws.schema';
 export * from './rule-chain.schema';
 export * from './alarm.schema';
+export * from './dashboard.schema';

@@ -14,6 +14,7 @@ import { telemetryRoutes } from './routes/telemetry.routes';
 import { rpcRoutes } from './routes/rpc.routes';
 import { alarmRoutes } from './routes/alarm.routes';
 import { ruleChainRoutes } from './routes/rule-chain.routes';
+import { dashboardRoutes } from './routes/dashboard.routes';
 import type { RuleChainsPort } from './rule-chains-port';
 import { createTokenService } from './tokens';
 import { createWsServer } from './ws/ws-server';
@@ -82,7 +83,7 @@ export function createApi(options: ApiOptions): Api {
     broadcast: options.broadcast,
     ...(options.rpcPickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.rpcPickupTimeoutMs } : {}),
   });
-  const router = createRouter([...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller)]);
+  const router = createRouter([...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller)]);
   const ws = createWsServer({
     storage: options.storage,
     broadcast: options.broadcast,

@@ -1,5 +1,5 @@
-import type { DeviceCredentialsDto, DeviceDto, UserDto } from '@rivulet/api-types';
-import type { Device, DeviceCredentials, User } from '@rivulet/storage';
+import type { DashboardDto, DashboardInfoDto, DeviceCredentialsDto, DeviceDto, UserDto } from '@rivulet/api-types';
+import type { Dashboard, DashboardInfo, Device, DeviceCredentials, User } from '@rivulet/storage';
 
 /** Storage records in ThingsBoard's REST shapes (ids as `{entityType, id}`). */
 export function toDeviceDto(d: Device): DeviceDto {
@@ -36,4 +36,20 @@ export function toUserDto(u: User): UserDto {
     lastName: u.lastName,
     createdTime: u.createdTime,
   };
+}
+
+/** ThingsBoard's DashboardInfo: `name` repeats `title`, as ThingsBoard serialises it. */
+export function toDashboardInfoDto(d: DashboardInfo): DashboardInfoDto {
+  return {
+    id: { entityType: 'DASHBOARD', id: d.id },
+    createdTime: d.createdTime,
+    tenantId: { entityType: 'TENANT', id: d.tenantId },
+    title: d.title,
+    name: d.title,
+    description: d.description,
+  };
+}
+
+export function toDashboardDto(d: Dashboard): DashboardDto {
+  return { ...toDashboardInfoDto(d), configuration: d.configuration };
 }

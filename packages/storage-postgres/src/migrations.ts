@@ -165,4 +165,21 @@ CREATE INDEX rule_node_debug_event_node_idx ON rule_node_debug_event (chain_id, 
 CREATE INDEX rule_node_debug_event_ts_idx ON rule_node_debug_event (ts);
 `,
   },
+  {
+    version: 3,
+    name: 'dashboards',
+    sql: `
+-- ThingsBoard's dashboards: the configuration (widgets, states, entity aliases, time window,
+-- settings) is one JSON document, read and written whole; lists read only the other columns.
+CREATE TABLE dashboard (
+  id uuid PRIMARY KEY,
+  tenant_id uuid NOT NULL,
+  title text NOT NULL,
+  description text,
+  configuration jsonb NOT NULL,
+  created_time bigint NOT NULL
+);
+CREATE INDEX dashboard_tenant_created_idx ON dashboard (tenant_id, created_time);
+`,
+  },
 ];

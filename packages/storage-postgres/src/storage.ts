@@ -2,6 +2,7 @@ import type { Logger } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
 import { createAlarmRepository } from './alarm.repository';
 import { createAttributeRepository } from './attribute.repository';
+import { createDashboardRepository } from './dashboard.repository';
 import { createDebugEventRepository } from './debug-event.repository';
 import { createDeviceRepository } from './device.repository';
 import { migrate } from './migrate';
@@ -51,6 +52,7 @@ export async function createSqlStorage(opts: SqlStorageOptions): Promise<Storage
     alarms: createAlarmRepository(client),
     // Debug events carry whole messages: smaller chunks than points keep one statement modest.
     debugEvents: createDebugEventRepository({ client, chunkSize: Math.min(chunkSize, 1000) }),
+    dashboards: createDashboardRepository(client),
     // Idempotent: a composition root may close on several shutdown paths.
     close() {
       closed ??= client.close();

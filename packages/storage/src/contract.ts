@@ -783,6 +783,132 @@ export function storageContract(name: string, factory: () => Promise<StorageFixt
       });
     });
 
+    describe('dashboards', () => {
+      const configuration = {
+        description: 'Plant floor',
+        widgets: { 'w-1': { typeFullFqn: 'system.time_series_chart', type: 'timeseries', sizeX: 8, sizeY: 5, config: { datasources: [] } } },
+        states: { default: { name: 'Plant', root: true, layouts: { main: { widgets: { 'w-1': { sizeX: 8, sizeY: 5, row: 0, col: 0 } } } } } },
+        entityAliases: {},
+        settings: { showTitle: false },
+      };
+
+      it('creates a dashboard with a generated id and reads it back whole', async () => {
+        const tenantId = await tenant();
+        const before = Date.now();
+        const d = await storage.dashboards.save({ tenantId, title: 'Plant', description: 'd', configuration });
+        expect(d).toMatchObject({ tenantId, title: 'Plant', description: 'd', configuration });
+        expect(d.id).toMatch(/^[0-9a-f-]{36}$/);
+        expect(d.createdTime).toBeGreaterThanOrEqual(before);
+        expect(await storage.dashboards.get(tenantId, d.id)).toEqual(d);
+        const plain = await storage.dashboards.save({ tenantId, title: 'Empty', configuration: {} });
+        expect(plain).toMatchObject({ description: null, configuration: {} });
+      });
+
+      it('keeps JSON values of every type in the configuration', async () => {
+        const tenantId = await tenant();
+        const odd = { s: 'x', n: 1.5, i: -3, b: false, z: null, a: [1, 'two', { three: [3] }], nested: { deep: { deeper: {} } }, unicode: 'Grad °C ✓' };
+        const d = await storage.dashboards.save({ tenantId, title: 'Types', configuration: odd });
+        expect((await storage.dashboards.get(tenantId, d.id))?.configuration).toEqual(odd);
+      });
+
+      it('updates by id, keeping createdTime, within its tenant only', async () => {
+        const tenantId = await tenant();
+        const d = await storage.dashboards.save({ tenantId, title: 'V1', description: 'first', configuration });
+        await sleep(3);
+        const updated = await storage.dashboards.save({ id: d.id, tenantId, title: 'V2', configuration: { widgets: {} } });
+        expect(updated).toEqual({ id: d.id, tenantId, title: 'V2', description: null, configuration: { widgets: {} }, createdTime: d.createdTime });
+        expect(await storage.dashboards.get(tenantId, d.id)).toEqual(updated);
+        // Another tenant can neither see it nor overwrite it.
+        const other = await tenant();
+        expect(await storage.dashboards.get(other, d.id)).toBeNull();
+        await expect(storage.dashboards.save({ id: d.id, tenantId: other, title: 'Stolen', configuration: {} })).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect((await storage.dashboards.get(tenantId, d.id))?.title).toBe('V2');
+      });
+
+      it('keeps a given id on insert and refuses a malformed one', async () => {
+        const tenantId = await tenant();
+        const id = newId();
+        expect((await storage.dashboards.save({ id, tenantId, title: 'Given', configuration: {} })).id).toBe(id);
+        await expect(storage.dashboards.save({ id: 'nope', tenantId, title: 'Bad', configuration: {} })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        await expect(storage.dashboards.save({ tenantId: 'nope', title: 'Bad', configuration: {} })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      });
+
+      it('returns null for an unknown or malformed id', async () => {
+        const tenantId = await tenant();
+        expect(await storage.dashboards.get(tenantId, newId())).toBeNull();
+        expect(await storage.dashboards.get(tenantId, 'not-a-uuid')).toBeNull();
+        expect(await storage.dashboards.get('not-a-uuid', newId())).toBeNull();
+      });
+
+      describe('list', () => {
+        let tenantId: string;
+        const titles = ['Alpha plant', 'alpha line', 'Beta', 'Gamma 50%', 'ALPHA yard'];
+
+        beforeAll(async () => {
+          tenantId = await tenant();
+          for (const title of titles) {
+            await storage.dashboards.save({ tenantId, title, configuration });
+            // distinct createdTime, so the default order is fully determined
+            await sleep(3);
+          }
+        });
+
+        it('pages with exact totals, newest first by default, without configurations', async () => {
+          const p0 = await storage.dashboards.list(tenantId, { pageSize: 2, page: 0 });
+          const p2 = await storage.dashboards.list(tenantId, { pageSize: 2, page: 2 });
+          expect(p0).toMatchObject({ totalElements: 5, totalPages: 3, hasNext: true });
+          expect(p2).toMatchObject({ totalElements: 5, totalPages: 3, hasNext: false });
+          expect(p0.data.map((d) => d.title)).toEqual(['ALPHA yard', 'Gamma 50%']);
+          expect(p2.data.map((d) => d.title)).toEqual(['Alpha plant']);
+          for (const d of p0.data) {
+            expect(d).not.toHaveProperty('configuration');
+            expect(d).toMatchObject({ tenantId, description: null });
+          }
+          expect(await storage.dashboards.list(tenantId, { pageSize: 5, page: 7 })).toEqual({ data: [], totalPages: 1, totalElements: 5, hasNext: false });
+        });
+
+        it('sorts by title and createdTime in both directions', async () => {
+          const byTitle = await storage.dashboards.list(tenantId, { pageSize: 10, page: 0, sortProperty: 'title', sortOrder: 'ASC' });
+          const expected = byTitle.data.map((d) => d.title);
+          expect([...expected].sort()).toEqual([...titles].sort());
+          // Only titles whose order no collation disputes are compared (case order varies by locale).
+          expect(expected.indexOf('Beta')).toBeLessThan(expected.indexOf('Gamma 50%'));
+          const byTitleDesc = await storage.dashboards.list(tenantId, { pageSize: 10, page: 0, sortProperty: 'title', sortOrder: 'DESC' });
+          expect(byTitleDesc.data.map((d) => d.title)).toEqual([...expected].reverse());
+          const byCreated = await storage.dashboards.list(tenantId, { pageSize: 10, page: 0, sortProperty: 'createdTime', sortOrder: 'ASC' });
+          expect(byCreated.data.map((d) => d.title)).toEqual(titles);
+        });
+
+        it('searches titles case-insensitively by substring, wildcards taken literally', async () => {
+          const p = await storage.dashboards.list(tenantId, { pageSize: 2, page: 0, textSearch: 'ALPHA', sortProperty: 'createdTime', sortOrder: 'ASC' });
+          expect(p).toMatchObject({ totalElements: 3, totalPages: 2, hasNext: true });
+          expect(p.data.map((d) => d.title)).toEqual(['Alpha plant', 'alpha line']);
+          expect((await storage.dashboards.list(tenantId, { pageSize: 10, page: 0, textSearch: '50%' })).data.map((d) => d.title)).toEqual(['Gamma 50%']);
+          expect((await storage.dashboards.list(tenantId, { pageSize: 10, page: 0, textSearch: 'a_p' })).totalElements).toBe(0);
+          expect(await storage.dashboards.list(tenantId, { pageSize: 10, page: 0, textSearch: 'zzz' })).toEqual({ data: [], totalPages: 0, totalElements: 0, hasNext: false });
+        });
+
+        it('lists only the tenant’s dashboards', async () => {
+          expect((await storage.dashboards.list(await tenant(), { pageSize: 10, page: 0 })).totalElements).toBe(0);
+        });
+
+        it('rejects an unknown sort property and a bad page size', async () => {
+          await expect(storage.dashboards.list(tenantId, { pageSize: 10, page: 0, sortProperty: 'configuration' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+          await expect(storage.dashboards.list(tenantId, { pageSize: 0, page: 0 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        });
+      });
+
+      it('deletes a dashboard of its tenant only', async () => {
+        const tenantId = await tenant();
+        const d = await storage.dashboards.save({ tenantId, title: 'Gone', configuration });
+        expect(await storage.dashboards.delete(await tenant(), d.id)).toBe(false);
+        expect(await storage.dashboards.delete(tenantId, 'not-a-uuid')).toBe(false);
+        expect(await storage.dashboards.delete(tenantId, d.id)).toBe(true);
+        expect(await storage.dashboards.get(tenantId, d.id)).toBeNull();
+        expect(await storage.dashboards.delete(tenantId, d.id)).toBe(false);
+      });
+    });
+
     describe('alarms', () => {
       const input = (tenantId: string, originatorId: string, over: Partial<Parameters<Storage['alarms']['createOrUpdate']>[0]> = {}) => ({
         tenantId,

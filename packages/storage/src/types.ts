@@ -185,6 +185,39 @@ export interface RuleChainRepository {
   delete(tenantId: string, id: string): Promise<boolean>;
 }
 
+/**
+ * A stored dashboard: ThingsBoard's Dashboard, its configuration (widgets, states, entity aliases,
+ * time window, settings) kept as one JSON document that storage never looks into.
+ */
+export interface Dashboard {
+  id: string;
+  tenantId: string;
+  title: string;
+  description: string | null;
+  configuration: JsonObject;
+  createdTime: number;
+}
+
+/** A dashboard without its configuration (ThingsBoard's DashboardInfo): what lists return. */
+export type DashboardInfo = Omit<Dashboard, 'configuration'>;
+
+export interface DashboardRepository {
+  /**
+   * Creates the dashboard (id generated unless given), or replaces title, description and
+   * configuration of the one with that id (createdTime kept). ConflictError when the id belongs to a
+   * dashboard of another tenant; BadRequestError for a malformed id.
+   */
+  save(input: { id?: string | undefined; tenantId: string; title: string; description?: string | null | undefined; configuration: JsonObject }): Promise<Dashboard>;
+  get(tenantId: string, id: string): Promise<Dashboard | null>;
+  /**
+   * Without configurations. Text search is a case-insensitive substring match on title (LIKE
+   * wildcards taken literally); sortProperty: title|createdTime, default createdTime DESC.
+   * BadRequestError for another sortProperty or a pageSize < 1.
+   */
+  list(tenantId: string, page: PageQuery): Promise<Page<DashboardInfo>>;
+  delete(tenantId: string, id: string): Promise<boolean>;
+}
+
 export type AlarmSeverity = 'CRITICAL' | 'MAJOR' | 'MINOR' | 'WARNING' | 'INDETERMINATE';
 
 /** ThingsBoard's alarm: one active alarm per (originator, type); acknowledged and cleared independently. */
@@ -291,6 +324,7 @@ export interface Storage {
   readonly ruleChains: RuleChainRepository;
   readonly alarms: AlarmRepository;
   readonly debugEvents: DebugEventRepository;
+  readonly dashboards: DashboardRepository;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,73 @@
+import { DashboardSaveRequestSchema } from '@rivulet/api-types';
+import type { JsonObject } from '@rivulet/core';
+import type { Dashboard, PageQuery } from '@rivulet/storage';
+import { notFound } from '../api-error';
+import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
+import { toDashboardDto, toDashboardInfoDto } from '../dto';
+import { enumParam, intParam, optionalParam, parseBody, parseId } from '../params';
+import { ok, type RouteDef } from '../router';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './device.routes';
+
+const SORT_PROPERTIES = ['title', 'createdTime'] as const;
+
+function pageOf(q: URLSearchParams): PageQuery {
+  // ThingsBoard requires pageSize; Rivulet defaults it and caps it rather than failing.
+  const pageSize = Math.min(intParam(q, 'pageSize', { min: 1 }) ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+  const page = intParam(q, 'page', { min: 0 }) ?? 0;
+  const sortProperty = enumParam(q, 'sortProperty', SORT_PROPERTIES);
+  // As in ThingsBoard's createPageLink: a sort property without an order sorts ascending.
+  const sortOrder = enumParam(q, 'sortOrder', ['ASC', 'DESC'] as const) ?? (sortProperty !== undefined ? 'ASC' : undefined);
+  return { pageSize, page, textSearch: optionalParam(q, 'textSearch'), sortProperty, sortOrder };
+}
+
+/**
+ * ThingsBoard's dashboards, stored as documents: Rivulet checks the title and that the configuration
+ * is a JSON object, and otherwise keeps the configuration exactly as given (the web app renders it;
+ * a ThingsBoard export imports unchanged).
+ */
+export function dashboardRoutes(deps: ApiDeps): RouteDef[] {
+  const { storage, tokens } = deps;
+
+  async function dashboardOf(tenantId: string, rawId: string | undefined): Promise<Dashboard> {
+    const id = parseId(rawId, 'dashboardId');
+    const dashboard = await storage.dashboards.get(tenantId, id);
+    if (!dashboard) throw notFound(`Dashboard ${id} not found`);
+    return dashboard;
+  }
+
+  const route = (method: RouteDef['method'], path: string, handler: Parameters<typeof authed>[1]): RouteDef => ({
+    method,
+    path,
+    handler: authed(tokens, handler, TENANT_ADMIN_ONLY),
+  });
+
+  return [
+    route('POST', '/api/dashboard', async (ctx, user) => {
+      const input = parseBody(DashboardSaveRequestSchema, await ctx.body());
+      // ThingsBoard's save with an id is an update: 404 for an id that is not this tenant's.
+      const existing = input.id ? await dashboardOf(user.tenantId, input.id.id) : undefined;
+      // Left out: kept on update, empty on create; null clears it.
+      const configuration: JsonObject = input.configuration === undefined ? (existing?.configuration ?? {}) : (input.configuration ?? {});
+      // ThingsBoard keeps the description inside the configuration; an export brings it there.
+      const described = typeof configuration.description === 'string' ? configuration.description : undefined;
+      const description = input.description !== undefined ? input.description : (described ?? existing?.description ?? null);
+      const saved = await storage.dashboards.save({ id: existing?.id, tenantId: user.tenantId, title: input.title, description, configuration });
+      return ok(toDashboardDto(saved));
+    }),
+
+    route('GET', '/api/dashboard/{dashboardId}', async (ctx, user) => ok(toDashboardDto(await dashboardOf(user.tenantId, ctx.params.dashboardId)))),
+
+    route('GET', '/api/dashboard/info/{dashboardId}', async (ctx, user) => ok(toDashboardInfoDto(await dashboardOf(user.tenantId, ctx.params.dashboardId)))),
+
+    route('GET', '/api/tenant/dashboards', async (ctx, user) => {
+      const page = await storage.dashboards.list(user.tenantId, pageOf(ctx.query));
+      return ok({ ...page, data: page.data.map(toDashboardInfoDto) });
+    }),
+
+    route('DELETE', '/api/dashboard/{dashboardId}', async (ctx, user) => {
+      const id = parseId(ctx.params.dashboardId, 'dashboardId');
+      if (!(await storage.dashboards.delete(user.tenantId, id))) throw notFound(`Dashboard ${id} not found`);
+      return ok();
+    }),
+  ];
+}
