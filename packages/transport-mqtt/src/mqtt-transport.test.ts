@@ -128,6 +128,55 @@ describe('telemetry and attributes', () => {
   });
 });
 
+/** MQTT 3.1.1 packets built by hand, for a client that does not wait for CONNACK. */
+const mqttStr = (v: string) => {
+  const b = Buffer.from(v, 'utf8');
+  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+};
+const withHeader = (first: number, body: Buffer) => {
+  const len: number[] = [];
+  let n = body.length;
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    len.push(byte);
+  } while (n > 0);
+  return Buffer.concat([Buffer.from([first, ...len]), body]);
+};
+const rawConnectPacket = (clientId: string, username: string) =>
+  withHeader(0x10, Buffer.concat([mqttStr('MQTT'), Buffer.from([4, 0x82, 0, 60]), mqttStr(clientId), mqttStr(username)]));
+const rawPublishQos1 = (topic: string, id: number, payload: string) =>
+  withHeader(0x32, Buffer.concat([mqttStr(topic), Buffer.from([id >> 8, id & 0xff]), Buffer.from(payload, 'utf8')]));
+
+describe('a client that publishes before CONNACK', () => {
+  it('gets every message acknowledged and processed in the order sent', async () => {
+    const h = await startTransport();
+    const acks: number[] = [];
+    let connack: number[] | undefined;
+    const s: Socket = rawConnect(h.port, '127.0.0.1');
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    let buf = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 4) {
+        if (buf[0] === 0x20) connack = [buf[2]!, buf[3]!];
+        else if (buf[0] === 0x40) acks.push(buf.readUInt16BE(2));
+        buf = buf.subarray(4);
+      }
+    });
+    // CONNECT and two QoS 1 publishes in one write, before any CONNACK could arrive
+    s.write(Buffer.concat([rawConnectPacket('early-bird', TOKEN), rawPublishQos1('v1/devices/me/telemetry', 1, '{"i":0}'), rawPublishQos1('v1/devices/me/telemetry', 2, '{"i":1}')]));
+    await vi.waitFor(() => expect(connack).toEqual([0, 0]), { timeout: 5000 });
+    s.write(rawPublishQos1('v1/devices/me/telemetry', 3, '{"i":2}'));
+    await vi.waitFor(() => expect(acks).toHaveLength(3), { timeout: 5000 });
+    expect(acks).toEqual([1, 2, 3]);
+    const msgs = await waitForConsumed(h, 3);
+    expect(msgs.map((m) => (m.data as { i: number }).i)).toEqual([0, 1, 2]);
+    s.destroy();
+  });
+});
+
 describe('authorization and per-device delivery', () => {
   it('refuses filters outside the device API with SUBACK 0x80 and grants QoS 2 as 1', async () => {
     const h = await startTransport();
