@@ -5,5 +5,5 @@ export * from './options';
 export * from './runner';
 export * from './simulator';
 export * from './templates';
-export { runDemo, type DemoOptions } from './demo';
+export { runDemo, type DemoOptions, type DemoResult } from './demo';
 export { progressLine, summaryText } from './format';
