@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlarmPageSchema, AlarmSchema } from '@rivulet/api-types';
 import { newId } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
-import { createTenantUser, createTestStorage, startTestApi, type TestApi, type TestUser } from './test-storage';
+import { startTwoTenants, type TestApi, type TestUser } from './test-storage';
 
 describe('alarm REST API', () => {
   let storage: Storage;
@@ -15,12 +15,7 @@ describe('alarm REST API', () => {
   let device2Id: string;
 
   beforeAll(async () => {
-    storage = await createTestStorage();
-    admin = await createTenantUser(storage, 'admin@alarm.test', 'pw-a');
-    other = await createTenantUser(storage, 'admin@alarm-other.test', 'pw-b');
-    t = await startTestApi(storage);
-    token = await t.login(admin);
-    otherToken = await t.login(other);
+    ({ storage, t, admin, other, token, otherToken } = await startTwoTenants('alarm'));
     deviceId = (await storage.devices.create({ tenantId: admin.tenantId, name: 'Boiler', label: 'Basement' })).device.id;
     device2Id = (await storage.devices.create({ tenantId: admin.tenantId, name: 'Pump' })).device.id;
   });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DashboardInfoPageSchema, DashboardInfoSchema, DashboardSchema, type DashboardDto } from '@rivulet/api-types';
 import { newId } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
-import { createTenantUser, createTestStorage, startTestApi, type TestApi, type TestUser } from './test-storage';
+import { createTenantUser, closeTwoTenants, startTwoTenants, type TestApi, type TestUser } from './test-storage';
 
 /** A dashboard configuration in ThingsBoard's shape: one chart on one device alias. */
 function tbConfiguration(deviceId = newId()) {
@@ -39,17 +39,9 @@ describe('dashboard REST API', () => {
   let otherToken: string;
 
   beforeAll(async () => {
-    storage = await createTestStorage();
-    admin = await createTenantUser(storage, 'admin@dash.test', 'pw-a');
-    other = await createTenantUser(storage, 'admin@dash-other.test', 'pw-b');
-    t = await startTestApi(storage);
-    token = await t.login(admin);
-    otherToken = await t.login(other);
+    ({ storage, t, admin, other, token, otherToken } = await startTwoTenants('dash'));
   });
-  afterAll(async () => {
-    await t.close();
-    await storage.close();
-  });
+  afterAll(() => closeTwoTenants({ t, storage }));
 
   const req = (method: string, path: string, body?: unknown, as = token) => t.request(method, path, { token: as, ...(body === undefined ? {} : { body }) });
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeviceCredentialsSchema, DevicePageSchema, DeviceSchema } from '@rivulet/api-types';
 import { LiveChannel, type DeviceEvent } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
-import { createTenantUser, createTestStorage, startTestApi, type TestApi, type TestUser } from './test-storage';
+import { startTwoTenants, type TestApi, type TestUser } from './test-storage';
 
 describe('device REST API', () => {
   let storage: Storage;
@@ -14,13 +14,8 @@ describe('device REST API', () => {
   const events: DeviceEvent[] = [];
 
   beforeAll(async () => {
-    storage = await createTestStorage();
-    admin = await createTenantUser(storage, 'admin@dev.test', 'pw-a');
-    other = await createTenantUser(storage, 'admin@other.test', 'pw-b');
-    t = await startTestApi(storage);
+    ({ storage, t, admin, other, token, otherToken } = await startTwoTenants('dev'));
     t.broadcast.subscribe(LiveChannel.DEVICES, (e) => events.push(e as DeviceEvent));
-    token = await t.login(admin);
-    otherToken = await t.login(other);
   });
   afterAll(async () => {
     await t.close();

@@ -10,7 +10,7 @@ import {
 import { LiveChannel, newId, type RuleChainEvent } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
 import { createTestRuleChains } from './test-rule-chains';
-import { createTenantUser, createTestStorage, startTestApi, type TestApi, type TestUser } from './test-storage';
+import { startTestApi, startTwoTenants, type TestApi, type TestUser } from './test-storage';
 
 const TB = 'org.thingsboard.rule.engine';
 
@@ -45,14 +45,10 @@ describe('rule chain REST API', () => {
   const stats = new Map<string, unknown[]>();
 
   beforeAll(async () => {
-    storage = await createTestStorage();
-    admin = await createTenantUser(storage, 'admin@rc.test', 'pw-a');
-    other = await createTenantUser(storage, 'admin@rc-other.test', 'pw-b');
-    const ruleChains = await createTestRuleChains(storage, (tenantId, chainId) => (stats.get(`${tenantId}/${chainId}`) as never) ?? null);
-    t = await startTestApi(storage, { ruleChains });
+    ({ storage, t, admin, other, token, otherToken } = await startTwoTenants('rc', async (s) => ({
+      ruleChains: await createTestRuleChains(s, (tenantId, chainId) => (stats.get(`${tenantId}/${chainId}`) as never) ?? null),
+    })));
     t.broadcast.subscribe(LiveChannel.RULE_CHAINS, (e) => events.push(e as RuleChainEvent));
-    token = await t.login(admin);
-    otherToken = await t.login(other);
   });
   afterAll(async () => {
     await t.close();

@@ -91,3 +91,28 @@ export async function startTestApi(storage: Storage, options: Partial<ApiOptions
     },
   };
 }
+
+/** The usual fixture of the REST tests: a fresh storage, two tenants with an administrator each, the API, both logged in. */
+export interface TwoTenants {
+  storage: Storage;
+  t: TestApi;
+  admin: TestUser;
+  other: TestUser;
+  token: string;
+  otherToken: string;
+}
+
+/** `name` tells the users apart (admin@<name>.test, admin@<name>-other.test); `options` may be built from the storage. */
+export async function startTwoTenants(name: string, options: Partial<ApiOptions> | ((storage: Storage) => Promise<Partial<ApiOptions>>) = {}): Promise<TwoTenants> {
+  const storage = await createTestStorage();
+  const admin = await createTenantUser(storage, `admin@${name}.test`, 'pw-a');
+  const other = await createTenantUser(storage, `admin@${name}-other.test`, 'pw-b');
+  const t = await startTestApi(storage, typeof options === 'function' ? await options(storage) : options);
+  return { storage, t, admin, other, token: await t.login(admin), otherToken: await t.login(other) };
+}
+
+/** Closes what startTwoTenants opened. */
+export async function closeTwoTenants(f: { t?: TestApi; storage?: Storage }): Promise<void> {
+  await f.t?.close();
+  await f.storage?.close();
+}

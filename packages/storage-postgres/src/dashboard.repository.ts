@@ -1,8 +1,8 @@
 import { BadRequestError, ConflictError, isUuid, newId, type JsonObject } from '@rivulet/core';
 import type { Dashboard, DashboardInfo, DashboardRepository } from '@rivulet/storage';
-import { selectPage } from './paging';
+import { selectTenantPage } from './paging';
 import type { SqlClient } from './sql-client';
-import { likeContains, mapDbError, num } from './sql-util';
+import { mapDbError, num } from './sql-util';
 
 interface DashboardInfoRow {
   id: string;
@@ -60,21 +60,8 @@ export function createDashboardRepository(client: SqlClient): DashboardRepositor
       return rows[0] ? toDashboard(rows[0]) : null;
     },
 
-    async list(tenantId, page) {
-      if (!isUuid(tenantId)) return { data: [], totalPages: 0, totalElements: 0, hasNext: false };
-      const search = page.textSearch?.trim();
-      const params: unknown[] = [tenantId];
-      let where = 'tenant_id = $1';
-      if (search) {
-        params.push(likeContains(search));
-        where += ' AND title ILIKE $2';
-      }
-      return selectPage<DashboardInfoRow, DashboardInfo>(
-        client,
-        { filtered: `SELECT ${INFO_COLUMNS} FROM dashboard WHERE ${where}`, params, sortColumns: SORT_COLUMNS, defaultSort: 'createdTime' },
-        page,
-        toInfo,
-      );
+    list(tenantId, page) {
+      return selectTenantPage<DashboardInfoRow, DashboardInfo>(client, { table: 'dashboard', columns: INFO_COLUMNS, tenantId, searchColumn: 'title', sortColumns: SORT_COLUMNS }, page, toInfo);
     },
 
     async delete(tenantId, id) {

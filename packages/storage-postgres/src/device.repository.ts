@@ -1,9 +1,9 @@
 import { BadRequestError, isUuid, newId, type JsonObject } from '@rivulet/core';
 import type { CredentialsType, Device, DeviceCredentials, DeviceRepository } from '@rivulet/storage';
 import { generateAccessToken } from './access-token';
-import { selectPage } from './paging';
+import { selectTenantPage } from './paging';
 import type { SqlClient } from './sql-client';
-import { likeContains, mapDbError, num } from './sql-util';
+import { mapDbError, num } from './sql-util';
 
 interface DeviceRow {
   id: string;
@@ -138,21 +138,8 @@ export function createDeviceRepository(client: SqlClient): DeviceRepository {
       return rows[0] ? toDevice(rows[0]) : null;
     },
 
-    async list(tenantId, page) {
-      if (!isUuid(tenantId)) return { data: [], totalPages: 0, totalElements: 0, hasNext: false };
-      const search = page.textSearch?.trim();
-      const params: unknown[] = [tenantId];
-      let where = 'tenant_id = $1';
-      if (search) {
-        params.push(likeContains(search));
-        where += ` AND name ILIKE $2`;
-      }
-      return selectPage<DeviceRow, Device>(
-        client,
-        { filtered: `SELECT * FROM device WHERE ${where}`, params, sortColumns: SORT_COLUMNS, defaultSort: 'createdTime' },
-        page,
-        toDevice,
-      );
+    list(tenantId, page) {
+      return selectTenantPage<DeviceRow, Device>(client, { table: 'device', tenantId, searchColumn: 'name', sortColumns: SORT_COLUMNS }, page, toDevice);
     },
 
     async delete(tenantId, id) {

@@ -1,6 +1,6 @@
-import { BadRequestError } from '@rivulet/core';
+import { BadRequestError, isUuid } from '@rivulet/core';
 import type { Page, PageQuery } from '@rivulet/storage';
-import { num } from './sql-util';
+import { likeContains, num } from './sql-util';
 import type { SqlClient } from './sql-client';
 
 export interface PagedSelect {
@@ -48,4 +48,31 @@ export async function selectPage<R extends object, T>(client: SqlClient, q: Page
     totalElements,
     hasNext: (page.page + 1) * page.pageSize < totalElements,
   };
+}
+
+/**
+ * A tenant's page of one table: `columns` of `table` where tenant_id matches, `searchColumn`
+ * containing `page.textSearch` (case-insensitive, wildcards taken literally), created time first by
+ * default. A tenant id that is not a UUID has no rows.
+ */
+export function selectTenantPage<R extends object, T>(
+  client: SqlClient,
+  q: { table: string; columns?: string; tenantId: string; searchColumn: string; sortColumns: Readonly<Record<string, string>> },
+  page: PageQuery,
+  map: (row: R) => T,
+): Promise<Page<T>> {
+  if (!isUuid(q.tenantId)) return Promise.resolve({ data: [], totalPages: 0, totalElements: 0, hasNext: false });
+  const search = page.textSearch?.trim();
+  const params: unknown[] = [q.tenantId];
+  let where = 'tenant_id = $1';
+  if (search) {
+    params.push(likeContains(search));
+    where += ` AND ${q.searchColumn} ILIKE $2`;
+  }
+  return selectPage<R, T>(
+    client,
+    { filtered: `SELECT ${q.columns ?? '*'} FROM ${q.table} WHERE ${where}`, params, sortColumns: q.sortColumns, defaultSort: 'createdTime' },
+    page,
+    map,
+  );
 }

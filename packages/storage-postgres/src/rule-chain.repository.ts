@@ -1,8 +1,8 @@
 import { BadRequestError, ConflictError, NotFoundError, isUuid, type JsonValue } from '@rivulet/core';
 import type { RuleChainRecord, RuleChainRepository } from '@rivulet/storage';
-import { selectPage } from './paging';
+import { selectTenantPage } from './paging';
 import type { SqlClient } from './sql-client';
-import { likeContains, mapDbError, num } from './sql-util';
+import { mapDbError, num } from './sql-util';
 
 interface RuleChainRow {
   id: string;
@@ -105,21 +105,8 @@ export function createRuleChainRepository(client: SqlClient): RuleChainRepositor
       return rows[0] ? toRecord(rows[0]) : null;
     },
 
-    async list(tenantId, page) {
-      if (!isUuid(tenantId)) return { data: [], totalPages: 0, totalElements: 0, hasNext: false };
-      const search = page.textSearch?.trim();
-      const params: unknown[] = [tenantId];
-      let where = 'tenant_id = $1';
-      if (search) {
-        params.push(likeContains(search));
-        where += ' AND name ILIKE $2';
-      }
-      return selectPage<RuleChainRow, RuleChainRecord>(
-        client,
-        { filtered: `SELECT * FROM rule_chain WHERE ${where}`, params, sortColumns: SORT_COLUMNS, defaultSort: 'createdTime' },
-        page,
-        toRecord,
-      );
+    list(tenantId, page) {
+      return selectTenantPage<RuleChainRow, RuleChainRecord>(client, { table: 'rule_chain', tenantId, searchColumn: 'name', sortColumns: SORT_COLUMNS }, page, toRecord);
     },
 
     async setRoot(tenantId, id) {
