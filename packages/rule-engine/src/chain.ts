@@ -309,18 +309,18 @@ export function compileRuleChain(options: {
     node.stats.in++;
     // Decided once per visit, before the node runs: cheap when nothing is traced (no sink).
     const startTs = sink ? now() : 0;
-    const visit: VisitInfo | undefined = sink ? { seq: seq++, startTs, traced: traceAll || startTs < node.debugUntil } : undefined;
+    const info: VisitInfo | undefined = sink ? { seq: seq++, startTs, traced: traceAll || startTs < node.debugUntil } : undefined;
     const t0 = performance.now();
     let r: Route[] | Promise<Route[]>;
     try {
       r = node.instance.process(msg, node.ctx);
     } catch (e) {
-      return settled(node, index, msg, hops, out, failRoute(msg, e), errorMessage(e), t0, visit);
+      return settled(node, index, msg, hops, out, failRoute(msg, e), errorMessage(e), t0, info);
     }
-    if (!isPromiseLike<Route[]>(r)) return settled(node, index, msg, hops, out, r, undefined, t0, visit);
+    if (!isPromiseLike<Route[]>(r)) return settled(node, index, msg, hops, out, r, undefined, t0, info);
     return Promise.resolve(r).then(
-      (routes) => settled(node, index, msg, hops, out, routes, undefined, t0, visit),
-      (e: unknown) => settled(node, index, msg, hops, out, failRoute(msg, e), errorMessage(e), t0, visit),
+      (routes) => settled(node, index, msg, hops, out, routes, undefined, t0, info),
+      (e: unknown) => settled(node, index, msg, hops, out, failRoute(msg, e), errorMessage(e), t0, info),
     );
   }
 
@@ -334,19 +334,19 @@ export function compileRuleChain(options: {
     routes: Route[],
     thrown: string | undefined,
     t0: number,
-    visit: VisitInfo | undefined,
+    info: VisitInfo | undefined,
   ): string | undefined | Promise<string | undefined> {
     const stats = node.stats;
     const durationMs = performance.now() - t0;
     stats.timeMs += durationMs;
     if (thrown !== undefined) stats.errors++;
-    if (visit) trace(node, index, msg, routes, thrown, durationMs, visit);
+    if (info) trace(node, index, msg, routes, thrown, durationMs, info);
     return follow(index, routes, hops, out);
   }
 
-  function trace(node: CompiledNode, index: number, msg: Msg, routes: Route[], thrown: string | undefined, durationMs: number, visit: VisitInfo): void {
+  function trace(node: CompiledNode, index: number, msg: Msg, routes: Route[], thrown: string | undefined, durationMs: number, info: VisitInfo): void {
     if (!sink) return;
-    const { traced, seq: visitSeq, startTs } = visit;
+    const { traced, seq: visitSeq, startTs } = info;
     const failure = thrown ?? routes.find((r) => r.relation === Relation.FAILURE)?.msg.metadata.error ?? (routes.some((r) => r.relation === Relation.FAILURE) ? 'Failure' : undefined);
     if (!traced && !(failure !== undefined && node.debugFailures)) return;
     try {
