@@ -1,5 +1,6 @@
 import { formatIssues } from '@rivulet/api-types';
 import { isUuid } from '@rivulet/core';
+import type { PageQuery } from '@rivulet/storage';
 import { badParam, invalidBody } from './api-error';
 
 /** A path or query id: 400 unless it is a UUID. */
@@ -60,4 +61,23 @@ export function enumParam<T extends string>(query: URLSearchParams, name: string
   const found = allowed.find((a) => a.toLowerCase() === v.toLowerCase());
   if (found === undefined) throw badParam(`Parameter '${name}' must be one of ${allowed.join(', ')}, got '${v}'`);
   return found;
+}
+
+export const DEFAULT_PAGE_SIZE = 10;
+export const MAX_PAGE_SIZE = 1000;
+
+/**
+ * ThingsBoard's page parameters (pageSize, page, textSearch, sortProperty, sortOrder). ThingsBoard
+ * requires pageSize; Rivulet defaults it and caps it rather than failing. As in ThingsBoard's
+ * createPageLink, a sort property without an order sorts ascending.
+ */
+export function pageParams<S extends string>(q: URLSearchParams, sortProperties: readonly S[]): PageQuery & { sortProperty: S | undefined } {
+  const sortProperty = enumParam(q, 'sortProperty', sortProperties);
+  return {
+    pageSize: Math.min(intParam(q, 'pageSize', { min: 1 }) ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
+    page: intParam(q, 'page', { min: 0 }) ?? 0,
+    textSearch: optionalParam(q, 'textSearch'),
+    sortProperty,
+    sortOrder: enumParam(q, 'sortOrder', ['ASC', 'DESC'] as const) ?? (sortProperty !== undefined ? 'ASC' : undefined),
+  };
 }

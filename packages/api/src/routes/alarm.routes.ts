@@ -2,11 +2,9 @@ import { AlarmSaveRequestSchema, type AlarmDto } from '@rivulet/api-types';
 import type { Alarm, AlarmQuery, AlarmSeverity, AlarmStatus, Page } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
-import { enumParam, intParam, optionalParam, parseBody, parseId } from '../params';
+import { pageParams, enumParam, intParam, optionalParam, parseBody, parseId } from '../params';
 import { ok, type RouteDef } from '../router';
 
-const DEFAULT_PAGE_SIZE = 10;
-const MAX_PAGE_SIZE = 1000;
 const SORT_PROPERTIES = ['createdTime', 'startTs', 'endTs', 'ackTs', 'clearTs', 'type', 'severity'] as const;
 const SEARCH_STATUSES = ['ANY', 'ACTIVE', 'CLEARED', 'ACK', 'UNACK'] as const;
 const STATUSES: readonly AlarmStatus[] = ['ACTIVE_UNACK', 'ACTIVE_ACK', 'CLEARED_UNACK', 'CLEARED_ACK'];
@@ -97,13 +95,8 @@ export function alarmRoutes(deps: ApiDeps): RouteDef[] {
       // ThingsBoard's own refusal.
       throw badParam("Invalid alarms search query: Both parameters 'searchStatus' and 'status' can't be specified at the same time!");
     }
-    const sortProperty = enumParam(q, 'sortProperty', SORT_PROPERTIES);
     return {
-      pageSize: Math.min(intParam(q, 'pageSize', { min: 1 }) ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
-      page: intParam(q, 'page', { min: 0 }) ?? 0,
-      textSearch: optionalParam(q, 'textSearch'),
-      sortProperty,
-      sortOrder: enumParam(q, 'sortOrder', ['ASC', 'DESC'] as const) ?? (sortProperty !== undefined ? 'ASC' : undefined),
+      ...pageParams(q, SORT_PROPERTIES),
       searchStatus,
       status,
       severity: enumParam(q, 'severity', SEVERITIES),

@@ -1,24 +1,14 @@
 import { DashboardSaveRequestSchema } from '@rivulet/api-types';
 import type { JsonObject } from '@rivulet/core';
-import type { Dashboard, PageQuery } from '@rivulet/storage';
+import type { Dashboard } from '@rivulet/storage';
 import { notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { toDashboardDto, toDashboardInfoDto } from '../dto';
-import { enumParam, intParam, optionalParam, parseBody, parseId } from '../params';
+import { pageParams, parseBody, parseId } from '../params';
 import { ok, type RouteDef } from '../router';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './device.routes';
 
 const SORT_PROPERTIES = ['title', 'createdTime'] as const;
 
-function pageOf(q: URLSearchParams): PageQuery {
-  // ThingsBoard requires pageSize; Rivulet defaults it and caps it rather than failing.
-  const pageSize = Math.min(intParam(q, 'pageSize', { min: 1 }) ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
-  const page = intParam(q, 'page', { min: 0 }) ?? 0;
-  const sortProperty = enumParam(q, 'sortProperty', SORT_PROPERTIES);
-  // As in ThingsBoard's createPageLink: a sort property without an order sorts ascending.
-  const sortOrder = enumParam(q, 'sortOrder', ['ASC', 'DESC'] as const) ?? (sortProperty !== undefined ? 'ASC' : undefined);
-  return { pageSize, page, textSearch: optionalParam(q, 'textSearch'), sortProperty, sortOrder };
-}
 
 /**
  * ThingsBoard's dashboards, stored as documents: Rivulet checks the title and that the configuration
@@ -60,7 +50,7 @@ export function dashboardRoutes(deps: ApiDeps): RouteDef[] {
     route('GET', '/api/dashboard/info/{dashboardId}', async (ctx, user) => ok(toDashboardInfoDto(await dashboardOf(user.tenantId, ctx.params.dashboardId)))),
 
     route('GET', '/api/tenant/dashboards', async (ctx, user) => {
-      const page = await storage.dashboards.list(user.tenantId, pageOf(ctx.query));
+      const page = await storage.dashboards.list(user.tenantId, pageParams(ctx.query, SORT_PROPERTIES));
       return ok({ ...page, data: page.data.map(toDashboardInfoDto) });
     }),
 

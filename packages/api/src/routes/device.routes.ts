@@ -5,15 +5,13 @@ import { badParam, notFound } from '../api-error';
 import { mqttBasicCredentialsId, parseBasicMqttCredentials } from '../mqtt-basic-credentials';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { toCredentialsDto, toDeviceDto } from '../dto';
-import { enumParam, intParam, optionalParam, parseBody, parseId } from '../params';
+import { MAX_PAGE_SIZE, pageParams, optionalParam, parseBody, parseId } from '../params';
 import { ok, type RouteDef } from '../router';
 
 /** ThingsBoard's DataValidationException messages, kept word for word for scripts that match on them. */
 export const DUPLICATE_DEVICE_NAME = 'Device with such name already exists!';
 export const DUPLICATE_CREDENTIALS = 'Specified credentials are already registered!';
 
-export const DEFAULT_PAGE_SIZE = 10;
-export const MAX_PAGE_SIZE = 1000;
 const SORT_PROPERTIES = ['name', 'type', 'label', 'createdTime'] as const;
 
 export function deviceRoutes(deps: ApiDeps): RouteDef[] {
@@ -131,13 +129,7 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
             if (!device) throw notFound(`Device with name '${deviceName}' not found`);
             return ok(toDeviceDto(device));
           }
-          // ThingsBoard requires pageSize; Rivulet defaults it and caps it rather than failing.
-          const pageSize = Math.min(intParam(q, 'pageSize', { min: 1 }) ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
-          const page = intParam(q, 'page', { min: 0 }) ?? 0;
-          const sortProperty = enumParam(q, 'sortProperty', SORT_PROPERTIES);
-          // As in ThingsBoard's createPageLink: a sort property without an order sorts ascending.
-          const sortOrder = enumParam(q, 'sortOrder', ['ASC', 'DESC'] as const) ?? (sortProperty !== undefined ? 'ASC' : undefined);
-          const query: PageQuery = { pageSize, page, textSearch: optionalParam(q, 'textSearch'), sortProperty, sortOrder };
+          const query: PageQuery = pageParams(q, SORT_PROPERTIES);
           const type = optionalParam(q, 'type');
           const result = type === undefined ? await storage.devices.list(user.tenantId, query) : await listByType(query, user.tenantId, type);
           return ok({ ...result, data: result.data.map(toDeviceDto) });

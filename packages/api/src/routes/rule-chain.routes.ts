@@ -11,10 +11,10 @@ import {
   type RuleChainMetadataDto,
 } from '@rivulet/api-types';
 import { ErrorCode, LiveChannel, newId, RivuletError, type JsonValue, type RuleChainEvent } from '@rivulet/core';
-import type { DebugEventRecord, PageQuery, RuleChainRecord } from '@rivulet/storage';
+import type { DebugEventRecord, RuleChainRecord } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
-import { enumParam, intParam, optionalParam, parseBody, parseId } from '../params';
+import { pageParams, enumParam, parseBody, parseId } from '../params';
 import { ok, type RouteDef } from '../router';
 import type { RuleChainsPort } from '../rule-chains-port';
 
@@ -23,8 +23,6 @@ export const ROOT_CHAIN_DELETE_PROHIBITED = 'Deletion of Root Tenant Rule Chain 
 /** ThingsBoard's default "debug for" duration, and the longest Rivulet allows in one go. */
 export const DEFAULT_DEBUG_MINUTES = 15;
 
-const DEFAULT_PAGE_SIZE = 10;
-const MAX_PAGE_SIZE = 1000;
 const SORT_PROPERTIES = ['name', 'root', 'createdTime', 'updatedTime'] as const;
 
 /** A node as stored: ThingsBoard's RuleNode without the fields that are implied (chain id). */
@@ -154,14 +152,6 @@ function toDebugEventDto(e: DebugEventRecord, nodeId: string): DebugEventDto {
   };
 }
 
-function pageOf(q: URLSearchParams, sortProperties: readonly string[]): PageQuery {
-  // ThingsBoard requires pageSize; Rivulet defaults it and caps it rather than failing.
-  const pageSize = Math.min(intParam(q, 'pageSize', { min: 1 }) ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
-  const page = intParam(q, 'page', { min: 0 }) ?? 0;
-  const sortProperty = enumParam(q, 'sortProperty', sortProperties);
-  const sortOrder = enumParam(q, 'sortOrder', ['ASC', 'DESC'] as const) ?? (sortProperty !== undefined ? 'ASC' : undefined);
-  return { pageSize, page, textSearch: optionalParam(q, 'textSearch'), sortProperty, sortOrder };
-}
 
 export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
   const { storage, broadcast, tokens } = deps;
@@ -217,7 +207,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
     route('GET', '/api/ruleChain/{ruleChainId}', async (ctx, user) => ok(toRuleChainDto(await chainOf(user.tenantId, ctx.params.ruleChainId)))),
 
     route('GET', '/api/ruleChains', async (ctx, user) => {
-      const query = pageOf(ctx.query, SORT_PROPERTIES);
+      const query = pageParams(ctx.query, SORT_PROPERTIES);
       if (enumParam(ctx.query, 'type', ['CORE', 'EDGE'] as const) === 'EDGE') {
         return ok({ data: [], totalPages: 0, totalElements: 0, hasNext: false });
       }
@@ -330,7 +320,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
       const rec = await chainOf(user.tenantId, ctx.params.ruleChainId);
       const index = nodeIndexOf(rec, ctx.params.nodeIndex);
       const nodeId = nodeIdOf(rec.id, index, storedMetadata(rec).nodes[index]!);
-      const page = await storage.debugEvents.list(user.tenantId, rec.id, index, pageOf(ctx.query, ['ts']));
+      const page = await storage.debugEvents.list(user.tenantId, rec.id, index, pageParams(ctx.query, ['ts']));
       return ok({ ...page, data: page.data.map((e) => toDebugEventDto(e, nodeId)) });
     }),
 
