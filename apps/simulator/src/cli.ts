@@ -4,6 +4,7 @@
  * Exit code 0 when every message sent was acknowledged, 1 otherwise, 2 on bad arguments.
  */
 import { runDemo } from './demo';
+import { writeTokens } from './devices';
 import { parseSimArgs, USAGE, type SimOptions } from './options';
 import { runSimulator } from './simulator';
 
@@ -25,7 +26,11 @@ async function main(): Promise<number> {
       process.stderr.write('--demo needs --password (or RIVULET_ADMIN_PASSWORD)\n');
       return 2;
     }
-    await runDemo({ url: o.url, username: o.username, password: o.password, out });
+    const demo = await runDemo({ url: o.url, username: o.username, password: o.password, out });
+    if (o.saveTokens) {
+      await writeTokens(o.saveTokens, demo.devices);
+      out(`Tokens of the demo devices written to ${o.saveTokens}: npm run sim -- --protocol http --tokens ${o.saveTokens} --rate 5 keeps them live.\n`);
+    }
     return 0;
   }
   // People read stderr (progress, summary); with --json, stdout carries one JSON event per line.
@@ -55,7 +60,17 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`simulator failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`simulator failed: ${describeFailure(e)}\n`);
     process.exit(1);
   },
 );
+
+/** fetch() says only "fetch failed": name the cause (connection refused, host not found) and what to check. */
+function describeFailure(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const cause = (e as { cause?: { code?: string; address?: string; port?: number; message?: string } }).cause;
+  if (cause === undefined) return e.message;
+  const where = cause.address !== undefined ? ` ${cause.address}${cause.port !== undefined ? `:${cause.port}` : ''}` : '';
+  const hint = cause.code === 'ECONNREFUSED' || cause.code === 'ENOTFOUND' ? ' (is Rivulet running there? see --url)' : '';
+  return `${e.message}: ${cause.code ?? cause.message ?? 'unknown cause'}${where}${hint}`;
+}

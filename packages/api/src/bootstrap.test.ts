@@ -38,9 +38,15 @@ describe('bootstrapTenant', () => {
     expect(second).toEqual({ tenantId: first.tenantId, adminEmail: DEFAULT_ADMIN_EMAIL });
     expect(await storage.users.count()).toBe(1);
     expect((await storage.tenants.list()).length).toBe(1);
-    // The configured password does not overwrite the existing one.
+    // The configured password does not overwrite the existing one, and the log says it was ignored.
     const again = await storage.users.findByEmail(DEFAULT_ADMIN_EMAIL);
     expect(await verifyPassword('another-password', again?.passwordHash ?? '')).toBe(false);
+    expect(lines.at(-1)).toMatch(/RIVULET_ADMIN_PASSWORD differs .* ignored/);
+    expect(lines.join('\n')).not.toContain('another-password');
+    // The same password as stored: nothing to say.
+    const count = lines.length;
+    await bootstrapTenant({ storage, adminPassword: first.generatedPassword, logger: capturingLogger(lines) });
+    expect(lines.slice(count).join('\n')).not.toMatch(/differs/);
   });
 });
 

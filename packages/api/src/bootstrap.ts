@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConflictError, ErrorCode, RivuletError, silentLogger, type Logger } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
-import { hashPassword } from './password';
+import { hashPassword, verifyPassword } from './password';
 
 export const DEFAULT_TENANT_TITLE = 'Default';
 export const DEFAULT_ADMIN_EMAIL = 'tenant@rivulet.local';
@@ -29,7 +29,7 @@ export async function bootstrapTenant(options: BootstrapTenantOptions): Promise<
   const logger = options.logger ?? silentLogger;
   const adminEmail = (options.adminEmail ?? DEFAULT_ADMIN_EMAIL).trim();
 
-  if ((await storage.users.count()) > 0) return existing(storage, adminEmail);
+  if ((await storage.users.count()) > 0) return existing(storage, adminEmail, options.adminPassword, logger);
 
   const generated = options.adminPassword === undefined || options.adminPassword === '';
   // 18 random bytes: 24 URL-safe characters, easy to copy from a terminal.
@@ -41,15 +41,24 @@ export async function bootstrapTenant(options: BootstrapTenantOptions): Promise<
   } catch (e) {
     // Another instance bootstrapped at the same moment and won the unique e-mail: use its tenant.
     // The tenant created above stays behind empty; a rare race on a first start only.
-    if (e instanceof ConflictError) return existing(storage, adminEmail);
+    if (e instanceof ConflictError) return existing(storage, adminEmail, undefined, logger);
     throw e;
   }
   logger.info({ tenantId: tenant.id, adminEmail, generatedPassword: generated }, 'Created the default tenant and its administrator');
   return generated ? { tenantId: tenant.id, adminEmail, generatedPassword: password } : { tenantId: tenant.id, adminEmail };
 }
 
-async function existing(storage: Storage, adminEmail: string): Promise<BootstrapTenantResult> {
+async function existing(storage: Storage, adminEmail: string, configuredPassword: string | undefined, logger: Logger): Promise<BootstrapTenantResult> {
   const admin = await storage.users.findByEmail(adminEmail);
+  // The configured password only applies on the first start: say so when it differs from the stored
+  // one, or whoever just set it gets nothing but 401s (and never the password).
+  if (admin && configuredPassword && !(await verifyPassword(configuredPassword, admin.passwordHash))) {
+    logger.warn(
+      { adminEmail },
+      'RIVULET_ADMIN_PASSWORD differs from the administrator\'s password, which was set when the data directory was first used: ' +
+        'the variable is ignored. Log in with the first password, or start with an empty RIVULET_DATA_DIR (or database) to begin anew.',
+    );
+  }
   if (admin) return { tenantId: admin.user.tenantId, adminEmail: admin.user.email };
   const tenants = await storage.tenants.list();
   const oldest = [...tenants].sort((a, b) => a.createdTime - b.createdTime)[0];
