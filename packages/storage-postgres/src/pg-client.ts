@@ -30,7 +30,9 @@ function txClient(conn: pg.PoolClient): SqlClient {
 
 /** A pg Pool behind the SqlClient seam. */
 export function createPgClient(opts: PgClientOptions): SqlClient {
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
+  // Idle connections stay open for 10 minutes (HikariCP's default), not pg's 10 s: a burst after a quiet
+  // spell would otherwise wait for new backends to start (tens of ms each) right when it needs them.
+  const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, idleTimeoutMillis: 600_000 });
   // An idle connection that dies (server restart) emits 'error' on the pool; unhandled, it would
   // crash the process. The next query simply opens a new connection.
   pool.on('error', (err) => opts.logger.warn({ err: err.message }, 'idle database connection failed'));

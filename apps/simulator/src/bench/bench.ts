@@ -75,6 +75,8 @@ const INFLIGHT = num(a.inflight, 10);
 const IDLE = num(a.idle, quick ? 1_000 : 10_000);
 /** How long the row count must stand still before a run counts as settled (the stack that loses rows waits this long). */
 const STABLE_MS = quick ? 1_500 : 3_000;
+/** The start of a measured phase left out of its latency figures (the load jumping from zero to its rate). */
+const RAMP_MS = 1_000;
 const PROFILE_DIR = a.profile ? resolve(a.profile) : undefined;
 const CONFIGS = (a.configs ?? (quick || a.profile ? 'postgres' : 'postgres,embedded')).split(',').map((c) => c.trim());
 const only = new Set((a.only ?? (PROFILE_DIR ? 'rivulet' : 'rivulet,pg,aedes,nodered,idle')).split(',').map((s) => s.trim()));
@@ -359,7 +361,10 @@ function endToEnd(sys: EndToEnd, tokensFile: string): Contender & { result: Syst
     if (sys.key.startsWith('rivulet')) rivuletMessages += run.summary.acked;
     const expected = before + run.summary.pointsAcked;
     const settled = await waitForRows(() => store.count(since), { expected, everyMs: store.everyMs, stableMs: STABLE_MS, timeoutMs: 180_000 });
-    const lat = probe ? await probe.stop(STABLE_MS) : undefined;
+    // Latency counts the messages sent while the load ran at its rate: from RAMP_MS after the load
+    // generator's clients were connected until its last publish (not the idle moments before it, not
+    // its first second, when the load jumps from zero).
+    const lat = probe ? await probe.stop(STABLE_MS, { from: run.startedAt + RAMP_MS, to: run.startedAt + durationS * 1000 }) : undefined;
     if (PG_LOG) log(`  statements during ${kind}: ${pgLogSummary()}`);
     if (TRACE_GC) {
       const mine = gcPauses.filter((g) => g.at >= run.startedAt);

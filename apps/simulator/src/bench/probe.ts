@@ -13,7 +13,15 @@ import { sleep } from './children';
  */
 export interface LatencyProbe {
   /** Stops publishing, waits up to `settleMs` for the last messages, returns the histograms. */
-  stop(settleMs?: number): Promise<{ stored: Histogram | undefined; ws: Histogram | undefined; sent: number; missing: number; missingIdx: number[] }>;
+  stop(
+    settleMs?: number,
+    /**
+     * Only messages sent inside this window (performance.now() of this process) count toward the
+     * histograms: the load's steady state, not the moments before it started or while it ramped up.
+     * Missing messages are counted over the whole run.
+     */
+    window?: { from: number; to: number },
+  ): Promise<{ stored: Histogram | undefined; ws: Histogram | undefined; sent: number; missing: number; missingIdx: number[] }>;
 }
 
 export interface ProbeOptions {
@@ -34,8 +42,11 @@ export interface ProbeOptions {
 
 export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
   const sentAt = new Map<number, number>();
-  const storedH = createHistogram();
-  const wsH = o.ws ? createHistogram() : undefined;
+  /** [send time, latency] of every probe message stored / seen on the WebSocket (histograms are made at stop, for the window). */
+  const storedSamples: Array<[number, number]> = [];
+  const wsSamples: Array<[number, number]> = [];
+  const t0 = performance.now();
+  const wantWs = o.ws !== undefined;
   const seenWs = new Set<number>();
   const storedSeen = new Set<number>();
   let sent = 0;
@@ -46,7 +57,7 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
   await db?.connect();
 
   let ws: WebSocket | undefined;
-  if (o.ws && wsH) {
+  if (o.ws) {
     const sock = new WebSocket(o.ws.url);
     ws = sock;
     await new Promise<void>((resolve, reject) => {
@@ -67,7 +78,7 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
         const s = sentAt.get(ts);
         if (s !== undefined && !seenWs.has(ts)) {
           seenWs.add(ts);
-          wsH.record(t - s);
+          wsSamples.push([s, t - s]);
         }
       }
     });
@@ -99,7 +110,7 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
     const s = sentAt.get(ts);
     if (s !== undefined && !storedSeen.has(ts)) {
       storedSeen.add(ts);
-      storedH.record(t - s);
+      storedSamples.push([s, t - s]);
     }
   });
   await db?.query(`LISTEN ${PROBE_CHANNEL}`);
@@ -118,29 +129,46 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
   })();
 
   return {
-    async stop(settleMs = 5_000) {
+    async stop(settleMs = 5_000, window) {
       stopped = true;
       await publisher;
       const end = Date.now() + settleMs;
       while (Date.now() < end && (db ? storedSeen.size : seenWs.size) < sent) await sleep(20);
       // WebSocket updates carry the latest value: one may stand for several messages, so not every
       // message gets its own; a moment more for the last ones.
-      if (wsH) await sleep(200);
+      if (wantWs) await sleep(200);
       await closeClient();
       ws?.close();
       await db?.end();
+      const slow = storedSamples;
+      if (TRACE && slow.length > 0) {
+        // Per 100 ms of the phase: the worst latency, for the windows holding any message over 25 ms.
+        const worst = new Map<number, number>();
+        for (const [at, ms] of slow) {
+          const w = Math.floor((at - t0) / 100);
+          if (ms > (worst.get(w) ?? 0)) worst.set(w, ms);
+        }
+        const bad = [...worst.entries()].filter(([, ms]) => ms > 25).sort((x, y) => x[0] - y[0]);
+        process.stderr.write(`  probe: ${slow.length} stored, ${slow.filter(([, ms]) => ms > 25).length} over 25 ms, in ${bad.length} of ${worst.size} 100-ms windows: ${bad.map(([w, ms]) => `${(w / 10).toFixed(1)}s:${ms.toFixed(0)}`).join(' ')}\n`);
+      }
       const missingIdx: number[] = [];
       let i = 0;
       for (const ts of sentAt.keys()) {
         if (db && !storedSeen.has(ts) && missingIdx.length < 10) missingIdx.push(i);
         i++;
       }
-      return { stored: db ? storedH : undefined, ws: wsH, sent, missing: db ? sent - storedSeen.size : 0, missingIdx };
+      const histogram = (samples: ReadonlyArray<[number, number]>): Histogram => {
+        const h = createHistogram();
+        for (const [at, ms] of samples) if (!window || (at >= window.from && at <= window.to)) h.record(ms);
+        return h;
+      };
+      return { stored: db ? histogram(storedSamples) : undefined, ws: wantWs ? histogram(wsSamples) : undefined, sent, missing: db ? sent - storedSeen.size : 0, missingIdx };
     },
   };
 }
 
 const PROBE_CHANNEL = 'rivulet_bench_probe';
+const TRACE = process.env.RIVULET_BENCH_TRACE_LATENCY === '1';
 
 /**
  * The trigger behind the stored-latency figure: for the probe's rows only (WHEN clause, evaluated
