@@ -4,6 +4,7 @@
  * state reporter and logger) and a consumer of the rule-engine topic that collects what reached it.
  * No vitest here: this module is exported from the package's entry point, which benches load too.
  */
+import { MsgType } from '@rivulet/core';
 import type {
   AttributesResponse,
   DeviceApiService,
@@ -22,6 +23,20 @@ export const DEVICE: DeviceInfo = { tenantId: 'tenant-1', deviceId: 'device-1', 
 export const OTHER: DeviceInfo = { tenantId: 'tenant-1', deviceId: 'device-2', deviceName: 'Pump', deviceType: 'default' };
 
 /** TOKEN → DEVICE and OTHER_TOKEN → OTHER, plus any extra entries (a fresh map each call). */
+/**
+ * What a transport's POST_TELEMETRY_REQUEST message for `device` at `ts` looks like (for
+ * toMatchObject; the data is compared on its own).
+ */
+export function telemetryMsgShape(ts: number, device: DeviceInfo = DEVICE): Record<string, unknown> {
+  return {
+    type: MsgType.POST_TELEMETRY_REQUEST,
+    ts,
+    originator: { entityType: 'DEVICE', id: device.deviceId },
+    tenantId: device.tenantId,
+    metadata: { deviceName: device.deviceName, deviceType: device.deviceType, ts: String(ts) },
+  };
+}
+
 export function testTokens(extra: Iterable<[string, DeviceInfo]> = []): Map<string, DeviceInfo> {
   return new Map([[TOKEN, DEVICE], [OTHER_TOKEN, OTHER], ...extra]);
 }

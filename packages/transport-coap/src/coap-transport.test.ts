@@ -32,19 +32,14 @@ import {
   waitForConsumed,
   type Harness,
 } from './test-harness';
+import { telemetryMsgShape } from '@rivulet/testing';
 
 afterEach(closeAll);
 
 const TELEMETRY = `api/v1/${TOKEN}/telemetry`;
 
 function expectTelemetry(m: Msg | undefined, ts: number, data: Record<string, unknown>, device = DEVICE): void {
-  expect(m).toMatchObject({
-    type: MsgType.POST_TELEMETRY_REQUEST,
-    ts,
-    originator: { entityType: 'DEVICE', id: device.deviceId },
-    tenantId: device.tenantId,
-    metadata: { deviceName: device.deviceName, deviceType: device.deviceType, ts: String(ts) },
-  });
+  expect(m).toMatchObject(telemetryMsgShape(ts, device));
   expect(m?.data).toEqual(data);
 }
 

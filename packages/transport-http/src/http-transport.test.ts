@@ -30,6 +30,7 @@ import {
   mapDeviceApi,
   recordingLogger,
   testAttributes,
+  telemetryMsgShape,
   testTokens,
   type ConsumerGate,
   type LogEntry,
@@ -165,13 +166,7 @@ function rawClient(port: number) {
 }
 
 function expectTelemetry(m: Msg | undefined, ts: number, data: Record<string, unknown>, device = DEVICE): void {
-  expect(m).toMatchObject({
-    type: MsgType.POST_TELEMETRY_REQUEST,
-    ts,
-    originator: { entityType: 'DEVICE', id: device.deviceId },
-    tenantId: device.tenantId,
-    metadata: { deviceName: device.deviceName, deviceType: device.deviceType, ts: String(ts) },
-  });
+  expect(m).toMatchObject(telemetryMsgShape(ts, device));
   expect(m?.data).toEqual(data);
 }
 
