@@ -19,13 +19,12 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:dgram';
-import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createServer } from 'coap';
-import { startPostgres, type PostgresServer } from '@rivulet/testing';
 import { createLogger } from '../logger';
+import { machineLine, runConfigs } from './configs';
 import { eventually, startTestServer, tempDir } from '../test-helpers';
 
 const args = process.argv.slice(2);
@@ -178,25 +177,9 @@ async function benchRivulet(config: string, env: Record<string, string>): Promis
 async function main(): Promise<void> {
   console.log(`# Rivulet CoAP telemetry benchmark ${new Date().toISOString()}`);
   console.log(
-    `# ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${inflight} devices, one confirmable POST in flight each, ${duration} s per run, 3 points per request`,
+    machineLine(`${inflight} devices, one confirmable POST in flight each, ${duration} s per run, 3 points per request`),
   );
-  const results: Result[] = [];
-  if (!only || only === 'bare') results.push(await benchBare());
-  if (!only || only === 'embedded') results.push(await benchRivulet('embedded', {}));
-  if (!only || only === 'postgres') {
-    let pg: PostgresServer | undefined;
-    let url = process.env.RIVULET_BENCH_DATABASE_URL;
-    if (!url) {
-      // durable settings: fsync and synchronous_commit as shipped
-      pg = await startPostgres({ durable: true });
-      url = pg.url;
-    }
-    try {
-      results.push(await benchRivulet('postgres', { DATABASE_URL: url }));
-    } finally {
-      pg?.stop();
-    }
-  }
+  const results = await runConfigs<Result>(only, { bare: benchBare, rivulet: benchRivulet });
   console.log('| configuration | requests/s | points stored/s | p50 ms | p99 ms | failed | retransmits | heap before → after (MiB) | |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {

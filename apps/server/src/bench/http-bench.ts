@@ -12,10 +12,9 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cpus, totalmem } from 'node:os';
 import autocannon from 'autocannon';
-import { startPostgres, type PostgresServer } from '@rivulet/testing';
 import { createLogger } from '../logger';
+import { machineLine, runConfigs } from './configs';
 import { createDevice, eventually, login, startTestServer, tempDir } from '../test-helpers';
 
 const args = process.argv.slice(2);
@@ -131,24 +130,8 @@ async function benchBare(): Promise<Result> {
 
 async function main(): Promise<void> {
   console.log(`# Rivulet HTTP telemetry benchmark ${new Date().toISOString()}`);
-  console.log(`# ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${connections} keep-alive connections, ${duration} s per run, 3 points per request`);
-  const results: Result[] = [];
-  if (!only || only === 'bare') results.push(await benchBare());
-  if (!only || only === 'embedded') results.push(await benchRivulet('embedded', {}));
-  if (!only || only === 'postgres') {
-    let pg: PostgresServer | undefined;
-    let url = process.env.RIVULET_BENCH_DATABASE_URL;
-    if (!url) {
-      // durable settings: fsync and synchronous_commit as shipped
-      pg = await startPostgres({ durable: true });
-      url = pg.url;
-    }
-    try {
-      results.push(await benchRivulet('postgres', { DATABASE_URL: url }));
-    } finally {
-      pg?.stop();
-    }
-  }
+  console.log(machineLine(`${connections} keep-alive connections, ${duration} s per run, 3 points per request`));
+  const results = await runConfigs<Result>(only, { bare: benchBare, rivulet: benchRivulet });
   console.log('| configuration | requests/s (stored) | points stored/s | p50 ms | p99 ms | errors | non-2xx |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of results) {
