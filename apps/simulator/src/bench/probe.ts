@@ -140,16 +140,15 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
       await closeClient();
       ws?.close();
       await db?.end();
-      const slow = storedSamples;
-      if (TRACE && slow.length > 0) {
+      if (TRACE && storedSamples.length > 0) {
         // Per 100 ms of the phase: the worst latency, for the windows holding any message over 25 ms.
         const worst = new Map<number, number>();
-        for (const [at, ms] of slow) {
+        for (const [at, ms] of storedSamples) {
           const w = Math.floor((at - t0) / 100);
           if (ms > (worst.get(w) ?? 0)) worst.set(w, ms);
         }
         const bad = [...worst.entries()].filter(([, ms]) => ms > 25).sort((x, y) => x[0] - y[0]);
-        process.stderr.write(`  probe: ${slow.length} stored, ${slow.filter(([, ms]) => ms > 25).length} over 25 ms, in ${bad.length} of ${worst.size} 100-ms windows: ${bad.map(([w, ms]) => `${(w / 10).toFixed(1)}s:${ms.toFixed(0)}`).join(' ')}\n`);
+        process.stderr.write(`  probe: ${storedSamples.length} stored, ${storedSamples.filter(([, ms]) => ms > 25).length} over 25 ms, in ${bad.length} of ${worst.size} 100-ms windows: ${bad.map(([w, ms]) => `${(w / 10).toFixed(1)}s:${ms.toFixed(0)}`).join(' ')}\n`);
       }
       const missingIdx: number[] = [];
       let i = 0;
