@@ -45,7 +45,7 @@ export type DashboardInfoPage = z.infer<typeof DashboardInfoPageSchema>;
  */
 export const DashboardSaveRequestSchema = z.looseObject({
   id: IncomingDashboardIdSchema.nullish(),
-  title: z.string({ error: 'Dashboard title should be specified' }).trim().min(1, 'Dashboard title should be specified').max(255),
+  title: z.string({ error: (iss) => (iss.input === undefined || iss.input === null ? 'Dashboard title should be specified' : 'Dashboard title must be a string') }).trim().min(1, 'Dashboard title should be specified').max(255),
   description: z.string().max(1024).nullish(),
   configuration: z.record(z.string(), JsonSchema, { error: 'Dashboard configuration must be a JSON object' }).nullish(),
 });
