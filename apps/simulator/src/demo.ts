@@ -96,7 +96,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         }
       }
       out.push({ name: d.name, id: dev.id, token: dev.token, points });
-      o.out(`  ${d.name.padEnd(18)} id ${dev.id}  token ${dev.token}  ${points} points\n`);
+      o.out(`  ${d.name.padEnd(18)} id ${dev.id}  token ${dev.token}  ${points} points (${steps} readings of ${Object.keys(d.template.keys).length} keys)\n`);
     }
   } finally {
     await http.close();
