@@ -53,7 +53,7 @@ Simulated devices sending telemetry to Rivulet (or ThingsBoard) over MQTT, HTTP 
   --coap-url URL              default coap://<host of --url>:5683
   --username U --password P   REST login that creates the devices (default tenant@rivulet.local;
                               password from RIVULET_ADMIN_PASSWORD when not given)
-  --prefix P                  device names P0001, P0002, ... (default sim-); existing ones are reused
+  --prefix P                  device names P1, P2, ... numbered to the device count's width (P01..P50; default sim-); existing ones are reused
   --type T                    device type (default simulated)
   --tokens FILE               read devices from FILE instead of creating them (a token per line, or
                               JSON lines {"name","token","id"})
