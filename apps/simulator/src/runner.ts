@@ -190,8 +190,11 @@ export function runLoad(opts: RunOptions): Promise<RunSummary> {
     const pace = (): void => {
       tick = undefined;
       if (stopped) return;
-      const t = now();
-      if (t >= endAt || sent >= maxMessages) return stop();
+      const wall = now();
+      if (sent >= maxMessages) return stop();
+      // The last tick sends what was due up to the end itself, so a run sends rate x duration.
+      const ending = wall >= endAt;
+      const t = ending ? endAt : wall;
       due = Math.min(maxMessages, Math.floor(((t - t0) / 1000) * opts.rate));
       // At most one full round of in-flight windows per tick (bounded), so a stalled server cannot make it spin.
       let budget = slots.length * inflightCap;
@@ -206,6 +209,7 @@ export function runLoad(opts: RunOptions): Promise<RunSummary> {
         misses = 0;
         sendOne(slot);
       }
+      if (ending) return stop();
       tick = setTimeout(pace, 1);
     };
 
