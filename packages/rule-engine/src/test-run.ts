@@ -15,6 +15,7 @@ import {
   type ToServerRpcReply,
   type TsPoint,
 } from '@rivulet/core';
+import { newRuleAlarm } from './alarm';
 import { compileRuleChain, validateRuleChain, type CompiledChain, type NodeTrace, type ValidatedChain } from './chain';
 import type { NodeRegistry } from './registry';
 import type { AlarmService, KafkaProducer, RuleAlarm, RuleChainResolver, RuleNodeServices, RuleRpcService } from './types';
@@ -77,22 +78,7 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
       const existing = await alarms!.findActive(input.tenantId, input.originatorId, input.type);
       const alarm: RuleAlarm = existing
         ? { ...existing, severity: input.severity, endTs: Math.max(existing.endTs, input.ts), details: input.details ?? existing.details }
-        : {
-            id: newId(),
-            tenantId: input.tenantId,
-            type: input.type,
-            originatorType: input.originatorType,
-            originatorId: input.originatorId,
-            severity: input.severity,
-            acknowledged: false,
-            cleared: false,
-            startTs: input.ts,
-            endTs: input.ts,
-            ackTs: 0,
-            clearTs: 0,
-            details: input.details ?? null,
-            createdTime: real.now(),
-          };
+        : newRuleAlarm(input, real.now());
       activeAlarms.set(`${alarm.originatorId}|${alarm.type}`, alarm);
       alarmsById.set(alarm.id, alarm);
       writes.push({ kind: 'alarm', action: 'createOrUpdate', created: !existing, alarm });

@@ -1,4 +1,5 @@
-import { newId, silentLogger, type AttributeKv, type AttributeWrite, type Msg, type TsKv, type TsPoint } from '@rivulet/core';
+import { silentLogger, type AttributeKv, type AttributeWrite, type Msg, type TsKv, type TsPoint } from '@rivulet/core';
+import { newRuleAlarm } from './alarm';
 import type { DeviceInfo, KafkaProducer, NodeContext, Route, RuleAlarm, RuleNodeServices } from './types';
 
 /**
@@ -65,22 +66,7 @@ export function createRecordingServices(options: { now?: number | (() => number)
           if (input.details !== undefined) active.details = input.details;
           return { alarm: { ...active }, created: false };
         }
-        const alarm: RuleAlarm = {
-          id: newId(),
-          tenantId: input.tenantId,
-          type: input.type,
-          originatorType: input.originatorType,
-          originatorId: input.originatorId,
-          severity: input.severity,
-          acknowledged: false,
-          cleared: false,
-          startTs: input.ts,
-          endTs: input.ts,
-          ackTs: 0,
-          clearTs: 0,
-          details: input.details ?? null,
-          createdTime: now(),
-        };
+        const alarm = newRuleAlarm(input, now());
         alarmList.push(alarm);
         return { alarm: { ...alarm }, created: true };
       },

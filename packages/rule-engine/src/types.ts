@@ -110,18 +110,21 @@ export interface RuleAlarm {
   createdTime: number;
 }
 
+/** What the create-alarm node asks for. */
+export interface RuleAlarmInput {
+  tenantId: string;
+  type: string;
+  originatorType: string;
+  originatorId: string;
+  severity: RuleAlarmSeverity;
+  details?: JsonValue;
+  ts: number;
+}
+
 /** The part of storage's AlarmRepository the alarm nodes use. */
 export interface AlarmService {
   /** Creates, or updates the active alarm of the same originator and type (`created` tells which). */
-  createOrUpdate(input: {
-    tenantId: string;
-    type: string;
-    originatorType: string;
-    originatorId: string;
-    severity: RuleAlarmSeverity;
-    details?: JsonValue;
-    ts: number;
-  }): Promise<{ alarm: RuleAlarm; created: boolean }>;
+  createOrUpdate(input: RuleAlarmInput): Promise<{ alarm: RuleAlarm; created: boolean }>;
   findActive(tenantId: string, originatorId: string, type: string): Promise<RuleAlarm | null>;
   clear(tenantId: string, id: string, ts: number, details?: JsonValue): Promise<RuleAlarm | null>;
 }
