@@ -11,7 +11,8 @@
  * Options: --quick, --duration S (max-rate phase), --half-duration S, --warmup S, --runs N,
  *          --clients N (100), --inflight N (10), --idle N (idle connections: 10,000, 1,000 with --quick; 0 skips),
  *          --only rivulet,pg,aedes,nodered,idle, --configs postgres,embedded (Rivulet's storage; --quick:
- *          postgres only), --latency-rate N (msg/s of the latency runs instead of half the maximum), --profile DIR (Rivulet under --cpu-prof, plus where it allocates), --json FILE
+ *          postgres only), --latency-rate N (msg/s of the latency runs instead of half the maximum), --profile DIR (Rivulet under --cpu-prof, plus where it allocates), --json FILE,
+ *          --fresh-wal (measure on the new cluster's WAL as it is, without filling its segment pool first: see wal-pool.ts)
  */
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ import { atExit, canConnect, startChild, sleep, type Child } from './children';
 import { ensureMosquitto, ensureNodeRed, NODE_RED_TOPIC, startMosquitto, startNodeRed } from './peers';
 import { allocationProfile, collectGarbage, inspectorUrl } from './inspector';
 import { pgCeiling } from './pg-ceiling';
+import { fillWalPool, type WalPoolResult } from './wal-pool';
 import { countRows, installProbeTrigger, startProbe, waitForRows } from './probe';
 import { parentPid, peakRssBytes, rssBytes, watchTree } from './proc';
 import { summarizeProfile } from './profile-summary';
@@ -62,6 +64,7 @@ const { values: a } = parseArgs({
     json: { type: 'string' },
     configs: { type: 'string' },
     'latency-rate': { type: 'string' },
+    'fresh-wal': { type: 'boolean' },
   },
 });
 const quick = a.quick ?? false;
@@ -562,8 +565,17 @@ async function main(): Promise<void> {
     atExit(() => rmSync(work, { recursive: true, force: true }));
     const admin = new pg.Client({ connectionString: pgServer.url });
     await admin.connect();
+    // RIVULET_BENCH_PG_CONF="name=value,...": PostgreSQL settings to try (ALTER SYSTEM, then a reload).
+    for (const kv of (process.env.RIVULET_BENCH_PG_CONF ?? '').split(',').filter(Boolean)) {
+      const [name, value] = kv.split('=');
+      await admin.query(`ALTER SYSTEM SET ${pg.escapeIdentifier(name!.trim())} = ${pg.escapeLiteral((value ?? '').trim())}`);
+    }
+    if (process.env.RIVULET_BENCH_PG_CONF) {
+      await admin.query('SELECT pg_reload_conf()');
+      await sleep(200);
+    }
     const settings = await admin.query<{ name: string; setting: string; unit: string | null }>(
-      "SELECT name, setting, unit FROM pg_settings WHERE name IN ('server_version','fsync','synchronous_commit','full_page_writes','shared_buffers','max_wal_size','wal_level')",
+      "SELECT name, setting, unit FROM pg_settings WHERE name IN ('server_version','fsync','synchronous_commit','full_page_writes','shared_buffers','max_wal_size','min_wal_size','wal_init_zero','wal_recycle','wal_level')",
     );
     const pgSettings = Object.fromEntries(settings.rows.map((r) => [r.name, `${r.setting}${r.unit && r.unit !== '8kB' ? r.unit : r.name === 'shared_buffers' ? ' x 8kB' : ''}`]));
     await admin.query('CREATE DATABASE bench');
@@ -572,6 +584,15 @@ async function main(): Promise<void> {
     const db = new pg.Client({ connectionString: pgUrl });
     await db.connect();
     cleanups.unshift(() => db.end());
+    // The new cluster's WAL brought to a running server's steady state while the systems start
+    // (wal-pool.ts); --fresh-wal measures the new cluster as it is.
+    const walPool = a['fresh-wal']
+      ? Promise.resolve(undefined)
+      : fillWalPool(pgUrl).then((w) => {
+          log(`  PostgreSQL WAL pool filled: ${(w.bytes / 2 ** 20).toFixed(0)} MB written, ${w.segments} segment files kept for reuse (${w.seconds.toFixed(1)} s)`);
+          return w;
+        });
+    walPool.catch(() => undefined); // awaited (and its failure thrown) before the first warm-up
     if (PG_LOG) {
       // RIVULET_BENCH_PG_LOG=1: every statement's duration into the server log, summarized per phase.
       await db.query('ALTER SYSTEM SET log_min_duration_statement = 0');
@@ -721,6 +742,7 @@ async function main(): Promise<void> {
       );
     }
 
+    await walPool;
     for (const c of contenders) await c.warm();
     for (let r = 0; r < RUNS; r++) {
       log(`round ${r + 1} of ${RUNS}`);
@@ -729,7 +751,7 @@ async function main(): Promise<void> {
 
     await stopRivulet(riv, profileDir);
     if (emb) await stopRivulet(emb, undefined);
-    report({ started, pgSettings });
+    report({ started, pgSettings, walPool: await walPool });
   } finally {
     for (const c of cleanups) {
       try {
@@ -743,7 +765,7 @@ async function main(): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 
-function report(o: { started: Date; pgSettings: Record<string, string> }): void {
+function report(o: { started: Date; pgSettings: Record<string, string>; walPool: WalPoolResult | undefined }): void {
   const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : 'n/a');
   const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
   const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
@@ -752,7 +774,7 @@ function report(o: { started: Date; pgSettings: Record<string, string> }): void 
   const p = (s = '') => out.push(s);
   p(`# Rivulet benchmark, ${o.started.toISOString()}${quick ? ' (--quick)' : ''}`);
   p(`# machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, shared with other work (noisy)`);
-  p(`# PostgreSQL ${o.pgSettings.server_version} (fsync=${o.pgSettings.fsync}, synchronous_commit=${o.pgSettings.synchronous_commit}, full_page_writes=${o.pgSettings.full_page_writes}, shared_buffers=${o.pgSettings.shared_buffers}, max_wal_size=${o.pgSettings.max_wal_size})`);
+  p(`# PostgreSQL ${o.pgSettings.server_version} (fsync=${o.pgSettings.fsync}, synchronous_commit=${o.pgSettings.synchronous_commit}, full_page_writes=${o.pgSettings.full_page_writes}, shared_buffers=${o.pgSettings.shared_buffers}, max_wal_size=${o.pgSettings.max_wal_size}, min_wal_size=${o.pgSettings.min_wal_size}, wal_init_zero=${o.pgSettings.wal_init_zero}); ${o.walPool ? `WAL segment pool filled before the runs (${(o.walPool.bytes / 2 ** 20).toFixed(0)} MB, ${o.walPool.segments} files)` : 'a new cluster\'s WAL (--fresh-wal)'}`);
   p(`# load: ${CLIENTS} MQTT clients, QoS 1, ${INFLIGHT} in flight each, 3 data points per message ({ts, values}); max-rate runs ${DURATION} s, half-rate runs ${HALF_DURATION} s, warm-up ${WARMUP} s; ${RUNS} round(s) going round-robin over the systems; medians`);
   p('# stored = rows counted in ts_kv after the run (not acknowledgements); the rate is rows / (first publish -> last row stored)');
   p();
