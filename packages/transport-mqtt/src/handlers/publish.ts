@@ -8,9 +8,10 @@ import { gatewayAttributes, gatewayAttributesRequest, gatewayConnect, gatewayDis
 
 /**
  * Every device PUBLISH is re-addressed here before aedes routes it: nothing subscribes to this
- * topic, so aedes' own delivery after the hook reaches no one (devices never receive each other's
- * messages, whatever topic they pick, and a publish costs no fan-out). authorizeForward drops
- * client-originated packets as a second line.
+ * topic, so aedes' own delivery after the hook would reach no one (devices never receive each
+ * other's messages, whatever topic they pick, and a publish costs no fan-out); the transport ends
+ * packets on this topic at the broker's publish instead of routing them (skipDiscardedRouting in
+ * mqtt-transport.ts). authorizeForward drops client-originated packets as a second line.
  */
 export const DISCARD_TOPIC = '$rivulet/discard';
 
