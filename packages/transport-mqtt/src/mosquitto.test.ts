@@ -121,7 +121,8 @@ describe('mosquitto_pub, ThingsBoard documented commands', () => {
 describe('mosquitto_sub, ThingsBoard documented commands', () => {
   it('subscribe to attribute updates: a shared-attribute change arrives', async () => {
     const h = await startTransport();
-    const child = spawn('sh', ['-c', 'mosquitto_sub -d -h "$THINGSBOARD_HOST_NAME" -t "v1/devices/me/attributes" -u "$ACCESS_TOKEN"'], { cwd: dir, env: await env(h) });
+    // Its own process group: killing only the shell left mosquitto_sub running after the test.
+    const child = spawn('sh', ['-c', 'mosquitto_sub -d -h "$THINGSBOARD_HOST_NAME" -t "v1/devices/me/attributes" -u "$ACCESS_TOKEN"'], { cwd: dir, env: await env(h), detached: true });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -137,7 +138,11 @@ describe('mosquitto_sub, ThingsBoard documented commands', () => {
       );
       expect(h.transport.stats().attributeUpdates).toBeGreaterThanOrEqual(1);
     } finally {
-      child.kill();
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        // already gone
+      }
     }
   });
 });
