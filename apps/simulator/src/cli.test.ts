@@ -38,7 +38,10 @@ describe('simulator CLI', () => {
     expect(saved.map((d) => d.name)).toContain('Demo Thermostat 1');
     expect(saved).toHaveLength(5);
     expect(demo.stderr).toContain(`written to ${tokens}`);
-    const live = await sim(['--protocol', 'http', '--url', platform.app.url, '--tokens', tokens, '--devices', '5', '--rate', '10', '--duration', '1']);
+    // The command it prints, as printed (plus a short duration).
+    const printed = /npm run sim -- (.+)\n/.exec(demo.stderr.slice(demo.stderr.indexOf(`written to ${tokens}`)))?.[1];
+    expect(printed).toBe(`--protocol http --url ${platform.app.url} --tokens ${tokens} --devices 5 --rate 5`);
+    const live = await sim([...printed!.split(' '), '--duration', '1']);
     expect(live.code, live.stderr).toBe(0);
   });
 

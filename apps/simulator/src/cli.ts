@@ -29,7 +29,7 @@ async function main(): Promise<number> {
     const demo = await runDemo({ url: o.url, username: o.username, password: o.password, out });
     if (o.saveTokens) {
       await writeTokens(o.saveTokens, demo.devices);
-      out(`Tokens of the demo devices written to ${o.saveTokens}: npm run sim -- --protocol http --tokens ${o.saveTokens} --rate 5 keeps them live.\n`);
+      out(`Tokens of the demo devices written to ${o.saveTokens}; this keeps them live:\n  npm run sim -- --protocol http --url ${o.url} --tokens ${o.saveTokens} --devices ${demo.devices.length} --rate 5\n`);
     }
     return 0;
   }

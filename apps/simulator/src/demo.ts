@@ -111,7 +111,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       `  curl "${o.url}/api/dashboard/${dashboardId}" -H "X-Authorization: Bearer $JWT"\n` +
       `Read the data through the REST API, e.g.\n` +
       `  curl "${o.url}/api/plugins/telemetry/DEVICE/${out[0]?.id}/values/timeseries?keys=temperature" -H "X-Authorization: Bearer $JWT"\n` +
-      `or keep them live: run the demo with --save-tokens FILE, then npm run sim -- --protocol http --tokens FILE.\n`,
+      `or keep them live: run the demo with --save-tokens FILE, then npm run sim -- --protocol http --url ${o.url} --tokens FILE --devices ${out.length}.\n`,
   );
   return { devices: out, dashboard: { id: dashboardId, created: !existing } };
 }
