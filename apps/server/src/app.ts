@@ -14,6 +14,7 @@ import {
   type RuleNodeServices,
 } from '@rivulet/rule-engine';
 import { builtinNodes, defaultRootChain } from '@rivulet/rule-nodes';
+import { createOutbound } from '@rivulet/outbound';
 import type { Storage } from '@rivulet/storage';
 import { createEmbeddedStorage, createPostgresStorage } from '@rivulet/storage-postgres';
 import { createCoapTransport, type CoapTransport } from '@rivulet/transport-coap';
@@ -118,6 +119,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     rpc: ruleRpc,
     // Create / clear alarm nodes: one active alarm per originator and type, enforced by storage.
     alarms: storage.alarms,
+    // REST API call and MQTT publish nodes: every connection checked against RIVULET_OUTBOUND_*.
+    outbound: createOutbound({ allow: config.RIVULET_OUTBOUND_ALLOW, deny: config.RIVULET_OUTBOUND_DENY, logger }),
   };
   let ruleEngine: RuleEngine | undefined;
   let debugSink: BatchedDebugSink | undefined;

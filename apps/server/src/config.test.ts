@@ -20,6 +20,12 @@ describe('configuration', () => {
     expect(() => loadConfig({ RIVULET_QUEUE: 'kafka' })).toThrow(/KAFKA_BROKERS/);
     expect(() => loadConfig({ RIVULET_ROLES: 'transport' })).toThrow(/RIVULET_ROLES.*kafka/);
     expect(() => loadConfig({ RIVULET_QUEUE: 'rabbit' })).toThrow(/RIVULET_QUEUE/);
+    expect(() => loadConfig({ RIVULET_OUTBOUND_ALLOW: '10.0.0.0/8, 10.0.0.300/32' })).toThrow(/RIVULET_OUTBOUND_ALLOW: not a CIDR, address or host name: 10\.0\.0\.300\/32/);
+    expect(() => loadConfig({ RIVULET_OUTBOUND_DENY: 'fd00::/200' })).toThrow(/RIVULET_OUTBOUND_DENY/);
+  });
+  it('reads the outbound lists as entries', () => {
+    expect(loadConfig({}).RIVULET_OUTBOUND_ALLOW).toEqual([]);
+    expect(loadConfig({ RIVULET_OUTBOUND_ALLOW: ' 10.1.0.0/16, api.example.com ,*.corp.example,fd00::1 ' }).RIVULET_OUTBOUND_ALLOW).toEqual(['10.1.0.0/16', 'api.example.com', '*.corp.example', 'fd00::1']);
   });
   it('docs/configuration.md lists every setting with its default', () => {
     const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'configuration.md'), 'utf8');

@@ -1,3 +1,4 @@
+import { parseOutboundEntry } from '@rivulet/outbound';
 import { z } from 'zod';
 
 /**
@@ -10,6 +11,20 @@ const optionalString = z
   .string()
   .optional()
   .transform((s) => (s === undefined || s.trim() === '' ? undefined : s));
+
+/** A comma-separated list of CIDRs, addresses and host names (the outbound policy's entries). */
+const outboundList = z
+  .string()
+  .default('')
+  .transform((s, ctx) => {
+    const entries = s.split(',').map((e) => e.trim()).filter(Boolean);
+    const bad = entries.filter((e) => parseOutboundEntry(e) === null);
+    if (bad.length) {
+      ctx.addIssue({ code: 'custom', message: `not a CIDR, address or host name: ${bad.join(', ')}` });
+      return z.NEVER;
+    }
+    return entries;
+  });
 
 export const ROLES = ['transport', 'rule-engine', 'api'] as const;
 export type Role = (typeof ROLES)[number];
@@ -61,6 +76,10 @@ export const ConfigSchema = z
     RIVULET_RULE_ENGINE_RETRIES: z.coerce.number().int().min(0).default(5).describe('Times a failed message is run through the chain again before it is skipped and logged.'),
     RIVULET_DEBUG_EVENTS_PER_NODE: positiveInt(1000).describe('Rule node debug events kept per node (the newest); older ones are deleted as new ones arrive.'),
     RIVULET_DEBUG_EVENTS_TTL_SECONDS: positiveInt(604800).describe('Rule node debug events older than this are deleted (hourly); default one week, as ThingsBoard.'),
+    RIVULET_OUTBOUND_ALLOW: outboundList.describe(
+      'Comma-separated CIDRs (10.1.0.0/16), addresses and host names (api.example.com, *.example.com) rule nodes may call even inside the ranges denied by default (loopback, private, link-local, CGNAT, multicast); see docs/operations.md.',
+    ),
+    RIVULET_OUTBOUND_DENY: outboundList.describe('Comma-separated CIDRs, addresses and host names rule nodes may not call, on top of the ranges denied by default. The most specific entry of the two lists wins.'),
     RIVULET_SHUTDOWN_TIMEOUT_MS: positiveInt(30000).describe('Longest a graceful shutdown (SIGTERM) waits for the queue to drain.'),
   })
   .superRefine((c, ctx) => {
@@ -102,7 +121,8 @@ export function configReference(): Array<{ name: string; default: string; descri
     let def = '';
     try {
       const v = (schema as z.ZodType).safeParse(undefined);
-      if (v.success && v.data !== undefined) def = Array.isArray(v.data) ? 'all' : String(v.data);
+      // Arrays: the roles' 'all', or an empty list (the outbound lists) shown as no default.
+      if (v.success && v.data !== undefined) def = Array.isArray(v.data) ? (v.data.length ? 'all' : '') : String(v.data);
     } catch {
       def = '';
     }

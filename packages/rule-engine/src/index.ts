@@ -1,4 +1,6 @@
 export * from './types';
+export * from './outbound';
+export { createRecordingOutbound, maskHeaders, maskUrl, type RecordedHttpCall, type RecordedMqttPublish } from './recording-outbound';
 export * from './chain-schema';
 export { createNodeRegistry, type NodeRegistry } from './registry';
 export {

@@ -17,6 +17,7 @@ import {
 } from '@rivulet/core';
 import { newRuleAlarm } from './alarm';
 import { compileRuleChain, validateRuleChain, type CompiledChain, type NodeTrace, type ValidatedChain } from './chain';
+import { createRecordingOutbound, type RecordedHttpCall, type RecordedMqttPublish } from './recording-outbound';
 import type { NodeRegistry } from './registry';
 import type { AlarmService, KafkaProducer, RuleAlarm, RuleChainResolver, RuleNodeServices, RuleRpcService } from './types';
 
@@ -29,7 +30,9 @@ export type RecordedWrite =
   | { kind: 'alarm'; action: 'clear'; alarm: RuleAlarm }
   | { kind: 'kafka'; record: { topic: string; key: string | null; value: string; headers?: Record<string, string> } }
   | { kind: 'rpcToDevice'; request: ToDeviceRpcRequest }
-  | { kind: 'rpcReply'; reply: ToServerRpcReply };
+  | { kind: 'rpcReply'; reply: ToServerRpcReply }
+  | RecordedHttpCall
+  | RecordedMqttPublish;
 
 export interface RecordedLog {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -49,7 +52,8 @@ export interface DryRunOptions {
  * Services with the side effects taken out: writes are recorded and not stored, reads go to the real
  * services with the run's own writes laid over them (a node that reads what an earlier node of the
  * run wrote sees it), logs are kept for the result instead of the server log, Kafka records and RPC
- * calls to devices are kept instead of sent. Script sandboxes and device lookups are side-effect free and used as they are.
+ * calls to devices are kept instead of sent, HTTP calls and MQTT publishes are recorded instead of
+ * made (createRecordingOutbound). Script sandboxes and device lookups are side-effect free and used as they are.
  *
  * Every capability of RuleNodeServices needs its dry-run variant here: when one is added, add it
  * below, or test runs would carry out its side effects.
@@ -158,6 +162,8 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
     ...(alarms ? { alarms } : {}),
     ...(kafkaProducer ? { kafkaProducer } : {}),
     ...(rpc ? { rpc } : {}),
+    // Always the recording one, whether or not the real services call out: nothing leaves the process.
+    outbound: createRecordingOutbound((call) => writes.push(call)),
     // Read-only or pure: used as they are.
     ...(real.devices ? { devices: real.devices } : {}),
     ...(real.scripts ? { scripts: real.scripts } : {}),

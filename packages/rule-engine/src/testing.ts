@@ -1,5 +1,6 @@
 import { silentLogger, type AttributeKv, type AttributeWrite, type Msg, type TsKv, type TsPoint } from '@rivulet/core';
 import { newRuleAlarm } from './alarm';
+import type { OutboundService } from './outbound';
 import type { DeviceInfo, KafkaProducer, NodeContext, Route, RuleAlarm, RuleNodeServices } from './types';
 
 /**
@@ -20,7 +21,7 @@ export interface RecordingServices extends RuleNodeServices {
 
 type FailKind = 'timeseries' | 'attributes' | 'alarms';
 
-export function createRecordingServices(options: { now?: number | (() => number); kafka?: boolean } = {}): RecordingServices {
+export function createRecordingServices(options: { now?: number | (() => number); kafka?: boolean; outbound?: OutboundService } = {}): RecordingServices {
   const points: TsPoint[] = [];
   const attributeWrites: AttributeWrite[] = [];
   const alarmList: RuleAlarm[] = [];
@@ -84,6 +85,8 @@ export function createRecordingServices(options: { now?: number | (() => number)
         return { ...a };
       },
     },
+    // Node tests pass a real checked one (@rivulet/outbound) aimed at their local servers.
+    ...(options.outbound ? { outbound: options.outbound } : {}),
     ...(options.kafka
       ? {
           kafkaProducer: {

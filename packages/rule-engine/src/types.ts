@@ -13,6 +13,7 @@ import type {
   ToServerRpcReply,
 } from '@rivulet/core';
 import type { z } from 'zod';
+import type { OutboundService } from './outbound';
 
 /** Relation names (link labels) shared by many nodes. Node-specific ones live beside their node. */
 export const Relation = {
@@ -69,6 +70,8 @@ export interface RuleNodeServices {
   readonly scripts?: ScriptRunner;
   /** RPC with devices (the RPC call request / reply nodes); the server backs it with the broadcast. */
   readonly rpc?: RuleRpcService;
+  /** Calls out of the platform (REST API call, MQTT publish), checked against the outbound policy. */
+  readonly outbound?: OutboundService;
 }
 
 /** What the RPC nodes need: core's ToDeviceRpcRequest / RpcOutcome / ToServerRpcReply, through the transports. */

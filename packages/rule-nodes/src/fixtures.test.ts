@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { silentLogger, type Msg } from '@rivulet/core';
 import { createMemoryQueue, Topics } from '@rivulet/queue';
 import { compileRuleChain, createNodeRegistry, createRuleChainResolver, createRuleEngine, validateRuleChain, type CompiledChain } from '@rivulet/rule-engine';
+import { createOutbound } from '@rivulet/outbound';
 import { createRecordingServices, type RecordingServices } from '@rivulet/rule-engine/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { builtinNodes } from './index';
@@ -42,7 +43,8 @@ afterAll(async () => {
 
 describe('fixture: a ThingsBoard export (its class names) driving storage, alarms and a webhook', () => {
   function setup() {
-    const services = createRecordingServices();
+    // The webhook is on loopback: allow-listed, as a deployment would.
+    const services = createRecordingServices({ outbound: createOutbound({ allow: ['127.0.0.1/32'], logger: silentLogger }) });
     services.addDevice({ id: DEVICE.id, name: 'thermo-1', type: 'thermostat' });
     services.addDevice({ id: DEVICE2.id, name: 'thermo-2', type: 'thermostat' });
     // thermo-2 has its own threshold, read by the attributes node and used by the TBEL filter.
@@ -100,7 +102,7 @@ describe('fixture: a ThingsBoard export (its class names) driving storage, alarm
 
   it('runs through the real engine on the memory queue (one device\'s messages in order)', async () => {
     const queue = createMemoryQueue({ partitions: 2 });
-    const services = createRecordingServices();
+    const services = createRecordingServices({ outbound: createOutbound({ allow: ['127.0.0.1/32'], logger: silentLogger }) });
     services.addDevice({ id: DEVICE.id, name: 'thermo-1', type: 'thermostat' });
     const engine = createRuleEngine({
       queue,

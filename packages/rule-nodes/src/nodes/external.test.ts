@@ -1,12 +1,22 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { silentLogger } from '@rivulet/core';
+import { createOutbound } from '@rivulet/outbound';
+import type { RuleNodeDefinition, RuleNodeServices } from '@rivulet/rule-engine';
 import { createRecordingServices } from '@rivulet/rule-engine/testing';
 import { Aedes, type AedesPublishPacket } from 'aedes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build, relationsOf, run, telemetry } from '../test-kit';
+import { build as buildNode, relationsOf, run, telemetry } from '../test-kit';
 import { kafkaPublishNode } from './kafka-publish.node.js';
 import { mqttPublishNode } from './mqtt-publish.node.js';
 import { restApiCallNode } from './rest-api-call.node.js';
+
+/** The local servers below live on loopback, which the outbound policy denies unless allow-listed. */
+const withOutbound = (services: RuleNodeServices = createRecordingServices()): RuleNodeServices => ({
+  ...services,
+  outbound: createOutbound({ allow: ['127.0.0.1/32'], logger: silentLogger }),
+});
+const build = <D extends RuleNodeDefinition>(def: D, config: Record<string, unknown> = {}, services?: RuleNodeServices) => buildNode(def, config, withOutbound(services));
 
 describe('REST API call (against a local HTTP server)', () => {
   let server: Server;

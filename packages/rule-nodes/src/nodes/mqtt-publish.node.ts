@@ -1,8 +1,7 @@
-import { BadRequestError, ErrorCode, RivuletError, errorMessage, newId } from '@rivulet/core';
-import { defineNode, Relation } from '@rivulet/rule-engine';
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { BadRequestError, newId } from '@rivulet/core';
+import { defineNode, Relation, type OutboundMqttClient, type OutboundMqttOptions } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { tbBool } from '../util/data';
+import { requireCapability, tbBool } from '../util/data';
 import { processPattern } from '../util/patterns';
 
 const Credentials = z.looseObject({
@@ -20,6 +19,11 @@ const Credentials = z.looseObject({
  * and passes the message on by Success once the broker acknowledged it. One connection per node,
  * opened on the first message and kept (mqtt.js reconnects); while it is down a message waits up to
  * connectTimeoutSec, then goes to Failure. destroy() closes the connection.
+ *
+ * The connection is made by the `outbound` capability: the broker's host is checked against the
+ * deployment's outbound policy before connecting and on every (re)connect, and a denied broker fails
+ * the message with the policy's error. In a test run nothing is published: topic and payload are
+ * recorded and the message goes on by Success.
  */
 export const mqttPublishNode = defineNode({
   type: 'rivulet.external.mqttPublish',
@@ -46,18 +50,16 @@ export const mqttPublishNode = defineNode({
   create(config, services) {
     const cred = config.credentials;
     if (cred && !['anonymous', 'basic', 'cert.PEM'].includes(cred.type)) throw new BadRequestError(`credentials.type ${cred.type} is not supported`);
-    const timeoutMs = config.connectTimeoutSec * 1000;
     const version = config.protocolVersion === 5 || config.protocolVersion === 'MQTT_5' ? 5 : config.protocolVersion === 3 ? 3 : 4;
-    const options: IClientOptions = {
+    const options: OutboundMqttOptions = {
       host: config.host,
       port: config.port,
-      protocol: config.ssl ? 'mqtts' : 'mqtt',
+      ssl: config.ssl,
       protocolVersion: version,
       clientId: config.clientId ? (config.appendClientIdSuffix ? `${config.clientId}_${newId().slice(0, 8)}` : config.clientId) : `rivulet_${newId().slice(0, 12)}`,
       clean: config.cleanSession,
-      connectTimeout: timeoutMs,
-      reconnectPeriod: 5000,
-      queueQoSZero: false,
+      connectTimeoutMs: config.connectTimeoutSec * 1000,
+      reconnectPeriodMs: 5000,
       ...(cred?.type === 'basic' ? { username: cred.username ?? '', password: cred.password ?? '' } : {}),
       ...(cred?.type === 'cert.PEM'
         ? {
@@ -68,54 +70,21 @@ export const mqttPublishNode = defineNode({
           }
         : {}),
     };
-    let client: MqttClient | undefined;
-    let lastError = '';
-
-    function ready(): Promise<MqttClient> {
-      if (!client) {
-        client = connect(options);
-        client.on('error', (e) => {
-          lastError = errorMessage(e);
-          services.logger.warn({ host: config.host, port: config.port, err: lastError }, 'external MQTT broker error');
-        });
-      }
-      const c = client;
-      if (c.connected) return Promise.resolve(c);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          c.off('connect', onConnect);
-          reject(new RivuletError(ErrorCode.UNAVAILABLE, `Not connected to MQTT broker ${config.host}:${config.port} within ${config.connectTimeoutSec} s${lastError ? `: ${lastError}` : ''}`));
-        }, timeoutMs);
-        const onConnect = () => {
-          clearTimeout(timer);
-          resolve(c);
-        };
-        c.once('connect', onConnect);
-      });
-    }
+    // Made on the first message (a chain without the capability still loads; its messages fail).
+    let client: OutboundMqttClient | undefined;
 
     return {
       async process(msg) {
-        const c = await ready();
+        client ??= requireCapability(services, 'outbound', 'MQTT publish').mqtt(options);
         const topic = processPattern(config.topicPattern, msg);
         const payload = typeof msg.data === 'string' && config.parseToPlainText ? msg.data : JSON.stringify(msg.data);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        try {
-          await Promise.race([
-            c.publishAsync(topic, payload, { qos: 1, retain: config.retainedMessage }),
-            new Promise((_, reject) => {
-              timer = setTimeout(() => reject(new RivuletError(ErrorCode.TIMEOUT, `MQTT broker did not acknowledge within ${config.connectTimeoutSec} s`)), timeoutMs);
-            }),
-          ]);
-        } finally {
-          if (timer) clearTimeout(timer);
-        }
+        await client.publish(topic, payload, { qos: 1, retain: config.retainedMessage });
         return [{ relation: Relation.SUCCESS, msg }];
       },
       async destroy() {
         const c = client;
         client = undefined;
-        await c?.endAsync(true).catch(() => {});
+        await c?.close();
       },
     };
   },

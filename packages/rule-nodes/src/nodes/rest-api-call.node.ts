@@ -1,7 +1,7 @@
 import { BadRequestError, ErrorCode, RivuletError, createMsg, errorMessage, type JsonValue, type Msg } from '@rivulet/core';
-import { defineNode, Relation } from '@rivulet/rule-engine';
+import { defineNode, OutboundDeniedError, Relation, type OutboundHttpRequest, type OutboundHttpResponse } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { tbBool } from '../util/data';
+import { requireCapability, tbBool } from '../util/data';
 import { processPattern } from '../util/patterns';
 
 const Credentials = z.looseObject({
@@ -36,6 +36,11 @@ const retryable = (status: number) => status >= 500 || status === 429 || status 
  * statusReason and the response headers in the metadata. A status that is not 2xx goes to Failure with
  * the same metadata and the error. Network errors, timeouts, 408, 429 and 5xx are retried `retries`
  * times with a growing pause; the time limit applies to each attempt.
+ *
+ * The call goes through the `outbound` capability: every address connected to, redirects included
+ * (at most 5), is checked against the deployment's outbound policy, and a denied call fails the
+ * message with the policy's error (not retried). In a test run nothing is sent: the call is recorded
+ * and answered with a simulated empty 200 whose metadata says `simulated: test-run`.
  */
 export const restApiCallNode = defineNode({
   type: 'rivulet.external.restApiCall',
@@ -59,7 +64,7 @@ export const restApiCallNode = defineNode({
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],
-  create(config) {
+  create(config, services) {
     const cred = config.credentials;
     if (cred && cred.type !== 'anonymous' && cred.type !== 'basic') {
       throw new BadRequestError(`credentials.type ${cred.type} is not supported (anonymous or basic)`);
@@ -70,18 +75,9 @@ export const restApiCallNode = defineNode({
     const withSlot = limiter(config.maxParallelRequestsCount);
     const sendsBody = !config.ignoreRequestBody && config.requestMethod !== 'GET' && config.requestMethod !== 'HEAD';
 
-    async function attempt(url: string, init: RequestInit): Promise<{ status: number; statusText: string; headers: Headers; body: string }> {
-      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-      const buf = await res.arrayBuffer();
-      if (buf.byteLength > maxBytes) throw new RivuletError(ErrorCode.PAYLOAD_TOO_LARGE, `Response of ${buf.byteLength} bytes is larger than ${config.maxInMemoryBufferSizeInKb} KB`);
-      return { status: res.status, statusText: res.statusText, headers: res.headers, body: new TextDecoder().decode(buf) };
-    }
-
-    function responseMsg(msg: Msg, r: { status: number; statusText: string; headers: Headers; body: string }, error?: string): Msg {
-      const metadata: Record<string, string> = { ...msg.metadata };
-      r.headers.forEach((v, k) => {
-        metadata[k] = v;
-      });
+    function responseMsg(msg: Msg, r: OutboundHttpResponse, error?: string): Msg {
+      const metadata: Record<string, string> = { ...msg.metadata, ...r.headers };
+      if (r.simulated) metadata.simulated = 'test-run';
       metadata.status = r.statusText || String(r.status);
       metadata.statusCode = String(r.status);
       metadata.statusReason = r.statusText;
@@ -100,6 +96,7 @@ export const restApiCallNode = defineNode({
 
     return {
       async process(msg) {
+        const outbound = requireCapability(services, 'outbound', 'REST API call');
         const url = processPattern(config.restEndpointUrlPattern, msg);
         let parsed: URL;
         try {
@@ -111,19 +108,21 @@ export const restApiCallNode = defineNode({
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(config.headers ?? { 'Content-Type': 'application/json' })) headers[processPattern(k, msg)] = processPattern(v, msg);
         if (auth) headers.Authorization = auth;
-        const init: RequestInit = { method: config.requestMethod, headers };
-        if (sendsBody) init.body = typeof msg.data === 'string' && config.parseToPlainText ? msg.data : JSON.stringify(msg.data);
+        const request: OutboundHttpRequest = { method: config.requestMethod, url, headers, timeoutMs, maxResponseBytes: maxBytes };
+        if (sendsBody) request.body = typeof msg.data === 'string' && config.parseToPlainText ? msg.data : JSON.stringify(msg.data);
 
         return withSlot(async () => {
           let lastError = '';
           for (let i = 0; i <= config.retries; i++) {
             if (i > 0) await sleep(config.retryDelayMs * 2 ** (i - 1));
             try {
-              const r = await attempt(url, init);
+              const r = await outbound.http(request);
               if (r.status >= 200 && r.status < 300) return [{ relation: Relation.SUCCESS, msg: responseMsg(msg, r) }];
               lastError = `HTTP ${r.status} ${r.statusText}`.trim();
               if (!retryable(r.status) || i === config.retries) return [{ relation: Relation.FAILURE, msg: responseMsg(msg, r, lastError) }];
             } catch (e) {
+              // The policy's refusal is the message's error as it is: retrying cannot change it.
+              if (e instanceof OutboundDeniedError) throw e;
               lastError = e instanceof Error && e.name === 'TimeoutError' ? `No response within ${timeoutMs} ms` : errorMessage(e);
               if (e instanceof RivuletError) break;
             }
