@@ -94,6 +94,18 @@ describe('REST API call (against a local HTTP server)', () => {
     await expect(run(node, telemetry({}))).rejects.toThrow(/failed after 2 attempt\(s\): No response within 50 ms/);
   });
 
+  it('a call the outbound policy denies fails at once with its error, without retries or a connection', async () => {
+    const before = seen.length;
+    const strict = { ...createRecordingServices(), outbound: createOutbound({ logger: silentLogger }) };
+    const node = buildNode(restApiCallNode, { restEndpointUrlPattern: `${base}/api`, retries: 3, retryDelayMs: 1 }, strict);
+    await expect(run(node, telemetry({}))).rejects.toThrow(/^outbound call to 127\.0\.0\.1 denied by RIVULET_OUTBOUND_\* policy: 127\.0\.0\.1 is loopback/);
+    expect(seen.length).toBe(before);
+    // Without the capability the node has no client of its own: a clear error.
+    await expect(run(buildNode(restApiCallNode, { restEndpointUrlPattern: `${base}/api` }), telemetry({}))).rejects.toThrow(/needs the 'outbound' service/);
+    await expect(run(buildNode(mqttPublishNode, { host: '127.0.0.1' }), telemetry({}))).rejects.toThrow(/needs the 'outbound' service/);
+    expect(seen.length).toBe(before);
+  });
+
   it('refuses URLs that are not http(s) and unreachable hosts fail', async () => {
     await expect(run(build(restApiCallNode, { restEndpointUrlPattern: 'file:///etc/passwd' }), telemetry({}))).rejects.toThrow(/Unsupported URL scheme/);
     const closed = createNetServer();
