@@ -110,6 +110,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     services: () => nodeServices,
     debugSink: () => debugSink,
   });
+  // REST API call and MQTT publish nodes: every connection checked against RIVULET_OUTBOUND_*.
+  const outbound = createOutbound({ allow: config.RIVULET_OUTBOUND_ALLOW, deny: config.RIVULET_OUTBOUND_DENY, logger });
   const nodeServices: RuleNodeServices = {
     ...nodeCapabilities.services,
     logger,
@@ -119,8 +121,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     rpc: ruleRpc,
     // Create / clear alarm nodes: one active alarm per originator and type, enforced by storage.
     alarms: storage.alarms,
-    // REST API call and MQTT publish nodes: every connection checked against RIVULET_OUTBOUND_*.
-    outbound: createOutbound({ allow: config.RIVULET_OUTBOUND_ALLOW, deny: config.RIVULET_OUTBOUND_DENY, logger }),
+    outbound,
   };
   let ruleEngine: RuleEngine | undefined;
   let debugSink: BatchedDebugSink | undefined;
@@ -310,6 +311,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         if (debugRetention) clearInterval(debugRetention);
         await debugSink?.close();
         await nodeCapabilities.close();
+        outbound.close();
         server.closeAllConnections();
         await closed;
         clearTimeout(deadline);

@@ -1,6 +1,11 @@
 import { silentLogger } from '@rivulet/core';
 import { startCountingListener, type CountingListener } from '@rivulet/testing';
 import { Aedes } from 'aedes';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createTlsServer } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectChecked } from './connect';
@@ -67,10 +72,44 @@ describe('checked HTTP (real listeners on loopback)', () => {
     await expect(out.http(get(`http://127.0.0.2:${hop.port}/to?location=${encodeURIComponent('file:///etc/passwd')}`))).rejects.toThrow(/Unsupported URL scheme file:/);
   });
 
+  it('keeps checked connections alive and reuses them', async () => {
+    const out = createOutbound({ logger: silentLogger, allow: ['127.0.0.2'] });
+    try {
+      const before = hop.connections();
+      for (let i = 0; i < 5; i++) expect((await out.http(get(`http://127.0.0.2:${hop.port}/echo`))).status).toBe(200);
+      expect(hop.connections() - before).toBe(1);
+    } finally {
+      out.close();
+    }
+  });
+
   it('limits the body and the time', async () => {
     const out = createOutbound({ logger: silentLogger, allow: ['127.0.0.2'] });
     await expect(out.http(get(`http://127.0.0.2:${hop.port}/big`, { maxResponseBytes: 1024 }))).rejects.toThrow(/larger than 1 KB/);
     await expect(out.http(get(`http://127.0.0.2:${hop.port}/slow`, { timeoutMs: 100 }))).rejects.toMatchObject({ name: 'TimeoutError' });
+  });
+
+  it('https goes through the checked connection too (TLS handshake with the allowed peer)', async () => {
+    // A self-signed certificate the test makes: the handshake happens and the client refuses it.
+    const dir = mkdtempSync(join(tmpdir(), 'outbound-tls-'));
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.2', '-addext', 'subjectAltName=IP:127.0.0.2', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+      let handshakes = 0;
+      const tls = createTlsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
+      tls.on('connection', () => handshakes++);
+      await new Promise<void>((r) => tls.listen(0, '127.0.0.2', r));
+      const port = (tls.address() as AddressInfo).port;
+      try {
+        await expect(createOutbound({ logger: silentLogger, allow: ['127.0.0.2'] }).http(get(`https://127.0.0.2:${port}/`))).rejects.toThrow(/self[- ]signed certificate/);
+        expect(handshakes).toBe(1);
+        await expect(createOutbound({ logger: silentLogger }).http(get(`https://127.0.0.2:${port}/`))).rejects.toThrow(/denied by RIVULET_OUTBOUND_\* policy/);
+        expect(handshakes).toBe(1);
+      } finally {
+        await new Promise<void>((r) => tls.close(() => r()));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a socket asked for a denied name fails in its lookup and never connects', async () => {

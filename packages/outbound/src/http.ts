@@ -1,5 +1,7 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type ClientRequestArgs, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { ConnectionOptions } from 'node:tls';
 import { BadRequestError, ErrorCode, RivuletError } from '@rivulet/core';
 import type { OutboundHttpRequest, OutboundHttpResponse } from '@rivulet/rule-engine';
 import { connectChecked } from './connect';
@@ -21,12 +23,46 @@ function checkUrl(url: URL): void {
 }
 
 /**
+ * Keep-alive agents whose every new connection goes through connectChecked. A pooled connection was
+ * checked when it was made and stays with the address it was made to, so reusing it is safe.
+ */
+export interface CheckedAgents {
+  readonly http: HttpAgent;
+  readonly https: HttpsAgent;
+  destroy(): void;
+}
+
+export function createCheckedAgents(policy: OutboundPolicy, options: { maxSocketsPerHost?: number } = {}): CheckedAgents {
+  const common = { keepAlive: true, maxSockets: options.maxSocketsPerHost ?? 64, maxFreeSockets: 16, timeout: 30_000 };
+  class CheckedHttpAgent extends HttpAgent {
+    override createConnection(o: ClientRequestArgs): Duplex {
+      return connectChecked(policy, { host: stripBrackets(o.host ?? ''), port: Number(o.port) });
+    }
+  }
+  class CheckedHttpsAgent extends HttpsAgent {
+    override createConnection(o: HttpsRequestOptions): Duplex {
+      return connectChecked(policy, { host: stripBrackets(o.host ?? ''), port: Number(o.port), tls: { ...(o as ConnectionOptions), ALPNProtocols: ['http/1.1'] } });
+    }
+  }
+  const http = new CheckedHttpAgent(common);
+  const https = new CheckedHttpsAgent(common);
+  return {
+    http,
+    https,
+    destroy() {
+      http.destroy();
+      https.destroy();
+    },
+  };
+}
+
+/**
  * One HTTP exchange where every connection goes through connectChecked (so every hop's address is
  * checked after resolution). Redirects are followed here, not by the HTTP stack, up to
  * maxRedirects: 303, and 301/302 after a POST, become a GET without body (as fetch does);
- * credentials are dropped when the origin changes. A new connection per hop and per request.
+ * credentials are dropped when the origin changes. Connections come from the checked keep-alive agents.
  */
-export async function checkedHttp(policy: OutboundPolicy, req: OutboundHttpRequest): Promise<OutboundHttpResponse> {
+export async function checkedHttp(agents: CheckedAgents, req: OutboundHttpRequest): Promise<OutboundHttpResponse> {
   const maxRedirects = req.maxRedirects ?? 5;
   let url: URL;
   try {
@@ -40,7 +76,7 @@ export async function checkedHttp(policy: OutboundPolicy, req: OutboundHttpReque
   const deadline = Date.now() + req.timeoutMs;
   for (let hop = 0; ; hop++) {
     checkUrl(url);
-    const res = await exchange(policy, url, method, headers, body, deadline, req.timeoutMs);
+    const res = await exchange(agents, url, method, headers, body, deadline, req.timeoutMs);
     const location = res.headers.location;
     if (REDIRECTS.has(res.statusCode ?? 0) && location) {
       res.resume();
@@ -63,7 +99,7 @@ export async function checkedHttp(policy: OutboundPolicy, req: OutboundHttpReque
 }
 
 function exchange(
-  policy: OutboundPolicy,
+  agents: CheckedAgents,
   url: URL,
   method: string,
   headers: Record<string, string>,
@@ -80,11 +116,8 @@ function exchange(
       host,
       port,
       path: `${url.pathname}${url.search}`,
-      defaultPort: https ? 443 : 80,
       headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-      // No agent: this request's connection is the checked one, used once.
-      agent: undefined,
-      createConnection: () => connectChecked(policy, { host, port, ...(https ? { tls: { ALPNProtocols: ['http/1.1'] } } : {}) }),
+      agent: https ? agents.https : agents.http,
     });
     const timer = setTimeout(() => request.destroy(new TimeoutError(timeoutMs)), Math.max(0, deadline - Date.now()));
     request.once('response', (res) => {

@@ -1,7 +1,7 @@
 export { createOutbound, type OutboundOptions } from './outbound';
 export { createOutboundPolicy, parseOutboundEntry, DEFAULT_DENIED, type OutboundPolicy, type OutboundPolicyOptions, type Verdict } from './policy';
 export { connectChecked, type CheckedConnectOptions } from './connect';
-export { checkedHttp } from './http';
+export { checkedHttp, createCheckedAgents, type CheckedAgents } from './http';
 export { checkedMqtt } from './mqtt';
 export { checkedKafkaSocketFactory, guardKafkaProducer, parseBrokers } from './kafka';
 export { OutboundDeniedError } from '@rivulet/rule-engine';

@@ -1,6 +1,6 @@
 import type { Logger } from '@rivulet/core';
 import type { OutboundService } from '@rivulet/rule-engine';
-import { checkedHttp } from './http';
+import { checkedHttp, createCheckedAgents } from './http';
 import { checkedMqtt } from './mqtt';
 import { createOutboundPolicy, type OutboundPolicy, type OutboundPolicyOptions } from './policy';
 
@@ -9,14 +9,17 @@ export interface OutboundOptions extends OutboundPolicyOptions {
 }
 
 /** The `outbound` capability of rule nodes, every connection checked against one policy. */
-export function createOutbound(options: OutboundOptions): OutboundService & { readonly policy: OutboundPolicy } {
+export function createOutbound(options: OutboundOptions): OutboundService & { readonly policy: OutboundPolicy; close(): void } {
   const policy = createOutboundPolicy(options);
+  const agents = createCheckedAgents(policy);
   return {
     policy,
-    http: (request) => checkedHttp(policy, request),
+    http: (request) => checkedHttp(agents, request),
     mqtt: (mqttOptions) => checkedMqtt(policy, options.logger, mqttOptions),
     async check(host) {
       await policy.resolve(host);
     },
+    /** Closes the pooled HTTP connections. */
+    close: () => agents.destroy(),
   };
 }
