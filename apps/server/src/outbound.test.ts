@@ -126,6 +126,9 @@ describe('SSRF: outbound calls from rule nodes', () => {
         expect(http, url).toEqual([
           expect.objectContaining({ method: 'POST', url, body: '{"t":1}', headers: expect.objectContaining({ Authorization: '***' }) }),
         ]);
+        // The record says what the policy would decide where that needs no DNS.
+        const policy = url.includes('localhost') ? 'decided after DNS, at call time' : url.includes('127.0.0.2') ? 'allowed' : expect.stringMatching(/^denied: .* denied by default$/);
+        expect(http[0]!.policy, url).toEqual(policy);
         // The node went on with the simulated answer, marked as such.
         expect(r.body.steps[0]!.outputs[0]).toMatchObject({ relation: 'Success', msg: { metadata: { simulated: 'test-run' } } });
       }

@@ -16,6 +16,7 @@ export function createOutbound(options: OutboundOptions): OutboundService & { re
     policy,
     http: (request) => checkedHttp(agents, request),
     mqtt: (mqttOptions) => checkedMqtt(policy, options.logger, mqttOptions),
+    precheck: (host) => policy.precheck(host),
     async check(host) {
       await policy.resolve(host);
     },

@@ -54,6 +54,15 @@ describe('outbound policy', () => {
     expect(denied(createOutboundPolicy({ allow: ['localhost'] }), '127.0.0.1', '127.0.0.1')).toBe(true);
   });
 
+  it('prechecks without DNS where it can', () => {
+    const q = createOutboundPolicy({ allow: ['hooks.example'], deny: ['*.evil.example'] });
+    expect(q.precheck('[::ffff:127.0.0.1]')).toEqual({ allowed: false, reason: '127.0.0.1 is loopback (127.0.0.0/8), denied by default' });
+    expect(q.precheck('8.8.8.8')).toEqual({ allowed: true });
+    expect(q.precheck('hooks.example')).toEqual({ allowed: true });
+    expect(q.precheck('a.evil.example')).toEqual({ allowed: false, reason: 'host name matches deny entry *.evil.example' });
+    expect(q.precheck('localhost')).toBeNull();
+  });
+
   it('parses entries and refuses what is none', () => {
     expect(parseOutboundEntry('10.0.0.0/8')).toMatchObject({ kind: 'cidr', cidr: { prefix: 8 } });
     expect(parseOutboundEntry('fd00::/8')).toMatchObject({ kind: 'cidr', cidr: { prefix: 8 } });

@@ -77,6 +77,8 @@ export interface OutboundPolicy {
    * entry matches, the default ranges are denied and everything else is allowed.
    */
   verdict(address: string, host?: string): Verdict;
+  /** Without DNS: the verdict for a literal address or a name a list entry names; null otherwise. */
+  precheck(host: string): Verdict | null;
   /** Throws OutboundDeniedError when verdict() denies. */
   assertAllowed(address: string, host?: string): void;
   /**
@@ -165,8 +167,17 @@ export function createOutboundPolicy(options: OutboundPolicyOptions = {}): Outbo
     return allowed;
   }
 
+  function precheck(host: string): Verdict | null {
+    const h = stripBrackets(host);
+    if (parseIp(h)) return verdict(h, h);
+    const byName = decide((e) => nameScore(e, normalizeName(h)));
+    if (!byName) return null;
+    return byName.allow ? { allowed: true } : { allowed: false, reason: `host name matches deny entry ${byName.text}` };
+  }
+
   return {
     verdict,
+    precheck,
     assertAllowed,
     resolve,
     lookup(hostname, options, callback) {

@@ -12,6 +12,11 @@ export interface OutboundService {
   mqtt(options: OutboundMqttOptions): OutboundMqttClient;
   /** Resolves a host and rejects with OutboundDeniedError unless an address it resolves to is allowed. */
   check(host: string): Promise<void>;
+  /**
+   * The policy's answer without DNS: for a literal address, or a host name a list entry names; null
+   * when only resolving the name can tell. Test runs use it to say whether a recorded call would pass.
+   */
+  precheck?(host: string): { allowed: true } | { allowed: false; reason: string } | null;
 }
 
 export interface OutboundHttpRequest {

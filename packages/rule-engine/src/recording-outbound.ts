@@ -1,5 +1,20 @@
 import type { OutboundService } from './outbound';
 
+function policyNote(real: OutboundService | undefined, host: string): string {
+  if (!real) return 'no outbound capability on this server: the call would fail';
+  const v = real.precheck?.(host);
+  if (v === undefined || v === null) return 'decided after DNS, at call time';
+  return v.allowed ? 'allowed' : `denied: ${v.reason}`;
+}
+
+function hostOf(raw: string): string {
+  try {
+    return new URL(raw).hostname;
+  } catch {
+    return '';
+  }
+}
+
 /** An HTTP call a test run would have made. */
 export type RecordedHttpCall = {
   kind: 'http';
@@ -9,6 +24,8 @@ export type RecordedHttpCall = {
   /** Credential-like headers (Authorization, Cookie, *token*, *key*, *secret*, ...) masked. */
   headers: Record<string, string>;
   body: string | null;
+  /** What the outbound policy would say: "allowed", "denied: <reason>", or "decided after DNS". */
+  policy: string;
 };
 
 /** An MQTT publish a test run would have made. */
@@ -22,6 +39,7 @@ export type RecordedMqttPublish = {
   payload: string;
   qos: 0 | 1 | 2;
   retain: boolean;
+  policy: string;
 };
 
 export const MASK = '***';
@@ -51,18 +69,20 @@ export function maskUrl(raw: string): string {
  * The outbound capability of test runs: nothing leaves the process. HTTP calls and MQTT publishes
  * are recorded (secrets masked) and answered as if they had worked: HTTP with a simulated 200, an
  * empty body and `simulated: true` (the REST API call node puts `simulated: test-run` in the
- * metadata); MQTT publishes resolve at once. No DNS lookup, no connection, no policy check.
+ * metadata); MQTT publishes resolve at once. No DNS lookup, no connection. Each record says what the
+ * real capability's policy would decide where that is known without DNS (a literal address, a name
+ * a list entry names); the node goes on either way.
  */
-export function createRecordingOutbound(record: (call: RecordedHttpCall | RecordedMqttPublish) => void): OutboundService {
+export function createRecordingOutbound(record: (call: RecordedHttpCall | RecordedMqttPublish) => void, real?: OutboundService): OutboundService {
   return {
     async http(req) {
-      record({ kind: 'http', method: req.method, url: maskUrl(req.url), headers: maskHeaders(req.headers), body: req.body ?? null });
+      record({ kind: 'http', method: req.method, url: maskUrl(req.url), headers: maskHeaders(req.headers), body: req.body ?? null, policy: policyNote(real, hostOf(req.url)) });
       return { status: 200, statusText: 'OK', headers: {}, body: '', url: req.url, simulated: true };
     },
     mqtt(options) {
       return {
         async publish(topic, payload, o) {
-          record({ kind: 'mqtt', host: options.host, port: options.port, ssl: options.ssl, clientId: options.clientId, topic, payload, qos: o.qos, retain: o.retain });
+          record({ kind: 'mqtt', host: options.host, port: options.port, ssl: options.ssl, clientId: options.clientId, topic, payload, qos: o.qos, retain: o.retain, policy: policyNote(real, options.host) });
         },
         async close() {},
       };

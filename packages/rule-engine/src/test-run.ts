@@ -163,7 +163,7 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
     ...(kafkaProducer ? { kafkaProducer } : {}),
     ...(rpc ? { rpc } : {}),
     // Always the recording one, whether or not the real services call out: nothing leaves the process.
-    outbound: createRecordingOutbound((call) => writes.push(call)),
+    outbound: createRecordingOutbound((call) => writes.push(call), real.outbound),
     // Read-only or pure: used as they are.
     ...(real.devices ? { devices: real.devices } : {}),
     ...(real.scripts ? { scripts: real.scripts } : {}),

@@ -70,8 +70,9 @@ describe('external nodes in a test run', () => {
         url: `http://user:***@127.0.0.1:${listener.port}/hook/pump?api_key=***&x=1`,
         headers: { 'Content-Type': 'application/json', 'X-Api-Key': '***', 'X-Trace': 'abc', Authorization: '***' },
         body: '{"t":21,"trace":"abc"}',
+        policy: 'allowed',
       },
-      { kind: 'mqtt', host: '127.0.0.1', port: brokerPort, ssl: false, clientId: expect.any(String), topic: 'out/pump', payload: '""', qos: 1, retain: false },
+      { kind: 'mqtt', host: '127.0.0.1', port: brokerPort, ssl: false, clientId: expect.any(String), topic: 'out/pump', payload: '""', qos: 1, retain: false, policy: 'allowed' },
     ]);
     // The REST node went on with the simulated answer (empty body, marked), which the MQTT node published.
     expect(r.steps[0]!.outputs[0]).toMatchObject({ relation: 'Success', msg: { data: '', metadata: { deviceName: 'pump', statusCode: '200', simulated: 'test-run' } } });
@@ -89,7 +90,7 @@ describe('external nodes in a test run', () => {
       services: createRecordingServices(),
     });
     expect(r.ok).toBe(true);
-    expect(r.writes).toEqual([{ kind: 'http', method: 'GET', url: `http://127.0.0.1:${listener.port}/`, headers: { 'Content-Type': 'application/json' }, body: null }]);
+    expect(r.writes).toEqual([{ kind: 'http', method: 'GET', url: `http://127.0.0.1:${listener.port}/`, headers: { 'Content-Type': 'application/json' }, body: null, policy: 'no outbound capability on this server: the call would fail' }]);
     expect(listener.connections()).toBe(0);
   });
 });
