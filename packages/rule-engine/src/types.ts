@@ -159,6 +159,8 @@ export interface RuleChainResolver {
 
 export interface KafkaProducer {
   send(record: { topic: string; key: string | null; value: string; headers?: Record<string, string> }): Promise<{ partition?: number; offset?: string } | void>;
+  /** Checks the producer's brokers against the outbound policy (@rivulet/outbound's guardKafkaProducer); the Kafka node calls it when its chain loads. */
+  verify?(): Promise<void>;
 }
 
 /** A script function compiled once in the sandbox, called per message with JSON in and out. */

@@ -1,11 +1,11 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { silentLogger } from '@rivulet/core';
-import { createOutbound } from '@rivulet/outbound';
+import { createOutbound, createOutboundPolicy, guardKafkaProducer } from '@rivulet/outbound';
 import type { RuleNodeDefinition, RuleNodeServices } from '@rivulet/rule-engine';
 import { createRecordingServices } from '@rivulet/rule-engine/testing';
 import { Aedes, type AedesPublishPacket } from 'aedes';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { build as buildNode, relationsOf, run, telemetry } from '../test-kit';
 import { kafkaPublishNode } from './kafka-publish.node.js';
 import { mqttPublishNode } from './mqtt-publish.node.js';
@@ -170,6 +170,20 @@ describe('MQTT publish (to a local aedes broker)', () => {
 });
 
 describe('Kafka publish', () => {
+  it('a producer whose brokers the outbound policy denies is checked when the chain loads; no record reaches it', async () => {
+    // A recording stand-in for the producer (no Kafka client is wired in this build), guarded as the
+    // server must guard a real one.
+    const sent: unknown[] = [];
+    const warnings: string[] = [];
+    const producer = guardKafkaProducer({ policy: createOutboundPolicy(), producer: { send: async (r) => void sent.push(r) }, brokers: '127.0.0.1:9092' });
+    const s = { ...createRecordingServices(), kafkaProducer: producer, logger: { ...silentLogger, warn: (_f: unknown, m: string) => void warnings.push(m) } as typeof silentLogger };
+    const node = kafkaPublishNode.create(kafkaPublishNode.configSchema.parse({}), s);
+    await vi.waitFor(() => expect(warnings).toEqual(['Kafka brokers denied by the outbound policy']));
+    await expect(run(node, telemetry({ t: 1 }))).rejects.toThrow(/^outbound call to 127\.0\.0\.1 denied by RIVULET_OUTBOUND_\* policy/);
+    await expect(run(node, telemetry({ t: 2 }))).rejects.toThrow(/denied by RIVULET_OUTBOUND_\* policy/);
+    expect(sent).toEqual([]);
+  });
+
   it('without a producer the message fails with "Kafka is not configured"', async () => {
     await expect(run(build(kafkaPublishNode, {}), telemetry({}))).rejects.toThrow(/Kafka is not configured/);
   });

@@ -1,4 +1,4 @@
-import { ErrorCode, RivuletError, withMsg } from '@rivulet/core';
+import { ErrorCode, RivuletError, errorMessage, withMsg } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
 import { tbBool } from '../util/data';
@@ -9,6 +9,10 @@ import { processPattern } from '../util/patterns';
  * producer (the `kafkaProducer` service; the node's bootstrapServers and producer settings are kept
  * for import but the server's connection is used). Success carries offset, partition and topic in the
  * metadata. A server without Kafka sends every message to Failure with "Kafka is not configured".
+ *
+ * A producer that can check its brokers against the outbound policy (`verify`, see
+ * guardKafkaProducer) is checked when the chain loads: a denied broker is logged then, and every
+ * message fails with the policy's error without reaching the producer.
  */
 export const kafkaPublishNode = defineNode({
   type: 'rivulet.external.kafkaPublish',
@@ -34,10 +38,24 @@ export const kafkaPublishNode = defineNode({
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],
   create(config, services) {
+    // Started at load; a failure is kept for the messages (and checked again after one fails).
+    const check = () => {
+      const p = services.kafkaProducer?.verify?.();
+      p?.catch(() => {}); // handled here; each message awaits it
+      return p;
+    };
+    let verified = check();
+    verified?.catch((e: unknown) => services.logger.warn({ err: errorMessage(e) }, 'Kafka brokers denied by the outbound policy'));
     return {
       async process(msg) {
         const producer = services.kafkaProducer;
         if (!producer) throw new RivuletError(ErrorCode.UNAVAILABLE, 'Kafka is not configured on this server: the Kafka publish node cannot send');
+        try {
+          await verified;
+        } catch (e) {
+          verified = check();
+          throw e;
+        }
         const topic = processPattern(config.topicPattern, msg);
         const key = config.keyPattern ? processPattern(config.keyPattern, msg) : null;
         const value = typeof msg.data === 'string' ? msg.data : JSON.stringify(msg.data);
