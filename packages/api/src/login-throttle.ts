@@ -71,27 +71,34 @@ function tooMany(message: string): ApiError {
   return new ApiError(ErrorCode.TOO_MANY_REQUESTS, ErrorCodes.TOO_MANY_REQUESTS, message);
 }
 
-/** A counting semaphore with a bounded FIFO line. */
-function createLimiter(concurrency: number, maxQueued: number): <T>(work: () => Promise<T>) => Promise<T> {
+type Limiter = <T>(work: () => Promise<T>, urgent?: boolean) => Promise<T>;
+
+/**
+ * A counting semaphore with a bounded line in two classes: attempts from addresses without recent
+ * failures ("urgent") go before those from addresses that have been failing, so a flood waits behind
+ * a real user rather than the other way round.
+ */
+function createLimiter(concurrency: number, maxQueued: number): Limiter {
   let running = 0;
+  const urgentLine: Array<() => void> = [];
   const line: Array<() => void> = [];
-  const next = (): void => {
-    running--;
-    line.shift()?.();
+  const release = (): void => {
+    const next = urgentLine.shift() ?? line.shift();
+    // The slot passes straight to the next waiter; running only drops when nobody waits.
+    if (next) next();
+    else running--;
   };
-  return async (work) => {
-    if (running >= concurrency) {
-      if (line.length >= maxQueued) throw tooMany('Too many logins in progress: try again in a moment');
-      await new Promise<void>((resolve) => line.push(resolve));
+  return async (work, urgent = false) => {
+    if (running < concurrency) {
       running++;
     } else {
-      running++;
+      if (urgentLine.length + line.length >= maxQueued) throw tooMany('Too many logins in progress: try again in a moment');
+      await new Promise<void>((resolve) => (urgent ? urgentLine : line).push(resolve));
     }
-    // The slot passes straight to the next waiter (running is decremented and re-incremented).
     try {
       return await work();
     } finally {
-      next();
+      release();
     }
   };
 }
@@ -149,6 +156,7 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}, now: () 
       if (addr.pending >= maxPendingPerAddress) throw tooMany('Too many login attempts from this address at once: try again in a moment');
       // Attempts in flight count as possible failures, so a burst cannot slip past the lock.
       if (maxFailures > 0 && acct.failures + acct.pending >= maxFailures) throw tooMany('Too many login attempts for this account at once: try again in a moment');
+      const urgent = addr.failures === 0;
       addr.pending++;
       acct.pending++;
       let done = false;
@@ -159,7 +167,7 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}, now: () 
         acct.pending--;
       };
       return {
-        hash: limit,
+        hash: (work) => limit(work, urgent),
         succeeded() {
           end();
           acct.failures = 0;
@@ -177,6 +185,6 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}, now: () 
     clearAccount(account) {
       accounts.delete(account);
     },
-    hash: limit,
+    hash: (work) => limit(work, true),
   };
 }
