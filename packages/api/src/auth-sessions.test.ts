@@ -150,4 +150,21 @@ describe('sessions: refresh rotation, logout, change and reset password', () => 
       await t2.close();
     }
   });
+
+  it('another API process on the same storage stops taking a logged-out token within its revocation cache time', async () => {
+    const other = await startTestApi(storage, { logger: log, sessionRevocationCacheSeconds: 1 });
+    try {
+      const user = await createTenantUser(storage, 'multi@s.test', 'password-1');
+      const p = await pair(user);
+      expect((await other.request('GET', '/api/auth/user', { token: p.token })).status).toBe(200);
+      expect((await t.request('POST', '/api/auth/logout', { token: p.token })).status).toBe(200);
+      // The refresh token is checked in storage: refused everywhere at once.
+      expect((await other.request('POST', '/api/auth/token', { body: { refreshToken: p.refreshToken } })).status).toBe(401);
+      // The access token: the other process trusts its cached "live" for up to a second.
+      await new Promise((r) => setTimeout(r, 1100));
+      expect((await other.request('GET', '/api/auth/user', { token: p.token })).status).toBe(401);
+    } finally {
+      await other.close();
+    }
+  });
 });
