@@ -83,13 +83,14 @@ export function createApi(options: ApiOptions): Api {
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const tokenTtlSeconds = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   const refreshTokenTtlSeconds = options.refreshTokenTtlSeconds ?? DEFAULT_REFRESH_TOKEN_TTL_SECONDS;
+  const revocationCacheMs = (options.sessionRevocationCacheSeconds ?? DEFAULT_SESSION_REVOCATION_CACHE_SECONDS) * 1000;
   const sessions = createSessionService({
     storage: options.storage,
     tokens: () => tokens,
     logger,
     tokenTtlSeconds,
     refreshTokenTtlSeconds,
-    revocationCacheMs: (options.sessionRevocationCacheSeconds ?? DEFAULT_SESSION_REVOCATION_CACHE_SECONDS) * 1000,
+    revocationCacheMs,
   });
   const tokens: TokenService = createTokenService({ secret: options.jwtSecret, tokenTtlSeconds, refreshTokenTtlSeconds, isSessionActive: sessions.isActive });
   const deps: ApiDeps = {
@@ -117,6 +118,8 @@ export function createApi(options: ApiOptions): Api {
     broadcast: options.broadcast,
     tokens,
     logger,
+    isSessionActive: sessions.isActive,
+    sessionCheckMs: Math.max(1000, revocationCacheMs),
     ...(options.maxWsSubscriptionsPerSession !== undefined ? { maxSubscriptionsPerSession: options.maxWsSubscriptionsPerSession } : {}),
     ...(options.wsAuthTimeoutMs !== undefined ? { authTimeoutMs: options.wsAuthTimeoutMs } : {}),
   });

@@ -71,6 +71,32 @@ describe('sessions: refresh rotation, logout, change and reset password', () => 
     expect((await t.request('POST', '/api/auth/logout')).status).toBe(401);
   });
 
+  it('logout closes a WebSocket connection opened with the session\'s token', async () => {
+    const user = await createTenantUser(storage, 'ws-open@s.test', 'password-1');
+    const a = await pair(user);
+    const { WebSocket } = await import('ws');
+    const ws = new WebSocket(`${t.wsUrl}/api/ws`);
+    await new Promise<void>((resolve, reject) => {
+      ws.on('open', () => resolve());
+      ws.on('error', reject);
+    });
+    const closed = new Promise<{ code: number; reason: string; ms: number }>((resolve) => {
+      let start = 0;
+      ws.on('close', (code, reason) => resolve({ code, reason: String(reason), ms: performance.now() - start }));
+      ws.send(JSON.stringify({ authCmd: { cmdId: 0, token: a.token } }));
+      // Authenticated (no answer), then the logout.
+      setTimeout(() => {
+        start = performance.now();
+        void t.request('POST', '/api/auth/logout', { token: a.token });
+      }, 300);
+    });
+    const c = await closed;
+    expect(c.code).toBe(1008);
+    expect(c.reason).toMatch(/session has ended/);
+    // The check runs every max(1 s, revocation cache time): default 5 s.
+    expect(c.ms).toBeLessThan(6500);
+  }, 15_000);
+
   it('the WebSocket refuses an access token of a logged-out session', async () => {
     const user = await createTenantUser(storage, 'ws@s.test', 'password-1');
     const a = await pair(user);
