@@ -110,3 +110,17 @@ describe('createClientAddressResolver', () => {
     expect(() => createClientAddressResolver(['not-an-ip'])).toThrow(/Not an IP address/);
   });
 });
+
+describe('createLoginThrottle memory', () => {
+  it('forgets expired entries when many accounts have been tried', () => {
+    let t = 0;
+    const th = createLoginThrottle({ maxFailures: 5, lockoutSeconds: 1, addressMaxFailures: 1_000_000, maxPendingPerAddress: 1_000_000 }, () => t);
+    for (let i = 0; i < 25_000; i++) {
+      th.admit(`10.0.${i % 250}.1`, `user${i}@x`).failed();
+      t += 1;
+    }
+    // 25,000 accounts tried, one a millisecond: entries older than the 1 s lockout were swept on the way.
+    expect(th.tracked().accounts).toBeLessThanOrEqual(10_000);
+    expect(th.tracked().addresses).toBe(250);
+  });
+});

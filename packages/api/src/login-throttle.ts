@@ -61,6 +61,8 @@ export interface LoginThrottle {
   clearAccount(account: string): void;
   /** Hash work of other endpoints (change password) under the same limit. */
   hash<T>(work: () => Promise<T>): Promise<T>;
+  /** Accounts and addresses currently remembered (memory is bounded by sweeping expired ones). */
+  tracked(): { accounts: number; addresses: number };
 }
 
 export function accountLocked(): ApiError {
@@ -111,11 +113,19 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}, now: () 
   const limit = createLimiter(options.maxConcurrentHashes ?? DEFAULT_LOGIN_MAX_CONCURRENT_HASHES, options.maxQueuedHashes ?? 64);
   const accounts = new Map<string, Counter>();
   const addresses = new Map<string, Counter>();
+  // Sweeping is O(size): when most entries are live, the next sweep waits until the map has doubled.
+  const sweepAt = new Map<Map<string, Counter>, number>([
+    [accounts, SWEEP_AT],
+    [addresses, SWEEP_AT],
+  ]);
 
   function counter(map: Map<string, Counter>, key: string, t: number): Counter {
     let c = map.get(key);
     if (!c) {
-      if (map.size >= SWEEP_AT) sweep(map, t);
+      if (map.size >= (sweepAt.get(map) ?? SWEEP_AT)) {
+        sweep(map, t);
+        sweepAt.set(map, Math.max(SWEEP_AT, map.size * 2));
+      }
       c = { failures: 0, lastFailure: 0, lockedUntil: 0, pending: 0 };
       map.set(key, c);
     }
@@ -148,10 +158,10 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}, now: () 
     admit(address, account) {
       const t = now();
       const addr = counter(addresses, address, t);
-      const acct = counter(accounts, account, t);
       if (addr.lockedUntil > t) {
         throw tooMany(`Too many failed login attempts from this address: try again in ${Math.ceil((addr.lockedUntil - t) / 1000)} s`);
       }
+      const acct = counter(accounts, account, t);
       if (acct.lockedUntil > t) throw accountLocked();
       if (addr.pending >= maxPendingPerAddress) throw tooMany('Too many login attempts from this address at once: try again in a moment');
       // Attempts in flight count as possible failures, so a burst cannot slip past the lock.
@@ -186,5 +196,6 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}, now: () 
       accounts.delete(account);
     },
     hash: (work) => limit(work, true),
+    tracked: () => ({ accounts: accounts.size, addresses: addresses.size }),
   };
 }
