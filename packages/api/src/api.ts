@@ -84,15 +84,9 @@ export function createApi(options: ApiOptions): Api {
   const tokenTtlSeconds = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   const refreshTokenTtlSeconds = options.refreshTokenTtlSeconds ?? DEFAULT_REFRESH_TOKEN_TTL_SECONDS;
   const revocationCacheMs = (options.sessionRevocationCacheSeconds ?? DEFAULT_SESSION_REVOCATION_CACHE_SECONDS) * 1000;
-  const sessions = createSessionService({
-    storage: options.storage,
-    tokens: () => tokens,
-    logger,
-    tokenTtlSeconds,
-    refreshTokenTtlSeconds,
-    revocationCacheMs,
-  });
-  const tokens: TokenService = createTokenService({ secret: options.jwtSecret, tokenTtlSeconds, refreshTokenTtlSeconds, isSessionActive: sessions.isActive });
+  // Tokens first: a bad secret throws before the session service starts its housekeeping timer.
+  const tokens: TokenService = createTokenService({ secret: options.jwtSecret, tokenTtlSeconds, refreshTokenTtlSeconds, isSessionActive: (id) => sessions.isActive(id) });
+  const sessions = createSessionService({ storage: options.storage, tokens, logger, tokenTtlSeconds, refreshTokenTtlSeconds, revocationCacheMs });
   const deps: ApiDeps = {
     storage: options.storage,
     broadcast: options.broadcast,

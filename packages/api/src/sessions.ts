@@ -19,14 +19,14 @@ export interface SessionService {
   end(sessionId: string, reason: string): Promise<void>;
   /** Every session of the user (but `exceptId`): after a password change or reset. */
   endAllOf(userId: string, reason: string, exceptId?: string): Promise<void>;
-  /** Whether access tokens of this session are still good; cached (see RevocationCache). */
+  /** Whether access tokens of this session are still good; a "live" answer is trusted for revocationCacheMs. */
   isActive(sessionId: string): Promise<boolean>;
   close(): void;
 }
 
 export interface SessionServiceOptions {
   storage: Storage;
-  tokens: () => TokenService;
+  tokens: TokenService;
   logger: Logger;
   refreshTokenTtlSeconds: number;
   /** Access token lifetime, so housekeeping keeps a session row while its access tokens may live. */
@@ -82,11 +82,11 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
       const refreshJti = randomUUID();
       const session = await storage.authSessions.create({ userId: user.id, refreshJti, expiresTime: Date.now() + refreshTtlMs });
       remember(session.id, true);
-      return options.tokens().issue(user, { id: session.id, refreshJti });
+      return options.tokens.issue(user, { id: session.id, refreshJti });
     },
 
     async refresh(refreshToken) {
-      const claims = await options.tokens().verifyRefresh(refreshToken);
+      const claims = await options.tokens.verifyRefresh(refreshToken);
       const now = Date.now();
       const nextJti = randomUUID();
       const rotated = await storage.authSessions.rotate({ id: claims.sessionId, currentJti: claims.jti, nextJti, expiresTime: now + refreshTtlMs, now });
@@ -104,7 +104,7 @@ export function createSessionService(options: SessionServiceOptions): SessionSer
         await revoke(claims.sessionId, 'user_deleted');
         throw authFailed('Invalid refresh token: the user no longer exists');
       }
-      return options.tokens().issue(user, { id: claims.sessionId, refreshJti: nextJti });
+      return options.tokens.issue(user, { id: claims.sessionId, refreshJti: nextJti });
     },
 
     end: revoke,
