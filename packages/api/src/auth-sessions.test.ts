@@ -59,6 +59,15 @@ describe('sessions: refresh rotation, logout, change and reset password', () => 
     expect((await refresh(other.refreshToken)).status).toBe(200);
   });
 
+  it('two refreshes racing with one refresh token: one wins, the other is reuse and ends the session', async () => {
+    const user = await createTenantUser(storage, 'race@s.test', 'password-1');
+    const p = await pair(user);
+    const answers = await Promise.all([refresh(p.refreshToken), refresh(p.refreshToken)]);
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 401]);
+    const winner = TokenPairSchema.parse(answers.find((a) => a.status === 200)?.body);
+    expect(await me(winner.token)).toBe(401);
+  });
+
   it('logout revokes the session: its access and refresh tokens are refused, other sessions stay', async () => {
     const user = await createTenantUser(storage, 'out@s.test', 'password-1');
     const a = await pair(user);
