@@ -115,10 +115,10 @@ export function authStorageContract(getStorage: () => Storage): void {
       const tenantId = (await storage.tenants.create({ title: 'pw' })).id;
       const email = `pw.${newId().slice(0, 8)}@example.com`;
       const u = await storage.users.create({ tenantId, email, authority: 'TENANT_ADMIN', passwordHash: 'old' });
-      expect(await storage.users.setPasswordHash(u.id, 'new')).toBe(true);
+      expect(await storage.users.setPassword(u.id, 'new')).toBe(true);
       expect((await storage.users.findByEmail(email))?.passwordHash).toBe('new');
-      expect(await storage.users.setPasswordHash(newId(), 'x')).toBe(false);
-      expect(await storage.users.setPasswordHash('nope', 'x')).toBe(false);
+      expect(await storage.users.setPassword(newId(), 'x')).toBe(false);
+      expect(await storage.users.setPassword('nope', 'x')).toBe(false);
     });
   });
 }

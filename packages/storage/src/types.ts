@@ -78,8 +78,8 @@ export interface UserRepository {
   /** Case-insensitive e-mail lookup, with the stored hash for login. */
   findByEmail(email: string): Promise<{ user: User; passwordHash: string } | null>;
   count(): Promise<number>;
-  /** Replaces the user's password hash; false when there is no such user. */
-  setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
+  /** Replaces the user's password hash (the tenancy work also enables the user here); false when there is no such user. */
+  setPassword(id: string, passwordHash: string): Promise<boolean>;
 }
 
 export interface DeviceRepository {

@@ -50,7 +50,7 @@ export function passwordRoutes(deps: ApiDeps): RouteDef[] {
         }
         attempt.succeeded();
         if (currentPassword === newPassword) throw badParam('New password should be different from existing!');
-        await storage.users.setPasswordHash(user.id, await throttle.hash(() => hashPassword(newPassword)));
+        await storage.users.setPassword(user.id, await throttle.hash(() => hashPassword(newPassword)));
         await sessions.endAllOf(user.id, 'password_change');
         logger.info({ userId: user.id, email: user.email }, 'password changed: every session of the user ended');
         return ok(await sessions.start(user));
@@ -89,7 +89,7 @@ export function passwordRoutes(deps: ApiDeps): RouteDef[] {
         const userId = await storage.passwordResets.consume(sha256(resetToken), Date.now());
         const user = userId === null ? null : await storage.users.get(userId);
         if (!user) throw badParam('Invalid reset token! It may have been used already or have expired');
-        await storage.users.setPasswordHash(user.id, await throttle.hash(() => hashPassword(password)));
+        await storage.users.setPassword(user.id, await throttle.hash(() => hashPassword(password)));
         await sessions.endAllOf(user.id, 'password_reset');
         throttle.clearAccount(user.email.toLowerCase());
         logger.info({ userId: user.id, email: user.email }, 'password reset: every session of the user ended');
