@@ -20,7 +20,7 @@ import { createEmbeddedStorage, createPostgresStorage } from '@rivulet/storage-p
 import { createCoapTransport, type CoapTransport } from '@rivulet/transport-coap';
 import { createHttpTransport, type HttpTransport } from '@rivulet/transport-http';
 import { createMqttTransport, type MqttTransport } from '@rivulet/transport-mqtt';
-import type { Config } from './config';
+import { trustedProxyList, type Config } from './config';
 import { createCachedAuthenticator, createDeviceApiService } from './device-services';
 import { createDeviceStateService, type DeviceStateService } from './device-state';
 import { createGatewayDeviceService } from './gateway-devices';
@@ -78,6 +78,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     storage,
     adminEmail: config.RIVULET_ADMIN_EMAIL,
     ...(config.RIVULET_ADMIN_PASSWORD ? { adminPassword: config.RIVULET_ADMIN_PASSWORD } : {}),
+    passwordPolicy: { minLength: config.RIVULET_PASSWORD_MIN_LENGTH },
     logger,
   });
   if (!(await storage.ruleChains.getRoot(boot.tenantId))) {
@@ -226,6 +227,16 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       jwtSecret: resolveJwtSecret(config.RIVULET_JWT_SECRET, dataDir).secret,
       isReady: () => ready,
       rpcPickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS,
+      loginThrottle: {
+        maxFailures: config.RIVULET_LOGIN_MAX_FAILURES,
+        lockoutSeconds: config.RIVULET_LOGIN_LOCKOUT_SECONDS,
+        addressMaxFailures: config.RIVULET_LOGIN_ADDRESS_MAX_FAILURES,
+        maxConcurrentHashes: config.RIVULET_LOGIN_MAX_CONCURRENT_HASHES,
+        trustedProxies: trustedProxyList(config.RIVULET_TRUSTED_PROXIES),
+      },
+      passwordPolicy: { minLength: config.RIVULET_PASSWORD_MIN_LENGTH },
+      passwordResetTtlSeconds: config.RIVULET_PASSWORD_RESET_TTL_SECONDS,
+      sessionRevocationCacheSeconds: config.RIVULET_SESSION_REVOCATION_CACHE_SECONDS,
       ruleChains: createRuleChainService({
         registry,
         services: nodeServices,

@@ -1,4 +1,5 @@
 import { parseOutboundEntry } from '@rivulet/outbound';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -25,6 +26,17 @@ const outboundList = z
     }
     return entries;
   });
+/** RIVULET_TRUSTED_PROXIES as a list. */
+export function trustedProxyList(value: string): string[] {
+  return value.split(',').map((p) => p.trim()).filter(Boolean);
+}
+
+function isAddressOrRange(entry: string): boolean {
+  const [addr = '', bits] = entry.split('/');
+  const family = isIP(addr);
+  if (family === 0) return false;
+  return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+}
 
 export const ROLES = ['transport', 'rule-engine', 'api'] as const;
 export type Role = (typeof ROLES)[number];
@@ -67,8 +79,20 @@ export const ConfigSchema = z
       })
       .describe('Roles this process runs: all, or a comma list of transport, rule-engine, api.'),
     RIVULET_ADMIN_EMAIL: z.string().email().default('tenant@rivulet.local').describe('E-mail of the administrator created on first start.'),
-    RIVULET_ADMIN_PASSWORD: optionalString.describe('Password of that administrator, used on the first start only (empty data directory or database); when unset a random one is generated and printed once.'),
-    RIVULET_JWT_SECRET: optionalString.describe('Secret that signs JWTs. Unset: generated and kept in RIVULET_DATA_DIR/jwt-secret. Set it when several processes serve the API.'),
+    RIVULET_ADMIN_PASSWORD: optionalString.describe('Password of that administrator, used on the first start only (empty data directory or database); when unset a random one is generated and printed once. Must be at least RIVULET_PASSWORD_MIN_LENGTH characters, or the server refuses to start.'),
+    RIVULET_JWT_SECRET: optionalString.describe('Secret that signs JWTs. Unset: generated and kept in RIVULET_DATA_DIR/jwt-secret. Set it when several processes serve the API. At least 32 characters, or the server refuses to start.'),
+    RIVULET_PASSWORD_MIN_LENGTH: z.coerce.number().int().min(1).max(256).default(8).describe('Shortest password accepted wherever one is set: users, change and reset password, RIVULET_ADMIN_PASSWORD (the server refuses to start with a shorter one).'),
+    RIVULET_LOGIN_MAX_FAILURES: z.coerce.number().int().min(0).default(5).describe('Failed logins in a row that lock an account for RIVULET_LOGIN_LOCKOUT_SECONDS (ThingsBoard\'s maxFailedLoginAttempts); 0: accounts are never locked.'),
+    RIVULET_LOGIN_LOCKOUT_SECONDS: positiveInt(300).describe('How long a locked account or throttled address is refused, and how long failed logins are remembered.'),
+    RIVULET_LOGIN_ADDRESS_MAX_FAILURES: positiveInt(20).describe('Failed logins from one client address (any accounts) before that address gets 429 for RIVULET_LOGIN_LOCKOUT_SECONDS.'),
+    RIVULET_LOGIN_MAX_CONCURRENT_HASHES: positiveInt(2).describe('Password hashes (scrypt) verified at once by this process; more logins wait in line, addresses without recent failures first.'),
+    RIVULET_TRUSTED_PROXIES: z
+      .string()
+      .default('')
+      .refine((s) => trustedProxyList(s).every((e) => isAddressOrRange(e)), { message: 'must be comma-separated IP addresses or CIDR ranges' })
+      .describe('Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (login throttling); empty: the socket address is the client.'),
+    RIVULET_PASSWORD_RESET_TTL_SECONDS: positiveInt(3600).describe('Lifetime of a password reset link (POST /api/noauth/resetPasswordByEmail logs it for the operator).'),
+    RIVULET_SESSION_REVOCATION_CACHE_SECONDS: z.coerce.number().int().min(0).default(5).describe('How long a process trusts that a session is not revoked before reading storage again: the delay before a logout made through another process stops its access tokens. 0: read on every request.'),
     RIVULET_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level (JSON logs on stdout).'),
     RIVULET_MAX_PAYLOAD_BYTES: positiveInt(65536).describe('Largest device payload accepted (HTTP 413, CoAP 4.13 above it; for CoAP also after block-wise reassembly).'),
     RIVULET_QUEUE_PARTITIONS: positiveInt(8).describe('Partitions of the in-memory queue (ordering is per device).'),
@@ -83,6 +107,12 @@ export const ConfigSchema = z
     RIVULET_SHUTDOWN_TIMEOUT_MS: positiveInt(30000).describe('Longest a graceful shutdown (SIGTERM) waits for the queue to drain.'),
   })
   .superRefine((c, ctx) => {
+    if (c.RIVULET_JWT_SECRET !== undefined && c.RIVULET_JWT_SECRET.length < 32) {
+      ctx.addIssue({ code: 'custom', path: ['RIVULET_JWT_SECRET'], message: `must be at least 32 characters long (it has ${c.RIVULET_JWT_SECRET.length}); unset it to have one generated` });
+    }
+    if (c.RIVULET_ADMIN_PASSWORD !== undefined && [...c.RIVULET_ADMIN_PASSWORD].length < c.RIVULET_PASSWORD_MIN_LENGTH) {
+      ctx.addIssue({ code: 'custom', path: ['RIVULET_ADMIN_PASSWORD'], message: `must be at least ${c.RIVULET_PASSWORD_MIN_LENGTH} characters long (RIVULET_PASSWORD_MIN_LENGTH); unset it to have one generated` });
+    }
     if (c.RIVULET_QUEUE === 'kafka' && !c.KAFKA_BROKERS) {
       ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: 'is required when RIVULET_QUEUE=kafka' });
     }

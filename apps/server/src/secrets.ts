@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MIN_JWT_SECRET_LENGTH } from '@rivulet/api';
 
 /**
  * The JWT secret: the configured one, else one generated once and kept beside the embedded
@@ -8,11 +9,15 @@ import { join } from 'node:path';
  * must be given RIVULET_JWT_SECRET (documented in docs/configuration.md).
  */
 export function resolveJwtSecret(configured: string | undefined, dataDir: string): { secret: string; source: 'config' | 'file' | 'generated' } {
-  if (configured) return { secret: configured, source: 'config' };
+  if (configured) {
+    // config.ts refuses it first; this keeps any other caller from signing with a guessable key.
+    if (configured.length < MIN_JWT_SECRET_LENGTH) throw new Error(`RIVULET_JWT_SECRET must be at least ${MIN_JWT_SECRET_LENGTH} characters long`);
+    return { secret: configured, source: 'config' };
+  }
   const file = join(dataDir, 'jwt-secret');
   try {
     const s = readFileSync(file, 'utf8').trim();
-    if (s.length >= 32) return { secret: s, source: 'file' };
+    if (s.length >= MIN_JWT_SECRET_LENGTH) return { secret: s, source: 'file' };
   } catch {
     // first start: fall through and create it
   }

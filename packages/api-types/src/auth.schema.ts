@@ -49,3 +49,23 @@ export const AccessTokenClaimsSchema = z.object({
   exp: z.number(),
 });
 export type AccessTokenClaims = z.infer<typeof AccessTokenClaimsSchema>;
+
+/** `POST /api/auth/changePassword` (ThingsBoard's ChangePasswordRequest). */
+export const ChangePasswordRequestSchema = z.object({
+  currentPassword: z.string().min(1),
+  newPassword: z.string().min(1),
+});
+export type ChangePasswordRequest = z.infer<typeof ChangePasswordRequestSchema>;
+
+/** `POST /api/noauth/resetPasswordByEmail`. */
+export const ResetPasswordEmailRequestSchema = z.object({
+  email: z.string().min(1),
+});
+export type ResetPasswordEmailRequest = z.infer<typeof ResetPasswordEmailRequestSchema>;
+
+/** `POST /api/noauth/resetPassword` (ThingsBoard's ResetPasswordRequest). */
+export const ResetPasswordRequestSchema = z.object({
+  resetToken: z.string().min(1),
+  password: z.string().min(1),
+});
+export type ResetPasswordRequest = z.infer<typeof ResetPasswordRequestSchema>;

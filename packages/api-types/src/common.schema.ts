@@ -33,6 +33,7 @@ export const ErrorCodes = {
   INVALID_ARGUMENTS: 30,
   BAD_REQUEST_PARAMS: 31,
   ITEM_NOT_FOUND: 32,
+  TOO_MANY_REQUESTS: 33,
 } as const;
 export type ErrorCodeNumber = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

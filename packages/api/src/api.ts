@@ -16,7 +16,12 @@ import { alarmRoutes } from './routes/alarm.routes';
 import { ruleChainRoutes } from './routes/rule-chain.routes';
 import { dashboardRoutes } from './routes/dashboard.routes';
 import type { RuleChainsPort } from './rule-chains-port';
-import { createTokenService } from './tokens';
+import { createTokenService, type TokenService } from './tokens';
+import { createClientAddressResolver } from './client-address';
+import { createLoginThrottle, type LoginThrottleOptions } from './login-throttle';
+import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from './password-policy';
+import { passwordRoutes } from './routes/password.routes';
+import { createSessionService } from './sessions';
 import { createWsServer } from './ws/ws-server';
 
 export interface ApiOptions {
@@ -43,6 +48,14 @@ export interface ApiOptions {
   maxWsSubscriptionsPerSession?: number;
   /** Default 10 s for a WebSocket client to authenticate. */
   wsAuthTimeoutMs?: number;
+  /** Login lockout per account and per address, hash concurrency, trusted proxies (login-throttle.ts). */
+  loginThrottle?: LoginThrottleOptions;
+  /** Applied to every password set through the API (change, reset). Default: at least 8 characters. */
+  passwordPolicy?: PasswordPolicy;
+  /** Lifetime of a password reset link. Default 3600 s. */
+  passwordResetTtlSeconds?: number;
+  /** How stale this process's view of a session's revocation may be (another process's logout). Default 5 s. */
+  sessionRevocationCacheSeconds?: number;
 }
 
 export interface Api {
@@ -57,6 +70,8 @@ export interface Api {
 export const DEFAULT_TOKEN_TTL_SECONDS = 9000;
 export const DEFAULT_REFRESH_TOKEN_TTL_SECONDS = 604_800;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export const DEFAULT_PASSWORD_RESET_TTL_SECONDS = 3600;
+export const DEFAULT_SESSION_REVOCATION_CACHE_SECONDS = 5;
 
 /** Whether a path belongs to this API (and not to the device API that shares the /api prefix). */
 export function isApiPath(path: string): boolean {
@@ -66,16 +81,24 @@ export function isApiPath(path: string): boolean {
 export function createApi(options: ApiOptions): Api {
   const logger = (options.logger ?? silentLogger).child({ component: 'api' });
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const tokens = createTokenService({
-    secret: options.jwtSecret,
-    tokenTtlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
-    refreshTokenTtlSeconds: options.refreshTokenTtlSeconds ?? DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
-  });
+  const tokenTtlSeconds = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+  const refreshTokenTtlSeconds = options.refreshTokenTtlSeconds ?? DEFAULT_REFRESH_TOKEN_TTL_SECONDS;
+  const revocationCacheMs = (options.sessionRevocationCacheSeconds ?? DEFAULT_SESSION_REVOCATION_CACHE_SECONDS) * 1000;
+  // Tokens first: a bad secret throws before the session service starts its housekeeping timer.
+  const tokens: TokenService = createTokenService({ secret: options.jwtSecret, tokenTtlSeconds, refreshTokenTtlSeconds, isSessionActive: (id) => sessions.isActive(id) });
+  const sessions = createSessionService({ storage: options.storage, tokens, logger, tokenTtlSeconds, refreshTokenTtlSeconds, revocationCacheMs });
   const deps: ApiDeps = {
     storage: options.storage,
     broadcast: options.broadcast,
     logger,
     tokens,
+    auth: {
+      sessions,
+      throttle: createLoginThrottle(options.loginThrottle),
+      clientAddress: createClientAddressResolver(options.loginThrottle?.trustedProxies),
+      passwordPolicy: options.passwordPolicy ?? DEFAULT_PASSWORD_POLICY,
+      passwordResetTtlSeconds: options.passwordResetTtlSeconds ?? DEFAULT_PASSWORD_RESET_TTL_SECONDS,
+    },
     isReady: options.isReady ?? (() => true),
     ruleChains: options.ruleChains,
   };
@@ -83,12 +106,14 @@ export function createApi(options: ApiOptions): Api {
     broadcast: options.broadcast,
     ...(options.rpcPickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.rpcPickupTimeoutMs } : {}),
   });
-  const router = createRouter([...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller)]);
+  const router = createRouter([...authRoutes(deps), ...passwordRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller)]);
   const ws = createWsServer({
     storage: options.storage,
     broadcast: options.broadcast,
     tokens,
     logger,
+    isSessionActive: sessions.isActive,
+    sessionCheckMs: Math.max(1000, revocationCacheMs),
     ...(options.maxWsSubscriptionsPerSession !== undefined ? { maxSubscriptionsPerSession: options.maxWsSubscriptionsPerSession } : {}),
     ...(options.wsAuthTimeoutMs !== undefined ? { authTimeoutMs: options.wsAuthTimeoutMs } : {}),
   });
@@ -130,6 +155,7 @@ export function createApi(options: ApiOptions): Api {
     },
     close() {
       rpcCaller.close();
+      sessions.close();
       return ws.close();
     },
   };

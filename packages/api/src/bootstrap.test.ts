@@ -70,4 +70,16 @@ describe('bootstrapTenant with a configured admin', () => {
     const again = await bootstrapTenant({ storage, adminEmail: 'ops@example.com' });
     expect(again).toEqual({ tenantId: r.tenantId, adminEmail: 'ops@example.com' });
   });
+
+  it('refuses a configured administrator password that fails the policy, before creating anything', async () => {
+    const fresh = await createTestStorage();
+    try {
+      await expect(bootstrapTenant({ storage: fresh, adminPassword: 'x' })).rejects.toThrow(/RIVULET_ADMIN_PASSWORD.*at least 8 characters/);
+      await expect(bootstrapTenant({ storage: fresh, adminPassword: 'twelve-chars', passwordPolicy: { minLength: 16 } })).rejects.toThrow(/at least 16/);
+      expect(await fresh.users.count()).toBe(0);
+      expect(await fresh.tenants.list()).toEqual([]);
+    } finally {
+      await fresh.close();
+    }
+  });
 });

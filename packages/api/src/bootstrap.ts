@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConflictError, ErrorCode, RivuletError, silentLogger, type Logger } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
 import { hashPassword, verifyPassword } from './password';
+import { DEFAULT_PASSWORD_POLICY, passwordProblem, type PasswordPolicy } from './password-policy';
 
 export const DEFAULT_TENANT_TITLE = 'Default';
 export const DEFAULT_ADMIN_EMAIL = 'tenant@rivulet.local';
@@ -11,6 +12,8 @@ export interface BootstrapTenantOptions {
   adminEmail?: string | undefined;
   adminPassword?: string | undefined;
   logger?: Logger | undefined;
+  /** A configured adminPassword must pass it (default: at least 8 characters); generated ones always do. */
+  passwordPolicy?: PasswordPolicy | undefined;
 }
 
 export interface BootstrapTenantResult {
@@ -28,6 +31,10 @@ export async function bootstrapTenant(options: BootstrapTenantOptions): Promise<
   const { storage } = options;
   const logger = options.logger ?? silentLogger;
   const adminEmail = (options.adminEmail ?? DEFAULT_ADMIN_EMAIL).trim();
+  if (options.adminPassword !== undefined && options.adminPassword !== '') {
+    const problem = passwordProblem(options.passwordPolicy ?? DEFAULT_PASSWORD_POLICY, options.adminPassword);
+    if (problem !== undefined) throw new RivuletError(ErrorCode.INVALID_CONFIG, `The administrator password (RIVULET_ADMIN_PASSWORD) is refused: ${problem}`);
+  }
 
   if ((await storage.users.count()) > 0) return existing(storage, adminEmail, options.adminPassword, logger);
 

@@ -7,6 +7,19 @@ import { authFailed, permissionDenied } from './api-error';
 import type { Handler, Reply, RequestContext } from './router';
 import type { RuleChainsPort } from './rule-chains-port';
 import type { AuthUser, TokenService } from './tokens';
+import type { ClientAddressResolver } from './client-address';
+import type { LoginThrottle } from './login-throttle';
+import type { PasswordPolicy } from './password-policy';
+import type { SessionService } from './sessions';
+
+/** What the login, session and password endpoints share (auth.routes.ts, password.routes.ts). */
+export interface AuthDeps {
+  readonly sessions: SessionService;
+  readonly throttle: LoginThrottle;
+  readonly clientAddress: ClientAddressResolver;
+  readonly passwordPolicy: PasswordPolicy;
+  readonly passwordResetTtlSeconds: number;
+}
 
 /** What route handlers share; built once per createApi. */
 export interface ApiDeps {
@@ -14,6 +27,7 @@ export interface ApiDeps {
   readonly broadcast: Broadcast<unknown>;
   readonly logger: Logger;
   readonly tokens: TokenService;
+  readonly auth: AuthDeps;
   readonly isReady: () => boolean;
   /** Rule-chain validation, node catalog, test runs and counters (the rule engine's); routes that need it answer 503 without. */
   readonly ruleChains?: RuleChainsPort | undefined;

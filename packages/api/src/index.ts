@@ -1,4 +1,4 @@
-export { createApi, isApiPath, DEFAULT_MAX_BODY_BYTES, DEFAULT_REFRESH_TOKEN_TTL_SECONDS, DEFAULT_TOKEN_TTL_SECONDS, type Api, type ApiOptions } from './api';
+export { createApi, isApiPath, DEFAULT_MAX_BODY_BYTES, DEFAULT_REFRESH_TOKEN_TTL_SECONDS, DEFAULT_TOKEN_TTL_SECONDS, DEFAULT_PASSWORD_RESET_TTL_SECONDS, DEFAULT_SESSION_REVOCATION_CACHE_SECONDS, type Api, type ApiOptions } from './api';
 export { hashPassword, verifyPassword } from './password';
 export { bootstrapTenant, DEFAULT_ADMIN_EMAIL, DEFAULT_TENANT_TITLE, type BootstrapTenantOptions, type BootstrapTenantResult } from './bootstrap';
 export { ApiError, toErrorResponse } from './api-error';
@@ -6,3 +6,6 @@ export type { AuthUser } from './tokens';
 export type { RuleChainsPort } from './rule-chains-port';
 export { toRuleChainExport } from './routes/rule-chain.routes';
 export { mqttBasicCredentialsId, checkBasicMqttCredentials, parseBasicMqttCredentials, type BasicMqttCredentials } from './mqtt-basic-credentials';
+export { checkPassword, passwordProblem, DEFAULT_PASSWORD_MIN_LENGTH, DEFAULT_PASSWORD_POLICY, PASSWORD_MAX_LENGTH, type PasswordPolicy } from './password-policy';
+export { DEFAULT_LOGIN_MAX_FAILURES, DEFAULT_LOGIN_LOCKOUT_SECONDS, DEFAULT_LOGIN_ADDRESS_MAX_FAILURES, DEFAULT_LOGIN_MAX_CONCURRENT_HASHES, type LoginThrottleOptions } from './login-throttle';
+export { MIN_JWT_SECRET_LENGTH } from './tokens';

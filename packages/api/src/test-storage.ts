@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMemoryBroadcast, type Broadcast } from '@rivulet/queue';
 import type { Authority, Storage } from '@rivulet/storage';
@@ -115,4 +115,29 @@ export async function startTwoTenants(name: string, options: Partial<ApiOptions>
 export async function closeTwoTenants(f: { t?: TestApi; storage?: Storage }): Promise<void> {
   await f.t?.close();
   await f.storage?.close();
+}
+
+/**
+ * A JSON POST over a socket bound to `localAddress` (any 127.0.0.0/8 address works on loopback), so
+ * a test can play several clients the server tells apart by address. A fresh connection each time.
+ */
+export function postFrom(baseUrl: string, localAddress: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+  const text = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${baseUrl}${path}`,
+      { method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const s = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, body: s.length > 0 ? JSON.parse(s) : undefined });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(text);
+  });
 }

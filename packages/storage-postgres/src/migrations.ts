@@ -182,4 +182,34 @@ CREATE TABLE dashboard (
 CREATE INDEX dashboard_tenant_created_idx ON dashboard (tenant_id, created_time);
 `,
   },
+  {
+    version: 4,
+    name: 'login sessions (refresh token families) and password reset tokens',
+    sql: `
+-- One row per login (an OAuth refresh token family): only refresh_jti may still be used; a refresh
+-- token of the family with another jti is a replay and revokes the row. Apart from tb_user on purpose.
+CREATE TABLE auth_session (
+  id uuid PRIMARY KEY,
+  user_id uuid NOT NULL,
+  refresh_jti uuid NOT NULL,
+  created_time bigint NOT NULL,
+  updated_time bigint NOT NULL,
+  expires_time bigint NOT NULL,
+  revoked_time bigint,
+  revoked_reason text
+);
+CREATE INDEX auth_session_user_idx ON auth_session (user_id) WHERE revoked_time IS NULL;
+CREATE INDEX auth_session_expires_idx ON auth_session (expires_time);
+
+-- Password reset tokens by their SHA-256 (hex): one-time, expiring.
+CREATE TABLE password_reset_token (
+  token_hash text PRIMARY KEY,
+  user_id uuid NOT NULL,
+  created_time bigint NOT NULL,
+  expires_time bigint NOT NULL,
+  used_time bigint
+);
+CREATE INDEX password_reset_token_user_idx ON password_reset_token (user_id);
+`,
+  },
 ];

@@ -1,6 +1,7 @@
 import type { Logger } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
 import { createAlarmRepository } from './alarm.repository';
+import { createAuthSessionRepository, createPasswordResetRepository } from './auth-session.repository';
 import { createAttributeRepository } from './attribute.repository';
 import { createDashboardRepository } from './dashboard.repository';
 import { createDebugEventRepository } from './debug-event.repository';
@@ -53,6 +54,8 @@ export async function createSqlStorage(opts: SqlStorageOptions): Promise<Storage
     // Debug events carry whole messages: smaller chunks than points keep one statement modest.
     debugEvents: createDebugEventRepository({ client, chunkSize: Math.min(chunkSize, 1000) }),
     dashboards: createDashboardRepository(client),
+    authSessions: createAuthSessionRepository(client),
+    passwordResets: createPasswordResetRepository(client),
     // Idempotent: a composition root may close on several shutdown paths.
     close() {
       closed ??= client.close();

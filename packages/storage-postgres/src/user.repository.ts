@@ -57,5 +57,10 @@ export function createUserRepository(client: SqlClient): UserRepository {
       const { rows } = await client.query<{ n: unknown }>('SELECT count(*) AS n FROM tb_user');
       return num(rows[0]?.n ?? 0);
     },
+    async setPassword(id, passwordHash) {
+      if (!isUuid(id)) return false;
+      const r = await client.query('UPDATE tb_user SET password_hash = $2 WHERE id = $1', [id, passwordHash]);
+      return r.rowCount > 0;
+    },
   };
 }

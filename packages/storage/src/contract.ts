@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { AttributeScope, newId, type KvValue, type TsPoint } from '@rivulet/core';
 import type { DebugEventRecord, Device, Storage } from './types';
+import { authStorageContract } from './auth-contract';
 
 /**
  * The behaviour every Storage implementation must show, as one shared suite (aedes' abstract
@@ -32,6 +33,8 @@ export function storageContract(name: string, factory: () => Promise<StorageFixt
     afterAll(async () => {
       await fixture?.cleanup();
     });
+
+    authStorageContract(() => storage);
 
     async function tenant(title = 'Tenant'): Promise<string> {
       return (await storage.tenants.create({ title })).id;

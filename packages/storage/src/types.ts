@@ -78,6 +78,8 @@ export interface UserRepository {
   /** Case-insensitive e-mail lookup, with the stored hash for login. */
   findByEmail(email: string): Promise<{ user: User; passwordHash: string } | null>;
   count(): Promise<number>;
+  /** Replaces the user's password hash (the tenancy work also enables the user here); false when there is no such user. */
+  setPassword(id: string, passwordHash: string): Promise<boolean>;
 }
 
 export interface DeviceRepository {
@@ -313,6 +315,50 @@ export interface DebugEventRepository {
   deleteByChain(tenantId: string, chainId: string, nodeIndex?: number): Promise<number>;
 }
 
+/**
+ * A login session (an OAuth "refresh token family"): every refresh token issued for one login
+ * shares its id; only the newest (refreshJti) is valid. Kept apart from the user row.
+ */
+export interface AuthSession {
+  id: string;
+  userId: string;
+  /** Id (jti) of the one refresh token of this session that may still be used. */
+  refreshJti: string;
+  createdTime: number;
+  updatedTime: number;
+  /** When the newest refresh token expires; the session is useless after it. */
+  expiresTime: number;
+  revokedTime: number | null;
+  /** Why: 'logout', 'reuse', 'password_change', 'password_reset'. */
+  revokedReason: string | null;
+}
+
+export interface AuthSessionRepository {
+  create(input: { id?: string; userId: string; refreshJti: string; expiresTime: number }): Promise<AuthSession>;
+  get(id: string): Promise<AuthSession | null>;
+  /**
+   * Rotation as one atomic step: sets refreshJti to nextJti only when the session is not revoked,
+   * not expired at `now`, and its refreshJti is still currentJti. Null otherwise (the caller then
+   * tells reuse from revocation by reading the session).
+   */
+  rotate(input: { id: string; currentJti: string; nextJti: string; expiresTime: number; now: number }): Promise<AuthSession | null>;
+  /** Revokes one session; false when it does not exist or was already revoked. */
+  revoke(id: string, reason: string): Promise<boolean>;
+  /** Revokes every live session of a user (except `exceptId`); returns the ids revoked. */
+  revokeByUser(userId: string, reason: string, exceptId?: string): Promise<string[]>;
+  /** Housekeeping: removes sessions that expired before `before`; returns how many. */
+  deleteExpired(before: number): Promise<number>;
+}
+
+/** One-time password reset tokens, stored by their SHA-256 (the token itself is never stored). */
+export interface PasswordResetRepository {
+  /** Stores a new token for the user, replacing the user's unused ones. */
+  create(input: { userId: string; tokenHash: string; expiresTime: number }): Promise<void>;
+  /** Uses the token once: the user id when it exists, is unused and not expired at `now`; null otherwise. */
+  consume(tokenHash: string, now: number): Promise<string | null>;
+  deleteExpired(before: number): Promise<number>;
+}
+
 export interface Storage {
   /** Which back end: 'postgres' (a server) or 'embedded' (PGlite) for storage-postgres. */
   readonly kind: string;
@@ -325,6 +371,8 @@ export interface Storage {
   readonly alarms: AlarmRepository;
   readonly debugEvents: DebugEventRepository;
   readonly dashboards: DashboardRepository;
+  readonly authSessions: AuthSessionRepository;
+  readonly passwordResets: PasswordResetRepository;
   close(): Promise<void>;
 }
 

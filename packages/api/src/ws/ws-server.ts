@@ -52,6 +52,10 @@ export interface WsServerOptions {
   maxBufferedBytes?: number;
   /** Ping period; a session that missed the previous pong is dropped. 0 turns it off. */
   heartbeatMs?: number;
+  /** Whether a login session is still live; sessions of ended logins (logout, password change) are closed. */
+  isSessionActive?: (sessionId: string) => Promise<boolean>;
+  /** How often open connections are checked against isSessionActive. Default 5000 ms. */
+  sessionCheckMs?: number;
 }
 
 export interface WsServer {
@@ -158,6 +162,24 @@ export function createWsServer(options: WsServerOptions): WsServer {
         }, heartbeatMs)
       : null;
   heartbeat?.unref();
+
+  // A connection outlives the check of its authCmd: a logout must still end it.
+  const isSessionActive = options.isSessionActive;
+  const sessionCheck = isSessionActive
+    ? setInterval(() => {
+        for (const s of sessions) {
+          const user = s.user;
+          if (user === null || s.closed) continue;
+          isSessionActive(user.sessionId).then(
+            (active) => {
+              if (!active) closeSession(s, CLOSE_POLICY, 'The login session has ended (logout or password change)');
+            },
+            (e: unknown) => logger.warn({ err: errorMessage(e), userId: user.userId }, 'WebSocket session check failed'),
+          );
+        }
+      }, options.sessionCheckMs ?? 5000)
+    : null;
+  sessionCheck?.unref();
 
   function send(s: Session, frame: WsUpdate): void {
     if (s.closed || s.ws.readyState !== WebSocket.OPEN) return;
@@ -455,6 +477,7 @@ export function createWsServer(options: WsServerOptions): WsServer {
       if (closed) return;
       closed = true;
       if (heartbeat) clearInterval(heartbeat);
+      if (sessionCheck) clearInterval(sessionCheck);
       for (const off of unsubscribers) off();
       const open = [...sessions];
       const gone = open.map((s) => new Promise<void>((resolve) => (s.ws.readyState === WebSocket.CLOSED ? resolve() : s.ws.once('close', () => resolve()))));
