@@ -28,6 +28,7 @@ import { createRuleRpcService } from './rule-rpc';
 import { createLiveStorage } from './live-storage';
 import { createNodeCapabilities } from './node-capabilities';
 import { resolveJwtSecret } from './secrets';
+import { securePrivateDir } from './data-dir';
 
 export interface Rivulet {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080 */
@@ -65,6 +66,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     throw new Error('RIVULET_QUEUE=kafka is not available in this build yet: use memory (the default)');
   }
 
+  // The data directory (embedded database, generated JWT secret) is owner-only, tightened if it was not.
+  if ((!options.storage && !config.DATABASE_URL) || (!config.RIVULET_JWT_SECRET && roles.has('api'))) securePrivateDir({ dir: dataDir, logger });
   const rawStorage =
     options.storage ??
     (config.DATABASE_URL

@@ -1,9 +1,12 @@
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
 import { startRivulet } from './app';
+import { PRIVATE_UMASK } from './data-dir';
 
 /** `npm start`: one process, every role, embedded defaults unless configured otherwise. */
 async function main(): Promise<void> {
+  // Everything this process creates (the data directory, PGlite's files, the JWT secret) is owner-only.
+  process.umask(PRIVATE_UMASK);
   let config;
   try {
     config = loadConfig(process.env);
