@@ -62,10 +62,17 @@ export const ConfigSchema = z
     RIVULET_DEBUG_EVENTS_PER_NODE: positiveInt(1000).describe('Rule node debug events kept per node (the newest); older ones are deleted as new ones arrive.'),
     RIVULET_DEBUG_EVENTS_TTL_SECONDS: positiveInt(604800).describe('Rule node debug events older than this are deleted (hourly); default one week, as ThingsBoard.'),
     RIVULET_SHUTDOWN_TIMEOUT_MS: positiveInt(30000).describe('Longest a graceful shutdown (SIGTERM) waits for the queue to drain.'),
+    RIVULET_TLS_CERT: optionalString.describe('PEM file of the server certificate (followed by its intermediates). With RIVULET_TLS_KEY it turns on MQTT over TLS (RIVULET_MQTT_TLS_PORT) and HTTPS (RIVULET_HTTPS_PORT) beside the plain ports; a missing, unreadable or mismatched pair refuses start.'),
+    RIVULET_TLS_KEY: optionalString.describe('PEM file of the private key of RIVULET_TLS_CERT (unencrypted; keep it 0600).'),
+    RIVULET_MQTT_TLS_PORT: port(8883).describe('MQTT over TLS port, used when RIVULET_TLS_CERT is set; listens on RIVULET_MQTT_HOST; 0 picks a free port.'),
+    RIVULET_HTTPS_PORT: port(8443).describe('HTTPS port (device API, REST API, WebSocket wss:// /api/ws and /mqtt), used when RIVULET_TLS_CERT is set; listens on RIVULET_HTTP_HOST; 0 picks a free port.'),
   })
   .superRefine((c, ctx) => {
     if (c.RIVULET_QUEUE === 'kafka' && !c.KAFKA_BROKERS) {
       ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: 'is required when RIVULET_QUEUE=kafka' });
+    }
+    if (Boolean(c.RIVULET_TLS_CERT) !== Boolean(c.RIVULET_TLS_KEY)) {
+      ctx.addIssue({ code: 'custom', path: [c.RIVULET_TLS_CERT ? 'RIVULET_TLS_KEY' : 'RIVULET_TLS_CERT'], message: 'TLS needs both RIVULET_TLS_CERT and RIVULET_TLS_KEY' });
     }
     if (c.RIVULET_QUEUE === 'memory' && c.RIVULET_ROLES.length < ROLES.length) {
       ctx.addIssue({

@@ -19,14 +19,25 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.RIVULET_LOG_LEVEL);
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
-  const app = await startRivulet(config, { logger });
+  let app;
+  try {
+    app = await startRivulet(config, { logger });
+  } catch (e) {
+    // settings that are only checked when used (a TLS certificate and key that do not load or match)
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\nSee docs/configuration.md.\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
   if (app.generatedAdminPassword) {
     // Printed once, on the first start, to the terminal (not into the JSON log stream).
     process.stderr.write(
       `\n  Rivulet created the administrator ${config.RIVULET_ADMIN_EMAIL}\n  with the generated password: ${app.generatedAdminPassword}\n  (shown once; set RIVULET_ADMIN_PASSWORD to choose it)\n\n`,
     );
   }
-  process.stderr.write(`Rivulet is listening on ${app.url} (storage: ${app.storage.kind}, queue: ${app.queue.kind})\n`);
+  const tlsNote = app.httpsUrl ? `, ${app.httpsUrl} and MQTT over TLS on port ${app.mqttTlsPort ?? '-'}` : '';
+  process.stderr.write(`Rivulet is listening on ${app.url}${tlsNote} (storage: ${app.storage.kind}, queue: ${app.queue.kind})\n`);
   let signals = 0;
   const shutdown = (signal: string) => {
     signals++;

@@ -1,3 +1,4 @@
 export * from './postgres-server';
 export * from './databases';
 export * from './device-fixtures';
+export * from './certificates';
