@@ -206,7 +206,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         maxPayloadBytes: config.RIVULET_MQTT_MAX_PAYLOAD,
         maxConnections: config.RIVULET_MQTT_MAX_CONNECTIONS,
         maxMessagesPerSecondPerDevice: config.RIVULET_DEVICE_RATE_LIMIT,
-        ...(tls ? { tls: { port: config.RIVULET_MQTT_TLS_PORT, options: { cert: tls.cert, key: tls.key } } } : {}),
+        ...(tls ? { tls: { port: config.RIVULET_MQTT_TLS_PORT, host: config.RIVULET_MQTT_TLS_HOST ?? config.RIVULET_MQTT_HOST, options: { cert: tls.cert, key: tls.key } } } : {}),
       },
     });
     ({ port: mqttPort, tlsPort: mqttTlsPort } = await mqtt.start());
@@ -288,7 +288,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   const port = (server.address() as AddressInfo).port;
   const host = config.RIVULET_HTTP_HOST === '0.0.0.0' || config.RIVULET_HTTP_HOST === '::' ? '127.0.0.1' : config.RIVULET_HTTP_HOST;
   const https = tls ? createHttpsServer({ tls, onRequest, onUpgrade, logger }) : undefined;
-  const httpsPort = https ? await listen(https, config.RIVULET_HTTPS_PORT, config.RIVULET_HTTP_HOST) : undefined;
+  const httpsHost = config.RIVULET_HTTPS_HOST ?? config.RIVULET_HTTP_HOST;
+  const httpsPort = https ? await listen(https, config.RIVULET_HTTPS_PORT, httpsHost) : undefined;
   ready = true;
   logger.info({ port, roles: [...roles], queue: queue.kind }, 'rivulet started');
 
@@ -296,7 +297,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   return {
     url: `http://${host}:${port}`,
     port,
-    httpsUrl: httpsPort === undefined ? undefined : `https://${host}:${httpsPort}`,
+    httpsUrl: httpsPort === undefined ? undefined : `https://${httpsHost === '0.0.0.0' || httpsHost === '::' ? '127.0.0.1' : httpsHost}:${httpsPort}`,
     httpsPort,
     mqttPort,
     mqttTlsPort,

@@ -64,8 +64,10 @@ export const ConfigSchema = z
     RIVULET_SHUTDOWN_TIMEOUT_MS: positiveInt(30000).describe('Longest a graceful shutdown (SIGTERM) waits for the queue to drain.'),
     RIVULET_TLS_CERT: optionalString.describe('PEM file of the server certificate (followed by its intermediates). With RIVULET_TLS_KEY it turns on MQTT over TLS (RIVULET_MQTT_TLS_PORT) and HTTPS (RIVULET_HTTPS_PORT) beside the plain ports; a missing, unreadable or mismatched pair refuses start.'),
     RIVULET_TLS_KEY: optionalString.describe('PEM file of the private key of RIVULET_TLS_CERT (unencrypted; keep it 0600).'),
-    RIVULET_MQTT_TLS_PORT: port(8883).describe('MQTT over TLS port, used when RIVULET_TLS_CERT is set; listens on RIVULET_MQTT_HOST; 0 picks a free port.'),
-    RIVULET_HTTPS_PORT: port(8443).describe('HTTPS port (device API, REST API, WebSocket wss:// /api/ws and /mqtt), used when RIVULET_TLS_CERT is set; listens on RIVULET_HTTP_HOST; 0 picks a free port.'),
+    RIVULET_MQTT_TLS_PORT: port(8883).describe('MQTT over TLS port, used when RIVULET_TLS_CERT is set; 0 picks a free port.'),
+    RIVULET_MQTT_TLS_HOST: optionalString.describe('Address MQTT over TLS listens on; unset: RIVULET_MQTT_HOST.'),
+    RIVULET_HTTPS_PORT: port(8443).describe('HTTPS port (device API, REST API, WebSocket wss:// /api/ws and /mqtt), used when RIVULET_TLS_CERT is set; 0 picks a free port.'),
+    RIVULET_HTTPS_HOST: optionalString.describe('Address HTTPS listens on; unset: RIVULET_HTTP_HOST.'),
   })
   .superRefine((c, ctx) => {
     if (c.RIVULET_QUEUE === 'kafka' && !c.KAFKA_BROKERS) {
