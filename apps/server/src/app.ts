@@ -30,7 +30,7 @@ import { createLiveStorage } from './live-storage';
 import { createNodeCapabilities } from './node-capabilities';
 import { resolveJwtSecret } from './secrets';
 import { securePrivateDir } from './data-dir';
-import { createHttpsServer, listen, loadTlsMaterial, reportTlsMaterial } from './tls';
+import { createHttpsServer, listen, loadTlsMaterial, mqttTlsOptions, reportTlsMaterial } from './tls';
 
 export interface Rivulet {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080 */
@@ -206,7 +206,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         maxPayloadBytes: config.RIVULET_MQTT_MAX_PAYLOAD,
         maxConnections: config.RIVULET_MQTT_MAX_CONNECTIONS,
         maxMessagesPerSecondPerDevice: config.RIVULET_DEVICE_RATE_LIMIT,
-        ...(tls ? { tls: { port: config.RIVULET_MQTT_TLS_PORT, host: config.RIVULET_MQTT_TLS_HOST ?? config.RIVULET_MQTT_HOST, options: { cert: tls.cert, key: tls.key } } } : {}),
+        ...(tls ? { tls: { port: config.RIVULET_MQTT_TLS_PORT, host: config.RIVULET_MQTT_TLS_HOST ?? config.RIVULET_MQTT_HOST, options: mqttTlsOptions(tls) } } : {}),
       },
     });
     ({ port: mqttPort, tlsPort: mqttTlsPort } = await mqtt.start());

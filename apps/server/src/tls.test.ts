@@ -199,6 +199,67 @@ describe('TLS: MQTT over TLS and HTTPS with real clients', () => {
   });
 });
 
+describe('MQTT over TLS with RIVULET_MQTT_TLS_CLIENT_CA: a client certificate from that CA is required', () => {
+  const dir = tempDir('rivulet-mtls-');
+  let certs: TestCertificates;
+  let app: Rivulet;
+  let db: { url: string; drop(): Promise<void> };
+  let jwt: string;
+
+  beforeAll(async () => {
+    certs = await makeTestCertificates(dir.dir);
+    db = await createTestDatabase('mtls');
+    app = await startTestServer({
+      DATABASE_URL: db.url,
+      RIVULET_DATA_DIR: join(dir.dir, 'data'),
+      RIVULET_TLS_CERT: certs.serverCert,
+      RIVULET_TLS_KEY: certs.serverKey,
+      RIVULET_MQTT_TLS_CLIENT_CA: certs.caCert,
+      RIVULET_MQTT_TLS_PORT: '0',
+      RIVULET_HTTPS_PORT: '0',
+    });
+    jwt = await login(app.url);
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await db?.drop();
+    dir.remove();
+  });
+
+  const pub = (token: string, payload: string, extra: string[] = []) =>
+    run('mosquitto_pub', ['-d', '--cafile', certs.caCert, ...extra, '-h', 'localhost', '-p', String(app.mqttTlsPort), '-u', token, '-t', 'v1/devices/me/telemetry', '-q', '1', '-m', payload]);
+
+  it('mosquitto_pub --cert client.pem --key client.key: stored; without a certificate, or with a self-signed one: refused, nothing stored', async () => {
+    const d = await createDevice(app.url, jwt, 'mtls-device');
+    const ok = await pub(d.token, '{"m":1}', ['--cert', certs.clientCert, '--key', certs.clientKey]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/received CONNACK \(0\)/);
+    const read = async (key: string) =>
+      (await api<Record<string, Array<{ value: unknown }>>>(app.url, jwt, `/api/plugins/telemetry/DEVICE/${d.id}/values/timeseries?keys=${key}`)).body[key]?.[0]?.value;
+    expect(String(await eventually(() => read('m')))).toBe('1');
+
+    const none = await pub(d.token, '{"n":1}');
+    expect(none.code).not.toBe(0);
+    expect(`${none.stdout}${none.stderr}`).toMatch(/certificate required|handshake failure|TLS error/i);
+    expect(none.stdout).not.toMatch(/CONNACK/);
+    const self = await pub(d.token, '{"s":1}', ['--cert', certs.selfSignedCert, '--key', certs.selfSignedKey]);
+    expect(self.code).not.toBe(0);
+    // TLS 1.3 checks the client's certificate after the client's side of the handshake: the server
+    // closes the connection before CONNACK (mosquitto: "unexpected eof", "The connection was lost")
+    expect(`${self.stdout}${self.stderr}`).toMatch(/unknown ca|certificate|TLS error|unexpected eof/i);
+    expect(self.stdout).not.toMatch(/CONNACK/);
+    await sleep(300);
+    expect(await read('n')).toBeUndefined();
+    expect(await read('s')).toBeUndefined();
+  });
+
+  it('HTTPS does not ask for client certificates (the dashboard and REST clients have none)', async () => {
+    const r = await run('curl', ['-sS', '--fail-with-body', '--cacert', certs.caCert, `https://localhost:${app.httpsPort}/api/health`]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ status: 'UP' });
+  });
+});
+
 describe('TLS misconfiguration refuses start', () => {
   const dir = tempDir('rivulet-tls-bad-');
   let certs: TestCertificates;
@@ -224,6 +285,11 @@ describe('TLS misconfiguration refuses start', () => {
     // one without the other
     await expect(start({ RIVULET_TLS_CERT: certs.serverCert })).rejects.toThrow(/RIVULET_TLS_KEY: TLS needs both/);
     await expect(start({ RIVULET_TLS_KEY: certs.serverKey })).rejects.toThrow(/RIVULET_TLS_CERT: TLS needs both/);
+    // the client CA: unreadable, not certificates, not a CA, or without TLS
+    await expect(start({ RIVULET_TLS_CERT: certs.serverCert, RIVULET_TLS_KEY: certs.serverKey, RIVULET_MQTT_TLS_CLIENT_CA: join(dir.dir, 'nope.pem') })).rejects.toThrow(/RIVULET_MQTT_TLS_CLIENT_CA: cannot read .*nope\.pem \(no such file\)/);
+    await expect(start({ RIVULET_TLS_CERT: certs.serverCert, RIVULET_TLS_KEY: certs.serverKey, RIVULET_MQTT_TLS_CLIENT_CA: certs.serverKey })).rejects.toThrow(/RIVULET_MQTT_TLS_CLIENT_CA: .*holds no PEM certificate/);
+    await expect(start({ RIVULET_TLS_CERT: certs.serverCert, RIVULET_TLS_KEY: certs.serverKey, RIVULET_MQTT_TLS_CLIENT_CA: certs.serverCert })).rejects.toThrow(/RIVULET_MQTT_TLS_CLIENT_CA: certificate 1 in .*server\.pem \(CN=localhost\) is not a CA certificate/);
+    await expect(start({ RIVULET_MQTT_TLS_CLIENT_CA: certs.caCert })).rejects.toThrow(/RIVULET_MQTT_TLS_CLIENT_CA: needs TLS turned on/);
   });
 
   it('npm start with a key that does not match: exit code 2, the message on stderr, no port opened', async () => {

@@ -4,7 +4,7 @@ import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import { createServer as createNodeHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type TlsOptions } from 'node:tls';
 import type { Logger } from '@rivulet/core';
 import { ConfigError, type Config } from './config';
 
@@ -18,6 +18,8 @@ export interface TlsMaterial {
   readonly validFrom: Date;
   readonly validTo: Date;
   readonly fingerprint256: string;
+  /** PEM CA certificates MQTT clients' certificates must chain to (RIVULET_MQTT_TLS_CLIENT_CA). */
+  readonly mqttClientCa: Buffer | undefined;
 }
 
 function readPem(variable: string, path: string): Buffer {
@@ -37,7 +39,7 @@ function readPem(variable: string, path: string): Buffer {
  * prints it and exits 2) before anything listens or the database is opened. Undefined when TLS is
  * not configured.
  */
-export function loadTlsMaterial(config: Pick<Config, 'RIVULET_TLS_CERT' | 'RIVULET_TLS_KEY'>): TlsMaterial | undefined {
+export function loadTlsMaterial(config: Pick<Config, 'RIVULET_TLS_CERT' | 'RIVULET_TLS_KEY' | 'RIVULET_MQTT_TLS_CLIENT_CA'>): TlsMaterial | undefined {
   const certPath = config.RIVULET_TLS_CERT;
   const keyPath = config.RIVULET_TLS_KEY;
   if (!certPath || !keyPath) return undefined;
@@ -76,7 +78,23 @@ export function loadTlsMaterial(config: Pick<Config, 'RIVULET_TLS_CERT' | 'RIVUL
   } catch (e) {
     fail('RIVULET_TLS_CERT', `${certPath} and ${keyPath} are not usable together (${(e as Error).message})`);
   }
+  const caPath = config.RIVULET_MQTT_TLS_CLIENT_CA;
+  const mqttClientCa = caPath ? readPem('RIVULET_MQTT_TLS_CLIENT_CA', caPath) : undefined;
+  if (caPath && mqttClientCa) {
+    const blocks = mqttClientCa.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) fail('RIVULET_MQTT_TLS_CLIENT_CA', `${caPath} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+    for (const [i, pem] of blocks.entries()) {
+      try {
+        const ca = new X509Certificate(pem);
+        if (!ca.ca) fail('RIVULET_MQTT_TLS_CLIENT_CA', `certificate ${i + 1} in ${caPath} (${ca.subject.replace(/\n/g, ', ')}) is not a CA certificate`);
+      } catch (e) {
+        if (e instanceof ConfigError) throw e;
+        fail('RIVULET_MQTT_TLS_CLIENT_CA', `certificate ${i + 1} in ${caPath} does not parse (${(e as Error).message})`);
+      }
+    }
+  }
   return {
+    mqttClientCa,
     cert,
     key,
     subject: x509!.subject.replace(/\n/g, ', '),
@@ -85,6 +103,12 @@ export function loadTlsMaterial(config: Pick<Config, 'RIVULET_TLS_CERT' | 'RIVUL
     validTo: new Date(x509!.validTo),
     fingerprint256: x509!.fingerprint256,
   };
+}
+
+/** node:tls options of the MQTT TLS listener: mutual TLS when a client CA is configured. */
+export function mqttTlsOptions(tls: TlsMaterial): TlsOptions {
+  if (!tls.mqttClientCa) return { cert: tls.cert, key: tls.key };
+  return { cert: tls.cert, key: tls.key, ca: tls.mqttClientCa, requestCert: true, rejectUnauthorized: true };
 }
 
 /** Logs what was loaded, and warns when the certificate is not (or no longer) valid: clients will refuse it. */

@@ -19,6 +19,9 @@ export interface TestCertificates {
   /** A self-signed certificate for localhost, from no CA the clients trust. */
   selfSignedCert: string;
   selfSignedKey: string;
+  /** A client certificate the CA signed (CN device-1, clientAuth) and its key. */
+  clientCert: string;
+  clientKey: string;
 }
 
 async function openssl(dir: string, args: string[]): Promise<void> {
@@ -42,7 +45,12 @@ export async function makeTestCertificates(dir: string): Promise<TestCertificate
   await openssl(dir, ['pkey', '-in', 'server.key', '-aes256', '-passout', 'pass:secret', '-out', 'encrypted.key']);
   await openssl(dir, ['req', '-x509', ...EC, '-keyout', 'self.key', '-out', 'self.pem', '-days', '2', '-subj', '/CN=localhost',
     '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
+  await openssl(dir, ['req', ...EC, '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=device-1']);
+  await writeFile(p('client.ext'), 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n');
+  await openssl(dir, ['x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '2', '-extfile', 'client.ext']);
   return {
+    clientCert: p('client.pem'),
+    clientKey: p('client.key'),
     caCert: p('ca.pem'),
     serverCert: p('server.pem'),
     serverKey: p('server.key'),
