@@ -76,7 +76,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   const tls = loadTlsMaterial(config);
   if (tls) reportTlsMaterial(tls, logger);
   // The data directory (embedded database, generated JWT secret) is owner-only, tightened if it was not.
-  if ((!options.storage && !config.DATABASE_URL) || (!config.RIVULET_JWT_SECRET && roles.has('api'))) securePrivateDir({ dir: dataDir, logger });
+  if ((!options.storage && !config.DATABASE_URL) || (!config.RIVULET_JWT_SECRET && roles.has('api'))) securePrivateDir({ dir: dataDir, entries: ['pglite', 'jwt-secret'], logger });
   const rawStorage =
     options.storage ??
     (config.DATABASE_URL

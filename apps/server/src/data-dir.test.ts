@@ -11,6 +11,8 @@ function recordingLogger(): Logger & { warnings: Array<Record<string, unknown>> 
   return l;
 }
 
+const entries = ['db', 'secret'];
+
 describe('securePrivateDir', () => {
   const tmp = tempDir('rivulet-datadir-');
   afterAll(() => tmp.remove());
@@ -18,35 +20,44 @@ describe('securePrivateDir', () => {
   it('creates a missing directory 0700 (parents too) and warns about nothing', () => {
     const logger = recordingLogger();
     const dir = join(tmp.dir, 'a', 'b');
-    expect(securePrivateDir({ dir, logger })).toBe(0);
+    expect(securePrivateDir({ dir, entries, logger })).toBe(0);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(logger.warnings).toEqual([]);
   });
 
-  it('tightens an open tree, never follows a symbolic link out of it, and is quiet once private', () => {
+  it("tightens the directory and Rivulet's entries, leaves other files and symbolic link targets alone, and is quiet once private", () => {
     const outside = join(tmp.dir, 'outside.txt');
     writeFileSync(outside, 'not ours');
     chmodSync(outside, 0o644);
     const dir = join(tmp.dir, 'open');
-    mkdirSync(join(dir, 'sub'), { recursive: true });
-    writeFileSync(join(dir, 'sub', 'f'), 'x');
-    chmodSync(join(dir, 'sub', 'f'), 0o666);
-    chmodSync(join(dir, 'sub'), 0o755);
+    mkdirSync(join(dir, 'db', 'sub'), { recursive: true });
+    writeFileSync(join(dir, 'db', 'sub', 'f'), 'x');
+    chmodSync(join(dir, 'db', 'sub', 'f'), 0o666);
+    chmodSync(join(dir, 'db', 'sub'), 0o755);
+    chmodSync(join(dir, 'db'), 0o777);
+    writeFileSync(join(dir, 'secret'), 's');
+    chmodSync(join(dir, 'secret'), 0o644);
+    writeFileSync(join(dir, 'someone-elses.txt'), 'x');
+    chmodSync(join(dir, 'someone-elses.txt'), 0o644);
+    symlinkSync(outside, join(dir, 'db', 'link'));
     chmodSync(dir, 0o750);
-    symlinkSync(outside, join(dir, 'link'));
     const logger = recordingLogger();
-    expect(securePrivateDir({ dir, logger })).toBe(2 + 1); // dir, sub, f
-    expect(statSync(join(dir, 'sub', 'f')).mode & 0o777).toBe(0o600);
+    expect(securePrivateDir({ dir, entries, logger })).toBe(5); // dir, db, db/sub, db/sub/f, secret
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, 'db', 'sub')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, 'db', 'sub', 'f')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'secret')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'someone-elses.txt')).mode & 0o777).toBe(0o644);
     expect(statSync(outside).mode & 0o777).toBe(0o644);
-    expect(logger.warnings).toEqual([{ dataDir: dir, mode: '750', tightened: 3 }]);
+    expect(logger.warnings).toEqual([{ dataDir: dir, mode: '750', tightened: 5 }]);
     const again = recordingLogger();
-    expect(securePrivateDir({ dir, logger: again })).toBe(0);
+    expect(securePrivateDir({ dir, entries, logger: again })).toBe(0);
     expect(again.warnings).toEqual([]);
   });
 
   it('refuses a data directory that is a file', () => {
     const f = join(tmp.dir, 'file');
     writeFileSync(f, '');
-    expect(() => securePrivateDir({ dir: f, logger: recordingLogger() })).toThrow(/is not a directory/);
+    expect(() => securePrivateDir({ dir: f, entries, logger: recordingLogger() })).toThrow(/is not a directory/);
   });
 });

@@ -9,12 +9,14 @@ export const PRIVATE_FILE_MODE = 0o600;
 export const PRIVATE_UMASK = 0o077;
 
 /**
- * Creates the data directory owner-only (0700), or tightens an existing one: every directory under
- * it becomes 0700 and every file 0600 (symbolic links are left alone, never followed). An existing
- * directory that group or others could read is reported once as a warning, with how many entries
- * were tightened. Returns that number.
+ * Creates the data directory owner-only (0700), or tightens an existing one: the directory becomes
+ * 0700, and under each of `entries` (what Rivulet keeps there) every directory 0700 and every file
+ * 0600. Symbolic links are left alone, never followed; other files in the directory are not
+ * Rivulet's and are not touched (a data directory pointed at a home directory must not chmod it
+ * all). An existing directory that group or others could read is reported once as a warning, with
+ * how many entries were tightened. Returns that number.
  */
-export function securePrivateDir(options: { dir: string; logger: Logger; warn?: boolean }): number {
+export function securePrivateDir(options: { dir: string; entries: readonly string[]; logger: Logger }): number {
   const { dir, logger } = options;
   let rootStat: Stats | undefined;
   try {
@@ -30,8 +32,24 @@ export function securePrivateDir(options: { dir: string; logger: Logger; warn?: 
   }
   if (!rootStat.isDirectory()) throw new Error(`RIVULET_DATA_DIR ${dir} is not a directory`);
   const rootMode = rootStat.mode & 0o777;
-  const tightened = tighten(dir, rootStat);
-  if ((rootMode & 0o077) !== 0 && options.warn !== false) {
+  let tightened = 0;
+  if (rootMode !== PRIVATE_DIR_MODE) {
+    chmodSync(dir, PRIVATE_DIR_MODE);
+    tightened++;
+  }
+  for (const name of options.entries) {
+    const path = join(dir, name);
+    let st: Stats;
+    try {
+      st = lstatSync(path);
+    } catch {
+      continue; // not created yet
+    }
+    tightened += tighten(path, st);
+  }
+  if ((rootMode & 0o077) === 0) {
+    if (tightened > 0) logger.info({ dataDir: dir, tightened }, 'data directory entries set to owner-only permissions');
+  } else {
     logger.warn(
       { dataDir: dir, mode: rootMode.toString(8), tightened },
       'data directory was readable by other users: permissions set to 0700 (directories) and 0600 (files); rotate RIVULET_JWT_SECRET and device tokens if others had access',

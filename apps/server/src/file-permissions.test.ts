@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '@rivulet/testing';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -63,7 +63,7 @@ async function runOnce(dataDir: string): Promise<string> {
     await waitFor(() => p.output().includes('listening on'), 60_000, p.output);
     const base = `http://127.0.0.1:${port}`;
     const jwt = await login(base);
-    const dev = await createDevice(base, jwt, 'perm-device');
+    const dev = await createDevice(base, jwt, `perm-device-${globalThis.crypto.randomUUID()}`);
     const r = await fetch(`${base}/api/v1/${dev.token}/telemetry`, { method: 'POST', body: JSON.stringify({ temperature: 21.5 }) });
     expect(r.status).toBe(200);
     await eventually(async () => {
@@ -98,13 +98,13 @@ describe('data directory permissions', () => {
     expect(out).not.toMatch(/readable by other users/);
   }, 120_000);
 
-  it('an existing, more open data directory is tightened at start, with a warning naming it', async () => {
-    const dataDir = join(tmp.dir, 'open');
-    mkdirSync(join(dataDir, 'pglite-leftover'), { recursive: true });
+  it('a data directory left open by an earlier version is tightened at start, with a warning naming it', async () => {
+    const dataDir = join(tmp.dir, 'upgraded');
+    await runOnce(dataDir);
+    // what earlier versions left: PGlite's files 0666, directories 0755, the data directory 0777
+    const before = walk(dataDir);
+    for (const e of before) chmodSync(e.path, e.dir ? 0o755 : 0o666);
     chmodSync(dataDir, 0o777);
-    chmodSync(join(dataDir, 'pglite-leftover'), 0o755);
-    writeFileSync(join(dataDir, 'jwt-secret'), `${'s'.repeat(48)}\n`);
-    chmodSync(join(dataDir, 'jwt-secret'), 0o644);
     const out = await runOnce(dataDir);
     expectPrivate(dataDir);
     const warning = out.split('\n').find((l) => l.includes('readable by other users'));
@@ -113,6 +113,6 @@ describe('data directory permissions', () => {
     expect(fields.level).toBe(40);
     expect(fields.dataDir).toBe(dataDir);
     expect(fields.mode).toBe('777');
-    expect(fields.tightened).toBeGreaterThanOrEqual(3);
-  }, 120_000);
+    expect(fields.tightened).toBe(before.length);
+  }, 240_000);
 });
