@@ -30,7 +30,7 @@ import { createLiveStorage } from './live-storage';
 import { createNodeCapabilities } from './node-capabilities';
 import { resolveJwtSecret } from './secrets';
 import { securePrivateDir } from './data-dir';
-import { createHttpsServer, listen, loadTlsMaterial, mqttTlsOptions, reportTlsMaterial } from './tls';
+import { createHttpsServer, listen, loadTlsMaterial, mqttTlsOptions, reloadTls, reportTlsMaterial } from './tls';
 
 export interface Rivulet {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080 */
@@ -47,6 +47,8 @@ export interface Rivulet {
   readonly httpsUrl: string | undefined;
   readonly httpsPort: number | undefined;
   readonly mqttTlsPort: number | undefined;
+  /** Reads the TLS certificate and key again for new connections (SIGHUP); false when TLS is off or they do not load. */
+  reloadTls(): boolean;
   /** Set on the first start when no admin password was configured: shown once. */
   readonly generatedAdminPassword: string | undefined;
   readonly ruleEngine: RuleEngine | undefined;
@@ -301,6 +303,13 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     httpsPort,
     mqttPort,
     mqttTlsPort,
+    reloadTls: () =>
+      tls !== undefined &&
+      reloadTls({
+        config,
+        logger,
+        apply: [(t) => https?.setSecureContext({ cert: t.cert, key: t.key }), (t) => mqtt?.setSecureContext(mqttTlsOptions(t))],
+      }),
     coapPort,
     storage,
     queue,

@@ -56,6 +56,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // a renewed certificate: read the files again for new connections (no restart, sessions stay)
+  if (app.httpsUrl) process.on('SIGHUP', () => app.reloadTls());
 }
 
 main().catch((e: unknown) => {

@@ -1,7 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { connectAsync } from 'mqtt';
 import { createTestDatabase, freePort, makeTestCertificates, type TestCertificates } from '@rivulet/testing';
@@ -257,6 +259,81 @@ describe('MQTT over TLS with RIVULET_MQTT_TLS_CLIENT_CA: a client certificate fr
     const r = await run('curl', ['-sS', '--fail-with-body', '--cacert', certs.caCert, `https://localhost:${app.httpsPort}/api/health`]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ status: 'UP' });
+  });
+});
+
+/** The SHA-256 fingerprint of the certificate a TLS port presents (trusting the test CA). */
+function presented(port: number, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(ca) }, () => {
+      const fp = s.getPeerCertificate().fingerprint256;
+      s.destroy();
+      resolve(fp);
+    });
+    s.once('error', reject);
+  });
+}
+
+describe('certificate renewal: reloadTls (SIGHUP) without a restart', () => {
+  const dir = tempDir('rivulet-tls-reload-');
+  let certs: TestCertificates;
+  let app: Rivulet;
+  let db: { url: string; drop(): Promise<void> };
+  let jwt: string;
+  const certPath = () => join(dir.dir, 'live', 'tls.crt');
+  const keyPath = () => join(dir.dir, 'live', 'tls.key');
+
+  beforeAll(async () => {
+    certs = await makeTestCertificates(dir.dir);
+    mkdirSync(join(dir.dir, 'live'));
+    copyFileSync(certs.serverCert, certPath());
+    copyFileSync(certs.serverKey, keyPath());
+    db = await createTestDatabase('tlsreload');
+    app = await startTestServer({
+      DATABASE_URL: db.url,
+      RIVULET_DATA_DIR: join(dir.dir, 'data'),
+      RIVULET_TLS_CERT: certPath(),
+      RIVULET_TLS_KEY: keyPath(),
+      RIVULET_MQTT_TLS_PORT: '0',
+      RIVULET_HTTPS_PORT: '0',
+    });
+    jwt = await login(app.url);
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await db?.drop();
+    dir.remove();
+  });
+
+  it('new connections get the renewed certificate on both TLS ports, an open MQTT session keeps going; files that do not match change nothing', async () => {
+    const fp = (path: string) => new X509Certificate(readFileSync(path)).fingerprint256;
+    expect(await presented(app.httpsPort!, certs.caCert)).toBe(fp(certs.serverCert));
+    expect(await presented(app.mqttTlsPort!, certs.caCert)).toBe(fp(certs.serverCert));
+    const d = await createDevice(app.url, jwt, 'reload-device');
+    const session = await connectAsync(`mqtts://localhost:${app.mqttTlsPort}`, { username: d.token, ca: readFileSync(certs.caCert), reconnectPeriod: 0 });
+    try {
+      copyFileSync(certs.renewedCert, certPath());
+      copyFileSync(certs.renewedKey, keyPath());
+      expect(app.reloadTls()).toBe(true);
+      expect(await presented(app.httpsPort!, certs.caCert)).toBe(fp(certs.renewedCert));
+      expect(await presented(app.mqttTlsPort!, certs.caCert)).toBe(fp(certs.renewedCert));
+      // the session opened before the renewal is still up
+      await session.publishAsync('v1/devices/me/telemetry', '{"before":1}', { qos: 1 });
+      const pub = await run('mosquitto_pub', ['--cafile', certs.caCert, '-h', 'localhost', '-p', String(app.mqttTlsPort), '-u', d.token, '-t', 'v1/devices/me/telemetry', '-q', '1', '-m', '{"after":2}']);
+      expect(pub.code).toBe(0);
+      const read = async (key: string) =>
+        (await api<Record<string, Array<{ value: unknown }>>>(app.url, jwt, `/api/plugins/telemetry/DEVICE/${d.id}/values/timeseries?keys=${key}`)).body[key]?.[0]?.value;
+      expect(String(await eventually(() => read('before')))).toBe('1');
+      expect(String(await eventually(() => read('after')))).toBe('2');
+
+      // a half-copied renewal (the old key with the new certificate... here: a key of nothing)
+      copyFileSync(certs.otherKey, keyPath());
+      expect(app.reloadTls()).toBe(false);
+      expect(await presented(app.httpsPort!, certs.caCert)).toBe(fp(certs.renewedCert));
+      expect(await presented(app.mqttTlsPort!, certs.caCert)).toBe(fp(certs.renewedCert));
+    } finally {
+      await session.endAsync(true);
+    }
   });
 });
 

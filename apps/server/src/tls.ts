@@ -1,8 +1,8 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, RequestListener, Server } from 'node:http';
-import { createServer as createNodeHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, RequestListener } from 'node:http';
+import { createServer as createNodeHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo, Server } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createSecureContext, type TlsOptions } from 'node:tls';
 import type { Logger } from '@rivulet/core';
@@ -128,7 +128,7 @@ export function createHttpsServer(options: {
   onRequest: RequestListener;
   onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   logger: Logger;
-}): Server {
+}): HttpsServer {
   const server = createNodeHttpsServer({ cert: options.tls.cert, key: options.tls.key, handshakeTimeout: 10_000 }, options.onRequest);
   server.on('upgrade', options.onUpgrade);
   server.on('clientError', (_err, socket) => {
@@ -138,7 +138,31 @@ export function createHttpsServer(options: {
   // failed handshakes (plain text on the TLS port, a client that does not trust the certificate)
   server.on('tlsClientError', (err) => options.logger.debug({ error: err.message }, 'https handshake failed'));
   server.keepAliveTimeout = 65_000;
-  return server as unknown as Server;
+  return server;
+}
+
+/**
+ * Reads RIVULET_TLS_CERT / RIVULET_TLS_KEY (and the client CA) again and hands them to the running
+ * listeners (SIGHUP, after a certificate renewal): new connections get the new certificate, open
+ * ones keep theirs. Files that do not load or match are logged and change nothing: the listeners
+ * keep serving the certificate they have. Returns whether the new files are in use.
+ */
+export function reloadTls(options: {
+  config: Pick<Config, 'RIVULET_TLS_CERT' | 'RIVULET_TLS_KEY' | 'RIVULET_MQTT_TLS_CLIENT_CA'>;
+  apply: Array<(tls: TlsMaterial) => void>;
+  logger: Logger;
+}): boolean {
+  let tls: TlsMaterial | undefined;
+  try {
+    tls = loadTlsMaterial(options.config);
+  } catch (e) {
+    options.logger.error({ error: (e as Error).message.replace(/^Invalid configuration:\n\s*/, '') }, 'TLS reload failed: still serving the previous certificate');
+    return false;
+  }
+  if (!tls) return false;
+  for (const apply of options.apply) apply(tls);
+  reportTlsMaterial(tls, options.logger);
+  return true;
 }
 
 /** Listens; resolves with the port actually bound (0 picks a free one). */

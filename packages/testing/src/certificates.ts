@@ -12,6 +12,9 @@ export interface TestCertificates {
   /** Server certificate signed by the CA: CN localhost, SAN DNS:localhost and IP:127.0.0.1. */
   serverCert: string;
   serverKey: string;
+  /** A second server certificate from the same CA, with its own key (a renewal). */
+  renewedCert: string;
+  renewedKey: string;
   /** A key that is not the server certificate's (mismatch cases). */
   otherKey: string;
   /** The server key, passphrase-protected ("secret"). */
@@ -41,6 +44,8 @@ export async function makeTestCertificates(dir: string): Promise<TestCertificate
   await openssl(dir, ['req', ...EC, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
   await writeFile(p('server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
   await openssl(dir, ['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext']);
+  await openssl(dir, ['req', ...EC, '-keyout', 'renewed.key', '-out', 'renewed.csr', '-subj', '/CN=localhost']);
+  await openssl(dir, ['x509', '-req', '-in', 'renewed.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'renewed.pem', '-days', '2', '-extfile', 'server.ext']);
   await openssl(dir, ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'other.key']);
   await openssl(dir, ['pkey', '-in', 'server.key', '-aes256', '-passout', 'pass:secret', '-out', 'encrypted.key']);
   await openssl(dir, ['req', '-x509', ...EC, '-keyout', 'self.key', '-out', 'self.pem', '-days', '2', '-subj', '/CN=localhost',
@@ -49,6 +54,8 @@ export async function makeTestCertificates(dir: string): Promise<TestCertificate
   await writeFile(p('client.ext'), 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n');
   await openssl(dir, ['x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '2', '-extfile', 'client.ext']);
   return {
+    renewedCert: p('renewed.pem'),
+    renewedKey: p('renewed.key'),
     clientCert: p('client.pem'),
     clientKey: p('client.key'),
     caCert: p('ca.pem'),

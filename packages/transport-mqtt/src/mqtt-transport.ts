@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
+import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import {
   silentLogger,
   type DeviceApiService,
@@ -82,6 +82,11 @@ export interface MqttTransport {
   /** Stops accepting, closes every connection (DISCONNECT_EVENTs follow), stops the broker. */
   stop(): Promise<void>;
   stats(): MqttTransportStats;
+  /**
+   * New certificate and key (a renewal) for MQTT over TLS: connections made from now on get them;
+   * open ones keep theirs. Throws when config.tls was not set or the options do not load.
+   */
+  setSecureContext(options: SecureContextOptions): void;
   /** Serves an MQTT connection that arrived some other way (MQTT over WebSocket: the server's `/mqtt`). */
   handleConnection(stream: Duplex): void;
 }
@@ -128,7 +133,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
 
   let broker: Aedes | undefined;
   let server: Server | undefined;
-  let tlsServer: Server | undefined;
+  let tlsServer: TlsServer | undefined;
   let unsubscribeDownlink: (() => void) | undefined;
   let stopped = false;
   let open = 0;
@@ -275,6 +280,11 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
         rpc: { delivered: counters.rpcDelivered, replied: counters.rpcReplied, clientReplies: counters.clientRpcReplies },
         attributeUpdates: counters.attributeUpdates,
       };
+    },
+
+    setSecureContext(options) {
+      if (!tlsServer) throw new Error('MQTT over TLS is not running');
+      tlsServer.setSecureContext(options);
     },
 
     handleConnection,
