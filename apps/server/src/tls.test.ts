@@ -10,6 +10,7 @@ import { createTestDatabase, freePort, makeTestCertificates, type TestCertificat
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Rivulet } from './app';
+import { loadTlsMaterial, reportTlsMaterial } from './tls';
 import { ADMIN, api, createDevice, eventually, login, startTestServer, tempDir } from './test-helpers';
 
 /**
@@ -367,6 +368,29 @@ describe('TLS misconfiguration refuses start', () => {
     await expect(start({ RIVULET_TLS_CERT: certs.serverCert, RIVULET_TLS_KEY: certs.serverKey, RIVULET_MQTT_TLS_CLIENT_CA: certs.serverKey })).rejects.toThrow(/RIVULET_MQTT_TLS_CLIENT_CA: .*holds no PEM certificate/);
     await expect(start({ RIVULET_TLS_CERT: certs.serverCert, RIVULET_TLS_KEY: certs.serverKey, RIVULET_MQTT_TLS_CLIENT_CA: certs.serverCert })).rejects.toThrow(/RIVULET_MQTT_TLS_CLIENT_CA: certificate 1 in .*server\.pem \(CN=localhost\) is not a CA certificate/);
     await expect(start({ RIVULET_MQTT_TLS_CLIENT_CA: certs.caCert })).rejects.toThrow(/RIVULET_MQTT_TLS_CLIENT_CA: needs TLS turned on/);
+  });
+
+  it('a certificate that has expired or is not valid yet starts, with a warning (clients will refuse it)', () => {
+    const tls = loadTlsMaterial({ RIVULET_TLS_CERT: certs.serverCert, RIVULET_TLS_KEY: certs.serverKey, RIVULET_MQTT_TLS_CLIENT_CA: undefined })!;
+    expect(tls.subject).toBe('CN=localhost');
+    expect(tls.subjectAltName).toBe('DNS:localhost, IP Address:127.0.0.1');
+    const logs: Array<[string, string, Record<string, unknown>]> = [];
+    const logger = {
+      debug() {},
+      info: (f: Record<string, unknown>, m: string) => logs.push(['info', m, f]),
+      warn: (f: Record<string, unknown>, m: string) => logs.push(['warn', m, f]),
+      error() {},
+      child: () => logger,
+    };
+    reportTlsMaterial(tls, logger);
+    reportTlsMaterial(tls, logger, tls.validTo.getTime() + 1000);
+    reportTlsMaterial(tls, logger, tls.validFrom.getTime() - 1000);
+    expect(logs.map(([level, msg]) => `${level}: ${msg}`)).toEqual([
+      'info: TLS certificate loaded',
+      'warn: TLS certificate has expired: clients will refuse it',
+      'warn: TLS certificate is not valid yet: clients will refuse it',
+    ]);
+    expect(logs[0]![2]).toMatchObject({ subject: 'CN=localhost', validTo: tls.validTo.toISOString(), fingerprint256: tls.fingerprint256 });
   });
 
   it('npm start with a key that does not match: exit code 2, the message on stderr, no port opened', async () => {
