@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join, resolve } from 'node:path';
 import { silentLogger, type Logger } from '@rivulet/core';
 import { createApi, bootstrapTenant, toRuleChainExport, type Api } from '@rivulet/api';
@@ -29,6 +30,8 @@ import { createRuleRpcService } from './rule-rpc';
 import { createLiveStorage } from './live-storage';
 import { createNodeCapabilities } from './node-capabilities';
 import { resolveJwtSecret } from './secrets';
+import { securePrivateDir } from './data-dir';
+import { createHttpsServer, listen, loadTlsMaterial, mqttTlsOptions, reloadTls, reportTlsMaterial } from './tls';
 
 export interface Rivulet {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080 */
@@ -41,6 +44,12 @@ export interface Rivulet {
   readonly storage: Storage;
   readonly queue: Queue;
   readonly tenantId: string;
+  /** HTTPS (same routes as `url`) and MQTT over TLS, when RIVULET_TLS_CERT / RIVULET_TLS_KEY are set. */
+  readonly httpsUrl: string | undefined;
+  readonly httpsPort: number | undefined;
+  readonly mqttTlsPort: number | undefined;
+  /** Reads the TLS certificate and key again for new connections (SIGHUP); false when TLS is off or they do not load. */
+  reloadTls(): boolean;
   /** Set on the first start when no admin password was configured: shown once. */
   readonly generatedAdminPassword: string | undefined;
   readonly ruleEngine: RuleEngine | undefined;
@@ -66,6 +75,11 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     throw new Error('RIVULET_QUEUE=kafka is not available in this build yet: use memory (the default)');
   }
 
+  // TLS certificate and key checked before anything opens or listens (a bad pair refuses start).
+  const tls = loadTlsMaterial(config);
+  if (tls) reportTlsMaterial(tls, logger);
+  // The data directory (embedded database, generated JWT secret) is owner-only, tightened if it was not.
+  if ((!options.storage && !config.DATABASE_URL) || (!config.RIVULET_JWT_SECRET && roles.has('api'))) securePrivateDir({ dir: dataDir, entries: ['pglite', 'jwt-secret'], logger });
   const rawStorage =
     options.storage ??
     (config.DATABASE_URL
@@ -163,6 +177,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   let transport: HttpTransport | undefined;
   let mqtt: MqttTransport | undefined;
   let mqttPort: number | undefined;
+  let mqttTlsPort: number | undefined;
   let mqttWs: ReturnType<typeof createMqttWebSocket> | undefined;
   let coap: CoapTransport | undefined;
   let coapPort: number | undefined;
@@ -198,9 +213,10 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         maxPayloadBytes: config.RIVULET_MQTT_MAX_PAYLOAD,
         maxConnections: config.RIVULET_MQTT_MAX_CONNECTIONS,
         maxMessagesPerSecondPerDevice: config.RIVULET_DEVICE_RATE_LIMIT,
+        ...(tls ? { tls: { port: config.RIVULET_MQTT_TLS_PORT, host: config.RIVULET_MQTT_TLS_HOST ?? config.RIVULET_MQTT_HOST, options: mqttTlsOptions(tls) } } : {}),
       },
     });
-    mqttPort = (await mqtt.start()).port;
+    ({ port: mqttPort, tlsPort: mqttTlsPort } = await mqtt.start());
     mqttWs = createMqttWebSocket(mqtt, { maxPayloadBytes: config.RIVULET_MQTT_MAX_PAYLOAD });
     coap = createCoapTransport({
       queue,
@@ -251,7 +267,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     });
   }
 
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     try {
       if (transport?.handle(req, res)) return;
       if (api?.handle(req, res)) return;
@@ -267,11 +283,13 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: 500, message: 'Internal server error', errorCode: 2, timestamp: Date.now() }));
     }
-  });
-  server.on('upgrade', (req, socket, head) => {
+  };
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (mqttWs?.handleUpgrade(req, socket, head)) return;
     if (!api?.handleUpgrade(req, socket, head)) socket.destroy();
-  });
+  };
+  const server: Server = createServer(onRequest);
+  server.on('upgrade', onUpgrade);
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
@@ -286,6 +304,9 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.RIVULET_HTTP_HOST === '0.0.0.0' || config.RIVULET_HTTP_HOST === '::' ? '127.0.0.1' : config.RIVULET_HTTP_HOST;
+  const https = tls ? createHttpsServer({ tls, onRequest, onUpgrade, logger }) : undefined;
+  const httpsHost = config.RIVULET_HTTPS_HOST ?? config.RIVULET_HTTP_HOST;
+  const httpsPort = https ? await listen(https, config.RIVULET_HTTPS_PORT, httpsHost) : undefined;
   ready = true;
   logger.info({ port, roles: [...roles], queue: queue.kind }, 'rivulet started');
 
@@ -293,7 +314,17 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   return {
     url: `http://${host}:${port}`,
     port,
+    httpsUrl: httpsPort === undefined ? undefined : `https://${httpsHost === '0.0.0.0' || httpsHost === '::' ? '127.0.0.1' : httpsHost}:${httpsPort}`,
+    httpsPort,
     mqttPort,
+    mqttTlsPort,
+    reloadTls: () =>
+      tls !== undefined &&
+      reloadTls({
+        config,
+        logger,
+        apply: [(t) => https?.setSecureContext({ cert: t.cert, key: t.key }), (t) => mqtt?.setSecureContext(mqttTlsOptions(t))],
+      }),
     coapPort,
     storage,
     queue,
@@ -310,12 +341,14 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         // CoAP: observers get 5.03, requests in progress reach the queue and are answered, the socket closes
         await coap?.stop();
         transport?.stop();
-        const closed = new Promise<void>((r) => server.close(() => r()));
+        const closed = Promise.all([server, https].map((s) => s && new Promise<void>((r) => s.close(() => r()))));
         server.closeIdleConnections();
+        https?.closeIdleConnections();
         // 2. Whatever was accepted is processed: the rule engine drains the queue.
         const deadline = setTimeout(() => {
           logger.warn({ timeoutMs: config.RIVULET_SHUTDOWN_TIMEOUT_MS }, 'shutdown timeout: closing connections');
           server.closeAllConnections();
+          https?.closeAllConnections();
         }, config.RIVULET_SHUTDOWN_TIMEOUT_MS);
         deadline.unref();
         await ruleEngine?.stop({ drain: true });
@@ -324,6 +357,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         await nodeCapabilities.close();
         outbound.close();
         server.closeAllConnections();
+        https?.closeAllConnections();
         await closed;
         clearTimeout(deadline);
         await api?.close();

@@ -105,6 +105,13 @@ export const ConfigSchema = z
     ),
     RIVULET_OUTBOUND_DENY: outboundList.describe('Comma-separated CIDRs, addresses and host names rule nodes may not call, on top of the ranges denied by default. The most specific entry of the two lists wins.'),
     RIVULET_SHUTDOWN_TIMEOUT_MS: positiveInt(30000).describe('Longest a graceful shutdown (SIGTERM) waits for the queue to drain.'),
+    RIVULET_TLS_CERT: optionalString.describe('PEM file of the server certificate (followed by its intermediates). With RIVULET_TLS_KEY it turns on MQTT over TLS (RIVULET_MQTT_TLS_PORT) and HTTPS (RIVULET_HTTPS_PORT) beside the plain ports; a missing, unreadable or mismatched pair refuses start.'),
+    RIVULET_TLS_KEY: optionalString.describe('PEM file of the private key of RIVULET_TLS_CERT (unencrypted; keep it 0600).'),
+    RIVULET_MQTT_TLS_PORT: port(8883).describe('MQTT over TLS port, used when RIVULET_TLS_CERT is set; 0 picks a free port.'),
+    RIVULET_MQTT_TLS_CLIENT_CA: optionalString.describe('PEM file of CA certificates; when set, MQTT over TLS requires every client to present a certificate issued by one of them (mutual TLS), in addition to its access token.'),
+    RIVULET_MQTT_TLS_HOST: optionalString.describe('Address MQTT over TLS listens on; unset: RIVULET_MQTT_HOST.'),
+    RIVULET_HTTPS_PORT: port(8443).describe('HTTPS port (device API, REST API, WebSocket wss:// /api/ws and /mqtt), used when RIVULET_TLS_CERT is set; 0 picks a free port.'),
+    RIVULET_HTTPS_HOST: optionalString.describe('Address HTTPS listens on; unset: RIVULET_HTTP_HOST.'),
   })
   .superRefine((c, ctx) => {
     if (c.RIVULET_JWT_SECRET !== undefined && c.RIVULET_JWT_SECRET.length < 32) {
@@ -115,6 +122,12 @@ export const ConfigSchema = z
     }
     if (c.RIVULET_QUEUE === 'kafka' && !c.KAFKA_BROKERS) {
       ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: 'is required when RIVULET_QUEUE=kafka' });
+    }
+    if (c.RIVULET_MQTT_TLS_CLIENT_CA && !c.RIVULET_TLS_CERT) {
+      ctx.addIssue({ code: 'custom', path: ['RIVULET_MQTT_TLS_CLIENT_CA'], message: 'needs TLS turned on (RIVULET_TLS_CERT and RIVULET_TLS_KEY)' });
+    }
+    if (Boolean(c.RIVULET_TLS_CERT) !== Boolean(c.RIVULET_TLS_KEY)) {
+      ctx.addIssue({ code: 'custom', path: [c.RIVULET_TLS_CERT ? 'RIVULET_TLS_KEY' : 'RIVULET_TLS_CERT'], message: 'TLS needs both RIVULET_TLS_CERT and RIVULET_TLS_KEY' });
     }
     if (c.RIVULET_QUEUE === 'memory' && c.RIVULET_ROLES.length < ROLES.length) {
       ctx.addIssue({

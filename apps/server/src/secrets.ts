@@ -22,7 +22,7 @@ export function resolveJwtSecret(configured: string | undefined, dataDir: string
     // first start: fall through and create it
   }
   const secret = randomBytes(48).toString('base64url');
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return { secret, source: 'generated' };
 }

@@ -2,3 +2,4 @@ export * from './postgres-server';
 export * from './databases';
 export * from './device-fixtures';
 export * from './listeners';
+export * from './certificates';

@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
 import {
   silentLogger,
   type DeviceApiService,
@@ -35,6 +36,11 @@ export interface MqttTransportConfig {
   connectTimeoutMs?: number;
   /** Numeric strings become numbers (ThingsBoard's default, on). */
   typeCasting?: boolean;
+  /**
+   * MQTT over TLS on a second port (8883 by convention), beside the plain one: the same broker,
+   * authentication and limits. `options` are node:tls server options (at least cert and key).
+   */
+  tls?: { port: number; host?: string; options: TlsOptions };
 }
 
 export interface MqttTransportOptions {
@@ -71,11 +77,16 @@ export interface MqttTransportStats {
 }
 
 export interface MqttTransport {
-  /** Starts the broker and listens; resolves with the port actually bound. */
-  start(): Promise<{ port: number }>;
+  /** Starts the broker and listens; resolves with the ports actually bound (tlsPort when config.tls is set). */
+  start(): Promise<{ port: number; tlsPort: number | undefined }>;
   /** Stops accepting, closes every connection (DISCONNECT_EVENTs follow), stops the broker. */
   stop(): Promise<void>;
   stats(): MqttTransportStats;
+  /**
+   * New certificate and key (a renewal) for MQTT over TLS: connections made from now on get them;
+   * open ones keep theirs. Throws when config.tls was not set or the options do not load.
+   */
+  setSecureContext(options: SecureContextOptions): void;
   /** Serves an MQTT connection that arrived some other way (MQTT over WebSocket: the server's `/mqtt`). */
   handleConnection(stream: Duplex): void;
 }
@@ -122,6 +133,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
 
   let broker: Aedes | undefined;
   let server: Server | undefined;
+  let tlsServer: TlsServer | undefined;
   let unsubscribeDownlink: (() => void) | undefined;
   let stopped = false;
   let open = 0;
@@ -177,6 +189,13 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     logger.debug({ clientId: client.id, error: err.message }, 'mqtt connection closed on error');
   }
 
+  /** A listener (plain or TLS) with the connection cap and its errors logged, listening. */
+  function listenOn(s: Server, port: number, host: string | undefined): Promise<number> {
+    s.maxConnections = maxConnections + PENDING_SOCKET_ALLOWANCE;
+    s.on('error', (err) => logger.error({ err }, 'mqtt listener error'));
+    return listenOnce(s, port, host);
+  }
+
   function handleConnection(stream: Duplex): void {
     if (stopped || !broker) {
       stream.destroy();
@@ -218,30 +237,29 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
       broker = b;
       unsubscribeDownlink = subscribeDownlink(ctx);
 
-      const s = createServer((socket: Socket) => {
+      const onSocket = (socket: Socket | TLSSocket) => {
         socket.setNoDelay(true); // PUBACKs are tiny and awaited one by one by many clients
         handleConnection(socket);
-      });
-      s.maxConnections = maxConnections + PENDING_SOCKET_ALLOWANCE;
-      s.on('error', (err) => logger.error({ err }, 'mqtt listener error'));
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(config.port, config.host ?? '0.0.0.0', () => {
-          s.off('error', reject);
-          resolve();
-        });
-      });
-      server = s;
-      const port = (s.address() as AddressInfo).port;
-      logger.info({ port, maxConnections, maxPayloadBytes }, 'mqtt transport listening');
-      return { port };
+      };
+      server = createServer(onSocket);
+      const port = await listenOn(server, config.port, config.host);
+      let tlsPort: number | undefined;
+      if (config.tls) {
+        // the handshake must finish within the time a plain connection has to send CONNECT
+        const ts = createTlsServer({ handshakeTimeout: config.connectTimeoutMs ?? 10_000, ...config.tls.options }, onSocket);
+        // plain text on the TLS port, an untrusted certificate, a client that goes silent: nothing reaches the broker
+        ts.on('tlsClientError', (err) => logger.debug({ error: err.message }, 'mqtt tls handshake failed'));
+        tlsServer = ts;
+        tlsPort = await listenOn(ts, config.tls.port, config.tls.host ?? config.host);
+      }
+      logger.info({ port, tlsPort, maxConnections, maxPayloadBytes }, 'mqtt transport listening');
+      return { port, tlsPort };
     },
 
     async stop() {
       if (stopped) return;
       stopped = true;
-      const s = server;
-      const closed = s ? new Promise<void>((r) => s.close(() => r())) : Promise.resolve();
+      const closed = Promise.all([server, tlsServer].map((s) => (s ? new Promise<void>((r) => s.close(() => r())) : undefined)));
       const b = broker;
       if (b) await new Promise<void>((r) => b.close(() => r()));
       await closed;
@@ -264,11 +282,26 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
       };
     },
 
+    setSecureContext(options) {
+      if (!tlsServer) throw new Error('MQTT over TLS is not running');
+      tlsServer.setSecureContext(options);
+    },
+
     handleConnection,
   };
 }
 
 function noop(): void {}
+
+function listenOnce(s: Server, port: number, host: string | undefined): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    s.once('error', reject);
+    s.listen(port, host ?? '0.0.0.0', () => {
+      s.off('error', reject);
+      resolve((s.address() as AddressInfo).port);
+    });
+  });
+}
 
 type PublishDone = (err?: Error) => void;
 
