@@ -15,6 +15,10 @@ import { rpcRoutes } from './routes/rpc.routes';
 import { alarmRoutes } from './routes/alarm.routes';
 import { ruleChainRoutes } from './routes/rule-chain.routes';
 import { dashboardRoutes } from './routes/dashboard.routes';
+import { tenantRoutes } from './routes/tenant.routes';
+import { userRoutes } from './routes/user.routes';
+import { customerRoutes } from './routes/customer.routes';
+import { withCurrentUsers } from './access';
 import type { RuleChainsPort } from './rule-chains-port';
 import { createTokenService } from './tokens';
 import { createWsServer } from './ws/ws-server';
@@ -43,6 +47,10 @@ export interface ApiOptions {
   maxWsSubscriptionsPerSession?: number;
   /** Default 10 s for a WebSocket client to authenticate. */
   wsAuthTimeoutMs?: number;
+  /** Sets up a tenant the system administrator creates (the server gives it the default root rule chain). */
+  initTenant?: (tenantId: string) => Promise<void>;
+  /** How long an activation link works; default 24 h (ThingsBoard's). */
+  activationTtlMs?: number;
 }
 
 export interface Api {
@@ -66,11 +74,15 @@ export function isApiPath(path: string): boolean {
 export function createApi(options: ApiOptions): Api {
   const logger = (options.logger ?? silentLogger).child({ component: 'api' });
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const tokens = createTokenService({
-    secret: options.jwtSecret,
-    tokenTtlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
-    refreshTokenTtlSeconds: options.refreshTokenTtlSeconds ?? DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
-  });
+  // Every verified access token is checked against the stored user (deleted, disabled, moved: refused).
+  const tokens = withCurrentUsers(
+    createTokenService({
+      secret: options.jwtSecret,
+      tokenTtlSeconds: options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: options.refreshTokenTtlSeconds ?? DEFAULT_REFRESH_TOKEN_TTL_SECONDS,
+    }),
+    options.storage,
+  );
   const deps: ApiDeps = {
     storage: options.storage,
     broadcast: options.broadcast,
@@ -83,7 +95,7 @@ export function createApi(options: ApiOptions): Api {
     broadcast: options.broadcast,
     ...(options.rpcPickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.rpcPickupTimeoutMs } : {}),
   });
-  const router = createRouter([...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller)]);
+  const router = createRouter([...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps)]);
   const ws = createWsServer({
     storage: options.storage,
     broadcast: options.broadcast,

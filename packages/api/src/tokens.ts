@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { ErrorCodes, type Authority, type TokenPair } from '@rivulet/api-types';
 import { ErrorCode, RivuletError } from '@rivulet/core';
-import type { User } from '@rivulet/storage';
+import { NULL_ENTITY_ID, type User } from '@rivulet/storage';
 import { ApiError, authFailed } from './api-error';
 
 export const TOKEN_ISSUER = 'rivulet';
@@ -14,6 +14,8 @@ const AUTHORITIES: ReadonlySet<string> = new Set<Authority>(['SYS_ADMIN', 'TENAN
 export interface AuthUser {
   readonly userId: string;
   readonly tenantId: string;
+  /** The customer of a CUSTOMER_USER; null for administrators. */
+  readonly customerId: string | null;
   readonly email: string;
   readonly authority: Authority;
 }
@@ -67,6 +69,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         {
           userId: user.id,
           tenantId: user.tenantId,
+          // ThingsBoard's claim: the null id for users without a customer.
+          customerId: user.customerId ?? NULL_ENTITY_ID,
           scopes: [user.authority],
           firstName: user.firstName,
           lastName: user.lastName,
@@ -88,7 +92,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       if (authority === undefined || typeof p.userId !== 'string' || typeof p.tenantId !== 'string' || typeof p.sub !== 'string') {
         throw authFailed('Invalid JWT token');
       }
-      return { userId: p.userId, tenantId: p.tenantId, email: p.sub, authority };
+      const customerId = typeof p.customerId === 'string' && p.customerId !== NULL_ENTITY_ID ? p.customerId : null;
+      return { userId: p.userId, tenantId: p.tenantId, customerId, email: p.sub, authority };
     },
 
     async verifyRefresh(token) {

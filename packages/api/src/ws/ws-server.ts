@@ -15,6 +15,7 @@ import {
 import {
   AttributeScope,
   errorMessage,
+  isRivuletError,
   kvToString,
   LiveChannel,
   parseKeyList,
@@ -24,6 +25,7 @@ import {
 } from '@rivulet/core';
 import type { Broadcast } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
+import { createAccessPolicy, DEVICE_READERS } from '../access';
 import { splitUrl } from '../http';
 import { setOwn } from '../own';
 import type { AuthUser, TokenService } from '../tokens';
@@ -296,10 +298,14 @@ export function createWsServer(options: WsServerOptions): WsServer {
     };
   }
 
-  /** The entity must be a device of the caller's tenant; otherwise an error frame, and the session stays open. */
+  /**
+   * The entity must be a device the caller may read (the REST access policy: a tenant administrator's
+   * devices, a customer user's assigned ones, nothing for the system administrator); otherwise an
+   * error frame, and the session stays open.
+   */
   async function checkEntity(s: Session, cmdId: number, entityType: string, entityId: string): Promise<boolean> {
     const user = s.user as AuthUser;
-    if (user.authority !== 'TENANT_ADMIN') {
+    if (!DEVICE_READERS.includes(user.authority)) {
       sendError(s, cmdId, WsErrorCodes.UNAUTHORIZED, "You don't have permission to perform this operation!");
       return false;
     }
@@ -307,7 +313,10 @@ export function createWsServer(options: WsServerOptions): WsServer {
       sendError(s, cmdId, WsErrorCodes.BAD_REQUEST, `Entity type '${entityType}' is not supported; only DEVICE is`);
       return false;
     }
-    if (!(await storage.devices.get(user.tenantId, entityId))) {
+    try {
+      await createAccessPolicy(storage, user).readableDevice(entityId);
+    } catch (e) {
+      if (!isRivuletError(e)) throw e;
       sendError(s, cmdId, WsErrorCodes.UNAUTHORIZED, `Device ${entityId} not found`);
       return false;
     }
