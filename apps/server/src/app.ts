@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { silentLogger, type Logger } from '@rivulet/core';
-import { createApi, bootstrapTenant, toRuleChainExport, type Api } from '@rivulet/api';
+import { createApi, bootstrapSysAdmin, bootstrapTenant, toRuleChainExport, type Api } from '@rivulet/api';
 import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
 import {
   createBatchedDebugSink,
@@ -42,6 +42,8 @@ export interface Rivulet {
   readonly tenantId: string;
   /** Set on the first start when no admin password was configured: shown once. */
   readonly generatedAdminPassword: string | undefined;
+  /** Set when the system administrator was created with a generated password: shown once. */
+  readonly generatedSysAdminPassword: string | undefined;
   readonly ruleEngine: RuleEngine | undefined;
   /** Graceful stop: transports stop accepting, the queue drains, then storage closes. */
   stop(): Promise<void>;
@@ -79,18 +81,27 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     ...(config.RIVULET_ADMIN_PASSWORD ? { adminPassword: config.RIVULET_ADMIN_PASSWORD } : {}),
     logger,
   });
-  if (!(await storage.ruleChains.getRoot(boot.tenantId))) {
+  const sysAdmin = await bootstrapSysAdmin({
+    storage,
+    email: config.RIVULET_SYSADMIN_EMAIL,
+    ...(config.RIVULET_SYSADMIN_PASSWORD ? { password: config.RIVULET_SYSADMIN_PASSWORD } : {}),
+    logger,
+  });
+  // Every tenant starts with the default root chain (the bootstrap one here, new ones when the system administrator creates them).
+  async function ensureRootChain(tenantId: string): Promise<void> {
+    if (await storage.ruleChains.getRoot(tenantId)) return;
     const chain = defaultRootChain();
     await storage.ruleChains.save({
       id: globalThis.crypto.randomUUID(),
-      tenantId: boot.tenantId,
+      tenantId,
       name: chain.ruleChain.name,
       root: true,
       debugMode: false,
       metadata: chain.metadata as never,
     });
-    logger.info({ tenantId: boot.tenantId }, 'default root rule chain created');
+    logger.info({ tenantId }, 'default root rule chain created');
   }
+  await ensureRootChain(boot.tenantId);
 
   const queue = createMemoryQueue({
     partitions: config.RIVULET_QUEUE_PARTITIONS,
@@ -222,6 +233,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       jwtSecret: resolveJwtSecret(config.RIVULET_JWT_SECRET, dataDir).secret,
       isReady: () => ready,
       rpcPickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS,
+      initTenant: ensureRootChain,
       ruleChains: createRuleChainService({
         registry,
         services: nodeServices,
@@ -284,6 +296,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     queue,
     tenantId: boot.tenantId,
     generatedAdminPassword: boot.generatedPassword,
+    generatedSysAdminPassword: sysAdmin.generatedPassword,
     ruleEngine,
     stop() {
       stopping ??= (async () => {

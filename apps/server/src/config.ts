@@ -53,6 +53,8 @@ export const ConfigSchema = z
       .describe('Roles this process runs: all, or a comma list of transport, rule-engine, api.'),
     RIVULET_ADMIN_EMAIL: z.string().email().default('tenant@rivulet.local').describe('E-mail of the administrator created on first start.'),
     RIVULET_ADMIN_PASSWORD: optionalString.describe('Password of that administrator, used on the first start only (empty data directory or database); when unset a random one is generated and printed once.'),
+    RIVULET_SYSADMIN_EMAIL: z.string().email().default('sysadmin@rivulet.local').describe('E-mail of the system administrator (SYS_ADMIN: manages tenants and their administrators) created on first start.'),
+    RIVULET_SYSADMIN_PASSWORD: optionalString.describe('Password of the system administrator, used when it is created (first start) only; when unset a random one is generated and printed once.'),
     RIVULET_JWT_SECRET: optionalString.describe('Secret that signs JWTs. Unset: generated and kept in RIVULET_DATA_DIR/jwt-secret. Set it when several processes serve the API.'),
     RIVULET_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level (JSON logs on stdout).'),
     RIVULET_MAX_PAYLOAD_BYTES: positiveInt(65536).describe('Largest device payload accepted (HTTP 413, CoAP 4.13 above it; for CoAP also after block-wise reassembly).'),
@@ -64,6 +66,9 @@ export const ConfigSchema = z
     RIVULET_SHUTDOWN_TIMEOUT_MS: positiveInt(30000).describe('Longest a graceful shutdown (SIGTERM) waits for the queue to drain.'),
   })
   .superRefine((c, ctx) => {
+    if (c.RIVULET_SYSADMIN_EMAIL.trim().toLowerCase() === c.RIVULET_ADMIN_EMAIL.trim().toLowerCase()) {
+      ctx.addIssue({ code: 'custom', path: ['RIVULET_SYSADMIN_EMAIL'], message: 'must differ from RIVULET_ADMIN_EMAIL (one account cannot be both)' });
+    }
     if (c.RIVULET_QUEUE === 'kafka' && !c.KAFKA_BROKERS) {
       ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: 'is required when RIVULET_QUEUE=kafka' });
     }

@@ -23,6 +23,11 @@ async function main(): Promise<void> {
       `\n  Rivulet created the administrator ${config.RIVULET_ADMIN_EMAIL}\n  with the generated password: ${app.generatedAdminPassword}\n  (shown once; set RIVULET_ADMIN_PASSWORD to choose it)\n\n`,
     );
   }
+  if (app.generatedSysAdminPassword) {
+    process.stderr.write(
+      `\n  Rivulet created the system administrator ${config.RIVULET_SYSADMIN_EMAIL}\n  with the generated password: ${app.generatedSysAdminPassword}\n  (shown once; set RIVULET_SYSADMIN_PASSWORD to choose it)\n\n`,
+    );
+  }
   process.stderr.write(`Rivulet is listening on ${app.url} (storage: ${app.storage.kind}, queue: ${app.queue.kind})\n`);
   let signals = 0;
   const shutdown = (signal: string) => {
