@@ -20,6 +20,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ RIVULET_QUEUE: 'kafka' })).toThrow(/KAFKA_BROKERS/);
     expect(() => loadConfig({ RIVULET_ROLES: 'transport' })).toThrow(/RIVULET_ROLES.*kafka/);
     expect(() => loadConfig({ RIVULET_QUEUE: 'rabbit' })).toThrow(/RIVULET_QUEUE/);
+    expect(() => loadConfig({ RIVULET_SYSADMIN_EMAIL: 'Tenant@rivulet.local' })).toThrow(/RIVULET_SYSADMIN_EMAIL.*differ/);
   });
   it('docs/configuration.md lists every setting with its default', () => {
     const doc = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'configuration.md'), 'utf8');
