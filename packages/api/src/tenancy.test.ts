@@ -44,6 +44,45 @@ async function wsSubscribe(t: TestApi, token: string, entityId: string): Promise
   }
 }
 
+/** A WebSocket session subscribed to one device's telemetry (cmdId 7), queueing what arrives. */
+async function openLive(t: TestApi, token: string, entityId: string): Promise<{ next(): Promise<any>; silent(ms: number): Promise<void>; closed: Promise<number>; close(): void }> {
+  const ws = new WebSocket(`${t.wsUrl}/api/ws`);
+  const queue: unknown[] = [];
+  let waiter: ((m: unknown) => void) | null = null;
+  ws.on('message', (raw) => {
+    const m: unknown = JSON.parse(String(raw));
+    if (waiter) {
+      const w = waiter;
+      waiter = null;
+      w(m);
+    } else queue.push(m);
+  });
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  ws.send(JSON.stringify({ authCmd: { cmdId: 0, token }, cmds: [{ type: 'TIMESERIES', cmdId: 7, entityType: 'DEVICE', entityId, scope: 'LATEST_TELEMETRY' }] }));
+  return {
+    next: () =>
+      queue.length > 0
+        ? Promise.resolve(queue.shift())
+        : new Promise((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error('no WebSocket message in time')), 5000);
+            waiter = (m) => {
+              clearTimeout(timer);
+              resolve(m);
+            };
+          }),
+    async silent(ms) {
+      await new Promise((r) => setTimeout(r, ms));
+      expect(queue).toEqual([]);
+    },
+    closed,
+    close: () => ws.close(),
+  };
+}
+
 describe('tenancy on PostgreSQL: system administrator, tenants, customers, customer users', () => {
   let db: { url: string; drop(): Promise<void> };
   let storage: Storage;
@@ -256,11 +295,19 @@ describe('tenancy on PostgreSQL: system administrator, tenants, customers, custo
     for (const id of [unassigned, otherDeviceId]) expect((await wsSubscribe(t, token, id)).errorCode).not.toBe(0);
   });
 
-  it('unassigning takes the device away from the customer user at once', async () => {
+  it('unassigning takes the device away from the customer user at once, live WebSocket subscriptions included', async () => {
+    const live = await openLive(t, customerToken, assigned);
+    expect((await live.next()).errorCode).toBe(0);
     const r = await t.request('DELETE', `/api/customer/device/${assigned}`, { token: adminToken });
     expect(r.status).toBe(200);
     expect(r.body.customerId.id).toBe(NULL_ENTITY_ID);
     expect(deviceEvents).toContainEqual({ tenantId, deviceId: assigned, kind: 'updated' });
+    // The live subscription ends with an error frame; later telemetry of the device does not reach it.
+    expect(await live.next()).toMatchObject({ subscriptionId: 7, errorCode: expect.any(Number), data: null });
+    await t.request('POST', `/api/plugins/telemetry/DEVICE/${assigned}/timeseries/ANY`, { token: adminToken, body: { temperature: 30 } });
+    t.broadcast.publish(LiveChannel.TELEMETRY, { entityId: assigned, points: [{ key: 'temperature', ts: Date.now(), value: 30 }] });
+    await live.silent(300);
+    live.close();
     expect((await t.request('GET', `/api/device/${assigned}`, { token: customerToken })).status).toBe(404);
     expect((await wsSubscribe(t, customerToken, assigned)).errorCode).not.toBe(0);
     expect((await t.request('DELETE', `/api/customer/device/${assigned}`, { token: adminToken })).status).toBe(400);
@@ -297,7 +344,11 @@ describe('tenancy on PostgreSQL: system administrator, tenants, customers, custo
     const tempToken = await t.login({ email: 'temp@customer.test', password: 'temp-pass-123' });
     await t.request('POST', `/api/customer/${temp}/device/${unassigned}`, { token: adminToken });
     expect((await t.request('GET', `/api/device/${unassigned}`, { token: tempToken })).status).toBe(200);
+    const live = await openLive(t, tempToken, unassigned);
+    expect((await live.next()).errorCode).toBe(0);
     expect((await t.request('DELETE', `/api/customer/${temp}`, { token: adminToken })).status).toBe(200);
+    // Its open WebSocket session is closed (policy violation) once the customer is gone.
+    expect(await live.closed).toBe(1008);
     expect((await t.request('GET', `/api/device/${unassigned}`, { token: tempToken })).status).toBe(401);
     expect((await t.request('GET', `/api/device/${unassigned}`, { token: adminToken })).body.customerId.id).toBe(NULL_ENTITY_ID);
   });
@@ -324,7 +375,8 @@ describe('tenancy on PostgreSQL: system administrator, tenants, customers, custo
     await storage.alarms.createOrUpdate({ tenantId, type: 'High', originatorType: 'DEVICE', originatorId: assigned, severity: 'MAJOR', ts: Date.now() });
 
     const before = await counts();
-    expect(before).toMatchObject({ tenant: 1, device: 2, device_credentials: 2, customer: 2, tb_user: 2, ts_kv: 2, ts_kv_latest: 2, attribute_kv: 2 });
+    // Two devices, one of them with a second point; both customers; the admin and the customer user.
+    expect(before).toEqual({ tenant: 1, device: 2, device_credentials: 2, customer: 2, tb_user: 2, ts_kv: 3, ts_kv_latest: 2, attribute_kv: 2 });
     const otherBefore = await otherRows();
     expect(otherBefore).toBeGreaterThan(0);
 

@@ -20,6 +20,7 @@ import {
   LiveChannel,
   parseKeyList,
   type AttributesEvent,
+  type DeviceEvent,
   type Logger,
   type TelemetryEvent,
 } from '@rivulet/core';
@@ -145,6 +146,41 @@ export function createWsServer(options: WsServerOptions): WsServer {
       }
     }),
   ];
+
+  // A device changed hands (assigned, unassigned, its customer or tenant deleted): subscriptions to it
+  // are checked again, so a customer user stops receiving a device that is no longer its customer's.
+  unsubscribers.push(
+    options.broadcast.subscribe(LiveChannel.DEVICES, (e) => {
+      const event = e as Partial<DeviceEvent>;
+      if (typeof event.deviceId !== 'string' || (event.kind !== 'updated' && event.kind !== 'deleted')) return;
+      for (const s of sessions) {
+        if (s.user === null || ![...s.subs.values()].some((sub) => sub.entityId === event.deviceId)) continue;
+        const deviceId = event.deviceId;
+        enqueue(s, () => recheck(s, deviceId));
+      }
+    }),
+  );
+
+  /** Drops the session's subscriptions to the device its user may no longer read; closes it when the user is gone. */
+  async function recheck(s: Session, deviceId: string): Promise<void> {
+    const current = await storage.users.get((s.user as AuthUser).userId);
+    if (!current || !current.enabled || current.tenantId !== (s.user as AuthUser).tenantId) {
+      closeSession(s, CLOSE_POLICY, 'The user no longer exists');
+      return;
+    }
+    s.user = { userId: current.id, tenantId: current.tenantId, customerId: current.customerId, email: current.email, authority: current.authority };
+    try {
+      await createAccessPolicy(storage, s.user).readableDevice(deviceId);
+      return;
+    } catch (e) {
+      if (!isRivuletError(e)) throw e;
+    }
+    for (const [cmdId, sub] of [...s.subs]) {
+      if (sub.entityId !== deviceId) continue;
+      unsubscribe(s, cmdId);
+      sendError(s, cmdId, WsErrorCodes.UNAUTHORIZED, `Device ${deviceId} not found`);
+    }
+  }
 
   const heartbeat =
     heartbeatMs > 0
