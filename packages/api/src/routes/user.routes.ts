@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ActivateUserRequestSchema, UserSaveRequestSchema } from '@rivulet/api-types';
+import { ConflictError } from '@rivulet/core';
 import { NULL_ENTITY_ID, type User } from '@rivulet/storage';
 import { badParam, notFound, permissionDenied } from '../api-error';
 import { withAccess, type AccessPolicy } from '../access';
@@ -98,20 +99,32 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
               customerId = (await access.writableCustomer(input.customerId.id.toLowerCase())).id;
             }
           }
-          if ((await storage.users.findByEmail(input.email)) !== null) throw badParam('User with email \'' + input.email + '\'  already present in database!');
+          // ThingsBoard's message, word for word.
+          const duplicate = (): never => {
+            throw badParam(`User with email '${input.email}'  already present in database!`);
+          };
+          if ((await storage.users.findByEmail(input.email)) !== null) duplicate();
           // Without a password the account waits for activation; its hash is of a secret nobody knows,
           // so a login attempt costs the same as for any other account.
           const password = input.password === undefined ? randomBytes(32).toString('base64url') : acceptNewPassword(input.password);
-          const user = await storage.users.create({
-            tenantId,
-            customerId,
-            email: input.email,
-            authority: input.authority,
-            passwordHash: await hashPassword(password),
-            firstName: input.firstName ?? null,
-            lastName: input.lastName ?? null,
-            enabled: input.password !== undefined,
-          });
+          const passwordHash = await hashPassword(password);
+          let user: User;
+          try {
+            user = await storage.users.create({
+              tenantId,
+              customerId,
+              email: input.email,
+              authority: input.authority,
+              passwordHash,
+              firstName: input.firstName ?? null,
+              lastName: input.lastName ?? null,
+              enabled: input.password !== undefined,
+            });
+          } catch (e) {
+            // Two creations of the same e-mail at once: the database's unique index decides.
+            if (e instanceof ConflictError) duplicate();
+            throw e;
+          }
           return ok(toUserDto(user));
         },
         ['SYS_ADMIN', 'TENANT_ADMIN'],
