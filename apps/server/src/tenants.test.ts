@@ -10,7 +10,8 @@ describe('tenants created over the API, on the whole server', () => {
   const dir = tempDir();
   let app: Rivulet;
   beforeAll(async () => {
-    app = await startTestServer({ RIVULET_DATA_DIR: dir.dir, RIVULET_SYSADMIN_PASSWORD: 'sys-admin-pw-1' });
+    // A short inactivity timeout, so the device state service's later writes happen within the test.
+    app = await startTestServer({ RIVULET_DATA_DIR: dir.dir, RIVULET_SYSADMIN_PASSWORD: 'sys-admin-pw-1', RIVULET_DEVICE_INACTIVITY_TIMEOUT_MS: '300' });
   });
   afterAll(async () => {
     await app?.stop();
@@ -41,6 +42,11 @@ describe('tenants created over the API, on the whole server', () => {
     expect((await api(app.url, sys, `/api/tenant/${tenantId}`, { method: 'DELETE' })).status).toBe(200);
     // The transport's cached credentials were dropped: the device is unknown now.
     await eventually(async () => (await fetch(`${app.url}/api/v1/second-tenant-token/telemetry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"temperature":1}' })).status === 401);
+    expect(await app.storage.timeseries.count(device.body.id.id)).toBe(0);
+    // Nothing is written for the deleted device afterwards (the device state service forgot it: no
+    // inactivity attributes appear once its timeout passes).
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await app.storage.attributes.findKeys(device.body.id.id)).toEqual([]);
     expect(await app.storage.timeseries.count(device.body.id.id)).toBe(0);
   });
 });
