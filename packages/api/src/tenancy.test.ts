@@ -182,6 +182,11 @@ describe('tenancy on PostgreSQL: system administrator, tenants, customers, custo
     expect((await t.request('GET', `/api/user/${user.id.id}/activationLink`, { token: sysToken })).body).toMatchObject({ status: 400, message: 'User is already activated!' });
 
     adminToken = await t.login({ email: adminEmail, password: 'acme-admin-pass-1' });
+    // ThingsBoard's save with an id updates the names.
+    const renamed = await t.request('POST', '/api/user', { token: sysToken, body: { ...user, firstName: 'Ada', lastName: 'Lovelace' } });
+    expect(renamed.body).toMatchObject({ id: user.id, lastName: 'Lovelace', additionalInfo: { userCredentialsEnabled: true } });
+    expect((await t.request('POST', '/api/user', { token: sysToken, body: { ...user, email: 'moved@acme.test' } })).status).toBe(400);
+    expect((await t.request('POST', '/api/user', { token: adminToken, body: { ...user, id: { entityType: 'USER', id: (await storage.users.findByEmail(other.email))?.user.id } } })).status).toBe(404);
     const admins = await t.request('GET', `/api/tenant/${tenantId}/users?pageSize=10&page=0`, { token: sysToken });
     expect(UserPageSchema.parse(admins.body).data.map((u) => u.email)).toEqual([adminEmail]);
     // The system administrator is nobody's tenant user.

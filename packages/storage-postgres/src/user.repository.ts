@@ -126,6 +126,15 @@ export function createUserRepository(client: SqlClient): UserRepository {
       const r = await client.query('DELETE FROM tb_user WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
       return r.rowCount > 0;
     },
+    async updateNames(tenantId, id, names) {
+      if (!isUuid(tenantId) || !isUuid(id)) return null;
+      const sysAdmin = tenantId.toLowerCase() === NULL_ENTITY_ID;
+      const { rows } = await client.query<UserRow>(
+        `UPDATE tb_user SET first_name = $2, last_name = $3 WHERE id = $1 AND ${tenantMatch(tenantId, '$4')} RETURNING *`,
+        sysAdmin ? [id, names.firstName, names.lastName] : [id, names.firstName, names.lastName, tenantId],
+      );
+      return rows[0] ? toUser(rows[0]) : null;
+    },
     async setPassword(id, passwordHash) {
       if (!isUuid(id)) return false;
       const r = await client.query(

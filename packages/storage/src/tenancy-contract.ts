@@ -167,6 +167,9 @@ export function describeTenancy(get: () => Storage): void {
       expect(customerUsers.data.map((u) => u.id)).toEqual([cu.id]);
       expect((await storage.users.list({ tenantId: otherTenant, customerId: customer.id }, { pageSize: 10, page: 0 })).totalElements).toBe(0);
       expect(await storage.users.getInTenant(otherTenant, admin.id)).toBeNull();
+      expect(await storage.users.updateNames(tenantId, admin.id, { firstName: 'Anna', lastName: 'Smith' })).toMatchObject({ id: admin.id, firstName: 'Anna', lastName: 'Smith', email: admin.email });
+      expect(await storage.users.updateNames(otherTenant, admin.id, { firstName: 'X', lastName: null })).toBeNull();
+      expect((await storage.users.get(admin.id))?.firstName).toBe('Anna');
       expect(await storage.users.delete(otherTenant, admin.id)).toBe(false);
       expect(await storage.users.delete(tenantId, admin.id)).toBe(true);
       expect(await storage.users.get(admin.id)).toBeNull();

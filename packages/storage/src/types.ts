@@ -162,6 +162,8 @@ export interface UserRepository {
   /** The user within the tenant (SYS_ADMIN: tenantId NULL_ENTITY_ID); null otherwise. */
   getInTenant(tenantId: string, id: string): Promise<User | null>;
   delete(tenantId: string, id: string): Promise<boolean>;
+  /** Changes first and last name of a user of the tenant (SYS_ADMIN: tenantId NULL_ENTITY_ID); null when there is none. */
+  updateNames(tenantId: string, id: string, names: { firstName: string | null; lastName: string | null }): Promise<User | null>;
   /** Sets the password hash and enables the user; clears any activation token. False when there is no such user. */
   setPassword(id: string, passwordHash: string): Promise<boolean>;
   /** Stores the SHA-256 of a new activation token (the previous one stops working). */

@@ -80,8 +80,20 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
         deps,
         async (ctx, access) => {
           const input = parseBody(UserSaveRequestSchema, await ctx.body());
-          if (input.id) throw badParam('Updating a user is not supported: delete it and create it again');
           const me = access.user;
+          if (input.id) {
+            // ThingsBoard's save with an id: an update. Rivulet changes the names; e-mail, authority,
+            // tenant and customer stay as they are (a different value is refused rather than ignored).
+            const existing = await visibleUser(access, input.id.id.toLowerCase());
+            if (me.authority === 'CUSTOMER_USER') throw permissionDenied();
+            if (existing.email.toLowerCase() !== input.email.toLowerCase() || existing.authority !== input.authority) {
+              throw badParam('Changing the e-mail or authority of a user is not supported');
+            }
+            if (input.password !== undefined) throw badParam('password: set at creation only; an existing user changes its own password');
+            const updated = await storage.users.updateNames(existing.tenantId, existing.id, { firstName: input.firstName ?? null, lastName: input.lastName ?? null });
+            if (!updated) throw notFound(`User ${existing.id} not found`);
+            return ok(toUserDto(updated));
+          }
           let tenantId: string;
           let customerId: string | null = null;
           if (me.authority === 'SYS_ADMIN') {
