@@ -235,6 +235,13 @@ ALTER TABLE tb_user ADD CONSTRAINT tb_user_sysadmin_tenant_chk CHECK ((authority
 ALTER TABLE tb_user ADD CONSTRAINT tb_user_customer_chk CHECK ((authority = 'CUSTOMER_USER') = (customer_id IS NOT NULL));
 ALTER TABLE tb_user ADD CONSTRAINT tb_user_customer_fk FOREIGN KEY (tenant_id, customer_id) REFERENCES customer (tenant_id, id);
 CREATE UNIQUE INDEX tb_user_activate_token_unq ON tb_user (activate_token_hash);
+-- Nothing a tenant owns may carry the system administrator's null id as its tenant (defence in
+-- depth: a request of the system administrator that reached a tenant-scoped write fails here).
+ALTER TABLE device ADD CONSTRAINT device_tenant_not_null_id_chk CHECK (tenant_id <> '13814000-1dd2-11b2-8080-808080808080');
+ALTER TABLE customer ADD CONSTRAINT customer_tenant_not_null_id_chk CHECK (tenant_id <> '13814000-1dd2-11b2-8080-808080808080');
+ALTER TABLE rule_chain ADD CONSTRAINT rule_chain_tenant_not_null_id_chk CHECK (tenant_id <> '13814000-1dd2-11b2-8080-808080808080');
+ALTER TABLE dashboard ADD CONSTRAINT dashboard_tenant_not_null_id_chk CHECK (tenant_id <> '13814000-1dd2-11b2-8080-808080808080');
+ALTER TABLE alarm ADD CONSTRAINT alarm_tenant_not_null_id_chk CHECK (tenant_id <> '13814000-1dd2-11b2-8080-808080808080');
 CREATE INDEX tb_user_tenant_created_idx ON tb_user (tenant_id, created_time);
 `,
   },

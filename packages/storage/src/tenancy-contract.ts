@@ -147,6 +147,10 @@ export function describeTenancy(get: () => Storage): void {
       expect(await storage.users.getInTenant(tenantId, sys.id)).toBeNull();
       await expect(storage.users.create({ tenantId, email: `x.${newId()}@example.com`, authority: 'SYS_ADMIN', passwordHash: 'h' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
       await expect(storage.users.create({ tenantId: NULL_ENTITY_ID, email: `y.${newId()}@example.com`, authority: 'TENANT_ADMIN', passwordHash: 'h' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      // Nothing can be owned by the null tenant.
+      await expect(storage.devices.create({ tenantId: NULL_ENTITY_ID, name: `sys-${newId()}` })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      await expect(storage.customers.create(NULL_ENTITY_ID, { title: 'Sys customer' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      await expect(storage.dashboards.save({ tenantId: NULL_ENTITY_ID, title: 'Sys', configuration: {} })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     });
 
     it('lists tenant admins and customer users, refuses a customer of another tenant, deletes within the tenant', async () => {
