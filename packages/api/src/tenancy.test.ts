@@ -216,6 +216,8 @@ describe('tenancy on PostgreSQL: system administrator, tenants, customers, custo
     expect(UserSchema.parse(u.body)).toMatchObject({ authority: 'CUSTOMER_USER', tenantId: { id: tenantId }, customerId: { id: customerId }, additionalInfo: { userCredentialsEnabled: true } });
     const users = await t.request('GET', `/api/customer/${customerId}/users?pageSize=10&page=0`, { token: adminToken });
     expect(users.body.data.map((x: { email: string }) => x.email)).toEqual(['user@customer.test']);
+    const all = await t.request('GET', '/api/users?pageSize=10&page=0&sortProperty=email', { token: adminToken });
+    expect(UserPageSchema.parse(all.body).data.map((x) => x.email)).toEqual([adminEmail, 'user@customer.test']);
     // A tenant administrator cannot create a system administrator, nor a user of another tenant's customer.
     expect((await t.request('POST', '/api/user', { token: adminToken, body: { email: 's@acme.test', authority: 'SYS_ADMIN' } })).status).toBe(403);
     const foreignCustomer = await storage.customers.create(other.tenantId, { title: 'Foreign customer' });
@@ -247,6 +249,8 @@ describe('tenancy on PostgreSQL: system administrator, tenants, customers, custo
     expect(mine.status).toBe(200);
     expect(mine.body.data.map((d: { id: { id: string } }) => d.id.id)).toEqual([assigned]);
     expect((await t.request('GET', `/api/customer/${customerId}`, { token })).body.title).toBe('Customer A');
+    expect((await t.request('GET', '/api/users?pageSize=10&page=0', { token })).body.data.map((x: { email: string }) => x.email)).toEqual(['user@customer.test']);
+    expect((await t.request('GET', '/api/users?pageSize=10&page=0', { token: sysToken })).status).toBe(403);
     expect((await t.request('GET', `/api/device/${assigned}`, { token })).status).toBe(200);
     const latest = await t.request('GET', `/api/plugins/telemetry/DEVICE/${assigned}/values/timeseries?keys=temperature`, { token });
     expect(latest.body.temperature[0].value).toBe('21');

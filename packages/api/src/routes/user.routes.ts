@@ -163,6 +163,21 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
     },
     {
       method: 'GET',
+      path: '/api/users',
+      // ThingsBoard's getUsers: a tenant administrator's whole tenant, a customer user's own customer.
+      handler: withAccess(
+        deps,
+        async (ctx, access) => {
+          const me = access.user;
+          const filter = me.authority === 'CUSTOMER_USER' ? { tenantId: me.tenantId, customerId: me.customerId ?? NULL_ENTITY_ID } : { tenantId: me.tenantId };
+          const page = await storage.users.list(filter, pageParams(ctx.query, SORT_PROPERTIES));
+          return ok({ ...page, data: page.data.map(toUserDto) });
+        },
+        ['TENANT_ADMIN', 'CUSTOMER_USER'],
+      ),
+    },
+    {
+      method: 'GET',
       path: '/api/tenant/{tenantId}/users',
       handler: withAccess(
         deps,
