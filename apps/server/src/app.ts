@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { join, resolve } from 'node:path';
 import { silentLogger, type Logger } from '@rivulet/core';
-import { createApi, bootstrapTenant, toRuleChainExport, type Api } from '@rivulet/api';
+import { createApi, bootstrapSysAdmin, bootstrapTenant, toRuleChainExport, type Api } from '@rivulet/api';
 import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
 import {
   createBatchedDebugSink,
@@ -52,6 +52,8 @@ export interface Rivulet {
   reloadTls(): boolean;
   /** Set on the first start when no admin password was configured: shown once. */
   readonly generatedAdminPassword: string | undefined;
+  /** Set when the system administrator was created with a generated password: shown once. */
+  readonly generatedSysAdminPassword: string | undefined;
   readonly ruleEngine: RuleEngine | undefined;
   /** Graceful stop: transports stop accepting, the queue drains, then storage closes. */
   stop(): Promise<void>;
@@ -95,18 +97,27 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     passwordPolicy: { minLength: config.RIVULET_PASSWORD_MIN_LENGTH },
     logger,
   });
-  if (!(await storage.ruleChains.getRoot(boot.tenantId))) {
+  const sysAdmin = await bootstrapSysAdmin({
+    storage,
+    email: config.RIVULET_SYSADMIN_EMAIL,
+    ...(config.RIVULET_SYSADMIN_PASSWORD ? { password: config.RIVULET_SYSADMIN_PASSWORD } : {}),
+    logger,
+  });
+  // Every tenant starts with the default root chain (the bootstrap one here, new ones when the system administrator creates them).
+  async function ensureRootChain(tenantId: string): Promise<void> {
+    if (await storage.ruleChains.getRoot(tenantId)) return;
     const chain = defaultRootChain();
     await storage.ruleChains.save({
       id: globalThis.crypto.randomUUID(),
-      tenantId: boot.tenantId,
+      tenantId,
       name: chain.ruleChain.name,
       root: true,
       debugMode: false,
       metadata: chain.metadata as never,
     });
-    logger.info({ tenantId: boot.tenantId }, 'default root rule chain created');
+    logger.info({ tenantId }, 'default root rule chain created');
   }
+  await ensureRootChain(boot.tenantId);
 
   const queue = createMemoryQueue({
     partitions: config.RIVULET_QUEUE_PARTITIONS,
@@ -253,6 +264,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       passwordPolicy: { minLength: config.RIVULET_PASSWORD_MIN_LENGTH },
       passwordResetTtlSeconds: config.RIVULET_PASSWORD_RESET_TTL_SECONDS,
       sessionRevocationCacheSeconds: config.RIVULET_SESSION_REVOCATION_CACHE_SECONDS,
+      initTenant: ensureRootChain,
       ruleChains: createRuleChainService({
         registry,
         services: nodeServices,
@@ -330,6 +342,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     queue,
     tenantId: boot.tenantId,
     generatedAdminPassword: boot.generatedPassword,
+    generatedSysAdminPassword: sysAdmin.generatedPassword,
     ruleEngine,
     stop() {
       stopping ??= (async () => {

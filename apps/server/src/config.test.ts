@@ -20,6 +20,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ RIVULET_QUEUE: 'kafka' })).toThrow(/KAFKA_BROKERS/);
     expect(() => loadConfig({ RIVULET_ROLES: 'transport' })).toThrow(/RIVULET_ROLES.*kafka/);
     expect(() => loadConfig({ RIVULET_QUEUE: 'rabbit' })).toThrow(/RIVULET_QUEUE/);
+    expect(() => loadConfig({ RIVULET_SYSADMIN_EMAIL: 'Tenant@rivulet.local' })).toThrow(/RIVULET_SYSADMIN_EMAIL.*differ/);
     expect(() => loadConfig({ RIVULET_OUTBOUND_ALLOW: '10.0.0.0/8, 10.0.0.300/32' })).toThrow(/RIVULET_OUTBOUND_ALLOW: not a CIDR, address or host name: 10\.0\.0\.300\/32/);
     expect(() => loadConfig({ RIVULET_OUTBOUND_DENY: 'fd00::/200' })).toThrow(/RIVULET_OUTBOUND_DENY/);
   });

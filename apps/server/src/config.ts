@@ -80,6 +80,8 @@ export const ConfigSchema = z
       .describe('Roles this process runs: all, or a comma list of transport, rule-engine, api.'),
     RIVULET_ADMIN_EMAIL: z.string().email().default('tenant@rivulet.local').describe('E-mail of the administrator created on first start.'),
     RIVULET_ADMIN_PASSWORD: optionalString.describe('Password of that administrator, used on the first start only (empty data directory or database); when unset a random one is generated and printed once. Must be at least RIVULET_PASSWORD_MIN_LENGTH characters, or the server refuses to start.'),
+    RIVULET_SYSADMIN_EMAIL: z.string().email().default('sysadmin@rivulet.local').describe('E-mail of the system administrator (SYS_ADMIN: manages tenants and their administrators) created on first start.'),
+    RIVULET_SYSADMIN_PASSWORD: optionalString.describe('Password of the system administrator, used when it is created (first start) only; when unset a random one is generated and printed once. Must be at least RIVULET_PASSWORD_MIN_LENGTH characters, or the server refuses to start.'),
     RIVULET_JWT_SECRET: optionalString.describe('Secret that signs JWTs. Unset: generated and kept in RIVULET_DATA_DIR/jwt-secret. Set it when several processes serve the API. At least 32 characters, or the server refuses to start.'),
     RIVULET_PASSWORD_MIN_LENGTH: z.coerce.number().int().min(1).max(256).default(8).describe('Shortest password accepted wherever one is set: users, change and reset password, RIVULET_ADMIN_PASSWORD (the server refuses to start with a shorter one).'),
     RIVULET_LOGIN_MAX_FAILURES: z.coerce.number().int().min(0).default(5).describe('Failed logins in a row that lock an account for RIVULET_LOGIN_LOCKOUT_SECONDS (ThingsBoard\'s maxFailedLoginAttempts); 0: accounts are never locked.'),
@@ -119,6 +121,12 @@ export const ConfigSchema = z
     }
     if (c.RIVULET_ADMIN_PASSWORD !== undefined && [...c.RIVULET_ADMIN_PASSWORD].length < c.RIVULET_PASSWORD_MIN_LENGTH) {
       ctx.addIssue({ code: 'custom', path: ['RIVULET_ADMIN_PASSWORD'], message: `must be at least ${c.RIVULET_PASSWORD_MIN_LENGTH} characters long (RIVULET_PASSWORD_MIN_LENGTH); unset it to have one generated` });
+    }
+    if (c.RIVULET_SYSADMIN_PASSWORD !== undefined && [...c.RIVULET_SYSADMIN_PASSWORD].length < c.RIVULET_PASSWORD_MIN_LENGTH) {
+      ctx.addIssue({ code: 'custom', path: ['RIVULET_SYSADMIN_PASSWORD'], message: `must be at least ${c.RIVULET_PASSWORD_MIN_LENGTH} characters long (RIVULET_PASSWORD_MIN_LENGTH); unset it to have one generated` });
+    }
+    if (c.RIVULET_SYSADMIN_EMAIL.trim().toLowerCase() === c.RIVULET_ADMIN_EMAIL.trim().toLowerCase()) {
+      ctx.addIssue({ code: 'custom', path: ['RIVULET_SYSADMIN_EMAIL'], message: 'must differ from RIVULET_ADMIN_EMAIL (one account cannot be both)' });
     }
     if (c.RIVULET_QUEUE === 'kafka' && !c.KAFKA_BROKERS) {
       ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: 'is required when RIVULET_QUEUE=kafka' });

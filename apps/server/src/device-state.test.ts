@@ -118,4 +118,25 @@ describe('device state', () => {
     expect(t.latest('lastActivityTime')).toBe(1_000_050);
     await t.close();
   });
+
+  it('forgets a deleted device: its disconnect and timeout write nothing, no event reaches the rule engine', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const t = await setup();
+    t.state.start();
+    t.state.onConnect(DEVICE);
+    await vi.waitFor(() => expect(t.msgs).toHaveLength(2));
+    const before = t.writes.length;
+    t.broadcast.publish(LiveChannel.DEVICES, { tenantId: 't1', deviceId: 'd1', kind: 'deleted' });
+    expect(t.state.get('d1')).toBeUndefined();
+    // The transport closes the session after the deletion.
+    t.state.onDisconnect(DEVICE);
+    t.state.onActivity(DEVICE);
+    t.advance(5000);
+    vi.advanceTimersByTime(1_000_000);
+    await t.state.stop();
+    expect(t.writes.length).toBe(before);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(t.msgs).toHaveLength(2);
+    await t.close();
+  });
 });

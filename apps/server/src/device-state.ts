@@ -7,6 +7,7 @@ import {
   silentLogger,
   type AttributesEvent,
   type AttributeWrite,
+  type DeviceEvent,
   type DeviceInfo,
   type DeviceStateReporter,
   type KvValue,
@@ -89,13 +90,20 @@ export function createDeviceStateService(options: DeviceStateOptions): DeviceSta
   let lastActivityFlush = 0;
   let unsubscribe: (() => void) | undefined;
   const pendingWrites = new Set<Promise<void>>();
+  // Devices deleted (alone or with their tenant) while this process tracked them: their sessions'
+  // last disconnects and pending timers must not write attributes back for a device that is gone.
+  // Ids are never reused, so a tombstone only has to outlive the sessions closing; dropped after a while.
+  const deleted = new Map<string, number>();
+  const TOMBSTONE_MS = 10 * 60_000;
+  let unsubscribeDevices: (() => void) | undefined;
 
   function track(p: Promise<void>): void {
     pendingWrites.add(p);
     void p.finally(() => pendingWrites.delete(p));
   }
 
-  function write(items: AttributeWrite[]): void {
+  function write(all: AttributeWrite[]): void {
+    const items = deleted.size === 0 ? all : all.filter((i) => !deleted.has(i.entityId));
     if (items.length === 0) return;
     track(storage.attributes.save(items).catch((e: unknown) => logger.warn({ err: e, count: items.length }, 'device state attributes not written')));
   }
@@ -105,6 +113,7 @@ export function createDeviceStateService(options: DeviceStateOptions): DeviceSta
   }
 
   function event(s: DeviceState, type: string, ts: number): void {
+    if (deleted.has(s.device.deviceId)) return;
     const data = {
       active: s.active,
       lastConnectTime: s.lastConnectTime,
@@ -174,6 +183,7 @@ export function createDeviceStateService(options: DeviceStateOptions): DeviceSta
     const t = now();
     const flushActivity = t - lastActivityFlush >= activityFlushMs;
     if (flushActivity) lastActivityFlush = t;
+    for (const [id, at] of deleted) if (t - at > TOMBSTONE_MS) deleted.delete(id);
     const writes: AttributeWrite[] = [];
     for (const [id, s] of states) {
       if (s.active && t - s.lastActivityTime > s.inactivityTimeout) {
@@ -194,6 +204,7 @@ export function createDeviceStateService(options: DeviceStateOptions): DeviceSta
 
   return {
     onConnect(device) {
+      if (deleted.has(device.deviceId)) return;
       const s = stateOf(device);
       const t = now();
       s.sessions++;
@@ -202,6 +213,7 @@ export function createDeviceStateService(options: DeviceStateOptions): DeviceSta
       event(s, MsgType.CONNECT_EVENT, t);
     },
     onDisconnect(device) {
+      if (deleted.has(device.deviceId)) return;
       const s = stateOf(device);
       const t = now();
       s.sessions = Math.max(0, s.sessions - 1);
@@ -210,6 +222,7 @@ export function createDeviceStateService(options: DeviceStateOptions): DeviceSta
       event(s, MsgType.DISCONNECT_EVENT, t);
     },
     onActivity(device) {
+      if (deleted.has(device.deviceId)) return;
       const s = states.get(device.deviceId) ?? stateOf(device);
       const t = now();
       if (s.active) {
@@ -222,6 +235,12 @@ export function createDeviceStateService(options: DeviceStateOptions): DeviceSta
       lastActivityFlush = now();
       checkTimer = setInterval(tick, checkInterval);
       checkTimer.unref();
+      unsubscribeDevices = options.broadcast?.subscribe(LiveChannel.DEVICES, (e) => {
+        const ev = e as DeviceEvent;
+        if (ev.kind !== 'deleted' || typeof ev.deviceId !== 'string') return;
+        states.delete(ev.deviceId);
+        deleted.set(ev.deviceId, now());
+      });
       unsubscribe = options.broadcast?.subscribe(LiveChannel.ATTRIBUTES, (e) => {
         const ev = e as AttributesEvent;
         if (ev.scope !== AttributeScope.SERVER_SCOPE) return;
@@ -235,6 +254,7 @@ export function createDeviceStateService(options: DeviceStateOptions): DeviceSta
       if (checkTimer) clearInterval(checkTimer);
       checkTimer = undefined;
       unsubscribe?.();
+      unsubscribeDevices?.();
       const t = now();
       const writes: AttributeWrite[] = [];
       for (const s of states.values()) {

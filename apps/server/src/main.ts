@@ -36,6 +36,11 @@ async function main(): Promise<void> {
       `\n  Rivulet created the administrator ${config.RIVULET_ADMIN_EMAIL}\n  with the generated password: ${app.generatedAdminPassword}\n  (shown once; set RIVULET_ADMIN_PASSWORD to choose it)\n\n`,
     );
   }
+  if (app.generatedSysAdminPassword) {
+    process.stderr.write(
+      `\n  Rivulet created the system administrator ${config.RIVULET_SYSADMIN_EMAIL}\n  with the generated password: ${app.generatedSysAdminPassword}\n  (shown once; set RIVULET_SYSADMIN_PASSWORD to choose it)\n\n`,
+    );
+  }
   const tlsNote = app.httpsUrl ? `, ${app.httpsUrl} and MQTT over TLS on port ${app.mqttTlsPort ?? '-'}` : '';
   process.stderr.write(`Rivulet is listening on ${app.url}${tlsNote} (storage: ${app.storage.kind}, queue: ${app.queue.kind})\n`);
   let signals = 0;

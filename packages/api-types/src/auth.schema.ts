@@ -24,12 +24,17 @@ export type Authority = z.infer<typeof AuthoritySchema>;
 /** ThingsBoard's User; `name` is the e-mail, as there. */
 export const UserSchema = z.object({
   id: UserIdSchema,
+  /** The system administrator's is ThingsBoard's null id (13814000-1dd2-11b2-8080-808080808080). */
   tenantId: TenantIdSchema,
+  /** A customer user's customer; ThingsBoard's null id for administrators. */
+  customerId: z.object({ entityType: z.literal('CUSTOMER'), id: IdSchema }),
   email: z.string(),
   name: z.string(),
   authority: AuthoritySchema,
   firstName: z.string().nullable(),
   lastName: z.string().nullable(),
+  /** ThingsBoard's `userCredentialsEnabled`: false until the user activated the account. */
+  additionalInfo: z.object({ userCredentialsEnabled: z.boolean() }),
   createdTime: z.number().int(),
 });
 export type UserDto = z.infer<typeof UserSchema>;
@@ -39,6 +44,8 @@ export const AccessTokenClaimsSchema = z.object({
   sub: z.string(),
   userId: IdSchema,
   tenantId: IdSchema,
+  /** ThingsBoard's claim: the customer of a customer user, the null id otherwise. */
+  customerId: IdSchema.optional(),
   scopes: z.array(AuthoritySchema).min(1),
   firstName: z.string().nullable().optional(),
   lastName: z.string().nullable().optional(),

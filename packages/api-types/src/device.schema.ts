@@ -24,6 +24,8 @@ export const DeviceSchema = z.object({
   id: DeviceIdSchema,
   createdTime: z.number().int(),
   tenantId: TenantIdSchema,
+  /** ThingsBoard's null id when the device is not assigned to a customer. */
+  customerId: z.object({ entityType: z.literal('CUSTOMER'), id: IdSchema }),
   name: z.string(),
   type: z.string(),
   label: z.string().nullable(),

@@ -15,6 +15,10 @@ import { rpcRoutes } from './routes/rpc.routes';
 import { alarmRoutes } from './routes/alarm.routes';
 import { ruleChainRoutes } from './routes/rule-chain.routes';
 import { dashboardRoutes } from './routes/dashboard.routes';
+import { tenantRoutes } from './routes/tenant.routes';
+import { userRoutes } from './routes/user.routes';
+import { customerRoutes } from './routes/customer.routes';
+import { withCurrentUsers } from './access';
 import type { RuleChainsPort } from './rule-chains-port';
 import { createTokenService, type TokenService } from './tokens';
 import { createClientAddressResolver } from './client-address';
@@ -56,6 +60,10 @@ export interface ApiOptions {
   passwordResetTtlSeconds?: number;
   /** How stale this process's view of a session's revocation may be (another process's logout). Default 5 s. */
   sessionRevocationCacheSeconds?: number;
+  /** Sets up a tenant the system administrator creates (the server gives it the default root rule chain). */
+  initTenant?: (tenantId: string) => Promise<void>;
+  /** How long an activation link works; default 24 h (ThingsBoard's). */
+  activationTtlMs?: number;
 }
 
 export interface Api {
@@ -85,7 +93,11 @@ export function createApi(options: ApiOptions): Api {
   const refreshTokenTtlSeconds = options.refreshTokenTtlSeconds ?? DEFAULT_REFRESH_TOKEN_TTL_SECONDS;
   const revocationCacheMs = (options.sessionRevocationCacheSeconds ?? DEFAULT_SESSION_REVOCATION_CACHE_SECONDS) * 1000;
   // Tokens first: a bad secret throws before the session service starts its housekeeping timer.
-  const tokens: TokenService = createTokenService({ secret: options.jwtSecret, tokenTtlSeconds, refreshTokenTtlSeconds, isSessionActive: (id) => sessions.isActive(id) });
+  // Every verified access token is checked against the stored user (deleted, disabled, moved: refused).
+  const tokens: TokenService = withCurrentUsers(
+    createTokenService({ secret: options.jwtSecret, tokenTtlSeconds, refreshTokenTtlSeconds, isSessionActive: (id) => sessions.isActive(id) }),
+    options.storage,
+  );
   const sessions = createSessionService({ storage: options.storage, tokens, logger, tokenTtlSeconds, refreshTokenTtlSeconds, revocationCacheMs });
   const deps: ApiDeps = {
     storage: options.storage,
@@ -106,7 +118,7 @@ export function createApi(options: ApiOptions): Api {
     broadcast: options.broadcast,
     ...(options.rpcPickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.rpcPickupTimeoutMs } : {}),
   });
-  const router = createRouter([...authRoutes(deps), ...passwordRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller)]);
+  const router = createRouter([...authRoutes(deps), ...passwordRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps)]);
   const ws = createWsServer({
     storage: options.storage,
     broadcast: options.broadcast,

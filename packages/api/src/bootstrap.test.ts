@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '@rivulet/core';
-import type { Storage } from '@rivulet/storage';
-import { bootstrapTenant, DEFAULT_ADMIN_EMAIL } from './bootstrap';
+import { NULL_ENTITY_ID, type Storage } from '@rivulet/storage';
+import { bootstrapSysAdmin, bootstrapTenant, DEFAULT_ADMIN_EMAIL, DEFAULT_SYSADMIN_EMAIL } from './bootstrap';
 import { verifyPassword } from './password';
 import { createTestStorage } from './test-storage';
 
@@ -81,5 +81,63 @@ describe('bootstrapTenant with a configured admin', () => {
     } finally {
       await fresh.close();
     }
+  });
+});
+
+describe('bootstrapSysAdmin', () => {
+  let storage: Storage;
+  beforeAll(async () => {
+    storage = await createTestStorage();
+  });
+  afterAll(async () => {
+    await storage.close();
+  });
+
+  it('creates the system administrator once, with a generated password it never logs, outside every tenant', async () => {
+    const lines: string[] = [];
+    const tenant = await bootstrapTenant({ storage, adminPassword: 'tenant-admin-pw-1' });
+    const first = await bootstrapSysAdmin({ storage, logger: capturingLogger(lines) });
+    expect(first.email).toBe(DEFAULT_SYSADMIN_EMAIL);
+    expect(first.generatedPassword).toMatch(/^[A-Za-z0-9_-]{24}$/);
+    const sys = await storage.users.findByEmail(DEFAULT_SYSADMIN_EMAIL);
+    expect(sys?.user).toMatchObject({ authority: 'SYS_ADMIN', tenantId: NULL_ENTITY_ID, customerId: null });
+    expect(await verifyPassword(first.generatedPassword as string, sys?.passwordHash ?? '')).toBe(true);
+    expect(lines.join('\n')).not.toContain(first.generatedPassword);
+
+    // Later starts: nothing new, no password, and a differing configured password is reported as ignored.
+    const second = await bootstrapSysAdmin({ storage, password: 'other-sys-password', logger: capturingLogger(lines) });
+    expect(second).toEqual({ email: DEFAULT_SYSADMIN_EMAIL });
+    expect(await storage.users.count('SYS_ADMIN')).toBe(1);
+    expect(lines.at(-1)).toMatch(/RIVULET_SYSADMIN_PASSWORD differs/);
+    // The tenant bootstrap still finds its tenant with a system administrator around.
+    expect(await bootstrapTenant({ storage })).toEqual({ tenantId: tenant.tenantId, adminEmail: DEFAULT_ADMIN_EMAIL });
+  });
+
+  it('refuses an e-mail that belongs to a tenant user', async () => {
+    const s = await freshStorage();
+    await bootstrapTenant({ storage: s, adminPassword: 'tenant-admin-pw-1' });
+    await expect(bootstrapSysAdmin({ storage: s, email: DEFAULT_ADMIN_EMAIL })).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+    expect(await s.users.count('SYS_ADMIN')).toBe(0);
+  });
+
+  it('gives a platform whose every tenant was deleted its Default tenant again', async () => {
+    const s = await freshStorage();
+    const first = await bootstrapTenant({ storage: s, adminPassword: 'tenant-admin-pw-1' });
+    await bootstrapSysAdmin({ storage: s, password: 'sys-admin-pw-1' });
+    await s.tenants.delete(first.tenantId);
+    const again = await bootstrapTenant({ storage: s, adminPassword: 'tenant-admin-pw-2' });
+    expect(again.tenantId).not.toBe(first.tenantId);
+    expect((await s.tenants.get(again.tenantId))?.title).toBe('Default');
+    expect(await s.users.count('SYS_ADMIN')).toBe(1);
+  });
+
+  const opened: Storage[] = [];
+  async function freshStorage(): Promise<Storage> {
+    const s = await createTestStorage();
+    opened.push(s);
+    return s;
+  }
+  afterAll(async () => {
+    for (const s of opened) await s.close();
   });
 });

@@ -1,5 +1,37 @@
-import type { DashboardDto, DashboardInfoDto, DeviceCredentialsDto, DeviceDto, UserDto } from '@rivulet/api-types';
-import type { Dashboard, DashboardInfo, Device, DeviceCredentials, User } from '@rivulet/storage';
+import type { CustomerDto, DashboardDto, DashboardInfoDto, DeviceCredentialsDto, DeviceDto, TenantDto, UserDto } from '@rivulet/api-types';
+import { NULL_ENTITY_ID, type ContactInfo, type Customer, type Dashboard, type DashboardInfo, type Device, type DeviceCredentials, type Tenant, type User } from '@rivulet/storage';
+
+/** ThingsBoard's CustomerId of an entity: the null id when there is no customer. */
+function customerIdDto(customerId: string | null): { entityType: 'CUSTOMER'; id: string } {
+  return { entityType: 'CUSTOMER', id: customerId ?? NULL_ENTITY_ID };
+}
+
+function contactDto(c: ContactInfo): ContactInfo {
+  return { email: c.email, phone: c.phone, country: c.country, state: c.state, city: c.city, address: c.address, address2: c.address2, zip: c.zip };
+}
+
+export function toTenantDto(t: Tenant): TenantDto {
+  return {
+    id: { entityType: 'TENANT', id: t.id },
+    createdTime: t.createdTime,
+    title: t.title,
+    name: t.title,
+    ...contactDto(t),
+    additionalInfo: t.additionalInfo,
+  };
+}
+
+export function toCustomerDto(c: Customer): CustomerDto {
+  return {
+    id: { entityType: 'CUSTOMER', id: c.id },
+    createdTime: c.createdTime,
+    tenantId: { entityType: 'TENANT', id: c.tenantId },
+    title: c.title,
+    name: c.title,
+    ...contactDto(c),
+    additionalInfo: c.additionalInfo,
+  };
+}
 
 /** Storage records in ThingsBoard's REST shapes (ids as `{entityType, id}`). */
 export function toDeviceDto(d: Device): DeviceDto {
@@ -7,6 +39,7 @@ export function toDeviceDto(d: Device): DeviceDto {
     id: { entityType: 'DEVICE', id: d.id },
     createdTime: d.createdTime,
     tenantId: { entityType: 'TENANT', id: d.tenantId },
+    customerId: customerIdDto(d.customerId),
     name: d.name,
     type: d.type,
     label: d.label,
@@ -29,11 +62,13 @@ export function toUserDto(u: User): UserDto {
   return {
     id: { entityType: 'USER', id: u.id },
     tenantId: { entityType: 'TENANT', id: u.tenantId },
+    customerId: customerIdDto(u.customerId),
     email: u.email,
     name: u.email,
     authority: u.authority,
     firstName: u.firstName,
     lastName: u.lastName,
+    additionalInfo: { userCredentialsEnabled: u.enabled },
     createdTime: u.createdTime,
   };
 }

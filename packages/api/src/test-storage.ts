@@ -27,7 +27,9 @@ export interface TestUser {
 /** A tenant and one user in it, created directly through storage. */
 export async function createTenantUser(storage: Storage, email: string, password: string, authority: Authority = 'TENANT_ADMIN'): Promise<TestUser> {
   const tenant = await storage.tenants.create({ title: `Tenant of ${email}` });
-  const user = await storage.users.create({ tenantId: tenant.id, email, authority, passwordHash: await hashPassword(password) });
+  // A customer user belongs to a customer of its tenant.
+  const customerId = authority === 'CUSTOMER_USER' ? (await storage.customers.create(tenant.id, { title: `Customer of ${email}` })).id : null;
+  const user = await storage.users.create({ tenantId: tenant.id, customerId, email, authority, passwordHash: await hashPassword(password) });
   return { tenantId: tenant.id, userId: user.id, email, password };
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { ErrorCodes, type Authority, type TokenPair } from '@rivulet/api-types';
 import { ErrorCode, RivuletError } from '@rivulet/core';
-import type { User } from '@rivulet/storage';
+import { NULL_ENTITY_ID, type User } from '@rivulet/storage';
 import { ApiError, authFailed } from './api-error';
 
 export const TOKEN_ISSUER = 'rivulet';
@@ -16,6 +16,8 @@ const AUTHORITIES: ReadonlySet<string> = new Set<Authority>(['SYS_ADMIN', 'TENAN
 export interface AuthUser {
   readonly userId: string;
   readonly tenantId: string;
+  /** The customer of a CUSTOMER_USER; null for administrators. */
+  readonly customerId: string | null;
   readonly email: string;
   readonly authority: Authority;
   /** The login session (refresh token family) the token belongs to; logout revokes it. */
@@ -89,6 +91,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         {
           userId: user.id,
           tenantId: user.tenantId,
+          // ThingsBoard's claim: the null id for users without a customer.
+          customerId: user.customerId ?? NULL_ENTITY_ID,
           scopes: [user.authority],
           firstName: user.firstName,
           lastName: user.lastName,
@@ -117,7 +121,8 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
         throw authFailed('Invalid JWT token');
       }
       if (!(await options.isSessionActive(p.sid))) throw authFailed('The session of this token has ended (logout or password change): log in again');
-      return { userId: p.userId, tenantId: p.tenantId, email: p.sub, authority, sessionId: p.sid };
+      const customerId = typeof p.customerId === 'string' && p.customerId !== NULL_ENTITY_ID ? p.customerId : null;
+      return { userId: p.userId, tenantId: p.tenantId, customerId, email: p.sub, authority, sessionId: p.sid };
     },
 
     async verifyRefresh(token) {

@@ -1,13 +1,14 @@
-import { BadRequestError, isUuid, newId, type JsonObject } from '@rivulet/core';
+import { BadRequestError, isUuid, newId, NotFoundError, type JsonObject } from '@rivulet/core';
 import type { CredentialsType, Device, DeviceCredentials, DeviceRepository } from '@rivulet/storage';
 import { generateAccessToken } from './access-token';
-import { selectTenantPage } from './paging';
+import { selectPage, selectTenantPage } from './paging';
 import type { SqlClient } from './sql-client';
-import { mapDbError, num } from './sql-util';
+import { likeContains, mapDbError, num } from './sql-util';
 
 interface DeviceRow {
   id: string;
   tenant_id: string;
+  customer_id: string | null;
   name: string;
   type: string;
   label: string | null;
@@ -30,6 +31,7 @@ function toDevice(r: DeviceRow): Device {
   return {
     id: r.id,
     tenantId: r.tenant_id,
+    customerId: r.customer_id ?? null,
     name: r.name,
     type: r.type,
     label: r.label,
@@ -156,6 +158,30 @@ export function createDeviceRepository(client: SqlClient): DeviceRepository {
         await tx.query('DELETE FROM ts_kv_latest WHERE entity_id = $1', [id]);
         return true;
       });
+    },
+
+    async assignToCustomer(tenantId, id, customerId) {
+      if (!isUuid(tenantId) || !isUuid(id)) return null;
+      if (customerId !== null && !isUuid(customerId)) throw new NotFoundError(`Customer ${customerId} not found`);
+      try {
+        // The (tenant_id, customer_id) foreign key refuses a customer of another tenant.
+        const { rows } = await client.query<DeviceRow>('UPDATE device SET customer_id = $3 WHERE tenant_id = $1 AND id = $2 RETURNING *', [tenantId, id, customerId]);
+        return rows[0] ? toDevice(rows[0]) : null;
+      } catch (e) {
+        return mapDbError(e, conflictMessage(undefined), `Customer ${customerId ?? ''} not found`);
+      }
+    },
+
+    listByCustomer(tenantId, customerId, page) {
+      if (!isUuid(tenantId) || !isUuid(customerId)) return Promise.resolve({ data: [], totalPages: 0, totalElements: 0, hasNext: false });
+      const params: unknown[] = [tenantId, customerId];
+      let where = 'tenant_id = $1 AND customer_id = $2';
+      const search = page.textSearch?.trim();
+      if (search) {
+        params.push(likeContains(search));
+        where += ' AND name ILIKE $3';
+      }
+      return selectPage<DeviceRow, Device>(client, { filtered: `SELECT * FROM device WHERE ${where}`, params, sortColumns: SORT_COLUMNS, defaultSort: 'createdTime' }, page, toDevice);
     },
 
     async getCredentials(deviceId) {

@@ -212,4 +212,67 @@ CREATE TABLE password_reset_token (
 CREATE INDEX password_reset_token_user_idx ON password_reset_token (user_id);
 `,
   },
+  {
+    version: 5,
+    name: 'tenant management, customers, user activation',
+    sql: `
+-- ThingsBoard's contact fields on tenants. No tenant may take ThingsBoard's null id.
+ALTER TABLE tenant ADD COLUMN email text;
+ALTER TABLE tenant ADD COLUMN phone text;
+ALTER TABLE tenant ADD COLUMN country text;
+ALTER TABLE tenant ADD COLUMN state text;
+ALTER TABLE tenant ADD COLUMN city text;
+ALTER TABLE tenant ADD COLUMN address text;
+ALTER TABLE tenant ADD COLUMN address2 text;
+ALTER TABLE tenant ADD COLUMN zip text;
+ALTER TABLE tenant ADD COLUMN additional_info jsonb;
+ALTER TABLE tenant ADD CONSTRAINT tenant_not_null_id_chk CHECK (id <> '13814000-1dd2-11b2-8080-808080808080');
+
+CREATE TABLE customer (
+  id uuid PRIMARY KEY,
+  tenant_id uuid NOT NULL,
+  title text NOT NULL,
+  email text,
+  phone text,
+  country text,
+  state text,
+  city text,
+  address text,
+  address2 text,
+  zip text,
+  additional_info jsonb,
+  created_time bigint NOT NULL,
+  CONSTRAINT customer_title_unq UNIQUE (tenant_id, title),
+  -- The target of the (tenant_id, customer_id) foreign keys below.
+  CONSTRAINT customer_tenant_id_unq UNIQUE (tenant_id, id)
+);
+CREATE INDEX customer_tenant_created_idx ON customer (tenant_id, created_time);
+
+-- A device can only be assigned to a customer of its own tenant: the database enforces it.
+ALTER TABLE device ADD COLUMN customer_id uuid;
+ALTER TABLE device ADD CONSTRAINT device_customer_fk FOREIGN KEY (tenant_id, customer_id) REFERENCES customer (tenant_id, id);
+CREATE INDEX device_customer_created_idx ON device (tenant_id, customer_id, created_time);
+
+-- The system administrator has no tenant: NULL, so no tenant-scoped query can match it (ThingsBoard
+-- keeps its null id there; the API shows that id). Customer users belong to a customer of their tenant.
+ALTER TABLE tb_user ALTER COLUMN tenant_id DROP NOT NULL;
+ALTER TABLE tb_user ADD COLUMN customer_id uuid;
+ALTER TABLE tb_user ADD COLUMN enabled boolean NOT NULL DEFAULT true;
+-- SHA-256 of the activation token (the token itself only ever travels in the link).
+ALTER TABLE tb_user ADD COLUMN activate_token_hash text;
+ALTER TABLE tb_user ADD COLUMN activate_token_expiry bigint;
+ALTER TABLE tb_user ADD CONSTRAINT tb_user_sysadmin_tenant_chk CHECK ((authority = 'SYS_ADMIN') = (tenant_id IS NULL));
+ALTER TABLE tb_user ADD CONSTRAINT tb_user_customer_chk CHECK ((authority = 'CUSTOMER_USER') = (customer_id IS NOT NULL));
+ALTER TABLE tb_user ADD CONSTRAINT tb_user_customer_fk FOREIGN KEY (tenant_id, customer_id) REFERENCES customer (tenant_id, id);
+CREATE UNIQUE INDEX tb_user_activate_token_unq ON tb_user (activate_token_hash);
+-- Nothing a tenant owns may carry the system administrator's null id as its tenant (defence in
+-- depth: a request of the system administrator that reached a tenant-scoped write fails here).
+ALTER TABLE device ADD CONSTRAINT device_tenant_not_null_id_chk CHECK (tenant_id <> '13814000-1dd2-11b2-8080-808080808080');
+ALTER TABLE customer ADD CONSTRAINT customer_tenant_not_null_id_chk CHECK (tenant_id <> '13814000-1dd2-11b2-8080-808080808080');
+ALTER TABLE rule_chain ADD CONSTRAINT rule_chain_tenant_not_null_id_chk CHECK (tenant_id <> '13814000-1dd2-11b2-8080-808080808080');
+ALTER TABLE dashboard ADD CONSTRAINT dashboard_tenant_not_null_id_chk CHECK (tenant_id <> '13814000-1dd2-11b2-8080-808080808080');
+ALTER TABLE alarm ADD CONSTRAINT alarm_tenant_not_null_id_chk CHECK (tenant_id <> '13814000-1dd2-11b2-8080-808080808080');
+CREATE INDEX tb_user_tenant_created_idx ON tb_user (tenant_id, created_time);
+`,
+  },
 ];

@@ -38,7 +38,7 @@ export function constraintOf(e: unknown): string | undefined {
 /**
  * Turns driver errors into the platform's errors: unique violations become ConflictError with the
  * message `conflict` picks for the violated constraint, malformed input (a uuid that is not one)
- * BadRequestError, a missing referenced row NotFoundError. Anything else is rethrown untouched.
+ * or a row a CHECK constraint refuses BadRequestError, a missing referenced row NotFoundError. Anything else is rethrown untouched.
  */
 export function mapDbError(e: unknown, conflict: (constraint: string | undefined) => string, notFound = 'Not found'): never {
   if (isRivuletError(e)) throw e;
@@ -49,6 +49,8 @@ export function mapDbError(e: unknown, conflict: (constraint: string | undefined
       throw new NotFoundError(notFound, { cause: e });
     case '22P02':
     case '22003':
+    // check_violation: a row a constraint refuses (an entity of the null tenant, a user whose tenant does not fit its authority)
+    case '23514':
       throw new BadRequestError(e instanceof Error ? e.message : 'Invalid input', { cause: e });
     default:
       throw e;

@@ -8,6 +8,7 @@ import { createTestDatabase } from '@rivulet/testing';
 import { createEmbeddedStorage, createPostgresStorage } from './index';
 import { createPgliteClient } from './pglite-client';
 import { createSqlStorage } from './storage';
+import { migrations } from './migrations';
 import type { SqlClient } from './sql-client';
 
 /** A logger that keeps what it is told, to see which migrations a start applied. */
@@ -68,7 +69,7 @@ describe('embedded storage on a data directory', () => {
     const firstLog = recordingLogger();
     const first = await createEmbeddedStorage({ dataDir: dir, logger: firstLog });
     expect(first.kind).toBe('embedded');
-    expect(appliedMigrations(firstLog)).toEqual([1, 2, 3, 4]);
+    expect(appliedMigrations(firstLog)).toEqual(migrations.map((m) => m.version));
     const tenant = await first.tenants.create({ title: 'Persistent' });
     const { device, credentials } = await first.devices.create({ tenantId: tenant.id, name: 'Kept' });
     await first.timeseries.save([{ entityId: device.id, key: 'temp', ts: 1000, value: 21.5 }]);
@@ -118,7 +119,7 @@ describe('PostgreSQL storage start-up', () => {
       const firstLog = recordingLogger();
       const first = await createPostgresStorage({ url: db.url, logger: firstLog });
       expect(first.kind).toBe('postgres');
-      expect(appliedMigrations(firstLog)).toEqual([1, 2, 3, 4]);
+      expect(appliedMigrations(firstLog)).toEqual(migrations.map((m) => m.version));
       const tenant = await first.tenants.create({ title: 'Shared' });
 
       const secondLog = recordingLogger();
@@ -136,7 +137,7 @@ describe('PostgreSQL storage start-up', () => {
     try {
       const logs = [recordingLogger(), recordingLogger(), recordingLogger()];
       const storages = await Promise.all(logs.map((logger) => createPostgresStorage({ url: db.url, logger, poolSize: 2 })));
-      expect(logs.flatMap(appliedMigrations)).toEqual([1, 2, 3, 4]);
+      expect(logs.flatMap(appliedMigrations)).toEqual(migrations.map((m) => m.version));
       await Promise.all(storages.map((s) => s.close()));
     } finally {
       await db.drop();

@@ -3,6 +3,7 @@ import type { Storage } from '@rivulet/storage';
 import { createAlarmRepository } from './alarm.repository';
 import { createAuthSessionRepository, createPasswordResetRepository } from './auth-session.repository';
 import { createAttributeRepository } from './attribute.repository';
+import { createCustomerRepository } from './customer.repository';
 import { createDashboardRepository } from './dashboard.repository';
 import { createDebugEventRepository } from './debug-event.repository';
 import { createDeviceRepository } from './device.repository';
@@ -46,6 +47,7 @@ export async function createSqlStorage(opts: SqlStorageOptions): Promise<Storage
     kind: opts.kind,
     tenants: createTenantRepository(client),
     users: createUserRepository(client),
+    customers: createCustomerRepository(client),
     devices: createDeviceRepository(client),
     attributes: createAttributeRepository({ client, chunkSize }),
     timeseries: createTimeseriesRepository({ client, chunkSize }),

@@ -1,29 +1,70 @@
-import { isUuid, newId } from '@rivulet/core';
-import type { Tenant, TenantRepository } from '@rivulet/storage';
+import { BadRequestError, isUuid, newId, type JsonObject } from '@rivulet/core';
+import { NULL_ENTITY_ID, type Tenant, type TenantDeletion, type TenantRepository } from '@rivulet/storage';
+import { checkTitle, CONTACT_COLUMNS, contactParams, jsonParam, toContact, type ContactRow } from './contact';
+import { selectPage } from './paging';
 import type { SqlClient } from './sql-client';
-import { mapDbError, num } from './sql-util';
+import { likeContains, mapDbError, num } from './sql-util';
 
-interface TenantRow {
+interface TenantRow extends ContactRow {
   id: string;
   title: string;
+  additional_info: JsonObject | null;
   created_time: unknown;
 }
 
 function toTenant(r: TenantRow): Tenant {
-  return { id: r.id, title: r.title, createdTime: num(r.created_time) };
+  return { id: r.id, title: r.title, ...toContact(r), additionalInfo: r.additional_info ?? null, createdTime: num(r.created_time) };
 }
+
+const SORT_COLUMNS = { title: 'title', email: 'email', country: 'country', createdTime: 'created_time' } as const;
+const CONTACT_LIST = CONTACT_COLUMNS.map(([, c]) => c).join(', ');
+const CONTACT_SETS = CONTACT_COLUMNS.map(([, c], i) => `${c} = $${i + 3}`).join(', ');
+
+/**
+ * Deleting a tenant: every statement is scoped by the tenant id (directly, or through the tenant's
+ * devices and other entities), children before the rows they hang off. The entity ids whose
+ * attributes and time series go are those of the tenant itself and of everything it owns.
+ */
+const TENANT_ENTITIES = `
+  SELECT $1::uuid AS id
+  UNION ALL SELECT id FROM device WHERE tenant_id = $1
+  UNION ALL SELECT id FROM customer WHERE tenant_id = $1
+  UNION ALL SELECT id FROM tb_user WHERE tenant_id = $1
+  UNION ALL SELECT id FROM rule_chain WHERE tenant_id = $1
+  UNION ALL SELECT id FROM dashboard WHERE tenant_id = $1
+  UNION ALL SELECT id FROM alarm WHERE tenant_id = $1`;
+
+const DELETE_STEPS: ReadonlyArray<readonly [string, string]> = [
+  ['ts_kv', `DELETE FROM ts_kv WHERE entity_id IN (${TENANT_ENTITIES})`],
+  ['ts_kv_latest', `DELETE FROM ts_kv_latest WHERE entity_id IN (${TENANT_ENTITIES})`],
+  ['attribute_kv', `DELETE FROM attribute_kv WHERE entity_id IN (${TENANT_ENTITIES})`],
+  ['device_credentials', 'DELETE FROM device_credentials WHERE device_id IN (SELECT id FROM device WHERE tenant_id = $1)'],
+  ['rule_node_debug_event', 'DELETE FROM rule_node_debug_event WHERE tenant_id = $1'],
+  ['alarm', 'DELETE FROM alarm WHERE tenant_id = $1'],
+  ['rule_chain', 'DELETE FROM rule_chain WHERE tenant_id = $1'],
+  ['dashboard', 'DELETE FROM dashboard WHERE tenant_id = $1'],
+  ['auth_session', 'DELETE FROM auth_session WHERE user_id IN (SELECT id FROM tb_user WHERE tenant_id = $1)'],
+  ['password_reset_token', 'DELETE FROM password_reset_token WHERE user_id IN (SELECT id FROM tb_user WHERE tenant_id = $1)'],
+  ['tb_user', 'DELETE FROM tb_user WHERE tenant_id = $1'],
+  ['device', 'DELETE FROM device WHERE tenant_id = $1'],
+  ['customer', 'DELETE FROM customer WHERE tenant_id = $1'],
+];
 
 export function createTenantRepository(client: SqlClient): TenantRepository {
   return {
     async create(input) {
+      const id = input.id ?? newId();
+      if (id.toLowerCase() === NULL_ENTITY_ID) throw new BadRequestError('The null entity id cannot be a tenant id');
+      const title = checkTitle(input.title, 'Tenant');
       try {
         const { rows } = await client.query<TenantRow>(
-          'INSERT INTO tenant (id, title, created_time) VALUES ($1, $2, $3) RETURNING *',
-          [input.id ?? newId(), input.title, Date.now()],
+          `INSERT INTO tenant (id, title, ${CONTACT_LIST}, additional_info, created_time)
+           VALUES ($1, $2, ${CONTACT_COLUMNS.map((_, i) => `$${i + 3}`).join(', ')}, $11::jsonb, $12) RETURNING *`,
+          [id, title, ...contactParams(input), jsonParam(input.additionalInfo), Date.now()],
         );
         return toTenant(rows[0] as TenantRow);
       } catch (e) {
-        return mapDbError(e, () => `A tenant with id ${input.id} already exists`);
+        return mapDbError(e, () => `A tenant with id ${id} already exists`);
       }
     },
     async get(id) {
@@ -34,6 +75,43 @@ export function createTenantRepository(client: SqlClient): TenantRepository {
     async list() {
       const { rows } = await client.query<TenantRow>('SELECT * FROM tenant ORDER BY created_time, id');
       return rows.map(toTenant);
+    },
+    page(page) {
+      const search = page.textSearch?.trim();
+      const params: unknown[] = [];
+      let where = '';
+      if (search) {
+        params.push(likeContains(search));
+        where = ' WHERE title ILIKE $1';
+      }
+      return selectPage<TenantRow, Tenant>(
+        client,
+        { filtered: `SELECT * FROM tenant${where}`, params, sortColumns: SORT_COLUMNS, defaultSort: 'createdTime' },
+        page,
+        toTenant,
+      );
+    },
+    async update(id, input) {
+      if (!isUuid(id)) return null;
+      const title = checkTitle(input.title, 'Tenant');
+      const { rows } = await client.query<TenantRow>(
+        `UPDATE tenant SET title = $2, ${CONTACT_SETS}, additional_info = $11::jsonb WHERE id = $1 RETURNING *`,
+        [id, title, ...contactParams(input), jsonParam(input.additionalInfo)],
+      );
+      return rows[0] ? toTenant(rows[0]) : null;
+    },
+    async delete(id) {
+      if (!isUuid(id)) return null;
+      return client.transaction(async (tx): Promise<TenantDeletion | null> => {
+        // The tenant row is locked first, so a concurrent delete of the same tenant waits and then finds nothing.
+        const t = await tx.query('SELECT id FROM tenant WHERE id = $1 FOR UPDATE', [id]);
+        if (t.rowCount === 0) return null;
+        const devices = await tx.query<{ id: string }>('SELECT id FROM device WHERE tenant_id = $1', [id]);
+        const rows: Record<string, number> = {};
+        for (const [table, sql] of DELETE_STEPS) rows[table] = (await tx.query(sql, [id])).rowCount;
+        rows.tenant = (await tx.query('DELETE FROM tenant WHERE id = $1', [id])).rowCount;
+        return { deviceIds: devices.rows.map((r) => r.id), rows };
+      });
     },
   };
 }

@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { AttributeScope, newId, type KvValue, type TsPoint } from '@rivulet/core';
+import { describeTenancy } from './tenancy-contract';
 import type { DebugEventRecord, Device, Storage } from './types';
 import { authStorageContract } from './auth-contract';
 
@@ -91,7 +92,7 @@ export function storageContract(name: string, factory: () => Promise<StorageFixt
         const tenantId = await tenant();
         const email = `dup.${newId().slice(0, 8)}@example.com`;
         await storage.users.create({ tenantId, email, authority: 'TENANT_ADMIN', passwordHash: 'h' });
-        await expect(storage.users.create({ tenantId, email: email.toUpperCase(), authority: 'CUSTOMER_USER', passwordHash: 'h' })).rejects.toMatchObject({
+        await expect(storage.users.create({ tenantId, email: email.toUpperCase(), authority: 'TENANT_ADMIN', passwordHash: 'h' })).rejects.toMatchObject({
           code: 'CONFLICT',
         });
       });
@@ -1157,5 +1158,7 @@ export function storageContract(name: string, factory: () => Promise<StorageFixt
         await expect(storage.debugEvents.saveBatch([event(newId(), 'chain-1', 0, T)])).rejects.toMatchObject({ code: 'BAD_REQUEST' });
       });
     });
+
+    describeTenancy(() => storage);
   });
 }

@@ -17,27 +17,70 @@ export interface Page<T> {
   hasNext: boolean;
 }
 
-export interface Tenant {
+/**
+ * ThingsBoard's null entity id (EntityId.NULL_UUID): the tenant id of the system administrator and
+ * the customer id of an unassigned device, as ThingsBoard serialises them. Storage keeps NULL in
+ * the database instead, so no tenant-scoped query (`tenant_id = $1`) can ever match the system
+ * administrator; no tenant can be created with this id.
+ */
+export const NULL_ENTITY_ID = '13814000-1dd2-11b2-8080-808080808080';
+
+/** ThingsBoard's contact fields, shared by tenants and customers. */
+export interface ContactInfo {
+  email: string | null;
+  phone: string | null;
+  country: string | null;
+  state: string | null;
+  city: string | null;
+  address: string | null;
+  address2: string | null;
+  zip: string | null;
+}
+
+export type ContactInput = { [K in keyof ContactInfo]?: string | null | undefined };
+
+export interface Tenant extends ContactInfo {
   id: string;
   title: string;
+  additionalInfo: JsonObject | null;
   createdTime: number;
 }
+
+export type TenantInput = ContactInput & { title: string; additionalInfo?: JsonObject | null | undefined };
+
+/** A tenant's customer (ThingsBoard's Customer): devices are assigned to it, its users see only those. */
+export interface Customer extends ContactInfo {
+  id: string;
+  tenantId: string;
+  title: string;
+  additionalInfo: JsonObject | null;
+  createdTime: number;
+}
+
+export type CustomerInput = ContactInput & { title: string; additionalInfo?: JsonObject | null | undefined };
 
 export type Authority = 'SYS_ADMIN' | 'TENANT_ADMIN' | 'CUSTOMER_USER';
 
 export interface User {
   id: string;
+  /** NULL_ENTITY_ID for the system administrator (stored as NULL). */
   tenantId: string;
+  /** The customer of a CUSTOMER_USER; null for administrators. */
+  customerId: string | null;
   email: string;
   authority: Authority;
   firstName: string | null;
   lastName: string | null;
+  /** ThingsBoard's userCredentials.enabled: false until the user activated the account (set a password). */
+  enabled: boolean;
   createdTime: number;
 }
 
 export interface Device {
   id: string;
   tenantId: string;
+  /** The customer the device is assigned to; null when unassigned. */
+  customerId: string | null;
   name: string;
   type: string;
   label: string | null;
@@ -66,20 +109,81 @@ export interface NewDevice {
   additionalInfo?: JsonObject | null | undefined;
 }
 
+/** What deleting a tenant removed: the ids of its devices (caches and sessions drop them) and rows per table. */
+export interface TenantDeletion {
+  deviceIds: string[];
+  rows: Record<string, number>;
+}
+
 export interface TenantRepository {
-  create(input: { title: string; id?: string }): Promise<Tenant>;
+  /** BadRequestError for the NULL_ENTITY_ID or an empty title; ConflictError for an id in use. */
+  create(input: TenantInput & { id?: string }): Promise<Tenant>;
   get(id: string): Promise<Tenant | null>;
   list(): Promise<Tenant[]>;
+  /** Text search on title; sortProperty: title|email|country|createdTime, default createdTime DESC. */
+  page(page: PageQuery): Promise<Page<Tenant>>;
+  /** Replaces title, contact fields and additionalInfo (createdTime kept); null when there is no such tenant. */
+  update(id: string, input: TenantInput): Promise<Tenant | null>;
+  /**
+   * Deletes the tenant and everything it owns, in one transaction: devices with their credentials,
+   * attributes, time series and latest values, rule chains, debug events, dashboards, alarms,
+   * customers and users. null when there is no such tenant.
+   */
+  delete(id: string): Promise<TenantDeletion | null>;
+}
+
+export interface NewUser {
+  /** NULL_ENTITY_ID for a SYS_ADMIN (and only then). */
+  tenantId: string;
+  /** Required for a CUSTOMER_USER (a customer of the same tenant), null otherwise. */
+  customerId?: string | null | undefined;
+  email: string;
+  authority: Authority;
+  passwordHash: string;
+  firstName?: string | null | undefined;
+  lastName?: string | null | undefined;
+  /** Default true; false for a user who must activate the account first. */
+  enabled?: boolean | undefined;
 }
 
 export interface UserRepository {
-  create(input: { tenantId: string; email: string; authority: Authority; passwordHash: string; firstName?: string | null; lastName?: string | null }): Promise<User>;
+  /**
+   * BadRequestError when tenant and authority do not fit (a SYS_ADMIN has the NULL_ENTITY_ID tenant,
+   * nobody else has), or a CUSTOMER_USER names no customer of its tenant; ConflictError for a taken e-mail.
+   */
+  create(input: NewUser): Promise<User>;
   get(id: string): Promise<User | null>;
   /** Case-insensitive e-mail lookup, with the stored hash for login. */
   findByEmail(email: string): Promise<{ user: User; passwordHash: string } | null>;
-  count(): Promise<number>;
-  /** Replaces the user's password hash (the tenancy work also enables the user here); false when there is no such user. */
+  /** All users, or those of one authority. */
+  count(authority?: Authority): Promise<number>;
+  /** A tenant's users of one authority (TENANT_ADMIN: ThingsBoard's tenant admins), or one customer's users. */
+  list(filter: { tenantId: string; authority?: Authority; customerId?: string }, page: PageQuery): Promise<Page<User>>;
+  /** The user within the tenant (SYS_ADMIN: tenantId NULL_ENTITY_ID); null otherwise. */
+  getInTenant(tenantId: string, id: string): Promise<User | null>;
+  delete(tenantId: string, id: string): Promise<boolean>;
+  /** Changes first and last name of a user of the tenant (SYS_ADMIN: tenantId NULL_ENTITY_ID); null when there is none. */
+  updateNames(tenantId: string, id: string, names: { firstName: string | null; lastName: string | null }): Promise<User | null>;
+  /** Sets the password hash and enables the user; clears any activation token. False when there is no such user. */
   setPassword(id: string, passwordHash: string): Promise<boolean>;
+  /** Stores the SHA-256 of a new activation token (the previous one stops working). */
+  setActivationToken(id: string, tokenHash: string, expiresAt: number): Promise<boolean>;
+  /**
+   * Activation: the user holding this token hash, if it has not expired at `now`, gets the password
+   * and is enabled; the token is spent (one use). null when no such unexpired token.
+   */
+  activate(tokenHash: string, passwordHash: string, now: number): Promise<User | null>;
+}
+
+export interface CustomerRepository {
+  /** ConflictError when the tenant has a customer of that title; BadRequestError for an empty title. */
+  create(tenantId: string, input: CustomerInput): Promise<Customer>;
+  update(tenantId: string, id: string, input: CustomerInput): Promise<Customer | null>;
+  get(tenantId: string, id: string): Promise<Customer | null>;
+  /** Text search on title; sortProperty: title|email|country|city|createdTime, default createdTime DESC. */
+  list(tenantId: string, page: PageQuery): Promise<Page<Customer>>;
+  /** Deletes the customer and its users, and unassigns its devices (as ThingsBoard), in one transaction. */
+  delete(tenantId: string, id: string): Promise<boolean>;
 }
 
 export interface DeviceRepository {
@@ -99,6 +203,13 @@ export interface DeviceRepository {
   list(tenantId: string, page: PageQuery): Promise<Page<Device>>;
   /** Deletes the device with its credentials, attributes and time series. */
   delete(tenantId: string, id: string): Promise<boolean>;
+  /**
+   * Assigns the device to a customer of the same tenant, or unassigns it (null). null when the tenant
+   * has no such device; NotFoundError when it has no such customer.
+   */
+  assignToCustomer(tenantId: string, id: string, customerId: string | null): Promise<Device | null>;
+  /** The devices assigned to one customer; same text search and sorting as `list`. */
+  listByCustomer(tenantId: string, customerId: string, page: PageQuery): Promise<Page<Device>>;
   getCredentials(deviceId: string): Promise<DeviceCredentials | null>;
   /**
    * Replaces the device's credentials (one set per device; its id and createdTime stay).
@@ -364,6 +475,7 @@ export interface Storage {
   readonly kind: string;
   readonly tenants: TenantRepository;
   readonly users: UserRepository;
+  readonly customers: CustomerRepository;
   readonly devices: DeviceRepository;
   readonly attributes: AttributeRepository;
   readonly timeseries: TimeseriesRepository;

@@ -15,7 +15,7 @@ export function alarmStatus(a: Pick<Alarm, 'cleared' | 'acknowledged'>): AlarmSt
   return `${a.cleared ? 'CLEARED' : 'ACTIVE'}_${a.acknowledged ? 'ACK' : 'UNACK'}`;
 }
 
-/** ThingsBoard's AlarmInfo shape. Rivulet has no customers, assignees or propagation: those fields keep their empty values. */
+/** ThingsBoard's AlarmInfo shape. Rivulet shows alarms to tenant administrators only and has no assignees or propagation: those fields keep their empty values. */
 export function toAlarmDto(a: Alarm, originator: { name: string | null; label: string | null } = { name: null, label: null }): AlarmDto {
   return {
     id: { entityType: 'ALARM', id: a.id },

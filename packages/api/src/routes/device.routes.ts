@@ -3,6 +3,7 @@ import { ConflictError, LiveChannel, type DeviceEvent } from '@rivulet/core';
 import type { Device, Page, PageQuery } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
 import { mqttBasicCredentialsId, parseBasicMqttCredentials } from '../mqtt-basic-credentials';
+import { DEVICE_READERS, withAccess } from '../access';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { toCredentialsDto, toDeviceDto } from '../dto';
 import { MAX_PAGE_SIZE, pageParams, optionalParam, parseBody, parseId } from '../params';
@@ -96,11 +97,8 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'GET',
       path: '/api/device/{deviceId}',
-      handler: authed(
-        tokens,
-        async (ctx, user) => ok(toDeviceDto(await deviceOf(user.tenantId, parseId(ctx.params.deviceId, 'deviceId')))),
-        TENANT_ADMIN_ONLY,
-      ),
+      // A customer user reads the devices assigned to its customer (the access policy decides).
+      handler: withAccess(deps, async (ctx, access) => ok(toDeviceDto(await access.readableDevice(parseId(ctx.params.deviceId, 'deviceId')))), DEVICE_READERS),
     },
     {
       method: 'DELETE',

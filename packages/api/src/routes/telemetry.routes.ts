@@ -12,8 +12,9 @@ import {
   type TsPoint,
 } from '@rivulet/core';
 import type { Aggregation } from '@rivulet/storage';
-import { badParam, invalidBody, notFound } from '../api-error';
-import { authed, TENANT_ADMIN_ONLY, type ApiDeps, type AuthedHandler } from '../context';
+import { badParam, invalidBody } from '../api-error';
+import { DEVICE_READERS, withAccess, type AccessHandler } from '../access';
+import { TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { setOwn } from '../own';
 import { boolParam, enumParam, intParam, parseId, requiredParam } from '../params';
 import { ok, type Reply, type RequestContext, type RouteDef } from '../router';
@@ -51,26 +52,28 @@ function groupTs(points: readonly TsKv[], strict: boolean): Record<string, Array
 }
 
 export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
-  const { storage, tokens } = deps;
+  const { storage } = deps;
 
   /**
-   * Resolves `{entityType}/{entityId}` to a device of the caller's tenant. Only devices carry data in
-   * Rivulet so far; another tenant's device is "not found", so ids of other tenants do not leak.
+   * Resolves `{entityType}/{entityId}` to a device the caller may read (GET: a tenant administrator's
+   * devices, a customer user's assigned ones) or change (anything else: tenant administrators only).
+   * Only devices carry data in Rivulet so far; a device the caller may not reach is "not found", so
+   * ids of other tenants and customers do not leak.
    */
-  function device(handler: (ctx: RequestContext, entityId: string) => Promise<Reply>): AuthedHandler {
-    return async (ctx, user) => {
+  function device(method: RouteDef['method'], handler: (ctx: RequestContext, entityId: string) => Promise<Reply>): AccessHandler {
+    return async (ctx, access) => {
       const entityType = ctx.params.entityType ?? '';
       if (entityType.toUpperCase() !== 'DEVICE') throw badParam(`Entity type '${entityType}' is not supported; only DEVICE is`);
       const id = parseId(ctx.params.entityId, 'entityId');
-      if (!(await storage.devices.get(user.tenantId, id))) throw notFound(`Device ${id} not found`);
-      return handler(ctx, id);
+      const d = method === 'GET' ? await access.readableDevice(id) : await access.writableDevice(id);
+      return handler(ctx, d.id);
     };
   }
 
   const route = (method: RouteDef['method'], path: string, handler: (ctx: RequestContext, entityId: string) => Promise<Reply>): RouteDef => ({
     method,
     path: PREFIX + path,
-    handler: authed(tokens, device(handler), TENANT_ADMIN_ONLY),
+    handler: withAccess(deps, device(method, handler), method === 'GET' ? DEVICE_READERS : TENANT_ADMIN_ONLY),
   });
 
   const saveAttributes = async (ctx: RequestContext, entityId: string): Promise<Reply> => {

@@ -15,15 +15,18 @@ import {
 import {
   AttributeScope,
   errorMessage,
+  isRivuletError,
   kvToString,
   LiveChannel,
   parseKeyList,
   type AttributesEvent,
+  type DeviceEvent,
   type Logger,
   type TelemetryEvent,
 } from '@rivulet/core';
 import type { Broadcast } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
+import { createAccessPolicy, DEVICE_READERS } from '../access';
 import { splitUrl } from '../http';
 import { setOwn } from '../own';
 import type { AuthUser, TokenService } from '../tokens';
@@ -147,6 +150,42 @@ export function createWsServer(options: WsServerOptions): WsServer {
       }
     }),
   ];
+
+  // A device changed hands (assigned, unassigned, its customer or tenant deleted): subscriptions to it
+  // are checked again, so a customer user stops receiving a device that is no longer its customer's.
+  unsubscribers.push(
+    options.broadcast.subscribe(LiveChannel.DEVICES, (e) => {
+      const event = e as Partial<DeviceEvent>;
+      if (typeof event.deviceId !== 'string' || (event.kind !== 'updated' && event.kind !== 'deleted')) return;
+      for (const s of sessions) {
+        if (s.user === null || ![...s.subs.values()].some((sub) => sub.entityId === event.deviceId)) continue;
+        const deviceId = event.deviceId;
+        enqueue(s, () => recheck(s, deviceId));
+      }
+    }),
+  );
+
+  /** Drops the session's subscriptions to the device its user may no longer read; closes it when the user is gone. */
+  async function recheck(s: Session, deviceId: string): Promise<void> {
+    const current = await storage.users.get((s.user as AuthUser).userId);
+    if (!current || !current.enabled || current.tenantId !== (s.user as AuthUser).tenantId) {
+      closeSession(s, CLOSE_POLICY, 'The user no longer exists');
+      return;
+    }
+    const user: AuthUser = { userId: current.id, tenantId: current.tenantId, customerId: current.customerId, email: current.email, authority: current.authority, sessionId: (s.user as AuthUser).sessionId };
+    s.user = user;
+    try {
+      await createAccessPolicy(storage, user).readableDevice(deviceId);
+      return;
+    } catch (e) {
+      if (!isRivuletError(e)) throw e;
+    }
+    for (const [cmdId, sub] of [...s.subs]) {
+      if (sub.entityId !== deviceId) continue;
+      unsubscribe(s, cmdId);
+      sendError(s, cmdId, WsErrorCodes.UNAUTHORIZED, `Device ${deviceId} not found`);
+    }
+  }
 
   const heartbeat =
     heartbeatMs > 0
@@ -318,10 +357,14 @@ export function createWsServer(options: WsServerOptions): WsServer {
     };
   }
 
-  /** The entity must be a device of the caller's tenant; otherwise an error frame, and the session stays open. */
+  /**
+   * The entity must be a device the caller may read (the REST access policy: a tenant administrator's
+   * devices, a customer user's assigned ones, nothing for the system administrator); otherwise an
+   * error frame, and the session stays open.
+   */
   async function checkEntity(s: Session, cmdId: number, entityType: string, entityId: string): Promise<boolean> {
     const user = s.user as AuthUser;
-    if (user.authority !== 'TENANT_ADMIN') {
+    if (!DEVICE_READERS.includes(user.authority)) {
       sendError(s, cmdId, WsErrorCodes.UNAUTHORIZED, "You don't have permission to perform this operation!");
       return false;
     }
@@ -329,7 +372,10 @@ export function createWsServer(options: WsServerOptions): WsServer {
       sendError(s, cmdId, WsErrorCodes.BAD_REQUEST, `Entity type '${entityType}' is not supported; only DEVICE is`);
       return false;
     }
-    if (!(await storage.devices.get(user.tenantId, entityId))) {
+    try {
+      await createAccessPolicy(storage, user).readableDevice(entityId);
+    } catch (e) {
+      if (!isRivuletError(e)) throw e;
       sendError(s, cmdId, WsErrorCodes.UNAUTHORIZED, `Device ${entityId} not found`);
       return false;
     }

@@ -1,0 +1,131 @@
+import { CustomerSaveRequestSchema } from '@rivulet/api-types';
+import { ConflictError, LiveChannel, type DeviceEvent } from '@rivulet/core';
+import type { Device } from '@rivulet/storage';
+import { badParam, notFound } from '../api-error';
+import { DEVICE_READERS, withAccess } from '../access';
+import type { ApiDeps } from '../context';
+import { toCustomerDto, toDeviceDto } from '../dto';
+import { pageParams, parseBody, parseId } from '../params';
+import { ok, type RouteDef } from '../router';
+
+const SORT_PROPERTIES = ['title', 'email', 'country', 'city', 'createdTime'] as const;
+const DEVICE_SORT_PROPERTIES = ['name', 'type', 'label', 'createdTime'] as const;
+const TENANT_ADMIN = ['TENANT_ADMIN'] as const;
+/** ThingsBoard's DataValidationException message. */
+export const DUPLICATE_CUSTOMER_TITLE = 'Customer with such title already exists!';
+
+/**
+ * ThingsBoard's CustomerController and the customer side of DeviceController: a tenant
+ * administrator keeps customers and assigns devices to them; a customer user reads its own
+ * customer and the devices assigned to it.
+ */
+export function customerRoutes(deps: ApiDeps): RouteDef[] {
+  const { storage, broadcast } = deps;
+
+  async function assign(tenantId: string, deviceId: string, customerId: string | null): Promise<Device> {
+    const device = await storage.devices.assignToCustomer(tenantId, deviceId, customerId);
+    if (!device) throw notFound(`Device ${deviceId} not found`);
+    // Caches keyed on the device (and live sessions of customer users) see the change.
+    broadcast.publish(LiveChannel.DEVICES, { tenantId, deviceId, kind: 'updated' } satisfies DeviceEvent);
+    return device;
+  }
+
+  return [
+    {
+      method: 'POST',
+      path: '/api/customer',
+      handler: withAccess(
+        deps,
+        async (ctx, access) => {
+          const tenantId = access.managedTenant();
+          const { id, ...fields } = parseBody(CustomerSaveRequestSchema, await ctx.body());
+          try {
+            if (id) {
+              const existing = await access.writableCustomer(id.id.toLowerCase());
+              const updated = await storage.customers.update(tenantId, existing.id, fields);
+              if (!updated) throw notFound(`Customer ${existing.id} not found`);
+              return ok(toCustomerDto(updated));
+            }
+            return ok(toCustomerDto(await storage.customers.create(tenantId, fields)));
+          } catch (e) {
+            if (e instanceof ConflictError) throw badParam(DUPLICATE_CUSTOMER_TITLE);
+            throw e;
+          }
+        },
+        TENANT_ADMIN,
+      ),
+    },
+    {
+      method: 'GET',
+      path: '/api/customer/{customerId}',
+      handler: withAccess(deps, async (ctx, access) => ok(toCustomerDto(await access.readableCustomer(parseId(ctx.params.customerId, 'customerId')))), DEVICE_READERS),
+    },
+    {
+      method: 'GET',
+      path: '/api/customers',
+      handler: withAccess(
+        deps,
+        async (ctx, access) => {
+          const page = await storage.customers.list(access.managedTenant(), pageParams(ctx.query, SORT_PROPERTIES));
+          return ok({ ...page, data: page.data.map(toCustomerDto) });
+        },
+        TENANT_ADMIN,
+      ),
+    },
+    {
+      method: 'DELETE',
+      path: '/api/customer/{customerId}',
+      handler: withAccess(
+        deps,
+        async (ctx, access) => {
+          const customer = await access.writableCustomer(parseId(ctx.params.customerId, 'customerId'));
+          const assigned = await storage.devices.listByCustomer(customer.tenantId, customer.id, { pageSize: 1_000_000, page: 0 });
+          if (!(await storage.customers.delete(customer.tenantId, customer.id))) throw notFound(`Customer ${customer.id} not found`);
+          for (const d of assigned.data) broadcast.publish(LiveChannel.DEVICES, { tenantId: customer.tenantId, deviceId: d.id, kind: 'updated' } satisfies DeviceEvent);
+          return ok();
+        },
+        TENANT_ADMIN,
+      ),
+    },
+    {
+      method: 'POST',
+      path: '/api/customer/{customerId}/device/{deviceId}',
+      handler: withAccess(
+        deps,
+        async (ctx, access) => {
+          const customer = await access.writableCustomer(parseId(ctx.params.customerId, 'customerId'));
+          const device = await access.writableDevice(parseId(ctx.params.deviceId, 'deviceId'));
+          return ok(toDeviceDto(await assign(customer.tenantId, device.id, customer.id)));
+        },
+        TENANT_ADMIN,
+      ),
+    },
+    {
+      method: 'DELETE',
+      path: '/api/customer/device/{deviceId}',
+      handler: withAccess(
+        deps,
+        async (ctx, access) => {
+          const device = await access.writableDevice(parseId(ctx.params.deviceId, 'deviceId'));
+          // ThingsBoard's message for a device that is not assigned.
+          if (device.customerId === null) throw badParam('Device isn\'t assigned to any customer!');
+          return ok(toDeviceDto(await assign(device.tenantId, device.id, null)));
+        },
+        TENANT_ADMIN,
+      ),
+    },
+    {
+      method: 'GET',
+      path: '/api/customer/{customerId}/devices',
+      handler: withAccess(
+        deps,
+        async (ctx, access) => {
+          const customer = await access.readableCustomer(parseId(ctx.params.customerId, 'customerId'));
+          const page = await storage.devices.listByCustomer(customer.tenantId, customer.id, pageParams(ctx.query, DEVICE_SORT_PROPERTIES));
+          return ok({ ...page, data: page.data.map(toDeviceDto) });
+        },
+        DEVICE_READERS,
+      ),
+    },
+  ];
+}

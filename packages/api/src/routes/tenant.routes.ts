@@ -1,0 +1,103 @@
+import { TenantSaveRequestSchema } from '@rivulet/api-types';
+import { LiveChannel, type DeviceEvent, type RuleChainEvent } from '@rivulet/core';
+import { notFound } from '../api-error';
+import { withAccess } from '../access';
+import type { ApiDeps } from '../context';
+import { toTenantDto } from '../dto';
+import { pageParams, parseBody, parseId } from '../params';
+import { ok, type RouteDef } from '../router';
+
+const SORT_PROPERTIES = ['title', 'email', 'country', 'createdTime'] as const;
+const SYS_ADMIN_ONLY = ['SYS_ADMIN'] as const;
+
+export interface TenantRouteOptions {
+  /** Sets up a new tenant (the server gives it the default root rule chain, as ThingsBoard does). */
+  initTenant?: ((tenantId: string) => Promise<void>) | undefined;
+}
+
+/**
+ * ThingsBoard's TenantController for the system administrator: create, read, list, update, delete.
+ * A tenant administrator may read its own tenant. Deleting a tenant deletes everything it owns.
+ */
+export function tenantRoutes(deps: ApiDeps, options: TenantRouteOptions = {}): RouteDef[] {
+  const { storage, broadcast } = deps;
+
+  return [
+    {
+      method: 'POST',
+      path: '/api/tenant',
+      handler: withAccess(
+        deps,
+        async (ctx) => {
+          const input = parseBody(TenantSaveRequestSchema, await ctx.body());
+          const { id, ...fields } = input;
+          if (id) {
+            const updated = await storage.tenants.update(id.id.toLowerCase(), fields);
+            if (!updated) throw notFound(`Tenant ${id.id} not found`);
+            return ok(toTenantDto(updated));
+          }
+          const tenant = await storage.tenants.create(fields);
+          try {
+            await options.initTenant?.(tenant.id);
+          } catch (e) {
+            // A tenant without its root chain would drop its devices' messages: undo the creation.
+            await storage.tenants.delete(tenant.id);
+            throw e;
+          }
+          deps.logger.info({ tenantId: tenant.id }, 'tenant created');
+          return ok(toTenantDto(tenant));
+        },
+        SYS_ADMIN_ONLY,
+      ),
+    },
+    {
+      method: 'GET',
+      path: '/api/tenant/{tenantId}',
+      handler: withAccess(
+        deps,
+        async (ctx, access) => {
+          const id = parseId(ctx.params.tenantId, 'tenantId');
+          // A tenant administrator reads its own tenant only.
+          if (access.user.authority === 'TENANT_ADMIN' && id !== access.user.tenantId) throw notFound(`Tenant ${id} not found`);
+          const tenant = await storage.tenants.get(id);
+          if (!tenant) throw notFound(`Tenant ${id} not found`);
+          return ok(toTenantDto(tenant));
+        },
+        ['SYS_ADMIN', 'TENANT_ADMIN'],
+      ),
+    },
+    {
+      method: 'GET',
+      path: '/api/tenants',
+      handler: withAccess(
+        deps,
+        async (ctx) => {
+          const page = await storage.tenants.page(pageParams(ctx.query, SORT_PROPERTIES));
+          return ok({ ...page, data: page.data.map(toTenantDto) });
+        },
+        SYS_ADMIN_ONLY,
+      ),
+    },
+    {
+      method: 'DELETE',
+      path: '/api/tenant/{tenantId}',
+      handler: withAccess(
+        deps,
+        async (ctx) => {
+          const id = parseId(ctx.params.tenantId, 'tenantId');
+          if (!(await storage.tenants.get(id))) throw notFound(`Tenant ${id} not found`);
+          const root = await storage.ruleChains.getRoot(id);
+          const deleted = await storage.tenants.delete(id);
+          if (!deleted) throw notFound(`Tenant ${id} not found`);
+          // Transports drop the devices' cached credentials and close their sessions; engines drop the chain.
+          for (const deviceId of deleted.deviceIds) broadcast.publish(LiveChannel.DEVICES, { tenantId: id, deviceId, kind: 'deleted' } satisfies DeviceEvent);
+          if (root) broadcast.publish(LiveChannel.RULE_CHAINS, { tenantId: id, chainId: root.id, kind: 'deleted' } satisfies RuleChainEvent);
+          deps.logger.info({ tenantId: id, rows: deleted.rows }, 'tenant deleted');
+          return ok();
+        },
+        SYS_ADMIN_ONLY,
+      ),
+    },
+  ];
+}
+
