@@ -222,6 +222,9 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       jwtSecret: resolveJwtSecret(config.RIVULET_JWT_SECRET, dataDir).secret,
       isReady: () => ready,
       rpcPickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS,
+      corsOrigins: config.RIVULET_CORS_ORIGINS,
+      rateLimit: config.RIVULET_API_RATE_LIMIT,
+      rateLimitWindowMs: config.RIVULET_API_RATE_LIMIT_WINDOW_MS,
       ruleChains: createRuleChainService({
         registry,
         services: nodeServices,

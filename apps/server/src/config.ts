@@ -61,6 +61,13 @@ export const ConfigSchema = z
     RIVULET_RULE_ENGINE_RETRIES: z.coerce.number().int().min(0).default(5).describe('Times a failed message is run through the chain again before it is skipped and logged.'),
     RIVULET_DEBUG_EVENTS_PER_NODE: positiveInt(1000).describe('Rule node debug events kept per node (the newest); older ones are deleted as new ones arrive.'),
     RIVULET_DEBUG_EVENTS_TTL_SECONDS: positiveInt(604800).describe('Rule node debug events older than this are deleted (hourly); default one week, as ThingsBoard.'),
+    RIVULET_CORS_ORIGINS: z
+      .string()
+      .default('')
+      .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+      .describe('Comma-separated browser origins allowed to call the REST API (CORS), e.g. https://dash.example.com; * allows any; empty (default): none, CORS closed.'),
+    RIVULET_API_RATE_LIMIT: z.coerce.number().int().min(0).default(3000).describe('REST API requests per client address per RIVULET_API_RATE_LIMIT_WINDOW_MS before 429; 0: no limit. Not the device API, not /api/health.'),
+    RIVULET_API_RATE_LIMIT_WINDOW_MS: positiveInt(60000).describe('Window of the REST API rate limit.'),
     RIVULET_SHUTDOWN_TIMEOUT_MS: positiveInt(30000).describe('Longest a graceful shutdown (SIGTERM) waits for the queue to drain.'),
   })
   .superRefine((c, ctx) => {
@@ -102,7 +109,7 @@ export function configReference(): Array<{ name: string; default: string; descri
     let def = '';
     try {
       const v = (schema as z.ZodType).safeParse(undefined);
-      if (v.success && v.data !== undefined) def = Array.isArray(v.data) ? 'all' : String(v.data);
+      if (v.success && v.data !== undefined) def = Array.isArray(v.data) ? (name === 'RIVULET_ROLES' ? 'all' : v.data.join(',')) : String(v.data);
     } catch {
       def = '';
     }

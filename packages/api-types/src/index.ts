@@ -6,3 +6,4 @@ export * from './ws.schema';
 export * from './rule-chain.schema';
 export * from './alarm.schema';
 export * from './dashboard.schema';
+export * from './rest.schema';

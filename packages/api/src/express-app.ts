@@ -77,6 +77,8 @@ export function createExpressApi(options: ExpressApiOptions): ExpressApi {
       allowedHeaders: ['Content-Type', 'X-Authorization', 'Authorization'],
       exposedHeaders: ['RateLimit', 'RateLimit-Policy', 'Retry-After'],
       maxAge: 600,
+      // answered below, after the rate limit counted it
+      preflightContinue: true,
     }),
   );
 
@@ -105,6 +107,13 @@ export function createExpressApi(options: ExpressApiOptions): ExpressApi {
     app.use(limiter);
   }
 
+  // A preflight from an allowed origin (cors set its headers above) ends here; any other goes on to 204/405/404.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (req.method !== 'OPTIONS' || res.getHeader('access-control-allow-origin') === undefined) return next();
+    res.writeHead(204, { 'content-length': '0' });
+    res.end();
+  });
+
   let document: string | undefined;
   app.get('/api/openapi.json', (_req, res) => {
     document ??= JSON.stringify(options.openapi());
@@ -116,11 +125,10 @@ export function createExpressApi(options: ExpressApiOptions): ExpressApi {
   // Most literal segments first, then in declaration order: `/timeseries/delete` before `/{scope}`,
   // `/api/ruleChain/nodeTypes` before `/api/ruleChain/{ruleChainId}` (express takes the first match).
   const ordered = options.routes.map((route, order) => ({ route, order })).sort((a, b) => literalCount(b.route.path) - literalCount(a.route.path) || a.order - b.order);
-  const router = express.Router({ caseSensitive: true, strict: false, mergeParams: false });
+  // On the app itself, not a sub-router: a sub-router would answer OPTIONS on its own before the fallback below.
   for (const { route } of ordered) {
-    router[route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete' | 'patch'](toExpressPath(route.path), handlerOf(route, maxBodyBytes));
+    app[route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete' | 'patch'](toExpressPath(route.path), handlerOf(route, maxBodyBytes));
   }
-  app.use(router);
 
   // Unknown paths (404), known paths with another method (405 with Allow, as before the move).
   const matcher = createRouter(options.routes);

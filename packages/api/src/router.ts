@@ -42,8 +42,8 @@ export interface RouteDoc {
   readonly params?: z.ZodObject;
   /** Query parameters, each a property (strings on the wire). */
   readonly query?: z.ZodObject;
-  /** The JSON request body. */
-  readonly body?: z.ZodType;
+  /** The JSON request body; `null`: a POST or PUT that takes none. */
+  readonly body?: z.ZodType | null;
   /** The 200 answer's body; `null`: 200 with an empty body. */
   readonly response?: z.ZodType | null;
   /** Answers besides 200 and the error statuses every route has (503 of /api/health, 504 of RPC...). */

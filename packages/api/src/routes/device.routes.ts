@@ -1,4 +1,16 @@
-import { AccessTokenSchema, DeviceCredentialsSaveRequestSchema, DeviceSaveRequestSchema, formatIssues } from '@rivulet/api-types';
+import {
+  AccessTokenSchema,
+  DeviceCreateQuerySchema,
+  DeviceCredentialsSaveRequestSchema,
+  DeviceCredentialsSchema,
+  DeviceListQuerySchema,
+  DevicePageSchema,
+  DeviceSaveRequestSchema,
+  DeviceSchema,
+  formatIssues,
+  idParams,
+} from '@rivulet/api-types';
+import { z } from 'zod';
 import { ConflictError, LiveChannel, type DeviceEvent } from '@rivulet/core';
 import type { Device, Page, PageQuery } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
@@ -39,6 +51,11 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'POST',
       path: '/api/device',
+      summary: 'Create a device, or update it when the body has its id',
+      tag: 'Device',
+      query: DeviceCreateQuerySchema,
+      body: DeviceSaveRequestSchema,
+      response: DeviceSchema,
       handler: authed(
         tokens,
         async (ctx, user) => {
@@ -96,6 +113,10 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'GET',
       path: '/api/device/{deviceId}',
+      summary: 'Get a device',
+      tag: 'Device',
+      params: idParams('deviceId'),
+      response: DeviceSchema,
       handler: authed(
         tokens,
         async (ctx, user) => ok(toDeviceDto(await deviceOf(user.tenantId, parseId(ctx.params.deviceId, 'deviceId')))),
@@ -105,6 +126,10 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'DELETE',
       path: '/api/device/{deviceId}',
+      summary: 'Delete a device with its data',
+      tag: 'Device',
+      params: idParams('deviceId'),
+      response: null,
       handler: authed(
         tokens,
         async (ctx, user) => {
@@ -119,6 +144,10 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'GET',
       path: '/api/tenant/devices',
+      summary: "A page of the tenant's devices (or the device named by deviceName)",
+      tag: 'Device',
+      query: DeviceListQuerySchema,
+      response: z.union([DevicePageSchema, DeviceSchema]),
       handler: authed(
         tokens,
         async (ctx, user) => {
@@ -140,6 +169,10 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'GET',
       path: '/api/device/{deviceId}/credentials',
+      summary: "A device's credentials",
+      tag: 'Device',
+      params: idParams('deviceId'),
+      response: DeviceCredentialsSchema,
       handler: authed(
         tokens,
         async (ctx, user) => {
@@ -155,6 +188,10 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'POST',
       path: '/api/device/credentials',
+      summary: "Change a device's credentials (access token or MQTT basic)",
+      tag: 'Device',
+      body: DeviceCredentialsSaveRequestSchema,
+      response: DeviceCredentialsSchema,
       handler: authed(
         tokens,
         async (ctx, user) => {
