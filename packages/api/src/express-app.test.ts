@@ -75,6 +75,17 @@ describe('REST API on express', () => {
     expect(big.body).toMatchObject({ status: 413, message: 'Request body is larger than 1000 bytes' });
   });
 
+  it('answers 400, not 500, for a NUL character in a body string, a key or a query parameter (found by schemathesis)', async () => {
+    const title = await t.request('POST', '/api/dashboard', { token, body: { title: 'a\u0000b' } });
+    expect(title.status).toBe(400);
+    expect(title.body).toMatchObject({ status: 400, errorCode: 30, message: 'body.title: must not contain the NUL character (\\u0000)' });
+    const key = await t.request('POST', '/api/dashboard', { token, body: { title: 't', configuration: { 'k\u0000': 1 } } });
+    expect(key.status).toBe(400);
+    const query = await t.request('GET', '/api/tenant/devices?textSearch=a%00b', { token });
+    expect(query.status).toBe(400);
+    expect(query.body.message).toBe("Parameter 'textSearch' must not contain the NUL character (\\u0000)");
+  });
+
   it('routes literal segments before parameters and is case-sensitive, as the old router', async () => {
     // /api/ruleChain/nodeTypes is not /api/ruleChain/{ruleChainId}: without a rule engine it answers 503, not 400 "not a UUID"
     const types = await t.request('GET', '/api/ruleChain/nodeTypes', { token });

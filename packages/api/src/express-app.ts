@@ -178,6 +178,9 @@ function handlerOf(route: RouteDef, maxBodyBytes: number): RequestHandler {
   return async (req, res, next) => {
     try {
       const { query } = splitUrl(req.originalUrl);
+      for (const [name, value] of [...query, ...Object.entries(req.params as Record<string, string>)]) {
+        if (value.includes('\0') || name.includes('\0')) throw badParam(`Parameter '${name.replace(/\0/g, '\\u0000')}' must not contain the NUL character (\\u0000)`);
+      }
       let body: Promise<unknown> | undefined;
       const reply = await route.handler({
         req,

@@ -167,6 +167,20 @@ export function buildOpenApiDocument(routes: readonly RouteDef[], info: OpenApiI
     (paths[route.path] ??= {})[route.method.toLowerCase()] = op;
   }
 
+  // Links from a route that creates an entity to the routes that take its id.
+  for (const source of routes) {
+    if (!source.createsId || source.createsId.length === 0) continue;
+    const links: Record<string, JsonSchemaObject> = {};
+    for (const target of routes) {
+      if (target === source) continue;
+      const names = pathParams(target.path).filter((p) => source.createsId?.includes(p));
+      if (names.length === 0) continue;
+      links[operationId(target)] = { operationId: operationId(target), parameters: Object.fromEntries(names.map((n) => [n, '$response.body#/id/id'])) };
+    }
+    const ok = (paths[source.path]?.[source.method.toLowerCase()]?.responses as Record<string, JsonSchemaObject>)['200'];
+    if (ok && Object.keys(links).length > 0) ok.links = links;
+  }
+
   return {
     openapi: '3.1.0',
     info: {

@@ -48,6 +48,11 @@ export interface RouteDoc {
   readonly response?: z.ZodType | null;
   /** Answers besides 200 and the error statuses every route has (503 of /api/health, 504 of RPC...). */
   readonly responses?: Readonly<Record<number, { readonly description: string; readonly schema: z.ZodType | null }>>;
+  /**
+   * Path parameters the 200 answer's `id.id` fills in other routes (`['deviceId', 'entityId']` for
+   * POST /api/device): OpenAPI links, which schemathesis follows to test on entities that exist.
+   */
+  readonly createsId?: readonly string[];
   /** Reached without a JWT (login, token refresh, health, the document itself). */
   readonly public?: boolean;
 }

@@ -121,7 +121,7 @@ export function alarmRoutes(deps: ApiDeps): RouteDef[] {
   });
 
   return [
-    route('POST', '/api/alarm', { summary: 'Raise an alarm (or update the active one of that originator and type; with id: that alarm)', body: AlarmSaveRequestSchema, response: AlarmSchema }, async (ctx, user) => {
+    route('POST', '/api/alarm', { summary: 'Raise an alarm (or update the active one of that originator and type; with id: that alarm)', body: AlarmSaveRequestSchema, response: AlarmSchema, createsId: ['alarmId'] }, async (ctx, user) => {
       const input = parseBody(AlarmSaveRequestSchema, await ctx.body());
       const originatorId = input.originator.id.toLowerCase();
       const now = Date.now();

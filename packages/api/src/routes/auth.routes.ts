@@ -1,4 +1,4 @@
-import { HealthSchema, LoginRequestSchema, RefreshTokenRequestSchema, TokenPairSchema, UserSchema } from '@rivulet/api-types';
+import { ErrorResponseSchema, HealthSchema, LoginRequestSchema, RefreshTokenRequestSchema, TokenPairSchema, UserSchema } from '@rivulet/api-types';
 import { authFailed, notFound } from '../api-error';
 import { authed, type ApiDeps } from '../context';
 import { toUserDto } from '../dto';
@@ -21,6 +21,7 @@ export function authRoutes(deps: ApiDeps): RouteDef[] {
       public: true,
       body: LoginRequestSchema,
       response: TokenPairSchema,
+      responses: { 401: { description: 'Wrong username or password (errorCode 10)', schema: ErrorResponseSchema } },
       handler: async (ctx) => {
         const { username, password } = parseBody(LoginRequestSchema, await ctx.body());
         const found = await storage.users.findByEmail(username.trim());
@@ -41,6 +42,7 @@ export function authRoutes(deps: ApiDeps): RouteDef[] {
       public: true,
       body: RefreshTokenRequestSchema,
       response: TokenPairSchema,
+      responses: { 401: { description: 'Invalid or expired refresh token (errorCode 10 or 11)', schema: ErrorResponseSchema } },
       handler: async (ctx) => {
         const { refreshToken } = parseBody(RefreshTokenRequestSchema, await ctx.body());
         const userId = await tokens.verifyRefresh(refreshToken);

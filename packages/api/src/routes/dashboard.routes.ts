@@ -34,7 +34,7 @@ export function dashboardRoutes(deps: ApiDeps): RouteDef[] {
   });
 
   return [
-    route('POST', '/api/dashboard', { summary: 'Create a dashboard, or replace it when the body has its id', body: DashboardSaveRequestSchema, response: DashboardSchema }, async (ctx, user) => {
+    route('POST', '/api/dashboard', { summary: 'Create a dashboard, or replace it when the body has its id', body: DashboardSaveRequestSchema, response: DashboardSchema, createsId: ['dashboardId'] }, async (ctx, user) => {
       const input = parseBody(DashboardSaveRequestSchema, await ctx.body());
       // ThingsBoard's save with an id is an update: 404 for an id that is not this tenant's.
       const existing = input.id ? await dashboardOf(user.tenantId, input.id.id) : undefined;

@@ -54,6 +54,7 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
       summary: 'Create a device, or update it when the body has its id',
       tag: 'Device',
       query: DeviceCreateQuerySchema,
+      createsId: ['deviceId', 'entityId'],
       body: DeviceSaveRequestSchema,
       response: DeviceSchema,
       handler: authed(

@@ -197,7 +197,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
   });
 
   return [
-    route('POST', '/api/ruleChain', { summary: 'Create an empty rule chain, or rename one (body with id)', body: RuleChainSaveRequestSchema, response: RuleChainSchema }, async (ctx, user) => {
+    route('POST', '/api/ruleChain', { summary: 'Create an empty rule chain, or rename one (body with id)', body: RuleChainSaveRequestSchema, response: RuleChainSchema, createsId: ['ruleChainId'] }, async (ctx, user) => {
       const input = parseBody(RuleChainSaveRequestSchema, await ctx.body());
       if (input.type === 'EDGE') throw badParam('Edge rule chains are not supported');
       const existing = input.id ? await chainOf(user.tenantId, input.id.id) : undefined;
@@ -273,7 +273,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
 
     route('GET', '/api/ruleChain/{ruleChainId}/export', { summary: "A rule chain in ThingsBoard's export format", params: idParams('ruleChainId'), response: RuleChainExportSchema }, async (ctx, user) => ok(toRuleChainExport(await chainOf(user.tenantId, ctx.params.ruleChainId)))),
 
-    route('POST', '/api/ruleChain/import', { summary: "Import a rule chain in ThingsBoard's export format", body: RuleChainExportSchema, response: RuleChainSchema }, async (ctx, user) => {
+    route('POST', '/api/ruleChain/import', { summary: "Import a rule chain in ThingsBoard's export format", body: RuleChainExportSchema, response: RuleChainSchema, createsId: ['ruleChainId'] }, async (ctx, user) => {
       const input = parseBody(RuleChainExportSchema, await ctx.body());
       noRuleChainConnections(input.metadata.ruleChainConnections);
       const nodes = normalizeNodes(input.metadata.nodes, false);
