@@ -96,6 +96,9 @@ class Components {
         out[id] ??= rest;
       }
     }
+    // Any JSON value: zod spells it as a recursive anyOf, which is exactly what `{}` admits; the flat
+    // form keeps tools that generate data from the schema (schemathesis) out of deep recursion.
+    out.JsonValue = { description: 'Any JSON value' };
     return out;
   }
 }
