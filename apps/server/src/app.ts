@@ -265,6 +265,9 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       passwordResetTtlSeconds: config.RIVULET_PASSWORD_RESET_TTL_SECONDS,
       sessionRevocationCacheSeconds: config.RIVULET_SESSION_REVOCATION_CACHE_SECONDS,
       initTenant: ensureRootChain,
+      corsOrigins: config.RIVULET_CORS_ORIGINS,
+      rateLimit: config.RIVULET_API_RATE_LIMIT,
+      rateLimitWindowMs: config.RIVULET_API_RATE_LIMIT_WINDOW_MS,
       ruleChains: createRuleChainService({
         registry,
         services: nodeServices,

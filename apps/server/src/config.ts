@@ -106,6 +106,13 @@ export const ConfigSchema = z
       'Comma-separated CIDRs (10.1.0.0/16), addresses and host names (api.example.com, *.example.com) rule nodes may call even inside the ranges denied by default (loopback, private, link-local, CGNAT, multicast); see docs/operations.md.',
     ),
     RIVULET_OUTBOUND_DENY: outboundList.describe('Comma-separated CIDRs, addresses and host names rule nodes may not call, on top of the ranges denied by default. The most specific entry of the two lists wins.'),
+    RIVULET_CORS_ORIGINS: z
+      .string()
+      .default('')
+      .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+      .describe('Comma-separated browser origins allowed to call the REST API (CORS), e.g. https://dash.example.com; * allows any; empty (default): none, CORS closed.'),
+    RIVULET_API_RATE_LIMIT: z.coerce.number().int().min(0).default(3000).describe('REST API requests per client address per RIVULET_API_RATE_LIMIT_WINDOW_MS before 429; 0: no limit. Not the device API, not /api/health.'),
+    RIVULET_API_RATE_LIMIT_WINDOW_MS: positiveInt(60000).describe('Window of the REST API rate limit.'),
     RIVULET_SHUTDOWN_TIMEOUT_MS: positiveInt(30000).describe('Longest a graceful shutdown (SIGTERM) waits for the queue to drain.'),
     RIVULET_TLS_CERT: optionalString.describe('PEM file of the server certificate (followed by its intermediates). With RIVULET_TLS_KEY it turns on MQTT over TLS (RIVULET_MQTT_TLS_PORT) and HTTPS (RIVULET_HTTPS_PORT) beside the plain ports; a missing, unreadable or mismatched pair refuses start.'),
     RIVULET_TLS_KEY: optionalString.describe('PEM file of the private key of RIVULET_TLS_CERT (unencrypted; keep it 0600).'),
@@ -172,8 +179,7 @@ export function configReference(): Array<{ name: string; default: string; descri
     let def = '';
     try {
       const v = (schema as z.ZodType).safeParse(undefined);
-      // Arrays: the roles' 'all', or an empty list (the outbound lists) shown as no default.
-      if (v.success && v.data !== undefined) def = Array.isArray(v.data) ? (v.data.length ? 'all' : '') : String(v.data);
+      if (v.success && v.data !== undefined) def = Array.isArray(v.data) ? (name === 'RIVULET_ROLES' ? 'all' : v.data.join(',')) : String(v.data);
     } catch {
       def = '';
     }

@@ -7,3 +7,4 @@ export * from './rule-chain.schema';
 export * from './alarm.schema';
 export * from './dashboard.schema';
 export * from './tenancy.schema';
+export * from './rest.schema';

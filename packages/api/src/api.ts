@@ -1,13 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ErrorCodes } from '@rivulet/api-types';
-import { ErrorCode, createRpcCaller, errorMessage, silentLogger, type Logger } from '@rivulet/core';
+import { createRpcCaller, silentLogger, type Logger } from '@rivulet/core';
 import type { Broadcast } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
-import { ApiError, toErrorResponse } from './api-error';
 import type { ApiDeps } from './context';
-import { readJsonBody, sendJson, splitUrl } from './http';
-import { createRouter } from './router';
+import { createExpressApi } from './express-app';
+import { splitUrl } from './http';
+import { buildOpenApiDocument } from './openapi';
+import type { RouteDef } from './router';
 import { authRoutes } from './routes/auth.routes';
 import { deviceRoutes } from './routes/device.routes';
 import { telemetryRoutes } from './routes/telemetry.routes';
@@ -64,6 +64,12 @@ export interface ApiOptions {
   initTenant?: (tenantId: string) => Promise<void>;
   /** How long an activation link works; default 24 h (ThingsBoard's). */
   activationTtlMs?: number;
+  /** Browser origins allowed to call the REST API (CORS); default none (closed). `*`: any origin. */
+  corsOrigins?: readonly string[];
+  /** REST requests per window per client address before 429; default 0 (no limit). */
+  rateLimit?: number;
+  /** Default 60000 ms. */
+  rateLimitWindowMs?: number;
 }
 
 export interface Api {
@@ -71,6 +77,8 @@ export interface Api {
   handle(req: IncomingMessage, res: ServerResponse): boolean;
   /** Takes WebSocket upgrades to /api/ws (and /api/ws/plugins/telemetry); false for anything else. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Every REST route, as registered (the OpenAPI test checks each is documented). */
+  readonly routes: readonly RouteDef[];
   /** Closes WebSocket sessions and broadcast subscriptions. */
   close(): Promise<void>;
 }
@@ -118,7 +126,15 @@ export function createApi(options: ApiOptions): Api {
     broadcast: options.broadcast,
     ...(options.rpcPickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.rpcPickupTimeoutMs } : {}),
   });
-  const router = createRouter([...authRoutes(deps), ...passwordRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps)]);
+  const routes: RouteDef[] = [...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...passwordRoutes(deps), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps)];
+  const rest = createExpressApi({
+    routes,
+    logger,
+    maxBodyBytes,
+    corsOrigins: options.corsOrigins ?? [],
+    rateLimit: { limit: options.rateLimit ?? 0, windowMs: options.rateLimitWindowMs ?? 60_000 },
+    openapi: () => buildOpenApiDocument(routes),
+  });
   const ws = createWsServer({
     storage: options.storage,
     broadcast: options.broadcast,
@@ -130,42 +146,19 @@ export function createApi(options: ApiOptions): Api {
     ...(options.wsAuthTimeoutMs !== undefined ? { authTimeoutMs: options.wsAuthTimeoutMs } : {}),
   });
 
-  async function dispatch(req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams): Promise<void> {
-    try {
-      const m = router.match(req.method ?? 'GET', path);
-      if (m.kind === 'none') throw new ApiError(ErrorCode.NOT_FOUND, ErrorCodes.ITEM_NOT_FOUND, `No API endpoint ${req.method ?? 'GET'} ${path}`);
-      if (m.kind === 'method') {
-        sendJson(res, 405, { status: 405, message: `Request method '${req.method ?? ''}' is not supported`, errorCode: ErrorCodes.GENERAL, timestamp: Date.now() }, { allow: m.allowed.join(', ') });
-        return;
-      }
-      let body: Promise<unknown> | undefined;
-      const reply = await m.handler({
-        req,
-        params: m.params,
-        query,
-        body: () => (body ??= readJsonBody(req, maxBodyBytes)),
-      });
-      sendJson(res, reply.status, reply.body);
-    } catch (e) {
-      const err = toErrorResponse(e);
-      if (err.status >= 500) logger.error({ err: errorMessage(e), method: req.method, path }, 'API request failed');
-      else logger.debug({ status: err.status, message: err.message, method: req.method, path }, 'API request refused');
-      // After a 413 the rest of the body is still arriving: close the connection rather than read it.
-      sendJson(res, err.status, err, err.status === 413 ? { connection: 'close' } : {});
-    }
-  }
-
   return {
     handle(req, res) {
-      const { path, query } = splitUrl(req.url);
+      const { path } = splitUrl(req.url);
       if (!isApiPath(path)) return false;
-      void dispatch(req, res, path, query);
+      void rest.app(req, res);
       return true;
     },
     handleUpgrade(req, socket, head) {
       return ws.handleUpgrade(req, socket, head);
     },
+    routes,
     close() {
+      rest.close();
       rpcCaller.close();
       sessions.close();
       return ws.close();

@@ -67,11 +67,38 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   const buf = await readBody(req, maxBytes);
   const text = buf.toString('utf8');
   if (text.trim().length === 0) throw invalidBody('Request body is required');
+  let value: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch (e) {
     throw invalidBody(`Invalid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
+  const at = nulPath(value, 'body');
+  if (at !== undefined) throw invalidBody(`${at}: must not contain the NUL character (\\u0000)`);
+  return value;
+}
+
+/**
+ * Where a NUL character (U+0000) sits in a parsed JSON value (a string or a key), else undefined.
+ * PostgreSQL's text and jsonb cannot hold it: refused here with 400 rather than failing with 500 in storage.
+ */
+export function nulPath(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\0') ? path : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const at = nulPath(value[i], `${path}[${i}]`);
+      if (at !== undefined) return at;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k.includes('\0')) return `${path} (a key)`;
+      const at = nulPath(v, `${path}.${k}`);
+      if (at !== undefined) return at;
+    }
+  }
+  return undefined;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

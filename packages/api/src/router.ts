@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { z } from 'zod';
 import { badParam } from './api-error';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
@@ -24,7 +25,39 @@ export interface RequestContext {
 
 export type Handler = (ctx: RequestContext) => Promise<Reply>;
 
-export interface RouteDef {
+/**
+ * What the OpenAPI document (GET /api/openapi.json) says of a route, from the zod schemas the handler
+ * validates with. Every route needs at least `summary` and `response` (openapi.test.ts fails
+ * otherwise); add `params` for each `{name}` of the path, `query` and `body` where it takes them:
+ *
+ *   { method: 'GET', path: '/api/device/{deviceId}', handler,
+ *     summary: 'Get a device', tag: 'Device', params: DeviceIdParamsSchema, response: DeviceSchema }
+ */
+export interface RouteDoc {
+  /** One line for the docs page. */
+  readonly summary?: string;
+  /** The group on the docs page (ThingsBoard's controller name without "Controller"). */
+  readonly tag?: string;
+  /** One property per `{name}` of the path. */
+  readonly params?: z.ZodObject;
+  /** Query parameters, each a property (strings on the wire). */
+  readonly query?: z.ZodObject;
+  /** The JSON request body; `null`: a POST or PUT that takes none. */
+  readonly body?: z.ZodType | null;
+  /** The 200 answer's body; `null`: 200 with an empty body. */
+  readonly response?: z.ZodType | null;
+  /** Answers besides 200 and the error statuses every route has (503 of /api/health, 504 of RPC...). */
+  readonly responses?: Readonly<Record<number, { readonly description: string; readonly schema: z.ZodType | null }>>;
+  /**
+   * Path parameters the 200 answer's `id.id` fills in other routes (`['deviceId', 'entityId']` for
+   * POST /api/device): OpenAPI links, which schemathesis follows to test on entities that exist.
+   */
+  readonly createsId?: readonly string[];
+  /** Reached without a JWT (login, token refresh, health, the document itself). */
+  readonly public?: boolean;
+}
+
+export interface RouteDef extends RouteDoc {
   readonly method: HttpMethod;
   /** `/api/device/{deviceId}`: literal segments and `{name}` parameters. */
   readonly path: string;

@@ -1,9 +1,10 @@
-import { AlarmSaveRequestSchema, type AlarmDto } from '@rivulet/api-types';
+import { AlarmEntityParamsSchema, AlarmListQuerySchema, AlarmPageSchema, AlarmSaveRequestSchema, AlarmSchema, idParams, type AlarmDto } from '@rivulet/api-types';
+import { z } from 'zod';
 import type { Alarm, AlarmQuery, AlarmSeverity, AlarmStatus, Page } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { pageParams, enumParam, intParam, optionalParam, parseBody, parseId } from '../params';
-import { ok, type RouteDef } from '../router';
+import { ok, type RouteDef, type RouteDoc } from '../router';
 
 const SORT_PROPERTIES = ['createdTime', 'startTs', 'endTs', 'ackTs', 'clearTs', 'type', 'severity'] as const;
 const SEARCH_STATUSES = ['ANY', 'ACTIVE', 'CLEARED', 'ACK', 'UNACK'] as const;
@@ -111,14 +112,16 @@ export function alarmRoutes(deps: ApiDeps): RouteDef[] {
     return { ...p, data: await withOriginators(tenantId, p.data) };
   }
 
-  const route = (method: RouteDef['method'], path: string, handler: Parameters<typeof authed>[1]): RouteDef => ({
+  const route = (method: RouteDef['method'], path: string, doc: RouteDoc, handler: Parameters<typeof authed>[1]): RouteDef => ({
     method,
     path,
+    tag: 'Alarm',
+    ...doc,
     handler: authed(tokens, handler, TENANT_ADMIN_ONLY),
   });
 
   return [
-    route('POST', '/api/alarm', async (ctx, user) => {
+    route('POST', '/api/alarm', { summary: 'Raise an alarm (or update the active one of that originator and type; with id: that alarm)', body: AlarmSaveRequestSchema, response: AlarmSchema, createsId: ['alarmId'] }, async (ctx, user) => {
       const input = parseBody(AlarmSaveRequestSchema, await ctx.body());
       const originatorId = input.originator.id.toLowerCase();
       const now = Date.now();
@@ -151,30 +154,30 @@ export function alarmRoutes(deps: ApiDeps): RouteDef[] {
       return ok(await one(user.tenantId, alarm));
     }),
 
-    route('GET', '/api/alarm/{alarmId}', async (ctx, user) => ok(await one(user.tenantId, await alarmOf(user.tenantId, ctx.params.alarmId)))),
-    route('GET', '/api/alarm/info/{alarmId}', async (ctx, user) => ok(await one(user.tenantId, await alarmOf(user.tenantId, ctx.params.alarmId)))),
+    route('GET', '/api/alarm/{alarmId}', { summary: 'An alarm', params: idParams('alarmId'), response: AlarmSchema }, async (ctx, user) => ok(await one(user.tenantId, await alarmOf(user.tenantId, ctx.params.alarmId)))),
+    route('GET', '/api/alarm/info/{alarmId}', { summary: 'An alarm with its originator name', params: idParams('alarmId'), response: AlarmSchema }, async (ctx, user) => ok(await one(user.tenantId, await alarmOf(user.tenantId, ctx.params.alarmId)))),
 
-    route('POST', '/api/alarm/{alarmId}/ack', async (ctx, user) => {
+    route('POST', '/api/alarm/{alarmId}/ack', { summary: 'Acknowledge an alarm', params: idParams('alarmId'), body: null, response: AlarmSchema }, async (ctx, user) => {
       const a = await alarmOf(user.tenantId, ctx.params.alarmId);
       const acked = await storage.alarms.acknowledge(user.tenantId, a.id, Date.now());
       if (!acked) throw notFound(`Alarm ${a.id} not found`);
       return ok(await one(user.tenantId, acked));
     }),
 
-    route('POST', '/api/alarm/{alarmId}/clear', async (ctx, user) => {
+    route('POST', '/api/alarm/{alarmId}/clear', { summary: 'Clear an alarm', params: idParams('alarmId'), body: null, response: AlarmSchema }, async (ctx, user) => {
       const a = await alarmOf(user.tenantId, ctx.params.alarmId);
       const cleared = await storage.alarms.clear(user.tenantId, a.id, Date.now());
       if (!cleared) throw notFound(`Alarm ${a.id} not found`);
       return ok(await one(user.tenantId, cleared));
     }),
 
-    route('DELETE', '/api/alarm/{alarmId}', async (ctx, user) => {
+    route('DELETE', '/api/alarm/{alarmId}', { summary: 'Delete an alarm (answers true)', params: idParams('alarmId'), response: z.boolean() }, async (ctx, user) => {
       const a = await alarmOf(user.tenantId, ctx.params.alarmId);
       // ThingsBoard answers true.
       return ok(await storage.alarms.delete(user.tenantId, a.id));
     }),
 
-    route('GET', '/api/alarm/{entityType}/{entityId}', async (ctx, user) => {
+    route('GET', '/api/alarm/{entityType}/{entityId}', { summary: 'A page of the alarms of one originator', params: AlarmEntityParamsSchema, query: AlarmListQuerySchema, response: AlarmPageSchema }, async (ctx, user) => {
       const entityType = ctx.params.entityType ?? '';
       if (!(ORIGINATOR_TYPES as readonly string[]).includes(entityType)) {
         throw badParam(`Alarms of entity type '${entityType}' are not supported; use DEVICE or TENANT`);
@@ -184,6 +187,6 @@ export function alarmRoutes(deps: ApiDeps): RouteDef[] {
       return ok(await page(user.tenantId, { ...queryOf(ctx.query), originatorId: entityId }));
     }),
 
-    route('GET', '/api/alarms', async (ctx, user) => ok(await page(user.tenantId, queryOf(ctx.query)))),
+    route('GET', '/api/alarms', { summary: "A page of the tenant's alarms", query: AlarmListQuerySchema, response: AlarmPageSchema }, async (ctx, user) => ok(await page(user.tenantId, queryOf(ctx.query)))),
   ];
 }

@@ -1,4 +1,4 @@
-import { LoginRequestSchema, RefreshTokenRequestSchema } from '@rivulet/api-types';
+import { ErrorResponseSchema, HealthSchema, LoginRequestSchema, RefreshTokenRequestSchema, TokenPairSchema, UserSchema } from '@rivulet/api-types';
 import { authFailed, notFound } from '../api-error';
 import { authed, type ApiDeps } from '../context';
 import { toUserDto } from '../dto';
@@ -18,6 +18,12 @@ export function authRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'POST',
       path: '/api/auth/login',
+      summary: 'Log in: a JWT and a refresh token',
+      tag: 'Auth',
+      public: true,
+      body: LoginRequestSchema,
+      response: TokenPairSchema,
+      responses: { 401: { description: 'Wrong username or password (errorCode 10)', schema: ErrorResponseSchema } },
       handler: async (ctx) => {
         const { username, password } = parseBody(LoginRequestSchema, await ctx.body());
         const email = username.trim();
@@ -53,6 +59,12 @@ export function authRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'POST',
       path: '/api/auth/token',
+      summary: 'A new JWT pair for a refresh token',
+      tag: 'Auth',
+      public: true,
+      body: RefreshTokenRequestSchema,
+      response: TokenPairSchema,
+      responses: { 401: { description: 'Invalid or expired refresh token (errorCode 10 or 11)', schema: ErrorResponseSchema } },
       handler: async (ctx) => {
         const { refreshToken } = parseBody(RefreshTokenRequestSchema, await ctx.body());
         return ok(await sessions.refresh(refreshToken));
@@ -70,6 +82,9 @@ export function authRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'GET',
       path: '/api/auth/user',
+      summary: 'The logged-in user',
+      tag: 'Auth',
+      response: UserSchema,
       handler: authed(tokens, async (_ctx, auth) => {
         const user = await storage.users.get(auth.userId);
         if (!user) throw notFound(`User ${auth.userId} not found`);
@@ -79,6 +94,11 @@ export function authRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'GET',
       path: '/api/health',
+      summary: 'Whether the server is up (503 while starting or stopping)',
+      tag: 'Health',
+      public: true,
+      response: HealthSchema,
+      responses: { 503: { description: 'Starting or stopping', schema: HealthSchema } },
       handler: async () => (deps.isReady() ? ok({ status: 'UP' }) : { status: 503, body: { status: 'DOWN' } }),
     },
   ];

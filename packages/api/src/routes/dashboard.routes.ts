@@ -1,11 +1,11 @@
-import { DashboardSaveRequestSchema } from '@rivulet/api-types';
+import { DashboardInfoPageSchema, DashboardInfoSchema, DashboardListQuerySchema, DashboardSaveRequestSchema, DashboardSchema, idParams } from '@rivulet/api-types';
 import type { JsonObject } from '@rivulet/core';
 import type { Dashboard } from '@rivulet/storage';
 import { notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { toDashboardDto, toDashboardInfoDto } from '../dto';
 import { pageParams, parseBody, parseId } from '../params';
-import { ok, type RouteDef } from '../router';
+import { ok, type RouteDef, type RouteDoc } from '../router';
 
 const SORT_PROPERTIES = ['title', 'createdTime'] as const;
 
@@ -25,14 +25,16 @@ export function dashboardRoutes(deps: ApiDeps): RouteDef[] {
     return dashboard;
   }
 
-  const route = (method: RouteDef['method'], path: string, handler: Parameters<typeof authed>[1]): RouteDef => ({
+  const route = (method: RouteDef['method'], path: string, doc: RouteDoc, handler: Parameters<typeof authed>[1]): RouteDef => ({
     method,
     path,
+    tag: 'Dashboard',
+    ...doc,
     handler: authed(tokens, handler, TENANT_ADMIN_ONLY),
   });
 
   return [
-    route('POST', '/api/dashboard', async (ctx, user) => {
+    route('POST', '/api/dashboard', { summary: 'Create a dashboard, or replace it when the body has its id', body: DashboardSaveRequestSchema, response: DashboardSchema, createsId: ['dashboardId'] }, async (ctx, user) => {
       const input = parseBody(DashboardSaveRequestSchema, await ctx.body());
       // ThingsBoard's save with an id is an update: 404 for an id that is not this tenant's.
       const existing = input.id ? await dashboardOf(user.tenantId, input.id.id) : undefined;
@@ -45,16 +47,16 @@ export function dashboardRoutes(deps: ApiDeps): RouteDef[] {
       return ok(toDashboardDto(saved));
     }),
 
-    route('GET', '/api/dashboard/{dashboardId}', async (ctx, user) => ok(toDashboardDto(await dashboardOf(user.tenantId, ctx.params.dashboardId)))),
+    route('GET', '/api/dashboard/{dashboardId}', { summary: 'A dashboard with its configuration', params: idParams('dashboardId'), response: DashboardSchema }, async (ctx, user) => ok(toDashboardDto(await dashboardOf(user.tenantId, ctx.params.dashboardId)))),
 
-    route('GET', '/api/dashboard/info/{dashboardId}', async (ctx, user) => ok(toDashboardInfoDto(await dashboardOf(user.tenantId, ctx.params.dashboardId)))),
+    route('GET', '/api/dashboard/info/{dashboardId}', { summary: 'A dashboard without its configuration', params: idParams('dashboardId'), response: DashboardInfoSchema }, async (ctx, user) => ok(toDashboardInfoDto(await dashboardOf(user.tenantId, ctx.params.dashboardId)))),
 
-    route('GET', '/api/tenant/dashboards', async (ctx, user) => {
+    route('GET', '/api/tenant/dashboards', { summary: "A page of the tenant's dashboards", query: DashboardListQuerySchema, response: DashboardInfoPageSchema }, async (ctx, user) => {
       const page = await storage.dashboards.list(user.tenantId, pageParams(ctx.query, SORT_PROPERTIES));
       return ok({ ...page, data: page.data.map(toDashboardInfoDto) });
     }),
 
-    route('DELETE', '/api/dashboard/{dashboardId}', async (ctx, user) => {
+    route('DELETE', '/api/dashboard/{dashboardId}', { summary: 'Delete a dashboard', params: idParams('dashboardId'), response: null }, async (ctx, user) => {
       const id = parseId(ctx.params.dashboardId, 'dashboardId');
       if (!(await storage.dashboards.delete(user.tenantId, id))) throw notFound(`Dashboard ${id} not found`);
       return ok();

@@ -1,4 +1,16 @@
-import { AccessTokenSchema, DeviceCredentialsSaveRequestSchema, DeviceSaveRequestSchema, formatIssues } from '@rivulet/api-types';
+import {
+  AccessTokenSchema,
+  DeviceCreateQuerySchema,
+  DeviceCredentialsSaveRequestSchema,
+  DeviceCredentialsSchema,
+  DeviceListQuerySchema,
+  DevicePageSchema,
+  DeviceSaveRequestSchema,
+  DeviceSchema,
+  formatIssues,
+  idParams,
+} from '@rivulet/api-types';
+import { z } from 'zod';
 import { ConflictError, LiveChannel, type DeviceEvent } from '@rivulet/core';
 import type { Device, Page, PageQuery } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
@@ -40,6 +52,12 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'POST',
       path: '/api/device',
+      summary: 'Create a device, or update it when the body has its id',
+      tag: 'Device',
+      query: DeviceCreateQuerySchema,
+      createsId: ['deviceId', 'entityId'],
+      body: DeviceSaveRequestSchema,
+      response: DeviceSchema,
       handler: authed(
         tokens,
         async (ctx, user) => {
@@ -97,12 +115,20 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'GET',
       path: '/api/device/{deviceId}',
+      summary: 'Get a device',
+      tag: 'Device',
+      params: idParams('deviceId'),
+      response: DeviceSchema,
       // A customer user reads the devices assigned to its customer (the access policy decides).
       handler: withAccess(deps, async (ctx, access) => ok(toDeviceDto(await access.readableDevice(parseId(ctx.params.deviceId, 'deviceId')))), DEVICE_READERS),
     },
     {
       method: 'DELETE',
       path: '/api/device/{deviceId}',
+      summary: 'Delete a device with its data',
+      tag: 'Device',
+      params: idParams('deviceId'),
+      response: null,
       handler: authed(
         tokens,
         async (ctx, user) => {
@@ -117,6 +143,10 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'GET',
       path: '/api/tenant/devices',
+      summary: "A page of the tenant's devices (or the device named by deviceName)",
+      tag: 'Device',
+      query: DeviceListQuerySchema,
+      response: z.union([DevicePageSchema, DeviceSchema]),
       handler: authed(
         tokens,
         async (ctx, user) => {
@@ -138,6 +168,10 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'GET',
       path: '/api/device/{deviceId}/credentials',
+      summary: "A device's credentials",
+      tag: 'Device',
+      params: idParams('deviceId'),
+      response: DeviceCredentialsSchema,
       handler: authed(
         tokens,
         async (ctx, user) => {
@@ -153,6 +187,10 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'POST',
       path: '/api/device/credentials',
+      summary: "Change a device's credentials (access token or MQTT basic)",
+      tag: 'Device',
+      body: DeviceCredentialsSaveRequestSchema,
+      response: DeviceCredentialsSchema,
       handler: authed(
         tokens,
         async (ctx, user) => {

@@ -1,4 +1,4 @@
-import { ErrorCodes } from '@rivulet/api-types';
+import { ErrorCodes, ErrorResponseSchema, idParams, JsonSchema, RpcRequestSchema } from '@rivulet/api-types';
 import { ErrorCode, newId, type JsonValue, type RpcCaller, type ToDeviceRpcRequest } from '@rivulet/core';
 import { ApiError, badParam, invalidBody, notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
@@ -72,6 +72,12 @@ export function rpcRoutes(deps: ApiDeps, caller: RpcCaller): RouteDef[] {
   const route = (path: string, oneway: boolean): RouteDef => ({
     method: 'POST',
     path,
+    summary: oneway ? 'Send a one-way RPC to a device (200 once a session took it)' : "Send a two-way RPC to a device and answer its reply",
+    tag: 'RPC',
+    params: idParams('deviceId'),
+    body: RpcRequestSchema,
+    response: oneway ? null : JsonSchema,
+    responses: { 504: { description: 'No session took the request, or the device did not reply in time', schema: ErrorResponseSchema } },
     handler: authed(tokens, (ctx, user) => call(ctx, user, oneway), TENANT_ADMIN_ONLY),
   });
   return [

@@ -1,5 +1,17 @@
 import { createHash } from 'node:crypto';
 import {
+  DebugEventListQuerySchema,
+  DebugEventPageSchema,
+  DebugSettingsSchema,
+  idParams,
+  NodeTypeSchema,
+  RuleChainListQuerySchema,
+  RuleChainMetadataSchema,
+  RuleChainPageSchema,
+  RuleChainSchema,
+  RuleChainStatsSchema,
+  RuleNodeParamsSchema,
+  TestRunResultSchema,
   NodeDebugRequestSchema,
   RuleChainExportSchema,
   RuleChainMetadataSaveRequestSchema,
@@ -15,7 +27,8 @@ import type { DebugEventRecord, RuleChainRecord } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { pageParams, enumParam, parseBody, parseId } from '../params';
-import { ok, type RouteDef } from '../router';
+import { ok, type RouteDef, type RouteDoc } from '../router';
+import { z } from 'zod';
 import type { RuleChainsPort } from '../rule-chains-port';
 
 /** ThingsBoard's message, word for word. */
@@ -175,14 +188,16 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
     return n;
   }
 
-  const route = (method: RouteDef['method'], path: string, handler: Parameters<typeof authed>[1]): RouteDef => ({
+  const route = (method: RouteDef['method'], path: string, doc: RouteDoc, handler: Parameters<typeof authed>[1]): RouteDef => ({
     method,
     path,
+    tag: 'Rule chain',
+    ...doc,
     handler: authed(tokens, handler, TENANT_ADMIN_ONLY),
   });
 
   return [
-    route('POST', '/api/ruleChain', async (ctx, user) => {
+    route('POST', '/api/ruleChain', { summary: 'Create an empty rule chain, or rename one (body with id)', body: RuleChainSaveRequestSchema, response: RuleChainSchema, createsId: ['ruleChainId'] }, async (ctx, user) => {
       const input = parseBody(RuleChainSaveRequestSchema, await ctx.body());
       if (input.type === 'EDGE') throw badParam('Edge rule chains are not supported');
       const existing = input.id ? await chainOf(user.tenantId, input.id.id) : undefined;
@@ -204,9 +219,9 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
       return ok(toRuleChainDto(saved));
     }),
 
-    route('GET', '/api/ruleChain/{ruleChainId}', async (ctx, user) => ok(toRuleChainDto(await chainOf(user.tenantId, ctx.params.ruleChainId)))),
+    route('GET', '/api/ruleChain/{ruleChainId}', { summary: 'A rule chain', params: idParams('ruleChainId'), response: RuleChainSchema }, async (ctx, user) => ok(toRuleChainDto(await chainOf(user.tenantId, ctx.params.ruleChainId)))),
 
-    route('GET', '/api/ruleChains', async (ctx, user) => {
+    route('GET', '/api/ruleChains', { summary: "A page of the tenant's rule chains", query: RuleChainListQuerySchema, response: RuleChainPageSchema }, async (ctx, user) => {
       const query = pageParams(ctx.query, SORT_PROPERTIES);
       if (enumParam(ctx.query, 'type', ['CORE', 'EDGE'] as const) === 'EDGE') {
         return ok({ data: [], totalPages: 0, totalElements: 0, hasNext: false });
@@ -215,7 +230,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
       return ok({ ...page, data: page.data.map(toRuleChainDto) });
     }),
 
-    route('DELETE', '/api/ruleChain/{ruleChainId}', async (ctx, user) => {
+    route('DELETE', '/api/ruleChain/{ruleChainId}', { summary: 'Delete a rule chain (not the root one)', params: idParams('ruleChainId'), response: null }, async (ctx, user) => {
       const rec = await chainOf(user.tenantId, ctx.params.ruleChainId);
       if (rec.root) throw badParam(ROOT_CHAIN_DELETE_PROHIBITED);
       if (!(await storage.ruleChains.delete(user.tenantId, rec.id))) throw notFound(`Rule chain ${rec.id} not found`);
@@ -224,9 +239,9 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
       return ok();
     }),
 
-    route('GET', '/api/ruleChain/{ruleChainId}/metadata', async (ctx, user) => ok(toMetadataDto(await chainOf(user.tenantId, ctx.params.ruleChainId)))),
+    route('GET', '/api/ruleChain/{ruleChainId}/metadata', { summary: "A rule chain's nodes and connections", params: idParams('ruleChainId'), response: RuleChainMetadataSchema }, async (ctx, user) => ok(toMetadataDto(await chainOf(user.tenantId, ctx.params.ruleChainId)))),
 
-    route('POST', '/api/ruleChain/metadata', async (ctx, user) => {
+    route('POST', '/api/ruleChain/metadata', { summary: "Save a rule chain's nodes and connections (validated: 400 names node and field)", body: RuleChainMetadataSaveRequestSchema, response: RuleChainMetadataSchema }, async (ctx, user) => {
       const input = parseBody(RuleChainMetadataSaveRequestSchema, await ctx.body());
       noRuleChainConnections(input.ruleChainConnections);
       const rec = await chainOf(user.tenantId, input.ruleChainId.id);
@@ -249,16 +264,16 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
       return ok(toMetadataDto(saved));
     }),
 
-    route('POST', '/api/ruleChain/{ruleChainId}/root', async (ctx, user) => {
+    route('POST', '/api/ruleChain/{ruleChainId}/root', { summary: 'Make a rule chain the root one', params: idParams('ruleChainId'), body: null, response: RuleChainSchema }, async (ctx, user) => {
       const rec = await chainOf(user.tenantId, ctx.params.ruleChainId);
       await storage.ruleChains.setRoot(user.tenantId, rec.id);
       publish({ tenantId: user.tenantId, chainId: rec.id, kind: 'root' });
       return ok(toRuleChainDto((await storage.ruleChains.get(user.tenantId, rec.id)) ?? { ...rec, root: true }));
     }),
 
-    route('GET', '/api/ruleChain/{ruleChainId}/export', async (ctx, user) => ok(toRuleChainExport(await chainOf(user.tenantId, ctx.params.ruleChainId)))),
+    route('GET', '/api/ruleChain/{ruleChainId}/export', { summary: "A rule chain in ThingsBoard's export format", params: idParams('ruleChainId'), response: RuleChainExportSchema }, async (ctx, user) => ok(toRuleChainExport(await chainOf(user.tenantId, ctx.params.ruleChainId)))),
 
-    route('POST', '/api/ruleChain/import', async (ctx, user) => {
+    route('POST', '/api/ruleChain/import', { summary: "Import a rule chain in ThingsBoard's export format", body: RuleChainExportSchema, response: RuleChainSchema, createsId: ['ruleChainId'] }, async (ctx, user) => {
       const input = parseBody(RuleChainExportSchema, await ctx.body());
       noRuleChainConnections(input.metadata.ruleChainConnections);
       const nodes = normalizeNodes(input.metadata.nodes, false);
@@ -282,9 +297,9 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
       return ok(toRuleChainDto(await storage.ruleChains.save(rec)));
     }),
 
-    route('GET', '/api/ruleChain/nodeTypes', async () => ok(port(deps).nodeTypes())),
+    route('GET', '/api/ruleChain/nodeTypes', { summary: 'The node types the rule engine runs', response: z.array(NodeTypeSchema) }, async () => ok(port(deps).nodeTypes())),
 
-    route('POST', '/api/ruleChain/testRun', async (ctx, user) => {
+    route('POST', '/api/ruleChain/testRun', { summary: 'Run a sample message through a chain or one node, storing nothing', body: TestRunRequestSchema, response: TestRunResultSchema }, async (ctx, user) => {
       const input = parseBody(TestRunRequestSchema, await ctx.body());
       let chain = input.chain;
       let chainId: string | undefined;
@@ -310,13 +325,13 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
       return ok(result);
     }),
 
-    route('GET', '/api/ruleChain/{ruleChainId}/stats', async (ctx, user) => {
+    route('GET', '/api/ruleChain/{ruleChainId}/stats', { summary: "Per-node counters of a chain as this process's engine runs it", params: idParams('ruleChainId'), response: RuleChainStatsSchema }, async (ctx, user) => {
       const rec = await chainOf(user.tenantId, ctx.params.ruleChainId);
       const nodes = port(deps).stats(user.tenantId, rec.id);
       return ok({ ruleChainId: { entityType: 'RULE_CHAIN', id: rec.id }, loaded: nodes !== null, nodes: nodes ?? [] });
     }),
 
-    route('GET', '/api/ruleChain/{ruleChainId}/node/{nodeIndex}/debug', async (ctx, user) => {
+    route('GET', '/api/ruleChain/{ruleChainId}/node/{nodeIndex}/debug', { summary: "A page of a node's debug events", params: RuleNodeParamsSchema, query: DebugEventListQuerySchema, response: DebugEventPageSchema }, async (ctx, user) => {
       const rec = await chainOf(user.tenantId, ctx.params.ruleChainId);
       const index = nodeIndexOf(rec, ctx.params.nodeIndex);
       const nodeId = nodeIdOf(rec.id, index, storedMetadata(rec).nodes[index]!);
@@ -324,7 +339,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
       return ok({ ...page, data: page.data.map((e) => toDebugEventDto(e, nodeId)) });
     }),
 
-    route('POST', '/api/ruleChain/{ruleChainId}/node/{nodeIndex}/debug', async (ctx, user) => {
+    route('POST', '/api/ruleChain/{ruleChainId}/node/{nodeIndex}/debug', { summary: "Switch a node's debug mode on for some minutes, or off", params: RuleNodeParamsSchema, body: NodeDebugRequestSchema, response: DebugSettingsSchema }, async (ctx, user) => {
       const input = parseBody(NodeDebugRequestSchema, await ctx.body());
       const rec = await chainOf(user.tenantId, ctx.params.ruleChainId);
       const index = nodeIndexOf(rec, ctx.params.nodeIndex);

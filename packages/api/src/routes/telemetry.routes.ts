@@ -11,13 +11,28 @@ import {
   type TsKv,
   type TsPoint,
 } from '@rivulet/core';
+import {
+  AttributeValuesSchema,
+  AttributesSaveRequestSchema,
+  KeyListResponseSchema,
+  KeysQuerySchema,
+  RequiredKeysQuerySchema,
+  TelemetryParamsSchema,
+  TelemetryScopeParamsSchema,
+  TimeseriesDeleteQuerySchema,
+  TimeseriesQuerySchema,
+  TimeseriesSaveRequestSchema,
+  TimeseriesScopeParamsSchema,
+  TimeseriesTtlParamsSchema,
+  TimeseriesValuesSchema,
+} from '@rivulet/api-types';
 import type { Aggregation } from '@rivulet/storage';
 import { badParam, invalidBody } from '../api-error';
 import { DEVICE_READERS, withAccess, type AccessHandler } from '../access';
 import { TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { setOwn } from '../own';
 import { boolParam, enumParam, intParam, parseId, requiredParam } from '../params';
-import { ok, type Reply, type RequestContext, type RouteDef } from '../router';
+import { ok, type Reply, type RequestContext, type RouteDef, type RouteDoc } from '../router';
 
 const PREFIX = '/api/plugins/telemetry/{entityType}/{entityId}';
 const ALL_SCOPES = [AttributeScope.CLIENT_SCOPE, AttributeScope.SERVER_SCOPE, AttributeScope.SHARED_SCOPE] as const;
@@ -70,9 +85,12 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
     };
   }
 
-  const route = (method: RouteDef['method'], path: string, handler: (ctx: RequestContext, entityId: string) => Promise<Reply>): RouteDef => ({
+  const route = (method: RouteDef['method'], path: string, doc: RouteDoc, handler: (ctx: RequestContext, entityId: string) => Promise<Reply>): RouteDef => ({
     method,
     path: PREFIX + path,
+    tag: 'Telemetry',
+    params: TelemetryParamsSchema,
+    ...doc,
     handler: withAccess(deps, device(method, handler), method === 'GET' ? DEVICE_READERS : TENANT_ADMIN_ONLY),
   });
 
@@ -98,10 +116,17 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
     return ok();
   };
 
-  return [
-    route('GET', '/keys/timeseries', async (_ctx, id) => ok(await storage.timeseries.findKeys(id))),
+  const saveAttributesDoc: RouteDoc = {
+    summary: 'Save server or shared attributes',
+    params: TelemetryScopeParamsSchema,
+    body: AttributesSaveRequestSchema,
+    response: null,
+  };
 
-    route('GET', '/values/timeseries', async (ctx, id) => {
+  return [
+    route('GET', '/keys/timeseries', { summary: 'Time-series keys of a device', response: KeyListResponseSchema }, async (_ctx, id) => ok(await storage.timeseries.findKeys(id))),
+
+    route('GET', '/values/timeseries', { summary: 'Latest values, or history between startTs and endTs', query: TimeseriesQuerySchema, response: TimeseriesValuesSchema }, async (ctx, id) => {
       const q = ctx.query;
       const strict = boolParam(q, 'useStrictDataTypes') ?? false;
       const startTs = intParam(q, 'startTs', { min: 0 });
@@ -131,24 +156,24 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
       return ok(out);
     }),
 
-    route('GET', '/keys/attributes', async (_ctx, id) => ok([...new Set(await storage.attributes.findKeys(id))])),
-    route('GET', '/keys/attributes/{scope}', async (ctx, id) => ok(await storage.attributes.findKeys(id, parseScope(ctx.params.scope)))),
+    route('GET', '/keys/attributes', { summary: 'Attribute keys of a device, all scopes', response: KeyListResponseSchema }, async (_ctx, id) => ok([...new Set(await storage.attributes.findKeys(id))])),
+    route('GET', '/keys/attributes/{scope}', { summary: 'Attribute keys of one scope', params: TelemetryScopeParamsSchema, response: KeyListResponseSchema }, async (ctx, id) => ok(await storage.attributes.findKeys(id, parseScope(ctx.params.scope)))),
 
-    route('GET', '/values/attributes', async (ctx, id) => {
+    route('GET', '/values/attributes', { summary: 'Attributes of a device, all scopes', query: KeysQuerySchema, response: AttributeValuesSchema }, async (ctx, id) => {
       const keys = keysOf(ctx);
       const perScope = await Promise.all(ALL_SCOPES.map((scope) => storage.attributes.find(id, scope, keys)));
       return ok(perScope.flat().map(attributeDto));
     }),
-    route('GET', '/values/attributes/{scope}', async (ctx, id) => {
+    route('GET', '/values/attributes/{scope}', { summary: 'Attributes of one scope', params: TelemetryScopeParamsSchema, query: KeysQuerySchema, response: AttributeValuesSchema }, async (ctx, id) => {
       const scope = parseScope(ctx.params.scope);
       return ok((await storage.attributes.find(id, scope, keysOf(ctx))).map(attributeDto));
     }),
 
-    route('POST', '/attributes/{scope}', saveAttributes),
+    route('POST', '/attributes/{scope}', saveAttributesDoc, saveAttributes),
     // ThingsBoard's older path, still used by its REST client.
-    route('POST', '/{scope}', saveAttributes),
+    route('POST', '/{scope}', saveAttributesDoc, saveAttributes),
 
-    route('DELETE', '/{scope}', async (ctx, id) => {
+    route('DELETE', '/{scope}', { summary: 'Delete attributes of one scope', params: TelemetryScopeParamsSchema, query: RequiredKeysQuerySchema, response: null }, async (ctx, id) => {
       const scope = parseScope(ctx.params.scope);
       const keys = parseKeyList(requiredParam(ctx.query, 'keys')) ?? [];
       if (keys.length === 0) throw badParam("Parameter 'keys' can't be empty!");
@@ -158,13 +183,13 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
 
     // The scope segment (ThingsBoard sends "ANY") and the TTL are accepted and ignored: Rivulet keeps
     // one time-series store without per-write retention.
-    route('POST', '/timeseries/{scope}', saveTimeseries),
-    route('POST', '/timeseries/{scope}/{ttl}', async (ctx, id) => {
+    route('POST', '/timeseries/{scope}', { summary: 'Save time series', params: TimeseriesScopeParamsSchema, body: TimeseriesSaveRequestSchema, response: null }, saveTimeseries),
+    route('POST', '/timeseries/{scope}/{ttl}', { summary: 'Save time series (the TTL is ignored)', params: TimeseriesTtlParamsSchema, body: TimeseriesSaveRequestSchema, response: null }, async (ctx, id) => {
       if (!/^\d+$/.test(ctx.params.ttl ?? '')) throw badParam(`Incorrect ttl '${ctx.params.ttl ?? ''}': not a number`);
       return saveTimeseries(ctx, id);
     }),
 
-    route('DELETE', '/timeseries/delete', async (ctx, id) => {
+    route('DELETE', '/timeseries/delete', { summary: 'Delete time series of some keys, between startTs and endTs or all', query: TimeseriesDeleteQuerySchema, response: null }, async (ctx, id) => {
       const q = ctx.query;
       const keys = parseKeyList(requiredParam(q, 'keys')) ?? [];
       if (keys.length === 0) throw badParam("Parameter 'keys' can't be empty!");
