@@ -102,3 +102,8 @@ export const RpcRequestSchema = z.looseObject({
 });
 
 export const HealthSchema = z.object({ status: z.enum(['UP', 'DOWN']) });
+
+export const TenantListQuerySchema = pageQuerySchema(['title', 'email', 'country', 'createdTime']);
+export const UserListQuerySchema = pageQuerySchema(['email', 'firstName', 'lastName', 'createdTime']);
+export const CustomerListQuerySchema = pageQuerySchema(['title', 'email', 'country', 'city', 'createdTime']);
+export const CustomerDeviceListQuerySchema = pageQuerySchema(['name', 'type', 'label', 'createdTime']);

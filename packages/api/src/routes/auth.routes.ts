@@ -23,7 +23,10 @@ export function authRoutes(deps: ApiDeps): RouteDef[] {
       public: true,
       body: LoginRequestSchema,
       response: TokenPairSchema,
-      responses: { 401: { description: 'Wrong username or password (errorCode 10)', schema: ErrorResponseSchema } },
+      responses: {
+        401: { description: 'Wrong username or password, or the account is locked (errorCode 10)', schema: ErrorResponseSchema },
+        429: { description: 'Too many failed logins for this account or address (errorCode 33)', schema: ErrorResponseSchema },
+      },
       handler: async (ctx) => {
         const { username, password } = parseBody(LoginRequestSchema, await ctx.body());
         const email = username.trim();
@@ -74,6 +77,7 @@ export function authRoutes(deps: ApiDeps): RouteDef[] {
       // ThingsBoard's logout: the session ends, so its refresh token and its access tokens stop working.
       method: 'POST',
       path: '/api/auth/logout',
+      summary: "Log out: the caller's session, its refresh token and access tokens stop working", tag: 'Auth', body: null, response: null,
       handler: authed(tokens, async (_ctx, auth) => {
         await sessions.end(auth.sessionId, 'logout');
         return ok();

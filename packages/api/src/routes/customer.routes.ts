@@ -1,4 +1,13 @@
-import { CustomerSaveRequestSchema } from '@rivulet/api-types';
+import {
+  CustomerDeviceListQuerySchema,
+  CustomerListQuerySchema,
+  CustomerPageSchema,
+  CustomerSaveRequestSchema,
+  CustomerSchema,
+  DevicePageSchema,
+  DeviceSchema,
+  idParams,
+} from '@rivulet/api-types';
 import { ConflictError, LiveChannel, type DeviceEvent } from '@rivulet/core';
 import type { Device } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
@@ -34,6 +43,7 @@ export function customerRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'POST',
       path: '/api/customer',
+      summary: 'Create a customer, or update it when the body has its id', tag: 'Customer', body: CustomerSaveRequestSchema, response: CustomerSchema, createsId: ['customerId'],
       handler: withAccess(
         deps,
         async (ctx, access) => {
@@ -58,11 +68,13 @@ export function customerRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'GET',
       path: '/api/customer/{customerId}',
+      summary: 'Get a customer', tag: 'Customer', params: idParams('customerId'), response: CustomerSchema,
       handler: withAccess(deps, async (ctx, access) => ok(toCustomerDto(await access.readableCustomer(parseId(ctx.params.customerId, 'customerId')))), DEVICE_READERS),
     },
     {
       method: 'GET',
       path: '/api/customers',
+      summary: "A page of the tenant's customers", tag: 'Customer', query: CustomerListQuerySchema, response: CustomerPageSchema,
       handler: withAccess(
         deps,
         async (ctx, access) => {
@@ -75,6 +87,7 @@ export function customerRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'DELETE',
       path: '/api/customer/{customerId}',
+      summary: 'Delete a customer (its devices become unassigned)', tag: 'Customer', params: idParams('customerId'), response: null,
       handler: withAccess(
         deps,
         async (ctx, access) => {
@@ -90,6 +103,7 @@ export function customerRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'POST',
       path: '/api/customer/{customerId}/device/{deviceId}',
+      summary: 'Assign a device to a customer', tag: 'Customer', params: idParams('customerId', 'deviceId'), body: null, response: DeviceSchema,
       handler: withAccess(
         deps,
         async (ctx, access) => {
@@ -103,6 +117,7 @@ export function customerRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'DELETE',
       path: '/api/customer/device/{deviceId}',
+      summary: 'Unassign a device from its customer', tag: 'Customer', params: idParams('deviceId'), response: DeviceSchema,
       handler: withAccess(
         deps,
         async (ctx, access) => {
@@ -117,6 +132,7 @@ export function customerRoutes(deps: ApiDeps): RouteDef[] {
     {
       method: 'GET',
       path: '/api/customer/{customerId}/devices',
+      summary: "A page of a customer's devices", tag: 'Customer', params: idParams('customerId'), query: CustomerDeviceListQuerySchema, response: DevicePageSchema,
       handler: withAccess(
         deps,
         async (ctx, access) => {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { ChangePasswordRequestSchema, ResetPasswordEmailRequestSchema, ResetPasswordRequestSchema } from '@rivulet/api-types';
+import { ChangePasswordRequestSchema, ResetPasswordEmailRequestSchema, ResetPasswordRequestSchema, TokenPairSchema } from '@rivulet/api-types';
 import { authFailed, badParam } from '../api-error';
 import { authed, type ApiDeps } from '../context';
 import { parseBody } from '../params';
@@ -29,6 +29,7 @@ export function passwordRoutes(deps: ApiDeps): RouteDef[] {
       // Every session of the user ends (the caller's too): the answer is a new token pair.
       method: 'POST',
       path: '/api/auth/changePassword',
+      summary: "Change the caller's password: a new JWT pair (its other sessions end)", tag: 'Auth', body: ChangePasswordRequestSchema, response: TokenPairSchema,
       handler: authed(tokens, async (ctx, auth) => {
         const { currentPassword, newPassword } = parseBody(ChangePasswordRequestSchema, await ctx.body());
         checkPassword(passwordPolicy, newPassword);
@@ -61,6 +62,7 @@ export function passwordRoutes(deps: ApiDeps): RouteDef[] {
       // the link goes to the log for the operator to pass on (docs/operations.md).
       method: 'POST',
       path: '/api/noauth/resetPasswordByEmail',
+      summary: 'Request a password reset link by email (answers 200 whether or not the account exists)', tag: 'Auth', public: true, body: ResetPasswordEmailRequestSchema, response: null,
       handler: async (ctx) => {
         const { email } = parseBody(ResetPasswordEmailRequestSchema, await ctx.body());
         const found = await storage.users.findByEmail(email.trim());
@@ -82,6 +84,7 @@ export function passwordRoutes(deps: ApiDeps): RouteDef[] {
       // One use, before it expires; every session of the user ends; the answer is a new token pair.
       method: 'POST',
       path: '/api/noauth/resetPassword',
+      summary: 'Set a new password with a reset token: a JWT pair', tag: 'Auth', public: true, body: ResetPasswordRequestSchema, response: TokenPairSchema,
       handler: async (ctx) => {
         const { resetToken, password } = parseBody(ResetPasswordRequestSchema, await ctx.body());
         // Before the token is used up, so a refused password leaves the link working.

@@ -1,4 +1,4 @@
-import { TenantSaveRequestSchema } from '@rivulet/api-types';
+import { TenantListQuerySchema, TenantPageSchema, TenantSaveRequestSchema, TenantSchema, idParams } from '@rivulet/api-types';
 import { LiveChannel, type DeviceEvent, type RuleChainEvent } from '@rivulet/core';
 import { notFound } from '../api-error';
 import { withAccess } from '../access';
@@ -26,6 +26,7 @@ export function tenantRoutes(deps: ApiDeps, options: TenantRouteOptions = {}): R
     {
       method: 'POST',
       path: '/api/tenant',
+      summary: 'Create a tenant, or update it when the body has its id', tag: 'Tenant', body: TenantSaveRequestSchema, response: TenantSchema, createsId: ['tenantId'],
       handler: withAccess(
         deps,
         async (ctx) => {
@@ -53,6 +54,7 @@ export function tenantRoutes(deps: ApiDeps, options: TenantRouteOptions = {}): R
     {
       method: 'GET',
       path: '/api/tenant/{tenantId}',
+      summary: 'Get a tenant', tag: 'Tenant', params: idParams('tenantId'), response: TenantSchema,
       handler: withAccess(
         deps,
         async (ctx, access) => {
@@ -69,6 +71,7 @@ export function tenantRoutes(deps: ApiDeps, options: TenantRouteOptions = {}): R
     {
       method: 'GET',
       path: '/api/tenants',
+      summary: 'A page of tenants', tag: 'Tenant', query: TenantListQuerySchema, response: TenantPageSchema,
       handler: withAccess(
         deps,
         async (ctx) => {
@@ -81,6 +84,7 @@ export function tenantRoutes(deps: ApiDeps, options: TenantRouteOptions = {}): R
     {
       method: 'DELETE',
       path: '/api/tenant/{tenantId}',
+      summary: 'Delete a tenant with all its data', tag: 'Tenant', params: idParams('tenantId'), response: null,
       handler: withAccess(
         deps,
         async (ctx) => {

@@ -1,6 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { ActivateUserRequestSchema, UserSaveRequestSchema } from '@rivulet/api-types';
+import {
+  ActivateUserRequestSchema,
+  ActivationLinkInfoSchema,
+  TokenPairSchema,
+  UserListQuerySchema,
+  UserPageSchema,
+  UserSaveRequestSchema,
+  UserSchema,
+  idParams,
+} from '@rivulet/api-types';
+import { z } from 'zod';
 import { ConflictError } from '@rivulet/core';
 import { NULL_ENTITY_ID, type User } from '@rivulet/storage';
 import { badParam, notFound, permissionDenied } from '../api-error';
@@ -75,6 +85,7 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
     {
       method: 'POST',
       path: '/api/user',
+      summary: 'Create a user (active when the body has a password), or update it when the body has its id', tag: 'User', body: UserSaveRequestSchema, response: UserSchema, createsId: ['userId'],
       handler: withAccess(
         deps,
         async (ctx, access) => {
@@ -143,11 +154,13 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
     {
       method: 'GET',
       path: '/api/user/{userId}',
+      summary: 'Get a user', tag: 'User', params: idParams('userId'), response: UserSchema,
       handler: withAccess(deps, async (ctx, access) => ok(toUserDto(await visibleUser(access, parseId(ctx.params.userId, 'userId'))))),
     },
     {
       method: 'DELETE',
       path: '/api/user/{userId}',
+      summary: 'Delete a user and end its sessions', tag: 'User', params: idParams('userId'), response: null,
       handler: withAccess(
         deps,
         async (ctx, access) => {
@@ -164,6 +177,7 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
     {
       method: 'GET',
       path: '/api/users',
+      summary: 'A page of the users the caller manages', tag: 'User', query: UserListQuerySchema, response: UserPageSchema,
       // ThingsBoard's getUsers: a tenant administrator's whole tenant, a customer user's own customer.
       handler: withAccess(
         deps,
@@ -179,6 +193,7 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
     {
       method: 'GET',
       path: '/api/tenant/{tenantId}/users',
+      summary: "A page of a tenant's administrators", tag: 'User', params: idParams('tenantId'), query: UserListQuerySchema, response: UserPageSchema,
       handler: withAccess(
         deps,
         async (ctx) => {
@@ -192,6 +207,7 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
     {
       method: 'GET',
       path: '/api/customer/{customerId}/users',
+      summary: "A page of a customer's users", tag: 'User', params: idParams('customerId'), query: UserListQuerySchema, response: UserPageSchema,
       handler: withAccess(
         deps,
         async (ctx, access) => {
@@ -205,16 +221,19 @@ export function userRoutes(deps: ApiDeps, options: UserRouteOptions = {}): Route
     {
       method: 'GET',
       path: '/api/user/{userId}/activationLink',
+      summary: "A user's activation link", tag: 'User', params: idParams('userId'), response: z.string(),
       handler: withAccess(deps, async (ctx, access) => ok(await activationLink(ctx, access)), ['SYS_ADMIN', 'TENANT_ADMIN']),
     },
     {
       method: 'GET',
       path: '/api/user/{userId}/activationLinkInfo',
+      summary: "A user's activation link and its time to live", tag: 'User', params: idParams('userId'), response: ActivationLinkInfoSchema,
       handler: withAccess(deps, async (ctx, access) => ok({ value: await activationLink(ctx, access), ttlMs }), ['SYS_ADMIN', 'TENANT_ADMIN']),
     },
     {
       method: 'POST',
       path: '/api/noauth/activate',
+      summary: 'Activate a user with the token of its activation link: a JWT pair', tag: 'User', public: true, body: ActivateUserRequestSchema, response: TokenPairSchema,
       handler: async (ctx) => {
         const input = parseBody(ActivateUserRequestSchema, await ctx.body());
         const passwordHash = await hashPassword(acceptNewPassword(deps.auth.passwordPolicy, input.password));
