@@ -9,6 +9,7 @@ import {
   createNodeRegistry,
   createRuleChainService,
   createRuleEngine,
+  createTenantServices,
   type BatchedDebugSink,
   type RuleEngine,
   type RuleNodeServices,
@@ -106,7 +107,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     broadcast,
     registry,
     logger,
-    services: () => nodeServices,
+    servicesFor: (tenantId) => servicesFor(tenantId),
     debugSink: () => debugSink,
   });
   const nodeServices: RuleNodeServices = {
@@ -119,6 +120,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     // Create / clear alarm nodes: one active alarm per originator and type, enforced by storage.
     alarms: storage.alarms,
   };
+  // Every chain, nested chain and test run runs on these bound to its tenant: another tenant's entities are refused.
+  const servicesFor = createTenantServices({ base: nodeServices, ownership: nodeCapabilities.ownership });
   let ruleEngine: RuleEngine | undefined;
   let debugSink: BatchedDebugSink | undefined;
   let debugRetention: ReturnType<typeof setInterval> | undefined;
@@ -138,7 +141,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       registry,
       logger,
       maxRetries: config.RIVULET_RULE_ENGINE_RETRIES,
-      services: nodeServices,
+      servicesFor,
       // Chain saves, root changes and debug switches published by the API reach the engine here.
       broadcast,
       debugSink,
@@ -224,7 +227,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       rpcPickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS,
       ruleChains: createRuleChainService({
         registry,
-        services: nodeServices,
+        servicesFor,
         // Counters of the chains this process's engine runs (the tenant's root chain).
         stats: (tenantId, chainId) => ruleEngine?.stats().chains.find((c) => c.tenantId === tenantId && c.chainId === chainId)?.nodes ?? null,
         // Chains a test run calls through rule chain nodes (run on the same side-effect-free services).

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { validateRuleChain } from './chain';
+import { createNodeRegistry } from './registry';
+import { bindServicesToTenant, checkChainEntities, createOwnershipCache, EntityAccessError } from './tenant-services';
+import { createDryRunServices } from './test-run';
+import { createRecordingServices } from './testing';
+import { defineNode, Relation, type EntityOwnership } from './types';
+
+const A = 'tenant-a';
+const B = 'tenant-b';
+const devA = 'dev-a';
+const devB = 'dev-b';
+// Tenant A owns devA, tenant B owns devB; answers asynchronously, as a cold cache does.
+const ownership: EntityOwnership = { owns: async (t, id) => (t === A && id === devA) || (t === B && id === devB) };
+
+function setup() {
+  const real = createRecordingServices();
+  real.addDevice({ id: devA });
+  const rpcSent: unknown[] = [];
+  const base = { ...real, rpc: { sendToDevice: async (r: unknown) => (rpcSent.push(r), { kind: 'delivered' as const }), replyToDevice: (r: unknown) => void rpcSent.push(r) } };
+  return { real, rpcSent, bound: bindServicesToTenant(base, { tenantId: B, ownership }) };
+}
+
+describe('bindServicesToTenant', () => {
+  it('refuses every call that names another tenant\'s entity, and writes nothing', async () => {
+    const { real, rpcSent, bound } = setup();
+    const refused = [
+      bound.timeseries.save([{ entityId: devB, key: 't', ts: 1, value: 1 }, { entityId: devA, key: 't', ts: 1, value: 1 }]),
+      bound.timeseries.findLatest(devA),
+      bound.timeseries.findHistory!(devA, { keys: ['t'], startTs: 0, endTs: 2 }),
+      bound.attributes.save([{ entityId: devA, scope: 'SHARED_SCOPE', key: 'k', value: 1, lastUpdateTs: 1 }]),
+      bound.attributes.find(devA, 'SERVER_SCOPE'),
+      bound.attributes.delete(devA, 'SERVER_SCOPE', ['k']),
+      bound.alarms!.createOrUpdate({ tenantId: B, type: 'x', originatorType: 'DEVICE', originatorId: devA, severity: 'MAJOR', ts: 1 }),
+      bound.alarms!.createOrUpdate({ tenantId: A, type: 'x', originatorType: 'DEVICE', originatorId: devB, severity: 'MAJOR', ts: 1 }),
+      bound.alarms!.findActive(B, devA, 'x'),
+      bound.alarms!.clear(A, 'some-alarm', 1),
+      bound.devices!.get(A, devA),
+      bound.rpc!.sendToDevice({ requestId: 'r', tenantId: B, deviceId: devA, method: 'factoryReset', params: null, oneway: true, expirationTime: 0 }),
+      Promise.resolve().then(() => bound.rpc!.replyToDevice({ deviceId: devA, requestId: '1', body: {} })),
+    ];
+    for (const p of refused) await expect(p).rejects.toThrow(/does not belong to this tenant|is not this chain's tenant/);
+    await expect(bound.timeseries.findLatest(devA)).rejects.toBeInstanceOf(EntityAccessError);
+    expect(real.points).toEqual([]);
+    expect(real.attributeWrites).toEqual([]);
+    expect(real.alarmList).toEqual([]);
+    expect(rpcSent).toEqual([]);
+  });
+
+  it('passes the tenant\'s own entities (its devices and itself) through', async () => {
+    const { real, rpcSent, bound } = setup();
+    await bound.timeseries.save([{ entityId: devB, key: 't', ts: 1, value: 1 }]);
+    await bound.attributes.save([{ entityId: B, scope: 'SERVER_SCOPE', key: 'k', value: 1, lastUpdateTs: 1 }]);
+    await bound.alarms!.createOrUpdate({ tenantId: B, type: 'x', originatorType: 'DEVICE', originatorId: devB, severity: 'MAJOR', ts: 1 });
+    await bound.rpc!.sendToDevice({ requestId: 'r', tenantId: B, deviceId: devB, method: 'm', params: null, oneway: true, expirationTime: 0 });
+    expect(real.points).toHaveLength(1);
+    expect(real.attributeWrites).toHaveLength(1);
+    expect(real.alarmList).toHaveLength(1);
+    expect(rpcSent).toHaveLength(1);
+  });
+
+  it('a cached answer adds no await: writes reach the batcher in call order', async () => {
+    const cache = createOwnershipCache({ lookup: async (t, id) => t === B && id.startsWith('b') });
+    const order: string[] = [];
+    const real = createRecordingServices();
+    const bound = bindServicesToTenant({ ...real, timeseries: { ...real.timeseries, save: async (p) => void order.push(p[0]!.entityId) } }, { tenantId: B, ownership: cache });
+    expect(cache.owns(B, 'b1')).toBeInstanceOf(Promise);
+    await cache.owns(B, 'b1');
+    expect(cache.owns(B, 'b1')).toBe(true);
+    void bound.timeseries.save([{ entityId: 'b1', key: 't', ts: 1, value: 1 }]);
+    expect(order).toEqual(['b1']); // synchronously
+    expect(await cache.owns(B, 'a1')).toBe(false);
+    expect(cache.owns(B, 'a1')).toBe(false);
+    cache.invalidate(B, 'b1');
+    expect(cache.owns(B, 'b1')).toBeInstanceOf(Promise);
+  });
+
+  it('test runs on bound services refuse recorded writes and reads of other tenants too', async () => {
+    const { bound } = setup();
+    const dry = createDryRunServices(bound);
+    await expect(dry.services.timeseries.save([{ entityId: devA, key: 't', ts: 1, value: 1 }])).rejects.toBeInstanceOf(EntityAccessError);
+    await expect(dry.services.attributes.find(devA, 'SERVER_SCOPE')).rejects.toBeInstanceOf(EntityAccessError);
+    expect(dry.writes).toEqual([]);
+    await dry.services.timeseries.save([{ entityId: devB, key: 't', ts: 1, value: 1 }]);
+    expect(dry.writes).toHaveLength(1);
+  });
+});
+
+describe('checkChainEntities', () => {
+  const refNode = defineNode({
+    type: 'test.ref',
+    category: 'action',
+    name: 'ref',
+    description: 'names an entity',
+    configSchema: z.object({ deviceId: z.string() }),
+    configVersion: 0,
+    relations: [Relation.SUCCESS],
+    entityRefs: (c) => [{ field: 'deviceId', entityType: 'DEVICE', id: c.deviceId }],
+    create: () => ({ process: (msg) => [{ relation: Relation.SUCCESS, msg }] }),
+  });
+  const chain = (deviceId: string) =>
+    validateRuleChain({ ruleChain: { name: 'c' }, metadata: { nodes: [{ type: 'test.ref', name: 'Gen', configuration: { deviceId } }] } }, createNodeRegistry([refNode]));
+
+  it('refuses a configuration naming another tenant\'s entity, naming node and field', async () => {
+    const { bound } = setup();
+    await expect(checkChainEntities(chain(devA), bound)).rejects.toThrow(/node 0 "Gen": deviceId: DEVICE dev-a is not an entity of this tenant/);
+    await expect(checkChainEntities(chain(devB), bound)).resolves.toBeUndefined();
+    await expect(checkChainEntities(chain(B), bound)).resolves.toBeUndefined();
+  });
+});

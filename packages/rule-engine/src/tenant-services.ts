@@ -1,0 +1,186 @@
+import { ErrorCode, RivuletError } from '@rivulet/core';
+import { InvalidRuleChainError, type ValidatedChain } from './chain';
+import type { AlarmService, DeviceLookup, EntityOwnership, RuleChainResolver, RuleNodeServices, RuleRpcService, TenantScope, TenantServices } from './types';
+
+/**
+ * A rule node reached an entity of another tenant (or one that does not exist). Thrown by the
+ * tenant-bound services, so the node's message leaves by Failure with this message.
+ */
+export class EntityAccessError extends RivuletError {
+  constructor(tenantId: string, entityId: string) {
+    super(ErrorCode.FORBIDDEN, `Entity ${entityId} does not belong to this tenant (${tenantId})`, { details: { tenantId, entityId } });
+    this.name = 'EntityAccessError';
+  }
+}
+
+type Check = void | Promise<void>;
+
+/**
+ * Wraps services so that every call naming an entity checks first that the entity belongs to
+ * `scope.tenantId` (a device of that tenant, or the tenant itself) and refuses otherwise: the
+ * isolation lives here, not in each node. Tenant ids passed by nodes (alarms, devices, chains, RPC)
+ * must be the bound tenant's. A cache hit in the ownership answers synchronously, so an allowed
+ * write adds no await (the batching behind save() is unchanged).
+ */
+export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope): RuleNodeServices {
+  const { tenantId, ownership } = scope;
+  const deny = (id: string) => new EntityAccessError(tenantId, id);
+
+  function checkOne(id: string): Check {
+    if (id === tenantId) return;
+    const owned = ownership.owns(tenantId, id);
+    if (owned === true) return;
+    if (owned === false) throw deny(id);
+    return owned.then((ok) => {
+      if (!ok) throw deny(id);
+    });
+  }
+  function checkTenant(t: string): void {
+    if (t !== tenantId) throw new RivuletError(ErrorCode.FORBIDDEN, `Tenant ${t} is not this chain's tenant (${tenantId})`);
+  }
+  /** Checks every id (consecutive repeats once), then runs `then`; a refusal rejects, never throws. */
+  function guarded<T>(ids: Iterable<string>, then: () => Promise<T>): Promise<T> {
+    let pending: Check[] | undefined;
+    try {
+      let last: string | undefined;
+      for (const id of ids) {
+        if (id === last) continue;
+        last = id;
+        const r = checkOne(id);
+        if (r) (pending ??= []).push(r);
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return pending ? Promise.all(pending).then(then) : then();
+  }
+  function* entityIds(items: ReadonlyArray<{ entityId: string }>): Iterable<string> {
+    for (const it of items) yield it.entityId;
+  }
+
+  const ts = base.timeseries;
+  const attrs = base.attributes;
+  const history = ts.findHistory?.bind(ts);
+  const alarms: AlarmService | undefined = base.alarms && {
+    createOrUpdate: (input) => guarded([input.originatorId], async () => (checkTenant(input.tenantId), base.alarms!.createOrUpdate(input))),
+    findActive: (t, originatorId, type) => guarded([originatorId], async () => (checkTenant(t), base.alarms!.findActive(t, originatorId, type))),
+    // Storage finds alarms by (tenant, id): one of another tenant is not found.
+    clear: async (t, id, at, details) => (checkTenant(t), base.alarms!.clear(t, id, at, details)),
+  };
+  const devices: DeviceLookup | undefined = base.devices && {
+    get: async (t, id) => (checkTenant(t), base.devices!.get(t, id)),
+  };
+  const ruleChains: RuleChainResolver | undefined = base.ruleChains && {
+    get: async (t, id) => (checkTenant(t), base.ruleChains!.get(t, id)),
+  };
+  const rpc: RuleRpcService | undefined = base.rpc && {
+    sendToDevice: (request) => guarded([request.deviceId], async () => (checkTenant(request.tenantId), base.rpc!.sendToDevice(request))),
+    replyToDevice: (reply) => guarded([reply.deviceId], async () => base.rpc!.replyToDevice(reply)),
+  };
+  return {
+    ...base,
+    timeseries: {
+      save: (points) => guarded(entityIds(points), () => ts.save(points)),
+      findLatest: (id, keys) => guarded([id], () => ts.findLatest(id, keys)),
+      ...(history ? { findHistory: (id: string, q: Parameters<typeof history>[1]) => guarded([id], () => history(id, q)) } : {}),
+    },
+    attributes: {
+      save: (items) => guarded(entityIds(items), () => attrs.save(items)),
+      find: (id, s, keys) => guarded([id], () => attrs.find(id, s, keys)),
+      delete: (id, s, keys) => guarded([id], () => attrs.delete(id, s, keys)),
+    },
+    ...(alarms ? { alarms } : {}),
+    ...(devices ? { devices } : {}),
+    ...(ruleChains ? { ruleChains } : {}),
+    ...(rpc ? { rpc } : {}),
+    tenant: scope,
+  };
+}
+
+/**
+ * The composition root's one way to hand services to chains: `servicesFor(tenantId)` is `base`
+ * bound to that tenant (made once per tenant and reused).
+ */
+export function createTenantServices(options: { base: RuleNodeServices; ownership: EntityOwnership }): TenantServices {
+  const bound = new Map<string, RuleNodeServices>();
+  return (tenantId) => {
+    let s = bound.get(tenantId);
+    if (!s) {
+      s = bindServicesToTenant(options.base, { tenantId, ownership: options.ownership });
+      bound.set(tenantId, s);
+    }
+    return s;
+  };
+}
+
+/**
+ * Refuses a chain whose node configurations name entities of another tenant (or none): a
+ * generator with another tenant's device as originator fails its save and its load with an error
+ * naming node and field, not only each message. Services not bound to a tenant: nothing to check.
+ */
+export async function checkChainEntities(chain: ValidatedChain, services: RuleNodeServices): Promise<void> {
+  const scope = services.tenant;
+  if (!scope) return;
+  for (const n of chain.nodes) {
+    for (const ref of n.def.entityRefs?.(n.config as never) ?? []) {
+      if (ref.id === scope.tenantId || (await scope.ownership.owns(scope.tenantId, ref.id))) continue;
+      throw new InvalidRuleChainError(
+        `Invalid configuration of node ${n.index} "${n.name || n.def.type}": ${ref.field}: ${ref.entityType} ${ref.id} is not an entity of this tenant`,
+        { nodeIndex: n.index, nodeName: n.name, field: ref.field },
+      );
+    }
+  }
+}
+
+export interface OwnershipCache extends EntityOwnership {
+  /** Forget what is known of one entity (it was created, deleted or moved). */
+  invalidate(tenantId: string, entityId: string): void;
+}
+
+/**
+ * Ownership answers cached per (tenant, entity): a known answer is returned synchronously. "Owned"
+ * lives `ttlMs`, "not owned" `missTtlMs` (short: a device created a moment later is found), both
+ * dropped at once by invalidate(). Concurrent misses share one lookup.
+ */
+export function createOwnershipCache(options: {
+  lookup: (tenantId: string, entityId: string) => Promise<boolean>;
+  ttlMs?: number;
+  missTtlMs?: number;
+  maxEntries?: number;
+  now?: () => number;
+}): OwnershipCache {
+  const ttlMs = options.ttlMs ?? 30_000;
+  const missTtlMs = options.missTtlMs ?? 2_000;
+  const maxEntries = options.maxEntries ?? 100_000;
+  const now = options.now ?? Date.now;
+  const cache = new Map<string, { at: number; owned: boolean | Promise<boolean> }>();
+  return {
+    owns(tenantId, entityId) {
+      if (entityId === tenantId) return true;
+      const key = `${tenantId}/${entityId}`;
+      const hit = cache.get(key);
+      const t = now();
+      if (hit && (typeof hit.owned !== 'boolean' || t - hit.at < (hit.owned ? ttlMs : missTtlMs))) return hit.owned;
+      const entry = { at: t, owned: options.lookup(tenantId, entityId) as boolean | Promise<boolean> };
+      const pending = entry.owned as Promise<boolean>;
+      cache.delete(key);
+      cache.set(key, entry);
+      if (cache.size > maxEntries) {
+        const oldest = cache.keys().next();
+        if (!oldest.done) cache.delete(oldest.value);
+      }
+      pending.then(
+        (owned) => {
+          if (cache.get(key) === entry) entry.owned = owned;
+        },
+        () => {
+          if (cache.get(key) === entry) cache.delete(key);
+        },
+      );
+      return pending;
+    },
+    invalidate(tenantId, entityId) {
+      cache.delete(`${tenantId}/${entityId}`);
+    },
+  };
+}
