@@ -81,7 +81,10 @@ export async function startIsolationWorld(name: string): Promise<IsolationWorld>
       devices: (await app.storage.devices.list(app.tenantId, { pageSize: 100, page: 0 })).data.map((d) => d.name).sort(),
       latest: await app.storage.timeseries.findLatest(dev.id),
       points: await app.storage.timeseries.count(dev.id),
-      attributes: await Promise.all([AttributeScope.CLIENT_SCOPE, AttributeScope.SERVER_SCOPE, AttributeScope.SHARED_SCOPE].map((s) => app.storage.attributes.find(dev.id, s))),
+      // Without the activity attributes A's own session keeps writing on its own schedule.
+      attributes: (await Promise.all([AttributeScope.CLIENT_SCOPE, AttributeScope.SERVER_SCOPE, AttributeScope.SHARED_SCOPE].map((s) => app.storage.attributes.find(dev.id, s)))).map((list) =>
+        list.filter((kv) => !DEVICE_STATE_KEYS.has(kv.key)).sort((x, y) => x.key.localeCompare(y.key)),
+      ),
       alarms: (await app.storage.alarms.list(app.tenantId, { pageSize: 100, page: 0 })).data,
       chains: (await app.storage.ruleChains.list(app.tenantId, { pageSize: 100, page: 0 })).data.map((c) => ({ ...c, updatedTime: 0 })),
       dashboards: await app.storage.dashboards.get(app.tenantId, dash.id!.id),
@@ -110,6 +113,8 @@ export async function startIsolationWorld(name: string): Promise<IsolationWorld>
   }
 }
 
+
+const DEVICE_STATE_KEYS = new Set(['active', 'lastActivityTime', 'lastConnectTime', 'lastDisconnectTime', 'inactivityAlarmTime']);
 
 /** Lets what a refused call might have set off (queue, rule engine, MQTT delivery) happen before asserting nothing did. */
 export const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
