@@ -95,19 +95,24 @@ describe('isolation matrix: rule nodes and test runs', () => {
   });
 
   it('each entity-taking node, test-run by B on A’s device, fails its message and records nothing', async () => {
+    const originators = [
+      { entityType: 'DEVICE', id: w.a.deviceId },
+      { entityType: 'TENANT', id: w.a.tenantId },
+    ];
     for (const caller of w.callers) {
-      for (const node of entityNodes) {
+      for (const [node, originator] of entityNodes.flatMap((n) => originators.map((o) => [n, o] as const))) {
         const r = await api<{ ok: boolean; error: string | null; writes: unknown[]; steps: Array<{ error: string | null }> }>(w.app.url, caller.jwt, '/api/ruleChain/testRun', {
           method: 'POST',
           body: {
             chain: chainJson([node]),
-            msg: { type: 'POST_TELEMETRY_REQUEST', data: { method: 'factoryReset', params: {}, temperature: 666, setpoint: 1 }, originator: { entityType: 'DEVICE', id: w.a.deviceId } },
+            msg: { type: 'POST_TELEMETRY_REQUEST', data: { method: 'factoryReset', params: {}, temperature: 666, setpoint: 1 }, originator },
           },
         });
-        const where = `${caller.name}: ${node.name} -> ${JSON.stringify(r.body).slice(0, 300)}`;
+        const where = `${caller.name}: ${node.name} on A's ${originator.entityType} -> ${JSON.stringify(r.body).slice(0, 300)}`;
         expect(r.status, where).toBe(200);
         expect(r.body.ok, where).toBe(false);
-        expect(r.body.steps[0]?.error, where).toMatch(/does not belong to this tenant|Device .* not found/);
+        // refused for the entity, or (a TENANT originator) refused by a node that takes devices only
+        expect(r.body.steps[0]?.error, where).toMatch(/does not belong to this tenant|Device .* not found|not a device|DEVICE originators/);
         expect(r.body.writes, where).toEqual([]);
         // nothing of A's comes back: not its telemetry, attributes or name
         const text = JSON.stringify(r.body);
