@@ -38,12 +38,13 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope)
   function checkTenant(t: string): void {
     if (t !== tenantId) throw new RivuletError(ErrorCode.FORBIDDEN, `Tenant ${t} is not this chain's tenant (${tenantId})`);
   }
-  /** Checks every id (consecutive repeats once), then runs `then`; a refusal rejects, never throws. */
-  function guarded<T>(ids: Iterable<string>, then: () => Promise<T>): Promise<T> {
-    let pending: Check[] | undefined;
+  /** Checks every item's entity (consecutive repeats once), then runs `then`; a refusal rejects, never throws. */
+  function guarded<T>(items: ReadonlyArray<{ entityId: string }>, then: () => Promise<T>): Promise<T> {
+    let pending: Array<Promise<void>> | undefined;
     try {
       let last: string | undefined;
-      for (const id of ids) {
+      for (let i = 0; i < items.length; i++) {
+        const id = items[i]!.entityId;
         if (id === last) continue;
         last = id;
         const r = checkOne(id);
@@ -54,16 +55,22 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope)
     }
     return pending ? Promise.all(pending).then(then) : then();
   }
-  function* entityIds(items: ReadonlyArray<{ entityId: string }>): Iterable<string> {
-    for (const it of items) yield it.entityId;
+  function guardedId<T>(id: string, then: () => Promise<T>): Promise<T> {
+    let r: Check;
+    try {
+      r = checkOne(id);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return r ? r.then(then) : then();
   }
 
   const ts = base.timeseries;
   const attrs = base.attributes;
   const history = ts.findHistory?.bind(ts);
   const alarms: AlarmService | undefined = base.alarms && {
-    createOrUpdate: (input) => guarded([input.originatorId], async () => (checkTenant(input.tenantId), base.alarms!.createOrUpdate(input))),
-    findActive: (t, originatorId, type) => guarded([originatorId], async () => (checkTenant(t), base.alarms!.findActive(t, originatorId, type))),
+    createOrUpdate: (input) => guardedId(input.originatorId, async () => (checkTenant(input.tenantId), base.alarms!.createOrUpdate(input))),
+    findActive: (t, originatorId, type) => guardedId(originatorId, async () => (checkTenant(t), base.alarms!.findActive(t, originatorId, type))),
     // Storage finds alarms by (tenant, id): one of another tenant is not found.
     clear: async (t, id, at, details) => (checkTenant(t), base.alarms!.clear(t, id, at, details)),
   };
@@ -74,20 +81,20 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope)
     get: async (t, id) => (checkTenant(t), base.ruleChains!.get(t, id)),
   };
   const rpc: RuleRpcService | undefined = base.rpc && {
-    sendToDevice: (request) => guarded([request.deviceId], async () => (checkTenant(request.tenantId), base.rpc!.sendToDevice(request))),
-    replyToDevice: (reply) => guarded([reply.deviceId], async () => base.rpc!.replyToDevice(reply)),
+    sendToDevice: (request) => guardedId(request.deviceId, async () => (checkTenant(request.tenantId), base.rpc!.sendToDevice(request))),
+    replyToDevice: (reply) => guardedId(reply.deviceId, async () => base.rpc!.replyToDevice(reply)),
   };
   return {
     ...base,
     timeseries: {
-      save: (points) => guarded(entityIds(points), () => ts.save(points)),
-      findLatest: (id, keys) => guarded([id], () => ts.findLatest(id, keys)),
-      ...(history ? { findHistory: (id: string, q: Parameters<typeof history>[1]) => guarded([id], () => history(id, q)) } : {}),
+      save: (points) => guarded(points, () => ts.save(points)),
+      findLatest: (id, keys) => guardedId(id, () => ts.findLatest(id, keys)),
+      ...(history ? { findHistory: (id: string, q: Parameters<typeof history>[1]) => guardedId(id, () => history(id, q)) } : {}),
     },
     attributes: {
-      save: (items) => guarded(entityIds(items), () => attrs.save(items)),
-      find: (id, s, keys) => guarded([id], () => attrs.find(id, s, keys)),
-      delete: (id, s, keys) => guarded([id], () => attrs.delete(id, s, keys)),
+      save: (items) => guarded(items, () => attrs.save(items)),
+      find: (id, s, keys) => guardedId(id, () => attrs.find(id, s, keys)),
+      delete: (id, s, keys) => guardedId(id, () => attrs.delete(id, s, keys)),
     },
     ...(alarms ? { alarms } : {}),
     ...(devices ? { devices } : {}),
