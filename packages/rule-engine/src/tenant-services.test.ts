@@ -76,6 +76,27 @@ describe('bindServicesToTenant', () => {
     expect(cache.owns(B, 'b1')).toBeInstanceOf(Promise);
   });
 
+  it('the cache expires answers (owned after ttlMs, not owned after missTtlMs) and keeps at most maxEntries', async () => {
+    let clock = 0;
+    let lookups = 0;
+    const cache = createOwnershipCache({ lookup: async (_t, id) => (lookups++, id.startsWith('b')), ttlMs: 100, missTtlMs: 10, maxEntries: 2, now: () => clock });
+    await cache.owns(B, 'b1');
+    await cache.owns(B, 'a1');
+    expect([cache.owns(B, 'b1'), cache.owns(B, 'a1'), lookups]).toEqual([true, false, 2]);
+    clock = 11;
+    expect(cache.owns(B, 'b1')).toBe(true);
+    expect(await cache.owns(B, 'a1')).toBe(false);
+    expect(lookups).toBe(3);
+    clock = 101;
+    expect(await cache.owns(B, 'b1')).toBe(true);
+    expect(lookups).toBe(4);
+    await cache.owns(A, 'b2'); // a third entry: one of the others is dropped
+    const before = lookups;
+    await cache.owns(B, 'a1');
+    await cache.owns(B, 'b1');
+    expect(lookups).toBeGreaterThan(before);
+  });
+
   it('test runs on bound services refuse recorded writes and reads of other tenants too', async () => {
     const { bound } = setup();
     const dry = createDryRunServices(bound);

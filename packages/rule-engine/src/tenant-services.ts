@@ -139,6 +139,11 @@ export async function checkChainEntities(chain: ValidatedChain, services: RuleNo
   }
 }
 
+interface Entry {
+  at: number;
+  owned: boolean | Promise<boolean>;
+}
+
 export interface OwnershipCache extends EntityOwnership {
   /** Forget what is known of one entity (it was created, deleted or moved). */
   invalidate(tenantId: string, entityId: string): void;
@@ -160,34 +165,45 @@ export function createOwnershipCache(options: {
   const missTtlMs = options.missTtlMs ?? 2_000;
   const maxEntries = options.maxEntries ?? 100_000;
   const now = options.now ?? Date.now;
-  const cache = new Map<string, { at: number; owned: boolean | Promise<boolean> }>();
+  // Per tenant, then per entity: no key string is built per call (an id's hash is cached in the string).
+  const tenants = new Map<string, Map<string, Entry>>();
+  let size = 0;
+  function drop(tenantId: string, entityId: string): void {
+    const m = tenants.get(tenantId);
+    if (m?.delete(entityId)) {
+      size--;
+      if (m.size === 0) tenants.delete(tenantId);
+    }
+  }
   return {
     owns(tenantId, entityId) {
       if (entityId === tenantId) return true;
-      const key = `${tenantId}/${entityId}`;
-      const hit = cache.get(key);
+      let m = tenants.get(tenantId);
+      const hit = m?.get(entityId);
       const t = now();
       if (hit && (typeof hit.owned !== 'boolean' || t - hit.at < (hit.owned ? ttlMs : missTtlMs))) return hit.owned;
-      const entry = { at: t, owned: options.lookup(tenantId, entityId) as boolean | Promise<boolean> };
-      const pending = entry.owned as Promise<boolean>;
-      cache.delete(key);
-      cache.set(key, entry);
-      if (cache.size > maxEntries) {
-        const oldest = cache.keys().next();
-        if (!oldest.done) cache.delete(oldest.value);
+      const pending = options.lookup(tenantId, entityId);
+      const entry: Entry = { at: t, owned: pending };
+      if (hit) drop(tenantId, entityId);
+      if (size >= maxEntries) {
+        // Over the cap: the oldest entry of the first tenant goes (cheap, and rare).
+        const first = tenants.entries().next();
+        if (!first.done) drop(first.value[0], first.value[1].keys().next().value as string);
       }
+      m = tenants.get(tenantId);
+      if (!m) tenants.set(tenantId, (m = new Map()));
+      m.set(entityId, entry);
+      size++;
       pending.then(
         (owned) => {
-          if (cache.get(key) === entry) entry.owned = owned;
+          if (tenants.get(tenantId)?.get(entityId) === entry) entry.owned = owned;
         },
         () => {
-          if (cache.get(key) === entry) cache.delete(key);
+          if (tenants.get(tenantId)?.get(entityId) === entry) drop(tenantId, entityId);
         },
       );
       return pending;
     },
-    invalidate(tenantId, entityId) {
-      cache.delete(`${tenantId}/${entityId}`);
-    },
+    invalidate: drop,
   };
 }
