@@ -88,8 +88,15 @@ describe('bindServicesToTenant', () => {
     expect(await cache.owns(B, 'a1')).toBe(false);
     expect(lookups).toBe(3);
     clock = 101;
-    expect(await cache.owns(B, 'b1')).toBe(true);
+    expect(cache.owns(B, 'b1')).toBe(true); // served at once while asked again in the background
     expect(lookups).toBe(4);
+    const revoked = createOwnershipCache({ lookup: async () => (lookups++, lookups < 6), ttlMs: 100, now: () => clock });
+    clock = 0;
+    expect(await revoked.owns(B, 'b9')).toBe(true);
+    clock = 200;
+    expect(revoked.owns(B, 'b9')).toBe(true);
+    await new Promise((r) => setTimeout(r, 0));
+    expect(revoked.owns(B, 'b9')).toBe(false); // the background answer said no
     await cache.owns(A, 'b2'); // a third entry: one of the others is dropped
     const before = lookups;
     await cache.owns(B, 'a1');

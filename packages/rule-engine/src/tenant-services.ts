@@ -38,22 +38,34 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope)
   function checkTenant(t: string): void {
     if (t !== tenantId) throw new RivuletError(ErrorCode.FORBIDDEN, `Tenant ${t} is not this chain's tenant (${tenantId})`);
   }
-  /** Checks every item's entity (consecutive repeats once), then runs `then`; a refusal rejects, never throws. */
-  function guarded<T>(items: ReadonlyArray<{ entityId: string }>, then: () => Promise<T>): Promise<T> {
+  /**
+   * Checks every item's entity (consecutive repeats once). Undefined: all known to be the tenant's
+   * (the hot path: no promise, no closure); an error: refused; a promise: some answers pending.
+   */
+  function checkItems(items: ReadonlyArray<{ entityId: string }>): undefined | Error | Promise<unknown> {
     let pending: Array<Promise<void>> | undefined;
-    try {
-      let last: string | undefined;
-      for (let i = 0; i < items.length; i++) {
-        const id = items[i]!.entityId;
-        if (id === last) continue;
-        last = id;
-        const r = checkOne(id);
-        if (r) (pending ??= []).push(r);
-      }
-    } catch (e) {
-      return Promise.reject(e);
+    let last: string | undefined;
+    for (let i = 0; i < items.length; i++) {
+      const id = items[i]!.entityId;
+      if (id === last || id === tenantId) continue;
+      last = id;
+      const owned = ownership.owns(tenantId, id);
+      if (owned === true) continue;
+      if (owned === false) return deny(id);
+      (pending ??= []).push(
+        owned.then((ok) => {
+          if (!ok) throw deny(id);
+        }),
+      );
     }
-    return pending ? Promise.all(pending).then(then) : then();
+    return pending && (pending.length === 1 ? pending[0] : Promise.all(pending));
+  }
+  /** Runs the write once its items are checked; a refusal rejects, never throws. */
+  function guarded<I extends { entityId: string }>(items: ReadonlyArray<I>, write: (items: ReadonlyArray<I>) => Promise<void>): Promise<void> {
+    const c = checkItems(items);
+    if (c === undefined) return write(items);
+    if (c instanceof Error) return Promise.reject(c);
+    return c.then(() => write(items));
   }
   function guardedId<T>(id: string, then: () => Promise<T>): Promise<T> {
     let r: Check;
@@ -68,6 +80,8 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope)
   const ts = base.timeseries;
   const attrs = base.attributes;
   const history = ts.findHistory?.bind(ts);
+  const saveTs = ts.save.bind(ts);
+  const saveAttrs = attrs.save.bind(attrs);
   const alarms: AlarmService | undefined = base.alarms && {
     createOrUpdate: (input) => guardedId(input.originatorId, async () => (checkTenant(input.tenantId), base.alarms!.createOrUpdate(input))),
     findActive: (t, originatorId, type) => guardedId(originatorId, async () => (checkTenant(t), base.alarms!.findActive(t, originatorId, type))),
@@ -87,12 +101,12 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope)
   return {
     ...base,
     timeseries: {
-      save: (points) => guarded(points, () => ts.save(points)),
+      save: (points) => guarded(points, saveTs),
       findLatest: (id, keys) => guardedId(id, () => ts.findLatest(id, keys)),
       ...(history ? { findHistory: (id: string, q: Parameters<typeof history>[1]) => guardedId(id, () => history(id, q)) } : {}),
     },
     attributes: {
-      save: (items) => guarded(items, () => attrs.save(items)),
+      save: (items) => guarded(items, saveAttrs),
       find: (id, s, keys) => guardedId(id, () => attrs.find(id, s, keys)),
       delete: (id, s, keys) => guardedId(id, () => attrs.delete(id, s, keys)),
     },
@@ -140,6 +154,7 @@ export async function checkChainEntities(chain: ValidatedChain, services: RuleNo
 }
 
 interface Entry {
+  tenantId: string;
   at: number;
   owned: boolean | Promise<boolean>;
 }
@@ -151,8 +166,9 @@ export interface OwnershipCache extends EntityOwnership {
 
 /**
  * Ownership answers cached per (tenant, entity): a known answer is returned synchronously. "Owned"
- * lives `ttlMs`, "not owned" `missTtlMs` (short: a device created a moment later is found), both
- * dropped at once by invalidate(). Concurrent misses share one lookup.
+ * is asked again in the background after `ttlMs` (and served meanwhile), "not owned" lives
+ * `missTtlMs` (short: a device created a moment later is found); invalidate() drops either at once.
+ * Concurrent misses share one lookup.
  */
 export function createOwnershipCache(options: {
   lookup: (tenantId: string, entityId: string) => Promise<boolean>;
@@ -164,46 +180,51 @@ export function createOwnershipCache(options: {
   const ttlMs = options.ttlMs ?? 30_000;
   const missTtlMs = options.missTtlMs ?? 2_000;
   const maxEntries = options.maxEntries ?? 100_000;
-  const now = options.now ?? Date.now;
-  // Per tenant, then per entity: no key string is built per call (an id's hash is cached in the string).
-  const tenants = new Map<string, Map<string, Entry>>();
-  let size = 0;
-  function drop(tenantId: string, entityId: string): void {
-    const m = tenants.get(tenantId);
-    if (m?.delete(entityId)) {
-      size--;
-      if (m.size === 0) tenants.delete(tenantId);
-    }
-  }
+  const clock = options.now;
+  // Keyed by entity alone (ids are uuids: one entity, one tenant), the tenant asked about kept in the
+  // entry: one lookup of a string whose hash is cached, no key built per call.
+  const cache = new Map<string, Entry>();
   return {
     owns(tenantId, entityId) {
       if (entityId === tenantId) return true;
-      let m = tenants.get(tenantId);
-      const hit = m?.get(entityId);
-      const t = now();
-      if (hit && (typeof hit.owned !== 'boolean' || t - hit.at < (hit.owned ? ttlMs : missTtlMs))) return hit.owned;
-      const pending = options.lookup(tenantId, entityId);
-      const entry: Entry = { at: t, owned: pending };
-      if (hit) drop(tenantId, entityId);
-      if (size >= maxEntries) {
-        // Over the cap: the oldest entry of the first tenant goes (cheap, and rare).
-        const first = tenants.entries().next();
-        if (!first.done) drop(first.value[0], first.value[1].keys().next().value as string);
+      const hit = cache.get(entityId);
+      const t = clock ? clock() : Date.now();
+      if (hit !== undefined && hit.tenantId === tenantId) {
+        const owned = hit.owned;
+        if (typeof owned !== 'boolean' || t - hit.at < (owned ? ttlMs : missTtlMs)) return owned;
+        if (owned) {
+          // An entity never moves to another tenant (deletion is announced): it stays the tenant's
+          // while it is asked again in the background, so the hot path never waits for a refresh.
+          hit.at = t;
+          options.lookup(tenantId, entityId).then(
+            (still) => {
+              if (!still && cache.get(entityId) === hit) hit.owned = false;
+            },
+            () => {},
+          );
+          return true;
+        }
       }
-      m = tenants.get(tenantId);
-      if (!m) tenants.set(tenantId, (m = new Map()));
-      m.set(entityId, entry);
-      size++;
+      const pending = options.lookup(tenantId, entityId);
+      const entry: Entry = { tenantId, at: t, owned: pending };
+      cache.delete(entityId);
+      cache.set(entityId, entry);
+      if (cache.size > maxEntries) {
+        const oldest = cache.keys().next();
+        if (!oldest.done) cache.delete(oldest.value);
+      }
       pending.then(
         (owned) => {
-          if (tenants.get(tenantId)?.get(entityId) === entry) entry.owned = owned;
+          if (cache.get(entityId) === entry) entry.owned = owned;
         },
         () => {
-          if (tenants.get(tenantId)?.get(entityId) === entry) drop(tenantId, entityId);
+          if (cache.get(entityId) === entry) cache.delete(entityId);
         },
       );
       return pending;
     },
-    invalidate: drop,
+    invalidate(_tenantId, entityId) {
+      cache.delete(entityId);
+    },
   };
 }
