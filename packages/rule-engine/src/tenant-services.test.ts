@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { validateRuleChain } from './chain';
 import { createNodeRegistry } from './registry';
 import { bindServicesToTenant, checkChainEntities, createOwnershipCache, EntityAccessError } from './tenant-services';
-import { createDryRunServices } from './test-run';
+import { createDryRunServices, testRunChain } from './test-run';
 import { createRecordingServices } from './testing';
 import { defineNode, Relation, type EntityOwnership } from './types';
 
@@ -112,6 +112,36 @@ describe('bindServicesToTenant', () => {
     expect(dry.writes).toEqual([]);
     await dry.services.timeseries.save([{ entityId: devB, key: 't', ts: 1, value: 1 }]);
     expect(dry.writes).toHaveLength(1);
+  });
+});
+
+describe('test runs on bound services', () => {
+  const save = defineNode({
+    type: 'test.saveOriginator',
+    category: 'action',
+    name: 'save',
+    description: 'saves a point and reads it back for the originator',
+    configSchema: z.object({}),
+    configVersion: 0,
+    relations: [Relation.SUCCESS],
+    create: (_c, services) => ({
+      async process(msg) {
+        await services.timeseries.save([{ entityId: msg.originator.id, key: 't', ts: 1, value: 1 }]);
+        await services.timeseries.findLatest(msg.originator.id);
+        return [{ relation: Relation.SUCCESS, msg }];
+      },
+    }),
+  });
+  const chain = { ruleChain: { name: 'c' }, metadata: { nodes: [{ type: 'test.saveOriginator', name: 'Save' }] } };
+  const registry = createNodeRegistry([save]);
+
+  it('a sample without originator gets an id of its own; another tenant’s originator fails the message', async () => {
+    const { bound } = setup();
+    const own = await testRunChain({ chain, msg: { type: 'X', data: {} }, tenantId: B, registry, services: bound });
+    expect(own).toMatchObject({ ok: true, writes: [{ kind: 'timeseries' }] });
+    const foreign = await testRunChain({ chain, msg: { type: 'X', data: {}, originator: { entityType: 'DEVICE', id: devA } }, tenantId: B, registry, services: bound });
+    expect(foreign).toMatchObject({ ok: false, writes: [], error: expect.stringMatching(/does not belong/) });
+    await expect(testRunChain({ chain, msg: { type: 'X', data: {} }, tenantId: A, registry, services: bound })).rejects.toThrow(/bound to another tenant/);
   });
 });
 
