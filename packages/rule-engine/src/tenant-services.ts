@@ -35,8 +35,9 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope)
       if (!ok) throw deny(id);
     });
   }
+  const otherTenant = (t: string) => new RivuletError(ErrorCode.FORBIDDEN, `Tenant ${t} is not this chain's tenant (${tenantId})`);
   function checkTenant(t: string): void {
-    if (t !== tenantId) throw new RivuletError(ErrorCode.FORBIDDEN, `Tenant ${t} is not this chain's tenant (${tenantId})`);
+    if (t !== tenantId) throw otherTenant(t);
   }
   /**
    * Checks every item's entity (consecutive repeats once). Undefined: all known to be the tenant's
@@ -88,11 +89,13 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope)
     // Storage finds alarms by (tenant, id): one of another tenant is not found.
     clear: async (t, id, at, details) => (checkTenant(t), base.alarms!.clear(t, id, at, details)),
   };
+  // Storage finds devices and chains by (tenant, id): only the tenant must be the bound one. No extra
+  // promise on the way (originator fields and the device type switch call this per message).
   const devices: DeviceLookup | undefined = base.devices && {
-    get: async (t, id) => (checkTenant(t), base.devices!.get(t, id)),
+    get: (t, id) => (t === tenantId ? base.devices!.get(t, id) : Promise.reject(otherTenant(t))),
   };
   const ruleChains: RuleChainResolver | undefined = base.ruleChains && {
-    get: async (t, id) => (checkTenant(t), base.ruleChains!.get(t, id)),
+    get: (t, id) => (t === tenantId ? base.ruleChains!.get(t, id) : Promise.reject(otherTenant(t))),
   };
   const rpc: RuleRpcService | undefined = base.rpc && {
     sendToDevice: (request) => guardedId(request.deviceId, async () => (checkTenant(request.tenantId), base.rpc!.sendToDevice(request))),
