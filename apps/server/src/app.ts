@@ -10,6 +10,7 @@ import {
   createNodeRegistry,
   createRuleChainService,
   createRuleEngine,
+  createTenantServices,
   type BatchedDebugSink,
   type RuleEngine,
   type RuleNodeServices,
@@ -133,7 +134,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     broadcast,
     registry,
     logger,
-    services: () => nodeServices,
+    servicesFor: (tenantId) => servicesFor(tenantId),
     debugSink: () => debugSink,
   });
   // REST API call and MQTT publish nodes: every connection checked against RIVULET_OUTBOUND_*.
@@ -149,6 +150,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     alarms: storage.alarms,
     outbound,
   };
+  // Every chain, nested chain and test run runs on these bound to its tenant: another tenant's entities are refused.
+  const servicesFor = createTenantServices({ base: nodeServices, ownership: nodeCapabilities.ownership });
   let ruleEngine: RuleEngine | undefined;
   let debugSink: BatchedDebugSink | undefined;
   let debugRetention: ReturnType<typeof setInterval> | undefined;
@@ -168,7 +171,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       registry,
       logger,
       maxRetries: config.RIVULET_RULE_ENGINE_RETRIES,
-      services: nodeServices,
+      servicesFor,
       // Chain saves, root changes and debug switches published by the API reach the engine here.
       broadcast,
       debugSink,
@@ -270,7 +273,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       rateLimitWindowMs: config.RIVULET_API_RATE_LIMIT_WINDOW_MS,
       ruleChains: createRuleChainService({
         registry,
-        services: nodeServices,
+        servicesFor,
         // Counters of the chains this process's engine runs (the tenant's root chain).
         stats: (tenantId, chainId) => ruleEngine?.stats().chains.find((c) => c.tenantId === tenantId && c.chainId === chainId)?.nodes ?? null,
         // Chains a test run calls through rule chain nodes (run on the same side-effect-free services).

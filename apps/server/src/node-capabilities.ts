@@ -1,6 +1,16 @@
-import { LiveChannel, type DeviceEvent, type Logger, type RuleChainEvent } from '@rivulet/core';
+import { isUuid, LiveChannel, type DeviceEvent, type Logger, type RuleChainEvent } from '@rivulet/core';
 import type { Broadcast } from '@rivulet/queue';
-import { createRuleChainResolver, type DebugSink, type DeviceInfo, type DeviceLookup, type NodeRegistry, type RuleNodeServices } from '@rivulet/rule-engine';
+import {
+  createOwnershipCache,
+  createRuleChainResolver,
+  type DebugSink,
+  type DeviceInfo,
+  type DeviceLookup,
+  type EntityOwnership,
+  type NodeRegistry,
+  type RuleNodeServices,
+  type TenantServices,
+} from '@rivulet/rule-engine';
 import { createScriptSandbox, type ScriptSandboxOptions } from '@rivulet/rule-nodes';
 import type { Storage } from '@rivulet/storage';
 import { toRuleChainExport } from '@rivulet/api';
@@ -15,17 +25,18 @@ export function createNodeCapabilities(options: {
   broadcast: Broadcast<unknown>;
   registry: NodeRegistry;
   logger: Logger;
-  /** The services nested chains run with (they include these capabilities). */
-  services: () => RuleNodeServices;
+  /** The services nested chains run with, bound to their tenant (they include these capabilities). */
+  servicesFor: TenantServices;
   /** Debug traces of nested chains go where the engine's go (read when a trace is recorded). */
   debugSink: () => DebugSink | undefined;
   scripts?: ScriptSandboxOptions;
-}): { services: Pick<RuleNodeServices, 'devices' | 'ruleChains' | 'scripts'>; close(): Promise<void> } {
+}): { services: Pick<RuleNodeServices, 'devices' | 'ruleChains' | 'scripts'>; ownership: EntityOwnership; close(): Promise<void> } {
   const devices = createCachedDeviceLookup(options);
+  const ownership = createEntityOwnership(options);
   const scripts = createScriptSandbox({ ...options.scripts, logger: options.logger });
   const ruleChains = createRuleChainResolver({
     registry: options.registry,
-    services: options.services,
+    servicesFor: options.servicesFor,
     logger: options.logger,
     debugSink: { record: (t) => options.debugSink()?.record(t) },
     async load(tenantId, chainId) {
@@ -40,9 +51,11 @@ export function createNodeCapabilities(options: {
   });
   return {
     services: { devices, ruleChains, scripts },
+    ownership,
     async close() {
       unsubscribe();
       devices.close();
+      ownership.close();
       await ruleChains.close();
       await scripts.close();
     },
@@ -91,4 +104,21 @@ export function createCachedDeviceLookup(options: { storage: Storage; broadcast:
     },
     close: unsubscribe,
   };
+}
+
+/**
+ * Which tenant an entity belongs to, for the tenant-bound rule-node services: the tenant itself or
+ * one of its devices (only devices and tenants carry data here). Cached (a hit answers without an
+ * await); a device's entry is dropped when the API announces it created, changed or deleted.
+ */
+export function createEntityOwnership(options: { storage: Storage; broadcast: Broadcast<unknown> }): EntityOwnership & { close(): void } {
+  const cache = createOwnershipCache({
+    // Entity ids are uuids in storage: anything else names nothing.
+    lookup: async (tenantId, entityId) => isUuid(entityId) && (await options.storage.devices.get(tenantId, entityId)) !== null,
+  });
+  const unsubscribe = options.broadcast.subscribe(LiveChannel.DEVICES, (e) => {
+    const event = e as DeviceEvent;
+    if (event && typeof event.deviceId === 'string' && typeof event.tenantId === 'string') cache.invalidate(event.tenantId, event.deviceId);
+  });
+  return { owns: (tenantId, entityId) => cache.owns(tenantId, entityId), close: unsubscribe };
 }

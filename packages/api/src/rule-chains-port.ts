@@ -7,10 +7,11 @@ import type { EntityId, JsonValue } from '@rivulet/core';
  */
 export interface RuleChainsPort {
   /**
-   * Throws unless the chain (ThingsBoard's export shape) would load: a RivuletError with code
-   * INVALID_RULE_CHAIN whose message names the node and field (unknown node types all by name).
+   * Rejects unless the chain (ThingsBoard's export shape) would load for the tenant: a RivuletError
+   * with code INVALID_RULE_CHAIN whose message names the node and field (unknown node types all by
+   * name; entities a node names, such as a generator's originator, that are not the tenant's).
    */
-  validate(json: unknown): void;
+  validate(json: unknown, tenantId: string): Promise<void>;
   /** Every node type the engine runs, for the editor. */
   nodeTypes(): NodeTypeDto[];
   /** Runs a sample message through the chain (or one node) without storing anything. */

@@ -210,7 +210,7 @@ describe('rule chain REST API', () => {
 
   it('test-runs a sample message through a saved chain without storing anything', async () => {
     const id = await importChain();
-    const deviceId = newId();
+    const deviceId = (await storage.devices.create({ tenantId: admin.tenantId, name: `probe-${newId()}`, type: 'default' })).device.id;
     const r = await req('POST', '/api/ruleChain/testRun', {
       chainId: id,
       msg: { type: 'POST_TELEMETRY_REQUEST', data: { temperature: 42 }, metadata: { deviceName: 'probe', ts: '1700000000000' }, originator: { entityType: 'DEVICE', id: deviceId } },
@@ -221,6 +221,10 @@ describe('rule chain REST API', () => {
     expect(result.steps[0]?.outputs).toEqual([{ relation: 'Post telemetry', msg: expect.objectContaining({ data: { temperature: 42 } }), targets: [1] }]);
     expect(result.writes).toEqual([{ kind: 'timeseries', points: [{ entityId: deviceId, key: 'temperature', ts: 1_700_000_000_000, value: 42 }] }]);
     expect(await storage.timeseries.count(deviceId)).toBe(0);
+    // another tenant's device as the originator: its save fails the message, nothing is recorded
+    const foreign = (await storage.devices.create({ tenantId: other.tenantId, name: `probe-${newId()}`, type: 'default' })).device.id;
+    const cross = await req('POST', '/api/ruleChain/testRun', { chainId: id, msg: { type: 'POST_TELEMETRY_REQUEST', data: { temperature: 1 }, originator: { entityType: 'DEVICE', id: foreign } } });
+    expect(cross.body).toMatchObject({ ok: false, error: expect.stringMatching(/does not belong to this tenant/), writes: [] });
 
     // one node of an unsaved chain
     const one = await req('POST', '/api/ruleChain/testRun', { chain: tbExport(), nodeIndex: 0, msg: { type: 'CUSTOM', data: {} } });

@@ -1,4 +1,4 @@
-import { silentLogger } from '@rivulet/core';
+import { isUuid, silentLogger } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
 import type { RuleChainsPort } from './rule-chains-port';
 
@@ -12,7 +12,11 @@ export async function createTestRuleChains(storage: Storage, stats?: RuleChainsP
   const nodes = await import('@rivulet/rule-nodes');
   return engine.createRuleChainService({
     registry: engine.createNodeRegistry(nodes.builtinNodes),
-    services: { logger: silentLogger, timeseries: storage.timeseries, attributes: storage.attributes, now: () => Date.now() },
+    // Bound per tenant as the server binds them: a device of another tenant is refused.
+    servicesFor: engine.createTenantServices({
+      base: { logger: silentLogger, timeseries: storage.timeseries, attributes: storage.attributes, now: () => Date.now() },
+      ownership: { owns: async (tenantId, entityId) => isUuid(entityId) && (await storage.devices.get(tenantId, entityId)) !== null },
+    }),
     ...(stats ? { stats } : {}),
   });
 }

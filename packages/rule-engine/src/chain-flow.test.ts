@@ -122,7 +122,7 @@ describe('rule chain resolver', () => {
     const services = createRecordingServices();
     const resolver = createRuleChainResolver({
       registry,
-      services: () => services,
+      servicesFor: () => services,
       async load(_tenantId, chainId) {
         loads++;
         if (chainId !== 'inner') return null;

@@ -1,15 +1,16 @@
 import { errorMessage, silentLogger, type Logger } from '@rivulet/core';
 import { compileRuleChain, validateRuleChain, type CompiledChain, type DebugSink } from './chain';
 import type { NodeRegistry } from './registry';
-import type { RuleChainResolver, RuleNodeServices, RunnableChain } from './types';
+import { checkChainEntities } from './tenant-services';
+import type { RuleChainResolver, RunnableChain, TenantServices } from './types';
 
 export interface RuleChainResolverOptions {
   registry: NodeRegistry;
   /**
-   * The services nested chains run with. A function because those services usually contain this
-   * resolver (a chain may call another chain).
+   * The services each tenant's nested chains run with, bound to that tenant. Called when a chain is
+   * compiled, so those services may contain this resolver (a chain may call another chain).
    */
-  services: () => RuleNodeServices;
+  servicesFor: TenantServices;
   /** Reads a chain in ThingsBoard's export shape ({ruleChain, metadata}); null when the tenant has none of that id. */
   load(tenantId: string, chainId: string): Promise<{ json: unknown } | null>;
   logger?: Logger;
@@ -66,11 +67,13 @@ export function createRuleChainResolver(options: RuleChainResolverOptions): Chai
           const src = await options.load(tenantId, chainId);
           if (!src) return null;
           const validated = validateRuleChain(src.json, options.registry);
+          const services = options.servicesFor(tenantId);
+          await checkChainEntities(validated, services);
           return compileRuleChain({
             id: chainId,
             tenantId,
             chain: validated,
-            services: options.services(),
+            services,
             logger: options.logger ?? silentLogger,
             ...(options.debugSink ? { debugSink: options.debugSink } : {}),
           });

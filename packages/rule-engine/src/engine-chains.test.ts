@@ -70,7 +70,7 @@ describe('processing strategy per chain', () => {
     const engine = createRuleEngine({
       queue: createMemoryQueue({ partitions: 1 }),
       registry,
-      services,
+      servicesFor: () => services,
       chains: { getRootChain: async (t) => ({ id: t, json: chains[t] }) },
       maxRetries: 4,
       retryBackoffMs: 1,
@@ -114,7 +114,7 @@ describe('rule chain events on the broadcast', () => {
     engine = createRuleEngine({
       queue,
       registry,
-      services,
+      servicesFor: () => services,
       broadcast,
       debugSink: { record: (t) => void traces.push(t) },
       chains: {

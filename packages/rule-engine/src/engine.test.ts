@@ -57,7 +57,7 @@ describe('rule engine on the memory queue', () => {
     engine = createRuleEngine({
       queue,
       registry,
-      services,
+      servicesFor: () => services,
       chains: { getRootChain: async () => ({ id: 'root', json: chainJson(chainKey) }) },
       retryBackoffMs: 5,
       ...(opts.maxRetries === undefined ? {} : { maxRetries: opts.maxRetries }),

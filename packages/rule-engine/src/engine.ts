@@ -3,7 +3,8 @@ import { Groups, Topics, type Broadcast, type ConsumedRecord, type Queue, type S
 import { compileRuleChain, validateRuleChain, type ChainOutcome, type CompiledChain, type DebugSink, type NodeStats } from './chain';
 import { mergeStrategy, retryPause, type ProcessingStrategy } from './processing-strategy';
 import type { NodeRegistry } from './registry';
-import type { RuleNodeServices } from './types';
+import { checkChainEntities } from './tenant-services';
+import type { TenantServices } from './types';
 
 /** Where the engine finds each tenant's root chain (the server backs it with storage). */
 export interface RuleChainSource {
@@ -13,7 +14,8 @@ export interface RuleChainSource {
 export interface RuleEngineOptions {
   queue: Queue;
   registry: NodeRegistry;
-  services: RuleNodeServices;
+  /** Each tenant's chain runs on services bound to that tenant (createTenantServices). */
+  servicesFor: TenantServices;
   chains: RuleChainSource;
   logger?: Logger;
   /**
@@ -109,11 +111,14 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
         const src = await options.chains.getRootChain(tenantId);
         if (!src) return null;
         const validated = validateRuleChain(src.json, options.registry);
+        const services = options.servicesFor(tenantId);
+        // A chain saved before entity checks existed (or naming a device since deleted) fails here, clearly.
+        await checkChainEntities(validated, services);
         const compiled = compileRuleChain({
           id: src.id,
           tenantId,
           chain: validated,
-          services: options.services,
+          services,
           logger,
           ...(options.debugSink ? { debugSink: options.debugSink } : {}),
           ...(options.debugDurationMs !== undefined ? { debugDurationMs: options.debugDurationMs } : {}),

@@ -42,4 +42,12 @@ export {
 } from './test-run';
 export { createRuleChainService, describeNodeTypes, type NodeTypeDescription, type RuleChainService, type RuleChainServiceOptions } from './rule-chain-service';
 export { createRuleChainResolver, type ChainResolver, type RuleChainResolverOptions } from './chain-resolver';
+export {
+  bindServicesToTenant,
+  checkChainEntities,
+  createOwnershipCache,
+  createTenantServices,
+  EntityAccessError,
+  type OwnershipCache,
+} from './tenant-services';
 export { createRuleEngine, type RuleChainSource, type RuleEngine, type RuleEngineOptions, type RuleEngineStats } from './engine';

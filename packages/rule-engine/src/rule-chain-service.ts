@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { validateRuleChain, type NodeStats } from './chain';
 import type { NodeRegistry } from './registry';
 import { testRunChain, type TestRunInput, type TestRunResult } from './test-run';
-import type { NodeCategory, RuleNodeServices } from './types';
+import { checkChainEntities } from './tenant-services';
+import type { NodeCategory, TenantServices } from './types';
 
 /** A node type as the web editor needs it: what it is, where its links may go, and its form. */
 export interface NodeTypeDescription {
@@ -58,8 +59,8 @@ export function describeNodeTypes(registry: NodeRegistry): NodeTypeDescription[]
  */
 export interface RuleChainServiceOptions {
   registry: NodeRegistry;
-  /** Real services; test runs read from them and never write. */
-  services: RuleNodeServices;
+  /** Real services, bound per tenant; test runs read from them (refused for other tenants' entities) and never write. */
+  servicesFor: TenantServices;
   /** Counters of the chain as this process's engine runs it; null when it does not (not root, no engine here). */
   stats?: (tenantId: string, chainId: string) => NodeStats[] | null;
   /** A tenant's chain in ThingsBoard's JSON, for rule chain nodes in test runs; null when there is none. */
@@ -71,9 +72,12 @@ export function createRuleChainService(options: RuleChainServiceOptions) {
   const { registry } = options;
   let nodeTypes: NodeTypeDescription[] | undefined;
   return {
-    /** Throws InvalidRuleChainError (a 400 naming node and field) unless the chain would load. */
-    validate(json: unknown): void {
-      validateRuleChain(json, registry);
+    /**
+     * Rejects with InvalidRuleChainError (a 400 naming node and field) unless the chain would load
+     * for this tenant: entities its nodes name (a generator's originator) must be the tenant's.
+     */
+    async validate(json: unknown, tenantId: string): Promise<void> {
+      await checkChainEntities(validateRuleChain(json, registry), options.servicesFor(tenantId));
     },
     nodeTypes(): NodeTypeDescription[] {
       nodeTypes ??= describeNodeTypes(registry);
@@ -83,7 +87,7 @@ export function createRuleChainService(options: RuleChainServiceOptions) {
       return testRunChain({
         ...input,
         registry,
-        services: options.services,
+        services: options.servicesFor(input.tenantId),
         ...(options.loadChain ? { loadChain: options.loadChain } : {}),
         ...(options.testRunTimeoutMs !== undefined ? { timeoutMs: options.testRunTimeoutMs } : {}),
       });

@@ -158,9 +158,9 @@ describe('node types for the editor', () => {
   });
 
   it('the service validates, lists node types, test-runs and reports stats', async () => {
-    const service = createRuleChainService({ registry, services: createRecordingServices(), stats: (t, c) => (t === 't1' && c === 'c1' ? [] : null) });
-    expect(() => service.validate(chain)).not.toThrow();
-    expect(() => service.validate({ ruleChain: { name: 'x' }, metadata: { nodes: [{ type: 'org.thingsboard.rule.engine.Nope', name: 'N' }] } })).toThrow(/org\.thingsboard\.rule\.engine\.Nope/);
+    const service = createRuleChainService({ registry, servicesFor: () => createRecordingServices(), stats: (t, c) => (t === 't1' && c === 'c1' ? [] : null) });
+    await expect(service.validate(chain, 't1')).resolves.toBeUndefined();
+    await expect(service.validate({ ruleChain: { name: 'x' }, metadata: { nodes: [{ type: 'org.thingsboard.rule.engine.Nope', name: 'N' }] } }, 't1')).rejects.toThrow(/org\.thingsboard\.rule\.engine\.Nope/);
     expect(service.nodeTypes()).toHaveLength(4);
     expect((await service.testRun({ chain, msg: sample, tenantId: 't1' })).path).toEqual([0, 1, 2]);
     expect(service.stats('t1', 'c1')).toEqual([]);

@@ -19,7 +19,8 @@ import { newRuleAlarm } from './alarm';
 import { compileRuleChain, validateRuleChain, type CompiledChain, type NodeTrace, type ValidatedChain } from './chain';
 import { createRecordingOutbound, type RecordedHttpCall, type RecordedMqttPublish } from './recording-outbound';
 import type { NodeRegistry } from './registry';
-import type { AlarmService, KafkaProducer, RuleAlarm, RuleChainResolver, RuleNodeServices, RuleRpcService } from './types';
+import { bindServicesToTenant, checkChainEntities } from './tenant-services';
+import type { EntityOwnership, AlarmService, KafkaProducer, RuleAlarm, RuleChainResolver, RuleNodeServices, RuleRpcService } from './types';
 
 /** A write (or other side effect) a node asked for during a test run: recorded, never carried out. */
 export type RecordedWrite =
@@ -46,6 +47,11 @@ export interface DryRunOptions {
    * chain writes nothing either). Absent: the node fails its message, as without the capability.
    */
   ruleChains?: RuleChainResolver;
+  /**
+   * An entity that exists only in this run (the made-up originator of a sample without one): it is
+   * the run's tenant's, and reads of it never reach the real services (which would refuse it).
+   */
+  localId?: string;
 }
 
 /**
@@ -66,7 +72,9 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
   /** The active alarm of each (originator, type) slot the run touched; null: none (cleared by the run). */
   const activeAlarms = new Map<string, RuleAlarm | null>();
   const alarmsById = new Map<string, RuleAlarm>();
-  const realHistory = real.timeseries.findHistory?.bind(real.timeseries);
+  const local = options.localId;
+  const boundHistory = real.timeseries.findHistory?.bind(real.timeseries);
+  const realHistory = boundHistory && ((id: string, q: Parameters<typeof boundHistory>[1]) => (id === local ? Promise.resolve({}) : boundHistory(id, q)));
   const realAlarms = real.alarms;
   const realKafka = real.kafkaProducer;
 
@@ -74,7 +82,7 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
     async findActive(tenantId, originatorId, type) {
       const key = `${originatorId}|${type}`;
       if (activeAlarms.has(key)) return activeAlarms.get(key) ?? null;
-      const found = await realAlarms.findActive(tenantId, originatorId, type);
+      const found = originatorId === local ? null : await realAlarms.findActive(tenantId, originatorId, type);
       if (found) alarmsById.set(found.id, found);
       return found;
     },
@@ -126,7 +134,7 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
         writes.push({ kind: 'timeseries', points: [...points] });
       },
       async findLatest(entityId, keys) {
-        const latest = new Map<string, TsKv>((await real.timeseries.findLatest(entityId, keys)).map((kv) => [kv.key, kv]));
+        const latest = new Map<string, TsKv>((entityId === local ? [] : await real.timeseries.findLatest(entityId, keys)).map((kv) => [kv.key, kv]));
         for (const p of recordedPoints()) {
           if (p.entityId !== entityId || (keys && !keys.includes(p.key))) continue;
           const cur = latest.get(p.key);
@@ -141,7 +149,7 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
         writes.push({ kind: 'attributes', items: [...items] });
       },
       async find(entityId, scope, keys) {
-        const out = new Map<string, AttributeKv>((await real.attributes.find(entityId, scope, keys)).map((a) => [a.key, a]));
+        const out = new Map<string, AttributeKv>((entityId === local ? [] : await real.attributes.find(entityId, scope, keys)).map((a) => [a.key, a]));
         for (const w of writes) {
           if (w.kind === 'attributes') {
             for (const a of w.items) {
@@ -165,12 +173,18 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
     // Always the recording one, whether or not the real services call out: nothing leaves the process.
     outbound: createRecordingOutbound((call) => writes.push(call), real.outbound),
     // Read-only or pure: used as they are.
-    ...(real.devices ? { devices: real.devices } : {}),
+    ...(real.devices ? { devices: local ? { get: (t, id) => (id === local ? Promise.resolve(null) : real.devices!.get(t, id)) } : real.devices } : {}),
     ...(real.scripts ? { scripts: real.scripts } : {}),
     // Never the real resolver: its chains run on the real services.
     ...(options.ruleChains ? { ruleChains: options.ruleChains } : {}),
   };
-  return { services, writes, logs };
+  // Bound real services: the recorded writes are checked like real ones (another tenant's entity fails the message).
+  const scope = real.tenant && local ? { tenantId: real.tenant.tenantId, ownership: withLocal(real.tenant.ownership, local) } : real.tenant;
+  return { services: scope ? bindServicesToTenant(services, scope) : services, writes, logs };
+}
+
+function withLocal(ownership: EntityOwnership, localId: string): EntityOwnership {
+  return { owns: (tenantId, entityId) => entityId === localId || ownership.owns(tenantId, entityId) };
 }
 
 function recordingLogger(logs: RecordedLog[], bound: Record<string, unknown>): Logger {
@@ -232,7 +246,7 @@ export interface TestRunInput {
   msg: { type: string; data: JsonValue; metadata?: Record<string, string>; originator?: EntityId; ts?: number };
   tenantId: string;
   registry: NodeRegistry;
-  /** The real services: reads go to them, writes never do. */
+  /** The real services, bound to `tenantId` (see createTenantServices): reads go to them, writes never do. */
   services: RuleNodeServices;
   /** Longest the run may take (nodes that wait: delays, external calls). Default 10 s. */
   timeoutMs?: number;
@@ -251,7 +265,11 @@ function view(m: Msg): TestRunMsg {
  * when nodeIndex names no node.
  */
 export async function testRunChain(input: TestRunInput): Promise<TestRunResult> {
+  if (input.services.tenant && input.services.tenant.tenantId !== input.tenantId) {
+    throw new BadRequestError(`Test run for tenant ${input.tenantId} on services bound to another tenant`);
+  }
   const validated = validateRuleChain(input.chain, input.registry);
+  await checkChainEntities(validated, input.services);
   let chain: ValidatedChain = validated;
   if (input.nodeIndex !== undefined) {
     const node = validated.nodes.find((n) => n.index === input.nodeIndex);
@@ -275,7 +293,9 @@ export async function testRunChain(input: TestRunInput): Promise<TestRunResult> 
         p = (async () => {
           const json = await loadChain(tenantId, chainId);
           if (json === null) return null;
-          const c = compileRuleChain({ id: chainId, chain: validateRuleChain(json, input.registry), ...common });
+          const nested = validateRuleChain(json, input.registry);
+          await checkChainEntities(nested, input.services);
+          const c = compileRuleChain({ id: chainId, chain: nested, ...common });
           compiledChains.push(c);
           return c;
         })();
@@ -284,7 +304,9 @@ export async function testRunChain(input: TestRunInput): Promise<TestRunResult> 
       return p;
     },
   };
-  const dry = createDryRunServices(input.services, resolver ? { ruleChains: resolver } : {});
+  // No originator given: a fresh id that names nothing stored, which the run's services accept as the tenant's.
+  const originator = input.msg.originator ?? { entityType: 'DEVICE', id: newId() };
+  const dry = createDryRunServices(input.services, { ...(resolver ? { ruleChains: resolver } : {}), ...(input.msg.originator ? {} : { localId: originator.id }) });
   const common = {
     services: dry.services,
     logger: dry.services.logger,
@@ -298,7 +320,7 @@ export async function testRunChain(input: TestRunInput): Promise<TestRunResult> 
   compiledChains.push(compiled);
   const msg = createMsg({
     type: input.msg.type,
-    originator: input.msg.originator ?? { entityType: 'DEVICE', id: newId() },
+    originator,
     tenantId: input.tenantId,
     metadata: input.msg.metadata ?? {},
     data: input.msg.data,

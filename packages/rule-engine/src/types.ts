@@ -72,14 +72,36 @@ export interface RuleNodeServices {
   readonly rpc?: RuleRpcService;
   /** Calls out of the platform (REST API call, MQTT publish), checked against the outbound policy. */
   readonly outbound?: OutboundService;
+  /**
+   * Set by bindServicesToTenant: the tenant these services are bound to. Every call above that takes
+   * an entity id refuses entities of other tenants; test runs and chain loads check with it too.
+   */
+  readonly tenant?: TenantScope;
 }
+
+/**
+ * Whether an entity belongs to a tenant: one of its devices, or the tenant itself. Answers
+ * synchronously when it knows (a cache hit), so the hot path adds no await.
+ */
+export interface EntityOwnership {
+  owns(tenantId: string, entityId: string): boolean | Promise<boolean>;
+}
+
+/** The tenant services are bound to, and how they tell its entities. */
+export interface TenantScope {
+  readonly tenantId: string;
+  readonly ownership: EntityOwnership;
+}
+
+/** Services per tenant, each bound to it (createTenantServices): what the engine, nested chains and test runs take. */
+export type TenantServices = (tenantId: string) => RuleNodeServices;
 
 /** What the RPC nodes need: core's ToDeviceRpcRequest / RpcOutcome / ToServerRpcReply, through the transports. */
 export interface RuleRpcService {
   /** Server-side RPC from a chain (RPC_CALL_FROM_SERVER_TO_DEVICE): resolves when delivered (one-way) or answered (two-way); never rejects. */
   sendToDevice(request: ToDeviceRpcRequest): Promise<RpcOutcome>;
-  /** Client-side RPC: the chain's answer to a device's TO_SERVER_RPC_REQUEST. */
-  replyToDevice(reply: ToServerRpcReply): void;
+  /** Client-side RPC: the chain's answer to a device's TO_SERVER_RPC_REQUEST (a tenant-bound service checks the device first). */
+  replyToDevice(reply: ToServerRpcReply): void | Promise<void>;
 }
 
 /** Storage's history query, as the telemetry node uses it. */
@@ -237,6 +259,11 @@ export interface RuleNodeDefinition<S extends z.ZodType = z.ZodType> {
   readonly relations: readonly string[];
   /** True when relation names come from the data (e.g. the message type switch). */
   readonly relationsDynamic?: boolean;
+  /**
+   * Entities the configuration names (a generator's originator, ...): a chain is refused on save and
+   * on load unless each belongs to the chain's tenant (checkChainEntities).
+   */
+  entityRefs?(config: z.output<S>): ReadonlyArray<{ field: string; entityType: string; id: string }>;
   /** Called once per node when a chain is loaded: compile scripts here, not per message. */
   create(config: z.output<S>, services: RuleNodeServices): RuleNode;
 }

@@ -107,7 +107,7 @@ describe('fixture: a ThingsBoard export (its class names) driving storage, alarm
     const engine = createRuleEngine({
       queue,
       registry,
-      services,
+      servicesFor: () => services,
       chains: { getRootChain: async () => ({ id: 'tb', json: fixture('thingsboard-alarm-chain.json', { WEBHOOK: base }) }) },
       maxRetries: 0,
       // Create and clear of one device's alarm must happen in its messages' order (BURST runs a
@@ -136,7 +136,7 @@ describe('fixture: nested chains (rule chain node and output nodes, ThingsBoard 
     const sub = fixture('thingsboard-nested-sub.json');
     const resolver = createRuleChainResolver({
       registry,
-      services: () => withChains,
+      servicesFor: () => withChains,
       load: async (_tenantId, chainId) => (chainId === 'sub-id' ? { json: sub } : null),
     });
     const withChains = { ...services, ruleChains: resolver };
@@ -153,7 +153,7 @@ describe('fixture: nested chains (rule chain node and output nodes, ThingsBoard 
   it('a missing chain and a chain that calls itself fail clearly', async () => {
     const services = createRecordingServices();
     const selfCalling = fixture('thingsboard-nested-root.json', { SUB: 'root-id' });
-    const resolver = createRuleChainResolver({ registry, services: () => withChains, load: async (_t, id) => (id === 'root-id' ? { json: selfCalling } : null) });
+    const resolver = createRuleChainResolver({ registry, servicesFor: () => withChains, load: async (_t, id) => (id === 'root-id' ? { json: selfCalling } : null) });
     const withChains = { ...services, ruleChains: resolver };
     const loop = compileRuleChain({ id: 'root-id', tenantId: TENANT, chain: validateRuleChain(selfCalling, registry), services: withChains, logger: silentLogger });
     const out = await loop.run(telemetry({ temperature: 1 }));

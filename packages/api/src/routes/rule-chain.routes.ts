@@ -213,7 +213,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
         ...(existing ? { createdTime: existing.createdTime } : {}),
       };
       // The configuration carries the processing strategy: checked as a save of the whole chain would be.
-      port(deps).validate(toRuleChainExport({ ...rec, createdTime: 0, updatedTime: 0 }));
+      await port(deps).validate(toRuleChainExport({ ...rec, createdTime: 0, updatedTime: 0 }), user.tenantId);
       const saved = await storage.ruleChains.save(rec);
       if (existing) publish({ tenantId: user.tenantId, chainId: saved.id, kind: 'saved' });
       return ok(toRuleChainDto(saved));
@@ -253,7 +253,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
       };
       const next = { ...rec, metadata: metadata as unknown as JsonValue };
       // Unknown node types, configurations failing a node's schema, dangling links: 400 naming node and field.
-      port(deps).validate(toRuleChainExport(next));
+      await port(deps).validate(toRuleChainExport(next), user.tenantId);
       const saved = await storage.ruleChains.save(next);
       // Debug events are kept per node index: those of an index now holding another node are stale.
       const before = storedMetadata(rec).nodes;
@@ -293,7 +293,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
         additionalInfo: input.ruleChain.additionalInfo ?? null,
       };
       // Node types Rivulet does not implement are reported by name (400), never dropped.
-      port(deps).validate(toRuleChainExport({ ...rec, createdTime: 0, updatedTime: 0 }));
+      await port(deps).validate(toRuleChainExport({ ...rec, createdTime: 0, updatedTime: 0 }), user.tenantId);
       return ok(toRuleChainDto(await storage.ruleChains.save(rec)));
     }),
 

@@ -21,7 +21,15 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBatcher, createMsg, newId, silentLogger, type Logger, type Msg, type TsPoint } from '@rivulet/core';
 import { createMemoryQueue, Topics } from '@rivulet/queue';
-import { createNodeRegistry, createRuleEngine, type DeviceInfo, type RuleNodeServices } from '@rivulet/rule-engine';
+import {
+  createNodeRegistry,
+  createOwnershipCache,
+  createRuleEngine,
+  createTenantServices,
+  type DeviceInfo,
+  type EntityOwnership,
+  type RuleNodeServices,
+} from '@rivulet/rule-engine';
 import { createRecordingServices } from '@rivulet/rule-engine/testing';
 import type { Storage } from '@rivulet/storage';
 import { createEmbeddedStorage } from '@rivulet/storage-postgres';
@@ -45,6 +53,8 @@ const chains: Record<string, unknown> = { 'default root chain': defaultRootChain
 interface Backend {
   name: string;
   services: RuleNodeServices;
+  /** Ownership checks as the server makes them (cached; the services are bound to the tenant with it). */
+  ownership: EntityOwnership;
   devices: string[];
   storedPoints(): Promise<number>;
   close(): Promise<void>;
@@ -53,9 +63,11 @@ interface Backend {
 async function memoryBackend(): Promise<Backend> {
   const services = createRecordingServices({ now: () => Date.now() });
   const devices = Array.from({ length: DEVICES }, (_, i) => services.addDevice({ id: newId(), name: `dev-${i}`, type: 'thermostat' }).id);
+  const owned = new Set(devices);
   return {
     name: 'in-memory services',
     services: { ...services, logger: silentLogger },
+    ownership: createOwnershipCache({ lookup: async (t, id) => t === TENANT && owned.has(id) }),
     devices,
     storedPoints: async () => services.points.length,
     close: async () => {},
@@ -92,6 +104,7 @@ async function embeddedBackend(): Promise<Backend> {
   return {
     name: 'embedded storage (PGlite)',
     services,
+    ownership: createOwnershipCache({ lookup: async (t, id) => (await storage.devices.get(t, id)) !== null }),
     devices,
     storedPoints: () => storage.timeseries.count(),
     async close() {
@@ -128,7 +141,8 @@ async function runOnce(backend: Backend, chainJson: unknown): Promise<{ msgsPerS
   const engine = createRuleEngine({
     queue,
     registry,
-    services: backend.services,
+    // As the server runs chains: services bound to the tenant, every entity id checked (cached).
+    servicesFor: createTenantServices({ base: backend.services, ownership: backend.ownership }),
     chains: { getRootChain: async () => ({ id: 'bench', json: chainJson }) },
     // The server's default: a message that fails (a script past its time limit on a busy machine) is retried.
     maxRetries: 5,

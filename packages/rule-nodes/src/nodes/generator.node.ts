@@ -32,6 +32,9 @@ export const generatorNode = defineNode({
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],
+  // The originator must be the chain's tenant's (checked on save and load), as ThingsBoard's checkTenantEntity.
+  entityRefs: (config) =>
+    config.originatorId && isUuid(config.originatorId) ? [{ field: 'originatorId', entityType: config.originatorType ?? 'DEVICE', id: config.originatorId }] : [],
   create(config, services) {
     const script = compileNodeScript(services, config, 'generator', ['prevMsg', 'prevMetadata', 'prevMsgType']);
     const periodMs = Math.round(config.periodInSeconds * 1000);

@@ -30,8 +30,10 @@ export const rpcCallReplyNode = defineNode({
         if (!requestId) throw new BadRequestError('Request id is not present in the metadata!');
         if (msg.data === null || msg.data === '') throw new BadRequestError('Request body is empty!');
         const sessionId = msg.metadata[config.sessionIdMetaDataAttribute];
-        rpc.replyToDevice({ deviceId: msg.originator.id, requestId, ...(sessionId ? { sessionId } : {}), body: msg.data });
-        return [{ relation: Relation.SUCCESS, msg }];
+        // A tenant-bound service checks the device first (a promise): its refusal fails the message.
+        const sent = rpc.replyToDevice({ deviceId: msg.originator.id, requestId, ...(sessionId ? { sessionId } : {}), body: msg.data });
+        const routes = [{ relation: Relation.SUCCESS, msg }];
+        return sent ? sent.then(() => routes) : routes;
       },
     };
   },

@@ -1,0 +1,233 @@
+import { ErrorCode, RivuletError } from '@rivulet/core';
+import { InvalidRuleChainError, type ValidatedChain } from './chain';
+import type { AlarmService, DeviceLookup, EntityOwnership, RuleChainResolver, RuleNodeServices, RuleRpcService, TenantScope, TenantServices } from './types';
+
+/**
+ * A rule node reached an entity of another tenant (or one that does not exist). Thrown by the
+ * tenant-bound services, so the node's message leaves by Failure with this message.
+ */
+export class EntityAccessError extends RivuletError {
+  constructor(tenantId: string, entityId: string) {
+    super(ErrorCode.FORBIDDEN, `Entity ${entityId} does not belong to this tenant (${tenantId})`, { details: { tenantId, entityId } });
+    this.name = 'EntityAccessError';
+  }
+}
+
+type Check = void | Promise<void>;
+
+/**
+ * Wraps services so that every call naming an entity checks first that the entity belongs to
+ * `scope.tenantId` (a device of that tenant, or the tenant itself) and refuses otherwise: the
+ * isolation lives here, not in each node. Tenant ids passed by nodes (alarms, devices, chains, RPC)
+ * must be the bound tenant's. A cache hit in the ownership answers synchronously, so an allowed
+ * write adds no await (the batching behind save() is unchanged).
+ */
+export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope): RuleNodeServices {
+  const { tenantId, ownership } = scope;
+  const deny = (id: string) => new EntityAccessError(tenantId, id);
+
+  function checkOne(id: string): Check {
+    if (id === tenantId) return;
+    const owned = ownership.owns(tenantId, id);
+    if (owned === true) return;
+    if (owned === false) throw deny(id);
+    return owned.then((ok) => {
+      if (!ok) throw deny(id);
+    });
+  }
+  const otherTenant = (t: string) => new RivuletError(ErrorCode.FORBIDDEN, `Tenant ${t} is not this chain's tenant (${tenantId})`);
+  function checkTenant(t: string): void {
+    if (t !== tenantId) throw otherTenant(t);
+  }
+  /**
+   * Checks every item's entity (consecutive repeats once). Undefined: all known to be the tenant's
+   * (the hot path: no promise, no closure); an error: refused; a promise: some answers pending.
+   */
+  function checkItems(items: ReadonlyArray<{ entityId: string }>): undefined | Error | Promise<unknown> {
+    let pending: Array<Promise<void>> | undefined;
+    let last: string | undefined;
+    for (let i = 0; i < items.length; i++) {
+      const id = items[i]!.entityId;
+      if (id === last || id === tenantId) continue;
+      last = id;
+      const owned = ownership.owns(tenantId, id);
+      if (owned === true) continue;
+      if (owned === false) return deny(id);
+      (pending ??= []).push(
+        owned.then((ok) => {
+          if (!ok) throw deny(id);
+        }),
+      );
+    }
+    return pending && (pending.length === 1 ? pending[0] : Promise.all(pending));
+  }
+  /** Runs the write once its items are checked; a refusal rejects, never throws. */
+  function guarded<I extends { entityId: string }>(items: ReadonlyArray<I>, write: (items: ReadonlyArray<I>) => Promise<void>): Promise<void> {
+    const c = checkItems(items);
+    if (c === undefined) return write(items);
+    if (c instanceof Error) return Promise.reject(c);
+    return c.then(() => write(items));
+  }
+  function guardedId<T>(id: string, then: () => Promise<T>): Promise<T> {
+    let r: Check;
+    try {
+      r = checkOne(id);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return r ? r.then(then) : then();
+  }
+
+  const ts = base.timeseries;
+  const attrs = base.attributes;
+  const history = ts.findHistory?.bind(ts);
+  const saveTs = ts.save.bind(ts);
+  const saveAttrs = attrs.save.bind(attrs);
+  const alarms: AlarmService | undefined = base.alarms && {
+    createOrUpdate: (input) => guardedId(input.originatorId, async () => (checkTenant(input.tenantId), base.alarms!.createOrUpdate(input))),
+    findActive: (t, originatorId, type) => guardedId(originatorId, async () => (checkTenant(t), base.alarms!.findActive(t, originatorId, type))),
+    // Storage finds alarms by (tenant, id): one of another tenant is not found.
+    clear: async (t, id, at, details) => (checkTenant(t), base.alarms!.clear(t, id, at, details)),
+  };
+  // Storage finds devices and chains by (tenant, id): only the tenant must be the bound one. No extra
+  // promise on the way (originator fields and the device type switch call this per message).
+  const devices: DeviceLookup | undefined = base.devices && {
+    get: (t, id) => (t === tenantId ? base.devices!.get(t, id) : Promise.reject(otherTenant(t))),
+  };
+  const ruleChains: RuleChainResolver | undefined = base.ruleChains && {
+    get: (t, id) => (t === tenantId ? base.ruleChains!.get(t, id) : Promise.reject(otherTenant(t))),
+  };
+  const rpc: RuleRpcService | undefined = base.rpc && {
+    sendToDevice: (request) => guardedId(request.deviceId, async () => (checkTenant(request.tenantId), base.rpc!.sendToDevice(request))),
+    replyToDevice: (reply) => guardedId(reply.deviceId, async () => base.rpc!.replyToDevice(reply)),
+  };
+  return {
+    ...base,
+    timeseries: {
+      save: (points) => guarded(points, saveTs),
+      findLatest: (id, keys) => guardedId(id, () => ts.findLatest(id, keys)),
+      ...(history ? { findHistory: (id: string, q: Parameters<typeof history>[1]) => guardedId(id, () => history(id, q)) } : {}),
+    },
+    attributes: {
+      save: (items) => guarded(items, saveAttrs),
+      find: (id, s, keys) => guardedId(id, () => attrs.find(id, s, keys)),
+      delete: (id, s, keys) => guardedId(id, () => attrs.delete(id, s, keys)),
+    },
+    ...(alarms ? { alarms } : {}),
+    ...(devices ? { devices } : {}),
+    ...(ruleChains ? { ruleChains } : {}),
+    ...(rpc ? { rpc } : {}),
+    tenant: scope,
+  };
+}
+
+/**
+ * The composition root's one way to hand services to chains: `servicesFor(tenantId)` is `base`
+ * bound to that tenant (made once per tenant and reused).
+ */
+export function createTenantServices(options: { base: RuleNodeServices; ownership: EntityOwnership }): TenantServices {
+  const bound = new Map<string, RuleNodeServices>();
+  return (tenantId) => {
+    let s = bound.get(tenantId);
+    if (!s) {
+      s = bindServicesToTenant(options.base, { tenantId, ownership: options.ownership });
+      bound.set(tenantId, s);
+    }
+    return s;
+  };
+}
+
+/**
+ * Refuses a chain whose node configurations name entities of another tenant (or none): a
+ * generator with another tenant's device as originator fails its save and its load with an error
+ * naming node and field, not only each message. Services not bound to a tenant: nothing to check.
+ */
+export async function checkChainEntities(chain: ValidatedChain, services: RuleNodeServices): Promise<void> {
+  const scope = services.tenant;
+  if (!scope) return;
+  for (const n of chain.nodes) {
+    for (const ref of n.def.entityRefs?.(n.config as never) ?? []) {
+      if (ref.id === scope.tenantId || (await scope.ownership.owns(scope.tenantId, ref.id))) continue;
+      throw new InvalidRuleChainError(
+        `Invalid configuration of node ${n.index} "${n.name || n.def.type}": ${ref.field}: ${ref.entityType} ${ref.id} is not an entity of this tenant`,
+        { nodeIndex: n.index, nodeName: n.name, field: ref.field },
+      );
+    }
+  }
+}
+
+interface Entry {
+  tenantId: string;
+  at: number;
+  owned: boolean | Promise<boolean>;
+}
+
+export interface OwnershipCache extends EntityOwnership {
+  /** Forget what is known of one entity (it was created, deleted or moved). */
+  invalidate(tenantId: string, entityId: string): void;
+}
+
+/**
+ * Ownership answers cached per (tenant, entity): a known answer is returned synchronously. "Owned"
+ * is asked again in the background after `ttlMs` (and served meanwhile), "not owned" lives
+ * `missTtlMs` (short: a device created a moment later is found); invalidate() drops either at once.
+ * Concurrent misses share one lookup.
+ */
+export function createOwnershipCache(options: {
+  lookup: (tenantId: string, entityId: string) => Promise<boolean>;
+  ttlMs?: number;
+  missTtlMs?: number;
+  maxEntries?: number;
+  now?: () => number;
+}): OwnershipCache {
+  const ttlMs = options.ttlMs ?? 30_000;
+  const missTtlMs = options.missTtlMs ?? 2_000;
+  const maxEntries = options.maxEntries ?? 100_000;
+  const clock = options.now;
+  // Keyed by entity alone (ids are uuids: one entity, one tenant), the tenant asked about kept in the
+  // entry: one lookup of a string whose hash is cached, no key built per call.
+  const cache = new Map<string, Entry>();
+  return {
+    owns(tenantId, entityId) {
+      if (entityId === tenantId) return true;
+      const hit = cache.get(entityId);
+      const t = clock ? clock() : Date.now();
+      if (hit !== undefined && hit.tenantId === tenantId) {
+        const owned = hit.owned;
+        if (typeof owned !== 'boolean' || t - hit.at < (owned ? ttlMs : missTtlMs)) return owned;
+        if (owned) {
+          // An entity never moves to another tenant (deletion is announced): it stays the tenant's
+          // while it is asked again in the background, so the hot path never waits for a refresh.
+          hit.at = t;
+          options.lookup(tenantId, entityId).then(
+            (still) => {
+              if (!still && cache.get(entityId) === hit) hit.owned = false;
+            },
+            () => {},
+          );
+          return true;
+        }
+      }
+      const pending = options.lookup(tenantId, entityId);
+      const entry: Entry = { tenantId, at: t, owned: pending };
+      cache.delete(entityId);
+      cache.set(entityId, entry);
+      if (cache.size > maxEntries) {
+        const oldest = cache.keys().next();
+        if (!oldest.done) cache.delete(oldest.value);
+      }
+      pending.then(
+        (owned) => {
+          if (cache.get(entityId) === entry) entry.owned = owned;
+        },
+        () => {
+          if (cache.get(entityId) === entry) cache.delete(entityId);
+        },
+      );
+      return pending;
+    },
+    invalidate(_tenantId, entityId) {
+      cache.delete(entityId);
+    },
+  };
+}
