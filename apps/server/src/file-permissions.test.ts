@@ -1,37 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '@rivulet/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ADMIN, api, createDevice, eventually, login, tempDir } from './test-helpers';
-
-const SERVER_DIR = join(import.meta.dirname, '..');
+import { ADMIN, api, createDevice, eventually, login, tempDir, startServerProcess, waitFor } from './test-helpers';
 
 /**
  * Issue #12: the data directory holds PGlite's files (its WAL carries device tokens) and the JWT
  * secret. Started as `npm start` starts it (its own process, main.ts, under the usual umask 022), then
  * every entry under the data directory is stat'ed: directories 0700, files 0600, nothing for group or others.
  */
-function startProcess(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/main.ts'], {
-    cwd: SERVER_DIR,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, output: () => out, exited };
-}
-
-async function waitFor(cond: () => boolean, ms: number, what: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting: ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Every directory and file under `root` (root included) with its permission bits. */
 function walk(root: string): Array<{ path: string; dir: boolean; mode: number }> {
@@ -48,7 +25,7 @@ function walk(root: string): Array<{ path: string; dir: boolean; mode: number }>
 /** Runs the server in its own process on `dataDir`, stores a point through it, stops it with SIGTERM. */
 async function runOnce(dataDir: string): Promise<string> {
   const port = await freePort();
-  const p = startProcess({
+  const p = startServerProcess({
     RIVULET_HTTP_PORT: String(port),
     RIVULET_HTTP_HOST: '127.0.0.1',
     RIVULET_MQTT_PORT: '0',

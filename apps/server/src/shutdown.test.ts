@@ -1,36 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDevice, login, startTestServer, tempDir, ADMIN } from './test-helpers';
+import { createDevice, login, startTestServer, tempDir, ADMIN, startServerProcess, waitFor } from './test-helpers';
 import { freePort } from '@rivulet/testing';
-
-const SERVER_DIR = join(import.meta.dirname, '..');
-
-
-/**
- * `npm start` as a user runs it, minus npm: the same command line (node with tsx's loader, no relay
- * process between the signal and the server) in its own process.
- */
-function startProcess(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/main.ts'], {
-    cwd: SERVER_DIR,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, output: () => out, exited };
-}
-
-async function waitFor(cond: () => boolean, ms: number, what: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting: ${what()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('SIGTERM', () => {
   const dir = tempDir();
@@ -50,7 +20,7 @@ describe('SIGTERM', () => {
       RIVULET_QUEUE_PARTITIONS: '1',
       RIVULET_QUEUE_CAPACITY: '200',
     };
-    const p = startProcess(env);
+    const p = startServerProcess(env);
     await waitFor(() => p.output().includes('listening on'), 60_000, p.output);
     const base = `http://127.0.0.1:${port}`;
     const jwt = await login(base);

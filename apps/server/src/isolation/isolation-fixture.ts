@@ -23,8 +23,13 @@ export interface IsolationWorld {
   a: { tenantId: string; jwt: string; deviceId: string; deviceName: string; token: string; alarmId: string; chainId: string; dashboardId: string };
   /** Tenant B's admin, and B's own device (with its token) for transport probes. */
   b: Caller & { deviceId: string; token: string };
-  /** Everyone who must not reach A: tenant B's admin (extend with a customer user). */
+  /** Tenant admins who must not reach A: tenant B's admin. */
   callers: Caller[];
+  /**
+   * Customer users who must not reach A's device either: one of tenant B's customers, and one of
+   * tenant A's own customers that A's device is not assigned to (same tenant, still no access).
+   */
+  customerCallers: Caller[];
   /** What A's device received over MQTT since setup (topic and payload). */
   received: Array<{ topic: string; payload: string }>;
   /** A's stored state (read from storage, not through the API under test). */
@@ -89,12 +94,26 @@ export async function startIsolationWorld(name: string): Promise<IsolationWorld>
       chains: (await app.storage.ruleChains.list(app.tenantId, { pageSize: 100, page: 0 })).data.map((c) => ({ ...c, updatedTime: 0 })),
       dashboards: await app.storage.dashboards.get(app.tenantId, dash.id!.id),
     });
+    const customerUser = async (adminJwt: string, tenantId: string, label: string, email: string): Promise<Caller> => {
+      const customer = ok(await api(app.url, adminJwt, '/api/customer', { method: 'POST', body: { title: `${label} customer` } }), `${label} customer`);
+      const password = 'customer-secret-1';
+      const body = { email, authority: 'CUSTOMER_USER', customerId: { entityType: 'CUSTOMER', id: customer.id!.id }, password };
+      ok(await api(app.url, adminJwt, '/api/user', { method: 'POST', body }), `${label} customer user`);
+      const r = await fetch(`${app.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: email, password }) });
+      if (r.status !== 200) throw new Error(`login of ${email} failed: ${r.status}`);
+      return { name: `${label} customer user`, tenantId, jwt: ((await r.json()) as { token: string }).token };
+    };
+    const customerCallers = [
+      await customerUser(bAdmin.jwt, bAdmin.tenantId, 'tenant B', 'user-b@customer.test'),
+      await customerUser(jwtA, app.tenantId, 'tenant A (device not assigned)', 'user-a@customer.test'),
+    ];
     const b = { ...bAdmin, deviceId: devB.id, token: devB.token };
     return {
       app,
       a: { tenantId: app.tenantId, jwt: jwtA, deviceId: dev.id, deviceName: 'a-thermostat', token: dev.token, alarmId: alarm.id!.id, chainId: chain.id!.id, dashboardId: dash.id!.id },
       b,
       callers: [bAdmin],
+      customerCallers,
       received,
       snapshotA,
       async close() {

@@ -93,7 +93,7 @@ describe('isolation matrix: REST', () => {
 
   it('every endpoint aimed at tenant A’s entities answers 403/404 to every other caller', async () => {
     const leaks: string[] = [];
-    for (const caller of w.callers) {
+    for (const caller of [...w.callers, ...w.customerCallers]) {
       for (const p of denied(w.a, w.b)) {
         const r = await api(w.app.url, caller.jwt, p.path, { method: p.method, ...(p.body === undefined ? {} : { body: p.body }) });
         if (r.status !== 403 && r.status !== 404) leaks.push(`${caller.name}: ${p.method} ${p.path} -> ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);

@@ -147,6 +147,22 @@ describe('isolation matrix: rule nodes and test runs', () => {
     expect(failed.body.error).toMatch(/not found/);
   });
 
+  it('customer users can neither save nor test-run a chain, with A’s device or their own tenant’s', async () => {
+    for (const caller of w.customerCallers) {
+      for (const node of [generator(w.a.deviceId), ...entityNodes]) {
+        const run = await api(w.app.url, caller.jwt, '/api/ruleChain/testRun', {
+          method: 'POST',
+          body: { chain: chainJson([node]), msg: { type: 'POST_TELEMETRY_REQUEST', data: { temperature: 666 }, originator: { entityType: 'DEVICE', id: w.a.deviceId } } },
+        });
+        expect([403, 404], `${caller.name}: test run ${JSON.stringify(run.body)}`).toContain(run.status);
+      }
+      const created = await api(w.app.url, caller.jwt, '/api/ruleChain', { method: 'POST', body: { name: 'customer attack' } });
+      expect([403, 404], `${caller.name}: ${JSON.stringify(created.body)}`).toContain(created.status);
+      const imported = await api(w.app.url, caller.jwt, '/api/ruleChain/import', { method: 'POST', body: chainJson([generator(w.a.deviceId)]) });
+      expect([403, 404], `${caller.name}: import`).toContain(imported.status);
+    }
+  });
+
   it('after all of it, A’s stored state is unchanged and A’s MQTT session received nothing', async () => {
     await settle(500);
     expect(await w.snapshotA()).toEqual(before);

@@ -61,7 +61,7 @@ describe('isolation matrix: WebSocket', () => {
     await eventually(async () => control.frames.some((f) => f.subscriptionId === 1 && f.errorCode === 0));
 
     const sockets = [];
-    for (const caller of w.callers) {
+    for (const caller of [...w.callers, ...w.customerCallers]) {
       const s = await openSocket(wsUrl, caller.jwt);
       sockets.push(s);
       for (const c of commands(w.a.deviceId)) s.send(c);
