@@ -42,6 +42,9 @@ export class RestError extends Error {
 }
 
 /** The few REST calls the simulator needs, in ThingsBoard's shapes (so it works against ThingsBoard too). */
+/** Longest one REST call waits out the API's rate limit (429 with Retry-After) before it fails. */
+const MAX_RATE_LIMIT_WAIT_MS = 120_000;
+
 export function createRestClient(opts: { baseUrl: string; fetch?: FetchFn }): RestClient {
   const doFetch = opts.fetch ?? globalThis.fetch;
   const base = opts.baseUrl.replace(/\/+$/, '');
@@ -50,7 +53,16 @@ export function createRestClient(opts: { baseUrl: string; fetch?: FetchFn }): Re
   async function call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (jwt) headers['x-authorization'] = `Bearer ${jwt}`;
-    const r = await doFetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    let r = await doFetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    // The REST API's rate limit (RIVULET_API_RATE_LIMIT): wait as long as Retry-After says, then
+    // send again, so creating thousands of devices slows down instead of failing.
+    for (let waited = 0; r.status === 429 && waited < MAX_RATE_LIMIT_WAIT_MS; ) {
+      await r.arrayBuffer();
+      const ms = Math.min(Math.max(Number(r.headers.get('retry-after')) || 1, 1) * 1000, MAX_RATE_LIMIT_WAIT_MS - waited);
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      waited += ms;
+      r = await doFetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    }
     const text = await r.text();
     let parsed: unknown;
     try {
