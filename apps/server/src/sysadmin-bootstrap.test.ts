@@ -1,46 +1,30 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '@rivulet/testing';
-import { tempDir } from './test-helpers';
-
-const SERVER_DIR = join(import.meta.dirname, '..');
+import { startServerProcess, tempDir, waitFor } from './test-helpers';
 
 /** `npm start` on a data directory until it listens; then SIGTERM. Resolves with everything it printed. */
 async function runOnce(dataDir: string): Promise<{ output: string; base: string; stop: () => Promise<void> }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/main.ts'], {
-    cwd: SERVER_DIR,
-    env: {
-      ...process.env,
-      RIVULET_HTTP_PORT: String(port),
-      RIVULET_HTTP_HOST: '127.0.0.1',
-      RIVULET_MQTT_PORT: '0',
-      RIVULET_MQTT_HOST: '127.0.0.1',
-      RIVULET_COAP_PORT: '0',
-      RIVULET_COAP_HOST: '127.0.0.1',
-      RIVULET_DATA_DIR: dataDir,
-      RIVULET_ADMIN_PASSWORD: 'tenant-admin-pw-1',
-      RIVULET_SYSADMIN_PASSWORD: '',
-      RIVULET_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const p = startServerProcess({
+    RIVULET_HTTP_PORT: String(port),
+    RIVULET_HTTP_HOST: '127.0.0.1',
+    RIVULET_MQTT_PORT: '0',
+    RIVULET_MQTT_HOST: '127.0.0.1',
+    RIVULET_COAP_PORT: '0',
+    RIVULET_COAP_HOST: '127.0.0.1',
+    RIVULET_DATA_DIR: dataDir,
+    RIVULET_ADMIN_PASSWORD: 'tenant-admin-pw-1',
+    RIVULET_SYSADMIN_PASSWORD: '',
+    RIVULET_LOG_LEVEL: 'warn',
   });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const end = Date.now() + 60_000;
-  while (!out.includes('listening on')) {
-    if (Date.now() > end || child.exitCode !== null) throw new Error(`server did not start: ${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(() => p.output().includes('listening on') || p.child.exitCode !== null, 60_000, p.output);
+  if (!p.output().includes('listening on')) throw new Error(`server did not start: ${p.output()}`);
   return {
-    output: out,
+    output: p.output(),
     base: `http://127.0.0.1:${port}`,
     async stop() {
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
     },
   };
 }
