@@ -1,29 +1,15 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Rivulet } from './app';
 import { loadConfig } from './config';
-import { ADMIN, startTestServer, tempDir } from './test-helpers';
-
-const SERVER_DIR = join(import.meta.dirname, '..');
+import { ADMIN, startServerProcess, startTestServer, tempDir } from './test-helpers';
 
 /** `npm start` minus npm, until it exits: its exit code and everything it printed. */
-function runUntilExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/main.ts'], {
-    cwd: SERVER_DIR,
-    env: { ...process.env, RIVULET_HTTP_PORT: '0', RIVULET_MQTT_PORT: '0', RIVULET_COAP_PORT: '0', RIVULET_HTTP_HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-  return new Promise((resolve) =>
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    }),
-  );
+async function runUntilExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const p = startServerProcess({ RIVULET_HTTP_PORT: '0', RIVULET_MQTT_PORT: '0', RIVULET_COAP_PORT: '0', RIVULET_HTTP_HOST: '127.0.0.1', ...env });
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), 20_000);
+  const code = await p.exited;
+  clearTimeout(timer);
+  return { code, output: p.output() };
 }
 
 describe('secrets and password policy at start', () => {
