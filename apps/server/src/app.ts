@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { silentLogger, type Logger } from '@rivulet/core';
-import { createApi, bootstrapSysAdmin, bootstrapTenant, toRuleChainExport, type Api } from '@rivulet/api';
+import { createApi, createStaticFiles, bootstrapSysAdmin, bootstrapTenant, toRuleChainExport, type Api } from '@rivulet/api';
 import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
 import {
   createBatchedDebugSink,
@@ -256,6 +257,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       logger,
       jwtSecret: resolveJwtSecret(config.RIVULET_JWT_SECRET, dataDir).secret,
       isReady: () => ready,
+      tokenTtlSeconds: config.RIVULET_JWT_TOKEN_EXPIRATION_SECONDS,
+      refreshTokenTtlSeconds: config.RIVULET_JWT_REFRESH_TOKEN_EXPIRATION_SECONDS,
       rpcPickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS,
       loginThrottle: {
         maxFailures: config.RIVULET_LOGIN_MAX_FAILURES,
@@ -285,10 +288,13 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     });
   }
 
+  // The web app's build at / (api role): never shadows /api, which stays the API's.
+  const webApp = api ? createStaticFiles({ root: config.RIVULET_WEB_DIR ?? fileURLToPath(new URL('../../web/dist', import.meta.url)) }) : undefined;
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     try {
       if (transport?.handle(req, res)) return;
       if (api?.handle(req, res)) return;
+      if (webApp?.(req, res)) return;
       if (req.url === '/api/health' || req.url?.startsWith('/api/health?')) {
         res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ status: ready ? 'UP' : 'STARTING' }));

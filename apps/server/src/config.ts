@@ -54,6 +54,7 @@ export const ConfigSchema = z
     RIVULET_RPC_PICKUP_TIMEOUT_MS: positiveInt(1000).describe('How long a server-side RPC (/api/rpc) waits for a transport to take it before answering 504 (no session).'),
     RIVULET_COAP_PORT: port(5683).describe('CoAP port (UDP) of the device API; 0 picks a free port.'),
     RIVULET_COAP_HOST: z.string().default('0.0.0.0').describe('Address the CoAP transport listens on (an IPv6 address such as :: listens on IPv6).'),
+    RIVULET_WEB_DIR: optionalString.describe('Directory of the web app\'s production build, served at / by the api role. Unset: apps/web/dist of this checkout (npm start builds it when missing or stale).'),
     RIVULET_DATA_DIR: z.string().default('./data').describe('Directory of the embedded database (PGlite), used when DATABASE_URL is unset.'),
     DATABASE_URL: optionalString.describe('PostgreSQL connection URL; when set, used instead of the embedded database.'),
     RIVULET_DB_POOL_SIZE: positiveInt(10).describe('PostgreSQL connections per process.'),
@@ -93,6 +94,8 @@ export const ConfigSchema = z
       .default('')
       .refine((s) => trustedProxyList(s).every((e) => isAddressOrRange(e)), { message: 'must be comma-separated IP addresses or CIDR ranges' })
       .describe('Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (login throttling); empty: the socket address is the client.'),
+    RIVULET_JWT_TOKEN_EXPIRATION_SECONDS: positiveInt(9000).describe('Lifetime of an access token (ThingsBoard\'s JWT_TOKEN_EXPIRATION_TIME); the web app refreshes it before it runs out.'),
+    RIVULET_JWT_REFRESH_TOKEN_EXPIRATION_SECONDS: positiveInt(604800).describe('Lifetime of a refresh token (ThingsBoard\'s JWT_REFRESH_TOKEN_EXPIRATION_TIME): a session unused this long ends and the web app asks to sign in again.'),
     RIVULET_PASSWORD_RESET_TTL_SECONDS: positiveInt(3600).describe('Lifetime of a password reset link (POST /api/noauth/resetPasswordByEmail logs it for the operator).'),
     RIVULET_SESSION_REVOCATION_CACHE_SECONDS: z.coerce.number().int().min(0).default(5).describe('How long a process trusts that a session is not revoked before reading storage again: the delay before a logout made through another process stops its access tokens. 0: read on every request.'),
     RIVULET_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level (JSON logs on stdout).'),

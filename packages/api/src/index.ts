@@ -10,3 +10,4 @@ export { mqttBasicCredentialsId, checkBasicMqttCredentials, parseBasicMqttCreden
 export { checkPassword, passwordProblem, DEFAULT_PASSWORD_MIN_LENGTH, DEFAULT_PASSWORD_POLICY, PASSWORD_MAX_LENGTH, type PasswordPolicy } from './password-policy';
 export { DEFAULT_LOGIN_MAX_FAILURES, DEFAULT_LOGIN_LOCKOUT_SECONDS, DEFAULT_LOGIN_ADDRESS_MAX_FAILURES, DEFAULT_LOGIN_MAX_CONCURRENT_HASHES, type LoginThrottleOptions } from './login-throttle';
 export { MIN_JWT_SECRET_LENGTH } from './tokens';
+export { createStaticFiles, type StaticFilesOptions, type StaticHandler } from './static-files';

@@ -3,3 +3,4 @@ export * from './databases';
 export * from './device-fixtures';
 export * from './listeners';
 export * from './certificates';
+export * from './browser';

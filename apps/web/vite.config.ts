@@ -1,0 +1,32 @@
+import { defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+
+// `npm run dev:web`: Vite's dev server on 5173, proxying the REST and WebSocket API to the server
+// (RIVULET_DEV_API, default http://localhost:8080: start it with `npm start`).
+const api = process.env.RIVULET_DEV_API ?? 'http://localhost:8080';
+
+export default defineConfig({
+  plugins: [react()],
+  resolve: { conditions: ['source'] },
+  server: {
+    port: 5173,
+    proxy: {
+      '/api/ws': { target: api.replace(/^http/, 'ws'), ws: true },
+      '/api': { target: api, changeOrigin: true },
+    },
+  },
+  build: {
+    outDir: 'dist',
+    chunkSizeWarningLimit: 900,
+    rollupOptions: {
+      output: {
+        manualChunks(id: string) {
+          if (id.includes('node_modules/uplot')) return 'uplot';
+          if (id.includes('node_modules/@mantine') || id.includes('node_modules/@floating-ui')) return 'mantine';
+          if (id.includes('node_modules/react') || id.includes('node_modules/scheduler')) return 'react';
+          return undefined;
+        },
+      },
+    },
+  },
+});
