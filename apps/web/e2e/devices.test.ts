@@ -39,6 +39,19 @@ async function rowNames(page: Page): Promise<string[]> {
   return page.getByTestId('device-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-device-name') ?? ''));
 }
 
+/** Closes the notifications, so a screenshot shows what they would cover. */
+async function closeNotifications(page: Page): Promise<void> {
+  const close = page.locator('.mantine-Notification-closeButton');
+  for (let i = 0; i < 50 && (await close.count()) > 0; i++) {
+    // they slide while others close: a forced click, and again until none is left
+    await close
+      .first()
+      .click({ force: true, timeout: 1000 })
+      .catch(() => {});
+    await page.waitForTimeout(150);
+  }
+}
+
 /** Live attribute subscriptions of the tab's one WebSocket. */
 function subscriptionCount(page: Page): Promise<number> {
   return page.evaluate(() => (globalThis as unknown as { __rivuletSocket: { subscriptionCount: number } }).__rivuletSocket.subscriptionCount);
@@ -74,6 +87,7 @@ describe('devices page', () => {
     const { page, context, problems } = await signedInPage(browser, server, { path: '/devices' });
     await page.getByTestId('empty').waitFor();
     expect(await page.getByTestId('empty').textContent()).toContain('No devices yet');
+    expect(await page.getByTestId('device-search').count()).toBe(0);
     await screenshot(page, 'devices-empty-light');
 
     await page.getByTestId('create-first-device').click();
@@ -107,6 +121,7 @@ describe('devices page', () => {
 
     // MQTT, as shown in the page.
     await drawer.getByTestId('command-mqtt').waitFor();
+    await closeNotifications(page);
     await screenshot(page, 'device-connect-light');
     const mqtt = (await drawer.getByTestId('command-mqtt').textContent())!;
     expect(mqtt).toContain(token);
@@ -266,6 +281,7 @@ describe('devices page', () => {
       await connect.waitFor();
       expect(await connect.textContent()).toContain('-t v1/gateway/connect');
       expect(await drawer.getByTestId('command-gateway-telemetry').textContent()).toContain('-t v1/gateway/telemetry');
+      await closeNotifications(page);
       await screenshot(page, `device-connect-${scheme}`);
       // The gateway connect command, as shown, creates the device behind it.
       await paste((await connect.textContent())!);

@@ -102,6 +102,9 @@ export function ConnectDrawer({ device, onClose }: { device: DeviceDto | null; o
                   </Tabs.Panel>
                 )}
               </Tabs>
+              <Text size="xs" c="dimmed">
+                The device turns Active in the list as soon as the server hears from it; its telemetry shows on the device page.
+              </Text>
               {!connectivity.data.mqtt && !connectivity.data.http && (
                 <Alert color="yellow">This device has no access token, so there is no command to show.</Alert>
               )}

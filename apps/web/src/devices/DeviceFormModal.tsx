@@ -58,10 +58,13 @@ export function DeviceFormModal({ opened, device, onClose, onSaved }: { opened: 
             required
             data-autofocus
             value={form.name}
-            onChange={(e) => setForm({ ...form, name: e.currentTarget.value })}
+            onChange={(e) => {
+              setForm({ ...form, name: e.currentTarget.value });
+              setNameError(null);
+            }}
             error={nameError ?? nameServerError}
           />
-          <TextInput label="Type" name="type" description="Devices of a type share a profile (default: default)" value={form.type} onChange={(e) => setForm({ ...form, type: e.currentTarget.value })} />
+          <TextInput label="Type" name="type" description="Devices of one type share a profile; left empty: default" value={form.type} onChange={(e) => setForm({ ...form, type: e.currentTarget.value })} />
           <TextInput label="Label" name="label" value={form.label} onChange={(e) => setForm({ ...form, label: e.currentTarget.value })} />
           <Switch
             label="Gateway"

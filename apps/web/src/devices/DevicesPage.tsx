@@ -114,6 +114,8 @@ export default function DevicesPage() {
     </Button>
   );
   const filtering = params.textSearch !== '';
+  // Nothing to search through: the empty state alone (the search box comes with the first device).
+  const noDevicesAtAll = !filtering && search === '' && list.data?.totalElements === 0;
   let body: ReactNode;
   if (list.isPending) body = <LoadingState label="Loading devices…" />;
   else if (list.isError) body = <ErrorState error={list.error} onRetry={() => void list.refetch()} title="Devices not loaded" />;
@@ -167,9 +169,9 @@ export default function DevicesPage() {
                   </Table.Td>
                   <Table.Td>{isGateway(d) ? <Badge variant="outline">Gateway</Badge> : <Text size="sm" c="dimmed">—</Text>}</Table.Td>
                   <Table.Td>
-                    <Tooltip label={new Date(d.createdTime).toLocaleString()}>
-                      <Text size="sm">{new Date(d.createdTime).toLocaleDateString()}</Text>
-                    </Tooltip>
+                    <Text size="sm" style={{ whiteSpace: 'nowrap' }}>
+                      {new Date(d.createdTime).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}
+                    </Text>
                   </Table.Td>
                   <Table.Td>
                     <DeviceActivity deviceId={d.id.id} now={now} />
@@ -227,6 +229,7 @@ export default function DevicesPage() {
         {createButton}
       </Group>
       <Card withBorder padding="md">
+        {!noDevicesAtAll && (
         <TextInput
           placeholder="Search by name"
           aria-label="Search devices"
@@ -237,6 +240,7 @@ export default function DevicesPage() {
           maw={360}
           data-testid="device-search"
         />
+        )}
         {body}
       </Card>
       <DeviceFormModal opened={editing !== null} device={editing?.device} onClose={() => setEditing(null)} onSaved={(d) => (editing?.device ? undefined : setConnecting(d))} />
