@@ -159,7 +159,7 @@ describe('devices page', () => {
   it('searches (debounced), pages with a page size, sorts by name, type and created time, and subscribes only for the rows shown', async () => {
     for (let i = 1; i <= 25; i++) {
       const n = String(i).padStart(2, '0');
-      await api('/api/device', { method: 'POST', body: { name: `Pump ${n}`, type: i % 2 ? 'pump-a' : 'pump-b' } });
+      await api('/api/device', { method: 'POST', body: { name: `Pump ${n}`, type: i % 2 ? 'pump-a' : 'pump-b', label: i % 3 ? `Hall ${(i % 4) + 1}` : null } });
     }
     const { page, context, problems } = await signedInPage(browser, server, { path: '/devices' });
     await page.getByTestId('devices-table').waitFor();
@@ -223,7 +223,7 @@ describe('devices page', () => {
       expect(r.status).toBe(200);
     }
     for (const scheme of ['light', 'dark'] as const) {
-      const opened = await signedInPage(browser, server, { path: '/devices?pageSize=20', colorScheme: scheme });
+      const opened = await signedInPage(browser, server, { path: '/devices', colorScheme: scheme });
       await opened.page.locator('[data-testid="device-activity"][data-active="true"]').first().waitFor();
       await screenshot(opened.page, `devices-${scheme}`);
       expect(opened.problems()).toEqual([]);
@@ -270,6 +270,22 @@ describe('devices page', () => {
     expect(problems([/status of 400/])).toEqual([]);
     await context.close();
   }, 60_000);
+
+  it('shows the error state when the list cannot be loaded, and recovers with Try again', async () => {
+    const { page, context, problems } = await signedInPage(browser, server, { path: '/alarms' });
+    // A fake fault, named as such: the server answering 503 to the list (stopping it would end the session too).
+    await page.route('**/api/tenant/devices?*', (route) =>
+      route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ status: 503, message: 'Service unavailable (injected by the test)', errorCode: 2, timestamp: Date.now() }) }),
+    );
+    await page.getByRole('link', { name: 'Devices' }).click();
+    await page.getByTestId('error').waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId('error').textContent()).toContain('Service unavailable (injected by the test)');
+    await page.unroute('**/api/tenant/devices?*');
+    await page.getByRole('button', { name: 'Try again' }).click();
+    await page.getByTestId('devices-table').waitFor();
+    expect(problems([/status of 503/])).toEqual([]);
+    await context.close();
+  }, 30_000);
 
   it('shows the gateway topics for a gateway, and a regenerated token replaces the old one at once', async () => {
     for (const scheme of ['dark'] as const) {
