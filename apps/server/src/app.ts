@@ -274,6 +274,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       corsOrigins: config.RIVULET_CORS_ORIGINS,
       rateLimit: config.RIVULET_API_RATE_LIMIT,
       rateLimitWindowMs: config.RIVULET_API_RATE_LIMIT_WINDOW_MS,
+      // The ports this process listens on (0 in the config picks a free one), else the configured ones (api-only role).
+      deviceConnectivity: { mqttPort: mqttPort ?? config.RIVULET_MQTT_PORT, coapPort: coapPort ?? config.RIVULET_COAP_PORT, publicHost: config.RIVULET_PUBLIC_HOST },
       ruleChains: createRuleChainService({
         registry,
         servicesFor,

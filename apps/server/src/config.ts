@@ -54,6 +54,7 @@ export const ConfigSchema = z
     RIVULET_RPC_PICKUP_TIMEOUT_MS: positiveInt(1000).describe('How long a server-side RPC (/api/rpc) waits for a transport to take it before answering 504 (no session).'),
     RIVULET_COAP_PORT: port(5683).describe('CoAP port (UDP) of the device API; 0 picks a free port.'),
     RIVULET_COAP_HOST: z.string().default('0.0.0.0').describe('Address the CoAP transport listens on (an IPv6 address such as :: listens on IPv6).'),
+    RIVULET_PUBLIC_HOST: optionalString.describe('Host name devices use to reach this server, printed in the web app\'s Connect commands (GET /api/device-connectivity/{deviceId}); unset: the host the browser reached the server by.'),
     RIVULET_WEB_DIR: optionalString.describe('Directory of the web app\'s production build, served at / by the api role. Unset: apps/web/dist of this checkout (npm start builds it when missing or stale).'),
     RIVULET_DATA_DIR: z.string().default('./data').describe('Directory of the embedded database (PGlite), used when DATABASE_URL is unset.'),
     DATABASE_URL: optionalString.describe('PostgreSQL connection URL; when set, used instead of the embedded database.'),

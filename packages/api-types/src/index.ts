@@ -8,3 +8,4 @@ export * from './alarm.schema';
 export * from './dashboard.schema';
 export * from './tenancy.schema';
 export * from './rest.schema';
+export * from './connectivity.schema';

@@ -18,6 +18,7 @@ import { dashboardRoutes } from './routes/dashboard.routes';
 import { tenantRoutes } from './routes/tenant.routes';
 import { userRoutes } from './routes/user.routes';
 import { customerRoutes } from './routes/customer.routes';
+import { deviceConnectivityRoutes, type DeviceConnectivityOptions } from './routes/device-connectivity.routes';
 import { withCurrentUsers } from './access';
 import type { RuleChainsPort } from './rule-chains-port';
 import { createTokenService, type TokenService } from './tokens';
@@ -70,6 +71,8 @@ export interface ApiOptions {
   rateLimit?: number;
   /** Default 60000 ms. */
   rateLimitWindowMs?: number;
+  /** Ports and host of the device commands of /api/device-connectivity/{deviceId}; default none (HTTP only). */
+  deviceConnectivity?: DeviceConnectivityOptions;
 }
 
 export interface Api {
@@ -126,7 +129,7 @@ export function createApi(options: ApiOptions): Api {
     broadcast: options.broadcast,
     ...(options.rpcPickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.rpcPickupTimeoutMs } : {}),
   });
-  const routes: RouteDef[] = [...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...passwordRoutes(deps), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps)];
+  const routes: RouteDef[] = [...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...passwordRoutes(deps), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps), ...deviceConnectivityRoutes(deps, options.deviceConnectivity ?? {})];
   const rest = createExpressApi({
     routes,
     logger,

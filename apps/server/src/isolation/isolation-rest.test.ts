@@ -21,6 +21,7 @@ const denied = (a: A, b: IsolationWorld['b']): Probe[] => {
     { method: 'GET', path: `/api/device/${a.deviceId}/credentials` },
     { method: 'POST', path: '/api/device/credentials', body: { deviceId: { entityType: 'DEVICE', id: a.deviceId }, credentialsType: 'ACCESS_TOKEN', credentialsId: 'b-owns-this' } },
     { method: 'GET', path: `/api/tenant/devices?deviceName=${a.deviceName}` },
+    { method: 'GET', path: `/api/device-connectivity/${a.deviceId}` },
     // telemetry and attributes
     { method: 'GET', path: `${tel}/keys/timeseries` },
     { method: 'GET', path: `${tel}/values/timeseries?keys=temperature` },
