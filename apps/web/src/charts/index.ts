@@ -1,0 +1,2 @@
+export { TimeSeriesChart, type ChartRenderInfo, type ChartSeries, type TimeRange, type TimeSeriesChartProps } from './TimeSeriesChart';
+export { PALETTE, seriesColor } from './theme';
