@@ -212,6 +212,15 @@ export function sourcesOf(config: JsonObject, w: TbWidget): Source[] {
 
 // ---- editing ----
 
+/** A random (version 4) uuid; also where crypto.randomUUID is missing (a page served over plain http to another host). */
+export function uuid(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 export function clone<T>(v: T): T {
   return structuredClone(v);
 }
