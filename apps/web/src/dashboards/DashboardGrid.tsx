@@ -51,7 +51,7 @@ export function DashboardGrid({ config, timewindow, editing, onLayout, onConfigu
           }}
         >
           {placed.map((p) => (
-            <div key={p.id} data-testid="widget" data-widget-id={p.id} data-kind={kindOf(p.widget) ?? 'unsupported'}>
+            <div key={p.id} data-testid="widget" data-widget-id={p.id} data-kind={kindOf(p.widget) ?? 'unsupported'} data-layout={`${p.layout.col},${p.layout.row},${p.layout.sizeX},${p.layout.sizeY}`}>
               <WidgetFrame placed={p} config={config} timewindow={timewindow} editing={editing} onConfigure={onConfigure} onRemove={onRemove} />
             </div>
           ))}

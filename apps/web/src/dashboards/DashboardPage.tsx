@@ -27,6 +27,8 @@ export default function DashboardPage() {
   const [draft, setDraft] = useState<JsonObject | null>(null);
   const [viewTimewindow, setViewTimewindow] = useState<TbTimewindow | null>(null);
   const [editor, setEditor] = useState<{ id: string | null; spec: WidgetSpec } | null>(null);
+  // Bumped when edits are dropped: the grid starts again from the saved layout.
+  const [gridRevision, setGridRevision] = useState(0);
   const editing = draft !== null;
   const saved = query.data?.configuration as JsonObject | undefined;
   const dirty = editing && draft !== saved;
@@ -81,13 +83,17 @@ export default function DashboardPage() {
   const count = config ? widgetsOf(config).length : 0;
 
   const cancel = () => {
-    if (!dirty) return setDraft(null);
+    const discard = () => {
+      setDraft(null);
+      setGridRevision((r) => r + 1);
+    };
+    if (!dirty) return discard();
     modals.openConfirmModal({
       title: 'Discard changes?',
       children: <Text size="sm">The changes made since “Edit” will be lost.</Text>,
       labels: { confirm: 'Discard', cancel: 'Keep editing' },
       confirmProps: { color: 'red', 'data-testid': 'confirm-discard' } as never,
-      onConfirm: () => setDraft(null),
+      onConfirm: discard,
     });
   };
 
@@ -170,7 +176,7 @@ export default function DashboardPage() {
           Add charts, value cards, gauges, tables and alarm lists bound to your devices.
         </EmptyState>
       ) : (
-        <DashboardGrid config={config!} timewindow={timewindow} editing={editing} onLayout={onLayout} onConfigure={onConfigure} onRemove={onRemove} />
+        <DashboardGrid key={gridRevision} config={config!} timewindow={timewindow} editing={editing} onLayout={onLayout} onConfigure={onConfigure} onRemove={onRemove} />
       )}
       <WidgetEditor
         opened={editor !== null}

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { useQueries, useQuery } from '@tanstack/react-query';
 import type { DeviceDto, DevicePage, TimeseriesValues } from '@rivulet/api-types';
 import { api } from '../api/client';
-import { socket, type WsData } from '../api/socket';
+import { socket, type SubscriptionSpec, type WsData } from '../api/socket';
 import type { AliasTarget, Source, TbDataKey } from './model';
 import { MAX_LIVE_POINTS, resolveWindow, type TbTimewindow, type Window } from './timewindow';
 
@@ -132,6 +132,27 @@ export function toNumber(v: unknown): number | null {
   return null;
 }
 
+/**
+ * Adds a point in time order: appended in the usual case, inserted when updates arrive out of order
+ * (the rule engine may finish two messages of a device in either order), replaced for the same ts.
+ */
+export function insertPoint(points: Array<[number, number | null]>, ts: number, value: number | null): void {
+  const n = points.length;
+  if (n === 0 || points[n - 1]![0] < ts) {
+    points.push([ts, value]);
+    return;
+  }
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (points[mid]![0] < ts) lo = mid + 1;
+    else hi = mid;
+  }
+  if (points[lo]?.[0] === ts) points[lo] = [ts, value];
+  else points.splice(lo, 0, [ts, value]);
+}
+
 const PAGE = 50_000;
 
 /** Reads one device's keys over the window: raw points in pages of 50,000 (newest first, up to the limit), or aggregated buckets. */
@@ -207,11 +228,7 @@ export function useSeries(defs: SeriesDef[], tw: TbTimewindow): { series: Series
       for (const [key, points] of Object.entries(data)) {
         const s = index.get(`${deviceId}\u0000${key}`);
         if (!s) continue;
-        for (const [ts, v] of points) {
-          const last = s.points.length > 0 ? s.points[s.points.length - 1]![0] : -Infinity;
-          if (ts <= last) continue;
-          s.points.push([ts, toNumber(v)]);
-        }
+        for (const [ts, v] of points) insertPoint(s.points, ts, toNumber(v));
       }
       slide();
     };
@@ -233,7 +250,8 @@ export function useSeries(defs: SeriesDef[], tw: TbTimewindow): { series: Series
       // Subscribed before the read so nothing written meanwhile is lost; held until the read is in.
       for (const [deviceId, keys] of byDevice) {
         unsubs.push(
-          socket.subscribe({ type: 'TIMESERIES', entityType: 'DEVICE', entityId: deviceId, scope: 'LATEST_TELEMETRY', keys: keys.join(',') }, (data) => {
+          // startTs: every point from the window's start, not only newer latest values (batches, late points).
+          socket.subscribe({ type: 'TIMESERIES', entityType: 'DEVICE', entityId: deviceId, scope: 'LATEST_TELEMETRY', keys: keys.join(','), startTs: w.startTs } as SubscriptionSpec, (data) => {
             if (loaded) append(deviceId, data);
             else buffered.push([deviceId, data]);
           }),
