@@ -85,7 +85,7 @@ export default function DashboardsPage() {
     <UnstyledButton
       onClick={() => setSort((s) => ({ property, order: s.property === property && s.order === 'ASC' ? 'DESC' : 'ASC' }))}
       data-testid={`sort-${property}`}
-      style={{ display: 'inline-flex', alignItems: 'center', gap: 4, fontWeight: 600 }}
+      style={{ display: 'inline-flex', alignItems: 'center', gap: 4, fontWeight: 600, fontSize: 'inherit' }}
     >
       {label}
       {sort.property === property && (sort.order === 'ASC' ? <IconChevronUp size={14} /> : <IconChevronDown size={14} />)}

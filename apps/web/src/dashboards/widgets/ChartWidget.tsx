@@ -1,12 +1,30 @@
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import { Box } from '@mantine/core';
 import { useElementSize } from '@mantine/hooks';
-import { PALETTE, TimeSeriesChart, type ChartSeries } from '../../charts';
+import { PALETTE, TimeSeriesChart, type ChartRenderInfo, type ChartSeries } from '../../charts';
 import { sourcesOf } from '../model';
 import { useBoundDevices, useSeries, type SeriesDef } from '../data';
 import { formatValue } from './format';
 import { widgetDecimals, type WidgetProps } from './types';
 import { WidgetMessage, widgetError } from './WidgetMessage';
+
+/**
+ * The height of uPlot's legend under the plot: its items (the time, then one per series) wrap into
+ * rows of about 26 px; estimated from the labels rather than measured, so the plot is sized once.
+ */
+function legendHeight(width: number, labels: string[]): number {
+  const items = [150, ...labels.map((l) => l.length * 7.5 + 70)];
+  let rows = 1;
+  let used = 0;
+  for (const w of items) {
+    if (used > 0 && used + w > width) {
+      rows++;
+      used = 0;
+    }
+    used += w;
+  }
+  return rows * 26 + 4;
+}
 
 /** ThingsBoard's time-series chart: every bound key of every bound device, over the dashboard's time window. */
 export function ChartWidget({ config, widget, timewindow }: WidgetProps) {
@@ -27,7 +45,9 @@ export function ChartWidget({ config, widget, timewindow }: WidgetProps) {
   }, [JSON.stringify(bound.devices)]);
   const data = useSeries(defs, timewindow);
   const decimals = widgetDecimals(widget);
-  const { ref, height } = useElementSize();
+  const { ref, width, height } = useElementSize();
+  // The last draw's time (ms), shown to tests and measurements as data-render-ms.
+  const [render, setRender] = useState<ChartRenderInfo | null>(null);
 
   const chartSeries: ChartSeries[] = useMemo(
     () => data.series.map((s) => ({ label: s.def.label, color: s.def.color, points: s.points })),
@@ -48,14 +68,17 @@ export function ChartWidget({ config, widget, timewindow }: WidgetProps) {
     body = (
       <TimeSeriesChart
         series={chartSeries}
-        height={Math.max(80, height - 34 - Math.ceil(chartSeries.length / 3) * 22)}
+        height={Math.max(80, height - legendHeight(width, chartSeries.map((c) => c.label)) - 4)}
         xRange={{ min: data.window.startTs, max: data.window.endTs }}
         formatValue={(v) => formatValue(v, decimals)}
+        onRender={setRender}
         data-testid="chart"
       />
     );
   return (
-    <Box ref={ref} h="100%" data-testid="chart-widget" data-points={points} data-agg={data.window.agg} data-interval={data.window.interval} style={{ overflow: 'hidden' }}>
+    <Box
+      ref={ref}
+      h="100%" data-testid="chart-widget" data-points={points} data-agg={data.window.agg} data-interval={data.window.interval} data-render-ms={render ? Math.round(render.ms) : undefined} style={{ overflow: 'hidden' }}>
       {height > 0 && body}
     </Box>
   );
