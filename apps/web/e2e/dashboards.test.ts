@@ -330,4 +330,53 @@ describe('web app dashboards', () => {
     expect(problems()).toEqual([]);
     await context.close();
   }, 90_000);
+
+  it('binds a gauge and an alarm list through the picker, which offers only the keys the device has', async () => {
+    const boiler = await createDevice('Boiler', 'boiler');
+    const other = await createDevice('Other', 'boiler');
+    const mq = await connectMqtt(boiler.token);
+    await mq.publishAsync('v1/devices/me/telemetry', JSON.stringify({ pressure: 2.5, level: 70 }), { qos: 1 });
+    await rest(`/api/plugins/telemetry/DEVICE/${other.id}/timeseries/ANY`, { method: 'POST', body: { unrelated: 1 } });
+    await rest('/api/alarm', { method: 'POST', body: { type: 'Overpressure', originator: { entityType: 'DEVICE', id: boiler.id }, severity: 'CRITICAL' } });
+    await rest('/api/alarm', { method: 'POST', body: { type: 'Elsewhere', originator: { entityType: 'DEVICE', id: other.id }, severity: 'MINOR' } });
+
+    const { page, context, problems } = await signedInPage(browser, server, { path: '/dashboards' });
+    await page.getByTestId('create-dashboard').first().click();
+    await page.getByTestId('dashboard-title-input').fill('Boiler room');
+    await page.getByTestId('dashboard-title-save').click();
+    await page.getByTestId('edit-dashboard').click();
+    await page.getByTestId('add-widget').first().click();
+    const editor = page.getByRole('dialog');
+    await pick(page, 'widget-kind', ['Gauge']);
+    await editor.getByTestId('widget-title').fill('Pressure');
+    await pick(page, 'picker-devices', ['Boiler']);
+    await editor.getByTestId('picker-keys').click();
+    await editor.getByRole('option', { name: 'pressure', exact: true }).waitFor();
+    // The keys Boiler has, not the other device's.
+    expect((await editor.getByRole('option').allTextContents()).sort()).toEqual(['level', 'pressure']);
+    await editor.getByRole('option', { name: 'pressure', exact: true }).click();
+    await editor.getByTestId('widget-units').fill('bar');
+    await editor.getByTestId('widget-decimals').fill('2');
+    await editor.getByTestId('widget-min').fill('0');
+    await editor.getByTestId('widget-max').fill('4');
+    await editor.getByTestId('widget-save').click();
+    await editor.waitFor({ state: 'detached' });
+    await addWidget(page, { kind: 'Alarm list', title: 'Boiler alarms', devices: ['Boiler'], keys: [] });
+    await page.getByTestId('save-dashboard').click();
+    await page.getByTestId('edit-dashboard').waitFor();
+
+    await widget(page, 'Pressure').getByTestId('gauge-value').getByText('2.50').waitFor();
+    await mq.publishAsync('v1/devices/me/telemetry', JSON.stringify({ pressure: 3.75 }), { qos: 1 });
+    await widget(page, 'Pressure').getByTestId('gauge-value').getByText('3.75').waitFor();
+    const alarms = widget(page, 'Boiler alarms').getByTestId('alarm-row');
+    await expect.poll(() => alarms.count()).toBe(1);
+    await expect(alarms.first().textContent()).resolves.toContain('Overpressure');
+    await screenshot(page, 'dashboard-gauge-alarms-light');
+    const stored = await rest<{ configuration: Record<string, any> }>(`/api/dashboard/${page.url().split('/').pop()}`);
+    const fqns = Object.values(stored.configuration.widgets).map((w: any) => w.typeFullFqn).sort();
+    expect(fqns).toEqual(['system.alarm_widgets.alarms_table', 'system.analogue_gauges.radial_gauge_canvas_gauges']);
+    await mq.endAsync();
+    expect(problems()).toEqual([]);
+    await context.close();
+  }, 60_000);
 });

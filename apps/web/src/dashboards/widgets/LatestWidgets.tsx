@@ -70,7 +70,7 @@ export function GaugeWidget(props: WidgetProps) {
   return (
     <Stack ref={ref} h="100%" align="center" justify="center" gap={0} data-testid="gauge" style={{ overflow: 'hidden' }}>
       {width > 0 && (
-        <svg width={size} height={size * 0.86} viewBox="0 6 100 86" role="img" aria-label={`${key.label || key.name}: ${formatValue(v?.value, decimals)}`}>
+        <svg width={size} height={size * 0.9} viewBox="0 3 100 90" role="img" aria-label={`${key.label || key.name}: ${formatValue(v?.value, decimals)}`}>
           <path d={arc(150, 390, 40)} fill="none" stroke={scheme === 'dark' ? '#373a40' : '#e9ecef'} strokeWidth={9} strokeLinecap="round" />
           {frac > 0 && <path d={arc(150, 150 + 240 * frac, 40)} fill="none" stroke={color} strokeWidth={9} strokeLinecap="round" />}
           <text x={50} y={52} textAnchor="middle" fontSize={14} fontWeight={600} fill="currentColor" data-testid="gauge-value">
