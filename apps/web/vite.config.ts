@@ -23,7 +23,8 @@ export default defineConfig({
         manualChunks(id: string) {
           if (id.includes('node_modules/uplot')) return 'uplot';
           if (id.includes('node_modules/@mantine') || id.includes('node_modules/@floating-ui')) return 'mantine';
-          if (id.includes('node_modules/react') || id.includes('node_modules/scheduler')) return 'react';
+          // react itself, not every package whose name starts with react (react-grid-layout belongs to its page).
+          if (/node_modules\/(react|react-dom|scheduler)\//.test(id)) return 'react';
           return undefined;
         },
       },

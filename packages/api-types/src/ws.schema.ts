@@ -35,9 +35,15 @@ function requireEntity(cmd: { unsubscribe?: boolean | undefined; entityType?: st
   if (cmd.entityId === undefined) ctx.addIssue({ code: 'custom', path: ['entityId'], message: 'entityId is required' });
 }
 
+/**
+ * TIMESERIES with `startTs`: every point at or after it is delivered (all of a batch, and points
+ * older than the newest sent), what a live chart needs; without it only newer latest values.
+ */
+const everyPointField = { startTs: z.number().int().nonnegative().optional() };
+
 /** Latest-value subscription to time series (TB's TimeseriesSubscriptionCmd). */
 export const WsTsSubCmdSchema = z
-  .object({ ...subscriptionFields, scope: z.literal('LATEST_TELEMETRY').optional() })
+  .object({ ...subscriptionFields, ...everyPointField, scope: z.literal('LATEST_TELEMETRY').optional() })
   .superRefine(requireEntity);
 export type WsTsSubCmd = z.infer<typeof WsTsSubCmdSchema>;
 
@@ -63,7 +69,7 @@ export type WsHistoryCmd = z.infer<typeof WsHistoryCmdSchema>;
 
 /** An element of the current `cmds` list: the command's `type` picks its shape. */
 export const WsCmdSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('TIMESERIES'), ...subscriptionFields, scope: z.literal('LATEST_TELEMETRY').optional() }).superRefine(requireEntity),
+  z.object({ type: z.literal('TIMESERIES'), ...subscriptionFields, ...everyPointField, scope: z.literal('LATEST_TELEMETRY').optional() }).superRefine(requireEntity),
   z.object({ type: z.literal('ATTRIBUTES'), ...subscriptionFields, scope: AttributeScopeSchema.optional() }).superRefine(requireEntity),
   WsHistoryCmdSchema.extend({ type: z.literal('TIMESERIES_HISTORY') }),
 ]);

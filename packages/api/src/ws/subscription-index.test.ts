@@ -21,6 +21,22 @@ describe('SubscriptionIndex', () => {
     expect(sent).toEqual([{ subscriptionId: 1, errorCode: 0, errorMsg: null, data: { t: [[20, '2']] }, latestValues: { t: 20 } }]);
   });
 
+  it('with startTs (a live chart) delivers every point of a batch and late older points, not only the newest', () => {
+    const index = new SubscriptionIndex();
+    const latestOnly: WsUpdate[] = [];
+    const every: WsUpdate[] = [];
+    index.add(sub({ kind: 'TIMESERIES', entityId: 'e1' }, latestOnly));
+    index.add(sub({ kind: 'TIMESERIES', entityId: 'e1', cmdId: 2, everyPointFrom: 100, keys: new Set(['t']) }, every));
+    // A batch of three (out of order), a key not subscribed, a point before startTs.
+    index.onTelemetry({ entityId: 'e1', points: [{ key: 't', ts: 300, value: 3 }, { key: 't', ts: 200, value: 2 }, { key: 'u', ts: 200, value: 9 }, { key: 't', ts: 50, value: 0 }, { key: 't', ts: 250, value: 2.5 }] });
+    // A late point, older than the newest already sent.
+    index.onTelemetry({ entityId: 'e1', points: [{ key: 't', ts: 150, value: 1.5 }] });
+    expect(every.map((m) => m.data)).toEqual([{ t: [[200, '2'], [250, '2.5'], [300, '3']] }, { t: [[150, '1.5']] }]);
+    expect(every[1]?.latestValues).toEqual({ t: 300 });
+    // Without startTs: the newest of the batch only, and the late point not at all.
+    expect(latestOnly.map((m) => m.data)).toEqual([{ t: [[300, '3']], u: [[200, '9']] }]);
+  });
+
   it('routes by entity and kind, filters keys and scopes, and forgets removed subscriptions', () => {
     const index = new SubscriptionIndex();
     const a: WsUpdate[] = [];

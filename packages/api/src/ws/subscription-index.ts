@@ -21,6 +21,11 @@ export interface LiveSubscription {
    * back-filling) does not replace a newer latest value on the client.
    */
   readonly latest: Map<string, number>;
+  /**
+   * TIMESERIES with `startTs` (a live chart): every point at or after it goes out, not only newer
+   * latest values. Undefined: latest values only.
+   */
+  readonly everyPointFrom?: number | undefined;
   /** Events that arrived while the snapshot was being read; null once the snapshot is out. */
   pending: Array<{ telemetry: TelemetryEvent } | { attributes: AttributesEvent }> | null;
 }
@@ -85,6 +90,7 @@ export class SubscriptionIndex {
 
 /** Latest-value semantics: per key only the newest point of the event, and only if not older than the client's. */
 function deliverTelemetry(sub: LiveSubscription, event: TelemetryEvent): void {
+  if (sub.everyPointFrom !== undefined) return deliverEveryPoint(sub, event, sub.everyPointFrom);
   const newest = new Map<string, TsKv>();
   for (const p of event.points) {
     if (sub.keys && !sub.keys.has(p.key)) continue;
@@ -101,6 +107,23 @@ function deliverTelemetry(sub: LiveSubscription, event: TelemetryEvent): void {
     sub.latest.set(key, p.ts);
     setOwn(data, key, [[p.ts, kvToString(p.value)]]);
     setOwn(latestValues, key, p.ts);
+    any = true;
+  }
+  if (any) sub.send({ subscriptionId: sub.cmdId, errorCode: 0, errorMsg: null, data, latestValues });
+}
+
+/** Every point of the event at or after `from`, oldest first per key; `latest` still tracks the newest. */
+function deliverEveryPoint(sub: LiveSubscription, event: TelemetryEvent, from: number): void {
+  const data: WsData = {};
+  const latestValues: Record<string, number> = {};
+  let any = false;
+  for (const p of [...event.points].sort((a, b) => a.ts - b.ts)) {
+    if (p.ts < from || (sub.keys && !sub.keys.has(p.key))) continue;
+    const list = Object.hasOwn(data, p.key) ? data[p.key]! : [];
+    if (list.length === 0) setOwn(data, p.key, list);
+    list.push([p.ts, kvToString(p.value)]);
+    if ((sub.latest.get(p.key) ?? -Infinity) <= p.ts) sub.latest.set(p.key, p.ts);
+    setOwn(latestValues, p.key, sub.latest.get(p.key)!);
     any = true;
   }
   if (any) sub.send({ subscriptionId: sub.cmdId, errorCode: 0, errorMsg: null, data, latestValues });

@@ -81,7 +81,7 @@ interface Session {
 
 type Command =
   | { op: 'unsubscribe'; cmdId: number }
-  | { op: 'subscribe'; kind: SubscriptionKind; cmdId: number; entityType: string; entityId: string; keys: string[] | null; scope: AttributeScope | null }
+  | { op: 'subscribe'; kind: SubscriptionKind; cmdId: number; entityType: string; entityId: string; keys: string[] | null; scope: AttributeScope | null; everyPointFrom?: number | undefined }
   | {
       op: 'history';
       cmdId: number;
@@ -324,12 +324,12 @@ export function createWsServer(options: WsServerOptions): WsServer {
 
   function subscriptionCommand(
     kind: SubscriptionKind,
-    c: { cmdId: number; entityType?: string | undefined; entityId?: string | undefined; keys?: string | string[] | undefined; scope?: string | undefined; unsubscribe?: boolean | undefined },
+    c: { cmdId: number; entityType?: string | undefined; entityId?: string | undefined; keys?: string | string[] | undefined; scope?: string | undefined; unsubscribe?: boolean | undefined; startTs?: number | undefined },
   ): Command {
     if (c.unsubscribe === true) return { op: 'unsubscribe', cmdId: c.cmdId };
     const scope = kind === 'ATTRIBUTES' && c.scope !== undefined ? (c.scope as AttributeScope) : null;
     // The schemas guarantee entityType and entityId when not unsubscribing.
-    return { op: 'subscribe', kind, cmdId: c.cmdId, entityType: c.entityType ?? '', entityId: (c.entityId ?? '').toLowerCase(), keys: keyList(c.keys), scope };
+    return { op: 'subscribe', kind, cmdId: c.cmdId, entityType: c.entityType ?? '', entityId: (c.entityId ?? '').toLowerCase(), keys: keyList(c.keys), scope, ...(kind === 'TIMESERIES' && c.startTs !== undefined ? { everyPointFrom: c.startTs } : {}) };
   }
 
   function historyCommand(c: {
@@ -409,6 +409,7 @@ export function createWsServer(options: WsServerOptions): WsServer {
       send: (frame) => send(s, frame),
       latest: new Map(),
       pending: [],
+      everyPointFrom: c.everyPointFrom,
     };
     // Indexed before the snapshot is read, so nothing written meanwhile is missed; such events wait
     // in `pending` and go out after the snapshot.
