@@ -38,7 +38,7 @@ export function ChainCanvas(props: {
   const dragging = useRef(false);
 
   const nodes = useMemo<(RuleFlowNode | InputFlowNode)[]>(() => {
-    const input: InputFlowNode = { id: INPUT_KEY, type: 'input', position: inputPosition(doc), data: {}, draggable: false, deletable: false, selected: selectedNodes.has(INPUT_KEY), ...(measured[INPUT_KEY] ? { measured: measured[INPUT_KEY] } : {}) };
+    const input: InputFlowNode = { id: INPUT_KEY, type: 'chainInput', position: inputPosition(doc), data: {}, draggable: false, deletable: false, selected: selectedNodes.has(INPUT_KEY), ...(measured[INPUT_KEY] ? { measured: measured[INPUT_KEY] } : {}) };
     return [
       input,
       ...doc.nodes.map((n): RuleFlowNode => {
@@ -164,7 +164,7 @@ export function ChainCanvas(props: {
       multiSelectionKeyCode={['Meta', 'Control', 'Shift']}
       colorMode={scheme}
       fitView
-      fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+      fitViewOptions={{ padding: 0.1, maxZoom: 1 }}
       minZoom={0.1}
       proOptions={{ hideAttribution: true }}
     >

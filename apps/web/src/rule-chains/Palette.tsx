@@ -44,9 +44,9 @@ export function Palette({ types, onAdd }: { types: NodeTypeDescriptor[]; onAdd: 
                       py={4}
                       style={{
                         borderRadius: 4,
-                        borderLeft: `4px solid var(--mantine-color-${CATEGORY_COLORS[t.category] ?? 'gray'}-6)`,
                         background: 'var(--mantine-color-default)',
                         border: '1px solid var(--mantine-color-default-border)',
+                        borderLeft: `4px solid var(--mantine-color-${CATEGORY_COLORS[t.category] ?? 'gray'}-6)`,
                         cursor: 'grab',
                       }}
                     >

@@ -287,7 +287,7 @@ function Editor({ chain, metadata, types, onReload }: { chain: RuleChainDto; met
         </Group>
       </Group>
       <Box style={{ flex: 1, display: 'flex', gap: 'var(--mantine-spacing-xs)', minHeight: 0 }}>
-        <Paper withBorder p="xs" w={210} style={{ flexShrink: 0, display: 'flex', flexDirection: 'column' }}>
+        <Paper withBorder p="xs" w={190} style={{ flexShrink: 0, display: 'flex', flexDirection: 'column' }}>
           <Palette types={types} onAdd={(t) => addNode(t)} />
         </Paper>
         <Paper withBorder style={{ flex: 1, minWidth: 0, overflow: 'hidden' }} data-testid="canvas">
@@ -309,7 +309,7 @@ function Editor({ chain, metadata, types, onReload }: { chain: RuleChainDto; met
             highlight={highlight}
           />
         </Paper>
-        <Paper withBorder p="sm" w={340} style={{ flexShrink: 0, display: 'flex', flexDirection: 'column', minHeight: 0 }}>
+        <Paper withBorder p="sm" w={300} style={{ flexShrink: 0, display: 'flex', flexDirection: 'column', minHeight: 0 }}>
           <ScrollArea style={{ flex: 1 }} offsetScrollbars>
             {panel === 'test' ? (
               <TestRunPanel buildChain={buildChain} result={run?.result ?? null} onResult={(r) => setRun(r ? { result: r, keys: doc.nodes.map((n) => n.key) } : null)} />

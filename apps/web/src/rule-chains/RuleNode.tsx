@@ -27,7 +27,7 @@ export interface RuleNodeData extends Record<string, unknown> {
   runError: string | null;
 }
 export type RuleFlowNode = Node<RuleNodeData, 'rule'>;
-export type InputFlowNode = Node<Record<string, never>, 'input'>;
+export type InputFlowNode = Node<Record<string, never>, 'chainInput'>;
 
 function statsLine(s: NodeStatsDto): string {
   const out = Object.values(s.out).reduce((a, b) => a + b, 0);
@@ -62,7 +62,7 @@ export const RuleNodeView = memo(function RuleNodeView({ data, selected }: NodeP
         )}
       </Group>
       <Text size="xs" c="dimmed" truncate="end">
-        {data.typeName}
+        {data.typeName.toLowerCase() === data.name.toLowerCase() ? data.category : `${data.typeName} · ${data.category}`}
       </Text>
       {data.stats && (
         <Group gap={4} mt={2} wrap="nowrap">
@@ -100,4 +100,4 @@ export const InputNodeView = memo(function InputNodeView({ selected }: NodeProps
   );
 });
 
-export const nodeTypes = { rule: RuleNodeView, input: InputNodeView };
+export const nodeTypes = { rule: RuleNodeView, chainInput: InputNodeView };
