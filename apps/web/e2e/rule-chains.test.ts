@@ -175,4 +175,172 @@ describe('rule chains in the web app', () => {
     expect(problems()).toEqual([]);
     await context.close();
   });
+
+  it('imports a ThingsBoard export without positions: laid out in layers; an export with unknown node types is refused naming each node', async () => {
+    const { page, context, problems } = await signedInPage(browser, server, { path: '/rule-chains' });
+    await page.getByTestId('import-chain').waitFor();
+    const bad = tbExportWithoutPositions('Bad import');
+    bad.metadata.nodes.push(
+      { type: `${TB}.edge.TbMsgPushToEdgeNode`, name: 'Push to edge', debugMode: false, configuration: {} } as never,
+      { type: `${TB}.geo.TbGpsGeofencingFilterNode`, name: 'Geofence', debugMode: false, configuration: {} } as never,
+    );
+    await page.locator('input[type="file"]').setInputFiles({ name: 'bad.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(bad)) });
+    await page.getByTestId('import-error').waitFor();
+    const perNode = await page.getByTestId('import-node-error').allTextContents();
+    expect(perNode).toHaveLength(2);
+    expect(perNode[0]).toContain('Node 4 “Push to edge”');
+    expect(perNode[0]).toContain('unknown node type org.thingsboard.rule.engine.edge.TbMsgPushToEdgeNode');
+    expect(perNode[1]).toContain('Node 5 “Geofence”');
+    expect((await rest<{ data: { name: string }[] }>('/api/ruleChains?pageSize=100&page=0')).data.map((c) => c.name)).not.toContain('Bad import');
+
+    await page.locator('input[type="file"]').setInputFiles({ name: 'tb.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(tbExportWithoutPositions('From ThingsBoard'))) });
+    await page.waitForURL(/\/rule-chains\/[0-9a-f-]{36}$/);
+    await node(page, 'Log Other').waitFor();
+    // Laid out: the switch in one column, the three it feeds in the next, stacked without overlap.
+    const box = async (name: string) => (await node(page, name).boundingBox())!;
+    const sw = await box('Message Type Switch');
+    const targets = [await box('Save Timeseries'), await box('Save Client Attributes'), await box('Log Other')];
+    for (const t of targets) {
+      expect(t.x).toBeGreaterThan(sw.x + sw.width);
+      expect(Math.abs(t.x - targets[0]!.x)).toBeLessThan(1);
+    }
+    const ys = targets.map((t) => t.y).sort((a, b) => a - b);
+    expect(ys[1]! - ys[0]!).toBeGreaterThanOrEqual(targets[0]!.height);
+    expect(ys[2]! - ys[1]!).toBeGreaterThanOrEqual(targets[0]!.height);
+    // Nothing changed, so nothing to save until it is; saving stores the positions.
+    await page.getByTestId('auto-layout').click();
+    expect(problems([/status of 400/])).toEqual([]);
+    await context.close();
+  });
+
+  it('tells the later of two tabs saving the same chain that it changed, and lets it reload or overwrite', async () => {
+    const chain = await rest<{ id: { id: string } }>('/api/ruleChain/import', { method: 'POST', body: tbExportWithoutPositions('Shared chain') });
+    const id = chain.id.id;
+    const a = await signedInPage(browser, server, { path: `/rule-chains/${id}` });
+    const b = await signedInPage(browser, server, { path: `/rule-chains/${id}` });
+    for (const tab of [a, b]) await node(tab.page, 'Log Other').waitFor();
+    // tab A renames a node and saves
+    await node(a.page, 'Log Other').click();
+    await a.page.getByTestId('node-name').fill('Log (tab A)');
+    await a.page.getByTestId('save-chain').click();
+    await a.page.getByTestId('dirty').waitFor({ state: 'detached' });
+    // tab B, still on the old version, deletes a node and saves: told, nothing overwritten
+    await node(b.page, 'Save Client Attributes').click();
+    await b.page.keyboard.press('Delete');
+    await b.page.getByTestId('save-chain').click();
+    await b.page.getByTestId('conflict-message').waitFor();
+    expect(await b.page.getByTestId('conflict-message').textContent()).toContain('This chain was changed elsewhere: reload');
+    let meta = await rest<Meta>(`/api/ruleChain/${id}/metadata`);
+    expect(meta.nodes.map((n) => n.name)).toEqual(['Message Type Switch', 'Save Timeseries', 'Save Client Attributes', 'Log (tab A)']);
+    // the editor kept B's change
+    expect(await node(b.page, 'Save Client Attributes').count()).toBe(0);
+    await b.page.getByTestId('dirty').waitFor();
+    // Overwrite: B's chain replaces A's, knowingly
+    await b.page.getByTestId('conflict-overwrite').click();
+    await b.page.getByTestId('dirty').waitFor({ state: 'detached' });
+    meta = await rest<Meta>(`/api/ruleChain/${id}/metadata`);
+    expect(meta.nodes.map((n) => n.name)).toEqual(['Message Type Switch', 'Save Timeseries', 'Log Other']);
+    // A is now the stale one; it reloads and sees B's chain
+    await node(a.page, 'Save Timeseries').click();
+    await a.page.getByTestId('node-name').fill('Save (tab A)');
+    await a.page.getByTestId('save-chain').click();
+    await a.page.getByTestId('conflict-reload').click();
+    await node(a.page, 'Log Other').waitFor();
+    expect(await a.page.getByTestId('rule-node').count()).toBe(3);
+    expect(await a.page.getByTestId('dirty').count()).toBe(0);
+    // The refused saves are the browser's own 409 log lines.
+    for (const tab of [a, b]) {
+      expect(tab.problems([/status of 409/])).toEqual([]);
+      await tab.context.close();
+    }
+  });
+
+  it('test-runs a sample message: highlights the path taken and shows each node output and the recorded writes; shows the editor in dark', async () => {
+    const device = await rest<{ id: { id: string } }>('/api/device', { method: 'POST', body: { name: 'Boiler probe', type: 'thermometer' } });
+    const chain = await rest<{ id: { id: string } }>('/api/ruleChain/import', {
+      method: 'POST',
+      body: {
+        ruleChain: { name: 'Boiler alarms', type: 'CORE', root: false, debugMode: false, configuration: null, additionalInfo: null },
+        metadata: {
+          firstNodeIndex: 0,
+          nodes: [
+            { type: 'rivulet.filter.msgTypeSwitch', name: 'Type', configuration: {}, additionalInfo: { layoutX: 100, layoutY: 150 } },
+            { type: 'rivulet.filter.threshold', name: 'Over 30', configuration: { key: 'temperature', operator: '>', value: 30 }, additionalInfo: { layoutX: 380, layoutY: 60 } },
+            { type: 'rivulet.action.saveTimeseries', name: 'Save', configuration: {}, additionalInfo: { layoutX: 380, layoutY: 260 } },
+            { type: 'rivulet.action.createAlarm', name: 'Overheat alarm', configuration: { alarmType: 'Overheat' }, additionalInfo: { layoutX: 660, layoutY: 20 } },
+            { type: 'rivulet.action.log', name: 'Normal', configuration: {}, additionalInfo: { layoutX: 660, layoutY: 140 } },
+          ],
+          connections: [
+            { fromIndex: 0, toIndex: 1, type: 'Post telemetry' },
+            { fromIndex: 0, toIndex: 2, type: 'Post telemetry' },
+            { fromIndex: 1, toIndex: 3, type: 'True' },
+            { fromIndex: 1, toIndex: 4, type: 'False' },
+          ],
+        },
+      },
+    });
+    const { page, context, problems } = await signedInPage(browser, server, { path: `/rule-chains/${chain.id.id}` });
+    await node(page, 'Normal').waitFor();
+    await page.getByTestId('open-test-run').click();
+    await page.getByTestId('test-run-device').click();
+    await page.getByRole('option', { name: 'Boiler probe' }).click();
+    await page.getByTestId('test-run-payload').fill('{"temperature": 42}');
+    await page.getByTestId('test-run-go').click();
+    await page.getByTestId('test-run-result').waitFor();
+    const visited = async (name: string) => node(page, name).getAttribute('data-visited');
+    expect(await visited('Type')).toBe('true');
+    expect(await visited('Over 30')).toBe('true');
+    expect(await visited('Overheat alarm')).toBe('true');
+    expect(await visited('Save')).toBe('true');
+    expect(await visited('Normal')).toBe('false');
+    const writes = JSON.parse((await page.getByTestId('test-run-writes').textContent()) ?? '[]') as { kind: string; alarm?: { type: string } }[];
+    expect(writes.map((w) => w.kind).sort()).toEqual(['alarm', 'timeseries']);
+    expect(writes.find((w) => w.kind === 'alarm')?.alarm?.type).toBe('Overheat');
+    expect(await page.getByTestId('test-run-step').count()).toBe(4);
+    await page.getByTestId('test-run-step').nth(1).locator('button').click();
+    await page.getByText('"temperature": 42').first().waitFor();
+    await screenshot(page, 'rule-chain-test-run-light');
+    // nothing was stored: the device has no time series and no alarm
+    expect(await rest(`/api/plugins/telemetry/DEVICE/${device.id.id}/values/timeseries?keys=temperature`)).toEqual({});
+    expect((await rest<{ data: unknown[] }>(`/api/alarm/DEVICE/${device.id.id}?pageSize=10&page=0`)).data).toEqual([]);
+    expect(problems()).toEqual([]);
+    await context.close();
+
+    const dark = await signedInPage(browser, server, { colorScheme: 'dark', path: `/rule-chains/${chain.id.id}` });
+    await node(dark.page, 'Normal').click();
+    await screenshot(dark.page, 'rule-chain-editor-dark');
+    expect(dark.problems()).toEqual([]);
+    await dark.context.close();
+  });
+
+  it('a real MQTT device message goes through a root chain built in the editor and gets stored', async () => {
+    const device = await rest<{ id: { id: string } }>('/api/device', { method: 'POST', body: { name: 'Greenhouse sensor', type: 'default' } });
+    const creds = await rest<{ credentialsId: string }>(`/api/device/${device.id.id}/credentials`);
+    const { page, context, problems } = await signedInPage(browser, server, { path: '/rule-chains' });
+    const id = await createChain(page, 'Greenhouse root');
+    await dropNode(page, 'rivulet.filter.msgTypeSwitch', 40, 150);
+    await dropNode(page, 'rivulet.action.saveTimeseries', 320, 150);
+    await link(page, 'message type switch', 'save time series', ['Post telemetry']);
+    await page.getByTestId('save-chain').click();
+    await page.getByTestId('dirty').waitFor({ state: 'detached' });
+    // make it root from the list
+    await page.getByRole('link', { name: 'Back to rule chains' }).click();
+    await page.locator('[data-testid="chain-row"][data-name="Greenhouse root"] [data-testid="chain-actions"]').click();
+    await page.getByRole('menuitem', { name: 'Make root' }).click();
+    await page.locator('[data-testid="chain-row"][data-name="Greenhouse root"] [data-testid="root-badge"]').waitFor();
+
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${server.mqttPort}`, { username: creds.credentialsId, reconnectPeriod: 0 });
+    await client.publishAsync('v1/devices/me/telemetry', JSON.stringify({ humidity: 71.5 }), { qos: 1 });
+    await client.endAsync();
+    await expect
+      .poll(async () => (await rest<Record<string, { value: unknown }[]>>(`/api/plugins/telemetry/DEVICE/${device.id.id}/values/timeseries?keys=humidity`)).humidity?.[0]?.value, { timeout: 10_000 })
+      .toEqual(expect.anything());
+    const stored = await rest<Record<string, { value: unknown }[]>>(`/api/plugins/telemetry/DEVICE/${device.id.id}/values/timeseries?keys=humidity`);
+    expect(Number(stored.humidity![0]!.value)).toBe(71.5);
+    // the editor shows the root chain's per-node counters
+    await page.goto(`/rule-chains/${id}`);
+    await expect.poll(() => node(page, 'save time series').getByTestId('node-stats').textContent(), { timeout: 10_000 }).toContain('in 1');
+    expect(problems()).toEqual([]);
+    await context.close();
+  });
 });
