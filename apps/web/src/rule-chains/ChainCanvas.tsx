@@ -1,6 +1,6 @@
-import { useCallback, useMemo, useRef, useState, type DragEvent } from 'react';
-import { Background, Controls, MarkerType, MiniMap, ReactFlow, useReactFlow, type Connection, type Edge, type EdgeChange, type NodeChange } from '@xyflow/react';
-import { useComputedColorScheme } from '@mantine/core';
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from 'react';
+import { Background, Controls, MarkerType, MiniMap, Panel, ReactFlow, useNodesInitialized, useReactFlow, type Connection, type Edge, type EdgeChange, type NodeChange } from '@xyflow/react';
+import { Text, useComputedColorScheme } from '@mantine/core';
 import type { NodeStatsDto, NodeTypeDescriptor } from './chain-api';
 import { INPUT_KEY, inputPosition, type Doc } from './editor-doc';
 import { NODE_TYPE_MIME } from './Palette';
@@ -36,6 +36,14 @@ export function ChainCanvas(props: {
   const flow = useReactFlow();
   const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
   const dragging = useRef(false);
+  // Fit once every node has its measured size (fitting before would use guessed sizes).
+  const initialized = useNodesInitialized();
+  const fitted = useRef(false);
+  useEffect(() => {
+    if (!initialized || fitted.current) return;
+    fitted.current = true;
+    void flow.fitView({ padding: 0.1, maxZoom: 1 });
+  }, [initialized, flow]);
 
   const nodes = useMemo<(RuleFlowNode | InputFlowNode)[]>(() => {
     const input: InputFlowNode = { id: INPUT_KEY, type: 'chainInput', position: inputPosition(doc), data: {}, draggable: false, deletable: false, selected: selectedNodes.has(INPUT_KEY), ...(measured[INPUT_KEY] ? { measured: measured[INPUT_KEY] } : {}) };
@@ -163,12 +171,19 @@ export function ChainCanvas(props: {
       deleteKeyCode={null}
       multiSelectionKeyCode={['Meta', 'Control', 'Shift']}
       colorMode={scheme}
-      fitView
-      fitViewOptions={{ padding: 0.1, maxZoom: 1 }}
       minZoom={0.1}
       proOptions={{ hideAttribution: true }}
     >
       <Background gap={20} />
+      {selectedNodes.size === 0 && (
+        <Panel position="top-left">
+          <Text size="xs" c="dimmed" data-testid="panel-hint" maw={520}>
+            {doc.nodes.length === 0
+              ? 'Drag node types from the left onto the canvas, then drag from a node’s right handle to another node’s left handle to link them.'
+              : 'Select a node to configure it · Delete removes · Ctrl+C / Ctrl+V copy · Ctrl+Z / Ctrl+Shift+Z undo, redo · double-click a link to change its relations'}
+          </Text>
+        </Panel>
+      )}
       <MiniMap pannable zoomable ariaLabel="Mini map" />
       <Controls />
     </ReactFlow>

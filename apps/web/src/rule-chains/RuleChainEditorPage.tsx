@@ -2,7 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { ReactFlowProvider } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
-import { ActionIcon, Anchor, Badge, Box, Button, Group, Paper, ScrollArea, Text, Title, Tooltip } from '@mantine/core';
+import { ActionIcon, Anchor, Badge, Box, Button, Group, Paper, ScrollArea, Title, Tooltip } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { IconArrowBackUp, IconArrowForwardUp, IconChevronLeft, IconDeviceFloppy, IconLayoutDistributeHorizontal, IconPlayerPlay } from '@tabler/icons-react';
@@ -309,34 +309,32 @@ function Editor({ chain, metadata, types, onReload }: { chain: RuleChainDto; met
             highlight={highlight}
           />
         </Paper>
-        <Paper withBorder p="sm" w={300} style={{ flexShrink: 0, display: 'flex', flexDirection: 'column', minHeight: 0 }}>
-          <ScrollArea style={{ flex: 1 }} offsetScrollbars>
-            {panel === 'test' ? (
-              <TestRunPanel buildChain={buildChain} result={run?.result ?? null} onResult={(r) => setRun(r ? { result: r, keys: doc.nodes.map((n) => n.key) } : null)} />
-            ) : selected ? (
-              <NodeSidePanel
-                key={selected.key}
-                node={selected.node}
-                nodeType={typeOf(selected.node.type)}
-                errors={errors.get(selected.key) ?? []}
-                chainId={chainId}
-                savedIndex={savedIndex >= 0 ? savedIndex : null}
-                onRename={(name) => updateNode(selected.key, (n) => ({ ...n, name }))}
-                onConfigure={(configuration) => updateNode(selected.key, (n) => ({ ...n, configuration }))}
-                onDebug={(debugSettings) => {
-                  // Applied on the server in place: not an edit, so neither dirty nor an undo step.
-                  const patch = (d: Doc): Doc => ({ ...d, nodes: d.nodes.map((n) => (n.key === selected.key ? { ...n, node: { ...n.node, debugSettings } } : n)) });
-                  set(patch, { transient: true });
-                  setSaved((s) => ({ ...s, doc: patch(s.doc) }));
-                }}
-              />
-            ) : (
-              <Text size="sm" c="dimmed" data-testid="panel-hint">
-                Drag node types from the left onto the canvas, then drag from a node's right handle to another node's left handle to link them. Select a node to configure it. Delete removes the selection; Ctrl+C / Ctrl+V copy and paste; Ctrl+Z / Ctrl+Shift+Z undo and redo; double-click a link to change its relations.
-              </Text>
-            )}
-          </ScrollArea>
-        </Paper>
+        {(panel === 'test' || selected) && (
+          <Paper withBorder p="sm" w={300} style={{ flexShrink: 0, display: 'flex', flexDirection: 'column', minHeight: 0 }}>
+            <ScrollArea style={{ flex: 1 }} offsetScrollbars>
+              {panel === 'test' ? (
+                <TestRunPanel buildChain={buildChain} result={run?.result ?? null} onResult={(r) => setRun(r ? { result: r, keys: doc.nodes.map((n) => n.key) } : null)} />
+              ) : selected ? (
+                <NodeSidePanel
+                  key={selected.key}
+                  node={selected.node}
+                  nodeType={typeOf(selected.node.type)}
+                  errors={errors.get(selected.key) ?? []}
+                  chainId={chainId}
+                  savedIndex={savedIndex >= 0 ? savedIndex : null}
+                  onRename={(name) => updateNode(selected.key, (n) => ({ ...n, name }))}
+                  onConfigure={(configuration) => updateNode(selected.key, (n) => ({ ...n, configuration }))}
+                  onDebug={(debugSettings) => {
+                    // Applied on the server in place: not an edit, so neither dirty nor an undo step.
+                    const patch = (d: Doc): Doc => ({ ...d, nodes: d.nodes.map((n) => (n.key === selected.key ? { ...n, node: { ...n.node, debugSettings } } : n)) });
+                    set(patch, { transient: true });
+                    setSaved((s) => ({ ...s, doc: patch(s.doc) }));
+                  }}
+                />
+              ) : null}
+            </ScrollArea>
+          </Paper>
+        )}
       </Box>
       <RelationPicker
         request={picker}

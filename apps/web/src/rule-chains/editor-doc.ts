@@ -25,8 +25,8 @@ export interface Doc {
 }
 
 export const INPUT_KEY = '__input';
-const COLUMN = 280;
-const ROW = 110;
+const COLUMN = 260;
+const ROW = 90;
 
 export function newKey(): string {
   if (typeof crypto !== 'undefined' && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
@@ -106,7 +106,7 @@ export function autoLayout(doc: Doc): Doc {
     const d = depth.get(k)!;
     const r = rows.get(d) ?? 0;
     rows.set(d, r + 1);
-    pos.set(k, { x: 320 + d * COLUMN, y: 80 + r * ROW });
+    pos.set(k, { x: 200 + d * COLUMN, y: 40 + r * ROW });
   }
   return { ...doc, nodes: doc.nodes.map((n) => ({ ...n, ...(pos.get(n.key) ?? { x: n.x, y: n.y }) })) };
 }
@@ -114,9 +114,9 @@ export function autoLayout(doc: Doc): Doc {
 /** Where the input node sits: left of the first node. */
 export function inputPosition(doc: Doc): { x: number; y: number } {
   const first = doc.nodes.find((n) => n.key === doc.first);
-  if (first) return { x: first.x - 220, y: first.y };
+  if (first) return { x: first.x - 160, y: first.y + 8 };
   const minX = doc.nodes.reduce((m, n) => Math.min(m, n.x), 320);
-  return { x: minX - 220, y: 80 };
+  return { x: minX - 160, y: 80 };
 }
 
 export interface Clip {
