@@ -176,6 +176,43 @@ describe('rule chains in the web app', () => {
     await context.close();
   });
 
+  it('a save the server refuses keeps the editor state and shows the validation error on the node and in its panel', async () => {
+    const chain = await rest<{ id: { id: string } }>('/api/ruleChain/import', {
+      method: 'POST',
+      body: {
+        ruleChain: { name: 'Refused save', type: 'CORE' },
+        metadata: { firstNodeIndex: 0, nodes: [{ type: 'rivulet.filter.threshold', name: 'Limit', configuration: { key: 'temperature', operator: '>', value: 30 } }], connections: [] },
+      },
+    });
+    const { page, context, problems } = await signedInPage(browser, server, { path: `/rule-chains/${chain.id.id}` });
+    await node(page, 'Limit').click();
+    await page.getByTestId('node-config-json').fill(JSON.stringify({ key: 'temperature', operator: '>', value: 'hot' }));
+    await page.getByTestId('save-chain').click();
+    await node(page, 'Limit').getByTestId('node-error').waitFor();
+    expect(await node(page, 'Limit').getByTestId('node-error').textContent()).toBe('value: operators other than == and != need a number');
+    expect(await page.getByTestId('node-panel-errors').textContent()).toContain('value: operators other than == and != need a number');
+    expect(await node(page, 'Limit').getAttribute('data-invalid')).toBe('true');
+    expect(await page.getByTestId('save-error').textContent()).toContain('Invalid configuration of node 0 "Limit": value: operators other than == and != need a number');
+    // nothing lost: still dirty, the configuration as typed; nothing stored
+    await page.getByTestId('dirty').waitFor();
+    expect(JSON.parse(await page.getByTestId('node-config-json').inputValue())).toMatchObject({ value: 'hot' });
+    expect((await rest<Meta>(`/api/ruleChain/${chain.id.id}/metadata`)).nodes[0]!.configuration).toMatchObject({ value: 30 });
+    // leaving with unsaved changes asks first (router blocker); staying keeps everything
+    await page.getByRole('link', { name: 'Back to rule chains' }).click();
+    await page.getByTestId('leave-stay').click();
+    expect(new URL(page.url()).pathname).toBe(`/rule-chains/${chain.id.id}`);
+    await page.getByTestId('dirty').waitFor();
+    // fixed: saved, the error goes
+    await page.getByTestId('node-config-json').fill(JSON.stringify({ key: 'temperature', operator: '>', value: 40 }));
+    await page.getByTestId('save-chain').click();
+    await page.getByTestId('dirty').waitFor({ state: 'detached' });
+    expect(await node(page, 'Limit').getAttribute('data-invalid')).toBe('false');
+    expect(await page.getByTestId('save-error').count()).toBe(0);
+    expect((await rest<Meta>(`/api/ruleChain/${chain.id.id}/metadata`)).nodes[0]!.configuration).toMatchObject({ value: 40 });
+    expect(problems([/status of 400/])).toEqual([]);
+    await context.close();
+  });
+
   it('imports a ThingsBoard export without positions: laid out in layers; an export with unknown node types is refused naming each node', async () => {
     const { page, context, problems } = await signedInPage(browser, server, { path: '/rule-chains' });
     await page.getByTestId('import-chain').waitFor();

@@ -30,6 +30,8 @@ export function ChainCanvas(props: {
   errors: ReadonlyMap<string, { path: string; message: string }[]>;
   stats: ReadonlyMap<string, NodeStatsDto>;
   highlight: Highlight | null;
+  /** Fit the view again when this changes (the canvas got narrower or wider). */
+  fitKey: string;
 }) {
   const { doc, typeOf, selectedNodes, selectedEdges, onSelect, onMove, errors, stats, highlight } = props;
   const scheme = useComputedColorScheme('light');
@@ -44,6 +46,14 @@ export function ChainCanvas(props: {
     fitted.current = true;
     void flow.fitView({ padding: 0.1, maxZoom: 1 });
   }, [initialized, flow]);
+  const lastFitKey = useRef(props.fitKey);
+  useEffect(() => {
+    if (lastFitKey.current === props.fitKey) return;
+    lastFitKey.current = props.fitKey;
+    // After the side panel has taken (or given back) its room.
+    const t = setTimeout(() => void flow.fitView({ padding: 0.1, maxZoom: 1, duration: 200 }), 50);
+    return () => clearTimeout(t);
+  }, [props.fitKey, flow]);
 
   const nodes = useMemo<(RuleFlowNode | InputFlowNode)[]>(() => {
     const input: InputFlowNode = { id: INPUT_KEY, type: 'chainInput', position: inputPosition(doc), data: {}, draggable: false, deletable: false, selected: selectedNodes.has(INPUT_KEY), ...(measured[INPUT_KEY] ? { measured: measured[INPUT_KEY] } : {}) };

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { ReactFlowProvider } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
-import { ActionIcon, Anchor, Badge, Box, Button, Group, Paper, ScrollArea, Title, Tooltip } from '@mantine/core';
+import { ActionIcon, Alert, Anchor, Badge, Box, Button, Group, Paper, ScrollArea, Text, Title, Tooltip } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { IconArrowBackUp, IconArrowForwardUp, IconChevronLeft, IconDeviceFloppy, IconLayoutDistributeHorizontal, IconPlayerPlay } from '@tabler/icons-react';
@@ -51,6 +51,7 @@ function Editor({ chain, metadata, types, onReload }: { chain: RuleChainDto; met
   const [picker, setPicker] = useState<(RelationRequest & { from: string; to: string }) | null>(null);
   const [conflict, setConflict] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
+  const [saveError, setSaveError] = useState<string | null>(null);
   const [panel, setPanel] = useState<'node' | 'test'>('node');
   const [run, setRun] = useState<{ result: TestRunResultDto; keys: string[] } | null>(null);
   const clip = useRef<Clip | null>(null);
@@ -166,7 +167,8 @@ function Editor({ chain, metadata, types, onReload }: { chain: RuleChainDto; met
         setSaved({ doc, version: r.version });
         setErrors(new Map());
         setConflict(null);
-        notifications.show({ color: 'green', message: 'Rule chain saved' });
+        setSaveError(null);
+        notifications.show({ color: 'green', message: 'Rule chain saved', autoClose: 2500 });
       } catch (e) {
         if (e instanceof ApiError && e.status === 409) setConflict(e.message);
         else {
@@ -177,7 +179,8 @@ function Editor({ chain, metadata, types, onReload }: { chain: RuleChainDto; met
             if (k) byKey.set(k, [...(byKey.get(k) ?? []), { path: ne.path, message: ne.message }]);
           }
           setErrors(byKey);
-          notifications.show({ color: 'red', title: 'Not saved', message: errorMessage(e), autoClose: 10_000 });
+          // Inline, not a toast: the message stays while the user fixes what it names.
+          setSaveError(errorMessage(e));
         }
       } finally {
         setSaving(false);
@@ -286,6 +289,11 @@ function Editor({ chain, metadata, types, onReload }: { chain: RuleChainDto; met
           </Button>
         </Group>
       </Group>
+      {saveError && (
+        <Alert color="red" title="Not saved" withCloseButton onClose={() => setSaveError(null)} mb="xs" py={6} data-testid="save-error">
+          <Text size="sm">{saveError}</Text>
+        </Alert>
+      )}
       <Box style={{ flex: 1, display: 'flex', gap: 'var(--mantine-spacing-xs)', minHeight: 0 }}>
         <Paper withBorder p="xs" w={190} style={{ flexShrink: 0, display: 'flex', flexDirection: 'column' }}>
           <Palette types={types} onAdd={(t) => addNode(t)} />
@@ -307,6 +315,7 @@ function Editor({ chain, metadata, types, onReload }: { chain: RuleChainDto; met
             errors={errors}
             stats={stats}
             highlight={highlight}
+            fitKey={panel}
           />
         </Paper>
         {(panel === 'test' || selected) && (
