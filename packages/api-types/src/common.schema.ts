@@ -34,6 +34,8 @@ export const ErrorCodes = {
   BAD_REQUEST_PARAMS: 31,
   ITEM_NOT_FOUND: 32,
   TOO_MANY_REQUESTS: 33,
+  /** ThingsBoard's VERSION_CONFLICT: a save with a stale `version` (409). */
+  VERSION_CONFLICT: 35,
 } as const;
 export type ErrorCodeNumber = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

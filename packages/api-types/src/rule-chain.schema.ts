@@ -21,6 +21,8 @@ export const RuleChainSchema = z.object({
   debugMode: z.boolean(),
   configuration: JsonSchema.nullable(),
   additionalInfo: JsonSchema.nullable(),
+  /** ThingsBoard's optimistic lock: send it back on save; a stale one is 409. */
+  version: z.number().int(),
 });
 export type RuleChainDto = z.infer<typeof RuleChainSchema>;
 export const RuleChainPageSchema = pageSchema(RuleChainSchema);
@@ -36,6 +38,8 @@ export const RuleChainSaveRequestSchema = z.looseObject({
   debugMode: z.boolean().nullish(),
   configuration: JsonSchema.nullish(),
   additionalInfo: JsonSchema.nullish(),
+  /** The version read: when given and no longer current, 409 (the chain was changed elsewhere). */
+  version: z.number().int().nullish(),
 });
 export type RuleChainSaveRequest = z.input<typeof RuleChainSaveRequestSchema>;
 
@@ -68,6 +72,8 @@ export const NodeConnectionSchema = z.looseObject({
 /** ThingsBoard's RuleChainMetaData (`GET /api/ruleChain/{id}/metadata`). */
 export const RuleChainMetadataSchema = z.object({
   ruleChainId: RuleChainIdSchema,
+  /** The chain's version (ThingsBoard's RuleChainMetaData.version). */
+  version: z.number().int(),
   firstNodeIndex: z.number().int().nullable(),
   nodes: z.array(RuleNodeSchema),
   connections: z.array(NodeConnectionSchema),
@@ -78,6 +84,8 @@ export type RuleChainMetadataDto = z.infer<typeof RuleChainMetadataSchema>;
 /** `POST /api/ruleChain/metadata`: the nodes and connections of an existing chain, all at once. */
 export const RuleChainMetadataSaveRequestSchema = z.looseObject({
   ruleChainId: incomingId('RULE_CHAIN'),
+  /** The version read: when given and no longer current, 409 (the chain was changed elsewhere). */
+  version: z.number().int().nullish(),
   firstNodeIndex: z.number().int().nullish(),
   nodes: z.array(RuleNodeSchema),
   connections: z.array(NodeConnectionSchema).nullish(),

@@ -72,7 +72,7 @@ describe('rule chain REST API', () => {
     expect(renamed.body).toMatchObject({ id: rc.id, name: 'Thermostat v2', createdTime: rc.createdTime, additionalInfo: { description: 'd' } });
     expect((await req('GET', `/api/ruleChain/${rc.id.id}`)).body).toEqual(renamed.body);
     const meta = await req('GET', `/api/ruleChain/${rc.id.id}/metadata`);
-    expect(RuleChainMetadataSchema.parse(meta.body)).toEqual({ ruleChainId: rc.id, firstNodeIndex: null, nodes: [], connections: [], ruleChainConnections: null });
+    expect(RuleChainMetadataSchema.parse(meta.body)).toEqual({ ruleChainId: rc.id, version: 2, firstNodeIndex: null, nodes: [], connections: [], ruleChainConnections: null });
     // another tenant sees nothing
     expect((await req('GET', `/api/ruleChain/${rc.id.id}`, undefined, otherToken)).status).toBe(404);
     expect((await req('POST', '/api/ruleChain', { ...r.body, name: 'stolen' }, otherToken)).status).toBe(404);
@@ -167,6 +167,34 @@ describe('rule chain REST API', () => {
     expect((await req('GET', `/api/ruleChain/${id}/metadata`)).body).toEqual(r.body);
     // metadata of an unknown chain
     expect((await req('POST', '/api/ruleChain/metadata', { ...next, ruleChainId: { entityType: 'RULE_CHAIN', id: newId() } })).status).toBe(404);
+  });
+
+  it('refuses a save with a stale version (409, ThingsBoard VERSION_CONFLICT) and keeps the other save; debug switches keep the version', async () => {
+    const id = await importChain(tbExport('Two tabs'));
+    const read = (await req('GET', `/api/ruleChain/${id}/metadata`)).body;
+    expect(read.version).toBe(1);
+    // tab A saves what it read: version 2
+    const a = await req('POST', '/api/ruleChain/metadata', { ...read, nodes: read.nodes.map((n: { name: string }, i: number) => (i === 2 ? { ...n, name: 'Log (tab A)' } : n)) });
+    expect(a.status, JSON.stringify(a.body)).toBe(200);
+    expect(a.body.version).toBe(2);
+    // tab B still holds version 1: told, not silently overwriting
+    const b = await req('POST', '/api/ruleChain/metadata', { ...read, nodes: read.nodes.slice(0, 2), connections: [read.connections[0]] });
+    expect(b.status).toBe(409);
+    expect(b.body).toMatchObject({ status: 409, errorCode: 35, message: expect.stringMatching(/already changed by someone else \(version mismatch\)/) });
+    const now = (await req('GET', `/api/ruleChain/${id}/metadata`)).body;
+    expect(now.nodes.map((n: { name: string }) => n.name)).toEqual(['Switch', 'Save Timeseries', 'Log (tab A)']);
+    // "overwrite": tab B saves again with the current version
+    const over = await req('POST', '/api/ruleChain/metadata', { ...read, version: now.version, nodes: read.nodes.slice(0, 2), connections: [read.connections[0]] });
+    expect(over.status).toBe(200);
+    expect(over.body.version).toBe(3);
+    // a debug switch is applied in place: the version an editor holds stays valid
+    expect((await req('POST', `/api/ruleChain/${id}/node/0/debug`, { enabled: true })).status).toBe(200);
+    expect((await req('GET', `/api/ruleChain/${id}`)).body.version).toBe(3);
+    // a rename with a stale version is refused too; without a version it goes through (ThingsBoard clients that send none)
+    expect((await req('POST', '/api/ruleChain', { id: { entityType: 'RULE_CHAIN', id }, name: 'Renamed', version: 1 })).status).toBe(409);
+    const renamed = await req('POST', '/api/ruleChain', { id: { entityType: 'RULE_CHAIN', id }, name: 'Renamed', version: 3 });
+    expect(renamed.body).toMatchObject({ name: 'Renamed', version: 4 });
+    expect((await req('POST', '/api/ruleChain/metadata', { ...over.body, version: undefined })).status).toBe(200);
   });
 
   it('makes a chain root, refuses to delete the root, deletes others', async () => {

@@ -275,4 +275,13 @@ ALTER TABLE alarm ADD CONSTRAINT alarm_tenant_not_null_id_chk CHECK (tenant_id <
 CREATE INDEX tb_user_tenant_created_idx ON tb_user (tenant_id, created_time);
 `,
   },
+  {
+    version: 6,
+    name: 'rule chain version (optimistic lock)',
+    sql: `
+-- ThingsBoard's optimistic lock on a rule chain: the editor saves with the version it read, and a
+-- stale one is refused (409) instead of silently overwriting another tab's save.
+ALTER TABLE rule_chain ADD COLUMN version bigint NOT NULL DEFAULT 1;
+`,
+  },
 ];

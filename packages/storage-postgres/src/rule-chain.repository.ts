@@ -13,6 +13,7 @@ interface RuleChainRow {
   metadata: JsonValue;
   configuration: JsonValue | null;
   additional_info: JsonValue | null;
+  version: unknown;
   created_time: unknown;
   updated_time: unknown;
 }
@@ -27,6 +28,7 @@ function toRecord(r: RuleChainRow): RuleChainRecord {
     metadata: r.metadata,
     configuration: r.configuration ?? null,
     additionalInfo: r.additional_info ?? null,
+    version: num(r.version),
     createdTime: num(r.created_time),
     updatedTime: num(r.updated_time),
   };
@@ -67,8 +69,9 @@ export function createRuleChainRepository(client: SqlClient): RuleChainRepositor
              ON CONFLICT (id) DO UPDATE SET
                name = EXCLUDED.name, root = EXCLUDED.root, debug_mode = EXCLUDED.debug_mode,
                metadata = EXCLUDED.metadata, updated_time = EXCLUDED.updated_time,
-               configuration = EXCLUDED.configuration, additional_info = EXCLUDED.additional_info
-             WHERE rule_chain.tenant_id = EXCLUDED.tenant_id
+               configuration = EXCLUDED.configuration, additional_info = EXCLUDED.additional_info,
+               version = rule_chain.version + (CASE WHEN $12::boolean THEN 0 ELSE 1 END)
+             WHERE rule_chain.tenant_id = EXCLUDED.tenant_id AND ($11::bigint IS NULL OR rule_chain.version = $11::bigint)
              RETURNING *`,
             [
               record.id,
@@ -81,11 +84,18 @@ export function createRuleChainRepository(client: SqlClient): RuleChainRepositor
               now,
               jsonOrNull(record.configuration),
               jsonOrNull(record.additionalInfo),
+              record.expectedVersion ?? null,
+              record.keepVersion === true,
             ],
           );
           const row = rows[0];
-          // No row back: the id exists but belongs to another tenant (the WHERE above refused it).
-          if (!row) throw new ConflictError(`Rule chain ${record.id} belongs to another tenant`);
+          if (!row) {
+            // No row back: the id belongs to another tenant, or the stored version is not the expected one.
+            const { rows: mine } = await tx.query<{ version: unknown }>('SELECT version FROM rule_chain WHERE tenant_id = $1 AND id = $2', [record.tenantId, record.id]);
+            const current = mine[0];
+            if (current) throw new ConflictError(`Rule chain version mismatch: it was changed by someone else (version ${num(current.version)}, this save expected ${record.expectedVersion})`);
+            throw new ConflictError(`Rule chain ${record.id} belongs to another tenant`);
+          }
           return toRecord(row);
         });
       } catch (e) {

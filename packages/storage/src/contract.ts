@@ -715,6 +715,25 @@ export function storageContract(name: string, factory: () => Promise<StorageFixt
         expect(await storage.ruleChains.get(await tenant(), id)).toBeNull();
       });
 
+      it('counts versions and refuses a save that expects a stale one (optimistic lock)', async () => {
+        const tenantId = await tenant();
+        const id = newId();
+        const base = { id, tenantId, name: 'Locked', root: false, debugMode: false, metadata };
+        const v1 = await storage.ruleChains.save(base);
+        expect(v1.version).toBe(1);
+        const v2 = await storage.ruleChains.save({ ...base, name: 'Tab A', expectedVersion: 1 });
+        expect(v2.version).toBe(2);
+        // a second tab that read version 1 is told, and nothing of its save is stored
+        await expect(storage.ruleChains.save({ ...base, name: 'Tab B', expectedVersion: 1 })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/version mismatch/) });
+        expect(await storage.ruleChains.get(tenantId, id)).toMatchObject({ name: 'Tab A', version: 2 });
+        // without an expected version the save goes through (ThingsBoard's clients that send none)
+        expect((await storage.ruleChains.save({ ...base, name: 'No lock' })).version).toBe(3);
+        // a change that is not an edit keeps the version
+        expect((await storage.ruleChains.save({ ...base, name: 'No lock', keepVersion: true, expectedVersion: 3 })).version).toBe(3);
+        // another tenant's chain is still a conflict of ownership, not of versions
+        await expect(storage.ruleChains.save({ ...base, tenantId: await tenant(), expectedVersion: 3 })).rejects.toMatchObject({ message: expect.stringMatching(/another tenant/) });
+      });
+
       it('keeps a given createdTime on insert', async () => {
         const tenantId = await tenant();
         const rc = await storage.ruleChains.save({ id: newId(), tenantId, name: 'Imported', root: false, debugMode: false, metadata: {}, createdTime: T });

@@ -280,16 +280,31 @@ export interface RuleChainRecord {
   configuration?: JsonValue | null;
   /** ThingsBoard's ruleChain.additionalInfo ({description}); null when none. */
   additionalInfo?: JsonValue | null;
+  /**
+   * ThingsBoard's optimistic lock: 1 when created, one more at every save (a debug switch, which the
+   * engines apply in place, and a root switch leave it).
+   */
+  version: number;
   createdTime: number;
   updatedTime: number;
 }
 
+/** What RuleChainRepository.save takes. */
+export type RuleChainSave = Omit<RuleChainRecord, 'createdTime' | 'updatedTime' | 'version'> & {
+  createdTime?: number;
+  /** Save only if the stored chain still has this version, else ConflictError (a stale editor). */
+  expectedVersion?: number;
+  /** Leave the version as it is (a change that is not an edit of the chain, like a debug switch). */
+  keepVersion?: boolean;
+};
+
 export interface RuleChainRepository {
   /**
    * Insert or update by id (createdTime kept on update). Saving with root: true makes it the tenant's
-   * only root. ConflictError when the id belongs to a chain of another tenant.
+   * only root. ConflictError when the id belongs to a chain of another tenant, or when
+   * `expectedVersion` is given and the stored chain has another version.
    */
-  save(record: Omit<RuleChainRecord, 'createdTime' | 'updatedTime'> & { createdTime?: number }): Promise<RuleChainRecord>;
+  save(record: RuleChainSave): Promise<RuleChainRecord>;
   get(tenantId: string, id: string): Promise<RuleChainRecord | null>;
   getRoot(tenantId: string): Promise<RuleChainRecord | null>;
   list(tenantId: string, page: PageQuery): Promise<Page<RuleChainRecord>>;

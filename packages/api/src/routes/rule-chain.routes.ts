@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   DebugEventListQuerySchema,
+  ErrorCodes,
   DebugEventPageSchema,
   DebugSettingsSchema,
   idParams,
@@ -23,8 +24,8 @@ import {
   type RuleChainMetadataDto,
 } from '@rivulet/api-types';
 import { ErrorCode, LiveChannel, newId, RivuletError, type JsonValue, type RuleChainEvent } from '@rivulet/core';
-import type { DebugEventRecord, RuleChainRecord } from '@rivulet/storage';
-import { badParam, notFound } from '../api-error';
+import type { DebugEventRecord, RuleChainRecord, RuleChainSave } from '@rivulet/storage';
+import { ApiError, badParam, notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { pageParams, enumParam, parseBody, parseId } from '../params';
 import { ok, type RouteDef, type RouteDoc } from '../router';
@@ -80,6 +81,7 @@ export function toRuleChainDto(rec: RuleChainRecord): RuleChainDto {
     debugMode: rec.debugMode,
     configuration: rec.configuration ?? null,
     additionalInfo: rec.additionalInfo ?? null,
+    version: rec.version,
   };
 }
 
@@ -88,6 +90,7 @@ export function toMetadataDto(rec: RuleChainRecord): RuleChainMetadataDto {
   const ruleChainId = { entityType: 'RULE_CHAIN' as const, id: rec.id };
   return {
     ruleChainId,
+    version: rec.version,
     firstNodeIndex: m.firstNodeIndex,
     nodes: m.nodes.map((n, i) => ({ ...n, id: { entityType: 'RULE_NODE' as const, id: nodeIdOf(rec.id, i, n) }, ruleChainId })),
     connections: m.connections,
@@ -127,6 +130,26 @@ function normalizeNodes(nodes: ReadonlyArray<Record<string, unknown>>, keepIds: 
     const given = keepIds && typeof id === 'object' && id !== null && typeof (id as { id?: unknown }).id === 'string' ? (id as { id: string }).id : undefined;
     return { ...(rest as Record<string, JsonValue>), id: { entityType: 'RULE_NODE', id: given ?? newId() } } as StoredNode;
   });
+}
+
+/** ThingsBoard's message for a save with a stale version (EntityVersionMismatchException), 409. */
+export const RULE_CHAIN_VERSION_MISMATCH = 'Rule chain was already changed by someone else (version mismatch): reload it, or save again to overwrite';
+
+/** Saves with the optimistic lock: a stale `expectedVersion` is 409 with ThingsBoard's VERSION_CONFLICT code. */
+async function saveChecked(storage: ApiDeps['storage'], rec: RuleChainSave): Promise<RuleChainRecord> {
+  const current = rec.expectedVersion === undefined ? undefined : await storage.ruleChains.get(rec.tenantId, rec.id);
+  if (current && current.version !== rec.expectedVersion) throw versionMismatch();
+  try {
+    return await storage.ruleChains.save(rec);
+  } catch (e) {
+    // Another save won between the read above and this one.
+    if (e instanceof RivuletError && e.code === ErrorCode.CONFLICT && /version mismatch/.test(e.message)) throw versionMismatch();
+    throw e;
+  }
+}
+
+function versionMismatch(): ApiError {
+  return new ApiError(ErrorCode.CONFLICT, ErrorCodes.VERSION_CONFLICT, RULE_CHAIN_VERSION_MISMATCH);
 }
 
 function noRuleChainConnections(list: unknown[] | null | undefined): void {
@@ -211,10 +234,11 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
         configuration: input.configuration === undefined ? (existing?.configuration ?? null) : input.configuration,
         additionalInfo: input.additionalInfo === undefined ? (existing?.additionalInfo ?? null) : input.additionalInfo,
         ...(existing ? { createdTime: existing.createdTime } : {}),
+        ...(existing && typeof input.version === 'number' ? { expectedVersion: input.version } : {}),
       };
       // The configuration carries the processing strategy: checked as a save of the whole chain would be.
-      await port(deps).validate(toRuleChainExport({ ...rec, createdTime: 0, updatedTime: 0 }), user.tenantId);
-      const saved = await storage.ruleChains.save(rec);
+      await port(deps).validate(toRuleChainExport({ ...rec, createdTime: 0, updatedTime: 0, version: 0 }), user.tenantId);
+      const saved = await saveChecked(storage, rec);
       if (existing) publish({ tenantId: user.tenantId, chainId: saved.id, kind: 'saved' });
       return ok(toRuleChainDto(saved));
     }),
@@ -252,9 +276,11 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
         connections: input.connections ?? [],
       };
       const next = { ...rec, metadata: metadata as unknown as JsonValue };
+      // A stale editor is told before anything else (its chain may not even validate against the new one).
+      if (typeof input.version === 'number' && input.version !== rec.version) throw versionMismatch();
       // Unknown node types, configurations failing a node's schema, dangling links: 400 naming node and field.
       await port(deps).validate(toRuleChainExport(next), user.tenantId);
-      const saved = await storage.ruleChains.save(next);
+      const saved = await saveChecked(storage, { ...next, ...(typeof input.version === 'number' ? { expectedVersion: input.version } : {}) });
       // Debug events are kept per node index: those of an index now holding another node are stale.
       const before = storedMetadata(rec).nodes;
       for (let i = 0; i < before.length; i++) {
@@ -293,7 +319,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
         additionalInfo: input.ruleChain.additionalInfo ?? null,
       };
       // Node types Rivulet does not implement are reported by name (400), never dropped.
-      await port(deps).validate(toRuleChainExport({ ...rec, createdTime: 0, updatedTime: 0 }), user.tenantId);
+      await port(deps).validate(toRuleChainExport({ ...rec, createdTime: 0, updatedTime: 0, version: 0 }), user.tenantId);
       return ok(toRuleChainDto(await storage.ruleChains.save(rec)));
     }),
 
@@ -354,7 +380,8 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
       // debugSettings supersedes the older debugMode flag, which would otherwise switch debug on at every load.
       const { debugMode: _old, ...rest } = node;
       const nodes = m.nodes.map((n, i) => (i === index ? ({ ...rest, debugSettings: debug } as StoredNode) : n));
-      await storage.ruleChains.save({ ...rec, metadata: { ...m, nodes } as unknown as JsonValue });
+      // Not an edit of the chain: the version stays, so an editor open on it can still save.
+      await storage.ruleChains.save({ ...rec, metadata: { ...m, nodes } as unknown as JsonValue, keepVersion: true, expectedVersion: rec.version });
       // Applied in place by the engines: no reload, node state and counters stay.
       publish({ tenantId: user.tenantId, chainId: rec.id, kind: 'debug', nodeIndex: index, debug });
       return ok(debug);
