@@ -271,7 +271,7 @@ describe('devices page', () => {
     await context.close();
   }, 60_000);
 
-  it('measures the devices page time to first render (a full load of the built app; bound only catches a pathological regression) (time to the table, a full page load of the built app)', async () => {
+  it('measures the devices page time to first render (a full load of the built app; bound only catches a pathological regression)', async () => {
     await api('/api/device', { method: 'POST', body: { name: 'Timing probe' } });
     const { page, context, problems } = await signedInPage(browser, server, { path: '/devices' });
     await page.getByTestId('devices-table').waitFor();
