@@ -74,7 +74,6 @@ export default function DevicesPage() {
   useEffect(() => {
     if (debouncedSearch !== params.textSearch) setParams({ textSearch: debouncedSearch, page: 0 });
     // Only the typed text drives this; the URL follows it.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [debouncedSearch]);
 
   const list = useQuery({ queryKey: ['devices', params], queryFn: ({ signal }) => listDevices(params, signal), placeholderData: keepPreviousData });
