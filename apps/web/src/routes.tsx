@@ -6,8 +6,12 @@ import { Shell } from './layout/Shell';
 import { LoginPage } from './pages/LoginPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 
-/** Each page is its own chunk, loaded when first visited. */
-function page(load: () => Promise<{ default: ComponentType }>) {
+/**
+ * Each page is its own chunk, loaded when first visited. The chunk of the page the tab opens on is
+ * fetched at once, in parallel with the session check, instead of after it.
+ */
+function page(load: () => Promise<{ default: ComponentType }>, opensOn: RegExp) {
+  if (typeof location !== 'undefined' && opensOn.test(location.pathname)) void load().catch(() => {});
   const Page = lazy(load);
   return (
     <Suspense fallback={<LoadingState />}>
@@ -25,13 +29,13 @@ export const router = createBrowserRouter([
         element: <Shell />,
         children: [
           { index: true, element: <Navigate to="/devices" replace /> },
-          { path: '/devices', element: page(() => import('./devices/DevicesPage')) },
-          { path: '/devices/:deviceId', element: page(() => import('./devices/DevicePage')) },
-          { path: '/dashboards', element: page(() => import('./dashboards/DashboardsPage')) },
-          { path: '/dashboards/:dashboardId', element: page(() => import('./dashboards/DashboardPage')) },
-          { path: '/rule-chains', element: page(() => import('./rule-chains/RuleChainsPage')) },
-          { path: '/rule-chains/:ruleChainId', element: page(() => import('./rule-chains/RuleChainEditorPage')) },
-          { path: '/alarms', element: page(() => import('./alarms/AlarmsPage')) },
+          { path: '/devices', element: page(() => import('./devices/DevicesPage'), /^\/(devices\/?)?$/) },
+          { path: '/devices/:deviceId', element: page(() => import('./devices/DevicePage'), /^\/devices\/[^/]+$/) },
+          { path: '/dashboards', element: page(() => import('./dashboards/DashboardsPage'), /^\/dashboards\/?$/) },
+          { path: '/dashboards/:dashboardId', element: page(() => import('./dashboards/DashboardPage'), /^\/dashboards\/[^/]+$/) },
+          { path: '/rule-chains', element: page(() => import('./rule-chains/RuleChainsPage'), /^\/rule-chains\/?$/) },
+          { path: '/rule-chains/:ruleChainId', element: page(() => import('./rule-chains/RuleChainEditorPage'), /^\/rule-chains\/[^/]+$/) },
+          { path: '/alarms', element: page(() => import('./alarms/AlarmsPage'), /^\/alarms\/?$/) },
           { path: '*', element: <NotFoundPage /> },
         ],
       },
