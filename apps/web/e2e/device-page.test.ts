@@ -42,6 +42,16 @@ describe('device page', () => {
     }
     throw new Error(`${testId}: expected ${String(expected)}, last saw ${JSON.stringify(last)}`);
   }
+  async function waitForAttr(page: Page, testId: string, attr: string, ok: (v: string | null) => boolean, timeout = 10_000): Promise<void> {
+    const deadline = Date.now() + timeout;
+    let last: string | null = null;
+    while (Date.now() < deadline) {
+      last = await page.getByTestId(testId).first().getAttribute(attr, { timeout: 1000 }).catch(() => null);
+      if (ok(last)) return;
+      await page.waitForTimeout(50);
+    }
+    throw new Error(`${testId} ${attr}: last saw ${JSON.stringify(last)}`);
+  }
   const chartPoints = (page: Page) => page.getByTestId('chart-info').getAttribute('data-points').then(Number);
 
   beforeAll(async () => {
@@ -76,13 +86,13 @@ describe('device page', () => {
     await page.getByTestId('chart-keys').click();
     await page.getByRole('option', { name: 'temperature' }).click();
     await page.keyboard.press('Escape');
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="chart-info"]')?.getAttribute('data-points')) === 2);
+    await waitForAttr(page, 'chart-info', 'data-points', (v) => Number(v) === 2);
     for (let i = 0; i < 5; i++) {
       await mosquittoPub('BOILER1_TOKEN', { temperature: 22 + i, humidity: 41 + i });
       await page.waitForTimeout(150);
     }
     await waitForText(page, 'latest-value-temperature', '26');
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="chart-info"]')?.getAttribute('data-points')) === 12, undefined, { timeout: 10_000 });
+    await waitForAttr(page, 'chart-info', 'data-points', (v) => Number(v) === 12);
     expect(await chartPoints(page)).toBe(12);
     // The legend names both series.
     const legend = await page.locator('.u-legend').textContent();
@@ -228,11 +238,11 @@ describe('device page', () => {
 
     await server.restart();
     // The socket comes back by itself (back-off) and subscribes again.
-    await page.waitForFunction(() => document.querySelector('[data-testid="live-indicator"]')?.getAttribute('data-state') === 'open', undefined, { timeout: 20_000 });
+    await waitForAttr(page, 'live-indicator', 'data-state', (v) => v === 'open', 20_000);
     await mosquittoPub('METER9_TOKEN', { power: 202 });
     await waitForText(page, 'latest-value-power', '202', 15_000);
     // The chart follows too (it subscribed again with its keys).
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="chart-info"]')?.getAttribute('data-points')) >= 3, undefined, { timeout: 10_000 });
+    await waitForAttr(page, 'chart-info', 'data-points', (v) => Number(v) >= 3);
     // While the server was down the browser logged failed connections; nothing else.
     expect(problems([/WebSocket connection to .* failed/, /Failed to load resource/])).toEqual([]);
     await context.close();
@@ -264,7 +274,7 @@ describe('device page', () => {
     const { page, context, problems } = await signedInPage(browser, server, { path: '/devices' });
     const t0 = Date.now();
     await page.goto(`/devices/${id}`);
-    await page.waitForFunction(() => document.querySelector('[data-testid="chart-info"]')?.getAttribute('data-render-ms') != null, undefined, { timeout: 30_000 });
+    await waitForAttr(page, 'chart-info', 'data-render-ms', (v) => v !== null, 30_000);
     const wall = Date.now() - t0;
     const info = page.getByTestId('chart-info');
     const points = Number(await info.getAttribute('data-points'));
@@ -303,7 +313,7 @@ describe('device page', () => {
       await page.keyboard.press('Escape');
       expect(await page.locator('.mantine-Pill-root').allTextContents()).toEqual(['humidity', 'temperature']);
       await page.keyboard.press('Escape');
-      await page.waitForFunction(() => Number(document.querySelector('[data-testid="chart-info"]')?.getAttribute('data-points')) > 700);
+      await waitForAttr(page, 'chart-info', 'data-points', (v) => Number(v) > 700);
       await page.getByTestId('attr-value-targetTemp').waitFor();
       await page.mouse.move(0, 0);
       await screenshot(page, `device-${scheme}`);
