@@ -288,6 +288,20 @@ describe('device page', () => {
     const box = (await page.locator('.u-over').boundingBox())!;
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await page.getByTestId('chart-tooltip').waitFor();
+
+    // Drag to zoom: the reset button appears; the reset brings the whole window back.
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await page.getByTestId('chart-reset-zoom').click();
+    await page.getByTestId('chart-reset-zoom').waitFor({ state: 'detached' });
+
+    // A day's window is read as 2-minute averages: 50 minutes of data are 25 or 26 buckets.
+    await page.getByTestId('chart-window').click();
+    await page.getByRole('option', { name: 'Last 24 hours' }).click();
+    await waitForText(page, 'chart-info', 'avg per 120 s');
+    await waitForAttr(page, 'chart-info', 'data-points', (v) => Number(v) > 0 && Number(v) <= 27);
     expect(problems()).toEqual([]);
     await context.close();
   }, 90_000);
