@@ -248,6 +248,27 @@ describe('device page', () => {
     await context.close();
   }, 60_000);
 
+  it("lists the device's alarms and acknowledges and clears one", async () => {
+    const id = await createDevice('Chiller 4', 'CHILLER4_TOKEN', 'chiller');
+    const other = await createDevice('Chiller 5', 'CHILLER5_TOKEN', 'chiller');
+    await api('/api/alarm', { method: 'POST', body: { type: 'High Temperature', originator: { entityType: 'DEVICE', id }, severity: 'CRITICAL' } });
+    await api('/api/alarm', { method: 'POST', body: { type: 'Other device alarm', originator: { entityType: 'DEVICE', id: other }, severity: 'MINOR' } });
+    const { page, context, problems } = await signedInPage(browser, server, { path: `/devices/${id}` });
+    const row = page.getByTestId('alarm-row-High Temperature');
+    await row.waitFor();
+    expect(await row.textContent()).toContain('CRITICAL');
+    expect(await page.getByTestId('alarm-row-Other device alarm').count()).toBe(0);
+    await row.getByTestId('alarm-ack').click();
+    await waitForText(page, 'alarm-status', 'Active, acknowledged');
+    await row.getByTestId('alarm-clear').click();
+    await waitForText(page, 'alarm-status', 'Cleared, acknowledged');
+    expect(await row.getByRole('button').count()).toBe(0);
+    const stored = await api<{ data: Array<{ status: string }> }>(`/api/alarm/DEVICE/${id}?pageSize=10&page=0`);
+    expect(stored.data.map((a) => a.status)).toEqual(['CLEARED_ACK']);
+    expect(problems()).toEqual([]);
+    await context.close();
+  });
+
   it('shows a clear not-found state for an unknown device id', async () => {
     const { page, context, problems } = await signedInPage(browser, server, { path: '/devices/5b0c3b8e-2f43-4d4e-9f3a-1a2b3c4d5e6f' });
     await page.getByTestId('device-not-found').waitFor();
