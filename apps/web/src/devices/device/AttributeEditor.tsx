@@ -75,7 +75,7 @@ function EditorForm({ initial, existingKeys, onClose, onSave }: { initial: Attri
         {type === 'boolean' ? (
           <Switch label={text === 'true' ? 'true' : 'false'} checked={text === 'true'} onChange={(e) => setText(e.currentTarget.checked ? 'true' : 'false')} data-testid="attr-bool" />
         ) : type === 'json' ? (
-          <Textarea label="Value (JSON)" autosize minRows={4} maxRows={12} ff="monospace" value={text} onChange={(e) => setText(e.currentTarget.value)} error={!parsed.ok && (touched || text !== '') ? parsed.error : null} data-testid="attr-value" />
+          <Textarea label="Value (JSON)" autosize minRows={4} maxRows={12} styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)" } }} value={text} onChange={(e) => setText(e.currentTarget.value)} error={!parsed.ok && (touched || text !== '') ? parsed.error : null} data-testid="attr-value" />
         ) : (
           <TextInput label="Value" value={text} onChange={(e) => setText(e.currentTarget.value)} error={touched && !parsed.ok ? parsed.error : null} inputMode={type === 'number' ? 'decimal' : undefined} data-autofocus={initial ? true : undefined} data-testid="attr-value" />
         )}

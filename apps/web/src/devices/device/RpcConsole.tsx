@@ -83,7 +83,7 @@ export function RpcConsole({ deviceId }: { deviceId: string }) {
             <TextInput label="Method" placeholder="setValve" value={method} onChange={(e) => setMethod(e.currentTarget.value)} error={touched && methodError} data-testid="rpc-method" />
             <NumberInput label="Timeout (ms)" min={100} max={600_000} step={1000} value={timeout} onChange={(v) => setTimeoutMs(typeof v === 'number' ? v : Number(v))} error={timeoutError} data-testid="rpc-timeout" />
           </Group>
-          <Textarea label="Params (JSON)" autosize minRows={3} maxRows={10} ff="monospace" value={params} onChange={(e) => setParams(e.currentTarget.value)} error={parsed.ok ? null : parsed.error} data-testid="rpc-params" />
+          <Textarea label="Params (JSON)" autosize minRows={3} maxRows={10} styles={{ input: { fontFamily: "var(--mantine-font-family-monospace)" } }} value={params} onChange={(e) => setParams(e.currentTarget.value)} error={parsed.ok ? null : parsed.error} data-testid="rpc-params" />
           <Group justify="space-between">
             <SegmentedControl
               value={twoWay ? 'two' : 'one'}

@@ -33,12 +33,16 @@ export function TelemetryChart({ deviceId, latest }: { deviceId: string; latest:
   const [customApplied, setCustomApplied] = useState<{ startTs: number; endTs: number } | null>(null);
   const [render, setRender] = useState<ChartRenderInfo | null>(null);
 
-  // First visit: the first key with a numeric value is drawn.
+  // First visit: the first key with a numeric value is drawn (once: clearing the pick sticks).
+  const picked = useRef(false);
   useEffect(() => {
-    if (keys.length > 0 || !latest) return;
+    if (picked.current || !latest) return;
     const first = keysAvailable.find((k) => numericValue(latest[k]?.value) !== null);
-    if (first) setKeys([first]);
-  }, [keysAvailable, latest, keys.length]);
+    if (first) {
+      picked.current = true;
+      setKeys((cur) => (cur.length > 0 ? cur : [first]));
+    }
+  }, [keysAvailable, latest]);
 
   const realtime = windowChoice !== 'custom';
   const windowMs = realtime ? WINDOWS.find((w) => w.value === windowChoice)!.ms : customApplied ? customApplied.endTs - customApplied.startTs : 0;
@@ -149,33 +153,34 @@ export function TelemetryChart({ deviceId, latest }: { deviceId: string; latest:
   return (
     <Card withBorder padding="md" h="100%" data-testid="telemetry-chart">
       <Stack gap="sm">
-        <Group justify="space-between" align="flex-end" wrap="wrap" gap="xs">
-          <Title order={4}>Chart</Title>
-          <Group gap="xs" wrap="wrap" align="flex-end">
-            <MultiSelect
-              size="xs"
-              w={260}
-              aria-label="Keys"
-              placeholder={keys.length ? undefined : 'Pick keys'}
-              data={keysAvailable}
-              value={keys}
-              onChange={setKeys}
-              searchable
-              clearable
-              data-testid="chart-keys"
-            />
-            <Select
-              size="xs"
-              w={140}
-              aria-label="Time window"
-              allowDeselect={false}
-              data={[...WINDOWS.map((w) => ({ value: w.value, label: w.label })), { value: 'custom', label: 'Custom range' }]}
-              value={windowChoice}
-              onChange={(v) => v && setWindowChoice(v as WindowChoice)}
-              data-testid="chart-window"
-            />
-            <Select size="xs" w={110} aria-label="Aggregation" allowDeselect={false} data={AGG_CHOICES} value={aggChoice} onChange={(v) => v && setAggChoice(v as AggChoice)} data-testid="chart-agg" />
-          </Group>
+        <Title order={4}>Chart</Title>
+        <Group gap="xs" wrap="nowrap" align="flex-start">
+          <MultiSelect
+            size="xs"
+            style={{ flex: 1, minWidth: 0 }}
+            aria-label="Keys"
+            placeholder={keys.length ? undefined : 'Pick keys'}
+            data={keysAvailable}
+            value={keys}
+            onChange={(v) => {
+              picked.current = true;
+              setKeys(v);
+            }}
+            searchable
+            clearable
+            data-testid="chart-keys"
+          />
+          <Select
+            size="xs"
+            w={140}
+            aria-label="Time window"
+            allowDeselect={false}
+            data={[...WINDOWS.map((w) => ({ value: w.value, label: w.label })), { value: 'custom', label: 'Custom range' }]}
+            value={windowChoice}
+            onChange={(v) => v && setWindowChoice(v as WindowChoice)}
+            data-testid="chart-window"
+          />
+          <Select size="xs" w={110} aria-label="Aggregation" allowDeselect={false} data={AGG_CHOICES} value={aggChoice} onChange={(v) => v && setAggChoice(v as AggChoice)} data-testid="chart-agg" />
         </Group>
         {windowChoice === 'custom' && (
           <Group gap="xs" align="flex-end">
