@@ -383,9 +383,11 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         outbound.close();
         server.closeAllConnections();
         https?.closeAllConnections();
+        // Upgraded (WebSocket) connections are not HTTP connections: closeAllConnections leaves them
+        // and the servers' close would wait for them forever. The API closes its sockets first.
+        await api?.close();
         await closed;
         clearTimeout(deadline);
-        await api?.close();
         auth.close();
         gatewayDevices?.close();
         ruleRpc.close();

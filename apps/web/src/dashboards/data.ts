@@ -278,6 +278,33 @@ export function useSeries(defs: SeriesDef[], tw: TbTimewindow): { series: Series
       if (!abort.signal.aborted) bump({ loading: false, error: e });
     });
 
+    if (live) {
+      // After a lost connection (server restart) the socket resubscribes; what was written while it
+      // was down is read over REST from each series' last point, so the chart has no hole.
+      let wasDown = false;
+      unsubs.push(
+        socket.onState((st) => {
+          if (st === 'closed') wasDown = true;
+          if (st !== 'open' || !wasDown || !loaded) return;
+          wasDown = false;
+          const now = Date.now();
+          for (const [deviceId, keys] of byDevice) {
+            const since = Math.min(...keys.map((k) => index.get(`${deviceId}\u0000${k}`)?.points.at(-1)?.[0] ?? now - w.spanMs)) + 1;
+            const gap: Window = { ...w, startTs: Math.max(since, now - w.spanMs), endTs: now };
+            readHistory(deviceId, keys, gap, abort.signal)
+              .then((perKey) => {
+                for (const [key, pts] of Object.entries(perKey)) {
+                  const s = index.get(`${deviceId}\u0000${key}`);
+                  if (s) for (const [ts, v] of pts) insertPoint(s.points, ts, v);
+                }
+                slide();
+              })
+              .catch(() => undefined);
+          }
+        }),
+      );
+    }
+
     const timers: Array<ReturnType<typeof setInterval>> = [];
     if (live) timers.push(setInterval(slide, 5000));
     if (w.mode === 'realtime' && w.agg !== 'NONE') {
