@@ -371,6 +371,9 @@ describe('web app dashboards', () => {
     const alarms = widget(page, 'Boiler alarms').getByTestId('alarm-row');
     await expect.poll(() => alarms.count()).toBe(1);
     await expect(alarms.first().textContent()).resolves.toContain('Overpressure');
+    // The "saved" notification would cover the header.
+    await page.locator('.mantine-Notification-root').first().locator('button').click();
+    await page.locator('.mantine-Notification-root').waitFor({ state: 'detached' });
     await screenshot(page, 'dashboard-gauge-alarms-light');
     const stored = await rest<{ configuration: Record<string, any> }>(`/api/dashboard/${page.url().split('/').pop()}`);
     const fqns = Object.values(stored.configuration.widgets).map((w: any) => w.typeFullFqn).sort();
