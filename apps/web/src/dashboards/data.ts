@@ -278,6 +278,37 @@ export function useSeries(defs: SeriesDef[], tw: TbTimewindow): { series: Series
       if (!abort.signal.aborted) bump({ loading: false, error: e });
     });
 
+    if (live) {
+      // After a lost connection (server restart) the socket resubscribes; what was written while it
+      // was down is read over REST from each series' last point, so the chart has no hole.
+      // The last point of each device when the connection dropped (taken then: after reconnecting,
+      // the new subscription's first answer may land before the read and move the last point on).
+      let downSince: Map<string, number> | null = null;
+      unsubs.push(
+        socket.onState((st) => {
+          if (st === 'closed' && !downSince && loaded) {
+            downSince = new Map([...byDevice].map(([deviceId, keys]) => [deviceId, Math.min(...keys.map((k) => index.get(`${deviceId}\u0000${k}`)?.points.at(-1)?.[0] ?? Date.now() - w.spanMs))]));
+          }
+          if (st !== 'open' || !downSince) return;
+          const since = downSince;
+          downSince = null;
+          const now = Date.now();
+          for (const [deviceId, keys] of byDevice) {
+            const gap: Window = { ...w, startTs: Math.max((since.get(deviceId) ?? now - w.spanMs) + 1, now - w.spanMs), endTs: now };
+            readHistory(deviceId, keys, gap, abort.signal)
+              .then((perKey) => {
+                for (const [key, pts] of Object.entries(perKey)) {
+                  const s = index.get(`${deviceId}\u0000${key}`);
+                  if (s) for (const [ts, v] of pts) insertPoint(s.points, ts, v);
+                }
+                slide();
+              })
+              .catch(() => undefined);
+          }
+        }),
+      );
+    }
+
     const timers: Array<ReturnType<typeof setInterval>> = [];
     if (live) timers.push(setInterval(slide, 5000));
     if (w.mode === 'realtime' && w.agg !== 'NONE') {

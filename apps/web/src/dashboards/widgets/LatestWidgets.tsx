@@ -79,10 +79,10 @@ export function GaugeWidget(props: WidgetProps) {
           <text x={50} y={63} textAnchor="middle" fontSize={7} fill="currentColor" opacity={0.6}>
             {widgetUnits(props.widget, key.units)}
           </text>
-          <text x={22} y={88} textAnchor="middle" fontSize={6} fill="currentColor" opacity={0.6}>
+          <text x={22} y={88} textAnchor="middle" fontSize={7} fill="currentColor" opacity={0.7}>
             {min}
           </text>
-          <text x={78} y={88} textAnchor="middle" fontSize={6} fill="currentColor" opacity={0.6}>
+          <text x={78} y={88} textAnchor="middle" fontSize={7} fill="currentColor" opacity={0.7}>
             {max}
           </text>
         </svg>
