@@ -71,7 +71,7 @@ async function createChain(page: Page, name: string): Promise<string> {
 }
 
 // The rule chains list and editor in real Chromium against the whole platform on real PostgreSQL.
-describe('rule chains in the web app', () => {
+describe('rule chains in the web app', { timeout: 60_000 }, () => {
   let server: WebServer;
   let browser: TestBrowser;
   let rest: Api;
@@ -103,7 +103,13 @@ describe('rule chains in the web app', () => {
         await page.getByTestId('confirm-delete').click();
         await page.getByText('Deletion of Root Tenant Rule Chain is prohibited!').waitFor();
         expect(await page.getByTestId('chain-row').count()).toBe(4);
-        // another one can
+        // rename
+        await page.locator('[data-testid="chain-row"][data-name="Zone 1 alarms"] [data-testid="chain-actions"]').click();
+        await page.getByRole('menuitem', { name: 'Rename' }).click();
+        await page.getByTestId('chain-name-input').fill('Zone 1 (north) alarms');
+        await page.getByTestId('chain-name-save').click();
+        await page.locator('[data-testid="chain-row"][data-name="Zone 1 (north) alarms"]').waitFor();
+        // another one can be deleted
         await page.locator('[data-testid="chain-row"][data-name="Zone 3 alarms"] [data-testid="chain-actions"]').click();
         await page.getByRole('menuitem', { name: 'Delete' }).click();
         await page.getByTestId('confirm-delete').click();
@@ -118,6 +124,10 @@ describe('rule chains in the web app', () => {
   it('builds a chain by dragging nodes from the palette and linking them; configures one; saves; a reload shows the same; undo restores a deleted node', async () => {
     const { page, context, problems } = await signedInPage(browser, server, { path: '/rule-chains' });
     const id = await createChain(page, 'Hot readings');
+    // the palette's search
+    await page.getByLabel('Search node types').fill('thresh');
+    await expect.poll(() => page.getByTestId('palette-item').count()).toBe(1);
+    await page.getByLabel('Search node types').fill('');
     await dropNode(page, 'rivulet.filter.msgTypeSwitch', 20, 150);
     await dropNode(page, 'rivulet.filter.threshold', 250, 60);
     await dropNode(page, 'rivulet.action.saveTimeseries', 250, 260);
@@ -133,6 +143,7 @@ describe('rule chains in the web app', () => {
     await cfg.fill(JSON.stringify({ key: 'temperature', operator: '>', value: 35, source: 'DATA' }, null, 2));
     await page.getByTestId('dirty').waitFor();
     await page.locator('.react-flow__controls-fitview').click();
+    await page.getByTestId('palette').locator('.mantine-ScrollArea-viewport').evaluate((el) => el.scrollTo(0, 0));
     await screenshot(page, 'rule-chain-editor-light');
     await page.getByTestId('save-chain').click();
     await page.getByTestId('dirty').waitFor({ state: 'detached' });
@@ -436,6 +447,16 @@ describe('rule chains in the web app', () => {
     // the editor shows the root chain's per-node counters
     await page.goto(`/rule-chains/${id}`);
     await expect.poll(() => node(page, 'save time series').getByTestId('node-stats').textContent(), { timeout: 10_000 }).toContain('in 1');
+    // debug switch: on for the chosen minutes, shown on the node, applied without changing the chain's version
+    const before = await rest<Meta>(`/api/ruleChain/${id}/metadata`);
+    await node(page, 'save time series').click();
+    await page.getByTestId('tab-debug').click();
+    await page.getByTestId('debug-switch').click();
+    await node(page, 'save time series').getByTestId('debug-on').waitFor();
+    const after = await rest<Meta & { nodes: { debugSettings?: { allEnabledUntil: number } }[] }>(`/api/ruleChain/${id}/metadata`);
+    expect(after.nodes[1]!.debugSettings!.allEnabledUntil).toBeGreaterThan(Date.now() + 14 * 60_000);
+    expect(after.version).toBe(before.version);
+    expect(await page.getByTestId('dirty').count()).toBe(0);
     expect(problems()).toEqual([]);
     await context.close();
   });
