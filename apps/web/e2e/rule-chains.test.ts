@@ -165,7 +165,7 @@ describe('rule chains in the web app', { timeout: 60_000 }, () => {
     await page.reload();
     await node(page, 'Too hot').waitFor();
     expect(await page.getByTestId('rule-node').count()).toBe(4);
-    expect(await page.locator('.react-flow__edge').count()).toBe(4); // three links and the input's
+    await expect.poll(() => page.locator('.react-flow__edge').count()).toBe(4); // three links and the input's
     await expect.poll(() => page.locator('.react-flow__edge-text').allTextContents()).toEqual(expect.arrayContaining(['Post telemetry', 'True']));
 
     // delete a node, undo brings it back with its link, redo removes it again
@@ -175,11 +175,29 @@ describe('rule chains in the web app', { timeout: 60_000 }, () => {
     await page.getByTestId('dirty').waitFor();
     await page.keyboard.press('Control+z');
     await node(page, 'create alarm').waitFor();
-    expect(await page.locator('.react-flow__edge').count()).toBe(4);
+    await expect.poll(() => page.locator('.react-flow__edge').count()).toBe(4);
     await page.getByTestId('dirty').waitFor({ state: 'detached' });
     await page.keyboard.press('Control+Shift+z');
     await node(page, 'create alarm').waitFor({ state: 'detached' });
     await page.keyboard.press('Control+z');
+    // a link: double-click to change its relations, select and delete it, undo
+    const label = async (text: string) => {
+      const b = (await page.locator('.react-flow__edge', { hasText: text }).locator('.react-flow__edge-textbg').boundingBox())!;
+      return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+    };
+    let at = await label('True');
+    await page.mouse.dblclick(at.x, at.y);
+    await page.getByTestId('relation-options').getByText('False', { exact: true }).click();
+    await page.getByTestId('relation-confirm').click();
+    await page.locator('.react-flow__edge-text', { hasText: 'True / False' }).waitFor();
+    at = await label('True / False');
+    await page.mouse.click(at.x, at.y);
+    await page.keyboard.press('Delete');
+    await expect.poll(() => page.locator('.react-flow__edge').count()).toBe(3);
+    await page.keyboard.press('Control+z');
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => page.locator('.react-flow__edge-text').allTextContents()).toContain('True');
+    await page.getByTestId('dirty').waitFor({ state: 'detached' });
     // copy and paste a node: a second one, named apart
     await node(page, 'save time series').click();
     await page.keyboard.press('Control+c');
