@@ -114,6 +114,13 @@ describe('rule chains in the web app', { timeout: 60_000 }, () => {
         await page.getByRole('menuitem', { name: 'Delete' }).click();
         await page.getByTestId('confirm-delete').click();
         await expect.poll(() => page.getByTestId('chain-row').count()).toBe(3);
+        // paging: ten a page
+        for (let i = 1; i <= 9; i++) await rest('/api/ruleChain', { method: 'POST', body: { name: `Line ${i} chain` } });
+        await page.reload();
+        await expect.poll(() => page.getByTestId('chain-row').count()).toBe(10);
+        await page.getByText('12 rule chains').waitFor();
+        await page.getByRole('button', { name: '2', exact: true }).click();
+        await expect.poll(() => page.getByTestId('chain-row').count()).toBe(2);
       }
       // The refused DELETE is the browser's own network log line, not the app's.
       expect(problems([/status of 400/])).toEqual([]);
