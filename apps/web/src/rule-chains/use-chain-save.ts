@@ -1,0 +1,60 @@
+import { useCallback, useState } from 'react';
+import { notifications } from '@mantine/notifications';
+import { api, ApiError, errorMessage } from '../api/client';
+import { parseNodeErrors, type RuleChainDto, type RuleChainMetadataDto } from './chain-api';
+import { docToMetadata, type Doc } from './editor-doc';
+
+export type NodeErrors = Map<string, { path: string; message: string }[]>;
+
+/**
+ * Saving the editor's document with the version it was read at. A refusal keeps the document as it
+ * is: a 409 (saved elsewhere since) opens the conflict choice, a 400 puts the engine's errors on their
+ * nodes and shows the message inline.
+ */
+export function useChainSave({ chainId, doc, saved, setSaved }: { chainId: string; doc: Doc; saved: { doc: Doc; version: number }; setSaved: (s: { doc: Doc; version: number }) => void }) {
+  const [saving, setSaving] = useState(false);
+  const [saveError, setSaveError] = useState<string | null>(null);
+  const [conflict, setConflict] = useState<string | null>(null);
+  const [errors, setErrors] = useState<NodeErrors>(new Map());
+
+  const save = useCallback(
+    async (version = saved.version) => {
+      setSaving(true);
+      try {
+        const r = await api<RuleChainMetadataDto>('/api/ruleChain/metadata', { method: 'POST', body: { ruleChainId: { entityType: 'RULE_CHAIN', id: chainId }, version, ...docToMetadata(doc) } });
+        setSaved({ doc, version: r.version });
+        setErrors(new Map());
+        setConflict(null);
+        setSaveError(null);
+        notifications.show({ color: 'green', message: 'Rule chain saved', autoClose: 2500 });
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 409) setConflict(e.message);
+        else {
+          const byKey: NodeErrors = new Map();
+          for (const ne of parseNodeErrors(errorMessage(e))) {
+            const k = ne.nodeIndex === null ? undefined : doc.nodes[ne.nodeIndex]?.key;
+            if (k) byKey.set(k, [...(byKey.get(k) ?? []), { path: ne.path, message: ne.message }]);
+          }
+          setErrors(byKey);
+          // Inline, not a toast: the message stays while the user fixes what it names.
+          setSaveError(errorMessage(e));
+        }
+      } finally {
+        setSaving(false);
+      }
+    },
+    [doc, saved.version, chainId, setSaved],
+  );
+
+  /** "Overwrite": save again over whatever version is stored now. */
+  const overwrite = useCallback(async () => {
+    try {
+      const current = await api<RuleChainDto>(`/api/ruleChain/${chainId}`);
+      await save(current.version);
+    } catch (e) {
+      notifications.show({ color: 'red', message: errorMessage(e) });
+    }
+  }, [chainId, save]);
+
+  return { save, saving, saveError, setSaveError, conflict, setConflict, errors, overwrite };
+}
