@@ -114,6 +114,15 @@ describe('rule chains in the web app', { timeout: 60_000 }, () => {
         await page.getByRole('menuitem', { name: 'Delete' }).click();
         await page.getByTestId('confirm-delete').click();
         await expect.poll(() => page.getByTestId('chain-row').count()).toBe(3);
+        // export: ThingsBoard's export JSON, downloaded
+        await page.locator('[data-testid="chain-row"][data-name="Root Rule Chain"] [data-testid="chain-actions"]').click();
+        const download = page.waitForEvent('download');
+        await page.getByRole('menuitem', { name: 'Export JSON' }).click();
+        const file = await download;
+        expect(file.suggestedFilename()).toBe('Root_Rule_Chain.json');
+        const exported = JSON.parse(readFileSync((await file.path())!, 'utf8')) as { ruleChain: { name: string }; metadata: Meta };
+        expect(exported.ruleChain.name).toBe('Root Rule Chain');
+        expect(exported.metadata.nodes.length).toBeGreaterThan(0);
         // paging: ten a page
         for (let i = 1; i <= 9; i++) await rest('/api/ruleChain', { method: 'POST', body: { name: `Line ${i} chain` } });
         await page.reload();
