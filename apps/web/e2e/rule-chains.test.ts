@@ -454,6 +454,28 @@ describe('rule chains in the web app', { timeout: 60_000 }, () => {
     await dark.context.close();
   });
 
+  it('a script node with a syntax error shows the error on the node when a test run is refused', async () => {
+    const chain = await rest<{ id: { id: string } }>('/api/ruleChain/import', {
+      method: 'POST',
+      body: {
+        ruleChain: { name: 'Broken script', type: 'CORE' },
+        metadata: { firstNodeIndex: 0, nodes: [{ type: 'rivulet.filter.script', name: 'Broken filter', configuration: { jsScript: 'return msg.temperature >;' } }], connections: [] },
+      },
+    });
+    const { page, context, problems } = await signedInPage(browser, server, { path: `/rule-chains/${chain.id.id}` });
+    await page.getByTestId('open-test-run').click();
+    await page.getByTestId('test-run-go').click();
+    await page.getByTestId('test-run-error').waitFor();
+    expect(await page.getByTestId('test-run-error').textContent()).toContain('failed to start: node 0 "Broken filter": jsScript: SyntaxError');
+    await node(page, 'Broken filter').getByTestId('node-error').waitFor();
+    expect(await node(page, 'Broken filter').getByTestId('node-error').textContent()).toMatch(/^jsScript: SyntaxError: unexpected token in expression: ';'/);
+    expect(await node(page, 'Broken filter').getAttribute('data-invalid')).toBe('true');
+    // the refused run is the browser's own 400 log line
+    expect(problems([/status of 400/])).toEqual([]);
+    await context.close();
+  });
+
+
   it('a real MQTT device message goes through a root chain built in the editor and gets stored', async () => {
     const device = await rest<{ id: { id: string } }>('/api/device', { method: 'POST', body: { name: 'Greenhouse sensor', type: 'default' } });
     const creds = await rest<{ credentialsId: string }>(`/api/device/${device.id.id}/credentials`);

@@ -154,7 +154,7 @@ function Editor({ chain, metadata, types, onReload }: { chain: RuleChainDto; met
     select(new Set(), new Set());
   }, [selNodes, selEdges, set, select]);
 
-  const { save, saving, saveError, setSaveError, conflict, setConflict, errors, overwrite } = useChainSave({ chainId, doc, saved, setSaved });
+  const { save, saving, saveError, setSaveError, conflict, setConflict, errors, overwrite, showRefusal } = useChainSave({ chainId, doc, saved, setSaved });
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -280,7 +280,7 @@ function Editor({ chain, metadata, types, onReload }: { chain: RuleChainDto; met
           <Paper withBorder p="sm" w={300} style={{ flexShrink: 0, display: 'flex', flexDirection: 'column', minHeight: 0 }}>
             <ScrollArea style={{ flex: 1 }} offsetScrollbars>
               {panel === 'test' ? (
-                <TestRunPanel buildChain={buildChain} result={run?.result ?? null} onResult={(r) => setRun(r ? { result: r, keys: doc.nodes.map((n) => n.key) } : null)} />
+                <TestRunPanel buildChain={buildChain} result={run?.result ?? null} onResult={(r) => setRun(r ? { result: r, keys: doc.nodes.map((n) => n.key) } : null)} onRefused={showRefusal} />
               ) : selected ? (
                 <NodeSidePanel
                   key={selected.key}

@@ -6,6 +6,16 @@ import { docToMetadata, type Doc } from './editor-doc';
 
 export type NodeErrors = Map<string, { path: string; message: string }[]>;
 
+/** The engine's message split onto the nodes it names (by index in the document as sent). */
+export function nodeErrorsOf(message: string, doc: Doc): NodeErrors {
+  const byKey: NodeErrors = new Map();
+  for (const ne of parseNodeErrors(message)) {
+    const k = ne.nodeIndex === null ? undefined : doc.nodes[ne.nodeIndex]?.key;
+    if (k) byKey.set(k, [...(byKey.get(k) ?? []), { path: ne.path, message: ne.message }]);
+  }
+  return byKey;
+}
+
 /**
  * Saving the editor's document with the version it was read at. A refusal keeps the document as it
  * is: a 409 (saved elsewhere since) opens the conflict choice, a 400 puts the engine's errors on their
@@ -30,12 +40,7 @@ export function useChainSave({ chainId, doc, saved, setSaved }: { chainId: strin
       } catch (e) {
         if (e instanceof ApiError && e.status === 409) setConflict(e.message);
         else {
-          const byKey: NodeErrors = new Map();
-          for (const ne of parseNodeErrors(errorMessage(e))) {
-            const k = ne.nodeIndex === null ? undefined : doc.nodes[ne.nodeIndex]?.key;
-            if (k) byKey.set(k, [...(byKey.get(k) ?? []), { path: ne.path, message: ne.message }]);
-          }
-          setErrors(byKey);
+          setErrors(nodeErrorsOf(errorMessage(e), doc));
           // Inline, not a toast: the message stays while the user fixes what it names.
           setSaveError(errorMessage(e));
         }
@@ -56,5 +61,8 @@ export function useChainSave({ chainId, doc, saved, setSaved }: { chainId: strin
     }
   }, [chainId, save]);
 
-  return { save, saving, saveError, setSaveError, conflict, setConflict, errors, overwrite };
+  /** The engine refused the chain elsewhere (a test run): its errors go on the nodes too. */
+  const showRefusal = useCallback((message: string) => setErrors(nodeErrorsOf(message, doc)), [doc]);
+
+  return { save, saving, saveError, setSaveError, conflict, setConflict, errors, overwrite, showRefusal };
 }
