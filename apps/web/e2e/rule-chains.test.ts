@@ -71,7 +71,7 @@ async function createChain(page: Page, name: string): Promise<string> {
 }
 
 // The rule chains list and editor in real Chromium against the whole platform on real PostgreSQL.
-describe('rule chains in the web app', () => {
+describe('rule chains in the web app', { timeout: 60_000 }, () => {
   let server: WebServer;
   let browser: TestBrowser;
   let rest: Api;
@@ -103,11 +103,33 @@ describe('rule chains in the web app', () => {
         await page.getByTestId('confirm-delete').click();
         await page.getByText('Deletion of Root Tenant Rule Chain is prohibited!').waitFor();
         expect(await page.getByTestId('chain-row').count()).toBe(4);
-        // another one can
+        // rename
+        await page.locator('[data-testid="chain-row"][data-name="Zone 1 alarms"] [data-testid="chain-actions"]').click();
+        await page.getByRole('menuitem', { name: 'Rename' }).click();
+        await page.getByTestId('chain-name-input').fill('Zone 1 (north) alarms');
+        await page.getByTestId('chain-name-save').click();
+        await page.locator('[data-testid="chain-row"][data-name="Zone 1 (north) alarms"]').waitFor();
+        // another one can be deleted
         await page.locator('[data-testid="chain-row"][data-name="Zone 3 alarms"] [data-testid="chain-actions"]').click();
         await page.getByRole('menuitem', { name: 'Delete' }).click();
         await page.getByTestId('confirm-delete').click();
         await expect.poll(() => page.getByTestId('chain-row').count()).toBe(3);
+        // export: ThingsBoard's export JSON, downloaded
+        await page.locator('[data-testid="chain-row"][data-name="Root Rule Chain"] [data-testid="chain-actions"]').click();
+        const download = page.waitForEvent('download');
+        await page.getByRole('menuitem', { name: 'Export JSON' }).click();
+        const file = await download;
+        expect(file.suggestedFilename()).toBe('Root_Rule_Chain.json');
+        const exported = JSON.parse(readFileSync((await file.path())!, 'utf8')) as { ruleChain: { name: string }; metadata: Meta };
+        expect(exported.ruleChain.name).toBe('Root Rule Chain');
+        expect(exported.metadata.nodes.length).toBeGreaterThan(0);
+        // paging: ten a page
+        for (let i = 1; i <= 9; i++) await rest('/api/ruleChain', { method: 'POST', body: { name: `Line ${i} chain` } });
+        await page.reload();
+        await expect.poll(() => page.getByTestId('chain-row').count()).toBe(10);
+        await page.getByText('12 rule chains').waitFor();
+        await page.getByRole('button', { name: '2', exact: true }).click();
+        await expect.poll(() => page.getByTestId('chain-row').count()).toBe(2);
       }
       // The refused DELETE is the browser's own network log line, not the app's.
       expect(problems([/status of 400/])).toEqual([]);
@@ -118,6 +140,10 @@ describe('rule chains in the web app', () => {
   it('builds a chain by dragging nodes from the palette and linking them; configures one; saves; a reload shows the same; undo restores a deleted node', async () => {
     const { page, context, problems } = await signedInPage(browser, server, { path: '/rule-chains' });
     const id = await createChain(page, 'Hot readings');
+    // the palette's search
+    await page.getByLabel('Search node types').fill('thresh');
+    await expect.poll(() => page.getByTestId('palette-item').count()).toBe(1);
+    await page.getByLabel('Search node types').fill('');
     await dropNode(page, 'rivulet.filter.msgTypeSwitch', 20, 150);
     await dropNode(page, 'rivulet.filter.threshold', 250, 60);
     await dropNode(page, 'rivulet.action.saveTimeseries', 250, 260);
@@ -133,6 +159,7 @@ describe('rule chains in the web app', () => {
     await cfg.fill(JSON.stringify({ key: 'temperature', operator: '>', value: 35, source: 'DATA' }, null, 2));
     await page.getByTestId('dirty').waitFor();
     await page.locator('.react-flow__controls-fitview').click();
+    await page.getByTestId('palette').locator('.mantine-ScrollArea-viewport').evaluate((el) => el.scrollTo(0, 0));
     await screenshot(page, 'rule-chain-editor-light');
     await page.getByTestId('save-chain').click();
     await page.getByTestId('dirty').waitFor({ state: 'detached' });
@@ -154,7 +181,7 @@ describe('rule chains in the web app', () => {
     await page.reload();
     await node(page, 'Too hot').waitFor();
     expect(await page.getByTestId('rule-node').count()).toBe(4);
-    expect(await page.locator('.react-flow__edge').count()).toBe(4); // three links and the input's
+    await expect.poll(() => page.locator('.react-flow__edge').count()).toBe(4); // three links and the input's
     await expect.poll(() => page.locator('.react-flow__edge-text').allTextContents()).toEqual(expect.arrayContaining(['Post telemetry', 'True']));
 
     // delete a node, undo brings it back with its link, redo removes it again
@@ -164,11 +191,29 @@ describe('rule chains in the web app', () => {
     await page.getByTestId('dirty').waitFor();
     await page.keyboard.press('Control+z');
     await node(page, 'create alarm').waitFor();
-    expect(await page.locator('.react-flow__edge').count()).toBe(4);
+    await expect.poll(() => page.locator('.react-flow__edge').count()).toBe(4);
     await page.getByTestId('dirty').waitFor({ state: 'detached' });
     await page.keyboard.press('Control+Shift+z');
     await node(page, 'create alarm').waitFor({ state: 'detached' });
     await page.keyboard.press('Control+z');
+    // a link: double-click to change its relations, select and delete it, undo
+    const label = async (text: string) => {
+      const b = (await page.locator('.react-flow__edge', { hasText: text }).locator('.react-flow__edge-textbg').boundingBox())!;
+      return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+    };
+    let at = await label('True');
+    await page.mouse.dblclick(at.x, at.y);
+    await page.getByTestId('relation-options').getByText('False', { exact: true }).click();
+    await page.getByTestId('relation-confirm').click();
+    await page.locator('.react-flow__edge-text', { hasText: 'True / False' }).waitFor();
+    at = await label('True / False');
+    await page.mouse.click(at.x, at.y);
+    await page.keyboard.press('Delete');
+    await expect.poll(() => page.locator('.react-flow__edge').count()).toBe(3);
+    await page.keyboard.press('Control+z');
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => page.locator('.react-flow__edge-text').allTextContents()).toContain('True');
+    await page.getByTestId('dirty').waitFor({ state: 'detached' });
     // copy and paste a node: a second one, named apart
     await node(page, 'save time series').click();
     await page.keyboard.press('Control+c');
@@ -409,6 +454,28 @@ describe('rule chains in the web app', () => {
     await dark.context.close();
   });
 
+  it('a script node with a syntax error shows the error on the node when a test run is refused', async () => {
+    const chain = await rest<{ id: { id: string } }>('/api/ruleChain/import', {
+      method: 'POST',
+      body: {
+        ruleChain: { name: 'Broken script', type: 'CORE' },
+        metadata: { firstNodeIndex: 0, nodes: [{ type: 'rivulet.filter.script', name: 'Broken filter', configuration: { jsScript: 'return msg.temperature >;' } }], connections: [] },
+      },
+    });
+    const { page, context, problems } = await signedInPage(browser, server, { path: `/rule-chains/${chain.id.id}` });
+    await page.getByTestId('open-test-run').click();
+    await page.getByTestId('test-run-go').click();
+    await page.getByTestId('test-run-error').waitFor();
+    expect(await page.getByTestId('test-run-error').textContent()).toContain('failed to start: node 0 "Broken filter": jsScript: SyntaxError');
+    await node(page, 'Broken filter').getByTestId('node-error').waitFor();
+    expect(await node(page, 'Broken filter').getByTestId('node-error').textContent()).toMatch(/^jsScript: SyntaxError: unexpected token in expression: ';'/);
+    expect(await node(page, 'Broken filter').getAttribute('data-invalid')).toBe('true');
+    // the refused run is the browser's own 400 log line
+    expect(problems([/status of 400/])).toEqual([]);
+    await context.close();
+  });
+
+
   it('a real MQTT device message goes through a root chain built in the editor and gets stored', async () => {
     const device = await rest<{ id: { id: string } }>('/api/device', { method: 'POST', body: { name: 'Greenhouse sensor', type: 'default' } });
     const creds = await rest<{ credentialsId: string }>(`/api/device/${device.id.id}/credentials`);
@@ -436,6 +503,16 @@ describe('rule chains in the web app', () => {
     // the editor shows the root chain's per-node counters
     await page.goto(`/rule-chains/${id}`);
     await expect.poll(() => node(page, 'save time series').getByTestId('node-stats').textContent(), { timeout: 10_000 }).toContain('in 1');
+    // debug switch: on for the chosen minutes, shown on the node, applied without changing the chain's version
+    const before = await rest<Meta>(`/api/ruleChain/${id}/metadata`);
+    await node(page, 'save time series').click();
+    await page.getByTestId('tab-debug').click();
+    await page.getByTestId('debug-switch').click();
+    await node(page, 'save time series').getByTestId('debug-on').waitFor();
+    const after = await rest<Meta & { nodes: { debugSettings?: { allEnabledUntil: number } }[] }>(`/api/ruleChain/${id}/metadata`);
+    expect(after.nodes[1]!.debugSettings!.allEnabledUntil).toBeGreaterThan(Date.now() + 14 * 60_000);
+    expect(after.version).toBe(before.version);
+    expect(await page.getByTestId('dirty').count()).toBe(0);
     expect(problems()).toEqual([]);
     await context.close();
   });

@@ -39,7 +39,19 @@ const throwNode = defineNode({
     },
   }),
 });
-const registry = createNodeRegistry([passNode, throwNode]);
+const brokenNode = defineNode({
+  type: 'test.broken',
+  category: 'flow',
+  name: 'broken',
+  description: 'cannot be created (a script that does not compile)',
+  configSchema: z.object({}),
+  configVersion: 0,
+  relations: ['Success'],
+  create: () => {
+    throw new Error('jsScript: SyntaxError: unexpected token');
+  },
+});
+const registry = createNodeRegistry([passNode, throwNode, brokenNode]);
 
 function chain(nodes: Array<{ type: string; configuration?: unknown; name?: string; configurationVersion?: number }>, connections: Array<[number, number, string]>) {
   return {
@@ -59,6 +71,13 @@ function run(json: unknown, msg = createMsg({ type: 'X', originator: { entityTyp
 }
 
 describe('chain runtime', () => {
+  it('a node that cannot be created fails the chain naming that node (index and name, as validation does)', () => {
+    const json = chain([{ type: 'test.pass' }, { type: 'test.broken', name: 'Broken filter' }], [[0, 1, 'Success']]);
+    const compile = () => compileRuleChain({ id: 'c1', chain: validateRuleChain(json, registry), services: createRecordingServices(), logger: silentLogger });
+    expect(compile).toThrow(InvalidRuleChainError);
+    expect(compile).toThrow('Rule chain "c" failed to start: node 1 "Broken filter": jsScript: SyntaxError: unexpected token');
+  });
+
   it('routes by relation and stops where no link matches', async () => {
     const { outcome } = await run(
       chain(

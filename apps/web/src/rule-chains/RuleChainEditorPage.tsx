@@ -3,12 +3,11 @@ import { Link, useParams } from 'react-router';
 import { ReactFlowProvider } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { ActionIcon, Alert, Anchor, Badge, Box, Button, Group, Paper, ScrollArea, Text, Title, Tooltip } from '@mantine/core';
-import { notifications } from '@mantine/notifications';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { IconArrowBackUp, IconArrowForwardUp, IconChevronLeft, IconDeviceFloppy, IconLayoutDistributeHorizontal, IconPlayerPlay } from '@tabler/icons-react';
-import { api, ApiError, errorMessage } from '../api/client';
+import { api } from '../api/client';
 import { ErrorState, LoadingState } from '../components/PageState';
-import { chainKeys, fetchChain, fetchNodeTypes, parseNodeErrors, type NodeStatsDto, type NodeTypeDescriptor, type RuleChainDto, type RuleChainMetadataDto, type TestRunResultDto } from './chain-api';
+import { chainKeys, fetchChain, fetchNodeTypes, type NodeStatsDto, type NodeTypeDescriptor, type RuleChainDto, type RuleChainMetadataDto, type TestRunResultDto } from './chain-api';
 import { ChainCanvas, edgeId, type Highlight } from './ChainCanvas';
 import { autoLayout, copySelection, docFromMetadata, docToMetadata, INPUT_KEY, newKey, pasteClip, removeItems, uniqueName, useHistory, type Clip, type Doc } from './editor-doc';
 import { ConflictDialog, LeaveGuard } from './EditorDialogs';
@@ -16,6 +15,7 @@ import { NodeSidePanel } from './NodeSidePanel';
 import { Palette } from './Palette';
 import { RelationPicker, type RelationRequest } from './RelationPicker';
 import { TestRunPanel } from './TestRunPanel';
+import { useChainSave } from './use-chain-save';
 
 /** The rule chain editor: loads the chain and the node catalog, then hands both to the editor. */
 export default function RuleChainEditorPage() {
@@ -47,11 +47,7 @@ function Editor({ chain, metadata, types, onReload }: { chain: RuleChainDto; met
   const [saved, setSaved] = useState<{ doc: Doc; version: number }>({ doc: initial, version: metadata.version });
   const [selNodes, setSelNodes] = useState<Set<string>>(new Set());
   const [selEdges, setSelEdges] = useState<Set<string>>(new Set());
-  const [errors, setErrors] = useState<Map<string, { path: string; message: string }[]>>(new Map());
   const [picker, setPicker] = useState<(RelationRequest & { from: string; to: string }) | null>(null);
-  const [conflict, setConflict] = useState<string | null>(null);
-  const [saving, setSaving] = useState(false);
-  const [saveError, setSaveError] = useState<string | null>(null);
   const [panel, setPanel] = useState<'node' | 'test'>('node');
   const [run, setRun] = useState<{ result: TestRunResultDto; keys: string[] } | null>(null);
   const clip = useRef<Clip | null>(null);
@@ -158,45 +154,7 @@ function Editor({ chain, metadata, types, onReload }: { chain: RuleChainDto; met
     select(new Set(), new Set());
   }, [selNodes, selEdges, set, select]);
 
-  const save = useCallback(
-    async (version = saved.version) => {
-      setSaving(true);
-      const meta = docToMetadata(doc);
-      try {
-        const r = await api<RuleChainMetadataDto>('/api/ruleChain/metadata', { method: 'POST', body: { ruleChainId: chain.id, version, ...meta } });
-        setSaved({ doc, version: r.version });
-        setErrors(new Map());
-        setConflict(null);
-        setSaveError(null);
-        notifications.show({ color: 'green', message: 'Rule chain saved', autoClose: 2500 });
-      } catch (e) {
-        if (e instanceof ApiError && e.status === 409) setConflict(e.message);
-        else {
-          // Refused: the editor keeps every change; errors go on their nodes and into the node panel.
-          const byKey = new Map<string, { path: string; message: string }[]>();
-          for (const ne of parseNodeErrors(errorMessage(e))) {
-            const k = ne.nodeIndex === null ? undefined : doc.nodes[ne.nodeIndex]?.key;
-            if (k) byKey.set(k, [...(byKey.get(k) ?? []), { path: ne.path, message: ne.message }]);
-          }
-          setErrors(byKey);
-          // Inline, not a toast: the message stays while the user fixes what it names.
-          setSaveError(errorMessage(e));
-        }
-      } finally {
-        setSaving(false);
-      }
-    },
-    [doc, saved.version, chain.id],
-  );
-
-  const overwrite = useCallback(async () => {
-    try {
-      const current = await api<RuleChainDto>(`/api/ruleChain/${chainId}`);
-      await save(current.version);
-    } catch (e) {
-      notifications.show({ color: 'red', message: errorMessage(e) });
-    }
-  }, [chainId, save]);
+  const { save, saving, saveError, setSaveError, conflict, setConflict, errors, overwrite, showRefusal } = useChainSave({ chainId, doc, saved, setSaved });
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -322,7 +280,7 @@ function Editor({ chain, metadata, types, onReload }: { chain: RuleChainDto; met
           <Paper withBorder p="sm" w={300} style={{ flexShrink: 0, display: 'flex', flexDirection: 'column', minHeight: 0 }}>
             <ScrollArea style={{ flex: 1 }} offsetScrollbars>
               {panel === 'test' ? (
-                <TestRunPanel buildChain={buildChain} result={run?.result ?? null} onResult={(r) => setRun(r ? { result: r, keys: doc.nodes.map((n) => n.key) } : null)} />
+                <TestRunPanel buildChain={buildChain} result={run?.result ?? null} onResult={(r) => setRun(r ? { result: r, keys: doc.nodes.map((n) => n.key) } : null)} onRefused={showRefusal} />
               ) : selected ? (
                 <NodeSidePanel
                   key={selected.key}

@@ -257,7 +257,9 @@ function NameDialog({ state, onClose, onSaved }: { state: { chain: RuleChainDto 
     setBusy(true);
     setError(null);
     try {
-      const body = editing ? { ...editing, name } : { name };
+      // A rename sends only the name: the server keeps the rest as stored, so a list read a while ago
+      // cannot put back an older configuration or description.
+      const body = editing ? { id: editing.id, name } : { name };
       const c = await api<RuleChainDto>('/api/ruleChain', { method: 'POST', body });
       onSaved(c, !editing);
     } catch (e) {

@@ -3,7 +3,7 @@ import { Accordion, Alert, Badge, Button, Code, Group, Select, Stack, Text, Text
 import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery } from '@tanstack/react-query';
 import { IconPlayerPlay } from '@tabler/icons-react';
-import { api, errorMessage } from '../api/client';
+import { api, ApiError, errorMessage } from '../api/client';
 import type { Page, TestRunResultDto } from './chain-api';
 
 const MSG_TYPES = ['POST_TELEMETRY_REQUEST', 'POST_ATTRIBUTES_REQUEST', 'ACTIVITY_EVENT', 'INACTIVITY_EVENT', 'CONNECT_EVENT', 'DISCONNECT_EVENT', 'TO_SERVER_RPC_REQUEST', 'ALARM'];
@@ -28,7 +28,18 @@ function parseObject(text: string, what: string): Record<string, unknown> {
  * "Test run": a sample message through the chain as it is on the canvas (saved or not), on the server,
  * storing and sending nothing. The result goes to the editor (path highlight) and is listed here.
  */
-export function TestRunPanel({ buildChain, result, onResult }: { buildChain: () => unknown; result: TestRunResultDto | null; onResult: (r: TestRunResultDto | null) => void }) {
+export function TestRunPanel({
+  buildChain,
+  result,
+  onResult,
+  onRefused,
+}: {
+  buildChain: () => unknown;
+  result: TestRunResultDto | null;
+  onResult: (r: TestRunResultDto | null) => void;
+  /** The server refused the chain (validation, a node that cannot start): its message, for the nodes it names. */
+  onRefused: (message: string) => void;
+}) {
   const [type, setType] = useState<string | null>('POST_TELEMETRY_REQUEST');
   const [deviceId, setDeviceId] = useState<string | null>(null);
   const [deviceSearch, setDeviceSearch] = useState('');
@@ -61,6 +72,7 @@ export function TestRunPanel({ buildChain, result, onResult }: { buildChain: () 
     } catch (e) {
       setError(errorMessage(e));
       onResult(null);
+      if (e instanceof ApiError && e.status === 400) onRefused(e.message);
     } finally {
       setBusy(false);
     }

@@ -71,7 +71,8 @@ export interface NodeError {
  */
 export function parseNodeErrors(message: string): NodeError[] {
   const out: NodeError[] = [];
-  const re = /node (\d+) "((?:[^"\\]|\\.)*)":\s*([^;]*)/g;
+  // A node's detail runs to the next `; node N "` (the list of unknown types) or the end.
+  const re = /node (\d+) "((?:[^"\\]|\\.)*)":\s*([\s\S]*?)(?=; node \d+ "|$)/g;
   for (let m = re.exec(message); m; m = re.exec(message)) {
     const detail = m[3]!.trim();
     // "field.path: message" when the detail names a field of the configuration
