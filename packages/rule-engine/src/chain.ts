@@ -257,8 +257,11 @@ export function compileRuleChain(options: {
   let seq = 0;
   const loadedAt = now();
   const nodes: CompiledNode[] = [];
+  // The node being created, so a refusal (a script's syntax error) names it for the editor.
+  let creating: { index: number; name: string; type: string } | null = null;
   try {
     for (const n of chain.nodes) {
+      creating = { index: n.index, name: n.name, type: n.def.type };
       const nodeId = `${id}:${n.index}`;
       const ctx: NodeContext = {
         chainId: id,
@@ -281,7 +284,8 @@ export function compileRuleChain(options: {
     }
   } catch (e) {
     for (const n of nodes) void Promise.resolve(n?.instance.destroy?.()).catch(() => {});
-    throw new InvalidRuleChainError(`Rule chain "${chain.name}" failed to start: ${errorMessage(e)}`);
+    const where = creating ? `${nodeLabel(creating.index, creating.name, creating.type)}: ` : '';
+    throw new InvalidRuleChainError(`Rule chain "${chain.name}" failed to start: ${where}${errorMessage(e)}`, creating ? { nodeIndex: creating.index, nodeName: creating.name } : undefined);
   }
   let destroyed = false;
   if (options.startNodes !== false) {

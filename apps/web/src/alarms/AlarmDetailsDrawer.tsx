@@ -23,7 +23,7 @@ export function AlarmDetailsDrawer({ alarm, onClose, onAck, onClear, busy }: { a
                 <Table.Th w={120}>Originator</Table.Th>
                 <Table.Td>
                   {alarm.originator.entityType === 'DEVICE' ? (
-                    <Anchor component={Link} to={`/devices/${alarm.originator.id}`} data-testid="alarm-originator-link">
+                    <Anchor component={Link} to={`/devices/${alarm.originator.id}`} size="sm" data-testid="alarm-originator-link">
                       {alarm.originatorName ?? alarm.originator.id}
                     </Anchor>
                   ) : (

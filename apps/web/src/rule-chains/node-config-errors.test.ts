@@ -27,6 +27,11 @@ describe('server errors at their fields', () => {
     });
     expect(parseServerError('Invalid configuration of node 0 "Gen": originatorId: DEVICE 1 is not an entity of this tenant')).toMatchObject({ nodeIndex: 0, path: 'originatorId' });
     expect(parseServerError('jsScript: Unexpected token \'}\'')).toEqual({ nodeIndex: null, path: 'jsScript', message: "Unexpected token '}'" });
+    expect(parseServerError('Rule chain "Script test" failed to start: node 2 "Filter": jsScript: SyntaxError: unexpected token')).toEqual({
+      nodeIndex: 2,
+      path: 'jsScript',
+      message: 'SyntaxError: unexpected token',
+    });
     expect(parseServerError('Rule chain not found')).toBeNull();
   });
 });

@@ -36,10 +36,12 @@ export function toErrorTree(errors: readonly FieldError[]): ErrorTree {
 
 /**
  * The node and field a save or test-run refusal names: `Invalid configuration of node 1 "Save
- * Timeseries": defaultTTL: Invalid input: ...`, or a script error `jsScript: Unexpected token`.
+ * Timeseries": defaultTTL: Invalid input: ...`, a node that fails to start (a script's syntax
+ * error) `Rule chain "c" failed to start: node 2 "Filter": jsScript: SyntaxError: ...`, or a bare
+ * `jsScript: ...`.
  */
 export function parseServerError(message: string): { nodeIndex: number | null; path: string; message: string } | null {
-  const m = /^Invalid configuration of node (\d+) "(?:[^"\\]|\\.)*": (.*)$/s.exec(message);
+  const m = /^(?:Invalid configuration of |Rule chain "(?:[^"\\]|\\.)*" failed to start: )node (\d+) "(?:[^"\\]|\\.)*": (.*)$/s.exec(message);
   const rest = m ? m[2]! : message;
   const field = /^([A-Za-z_$][\w$]*(?:\.[\w$]+)*): (.+)$/s.exec(rest);
   if (!m && !field) return null;
