@@ -1,4 +1,4 @@
-import { useMemo } from 'react';
+import { useMemo, useRef } from 'react';
 import { Alert, Stack, Text } from '@mantine/core';
 import Form from '@rjsf/mantine';
 import validator from '@rjsf/validator-ajv8';
@@ -33,10 +33,13 @@ export function NodeConfigPanel({
   const fieldErrors: FieldError[] = errors ?? [];
   const extraErrors = useMemo(() => toErrorTree(fieldErrors) as ErrorSchema, [fieldErrors]);
   const nodeErrors = fieldErrors.filter((e) => e.path === '');
+  // rjsf reports a change when it fills in defaults on mount; only a person's edit is a change
+  // (otherwise selecting a node would mark the chain dirty).
+  const touched = useRef(false);
   const hasFields = Object.keys((schema.properties as Record<string, unknown> | undefined) ?? {}).length > 0;
 
   return (
-    <Stack gap="sm" data-testid="node-config-panel">
+    <Stack gap="sm" data-testid="node-config-panel" onPointerDownCapture={() => (touched.current = true)} onKeyDownCapture={() => (touched.current = true)}>
       <Text size="sm" c="dimmed">
         {nodeType.description}
       </Text>
@@ -58,7 +61,9 @@ export function NodeConfigPanel({
           // The server validates on save and test run; errors come back through `errors`.
           noValidate
           showErrorList={false}
-          onChange={(e) => onChange(fromFormData(nodeType.configSchema, (e.formData ?? {}) as Record<string, unknown>))}
+          onChange={(e) => {
+            if (touched.current) onChange(fromFormData(nodeType.configSchema, (e.formData ?? {}) as Record<string, unknown>));
+          }}
           onSubmit={() => undefined}
         />
       ) : (

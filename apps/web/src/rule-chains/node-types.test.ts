@@ -85,9 +85,15 @@ describe('node type -> ui', () => {
     expect(uiSchemaFor(byType('rivulet.enrichment.originatorAttributes'), {}).sharedAttributeNames).toMatchObject({ 'ui:widget': 'tags' });
   });
 
+  it("offers the usual severities for the create alarm node's severity, which also takes a pattern", () => {
+    expect(uiSchemaFor(byType('rivulet.action.createAlarm'), {}).severity).toMatchObject({ 'ui:widget': 'suggest', 'ui:options': { suggestions: expect.arrayContaining(['CRITICAL', 'WARNING']) } });
+  });
+
   it('labels fields for people', () => {
     expect(humanize('alarmDetailsBuildJs')).toBe('Alarm details build JS');
     expect(humanize('defaultTTL')).toBe('Default TTL');
     expect(humanize('useServerTs')).toBe('Use server ts');
+    expect(humanize('scriptLang')).toBe('Script language');
+    expect(humanize('caCert')).toBe('CA cert');
   });
 });

@@ -36,6 +36,8 @@ export const MSG_TYPES = [
   'ENTITY_UPDATED',
   'ENTITY_DELETED',
 ];
+/** Free-text fields with usual values (a pattern such as ${severity} is allowed too). */
+const SUGGESTED_VALUES: Record<string, readonly string[]> = { severity: ['CRITICAL', 'MAJOR', 'MINOR', 'WARNING', 'INDETERMINATE'] };
 export const COMMON_RELATION_TYPES = ['Contains', 'Manages', 'Uses'];
 
 const isObj = (v: unknown): v is JsonSchemaNode => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -98,10 +100,13 @@ function pick(o: JsonSchemaNode, keys: string[]): JsonSchemaNode {
   return Object.fromEntries(keys.filter((k) => k in o).map((k) => [k, o[k]]));
 }
 
-const ACRONYMS: Record<string, string> = { js: 'JS', tbel: 'TBEL', mvel: 'MVEL', id: 'ID', url: 'URL', rpc: 'RPC', ssl: 'SSL', ttl: 'TTL', mqtt: 'MQTT' };
+const ACRONYMS: Record<string, string> = { ca: 'CA', js: 'JS', tbel: 'TBEL', mvel: 'MVEL', id: 'ID', url: 'URL', rpc: 'RPC', ssl: 'SSL', ttl: 'TTL', mqtt: 'MQTT' };
+
+const LABELS: Record<string, string> = { scriptLang: 'Script language', ts: 'Timestamp' };
 
 /** `alarmDetailsBuildJs` → "Alarm details build JS". */
 export function humanize(key: string): string {
+  if (LABELS[key]) return LABELS[key];
   const words = key
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
@@ -159,6 +164,8 @@ export function uiSchemaFor(nodeType: NodeTypeDescriptor, configuration: Record<
     } else if (raw.type === 'array' && isObj(raw.items) && raw.items.type === 'string' && !Array.isArray(raw.items.enum)) {
       const suggestions = RELATION_LIST_FIELDS.has(key) ? COMMON_RELATION_TYPES : MSG_TYPE_LIST_FIELDS.has(key) ? MSG_TYPES : [];
       ui[key] = { 'ui:widget': 'tags', 'ui:options': { suggestions } };
+    } else if (SUGGESTED_VALUES[key] && raw.type === 'string' && !Array.isArray(raw.enum)) {
+      ui[key] = { 'ui:widget': 'suggest', 'ui:options': { suggestions: [...SUGGESTED_VALUES[key]] } };
     }
   }
   return ui;

@@ -1,4 +1,4 @@
-import { Box, Input, TagsInput, Text, useComputedColorScheme } from '@mantine/core';
+import { Autocomplete, Box, Input, TagsInput, Text, useComputedColorScheme } from '@mantine/core';
 import CodeMirror from '@uiw/react-codemirror';
 import { javascript } from '@codemirror/lang-javascript';
 import type { WidgetProps } from '@rjsf/utils';
@@ -55,4 +55,23 @@ export function TagsWidget({ id, value, onChange, label, options, rawErrors, rea
   );
 }
 
-export const customWidgets = { code: CodeWidget, tags: TagsWidget };
+/** Free text with the usual values offered (a field that also takes a ${pattern}). */
+export function SuggestWidget({ id, value, onChange, label, options, rawErrors, readonly, disabled, required, schema }: WidgetProps) {
+  const suggestions = Array.isArray(options.suggestions) ? (options.suggestions as string[]) : [];
+  return (
+    <Autocomplete
+      id={id}
+      label={label}
+      description={schema.description}
+      required={required}
+      value={typeof value === 'string' ? value : ''}
+      data={suggestions}
+      onChange={(v) => onChange(v === '' ? undefined : v)}
+      disabled={disabled || readonly}
+      error={rawErrors && rawErrors.length > 0 ? rawErrors.join('; ') : undefined}
+      data-testid={`suggest-${id}`}
+    />
+  );
+}
+
+export const customWidgets = { code: CodeWidget, tags: TagsWidget, suggest: SuggestWidget };
