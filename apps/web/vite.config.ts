@@ -22,6 +22,8 @@ export default defineConfig({
       output: {
         manualChunks(id: string) {
           if (id.includes('node_modules/uplot')) return 'uplot';
+          // @mantine/dates comes only with the rule-chain node form (through @rjsf/mantine): it stays in that page's chunk.
+          if (id.includes('node_modules/@mantine/dates')) return undefined;
           if (id.includes('node_modules/@mantine') || id.includes('node_modules/@floating-ui')) return 'mantine';
           // react itself, not every package whose name starts with react (react-grid-layout belongs to its page).
           if (/node_modules\/(react|react-dom|scheduler)\//.test(id)) return 'react';

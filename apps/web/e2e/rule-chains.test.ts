@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import type { TestBrowser } from '@rivulet/testing';
 import { adminApi, launchBrowser, screenshot, signedInPage, startWebServer, type WebServer } from './harness';
@@ -10,10 +11,11 @@ type Api = Awaited<ReturnType<typeof adminApi>>;
 interface Meta {
   version: number;
   firstNodeIndex: number | null;
-  nodes: { name: string; type: string; configuration: Record<string, unknown>; additionalInfo?: { layoutX?: number; layoutY?: number } }[];
+  nodes: { name: string; type: string; configuration: Record<string, unknown>; additionalInfo?: { layoutX?: number; layoutY?: number }; debugSettings?: { allEnabledUntil: number } }[];
   connections: { fromIndex: number; toIndex: number; type: string }[];
 }
 
+const execFileP = promisify(execFile);
 const TB = 'org.thingsboard.rule.engine';
 /** ThingsBoard's own default root rule chain export. */
 const TB_ROOT_CHAIN = readFileSync(join(import.meta.dirname, '../../server/src/fixtures/thingsboard-root-rule-chain.json'), 'utf8');
@@ -58,6 +60,26 @@ async function link(page: Page, from: string, to: string, relations: string[]): 
   await page.mouse.up();
   for (const r of relations) await page.getByTestId('relation-options').getByText(r, { exact: true }).click();
   await page.getByTestId('relation-confirm').click();
+}
+
+/** Types into a field of the node configuration form (rjsf ids: root_<key>). A click first: the form counts only a person's edit. */
+async function setField(page: Page, key: string, value: string): Promise<void> {
+  const input = page.locator(`#root_${key}`);
+  await input.click();
+  await input.fill(value);
+}
+
+/** Picks a choice of a select in the node configuration form. */
+async function pickField(page: Page, key: string, option: string): Promise<void> {
+  await page.locator(`#root_${key}`).click();
+  await page.getByTestId('node-config-panel').getByRole('option', { name: option, exact: true }).click();
+}
+
+/** Configures the selected threshold node as `key operator value` through its form. */
+async function configureThreshold(page: Page, key: string, operator: string, value: string): Promise<void> {
+  await setField(page, 'key', key);
+  await pickField(page, 'operator', operator);
+  await setField(page, 'value', value);
 }
 
 async function createChain(page: Page, name: string): Promise<string> {
@@ -155,8 +177,7 @@ describe('rule chains in the web app', { timeout: 60_000 }, () => {
     // configure the threshold: temperature > 35
     await node(page, 'threshold').click();
     await page.getByTestId('node-name').fill('Too hot');
-    const cfg = page.getByTestId('node-config-json');
-    await cfg.fill(JSON.stringify({ key: 'temperature', operator: '>', value: 35, source: 'DATA' }, null, 2));
+    await configureThreshold(page, 'temperature', '>=', '35');
     await page.getByTestId('dirty').waitFor();
     await page.locator('.react-flow__controls-fitview').click();
     await page.getByTestId('palette').locator('.mantine-ScrollArea-viewport').evaluate((el) => el.scrollTo(0, 0));
@@ -168,7 +189,7 @@ describe('rule chains in the web app', { timeout: 60_000 }, () => {
     const names = saved.nodes.map((n) => n.name);
     expect(names).toEqual(['message type switch', 'Too hot', 'save time series', 'create alarm']);
     expect(saved.firstNodeIndex).toBe(0);
-    expect(saved.nodes[1]!.configuration).toMatchObject({ key: 'temperature', operator: '>', value: 35 });
+    expect(saved.nodes[1]!.configuration).toMatchObject({ key: 'temperature', operator: '>=', value: 35 });
     expect(saved.connections).toEqual(
       expect.arrayContaining([
         { fromIndex: 0, toIndex: 1, type: 'Post telemetry' },
@@ -235,7 +256,7 @@ describe('rule chains in the web app', { timeout: 60_000 }, () => {
     });
     const { page, context, problems } = await signedInPage(browser, server, { path: `/rule-chains/${chain.id.id}` });
     await node(page, 'Limit').click();
-    await page.getByTestId('node-config-json').fill(JSON.stringify({ key: 'temperature', operator: '>', value: 'hot' }));
+    await setField(page, 'value', 'hot');
     await page.getByTestId('save-chain').click();
     await node(page, 'Limit').getByTestId('node-error').waitFor();
     expect(await node(page, 'Limit').getByTestId('node-error').textContent()).toBe('value: operators other than == and != need a number');
@@ -244,7 +265,7 @@ describe('rule chains in the web app', { timeout: 60_000 }, () => {
     expect(await page.getByTestId('save-error').textContent()).toContain('Invalid configuration of node 0 "Limit": value: operators other than == and != need a number');
     // nothing lost: still dirty, the configuration as typed; nothing stored
     await page.getByTestId('dirty').waitFor();
-    expect(JSON.parse(await page.getByTestId('node-config-json').inputValue())).toMatchObject({ value: 'hot' });
+    expect(await page.locator('#root_value').inputValue()).toBe('hot');
     expect((await rest<Meta>(`/api/ruleChain/${chain.id.id}/metadata`)).nodes[0]!.configuration).toMatchObject({ value: 30 });
     // leaving with unsaved changes asks first (router blocker); staying keeps everything
     await page.getByRole('link', { name: 'Back to rule chains' }).click();
@@ -252,7 +273,7 @@ describe('rule chains in the web app', { timeout: 60_000 }, () => {
     expect(new URL(page.url()).pathname).toBe(`/rule-chains/${chain.id.id}`);
     await page.getByTestId('dirty').waitFor();
     // fixed: saved, the error goes
-    await page.getByTestId('node-config-json').fill(JSON.stringify({ key: 'temperature', operator: '>', value: 40 }));
+    await setField(page, 'value', '40');
     await page.getByTestId('save-chain').click();
     await page.getByTestId('dirty').waitFor({ state: 'detached' });
     expect(await node(page, 'Limit').getAttribute('data-invalid')).toBe('false');
@@ -476,41 +497,70 @@ describe('rule chains in the web app', { timeout: 60_000 }, () => {
   });
 
 
-  it('a real MQTT device message goes through a root chain built in the editor and gets stored', async () => {
+  it('the whole loop: a chain built from the palette (message type switch -> threshold "temperature > 30" -> create alarm; save time series) set as root; a hot reading from mosquitto_pub raises an alarm that appears on the open alarms page, then is acknowledged and cleared there', async () => {
     const device = await rest<{ id: { id: string } }>('/api/device', { method: 'POST', body: { name: 'Greenhouse sensor', type: 'default' } });
     const creds = await rest<{ credentialsId: string }>(`/api/device/${device.id.id}/credentials`);
     const { page, context, problems } = await signedInPage(browser, server, { path: '/rule-chains' });
     const id = await createChain(page, 'Greenhouse root');
-    await dropNode(page, 'rivulet.filter.msgTypeSwitch', 40, 150);
-    await dropNode(page, 'rivulet.action.saveTimeseries', 320, 150);
+    await dropNode(page, 'rivulet.filter.msgTypeSwitch', 20, 150);
+    await dropNode(page, 'rivulet.filter.threshold', 250, 60);
+    await dropNode(page, 'rivulet.action.saveTimeseries', 250, 260);
+    await dropNode(page, 'rivulet.action.createAlarm', 480, 150);
+    await link(page, 'message type switch', 'threshold', ['Post telemetry']);
     await link(page, 'message type switch', 'save time series', ['Post telemetry']);
+    await link(page, 'threshold', 'create alarm', ['True']);
+    await node(page, 'threshold').click();
+    await configureThreshold(page, 'temperature', '>', '30');
+    await page.locator('.react-flow__controls-fitview').click();
+    await page.getByTestId('palette').locator('.mantine-ScrollArea-viewport').evaluate((el) => el.scrollTo(0, 0));
+    await screenshot(page, 'rule-chain-node-config-light');
+    await node(page, 'create alarm').click();
+    await setField(page, 'alarmType', 'Greenhouse overheat');
     await page.getByTestId('save-chain').click();
     await page.getByTestId('dirty').waitFor({ state: 'detached' });
+    const saved = await rest<Meta>(`/api/ruleChain/${id}/metadata`);
+    expect(saved.nodes.find((n) => n.name === 'threshold')!.configuration).toMatchObject({ key: 'temperature', operator: '>', value: 30 });
+    expect(saved.nodes.find((n) => n.name === 'create alarm')!.configuration).toMatchObject({ alarmType: 'Greenhouse overheat' });
     // make it root from the list
     await page.getByRole('link', { name: 'Back to rule chains' }).click();
     await page.locator('[data-testid="chain-row"][data-name="Greenhouse root"] [data-testid="chain-actions"]').click();
     await page.getByRole('menuitem', { name: 'Make root' }).click();
     await page.locator('[data-testid="chain-row"][data-name="Greenhouse root"] [data-testid="root-badge"]').waitFor();
 
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${server.mqttPort}`, { username: creds.credentialsId, reconnectPeriod: 0 });
-    await client.publishAsync('v1/devices/me/telemetry', JSON.stringify({ humidity: 71.5 }), { qos: 1 });
-    await client.endAsync();
+    // the alarms page is open before the device speaks
+    await page.getByRole('link', { name: 'Alarms' }).click();
+    await page.getByText('No alarms', { exact: true }).waitFor();
+    const publish = (payload: object) =>
+      execFileP('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(server.mqttPort), '-u', creds.credentialsId, '-t', 'v1/devices/me/telemetry', '-q', '1', '-m', JSON.stringify(payload)]);
+    await publish({ temperature: 24.5, humidity: 71.5 });
     await expect
       .poll(async () => (await rest<Record<string, { value: unknown }[]>>(`/api/plugins/telemetry/DEVICE/${device.id.id}/values/timeseries?keys=humidity`)).humidity?.[0]?.value, { timeout: 10_000 })
       .toEqual(expect.anything());
-    const stored = await rest<Record<string, { value: unknown }[]>>(`/api/plugins/telemetry/DEVICE/${device.id.id}/values/timeseries?keys=humidity`);
+    await publish({ temperature: 36.2 });
+    const row = page.getByTestId('alarm-row');
+    await expect.poll(() => row.count(), { timeout: 15_000 }).toBe(1);
+    expect(await row.textContent()).toContain('Greenhouse overheat');
+    expect(await row.textContent()).toContain('Greenhouse sensor');
+    await row.getByTestId('row-ack').click();
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 10_000 }).toBe('ACTIVE_ACK');
+    await row.getByTestId('row-clear').click();
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 10_000 }).toBe('CLEARED_ACK');
+    const alarms = await rest<{ data: { type: string; status: string; details?: unknown }[] }>(`/api/alarm/DEVICE/${device.id.id}?pageSize=10&page=0`);
+    expect(alarms.data.map((a) => [a.type, a.status])).toEqual([['Greenhouse overheat', 'CLEARED_ACK']]);
+    const stored = await rest<Record<string, { value: unknown }[]>>(`/api/plugins/telemetry/DEVICE/${device.id.id}/values/timeseries?keys=humidity,temperature`);
     expect(Number(stored.humidity![0]!.value)).toBe(71.5);
+    expect(Number(stored.temperature![0]!.value)).toBe(36.2);
     // the editor shows the root chain's per-node counters
     await page.goto(`/rule-chains/${id}`);
-    await expect.poll(() => node(page, 'save time series').getByTestId('node-stats').textContent(), { timeout: 10_000 }).toContain('in 1');
+    await expect.poll(() => node(page, 'save time series').getByTestId('node-stats').textContent(), { timeout: 10_000 }).toContain('in 2');
     // debug switch: on for the chosen minutes, shown on the node, applied without changing the chain's version
     const before = await rest<Meta>(`/api/ruleChain/${id}/metadata`);
     await node(page, 'save time series').click();
     await page.getByTestId('tab-debug').click();
     await page.getByTestId('debug-switch').click();
     await node(page, 'save time series').getByTestId('debug-on').waitFor();
-    const after = await rest<Meta & { nodes: { debugSettings?: { allEnabledUntil: number } }[] }>(`/api/ruleChain/${id}/metadata`);
-    expect(after.nodes[1]!.debugSettings!.allEnabledUntil).toBeGreaterThan(Date.now() + 14 * 60_000);
+    const after = await rest<Meta>(`/api/ruleChain/${id}/metadata`);
+    expect(after.nodes.find((n) => n.name === 'save time series')!.debugSettings!.allEnabledUntil).toBeGreaterThan(Date.now() + 14 * 60_000);
     expect(after.version).toBe(before.version);
     expect(await page.getByTestId('dirty').count()).toBe(0);
     expect(problems()).toEqual([]);

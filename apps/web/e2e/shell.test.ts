@@ -78,11 +78,13 @@ describe('web app shell', () => {
     await page.waitForURL(/\/devices$/);
     // Past the access token's 3 s but within the refresh token's 6 s: a navigation still works.
     await page.waitForTimeout(4_000);
-    await page.getByRole('link', { name: 'Alarms' }).click();
-    await page.waitForURL(/\/alarms$/);
+    // Rule chains, not Alarms: the alarms page polls every few seconds, and a page that keeps asking
+    // keeps its session alive (each call refreshes the tokens), so it would never sit idle.
+    await page.getByRole('link', { name: 'Rule chains' }).click();
+    await page.waitForURL(/\/rule-chains$/);
     await page.reload();
     await page.getByTestId('user-menu').waitFor();
-    expect(new URL(page.url()).pathname).toBe('/alarms');
+    expect(new URL(page.url()).pathname).toBe('/rule-chains');
     // Idle past the refresh token's lifetime: the next request ends the session.
     await page.waitForTimeout(7_000);
     await page.getByRole('link', { name: 'Dashboards' }).click();

@@ -167,3 +167,25 @@ describe('chain validation', () => {
     expect(bad({ ruleChain: { name: 'x' }, metadata: { firstNodeIndex: 5, nodes: [{ type: 'test.pass' }] } })).toMatch(/firstNodeIndex/);
   });
 });
+
+describe('chain start', () => {
+  it('names the node whose creation fails (a script with a syntax error), so the editor can mark it', () => {
+    const refusing = defineNode({
+      type: 'test.refuse',
+      category: 'flow',
+      name: 'refuse',
+      description: 'refuses to start, as a script node with a syntax error does',
+      configSchema: z.object({}),
+      configVersion: 0,
+      relations: [Relation.SUCCESS],
+      create() {
+        throw new Error('jsScript: SyntaxError: unexpected token');
+      },
+    });
+    const reg = createNodeRegistry([passNode, refusing]);
+    const json = chain([{ type: 'test.pass', name: 'first' }, { type: 'test.refuse', name: 'Bad script' }], [[0, 1, 'Success']]);
+    expect(() => compileRuleChain({ id: 'c2', chain: validateRuleChain(json, reg), services: createRecordingServices(), logger: silentLogger })).toThrow(
+      'Rule chain "c" failed to start: node 1 "Bad script": jsScript: SyntaxError: unexpected token',
+    );
+  });
+});

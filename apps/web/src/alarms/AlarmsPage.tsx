@@ -1,12 +1,17 @@
-import { Title } from '@mantine/core';
-import { EmptyState } from '../components/PageState';
+import { Group, Text, Title } from '@mantine/core';
+import { AlarmTable } from './AlarmTable';
+import { ALARM_REFRESH_MS } from './use-alarms';
 
-// Not built yet: replaced by its page (web app issues #10 / #13).
 export default function AlarmsPage() {
   return (
     <>
-      <Title order={2} mb="md">AlarmsPage</Title>
-      <EmptyState title="Not built yet">This page is being built.</EmptyState>
+      <Group justify="space-between" align="baseline" mb="md">
+        <Title order={2}>Alarms</Title>
+        <Text size="xs" c="dimmed">
+          Refreshes every {ALARM_REFRESH_MS / 1000} s
+        </Text>
+      </Group>
+      <AlarmTable />
     </>
   );
 }
