@@ -528,7 +528,7 @@ describe('rule chains in the web app', { timeout: 60_000 }, () => {
     await page.locator('[data-testid="chain-row"][data-name="Greenhouse root"] [data-testid="root-badge"]').waitFor();
 
     // the alarms page is open before the device speaks
-    await page.getByRole('link', { name: 'Alarms' }).click();
+    await page.getByRole('link', { name: 'Alarms', exact: true }).click();
     await page.getByText('No alarms', { exact: true }).waitFor();
     const publish = (payload: object) =>
       execFileP('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(server.mqttPort), '-u', creds.credentialsId, '-t', 'v1/devices/me/telemetry', '-q', '1', '-m', JSON.stringify(payload)]);

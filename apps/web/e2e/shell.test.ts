@@ -8,7 +8,7 @@ describe('web app shell', () => {
   let browser: TestBrowser;
   beforeAll(async () => {
     // Short-lived tokens so the test can watch a session expire: access 3 s, refresh 6 s.
-    server = await startWebServer({ RIVULET_JWT_TOKEN_EXPIRATION_SECONDS: '3', RIVULET_JWT_REFRESH_TOKEN_EXPIRATION_SECONDS: '6' });
+    server = await startWebServer({ RIVULET_JWT_TOKEN_EXPIRATION_SECONDS: '3', RIVULET_JWT_REFRESH_TOKEN_EXPIRATION_SECONDS: '10' });
     browser = await launchBrowser();
   });
   afterAll(async () => {
@@ -76,7 +76,7 @@ describe('web app shell', () => {
     await page.locator('input[name="password"]').fill(ADMIN.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL(/\/devices$/);
-    // Past the access token's 3 s but within the refresh token's 6 s: a navigation still works.
+    // Past the access token's 3 s but within the refresh token's 10 s (margin for a loaded machine): a navigation still works.
     await page.waitForTimeout(4_000);
     // Rule chains, not Alarms: the alarms page polls every few seconds, and a page that keeps asking
     // keeps its session alive (each call refreshes the tokens), so it would never sit idle.
@@ -86,7 +86,7 @@ describe('web app shell', () => {
     await page.getByTestId('user-menu').waitFor();
     expect(new URL(page.url()).pathname).toBe('/rule-chains');
     // Idle past the refresh token's lifetime: the next request ends the session.
-    await page.waitForTimeout(7_000);
+    await page.waitForTimeout(11_000);
     await page.getByRole('link', { name: 'Dashboards' }).click();
     await page.reload();
     await page.waitForURL(/\/login\?next=%2Fdashboards$/);
