@@ -1,10 +1,16 @@
-import { useState } from 'react';
-import { Alert, Group, Select, Stack, Switch, Tabs, Text, TextInput } from '@mantine/core';
+import { lazy, Suspense, useState } from 'react';
+import { Alert, Group, Loader, Select, Stack, Switch, Tabs, Text, TextInput } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { api, errorMessage } from '../api/client';
 import type { ChainNode, NodeTypeDescriptor } from './chain-api';
-import { NodeConfigPanel } from './NodeConfigPanel';
 import { NodeEventsPanel } from './NodeEventsPanel';
+
+// The configuration form (rjsf, ajv, CodeMirror) is most of the editor's weight: its own chunk, fetched
+// in the background as soon as the editor opens, so the canvas does not wait for it and the first
+// node selected shows its form at once.
+const loadNodeConfigPanel = () => import('./NodeConfigPanel').then((m) => ({ default: m.NodeConfigPanel }));
+const NodeConfigPanel = lazy(loadNodeConfigPanel);
+setTimeout(() => void loadNodeConfigPanel().catch(() => undefined), 0);
 
 type DebugSettings = NonNullable<ChainNode['debugSettings']>;
 
@@ -75,7 +81,9 @@ export function NodeSidePanel({
         </Tabs.List>
         <Tabs.Panel value="config" pt="xs">
           {nodeType ? (
-            <NodeConfigPanel key={node.id?.id} nodeType={nodeType} configuration={(node.configuration ?? {}) as Record<string, unknown>} onChange={onConfigure} errors={errors} />
+            <Suspense fallback={<Loader size="sm" data-testid="node-config-loading" />}>
+              <NodeConfigPanel key={node.id?.id} nodeType={nodeType} configuration={(node.configuration ?? {}) as Record<string, unknown>} onChange={onConfigure} errors={errors} />
+            </Suspense>
           ) : (
             <Text size="xs" c="red">
               Rivulet does not implement the node type {node.type}.
