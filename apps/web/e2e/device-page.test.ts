@@ -254,15 +254,19 @@ describe('device page', () => {
     await api('/api/alarm', { method: 'POST', body: { type: 'High Temperature', originator: { entityType: 'DEVICE', id }, severity: 'CRITICAL' } });
     await api('/api/alarm', { method: 'POST', body: { type: 'Other device alarm', originator: { entityType: 'DEVICE', id: other }, severity: 'MINOR' } });
     const { page, context, problems } = await signedInPage(browser, server, { path: `/devices/${id}` });
-    const row = page.getByTestId('alarm-row-High Temperature');
+    const alarms = page.getByTestId('device-alarms');
+    const row = alarms.getByTestId('alarm-row').filter({ hasText: 'High Temperature' });
     await row.waitFor();
-    expect(await row.textContent()).toContain('CRITICAL');
-    expect(await page.getByTestId('alarm-row-Other device alarm').count()).toBe(0);
-    await row.getByTestId('alarm-ack').click();
-    await waitForText(page, 'alarm-status', 'Active, acknowledged');
-    await row.getByTestId('alarm-clear').click();
-    await waitForText(page, 'alarm-status', 'Cleared, acknowledged');
-    expect(await row.getByRole('button').count()).toBe(0);
+    expect(await row.getByTestId('alarm-severity').textContent()).toBe('CRITICAL');
+    // only this device's: the other device's alarm is not listed, and there is no originator column or device filter
+    expect(await alarms.getByTestId('alarm-row').count()).toBe(1);
+    expect(await alarms.getByTestId('alarm-device-filter').count()).toBe(0);
+    await row.getByTestId('row-ack').click();
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 10_000 }).toBe('ACTIVE_ACK');
+    await row.getByTestId('row-clear').click();
+    await expect.poll(() => row.getAttribute('data-status'), { timeout: 10_000 }).toBe('CLEARED_ACK');
+    expect(await row.getByTestId('row-ack').count()).toBe(0);
+    expect(await row.getByTestId('row-clear').count()).toBe(0);
     const stored = await api<{ data: Array<{ status: string }> }>(`/api/alarm/DEVICE/${id}?pageSize=10&page=0`);
     expect(stored.data.map((a) => a.status)).toEqual(['CLEARED_ACK']);
     expect(problems()).toEqual([]);

@@ -2,6 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import { useQueries, useQuery } from '@tanstack/react-query';
 import type { DeviceDto, DevicePage, TimeseriesValues } from '@rivulet/api-types';
 import { api } from '../api/client';
+import { numericValue } from '../charts/values';
 import { socket, type SubscriptionSpec, type WsData } from '../api/socket';
 import type { AliasTarget, Source, TbDataKey } from './model';
 import { MAX_LIVE_POINTS, resolveWindow, type TbTimewindow, type Window } from './timewindow';
@@ -122,16 +123,6 @@ export interface Series {
   points: Array<[number, number | null]>;
 }
 
-export function toNumber(v: unknown): number | null {
-  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
-  if (typeof v === 'boolean') return v ? 1 : 0;
-  if (typeof v === 'string' && v.trim() !== '') {
-    const n = Number(v);
-    return Number.isFinite(n) ? n : v === 'true' ? 1 : v === 'false' ? 0 : null;
-  }
-  return null;
-}
-
 /**
  * Adds a point in time order: appended in the usual case, inserted when updates arrive out of order
  * (the rule engine may finish two messages of a device in either order), replaced for the same ts.
@@ -162,7 +153,7 @@ export async function readHistory(deviceId: string, keys: string[], w: Window, s
   const path = `/api/plugins/telemetry/DEVICE/${deviceId}/values/timeseries`;
   if (w.agg !== 'NONE') {
     const res = await api<TimeseriesValues>(path, { query: { keys: keys.join(','), startTs: w.startTs, endTs: w.endTs, agg: w.agg, interval: w.interval, limit: Math.min(w.limit, PAGE), orderBy: 'ASC', useStrictDataTypes: true }, signal });
-    for (const k of keys) for (const p of res[k] ?? []) out[k]!.push([p.ts, toNumber(p.value)]);
+    for (const k of keys) for (const p of res[k] ?? []) out[k]!.push([p.ts, numericValue(p.value)]);
     return out;
   }
   // Newest first, page by page: all keys in one read, then each key that filled its page alone.
@@ -183,7 +174,7 @@ export async function readHistory(deviceId: string, keys: string[], w: Window, s
   for (const k of keys) {
     const pts = desc[k]!;
     const o = out[k]!;
-    for (let i = pts.length - 1; i >= 0; i--) o.push([pts[i]!.ts, toNumber(pts[i]!.value)]);
+    for (let i = pts.length - 1; i >= 0; i--) o.push([pts[i]!.ts, numericValue(pts[i]!.value)]);
   }
   return out;
 }
@@ -228,7 +219,7 @@ export function useSeries(defs: SeriesDef[], tw: TbTimewindow): { series: Series
       for (const [key, points] of Object.entries(data)) {
         const s = index.get(`${deviceId}\u0000${key}`);
         if (!s) continue;
-        for (const [ts, v] of points) insertPoint(s.points, ts, toNumber(v));
+        for (const [ts, v] of points) insertPoint(s.points, ts, numericValue(v));
       }
       slide();
     };

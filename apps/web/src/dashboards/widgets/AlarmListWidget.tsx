@@ -1,8 +1,9 @@
 import { useMemo } from 'react';
 import { Badge, ScrollArea, Table, Text } from '@mantine/core';
 import { useQueries, useQuery } from '@tanstack/react-query';
-import type { AlarmDto, AlarmSeverityDto } from '@rivulet/api-types';
+import type { AlarmDto } from '@rivulet/api-types';
 import { api } from '../../api/client';
+import { SEVERITY_COLOR } from '../../alarms/alarm-query';
 import { sourcesOf } from '../model';
 import { useBoundDevices } from '../data';
 import { formatTime } from './format';
@@ -13,7 +14,6 @@ interface AlarmPage {
   data: AlarmDto[];
 }
 
-const SEVERITY_COLOR: Record<AlarmSeverityDto, string> = { CRITICAL: 'red', MAJOR: 'orange', MINOR: 'yellow', WARNING: 'blue', INDETERMINATE: 'gray' };
 const SEARCH = ['ANY', 'ACTIVE', 'CLEARED', 'ACK', 'UNACK'] as const;
 const REFRESH_MS = 5000;
 

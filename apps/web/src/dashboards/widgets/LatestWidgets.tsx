@@ -3,7 +3,8 @@ import { Box, Group, ScrollArea, Stack, Table, Text, TextInput, useComputedColor
 import { useElementSize } from '@mantine/hooks';
 import { IconSearch } from '@tabler/icons-react';
 import { sourcesOf } from '../model';
-import { toNumber, useBoundDevices, useLatestValues, type BoundDevice, type Latest } from '../data';
+import { useBoundDevices, useLatestValues, type BoundDevice, type Latest } from '../data';
+import { numericValue } from '../../charts/values';
 import { ago, formatTime, formatValue } from './format';
 import { widgetDecimals, widgetUnits, type WidgetProps } from './types';
 import { WidgetMessage, widgetError } from './WidgetMessage';
@@ -55,7 +56,7 @@ export function GaugeWidget(props: WidgetProps) {
   const min = typeof settings.minValue === 'number' ? settings.minValue : 0;
   const max = typeof settings.maxValue === 'number' && settings.maxValue > min ? settings.maxValue : min + 100;
   const v = latest[device.id]?.[key.name];
-  const n = toNumber(v?.value);
+  const n = numericValue(v?.value);
   const frac = n === null ? 0 : Math.min(1, Math.max(0, (n - min) / (max - min)));
   const color = key.color ?? '#228be6';
   // A 240° arc: from 150° to 390° (clockwise, 0° pointing right).

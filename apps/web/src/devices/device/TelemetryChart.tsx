@@ -4,7 +4,7 @@ import { useQuery } from '@tanstack/react-query';
 import { TimeSeriesChart, type ChartRenderInfo, type ChartSeries } from '../../charts';
 import { useSubscription } from '../../api/use-subscription';
 import { EmptyState, ErrorState, LoadingState } from '../../components/PageState';
-import { numericValue } from './device-api';
+import { numericValue } from '../../charts/values';
 import { AGG_CHOICES, WINDOWS, dropBefore, readHistory, readPlan, type AggChoice, type Point, type WindowValue } from './history';
 import type { LatestValue } from './use-latest-telemetry';
 

@@ -1,4 +1,4 @@
-import type { AlarmDto, AttributeScopeName, AttributeValues, DeviceDto, Json, TimeseriesValues } from '@rivulet/api-types';
+import type { AttributeScopeName, AttributeValues, DeviceDto, Json, TimeseriesValues } from '@rivulet/api-types';
 import { api } from '../../api/client';
 
 /** The REST calls of the device page (ThingsBoard's paths), typed with @rivulet/api-types. */
@@ -58,36 +58,6 @@ export interface RpcRequest {
 
 export function sendRpc(deviceId: string, twoWay: boolean, req: RpcRequest): Promise<Json | undefined> {
   return api<Json | undefined>(`/api/rpc/${twoWay ? 'twoway' : 'oneway'}/${encodeURIComponent(deviceId)}`, { method: 'POST', body: req });
-}
-
-export interface AlarmPage {
-  data: AlarmDto[];
-  totalPages: number;
-  totalElements: number;
-  hasNext: boolean;
-}
-
-export function getDeviceAlarms(deviceId: string, page: number, pageSize: number): Promise<AlarmPage> {
-  return api<AlarmPage>(`/api/alarm/DEVICE/${encodeURIComponent(deviceId)}`, { query: { page, pageSize, sortProperty: 'createdTime', sortOrder: 'DESC' } });
-}
-
-export function ackAlarm(alarmId: string): Promise<AlarmDto> {
-  return api<AlarmDto>(`/api/alarm/${encodeURIComponent(alarmId)}/ack`, { method: 'POST' });
-}
-
-export function clearAlarm(alarmId: string): Promise<AlarmDto> {
-  return api<AlarmDto>(`/api/alarm/${encodeURIComponent(alarmId)}/clear`, { method: 'POST' });
-}
-
-/** A value as a chart can draw it: numbers, numeric strings and booleans; anything else is a gap. */
-export function numericValue(v: unknown): number | null {
-  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
-  if (typeof v === 'boolean') return v ? 1 : 0;
-  if (typeof v === 'string' && v.trim() !== '') {
-    const n = Number(v);
-    return Number.isFinite(n) ? n : v === 'true' ? 1 : v === 'false' ? 0 : null;
-  }
-  return null;
 }
 
 /** A value for a table cell: JSON for objects and arrays, the text otherwise. */

@@ -1,5 +1,6 @@
 import type { HistoryQuery } from './device-api';
-import { getHistory, numericValue } from './device-api';
+import { numericValue } from '../../charts/values';
+import { getHistory } from './device-api';
 
 /** Time windows of the chart, and how history is read for each so long windows stay fast. */
 
