@@ -475,6 +475,43 @@ describe('rule chains in the web app', { timeout: 60_000 }, () => {
     await dark.context.close();
   });
 
+  it('a script node: its code in a highlighted editor under the function signature, edited by typing, tested on a sample message through the server', async () => {
+    const chain = await rest<{ id: { id: string } }>('/api/ruleChain/import', {
+      method: 'POST',
+      body: {
+        ruleChain: { name: 'Script check', type: 'CORE' },
+        metadata: { firstNodeIndex: 0, nodes: [{ type: 'rivulet.filter.script', name: 'Hot?', configuration: { jsScript: 'return msg.temperature > 30;' } }], connections: [] },
+      },
+    });
+    const { page, context, problems } = await signedInPage(browser, server, { path: `/rule-chains/${chain.id.id}` });
+    await node(page, 'Hot?').click();
+    const editor = page.locator('.cm-content');
+    await editor.waitFor();
+    expect(await page.getByTestId('script-signature').textContent()).toBe('function Filter(msg, metadata, msgType) {');
+    expect(await editor.textContent()).toBe('return msg.temperature > 30;');
+    // highlighted: the keyword and the number are their own tokens
+    expect(await editor.locator('span').count()).toBeGreaterThan(1);
+    // typed into the editor: the node's configuration follows, the chain is dirty
+    await editor.click();
+    await page.keyboard.press('End');
+    for (let i = 0; i < '30;'.length; i++) await page.keyboard.press('Backspace');
+    await page.keyboard.type('50;');
+    await page.getByTestId('dirty').waitFor();
+    // the test runs what is in the editor, unsaved: 42 is not over 50
+    await page.getByTestId('script-test-data').fill('{"temperature": 42}');
+    await page.getByTestId('script-test-run').click();
+    await page.getByTestId('script-test-output').waitFor();
+    expect(await page.getByTestId('script-test-output').textContent()).toContain('False');
+    await page.locator('.react-flow__controls-fitview').click();
+    await page.getByTestId('script-signature').scrollIntoViewIfNeeded();
+    await screenshot(page, 'rule-chain-script-node-light');
+    await page.getByTestId('save-chain').click();
+    await page.getByTestId('dirty').waitFor({ state: 'detached' });
+    expect((await rest<Meta>(`/api/ruleChain/${chain.id.id}/metadata`)).nodes[0]!.configuration).toMatchObject({ jsScript: 'return msg.temperature > 50;' });
+    expect(problems()).toEqual([]);
+    await context.close();
+  });
+
   it('a script node with a syntax error shows the error on the node when a test run is refused', async () => {
     const chain = await rest<{ id: { id: string } }>('/api/ruleChain/import', {
       method: 'POST',

@@ -21,7 +21,8 @@ export function ScriptTestPanel({ nodeType, configuration }: { nodeType: NodeTyp
           Test script
         </Text>
         <Select label="Message type" data={MSG_TYPES} value={sample.msgType} onChange={(v) => v && setSample({ ...sample, msgType: v })} searchable allowDeselect={false} size="xs" />
-        <SimpleGrid cols={{ base: 1, sm: 2 }} spacing="xs">
+        <SimpleGrid cols={1} spacing="xs">
+          {/* One column: the side panel is narrow whatever the window (side by side, JSON wraps every few characters). */}
           <Textarea label="Message data (JSON)" value={sample.data} onChange={(e) => setSample({ ...sample, data: e.currentTarget.value })} autosize minRows={3} maxRows={10} styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 12 } }} data-testid="script-test-data" />
           <Textarea label="Metadata (JSON)" value={sample.metadata} onChange={(e) => setSample({ ...sample, metadata: e.currentTarget.value })} autosize minRows={3} maxRows={10} styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 12 } }} data-testid="script-test-metadata" />
         </SimpleGrid>

@@ -1,7 +1,11 @@
-import { Autocomplete, Box, Input, TagsInput, Text, useComputedColorScheme } from '@mantine/core';
-import CodeMirror from '@uiw/react-codemirror';
-import { javascript } from '@codemirror/lang-javascript';
+import { lazy, Suspense } from 'react';
+import { Autocomplete, Box, Input, Loader, TagsInput, Text, useComputedColorScheme } from '@mantine/core';
 import type { WidgetProps } from '@rjsf/utils';
+
+// CodeMirror is only for script nodes: its own chunk, fetched in the background once the form is here.
+const loadScriptEditor = () => import('./ScriptEditor');
+const ScriptEditor = lazy(loadScriptEditor);
+setTimeout(() => void loadScriptEditor().catch(() => undefined), 0);
 
 /** A script field: CodeMirror with JavaScript highlighting, the function signature above and the closing brace below. */
 export function CodeWidget({ id, value, onChange, label, options, rawErrors, readonly, disabled, required }: WidgetProps) {
@@ -14,17 +18,9 @@ export function CodeWidget({ id, value, onChange, label, options, rawErrors, rea
         <Text ff="monospace" size="xs" px="xs" py={4} bg="var(--mantine-color-default-hover)" c="dimmed" data-testid="script-signature">
           {signature}
         </Text>
-        <CodeMirror
-          id={id}
-          value={typeof value === 'string' ? value : ''}
-          onChange={(v) => onChange(v)}
-          extensions={[javascript()]}
-          theme={scheme === 'dark' ? 'dark' : 'light'}
-          editable={!readonly && !disabled}
-          minHeight="120px"
-          maxHeight="360px"
-          basicSetup={{ foldGutter: false, highlightActiveLine: true }}
-        />
+        <Suspense fallback={<Loader size="xs" m="xs" />}>
+          <ScriptEditor id={id} value={typeof value === 'string' ? value : ''} onChange={(v) => onChange(v)} dark={scheme === 'dark'} editable={!readonly && !disabled} />
+        </Suspense>
         <Text ff="monospace" size="xs" px="xs" py={4} bg="var(--mantine-color-default-hover)" c="dimmed">
           {'}'}
         </Text>
