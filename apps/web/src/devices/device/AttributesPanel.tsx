@@ -11,7 +11,7 @@ import { EmptyState, ErrorState, LoadingState } from '../../components/PageState
 import { AttributeEditor, type AttributeDraft } from './AttributeEditor';
 import { typeOf } from './attribute-value';
 import { ago, deleteAttribute, displayValue, getAttributes, saveAttribute } from './device-api';
-import { useNow } from './use-now';
+import { useNow } from '../use-now';
 
 const SCOPE_LABEL: Record<AttributeScopeName, string> = { CLIENT_SCOPE: 'Client', SHARED_SCOPE: 'Shared', SERVER_SCOPE: 'Server' };
 const SCOPE_HELP: Record<AttributeScopeName, string> = {

@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import type { DeviceDto } from '@rivulet/api-types';
 import { useAttributes } from './AttributesPanel';
 import { ago } from './device-api';
-import { useNow } from './use-now';
+import { useNow } from '../use-now';
 
 /** Name, type, label and the active state (server attributes active / lastActivityTime, kept live). */
 export function DeviceHeader({ device }: { device: DeviceDto }) {

@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import { EmptyState, ErrorState, LoadingState } from '../../components/PageState';
 import { ago, displayValue } from './device-api';
 import type { LatestValue } from './use-latest-telemetry';
-import { useNow } from './use-now';
+import { useNow } from '../use-now';
 
 /** The table of every key's latest value, each with how long ago it came. */
 export function LatestTelemetry({ values, isLoading, error, onRetry }: { values: Record<string, LatestValue> | undefined; isLoading: boolean; error: unknown; onRetry: () => void }) {
