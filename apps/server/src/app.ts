@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
-import { silentLogger, type Logger } from '@rivulet/core';
+import { fixedTenantLimits, silentLogger, type Logger, type TenantLimitsSource } from '@rivulet/core';
 import { createApi, createStaticFiles, bootstrapSysAdmin, bootstrapTenant, toRuleChainExport, type Api } from '@rivulet/api';
 import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
 import {
@@ -23,7 +23,7 @@ import { createEmbeddedStorage, createPostgresStorage } from '@rivulet/storage-p
 import { createCoapTransport, type CoapTransport } from '@rivulet/transport-coap';
 import { createHttpTransport, type HttpTransport } from '@rivulet/transport-http';
 import { createMqttTransport, type MqttTransport } from '@rivulet/transport-mqtt';
-import { trustedProxyList, type Config } from './config';
+import { globalTenantLimits, trustedProxyList, type Config } from './config';
 import { createCachedAuthenticator, createDeviceApiService } from './device-services';
 import { createDeviceStateService, type DeviceStateService } from './device-state';
 import { createGatewayDeviceService } from './gateway-devices';
@@ -120,6 +120,11 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     logger.info({ tenantId }, 'default root rule chain created');
   }
   await ensureRootChain(boot.tenantId);
+
+  // The limits each tenant is held to (its tenant profile over the RIVULET_* defaults); every
+  // transport, the API and the rule engine ask it for the tenant they serve.
+  const tenantLimits: TenantLimitsSource = fixedTenantLimits(globalTenantLimits(config));
+  void tenantLimits;
 
   const queue = createMemoryQueue({
     partitions: config.RIVULET_QUEUE_PARTITIONS,

@@ -1,3 +1,4 @@
+import type { TenantLimits } from '@rivulet/core';
 import { parseOutboundEntry } from '@rivulet/outbound';
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -101,6 +102,17 @@ export const ConfigSchema = z
     RIVULET_SESSION_REVOCATION_CACHE_SECONDS: z.coerce.number().int().min(0).default(5).describe('How long a process trusts that a session is not revoked before reading storage again: the delay before a logout made through another process stops its access tokens. 0: read on every request.'),
     RIVULET_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level (JSON logs on stdout).'),
     RIVULET_MAX_PAYLOAD_BYTES: positiveInt(65536).describe('Largest device payload accepted (HTTP 413, CoAP 4.13 above it; for CoAP also after block-wise reassembly).'),
+    RIVULET_TENANT_RATE_LIMIT: z.coerce.number().min(0).default(0).describe('Messages per second for all devices of one tenant together, on every transport (burst of as many), before they are slowed (MQTT) or refused (HTTP 429, CoAP 4.29); 0: no limit. A tenant profile overrides it (transportTenantMsgRateLimit).'),
+    RIVULET_MAX_DEVICES_PER_TENANT: z.coerce.number().int().min(0).default(0).describe('Devices one tenant may have; 0: no limit. A tenant profile overrides it (maxDevices).'),
+    RIVULET_MAX_RULE_CHAINS_PER_TENANT: z.coerce.number().int().min(0).default(0).describe('Rule chains one tenant may have; 0: no limit. A tenant profile overrides it (maxRuleChains).'),
+    RIVULET_MAX_NODES_PER_RULE_CHAIN: z.coerce.number().int().min(0).default(500).describe('Nodes in one rule chain; 0: no limit. A tenant profile overrides it (maxRuleNodesPerChain).'),
+    RIVULET_MAX_KEY_LENGTH: z.coerce.number().int().min(0).default(255).describe('Longest telemetry or attribute key, characters (ThingsBoard\'s columns hold 255); 0: no limit. A tenant profile overrides it (maxKeyLength).'),
+    RIVULET_MAX_KEYS_PER_MESSAGE: z.coerce.number().int().min(0).default(1000).describe('Most keys in one telemetry or attribute message; 0: no limit. A tenant profile overrides it (maxKeysPerMessage).'),
+    RIVULET_MAX_WS_SESSIONS_PER_TENANT: z.coerce.number().int().min(0).default(500).describe('WebSocket sessions of one tenant\'s users at once; 0: no limit. A tenant profile overrides it (maxWsSessionsPerTenant).'),
+    RIVULET_MAX_WS_SUBSCRIPTIONS_PER_TENANT: z.coerce.number().int().min(0).default(10000).describe('WebSocket subscriptions of one tenant at once; 0: no limit. A tenant profile overrides it (maxWsSubscriptionsPerTenant).'),
+    RIVULET_SCRIPT_TIMEOUT_MS: positiveInt(100).describe('Longest run of one script invocation (script, filter, switch, transform and generator nodes), ms. A tenant profile overrides it (maxScriptExecutionMs).'),
+    RIVULET_SCRIPT_MEMORY_MB: positiveInt(16).describe('Memory one script context may use, MiB. A tenant profile overrides it (maxScriptMemoryMb).'),
+    RIVULET_MIN_GENERATOR_PERIOD_MS: positiveInt(1000).describe('Shortest period of a generator node, ms (ThingsBoard\'s is 1 s). A tenant profile overrides it (minGeneratorPeriodMs).'),
     RIVULET_QUEUE_PARTITIONS: positiveInt(8).describe('Partitions of the in-memory queue (ordering is per device).'),
     RIVULET_QUEUE_CAPACITY: positiveInt(10000).describe('Messages held per partition of the in-memory queue before producers wait (backpressure).'),
     RIVULET_RULE_ENGINE_RETRIES: z.coerce.number().int().min(0).default(5).describe('Times a failed message is run through the chain again before it is skipped and logged.'),
@@ -189,4 +201,24 @@ export function configReference(): Array<{ name: string; default: string; descri
     }
     return { name, default: def, description: (schema as z.ZodType).description ?? '' };
   });
+}
+
+/** The limits every tenant has unless its tenant profile overrides them. */
+export function globalTenantLimits(config: Config): TenantLimits {
+  return {
+    maxDevices: config.RIVULET_MAX_DEVICES_PER_TENANT,
+    maxRuleChains: config.RIVULET_MAX_RULE_CHAINS_PER_TENANT,
+    maxRuleNodesPerChain: config.RIVULET_MAX_NODES_PER_RULE_CHAIN,
+    transportDeviceMsgRateLimit: config.RIVULET_DEVICE_RATE_LIMIT,
+    transportTenantMsgRateLimit: config.RIVULET_TENANT_RATE_LIMIT,
+    maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
+    maxKeyLength: config.RIVULET_MAX_KEY_LENGTH,
+    maxKeysPerMessage: config.RIVULET_MAX_KEYS_PER_MESSAGE,
+    maxWsSessionsPerTenant: config.RIVULET_MAX_WS_SESSIONS_PER_TENANT,
+    maxWsSubscriptionsPerTenant: config.RIVULET_MAX_WS_SUBSCRIPTIONS_PER_TENANT,
+    maxScriptExecutionMs: config.RIVULET_SCRIPT_TIMEOUT_MS,
+    maxScriptMemoryMb: config.RIVULET_SCRIPT_MEMORY_MB,
+    minGeneratorPeriodMs: config.RIVULET_MIN_GENERATOR_PERIOD_MS,
+    maxDebugEventsPerNode: config.RIVULET_DEBUG_EVENTS_PER_NODE,
+  };
 }

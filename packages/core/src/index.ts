@@ -10,3 +10,4 @@ export * from './device-api';
 export * from './live-events';
 export * from './device-rpc';
 export * from './rpc-caller';
+export * from './tenant-limits';
