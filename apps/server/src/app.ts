@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
-import { fixedTenantLimits, silentLogger, type Logger, type TenantLimitsSource } from '@rivulet/core';
+import { silentLogger, type Logger, type TenantLimitsSource } from '@rivulet/core';
 import { createApi, createStaticFiles, bootstrapSysAdmin, bootstrapTenant, toRuleChainExport, type Api } from '@rivulet/api';
 import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
 import {
@@ -30,6 +30,7 @@ import { createGatewayDeviceService } from './gateway-devices';
 import { createMqttWebSocket } from './mqtt-websocket';
 import { createRuleRpcService } from './rule-rpc';
 import { createLiveStorage } from './live-storage';
+import { createProfileTenantLimits, type ProfileTenantLimits } from './tenant-limits';
 import { createNodeCapabilities } from './node-capabilities';
 import { resolveJwtSecret } from './secrets';
 import { securePrivateDir } from './data-dir';
@@ -57,6 +58,8 @@ export interface Rivulet {
   /** Set when the system administrator was created with a generated password: shown once. */
   readonly generatedSysAdminPassword: string | undefined;
   readonly ruleEngine: RuleEngine | undefined;
+  /** Each tenant's limits (its tenant profile over the RIVULET_* defaults). */
+  readonly tenantLimits: ProfileTenantLimits;
   /** Graceful stop: transports stop accepting, the queue drains, then storage closes. */
   stop(): Promise<void>;
 }
@@ -92,6 +95,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   const broadcast: Broadcast<unknown> = createMemoryBroadcast<unknown>();
   const storage = createLiveStorage(rawStorage, broadcast, { writeConcurrency: rawStorage.kind === 'embedded' ? 1 : Math.max(1, Math.floor(config.RIVULET_DB_POOL_SIZE / 2)) });
 
+  // Every tenant has a tenant profile: the default one exists before the first tenant is created.
+  await storage.tenantProfiles.ensureDefault();
   const boot = await bootstrapTenant({
     storage,
     adminEmail: config.RIVULET_ADMIN_EMAIL,
@@ -123,8 +128,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
 
   // The limits each tenant is held to (its tenant profile over the RIVULET_* defaults); every
   // transport, the API and the rule engine ask it for the tenant they serve.
-  const tenantLimits: TenantLimitsSource = fixedTenantLimits(globalTenantLimits(config));
-  void tenantLimits;
+  const profileLimits = await createProfileTenantLimits({ storage, broadcast, global: globalTenantLimits(config), logger });
+  const tenantLimits: TenantLimitsSource = profileLimits;
 
   const queue = createMemoryQueue({
     partitions: config.RIVULET_QUEUE_PARTITIONS,
@@ -217,8 +222,9 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       state: deviceState,
       logger,
       maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
+      tenantLimits,
     });
-    gatewayDevices = createGatewayDeviceService({ storage, broadcast });
+    gatewayDevices = createGatewayDeviceService({ storage, broadcast, tenantLimits, logger });
     mqtt = createMqttTransport({
       queue,
       auth,
@@ -227,6 +233,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       state: deviceState,
       gateway: gatewayDevices,
       logger,
+      tenantLimits,
       config: {
         port: config.RIVULET_MQTT_PORT,
         host: config.RIVULET_MQTT_HOST,
@@ -245,6 +252,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       broadcast,
       state: deviceState,
       logger,
+      tenantLimits,
       config: {
         port: config.RIVULET_COAP_PORT,
         host: config.RIVULET_COAP_HOST,
@@ -276,6 +284,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       passwordResetTtlSeconds: config.RIVULET_PASSWORD_RESET_TTL_SECONDS,
       sessionRevocationCacheSeconds: config.RIVULET_SESSION_REVOCATION_CACHE_SECONDS,
       initTenant: ensureRootChain,
+      tenantLimits,
       corsOrigins: config.RIVULET_CORS_ORIGINS,
       rateLimit: config.RIVULET_API_RATE_LIMIT,
       rateLimitWindowMs: config.RIVULET_API_RATE_LIMIT_WINDOW_MS,
@@ -363,6 +372,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     generatedAdminPassword: boot.generatedPassword,
     generatedSysAdminPassword: sysAdmin.generatedPassword,
     ruleEngine,
+    tenantLimits: profileLimits,
     stop() {
       stopping ??= (async () => {
         ready = false;
@@ -397,6 +407,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         clearTimeout(deadline);
         auth.close();
         gatewayDevices?.close();
+        profileLimits.close();
         ruleRpc.close();
         await queue.close();
         // device state writes what is pending (a state event still waiting for the queue was refused by close)

@@ -1,4 +1,4 @@
-import { ConflictError, LiveChannel, type DeviceEvent, type DeviceInfo, type GatewayDeviceService } from '@rivulet/core';
+import { ConflictError, LiveChannel, TenantLimitError, silentLogger, type DeviceEvent, type DeviceInfo, type GatewayDeviceService, type Logger, type TenantLimitsSource } from '@rivulet/core';
 import type { Broadcast } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
 
@@ -11,9 +11,15 @@ import type { Storage } from '@rivulet/storage';
 export function createGatewayDeviceService(options: {
   storage: Storage;
   broadcast: Broadcast<unknown>;
+  /** A new device past the tenant's maxDevices is refused (TenantLimitError), as over the REST API. */
+  tenantLimits?: TenantLimitsSource;
+  logger?: Logger;
   maxEntries?: number;
 }): GatewayDeviceService & { close(): void } {
   const { storage, broadcast } = options;
+  const logger = options.logger ?? silentLogger;
+  /** Gateways whose refusal was logged (once each, then at debug level). */
+  const refusalsLogged = new Set<string>();
   const maxEntries = options.maxEntries ?? 100_000;
   const cache = new Map<string, DeviceInfo>();
   const inflight = new Map<string, Promise<DeviceInfo>>();
@@ -35,16 +41,21 @@ export function createGatewayDeviceService(options: {
     const found = await storage.devices.findByName(gateway.tenantId, name);
     if (found) return info(found);
     try {
-      const { device } = await storage.devices.create({
-        tenantId: gateway.tenantId,
-        name,
-        type,
-        additionalInfo: { lastConnectedGateway: gateway.deviceId },
-      });
+      const maxDevices = options.tenantLimits?.forTenant(gateway.tenantId).maxDevices ?? 0;
+      const { device } = await storage.devices.create(
+        { tenantId: gateway.tenantId, name, type, additionalInfo: { lastConnectedGateway: gateway.deviceId } },
+        undefined,
+        { maxDevices },
+      );
       const ev: DeviceEvent = { tenantId: gateway.tenantId, deviceId: device.id, kind: 'created' };
       broadcast.publish(LiveChannel.DEVICES, ev);
       return info(device);
     } catch (e) {
+      if (e instanceof TenantLimitError) {
+        const first = !refusalsLogged.has(gateway.deviceId);
+        if (first && refusalsLogged.size < 100_000) refusalsLogged.add(gateway.deviceId);
+        logger[first ? 'warn' : 'debug']({ tenantId: gateway.tenantId, gatewayId: gateway.deviceId, device: name, maxDevices: e.value }, 'gateway device refused: tenant at its device limit');
+      }
       // created meanwhile by another process
       if (e instanceof ConflictError) {
         const again = await storage.devices.findByName(gateway.tenantId, name);

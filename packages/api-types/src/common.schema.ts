@@ -36,6 +36,8 @@ export const ErrorCodes = {
   TOO_MANY_REQUESTS: 33,
   /** ThingsBoard's VERSION_CONFLICT: a save with a stale `version` (409). */
   VERSION_CONFLICT: 35,
+  /** ThingsBoard's ENTITIES_LIMIT_EXCEEDED: the tenant is at a limit of its tenant profile (403). */
+  ENTITIES_LIMIT_EXCEEDED: 41,
 } as const;
 export type ErrorCodeNumber = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 

@@ -107,3 +107,4 @@ export const TenantListQuerySchema = pageQuerySchema(['title', 'email', 'country
 export const UserListQuerySchema = pageQuerySchema(['email', 'firstName', 'lastName', 'createdTime']);
 export const CustomerListQuerySchema = pageQuerySchema(['title', 'email', 'country', 'city', 'createdTime']);
 export const CustomerDeviceListQuerySchema = pageQuerySchema(['name', 'type', 'label', 'createdTime']);
+export const TenantProfileListQuerySchema = pageQuerySchema(['name', 'description', 'isDefault', 'createdTime']);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { IdSchema, JsonObjectSchema, TenantIdSchema, entityIdSchema, pageSchema } from './common.schema';
 import { AuthoritySchema, UserSchema } from './auth.schema';
+import { TenantProfileIdSchema } from './tenant-profile.schema';
 
 export const CustomerIdSchema = entityIdSchema('CUSTOMER');
 
@@ -39,13 +40,18 @@ export const TenantSchema = z.object({
   name: z.string(),
   ...contactFields,
   additionalInfo: JsonObjectSchema.nullable(),
+  tenantProfileId: TenantProfileIdSchema,
 });
 export type TenantDto = z.infer<typeof TenantSchema>;
 export const TenantPageSchema = pageSchema(TenantSchema);
 
-/** `POST /api/tenant`: without `id` creates, with `id` updates. Unknown fields (tenantProfileId, region...) are ignored. */
+/**
+ * `POST /api/tenant`: without `id` creates, with `id` updates. `tenantProfileId` left out: the
+ * default profile on create, the current one on update. Unknown fields (region...) are ignored.
+ */
 export const TenantSaveRequestSchema = z.object({
   id: incomingId('TENANT').nullish(),
+  tenantProfileId: incomingId('TENANT_PROFILE').nullish(),
   title: z.string().trim().min(1, 'Tenant title should be specified').max(255),
   ...contactInput,
   additionalInfo: JsonObjectSchema.nullish(),

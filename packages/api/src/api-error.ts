@@ -1,5 +1,5 @@
 import { ErrorCodes, type ErrorCodeNumber, type ErrorResponse } from '@rivulet/api-types';
-import { ErrorCode, RivuletError, type ErrorCode as RivuletErrorCode } from '@rivulet/core';
+import { ErrorCode, RivuletError, TenantLimitError, type ErrorCode as RivuletErrorCode } from '@rivulet/core';
 
 /**
  * An error that carries ThingsBoard's errorCode number besides Rivulet's code, for the cases where the
@@ -59,7 +59,7 @@ const TB_CODE: Record<RivuletErrorCode, ErrorCodeNumber> = {
  */
 export function toErrorResponse(e: unknown, now = Date.now()): ErrorResponse {
   if (e instanceof RivuletError) {
-    const errorCode = e instanceof ApiError ? e.errorCode : TB_CODE[e.code];
+    const errorCode = e instanceof ApiError ? e.errorCode : e instanceof TenantLimitError ? ErrorCodes.ENTITIES_LIMIT_EXCEEDED : TB_CODE[e.code];
     const message = e.code === ErrorCode.INTERNAL ? 'Internal server error' : e.message;
     return { status: e.status, message, errorCode, timestamp: now };
   }

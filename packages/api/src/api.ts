@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { createRpcCaller, silentLogger, type Logger } from '@rivulet/core';
+import { createRpcCaller, silentLogger, type Logger, type TenantLimitsSource } from '@rivulet/core';
 import type { Broadcast } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
 import type { ApiDeps } from './context';
@@ -16,6 +16,7 @@ import { alarmRoutes } from './routes/alarm.routes';
 import { ruleChainRoutes } from './routes/rule-chain.routes';
 import { dashboardRoutes } from './routes/dashboard.routes';
 import { tenantRoutes } from './routes/tenant.routes';
+import { tenantProfileRoutes } from './routes/tenant-profile.routes';
 import { userRoutes } from './routes/user.routes';
 import { customerRoutes } from './routes/customer.routes';
 import { deviceConnectivityRoutes, type DeviceConnectivityOptions } from './routes/device-connectivity.routes';
@@ -71,6 +72,12 @@ export interface ApiOptions {
   rateLimit?: number;
   /** Default 60000 ms. */
   rateLimitWindowMs?: number;
+  /**
+   * Each tenant's limits (its tenant profile over the global defaults): maxDevices on device
+   * creation, key limits on the telemetry saves, WebSocket sessions and subscriptions. Without it
+   * none of these is enforced.
+   */
+  tenantLimits?: TenantLimitsSource;
   /** Ports and host of the device commands of /api/device-connectivity/{deviceId}; default none (HTTP only). */
   deviceConnectivity?: DeviceConnectivityOptions;
 }
@@ -124,12 +131,13 @@ export function createApi(options: ApiOptions): Api {
     },
     isReady: options.isReady ?? (() => true),
     ruleChains: options.ruleChains,
+    tenantLimits: options.tenantLimits,
   };
   const rpcCaller = createRpcCaller({
     broadcast: options.broadcast,
     ...(options.rpcPickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.rpcPickupTimeoutMs } : {}),
   });
-  const routes: RouteDef[] = [...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...passwordRoutes(deps), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps), ...deviceConnectivityRoutes(deps, options.deviceConnectivity ?? {})];
+  const routes: RouteDef[] = [...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...passwordRoutes(deps), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...tenantProfileRoutes(deps), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps), ...deviceConnectivityRoutes(deps, options.deviceConnectivity ?? {})];
   const rest = createExpressApi({
     routes,
     logger,
@@ -143,6 +151,7 @@ export function createApi(options: ApiOptions): Api {
     broadcast: options.broadcast,
     tokens,
     logger,
+    tenantLimits: options.tenantLimits,
     isSessionActive: sessions.isActive,
     sessionCheckMs: Math.max(1000, revocationCacheMs),
     ...(options.maxWsSubscriptionsPerSession !== undefined ? { maxSubscriptionsPerSession: options.maxWsSubscriptionsPerSession } : {}),

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Authority } from '@rivulet/api-types';
-import type { Logger } from '@rivulet/core';
+import type { Logger, TenantLimitsSource } from '@rivulet/core';
 import type { Broadcast } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
 import { authFailed, permissionDenied } from './api-error';
@@ -31,6 +31,8 @@ export interface ApiDeps {
   readonly isReady: () => boolean;
   /** Rule-chain validation, node catalog, test runs and counters (the rule engine's); routes that need it answer 503 without. */
   readonly ruleChains?: RuleChainsPort | undefined;
+  /** Each tenant's limits (devices, keys, WebSocket sessions...); without it none is enforced. */
+  readonly tenantLimits?: TenantLimitsSource | undefined;
 }
 
 /** ThingsBoard's header first, the standard one as well (curl users and proxies send that). */

@@ -18,6 +18,7 @@ export function toTenantDto(t: Tenant): TenantDto {
     name: t.title,
     ...contactDto(t),
     additionalInfo: t.additionalInfo,
+    tenantProfileId: { entityType: 'TENANT_PROFILE', id: t.tenantProfileId },
   };
 }
 

@@ -162,3 +162,38 @@ describe('values the database cannot hold', () => {
     expect(() => parseTelemetry({ ts: 1e300, values: { a: 1 } }, 1)).toThrow(/"ts"/);
   });
 });
+
+describe('key limits (the tenant\'s maxKeyLength and maxKeysPerMessage)', () => {
+  const limits = { maxKeyLength: 255, maxKeysPerMessage: 3 };
+
+  it('a key over maxKeyLength is refused, naming the limit; one at the limit passes', () => {
+    const long = 'k'.repeat(60_000);
+    const e = badRequest(() => parseTelemetry({ [long]: 1 }, NOW, limits));
+    expect(e.message).toMatch(/60000 characters long: the limit is 255 \(maxKeyLength\)/);
+    expect(e.message.length).toBeLessThan(200);
+    expect(badRequest(() => parseAttributes({ [long]: 1 }, limits)).message).toMatch(/maxKeyLength/);
+    expect(badRequest(() => parseTelemetry({ ts: 1, values: { [long]: 1 } }, NOW, limits)).message).toMatch(/maxKeyLength/);
+    expect(parseTelemetry({ ['k'.repeat(255)]: 1 }, NOW, limits)).toHaveLength(1);
+  });
+
+  it('characters, not UTF-16 units: 255 emoji pass a limit of 255', () => {
+    const emoji = '\u{1F600}'.repeat(255);
+    expect(emoji.length).toBe(510);
+    expect(Object.keys(parseAttributes({ [emoji]: 1 }, limits))).toEqual([emoji]);
+    expect(badRequest(() => parseAttributes({ [emoji + 'x']: 1 }, limits)).message).toMatch(/256 characters long/);
+  });
+
+  it('more keys than maxKeysPerMessage in one object, or across the groups of an array, are refused', () => {
+    expect(badRequest(() => parseAttributes({ a: 1, b: 2, c: 3, d: 4 }, limits)).message).toMatch(/4 keys: the limit is 3 per message \(maxKeysPerMessage\)/);
+    expect(badRequest(() => parseTelemetry({ a: 1, b: 2, c: 3, d: null }, NOW, limits)).message).toMatch(/maxKeysPerMessage/);
+    expect(badRequest(() => parseTelemetry([{ a: 1, b: 2 }, { c: 3, d: 4 }], NOW, limits)).message).toMatch(/4 keys/);
+    // many points of the same few keys are one message's worth of keys
+    const history = Array.from({ length: 100 }, (_, i) => ({ ts: i + 1, values: { a: i, b: i, c: i } }));
+    expect(parseTelemetry(history, NOW, limits)).toHaveLength(100);
+  });
+
+  it('0 means no limit', () => {
+    const many = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`k${i}`, i]));
+    expect(Object.keys(parseAttributes({ ...many, ['x'.repeat(5000)]: 1 }, { maxKeyLength: 0, maxKeysPerMessage: 0 }))).toHaveLength(2001);
+  });
+});

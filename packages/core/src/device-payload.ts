@@ -11,6 +11,18 @@ export interface TelemetryGroup {
 export interface PayloadOptions {
   /** Strings that are numbers become numbers (ThingsBoard's default). */
   typeCasting?: boolean;
+  /** Longest key, characters (the tenant's maxKeyLength); 0 or left out: no limit. */
+  maxKeyLength?: number;
+  /**
+   * Most keys in one message (the tenant's maxKeysPerMessage): the keys of an attributes object, or
+   * the distinct keys of all groups of a telemetry payload; 0 or left out: no limit.
+   */
+  maxKeysPerMessage?: number;
+}
+
+/** The key limits of a tenant, in the shape the parsers take. */
+export function keyLimits(limits: { readonly maxKeyLength: number; readonly maxKeysPerMessage: number }): Pick<PayloadOptions, 'maxKeyLength' | 'maxKeysPerMessage'> {
+  return { maxKeyLength: limits.maxKeyLength, maxKeysPerMessage: limits.maxKeysPerMessage };
 }
 
 const NUMERIC_RE = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
@@ -40,11 +52,35 @@ export function toKvValue(v: JsonValue, typeCasting: boolean): KvValue | undefin
   return v;
 }
 
-/** The key/value object of a payload, nulls dropped, values cast. */
-export function toKvObject(obj: Record<string, JsonValue>, typeCasting: boolean): Record<string, KvValue> {
+/** Characters (code points) of a string, counted only when its UTF-16 length is over `max`. */
+function longerThan(s: string, max: number): boolean {
+  if (s.length <= max) return false;
+  let n = 0;
+  for (const _ of s) if (++n > max) return true;
+  return false;
+}
+
+function checkKeyLength(key: string, max: number): void {
+  if (max > 0 && longerThan(key, max)) {
+    const shown = key.length > 40 ? `${key.slice(0, 40)}...` : key;
+    throw new BadRequestError(`Key "${shown}" is ${[...key].length} characters long: the limit is ${max} (maxKeyLength)`, { details: { limit: 'maxKeyLength', value: max } });
+  }
+}
+
+function tooManyKeys(count: number, max: number): BadRequestError {
+  return new BadRequestError(`The message has ${count} keys: the limit is ${max} per message (maxKeysPerMessage)`, { details: { limit: 'maxKeysPerMessage', value: max } });
+}
+
+/** The key/value object of a payload, nulls dropped, values cast; keys checked against the limits. */
+export function toKvObject(obj: Record<string, JsonValue>, typeCasting: boolean, limits: Pick<PayloadOptions, 'maxKeyLength' | 'maxKeysPerMessage'> = {}): Record<string, KvValue> {
   const out: Record<string, KvValue> = {};
-  for (const key of Object.keys(obj)) {
+  const keys = Object.keys(obj);
+  const maxKeys = limits.maxKeysPerMessage ?? 0;
+  if (maxKeys > 0 && keys.length > maxKeys) throw tooManyKeys(keys.length, maxKeys);
+  const maxKeyLength = limits.maxKeyLength ?? 0;
+  for (const key of keys) {
     if (key.length === 0) continue;
+    checkKeyLength(key, maxKeyLength);
     checkNoNul(key, 'Keys');
     const v = toKvValue(obj[key] as JsonValue, typeCasting);
     if (v === undefined) continue;
@@ -56,7 +92,8 @@ export function toKvObject(obj: Record<string, JsonValue>, typeCasting: boolean)
   return out;
 }
 
-function telemetryElement(el: JsonValue, now: number, typeCasting: boolean, where: string): TelemetryGroup {
+function telemetryElement(el: JsonValue, now: number, opts: PayloadOptions, where: string): TelemetryGroup {
+  const typeCasting = opts.typeCasting ?? true;
   if (!isPlainObject(el)) throw new BadRequestError(`Telemetry ${where} must be a JSON object, got ${describeJson(el)}`);
   // ThingsBoard treats {ts, values} as time-stamped only when both keys are present.
   if (Object.hasOwn(el, 'ts') && Object.hasOwn(el, 'values')) {
@@ -66,9 +103,9 @@ function telemetryElement(el: JsonValue, now: number, typeCasting: boolean, wher
       throw new BadRequestError(`Telemetry ${where}: "ts" must be a number of milliseconds since the epoch`);
     }
     if (!isPlainObject(el.values)) throw new BadRequestError(`Telemetry ${where}: "values" must be a JSON object`);
-    return { ts: Math.trunc(ts), values: toKvObject(el.values, typeCasting) };
+    return { ts: Math.trunc(ts), values: toKvObject(el.values, typeCasting, opts) };
   }
-  return { ts: now, values: toKvObject(el, typeCasting) };
+  return { ts: now, values: toKvObject(el, typeCasting, opts) };
 }
 
 /**
@@ -76,15 +113,21 @@ function telemetryElement(el: JsonValue, now: number, typeCasting: boolean, wher
  * Groups without any value are left out (nothing to store).
  */
 export function parseTelemetry(json: JsonValue, now: number, opts: PayloadOptions = {}): TelemetryGroup[] {
-  const typeCasting = opts.typeCasting ?? true;
   const groups: TelemetryGroup[] = [];
   if (Array.isArray(json)) {
+    const maxKeys = opts.maxKeysPerMessage ?? 0;
+    // The distinct keys of all groups together: one message of many points of a few keys passes.
+    const seen = maxKeys > 0 && json.length > 1 ? new Set<string>() : undefined;
     json.forEach((el, i) => {
-      const g = telemetryElement(el, now, typeCasting, `element ${i}`);
+      const g = telemetryElement(el, now, opts, `element ${i}`);
+      if (seen) {
+        for (const k of Object.keys(g.values)) seen.add(k);
+        if (seen.size > maxKeys) throw tooManyKeys(seen.size, maxKeys);
+      }
       if (Object.keys(g.values).length > 0) groups.push(g);
     });
   } else {
-    const g = telemetryElement(json, now, typeCasting, 'payload');
+    const g = telemetryElement(json, now, opts, 'payload');
     if (Object.keys(g.values).length > 0) groups.push(g);
   }
   return groups;
@@ -93,7 +136,7 @@ export function parseTelemetry(json: JsonValue, now: number, opts: PayloadOption
 /** Client attributes: one JSON object. */
 export function parseAttributes(json: JsonValue, opts: PayloadOptions = {}): Record<string, KvValue> {
   if (!isPlainObject(json)) throw new BadRequestError(`Attributes must be a JSON object, got ${describeJson(json)}`);
-  return toKvObject(json, opts.typeCasting ?? true);
+  return toKvObject(json, opts.typeCasting ?? true, opts);
 }
 
 /** Comma-separated key list of ThingsBoard's query parameters ("a,b" -> ["a","b"]); undefined for absent. */

@@ -13,7 +13,14 @@ export const LiveChannel = {
   DEVICES: 'devices',
   /** RuleChainEvent, published after a rule chain is saved, made root, deleted or its node debug changed (rule engines reload it). */
   RULE_CHAINS: 'rule-chains',
+  /** TenantProfileEvent, published after a tenant profile is saved or deleted, or a tenant is created, changes profile or is deleted (limit caches reload). */
+  TENANT_PROFILES: 'tenant-profiles',
 } as const;
+
+/** A tenant profile changed (`profileId`), or which profile a tenant has (`tenantId`). */
+export type TenantProfileEvent =
+  | { readonly kind: 'profile'; readonly profileId: string }
+  | { readonly kind: 'tenant'; readonly tenantId: string };
 
 export interface TelemetryEvent {
   readonly entityId: string;

@@ -1,3 +1,5 @@
+import { ErrorCode, RivuletError } from './errors';
+
 /**
  * What one tenant may use: ThingsBoard's tenant profile (DefaultTenantProfileConfiguration) is the
  * model, and its field names are used where it has the limit. A value of 0 means "no limit".
@@ -54,6 +56,39 @@ export const TENANT_LIMIT_NAMES = [
   'minGeneratorPeriodMs',
   'maxDebugEventsPerNode',
 ] as const satisfies readonly (keyof TenantLimits)[];
+
+export type TenantLimitName = (typeof TENANT_LIMIT_NAMES)[number];
+
+/** The global limits with a profile's overrides applied (a field left out keeps the global value). */
+export function withOverrides(global: TenantLimits, overrides: Partial<Record<TenantLimitName, number>>): TenantLimits {
+  const out: Record<TenantLimitName, number> = { ...global };
+  for (const name of TENANT_LIMIT_NAMES) {
+    const v = overrides[name];
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[name] = v;
+  }
+  return out;
+}
+
+/**
+ * A tenant at one of its limits, refused (ThingsBoard's EntitiesLimitException: 403 on the REST API,
+ * errorCode 41). `limit` names the TenantLimits field, `value` its value for the tenant.
+ */
+export class TenantLimitError extends RivuletError {
+  readonly limit: TenantLimitName;
+  readonly value: number;
+
+  constructor(limit: TenantLimitName, value: number, message: string) {
+    super(ErrorCode.FORBIDDEN, message, { details: { limit, value } });
+    this.name = 'TenantLimitError';
+    this.limit = limit;
+    this.value = value;
+  }
+}
+
+/** ThingsBoard's words (its spelling kept, for scripts that match on them). */
+export function maxDevicesMessage(maxDevices: number): string {
+  return `Can't create more then ${maxDevices} devices! The tenant's limit (maxDevices of its tenant profile) is ${maxDevices}.`;
+}
 
 /** The limits in force for a tenant: the global defaults with its profile's overrides applied. */
 export interface TenantLimitsSource {

@@ -1,4 +1,4 @@
-import { BadRequestError, isUuid, newId, NotFoundError, type JsonObject } from '@rivulet/core';
+import { BadRequestError, isUuid, maxDevicesMessage, newId, NotFoundError, TenantLimitError, type JsonObject } from '@rivulet/core';
 import type { CredentialsType, Device, DeviceCredentials, DeviceRepository } from '@rivulet/storage';
 import { generateAccessToken } from './access-token';
 import { selectPage, selectTenantPage } from './paging';
@@ -79,12 +79,19 @@ const SORT_COLUMNS = { name: 'name', type: 'type', label: 'label', createdTime: 
 
 export function createDeviceRepository(client: SqlClient): DeviceRepository {
   return {
-    async create(input, accessToken) {
+    async create(input, accessToken, options = {}) {
       const name = checkName(input.name);
       if (accessToken !== undefined && accessToken.length === 0) throw new BadRequestError('Access token must not be empty');
       const now = Date.now();
+      const maxDevices = options.maxDevices ?? 0;
       try {
         return await client.transaction(async (tx) => {
+          if (maxDevices > 0) {
+            // One creator per tenant at a time holds this lock until commit, so the count cannot go stale.
+            await tx.query("SELECT pg_advisory_xact_lock(hashtext('device-limit:' || $1::text))", [input.tenantId]);
+            const { rows } = await tx.query<{ n: unknown }>('SELECT count(*) AS n FROM device WHERE tenant_id = $1', [input.tenantId]);
+            if (num(rows[0]?.n ?? 0) >= maxDevices) throw new TenantLimitError('maxDevices', maxDevices, maxDevicesMessage(maxDevices));
+          }
           const d = await tx.query<DeviceRow>(
             `INSERT INTO device (id, tenant_id, name, type, label, additional_info, created_time)
              VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING *`,
@@ -101,6 +108,12 @@ export function createDeviceRepository(client: SqlClient): DeviceRepository {
       } catch (e) {
         return mapDbError(e, conflictMessage(name));
       }
+    },
+
+    async count(tenantId) {
+      if (!isUuid(tenantId)) return 0;
+      const { rows } = await client.query<{ n: unknown }>('SELECT count(*) AS n FROM device WHERE tenant_id = $1', [tenantId]);
+      return num(rows[0]?.n ?? 0);
     },
 
     async update(tenantId, id, patch) {

@@ -284,4 +284,31 @@ CREATE INDEX tb_user_tenant_created_idx ON tb_user (tenant_id, created_time);
 ALTER TABLE rule_chain ADD COLUMN version bigint NOT NULL DEFAULT 1;
 `,
   },
+  {
+    version: 7,
+    name: 'tenant profiles (per-tenant limits)',
+    sql: `
+-- ThingsBoard's tenant profiles, minimal: the limits a tenant is held to. profile_data holds
+-- {"configuration": {<limit>: <value>, ...}} with only the overrides of the global defaults.
+CREATE TABLE tenant_profile (
+  id uuid PRIMARY KEY,
+  name text NOT NULL,
+  description text,
+  is_default boolean NOT NULL DEFAULT false,
+  profile_data jsonb NOT NULL,
+  created_time bigint NOT NULL,
+  CONSTRAINT tenant_profile_name_unq UNIQUE (name)
+);
+-- At most one default profile.
+CREATE UNIQUE INDEX tenant_profile_default_unq ON tenant_profile (is_default) WHERE is_default;
+INSERT INTO tenant_profile (id, name, description, is_default, profile_data, created_time)
+  VALUES (gen_random_uuid(), 'Default', 'Default tenant profile', true, '{"configuration":{}}', (extract(epoch from now()) * 1000)::bigint);
+-- Every tenant has a profile; the existing ones get the default. A profile in use cannot be deleted.
+ALTER TABLE tenant ADD COLUMN tenant_profile_id uuid;
+UPDATE tenant SET tenant_profile_id = (SELECT id FROM tenant_profile WHERE is_default);
+ALTER TABLE tenant ALTER COLUMN tenant_profile_id SET NOT NULL;
+ALTER TABLE tenant ADD CONSTRAINT tenant_profile_fk FOREIGN KEY (tenant_profile_id) REFERENCES tenant_profile (id);
+CREATE INDEX tenant_profile_id_idx ON tenant (tenant_profile_id);
+`,
+  },
 ];

@@ -12,6 +12,7 @@ import { migrations } from './migrations';
 import { createRuleChainRepository } from './rule-chain.repository';
 import type { SqlClient } from './sql-client';
 import { createTenantRepository } from './tenant.repository';
+import { createTenantProfileRepository } from './tenant-profile.repository';
 import { createTimeseriesRepository } from './timeseries.repository';
 import { createUserRepository } from './user.repository';
 
@@ -46,6 +47,7 @@ export async function createSqlStorage(opts: SqlStorageOptions): Promise<Storage
   return {
     kind: opts.kind,
     tenants: createTenantRepository(client),
+    tenantProfiles: createTenantProfileRepository(client),
     users: createUserRepository(client),
     customers: createCustomerRepository(client),
     devices: createDeviceRepository(client),

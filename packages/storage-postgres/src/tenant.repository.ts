@@ -1,4 +1,4 @@
-import { BadRequestError, isUuid, newId, type JsonObject } from '@rivulet/core';
+import { BadRequestError, isUuid, newId, NotFoundError, type JsonObject } from '@rivulet/core';
 import { NULL_ENTITY_ID, type Tenant, type TenantDeletion, type TenantRepository } from '@rivulet/storage';
 import { checkTitle, CONTACT_COLUMNS, contactParams, jsonParam, toContact, type ContactRow } from './contact';
 import { selectPage } from './paging';
@@ -9,12 +9,21 @@ interface TenantRow extends ContactRow {
   id: string;
   title: string;
   additional_info: JsonObject | null;
+  tenant_profile_id: string;
   created_time: unknown;
 }
 
 function toTenant(r: TenantRow): Tenant {
-  return { id: r.id, title: r.title, ...toContact(r), additionalInfo: r.additional_info ?? null, createdTime: num(r.created_time) };
+  return { id: r.id, title: r.title, ...toContact(r), additionalInfo: r.additional_info ?? null, tenantProfileId: r.tenant_profile_id, createdTime: num(r.created_time) };
 }
+
+/** A tenant profile id given by the caller: NotFoundError unless it is one (the foreign key says so too). */
+function profileParam(id: string | undefined): string | null {
+  if (id === undefined) return null;
+  if (!isUuid(id)) throw new NotFoundError(`Tenant profile ${id} not found`);
+  return id.toLowerCase();
+}
+const PROFILE_NOT_FOUND = 'Tenant profile not found';
 
 const SORT_COLUMNS = { title: 'title', email: 'email', country: 'country', createdTime: 'created_time' } as const;
 const CONTACT_LIST = CONTACT_COLUMNS.map(([, c]) => c).join(', ');
@@ -58,13 +67,14 @@ export function createTenantRepository(client: SqlClient): TenantRepository {
       const title = checkTitle(input.title, 'Tenant');
       try {
         const { rows } = await client.query<TenantRow>(
-          `INSERT INTO tenant (id, title, ${CONTACT_LIST}, additional_info, created_time)
-           VALUES ($1, $2, ${CONTACT_COLUMNS.map((_, i) => `$${i + 3}`).join(', ')}, $11::jsonb, $12) RETURNING *`,
-          [id, title, ...contactParams(input), jsonParam(input.additionalInfo), Date.now()],
+          `INSERT INTO tenant (id, title, ${CONTACT_LIST}, additional_info, created_time, tenant_profile_id)
+           VALUES ($1, $2, ${CONTACT_COLUMNS.map((_, i) => `$${i + 3}`).join(', ')}, $11::jsonb, $12,
+                   COALESCE($13::uuid, (SELECT id FROM tenant_profile WHERE is_default))) RETURNING *`,
+          [id, title, ...contactParams(input), jsonParam(input.additionalInfo), Date.now(), profileParam(input.tenantProfileId)],
         );
         return toTenant(rows[0] as TenantRow);
       } catch (e) {
-        return mapDbError(e, () => `A tenant with id ${id} already exists`);
+        return mapDbError(e, () => `A tenant with id ${id} already exists`, PROFILE_NOT_FOUND);
       }
     },
     async get(id) {
@@ -75,6 +85,10 @@ export function createTenantRepository(client: SqlClient): TenantRepository {
     async list() {
       const { rows } = await client.query<TenantRow>('SELECT * FROM tenant ORDER BY created_time, id');
       return rows.map(toTenant);
+    },
+    async profileAssignments() {
+      const { rows } = await client.query<{ id: string; tenant_profile_id: string }>('SELECT id, tenant_profile_id FROM tenant');
+      return rows.map((r) => ({ tenantId: r.id, tenantProfileId: r.tenant_profile_id }));
     },
     page(page) {
       const search = page.textSearch?.trim();
@@ -94,11 +108,15 @@ export function createTenantRepository(client: SqlClient): TenantRepository {
     async update(id, input) {
       if (!isUuid(id)) return null;
       const title = checkTitle(input.title, 'Tenant');
-      const { rows } = await client.query<TenantRow>(
-        `UPDATE tenant SET title = $2, ${CONTACT_SETS}, additional_info = $11::jsonb WHERE id = $1 RETURNING *`,
-        [id, title, ...contactParams(input), jsonParam(input.additionalInfo)],
-      );
-      return rows[0] ? toTenant(rows[0]) : null;
+      try {
+        const { rows } = await client.query<TenantRow>(
+          `UPDATE tenant SET title = $2, ${CONTACT_SETS}, additional_info = $11::jsonb, tenant_profile_id = COALESCE($12::uuid, tenant_profile_id) WHERE id = $1 RETURNING *`,
+          [id, title, ...contactParams(input), jsonParam(input.additionalInfo), profileParam(input.tenantProfileId)],
+        );
+        return rows[0] ? toTenant(rows[0]) : null;
+      } catch (e) {
+        return mapDbError(e, () => 'The tenant conflicts with an existing one', PROFILE_NOT_FOUND);
+      }
     },
     async delete(id) {
       if (!isUuid(id)) return null;

@@ -1,3 +1,4 @@
+import type { TenantLimitName } from '@rivulet/core';
 import type { AttributeKv, AttributeScope, AttributeWrite, JsonObject, JsonValue, KvValue, TsKv, TsPoint } from '@rivulet/core';
 
 /** ThingsBoard's page request: `pageSize`, `page` (0-based), `textSearch`, `sortProperty`, `sortOrder`. */
@@ -43,10 +44,72 @@ export interface Tenant extends ContactInfo {
   id: string;
   title: string;
   additionalInfo: JsonObject | null;
+  /** The tenant profile whose limits the tenant is held to (ThingsBoard's tenantProfileId). */
+  tenantProfileId: string;
   createdTime: number;
 }
 
-export type TenantInput = ContactInput & { title: string; additionalInfo?: JsonObject | null | undefined };
+export type TenantInput = ContactInput & {
+  title: string;
+  additionalInfo?: JsonObject | null | undefined;
+  /** Create: left out means the default profile. Update: left out keeps the current one. */
+  tenantProfileId?: string | undefined;
+};
+
+/**
+ * The overrides a tenant profile makes of the global limits (TenantLimits' fields); a field left
+ * out means the global default from the server's configuration.
+ */
+export type TenantLimitOverrides = Partial<Record<TenantLimitName, number>>;
+
+/** ThingsBoard's TenantProfile, minimal: limits only (profileData.configuration). */
+export interface TenantProfile {
+  id: string;
+  name: string;
+  description: string | null;
+  /** The profile new tenants get; exactly one profile is the default. */
+  isDefault: boolean;
+  /** ThingsBoard's profileData.configuration, the overrides only. */
+  configuration: TenantLimitOverrides;
+  createdTime: number;
+}
+
+export interface TenantProfileInput {
+  name: string;
+  description?: string | null | undefined;
+  /** true makes this the default profile (the previous default stops being one); false never un-defaults the default. */
+  isDefault?: boolean | undefined;
+  configuration?: TenantLimitOverrides | undefined;
+}
+
+export interface TenantProfileRepository {
+  /** ConflictError for a name in use; BadRequestError for an empty name. */
+  create(input: TenantProfileInput & { id?: string }): Promise<TenantProfile>;
+  /** Replaces name, description and configuration (createdTime kept); null when there is no such profile. */
+  update(id: string, input: TenantProfileInput): Promise<TenantProfile | null>;
+  get(id: string): Promise<TenantProfile | null>;
+  /** The default profile; null only on a database nobody has bootstrapped (ensureDefault creates it). */
+  getDefault(): Promise<TenantProfile | null>;
+  /** The default profile, created (name "Default", no overrides) when there is none. */
+  ensureDefault(): Promise<TenantProfile>;
+  /** Every profile (they are few: the limits source loads them all). */
+  list(): Promise<TenantProfile[]>;
+  /** Text search on name; sortProperty: name|description|isDefault|createdTime, default createdTime DESC. */
+  page(page: PageQuery): Promise<Page<TenantProfile>>;
+  /** Tenants using the profile. */
+  countTenants(id: string): Promise<number>;
+  /**
+   * 'deleted', 'not-found', 'default' (the default profile is never deleted) or 'in-use' (tenants
+   * use it; checked in the same transaction as the delete).
+   */
+  delete(id: string): Promise<'deleted' | 'not-found' | 'default' | 'in-use'>;
+}
+
+/** Every tenant and its profile, for the limits source's in-memory map. */
+export interface TenantProfileAssignment {
+  tenantId: string;
+  tenantProfileId: string;
+}
 
 /** A tenant's customer (ThingsBoard's Customer): devices are assigned to it, its users see only those. */
 export interface Customer extends ContactInfo {
@@ -116,10 +179,15 @@ export interface TenantDeletion {
 }
 
 export interface TenantRepository {
-  /** BadRequestError for the NULL_ENTITY_ID or an empty title; ConflictError for an id in use. */
+  /**
+   * BadRequestError for the NULL_ENTITY_ID or an empty title; ConflictError for an id in use;
+   * NotFoundError for a tenantProfileId of no profile (also on update).
+   */
   create(input: TenantInput & { id?: string }): Promise<Tenant>;
   get(id: string): Promise<Tenant | null>;
   list(): Promise<Tenant[]>;
+  /** The profile of every tenant (cheaper than list() for the limits source). */
+  profileAssignments(): Promise<TenantProfileAssignment[]>;
   /** Text search on title; sortProperty: title|email|country|createdTime, default createdTime DESC. */
   page(page: PageQuery): Promise<Page<Tenant>>;
   /** Replaces title, contact fields and additionalInfo (createdTime kept); null when there is no such tenant. */
@@ -190,8 +258,13 @@ export interface DeviceRepository {
   /**
    * Creates the device and an ACCESS_TOKEN credential (generated unless given).
    * ConflictError when the tenant already has a device of that name, or the token is taken.
+   * With `maxDevices` (> 0), DeviceLimitError when the tenant already has that many devices: the
+   * count and the insert are one transaction, serialised per tenant, so concurrent creates cannot
+   * pass the limit together.
    */
-  create(input: NewDevice, accessToken?: string): Promise<{ device: Device; credentials: DeviceCredentials }>;
+  create(input: NewDevice, accessToken?: string, options?: { maxDevices?: number | undefined }): Promise<{ device: Device; credentials: DeviceCredentials }>;
+  /** Devices of the tenant. */
+  count(tenantId: string): Promise<number>;
   update(tenantId: string, id: string, patch: Partial<Pick<Device, 'name' | 'type' | 'label' | 'additionalInfo'>>): Promise<Device | null>;
   get(tenantId: string, id: string): Promise<Device | null>;
   findByName(tenantId: string, name: string): Promise<Device | null>;
@@ -489,6 +562,7 @@ export interface Storage {
   /** Which back end: 'postgres' (a server) or 'embedded' (PGlite) for storage-postgres. */
   readonly kind: string;
   readonly tenants: TenantRepository;
+  readonly tenantProfiles: TenantProfileRepository;
   readonly users: UserRepository;
   readonly customers: CustomerRepository;
   readonly devices: DeviceRepository;

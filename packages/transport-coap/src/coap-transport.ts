@@ -24,6 +24,9 @@ import {
   type ToDeviceRpcRequest,
   type ToDeviceRpcResponse,
   type ToServerRpcReply,
+  type PayloadOptions,
+  type TenantLimitsSource,
+  keyLimits,
 } from '@rivulet/core';
 import { Topics, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
 import { createCoapEndpoint, endpointOf, type CoapEndpointStats, type CoapResponse } from './coap-endpoint';
@@ -78,6 +81,11 @@ export interface CoapTransportOptions {
   deviceApi: DeviceApiService;
   /** Shared attribute updates (LiveChannel.ATTRIBUTES) and RPC (RpcChannel.*) travel here. */
   broadcast: Broadcast<unknown>;
+  /**
+   * Each tenant's limits, asked after the device is authenticated: key length and keys per message
+   * (4.00 past them) and maxPayloadBytes (4.13; never above config.maxPayloadBytes).
+   */
+  tenantLimits?: TenantLimitsSource;
   /** Device activity and connect/disconnect (an observation is a session); none by default. */
   state?: DeviceStateReporter;
   logger?: Logger;
@@ -138,7 +146,17 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
   const state = options.state ?? noopDeviceStateReporter;
   const now = options.now ?? Date.now;
   const maxPayloadBytes = config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  const payloadOptions = { typeCasting: config.typeCasting ?? true };
+  const typeCasting = config.typeCasting ?? true;
+  const { tenantLimits } = options;
+  /** The parsers' options for the device's tenant (its key limits). */
+  const payloadOptions = (device: DeviceInfo): PayloadOptions => (tenantLimits ? { typeCasting, ...keyLimits(tenantLimits.forTenant(device.tenantId)) } : { typeCasting });
+  /** 4.13 for a payload over the tenant's own limit (below the transport's; the endpoint enforced that one); false otherwise. */
+  function overTenantPayloadLimit(res: CoapResponse, device: DeviceInfo, payload: Buffer): boolean {
+    const tenantMax = tenantLimits?.forTenant(device.tenantId).maxPayloadBytes ?? 0;
+    if (tenantMax <= 0 || tenantMax >= maxPayloadBytes || payload.length <= tenantMax) return false;
+    reject(res, 'payloadTooLarge', Code.REQUEST_ENTITY_TOO_LARGE, `Payload too large: the limit is ${tenantMax} bytes`, { Size1: tenantMax });
+    return true;
+  }
   const rpcTimeoutMs = config.rpcTimeoutMs ?? 10_000;
   const maxPendingRpc = config.maxPendingRpc ?? 10_000;
 
@@ -340,7 +358,8 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
   }
 
   async function postTelemetry(res: CoapResponse, device: DeviceInfo, payload: Buffer): Promise<void> {
-    const groups = parsePayload(res, payload, (json) => parseTelemetry(json, now(), payloadOptions));
+    if (overTenantPayloadLimit(res, device, payload)) return;
+    const groups = parsePayload(res, payload, (json) => parseTelemetry(json, now(), payloadOptions(device)));
     if (groups === undefined) return;
     // `[]` has nothing to queue: answered at once
     if (groups.length === 0) return accept(res, Code.CREATED);
@@ -349,7 +368,8 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
   }
 
   async function postAttributes(res: CoapResponse, device: DeviceInfo, payload: Buffer): Promise<void> {
-    const attributes = parsePayload(res, payload, (json) => parseAttributes(json, payloadOptions));
+    if (overTenantPayloadLimit(res, device, payload)) return;
+    const attributes = parsePayload(res, payload, (json) => parseAttributes(json, payloadOptions(device)));
     if (attributes === undefined) return;
     if (Object.keys(attributes).length === 0) return accept(res, Code.CREATED);
     if (await produce(res, device, [deviceMsg(device, MsgType.POST_ATTRIBUTES_REQUEST, now(), attributes)])) accept(res, Code.CREATED);

@@ -23,6 +23,9 @@ import {
   type ToDeviceRpcRequest,
   type ToDeviceRpcResponse,
   type ToServerRpcReply,
+  type TenantLimitsSource,
+  keyLimits,
+  type PayloadOptions,
 } from '@rivulet/core';
 import { Topics, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
 import { API_PREFIX, Resource, parseDeviceRoute, unsupportedFeature } from './device-route';
@@ -51,6 +54,11 @@ export interface HttpTransportOptions {
   maxPayloadBytes?: number;
   /** Numeric strings become numbers (ThingsBoard's default, on). */
   typeCasting?: boolean;
+  /**
+   * Each tenant's limits, asked after the device is authenticated: key length and keys per message
+   * (400 past them) and maxPayloadBytes (413; never above this transport's own maxPayloadBytes).
+   */
+  tenantLimits?: TenantLimitsSource;
   /** Server time for payloads without their own ts. */
   now?: () => number;
 }
@@ -115,7 +123,9 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const typeCasting = options.typeCasting ?? true;
   const now = options.now ?? Date.now;
-  const payloadOptions = { typeCasting };
+  const { tenantLimits } = options;
+  /** The parsers' options for the device's tenant (its key limits). */
+  const payloadOptions = (device: DeviceInfo): PayloadOptions => (tenantLimits ? { typeCasting, ...keyLimits(tenantLimits.forTenant(device.tenantId)) } : { typeCasting });
   const { broadcast } = options;
   const requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
   const maxLongPollMs = options.maxLongPollMs ?? 300_000;
@@ -171,8 +181,8 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     discardBody(req);
   }
 
-  function tooLarge(res: ServerResponse): void {
-    reject(res, 'payloadTooLarge', 413, TbErrorCode.BAD_REQUEST_PARAMS, `Payload too large: the limit is ${maxPayloadBytes} bytes`);
+  function tooLarge(res: ServerResponse, limit = maxPayloadBytes): void {
+    reject(res, 'payloadTooLarge', 413, TbErrorCode.BAD_REQUEST_PARAMS, `Payload too large: the limit is ${limit} bytes`);
   }
 
   function internalError(res: ServerResponse, e: unknown, what: string): void {
@@ -205,7 +215,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     req: IncomingMessage,
     res: ServerResponse,
     token: string,
-    parse: (text: string) => T,
+    parse: (text: string, device: DeviceInfo) => T,
   ): Promise<{ device: DeviceInfo; value: T } | undefined> {
     const declared = Number(req.headers['content-length']);
     if (declared > maxPayloadBytes) {
@@ -225,8 +235,14 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     const device = await authenticate(res, token);
     const b = await body;
     if (!device || b.kind !== 'ok' || !canReply(res)) return undefined;
+    // The tenant's own payload limit, known only now: below the process-wide one it refuses more.
+    const tenantMax = tenantLimits?.forTenant(device.tenantId).maxPayloadBytes ?? 0;
+    if (tenantMax > 0 && tenantMax < maxPayloadBytes && Buffer.byteLength(b.text) > tenantMax) {
+      tooLarge(res, tenantMax);
+      return undefined;
+    }
     try {
-      return { device, value: parse(b.text) };
+      return { device, value: parse(b.text, device) };
     } catch (e) {
       if (e instanceof BadRequestError) {
         reject(res, 'badRequest', 400, TbErrorCode.INVALID_ARGUMENTS, e.message);
@@ -257,7 +273,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   }
 
   async function postTelemetry(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
-    const post = await readPost(req, res, token, (text) => parseTelemetry(parseLenientJson(text), now(), payloadOptions));
+    const post = await readPost(req, res, token, (text, device) => parseTelemetry(parseLenientJson(text), now(), payloadOptions(device)));
     if (!post) return;
     const { device, value: groups } = post;
     // `[]` (or nothing left after dropping nulls) has nothing to queue: answer at once, where
@@ -268,7 +284,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   }
 
   async function postAttributes(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
-    const post = await readPost(req, res, token, (text) => parseAttributes(parseLenientJson(text), payloadOptions));
+    const post = await readPost(req, res, token, (text, device) => parseAttributes(parseLenientJson(text), payloadOptions(device)));
     if (!post) return;
     const { device, value: attributes } = post;
     if (Object.keys(attributes).length === 0) return accept(res);

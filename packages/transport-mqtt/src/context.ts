@@ -7,6 +7,9 @@ import {
   type GatewayDeviceService,
   type Logger,
   type Msg,
+  type PayloadOptions,
+  type TenantLimitsSource,
+  keyLimits,
 } from '@rivulet/core';
 import { Topics, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
 import type { Client } from 'aedes';
@@ -75,6 +78,8 @@ export interface TransportContext {
   readonly maxPayloadBytes: number;
   readonly maxConnections: number;
   readonly typeCasting: boolean;
+  /** Each tenant's key and payload limits; undefined: none. */
+  readonly tenantLimits: TenantLimitsSource | undefined;
   readonly limiter: RateLimiter | undefined;
   readonly index: SessionIndex;
   readonly sessions: WeakMap<Client, Session>;
@@ -83,6 +88,17 @@ export interface TransportContext {
 }
 
 export { deviceMsg };
+
+/** The parsers' options for a device's tenant: type casting and the tenant's key limits. */
+export function payloadOptions(ctx: TransportContext, device: DeviceInfo): PayloadOptions {
+  return ctx.tenantLimits ? { typeCasting: ctx.typeCasting, ...keyLimits(ctx.tenantLimits.forTenant(device.tenantId)) } : { typeCasting: ctx.typeCasting };
+}
+
+/** The largest payload a device of this tenant may publish: the tenant's limit, never above the transport's. */
+export function payloadLimit(ctx: TransportContext, device: DeviceInfo): number {
+  const tenantMax = ctx.tenantLimits?.forTenant(device.tenantId).maxPayloadBytes ?? 0;
+  return tenantMax > 0 && tenantMax < ctx.maxPayloadBytes ? tenantMax : ctx.maxPayloadBytes;
+}
 
 /** The queue did not accept a publish's messages (it is closing): no PUBACK, the device sends again later. */
 export class QueueRejectedError extends Error {

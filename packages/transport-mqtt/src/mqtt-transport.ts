@@ -8,6 +8,7 @@ import {
   type DeviceStateReporter,
   type GatewayDeviceService,
   type Logger,
+  type TenantLimitsSource,
 } from '@rivulet/core';
 import type { Broadcast, Queue } from '@rivulet/queue';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
@@ -55,6 +56,11 @@ export interface MqttTransportOptions {
   gateway?: GatewayDeviceService;
   logger?: Logger;
   config: MqttTransportConfig;
+  /**
+   * Each tenant's limits, asked after the device is known: key length and keys per message (a
+   * malformed payload past them) and maxPayloadBytes (never above config.maxPayloadBytes).
+   */
+  tenantLimits?: TenantLimitsSource;
   /** Server time for payloads without their own ts. */
   now?: () => number;
 }
@@ -122,6 +128,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     maxPayloadBytes,
     maxConnections,
     typeCasting: config.typeCasting ?? true,
+    tenantLimits: options.tenantLimits,
     limiter: createRateLimiter(config.maxMessagesPerSecondPerDevice ?? 0),
     index: new SessionIndex(),
     sessions: new WeakMap(),

@@ -102,6 +102,8 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
                 additionalInfo: input.additionalInfo ?? null,
               },
               tokenParam,
+              // the tenant's device limit, checked with the insert in one transaction (403 past it)
+              { maxDevices: deps.tenantLimits?.forTenant(tenantId).maxDevices ?? 0 },
             );
             return ok(toDeviceDto(device));
           } catch (e) {

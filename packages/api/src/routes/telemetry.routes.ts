@@ -1,6 +1,7 @@
 import {
   AttributeScope,
   isAttributeScope,
+  keyLimits,
   kvToString,
   parseAttributes,
   parseKeyList,
@@ -75,17 +76,17 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
    * Only devices carry data in Rivulet so far; a device the caller may not reach is "not found", so
    * ids of other tenants and customers do not leak.
    */
-  function device(method: RouteDef['method'], handler: (ctx: RequestContext, entityId: string) => Promise<Reply>): AccessHandler {
+  function device(method: RouteDef['method'], handler: (ctx: RequestContext, entityId: string, tenantId: string) => Promise<Reply>): AccessHandler {
     return async (ctx, access) => {
       const entityType = ctx.params.entityType ?? '';
       if (entityType.toUpperCase() !== 'DEVICE') throw badParam(`Entity type '${entityType}' is not supported; only DEVICE is`);
       const id = parseId(ctx.params.entityId, 'entityId');
       const d = method === 'GET' ? await access.readableDevice(id) : await access.writableDevice(id);
-      return handler(ctx, d.id);
+      return handler(ctx, d.id, d.tenantId);
     };
   }
 
-  const route = (method: RouteDef['method'], path: string, doc: RouteDoc, handler: (ctx: RequestContext, entityId: string) => Promise<Reply>): RouteDef => ({
+  const route = (method: RouteDef['method'], path: string, doc: RouteDoc, handler: (ctx: RequestContext, entityId: string, tenantId: string) => Promise<Reply>): RouteDef => ({
     method,
     path: PREFIX + path,
     tag: 'Telemetry',
@@ -94,12 +95,15 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
     handler: withAccess(deps, device(method, handler), method === 'GET' ? DEVICE_READERS : TENANT_ADMIN_ONLY),
   });
 
-  const saveAttributes = async (ctx: RequestContext, entityId: string): Promise<Reply> => {
+  /** The tenant's key limits (maxKeyLength, maxKeysPerMessage): the same 400 as the device API's past them. */
+  const limitsOf = (tenantId: string) => (deps.tenantLimits ? keyLimits(deps.tenantLimits.forTenant(tenantId)) : {});
+
+  const saveAttributes = async (ctx: RequestContext, entityId: string, tenantId: string): Promise<Reply> => {
     const scope = parseScope(ctx.params.scope);
     if (scope === AttributeScope.CLIENT_SCOPE) {
       throw badParam('CLIENT_SCOPE attributes belong to the device: it posts them through the device API');
     }
-    const values = parseAttributes((await ctx.body()) as JsonValue);
+    const values = parseAttributes((await ctx.body()) as JsonValue, limitsOf(tenantId));
     const keys = Object.keys(values);
     if (keys.length === 0) throw invalidBody('No attributes data found in request body!');
     const lastUpdateTs = Date.now();
@@ -107,8 +111,8 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
     return ok();
   };
 
-  const saveTimeseries = async (ctx: RequestContext, entityId: string): Promise<Reply> => {
-    const groups = parseTelemetry((await ctx.body()) as JsonValue, Date.now());
+  const saveTimeseries = async (ctx: RequestContext, entityId: string, tenantId: string): Promise<Reply> => {
+    const groups = parseTelemetry((await ctx.body()) as JsonValue, Date.now(), limitsOf(tenantId));
     const points: TsPoint[] = [];
     for (const g of groups) for (const key of Object.keys(g.values)) points.push({ entityId, key, ts: g.ts, value: g.values[key] as KvValue });
     if (points.length === 0) throw invalidBody('No timeseries data found in request body!');
@@ -184,9 +188,9 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
     // The scope segment (ThingsBoard sends "ANY") and the TTL are accepted and ignored: Rivulet keeps
     // one time-series store without per-write retention.
     route('POST', '/timeseries/{scope}', { summary: 'Save time series', params: TimeseriesScopeParamsSchema, body: TimeseriesSaveRequestSchema, response: null }, saveTimeseries),
-    route('POST', '/timeseries/{scope}/{ttl}', { summary: 'Save time series (the TTL is ignored)', params: TimeseriesTtlParamsSchema, body: TimeseriesSaveRequestSchema, response: null }, async (ctx, id) => {
+    route('POST', '/timeseries/{scope}/{ttl}', { summary: 'Save time series (the TTL is ignored)', params: TimeseriesTtlParamsSchema, body: TimeseriesSaveRequestSchema, response: null }, async (ctx, id, tenantId) => {
       if (!/^\d+$/.test(ctx.params.ttl ?? '')) throw badParam(`Incorrect ttl '${ctx.params.ttl ?? ''}': not a number`);
-      return saveTimeseries(ctx, id);
+      return saveTimeseries(ctx, id, tenantId);
     }),
 
     route('DELETE', '/timeseries/delete', { summary: 'Delete time series of some keys, between startTs and endTs or all', query: TimeseriesDeleteQuerySchema, response: null }, async (ctx, id) => {

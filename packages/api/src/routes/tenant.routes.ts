@@ -1,6 +1,6 @@
 import { TenantListQuerySchema, TenantPageSchema, TenantSaveRequestSchema, TenantSchema, idParams } from '@rivulet/api-types';
-import { LiveChannel, type DeviceEvent, type RuleChainEvent } from '@rivulet/core';
-import { notFound } from '../api-error';
+import { LiveChannel, NotFoundError, type DeviceEvent, type RuleChainEvent, type TenantProfileEvent } from '@rivulet/core';
+import { badParam, notFound } from '../api-error';
 import { withAccess } from '../access';
 import type { ApiDeps } from '../context';
 import { toTenantDto } from '../dto';
@@ -21,6 +21,17 @@ export interface TenantRouteOptions {
  */
 export function tenantRoutes(deps: ApiDeps, options: TenantRouteOptions = {}): RouteDef[] {
   const { storage, broadcast } = deps;
+  // The limits in force follow a tenant's profile (apps/server's limits source listens).
+  const announce = (tenantId: string): void => broadcast.publish(LiveChannel.TENANT_PROFILES, { kind: 'tenant', tenantId } satisfies TenantProfileEvent);
+  /** Storage's NotFoundError of an unknown tenantProfileId as ThingsBoard's 400. */
+  async function profileChecked<T>(tenantProfileId: string | undefined, save: () => Promise<T>): Promise<T> {
+    try {
+      return await save();
+    } catch (e) {
+      if (e instanceof NotFoundError && tenantProfileId !== undefined) throw badParam(`Tenant profile ${tenantProfileId} not found`);
+      throw e;
+    }
+  }
 
   return [
     {
@@ -31,13 +42,17 @@ export function tenantRoutes(deps: ApiDeps, options: TenantRouteOptions = {}): R
         deps,
         async (ctx) => {
           const input = parseBody(TenantSaveRequestSchema, await ctx.body());
-          const { id, ...fields } = input;
+          const { id, tenantProfileId: profileRef, ...rest } = input;
+          const tenantProfileId = profileRef?.id.toLowerCase();
+          const fields = { ...rest, tenantProfileId };
           if (id) {
-            const updated = await storage.tenants.update(id.id.toLowerCase(), fields);
+            const updated = await profileChecked(tenantProfileId, () => storage.tenants.update(id.id.toLowerCase(), fields));
             if (!updated) throw notFound(`Tenant ${id.id} not found`);
+            announce(updated.id);
             return ok(toTenantDto(updated));
           }
-          const tenant = await storage.tenants.create(fields);
+          const tenant = await profileChecked(tenantProfileId, () => storage.tenants.create(fields));
+          announce(tenant.id);
           try {
             await options.initTenant?.(tenant.id);
           } catch (e) {
@@ -96,6 +111,7 @@ export function tenantRoutes(deps: ApiDeps, options: TenantRouteOptions = {}): R
           // Transports drop the devices' cached credentials and close their sessions; engines drop the chain.
           for (const deviceId of deleted.deviceIds) broadcast.publish(LiveChannel.DEVICES, { tenantId: id, deviceId, kind: 'deleted' } satisfies DeviceEvent);
           if (root) broadcast.publish(LiveChannel.RULE_CHAINS, { tenantId: id, chainId: root.id, kind: 'deleted' } satisfies RuleChainEvent);
+          announce(id);
           deps.logger.info({ tenantId: id, rows: deleted.rows }, 'tenant deleted');
           return ok();
         },

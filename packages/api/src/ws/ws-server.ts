@@ -23,6 +23,7 @@ import {
   type DeviceEvent,
   type Logger,
   type TelemetryEvent,
+  type TenantLimitsSource,
 } from '@rivulet/core';
 import type { Broadcast } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
@@ -59,6 +60,8 @@ export interface WsServerOptions {
   isSessionActive?: (sessionId: string) => Promise<boolean>;
   /** How often open connections are checked against isSessionActive. Default 5000 ms. */
   sessionCheckMs?: number;
+  /** maxWsSessionsPerTenant and maxWsSubscriptionsPerTenant of each tenant; without it neither is enforced. */
+  tenantLimits?: TenantLimitsSource | undefined;
 }
 
 export interface WsServer {
@@ -71,6 +74,8 @@ export interface WsServer {
 interface Session {
   readonly ws: WebSocket;
   user: AuthUser | null;
+  /** The tenant this session is counted under (maxWsSessionsPerTenant), once authenticated. */
+  countedTenant: string | null;
   readonly subs: Map<number, LiveSubscription>;
   /** Frames are handled one after another, so a subscribe's snapshot precedes what later frames cause. */
   work: Promise<void>;
@@ -128,6 +133,14 @@ export function createWsServer(options: WsServerOptions): WsServer {
   const heartbeatMs = options.heartbeatMs ?? 30_000;
   const index = new SubscriptionIndex();
   const sessions = new Set<Session>();
+  /** Authenticated sessions and live subscriptions per tenant, for the tenant's limits (ThingsBoard's counts). */
+  const tenantSessions = new Map<string, number>();
+  const tenantSubscriptions = new Map<string, number>();
+  const bump = (m: Map<string, number>, tenantId: string, by: number): void => {
+    const n = (m.get(tenantId) ?? 0) + by;
+    if (n <= 0) m.delete(tenantId);
+    else m.set(tenantId, n);
+  };
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? 64 * 1024 });
   let closed = false;
 
@@ -246,6 +259,11 @@ export function createWsServer(options: WsServerOptions): WsServer {
     if (s.authTimer) clearTimeout(s.authTimer);
     s.authTimer = null;
     for (const sub of s.subs.values()) index.remove(sub);
+    if (s.countedTenant !== null) {
+      bump(tenantSubscriptions, s.countedTenant, -s.subs.size);
+      bump(tenantSessions, s.countedTenant, -1);
+      s.countedTenant = null;
+    }
     s.subs.clear();
     sessions.delete(s);
   }
@@ -265,6 +283,27 @@ export function createWsServer(options: WsServerOptions): WsServer {
     }
     if (s.authTimer) clearTimeout(s.authTimer);
     s.authTimer = null;
+    return admitToTenant(s, cmdId);
+  }
+
+  /**
+   * Counts the authenticated session under its tenant; past maxWsSessionsPerTenant it is closed
+   * (1008, ThingsBoard's "Max tenant sessions limit reached!"). The system administrator has no tenant and no limit.
+   */
+  function admitToTenant(s: Session, cmdId: number | null): boolean {
+    const user = s.user as AuthUser;
+    if (s.countedTenant !== null || user.authority === 'SYS_ADMIN') return true;
+    const max = options.tenantLimits?.forTenant(user.tenantId).maxWsSessionsPerTenant ?? 0;
+    const open = tenantSessions.get(user.tenantId) ?? 0;
+    if (max > 0 && open >= max) {
+      logger.info({ tenantId: user.tenantId, userId: user.userId, maxWsSessionsPerTenant: max }, 'WebSocket session refused: tenant at its session limit');
+      const message = `Max tenant sessions limit reached! The tenant may have ${max} WebSocket sessions at once (maxWsSessionsPerTenant)`;
+      sendError(s, cmdId, WsErrorCodes.BAD_REQUEST, message);
+      closeSession(s, CLOSE_POLICY, 'Max tenant sessions limit reached!');
+      return false;
+    }
+    s.countedTenant = user.tenantId;
+    bump(tenantSessions, user.tenantId, 1);
     return true;
   }
 
@@ -386,6 +425,7 @@ export function createWsServer(options: WsServerOptions): WsServer {
     const sub = s.subs.get(cmdId);
     if (!sub) return;
     s.subs.delete(cmdId);
+    if (s.countedTenant !== null) bump(tenantSubscriptions, s.countedTenant, -1);
     index.remove(sub);
   }
 
@@ -398,6 +438,15 @@ export function createWsServer(options: WsServerOptions): WsServer {
     unsubscribe(s, c.cmdId);
     if (s.subs.size >= maxSubs) {
       sendError(s, c.cmdId, WsErrorCodes.BAD_REQUEST, `Too many subscriptions: at most ${maxSubs} per session`);
+      return;
+    }
+    // The tenant's subscriptions across all its sessions (maxWsSubscriptionsPerTenant): this one is
+    // refused with an error frame; the session and its other subscriptions stay.
+    const tenantId = s.countedTenant;
+    const maxTenantSubs = tenantId !== null ? (options.tenantLimits?.forTenant(tenantId).maxWsSubscriptionsPerTenant ?? 0) : 0;
+    if (tenantId !== null && maxTenantSubs > 0 && (tenantSubscriptions.get(tenantId) ?? 0) >= maxTenantSubs) {
+      logger.debug({ tenantId, cmdId: c.cmdId, maxWsSubscriptionsPerTenant: maxTenantSubs }, 'WebSocket subscription refused: tenant at its subscription limit');
+      sendError(s, c.cmdId, WsErrorCodes.BAD_REQUEST, `Max tenant subscriptions limit reached! The tenant may have ${maxTenantSubs} WebSocket subscriptions at once (maxWsSubscriptionsPerTenant)`);
       return;
     }
     const sub: LiveSubscription = {
@@ -414,6 +463,7 @@ export function createWsServer(options: WsServerOptions): WsServer {
     // Indexed before the snapshot is read, so nothing written meanwhile is missed; such events wait
     // in `pending` and go out after the snapshot.
     s.subs.set(c.cmdId, sub);
+    if (tenantId !== null) bump(tenantSubscriptions, tenantId, 1);
     index.add(sub);
     let snapshot: WsUpdate;
     try {
@@ -476,7 +526,7 @@ export function createWsServer(options: WsServerOptions): WsServer {
   }
 
   function onConnection(ws: WebSocket, req: IncomingMessage): void {
-    const s: Session = { ws, user: null, subs: new Map(), work: Promise.resolve(), authTimer: null, closed: false, alive: true };
+    const s: Session = { ws, user: null, countedTenant: null, subs: new Map(), work: Promise.resolve(), authTimer: null, closed: false, alive: true };
     sessions.add(s);
     ws.on('pong', () => {
       s.alive = true;

@@ -10,7 +10,7 @@ import {
   type JsonValue,
   type ToDeviceRpcResponse,
 } from '@rivulet/core';
-import { deviceMsg, produce, qosOf, send, type TransportContext } from '../context';
+import { deviceMsg, payloadOptions, produce, qosOf, send, type TransportContext } from '../context';
 import type { Session } from '../session';
 import { Feed, Topic, type TopicStyle } from '../topics';
 
@@ -26,7 +26,7 @@ function isObject(v: JsonValue): v is Record<string, JsonValue> {
 /** `v1/devices/me/telemetry`, `v2/t`: one POST_TELEMETRY_REQUEST per ts group. */
 export function postTelemetry(ctx: TransportContext, session: Session, text: string): Promise<void> | undefined {
   const { device } = session;
-  const groups = parseTelemetry(parseLenientJson(text), ctx.now(), { typeCasting: ctx.typeCasting });
+  const groups = parseTelemetry(parseLenientJson(text), ctx.now(), payloadOptions(ctx, device));
   if (groups.length === 0) return undefined;
   return produce(
     ctx,
@@ -37,7 +37,7 @@ export function postTelemetry(ctx: TransportContext, session: Session, text: str
 /** `v1/devices/me/attributes`, `v2/a`: one POST_ATTRIBUTES_REQUEST. */
 export function postAttributes(ctx: TransportContext, session: Session, text: string): Promise<void> | undefined {
   const { device } = session;
-  const attributes = parseAttributes(parseLenientJson(text), { typeCasting: ctx.typeCasting });
+  const attributes = parseAttributes(parseLenientJson(text), payloadOptions(ctx, device));
   if (Object.keys(attributes).length === 0) return undefined;
   return produce(ctx, [{ key: device.deviceId, value: deviceMsg(device, MsgType.POST_ATTRIBUTES_REQUEST, ctx.now(), attributes) }]);
 }

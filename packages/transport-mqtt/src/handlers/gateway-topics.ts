@@ -13,7 +13,7 @@ import {
   type ToDeviceRpcResponse,
 } from '@rivulet/core';
 import type { QueueRecord } from '@rivulet/queue';
-import { deviceMsg, produce, qosOf, send, type TransportContext } from '../context';
+import { deviceMsg, payloadOptions, produce, qosOf, send, type TransportContext } from '../context';
 import type { ChildDevice, Session } from '../session';
 import { Feed, Topic } from '../topics';
 import { replyBody } from './device-topics';
@@ -112,7 +112,9 @@ export function gatewayTelemetry(ctx: TransportContext, session: Session, text: 
   const now = ctx.now();
   // parse everything before creating any device: a malformed payload has no side effect
   const parsed = new Map<string, ReturnType<typeof parseTelemetry>>();
-  for (const name of Object.keys(json)) parsed.set(name, parseTelemetry(json[name] as JsonValue, now, { typeCasting: ctx.typeCasting }));
+  // the gateway's tenant is every sub-device's tenant: its key limits apply per device
+  const opts = payloadOptions(ctx, session.device);
+  for (const name of Object.keys(json)) parsed.set(name, parseTelemetry(json[name] as JsonValue, now, opts));
   return perDevice(ctx, session, json, (child) =>
     (parsed.get(child.name) ?? []).map((g) => deviceMsg(child.device, MsgType.POST_TELEMETRY_REQUEST, g.ts, g.values)),
   );
@@ -122,7 +124,8 @@ export function gatewayTelemetry(ctx: TransportContext, session: Session, text: 
 export function gatewayAttributes(ctx: TransportContext, session: Session, text: string): Promise<void> {
   const json = parseObject(text, 'Gateway attributes');
   const parsed = new Map<string, Record<string, KvValue>>();
-  for (const name of Object.keys(json)) parsed.set(name, parseAttributes(json[name] as JsonValue, { typeCasting: ctx.typeCasting }));
+  const opts = payloadOptions(ctx, session.device);
+  for (const name of Object.keys(json)) parsed.set(name, parseAttributes(json[name] as JsonValue, opts));
   const now = ctx.now();
   return perDevice(ctx, session, json, (child) => {
     const attributes = parsed.get(child.name) ?? {};

@@ -1,6 +1,6 @@
 import { BadRequestError, RivuletError } from '@rivulet/core';
 import type { Client, PublishPacket } from 'aedes';
-import { BadInput, QueueRejectedError, noop, type BadInputReporter, type TransportContext } from '../context';
+import { BadInput, QueueRejectedError, noop, payloadLimit, type BadInputReporter, type TransportContext } from '../context';
 import type { Session } from '../session';
 import { classifyPublish, type PublishRoute } from '../topics';
 import { postAttributes, postTelemetry, requestAttributes, rpcRequest, rpcResponse } from './device-topics';
@@ -93,9 +93,10 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
 
     const payload = packet.payload;
     const size = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
-    if (size > ctx.maxPayloadBytes) {
-      reportBadInput(session, BadInput.PAYLOAD_TOO_LARGE, { topic, bytes: size, limitBytes: ctx.maxPayloadBytes });
-      return done(new Error(`payload of ${size} bytes is over the limit of ${ctx.maxPayloadBytes}`));
+    const limitBytes = payloadLimit(ctx, session.device);
+    if (size > limitBytes) {
+      reportBadInput(session, BadInput.PAYLOAD_TOO_LARGE, { topic, bytes: size, limitBytes });
+      return done(new Error(`payload of ${size} bytes is over the limit of ${limitBytes}`));
     }
     const route = classifyPublish(topic);
     if (route.kind === 'unknown' || (GATEWAY_KINDS.has(route.kind) && !session.device.isGateway)) {
