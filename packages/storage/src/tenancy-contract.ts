@@ -199,4 +199,46 @@ export function describeTenancy(get: () => Storage): void {
       expect(await storage.users.setPassword(newId(), 'x')).toBe(false);
     });
   });
+  describe('tenant profiles', () => {
+    it('a default profile always exists; tenants get it unless given another; in use or default: not deleted', async () => {
+      const storage = get();
+      const def = await storage.tenantProfiles.ensureDefault();
+      expect(def.isDefault).toBe(true);
+      expect((await storage.tenantProfiles.ensureDefault()).id).toBe(def.id);
+      const tag = newId().slice(0, 8);
+      const small = await storage.tenantProfiles.create({ name: `Small ${tag}`, configuration: { maxDevices: 2, maxKeyLength: 10 } });
+      expect(small).toMatchObject({ isDefault: false, description: null, configuration: { maxDevices: 2, maxKeyLength: 10 } });
+      await expect(storage.tenantProfiles.create({ name: `Small ${tag}` })).rejects.toMatchObject({ code: 'CONFLICT' });
+      const plain = await storage.tenantProfiles.create({ name: `Plain ${tag}` });
+      expect((await storage.tenants.create({ title: `T ${tag}` })).tenantProfileId).toBe(def.id);
+      const t = await storage.tenants.create({ title: `T2 ${tag}`, tenantProfileId: small.id });
+      expect(t.tenantProfileId).toBe(small.id);
+      expect((await storage.tenants.update(t.id, { title: `T2 ${tag}` }))?.tenantProfileId).toBe(small.id);
+      await expect(storage.tenants.create({ title: 'x', tenantProfileId: newId() })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await storage.tenants.profileAssignments()).toContainEqual({ tenantId: t.id, tenantProfileId: small.id });
+      expect(await storage.tenantProfiles.countTenants(small.id)).toBe(1);
+      expect(await storage.tenantProfiles.delete(small.id)).toBe('in-use');
+      expect(await storage.tenantProfiles.delete(def.id)).toBe('default');
+      expect(await storage.tenantProfiles.delete(plain.id)).toBe('deleted');
+      expect(await storage.tenantProfiles.delete(plain.id)).toBe('not-found');
+      // unknown limit names and bad values are not kept
+      const odd = await storage.tenantProfiles.update(small.id, { name: `Small ${tag}`, configuration: { maxDevices: -1, nope: 3 } as never });
+      expect(odd?.configuration).toEqual({});
+      // a new default takes the flag from the old one
+      const next = await storage.tenantProfiles.create({ name: `Next ${tag}`, isDefault: true });
+      expect((await storage.tenantProfiles.getDefault())?.id).toBe(next.id);
+      expect((await storage.tenantProfiles.get(def.id))?.isDefault).toBe(false);
+      await storage.tenantProfiles.update(def.id, { name: def.name, isDefault: true });
+      expect((await storage.tenantProfiles.getDefault())?.id).toBe(def.id);
+    });
+
+    it('maxDevices holds under concurrent creates', async () => {
+      const storage = get();
+      const tenantId = newId();
+      const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => storage.devices.create({ tenantId, name: `c${i}` }, undefined, { maxDevices: 3 })));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toMatchObject({ code: 'FORBIDDEN', limit: 'maxDevices', value: 3 });
+      expect(await storage.devices.count(tenantId)).toBe(3);
+    });
+  });
 }
