@@ -101,7 +101,7 @@ export const ConfigSchema = z
     RIVULET_PASSWORD_RESET_TTL_SECONDS: positiveInt(3600).describe('Lifetime of a password reset link (POST /api/noauth/resetPasswordByEmail logs it for the operator).'),
     RIVULET_SESSION_REVOCATION_CACHE_SECONDS: z.coerce.number().int().min(0).default(5).describe('How long a process trusts that a session is not revoked before reading storage again: the delay before a logout made through another process stops its access tokens. 0: read on every request.'),
     RIVULET_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('Log level (JSON logs on stdout).'),
-    RIVULET_MAX_PAYLOAD_BYTES: positiveInt(65536).describe('Largest device payload accepted (HTTP 413, CoAP 4.13 above it; for CoAP also after block-wise reassembly).'),
+    RIVULET_MAX_PAYLOAD_BYTES: positiveInt(65536).describe('Largest device payload accepted (HTTP 413, CoAP 4.13 above it; for CoAP also after block-wise reassembly). A tenant profile may lower it for its tenants (maxPayloadBytes), never raise it.'),
     RIVULET_TENANT_RATE_LIMIT: z.coerce.number().min(0).default(0).describe('Messages per second for all devices of one tenant together, on every transport (burst of as many), before they are slowed (MQTT) or refused (HTTP 429, CoAP 4.29); 0: no limit. A tenant profile overrides it (transportTenantMsgRateLimit).'),
     RIVULET_MAX_DEVICES_PER_TENANT: z.coerce.number().int().min(0).default(0).describe('Devices one tenant may have; 0: no limit. A tenant profile overrides it (maxDevices).'),
     RIVULET_MAX_RULE_CHAINS_PER_TENANT: z.coerce.number().int().min(0).default(0).describe('Rule chains one tenant may have; 0: no limit. A tenant profile overrides it (maxRuleChains).'),
