@@ -120,9 +120,9 @@ describe('tenant profiles and the limits they set, on the whole server', () => {
     // the gateway's new sub-device is refused: no PUBACK, the connection closes, nothing is created
     const gw = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username: 'tok-gw', reconnectPeriod: 0 });
     clients.push(gw);
-    const closed = new Promise<void>((r) => gw.once('close', () => r()));
-    gw.publish('v1/gateway/telemetry', JSON.stringify({ 'Sub A': [{ ts: 1, values: { t: 1 } }] }), { qos: 1 });
-    await closed;
+    const closed = new Promise<string>((r) => gw.once('close', () => r('closed')));
+    const acked = gw.publishAsync('v1/gateway/telemetry', JSON.stringify({ 'Sub A': [{ ts: 1, values: { t: 1 } }] }), { qos: 1 }).then(() => 'acknowledged', () => 'closed');
+    expect(await Promise.race([closed, acked])).toBe('closed');
     const list = await api<{ totalElements: number }>(app.url, a.jwt, '/api/tenant/devices?pageSize=10&page=0');
     expect(list.body.totalElements).toBe(2);
 
