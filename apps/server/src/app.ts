@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
-import { fixedTenantLimits, silentLogger, type Logger, type TenantLimitsSource } from '@rivulet/core';
+import { createDeviceRateLimiter, fixedTenantLimits, silentLogger, type Logger, type RateLimitStats, type TenantLimitsSource } from '@rivulet/core';
 import { createApi, createStaticFiles, bootstrapSysAdmin, bootstrapTenant, toRuleChainExport, type Api } from '@rivulet/api';
 import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
 import {
@@ -57,6 +57,8 @@ export interface Rivulet {
   /** Set when the system administrator was created with a generated password: shown once. */
   readonly generatedSysAdminPassword: string | undefined;
   readonly ruleEngine: RuleEngine | undefined;
+  /** Device messages held back or refused by the device and tenant rate limits, per transport and reason. */
+  rateLimitStats(): RateLimitStats;
   /** Graceful stop: transports stop accepting, the queue drains, then storage closes. */
   stop(): Promise<void>;
 }
@@ -124,7 +126,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   // The limits each tenant is held to (its tenant profile over the RIVULET_* defaults); every
   // transport, the API and the rule engine ask it for the tenant they serve.
   const tenantLimits: TenantLimitsSource = fixedTenantLimits(globalTenantLimits(config));
-  void tenantLimits;
+  // One budget per device and per tenant, whatever transport a message comes by.
+  const rateLimiter = createDeviceRateLimiter({ limits: tenantLimits, logger });
 
   const queue = createMemoryQueue({
     partitions: config.RIVULET_QUEUE_PARTITIONS,
@@ -216,6 +219,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       broadcast,
       state: deviceState,
       logger,
+      rateLimiter,
       maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
     });
     gatewayDevices = createGatewayDeviceService({ storage, broadcast });
@@ -227,12 +231,13 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       state: deviceState,
       gateway: gatewayDevices,
       logger,
+      rateLimiter,
       config: {
         port: config.RIVULET_MQTT_PORT,
         host: config.RIVULET_MQTT_HOST,
         maxPayloadBytes: config.RIVULET_MQTT_MAX_PAYLOAD,
         maxConnections: config.RIVULET_MQTT_MAX_CONNECTIONS,
-        maxMessagesPerSecondPerDevice: config.RIVULET_DEVICE_RATE_LIMIT,
+        rateLimitMaxWaitMs: config.RIVULET_RATE_LIMIT_MAX_WAIT_MS,
         ...(tls ? { tls: { port: config.RIVULET_MQTT_TLS_PORT, host: config.RIVULET_MQTT_TLS_HOST ?? config.RIVULET_MQTT_HOST, options: mqttTlsOptions(tls) } } : {}),
       },
     });
@@ -245,11 +250,12 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       broadcast,
       state: deviceState,
       logger,
+      rateLimiter,
       config: {
         port: config.RIVULET_COAP_PORT,
         host: config.RIVULET_COAP_HOST,
         maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
-        maxRequestsPerSecondPerDevice: config.RIVULET_DEVICE_RATE_LIMIT,
+        rateLimitMaxWaitMs: config.RIVULET_RATE_LIMIT_MAX_WAIT_MS,
       },
     });
     coapPort = (await coap.start()).port;
@@ -363,6 +369,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     generatedAdminPassword: boot.generatedPassword,
     generatedSysAdminPassword: sysAdmin.generatedPassword,
     ruleEngine,
+    rateLimitStats: () => rateLimiter.stats(),
     stop() {
       stopping ??= (async () => {
         ready = false;
