@@ -121,10 +121,18 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
       const now = Date.now();
       const r = ctx.limiter.reserve(session.device, now);
       if (!r.ok) {
-        // further ahead than the bound: MQTT 3.1.1 cannot refuse one message, so the connection is
-        // closed without PUBACK (nothing of it produced); the device sends it again after reconnecting
+        // Further ahead than the bound: MQTT 3.1.1 cannot refuse one message, so the connection is
+        // closed without PUBACK (nothing of it produced); the device sends it again after reconnecting.
+        // The publishes before it finish first (behind the gate, then a turn of the event loop for
+        // one on the fast path), so each of them is acknowledged or not produced, never produced unacknowledged.
         ctx.counters.rateLimitRefused++;
-        return done(new Error(`over the ${r.reason} message rate limit of ${r.limit}/s by more than ${ctx.rateLimitMaxWaitMs} ms`));
+        const error = new Error(`over the ${r.reason} message rate limit of ${r.limit}/s by more than ${ctx.rateLimitMaxWaitMs} ms`);
+        const prev = session.gate;
+        void (async () => {
+          if (prev) await prev;
+          await new Promise((resolve) => setImmediate(resolve));
+        })().then(() => done(error));
+        return;
       }
       if (r.waitMs > 0) {
         ctx.counters.throttled++;
