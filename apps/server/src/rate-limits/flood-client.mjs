@@ -1,6 +1,6 @@
 // Tenant A's flood for the two-tenant rate limit test, in a process of its own so its load does not
 // share the test's (and server's) event loop: MQTT devices (mqtt.js) keep IN_FLIGHT QoS 1 publishes
-// outstanding each, HTTP devices post back to back (node's fetch). Runs until a line arrives on
+// outstanding each, HTTP devices post one after another, HTTP_GAP_MS apart (node's fetch). Runs until a line arrives on
 // stdin, then prints one JSON line: what was acknowledged (per token, the ts values), refusals, delays.
 import { connectAsync } from 'mqtt';
 import { createInterface } from 'node:readline';
@@ -8,6 +8,8 @@ import { createInterface } from 'node:readline';
 const { FLOOD_HTTP_URL, FLOOD_MQTT_URL, FLOOD_MQTT_TOKENS, FLOOD_HTTP_TOKENS } = process.env;
 const IN_FLIGHT = 5;
 const SLOW_PUBACK_MS = 50;
+/** Between one HTTP device's posts: 10 devices make at most 500 attempts a second, 25x a rate of 20. */
+const HTTP_GAP_MS = 20;
 let stopping = false;
 const acked = {};
 const result = { http200: 0, http429: 0, httpOther: 0, mqttAcked: 0, mqttSlowPubacks: 0, mqttErrors: 0 };
@@ -50,10 +52,11 @@ async function httpDevice(token, base) {
     } catch {
       result.httpOther++;
     }
+    await new Promise((r) => setTimeout(r, HTTP_GAP_MS));
   }
 }
 
-const base = 1_700_000_000_000;
+const base = Number(process.env.FLOOD_TS_BASE);
 const work = [
   ...FLOOD_MQTT_TOKENS.split(',').map((t) => mqttDevice(t, base)),
   ...FLOOD_HTTP_TOKENS.split(',').map((t) => httpDevice(t, base)),

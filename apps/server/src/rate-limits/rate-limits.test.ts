@@ -90,29 +90,35 @@ describe('device and tenant message rate limits on every transport', () => {
     await eventually(async () => (await Promise.all(t.devices.map((d) => stored(d.id)))).every((n) => n === 1));
   });
 
+  // Ten libcoap processes at once: however spread out their starts are on a busy machine, at 1 (or 2)
+  // per second with a 1.5 s bound at most a few fit, so some are held and some refused.
   it('CoAP, per device: over the rate the answer is held; further ahead than the bound 4.29 with Max-Age, not stored', async () => {
     const t = await createTenant(app, 'coap-device', 1);
     const d = t.devices[0]!;
-    // at once: the first goes, the second waits 1 s, the third would wait 2 s (> 1.5 s): 4.29
-    const outs = await Promise.all([1, 2, 3].map((n) => coapPost(app, d.token, { ts: n, values: { n } })));
+    const before = app.rateLimitStats().transports.coap ?? { delayed: { device: 0 }, refused: { device: 0 } };
+    const outs = await Promise.all(Array.from({ length: 10 }, (_, n) => coapPost(app, d.token, { ts: n + 1, values: { n } })));
     const refused = outs.filter((o) => /4\.29/.test(o));
-    expect(refused).toHaveLength(1);
-    expect(refused[0]).toMatch(/Too many requests: the device is far over its message rate limit of 1 per second/);
-    expect(outs.filter((o) => /2\.01/.test(o))).toHaveLength(2);
-    await eventually(async () => (await stored(d.id)) === 2);
-    expect(app.rateLimitStats().transports.coap).toMatchObject({ refused: { device: 1 }, delayed: { device: 1 } });
+    const accepted = outs.filter((o) => /2\.01/.test(o)).length;
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(accepted).toBeGreaterThanOrEqual(2);
+    expect(accepted + refused.length).toBe(10);
+    for (const o of refused) expect(o).toMatch(/Too many requests: the device is far over its message rate limit of 1 per second/);
+    await eventually(async () => (await stored(d.id)) === accepted);
+    const after = app.rateLimitStats().transports.coap!;
+    expect(after.refused.device - before.refused.device).toBe(refused.length);
+    expect(after.delayed.device - before.delayed.device).toBeGreaterThanOrEqual(1);
   });
 
-  it('CoAP, per tenant: six devices at once: four answered (two held), two 4.29 naming the tenant', async () => {
-    const t = await createTenant(app, 'coap-tenant', 6);
-    // tenant 2/s: slots at 0, 0, 0.5, 1, 1.5 s; the sixth would wait 2 s (> 1.5 s)
+  it('CoAP, per tenant: ten devices at once: some held, the ones past the bound 4.29 naming the tenant', async () => {
+    const t = await createTenant(app, 'coap-tenant', 10);
     const outs = await Promise.all(t.devices.map((d, i) => coapPost(app, d.token, { ts: 1, values: { i } })));
     const refused = outs.filter((o) => /4\.29/.test(o));
     expect(refused.length).toBeGreaterThanOrEqual(1);
     for (const o of refused) expect(o).toMatch(/the device's tenant is far over its message rate limit of 2 per second/);
     const accepted = outs.filter((o) => /2\.01/.test(o)).length;
-    expect(accepted + refused.length).toBe(6);
+    expect(accepted + refused.length).toBe(10);
     await eventually(async () => (await Promise.all(t.devices.map((d) => stored(d.id)))).reduce((a, b) => a + b, 0) === accepted);
     expect(app.rateLimitStats().transports.coap?.refused.tenant).toBe(refused.length);
+    expect(app.rateLimitStats().transports.coap?.delayed.tenant).toBeGreaterThanOrEqual(1);
   });
 });
