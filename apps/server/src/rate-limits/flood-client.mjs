@@ -66,6 +66,6 @@ process.stdout.write('started\n');
 createInterface({ input: process.stdin }).once('line', async () => {
   stopping = true;
   await Promise.allSettled(work);
-  process.stdout.write(`${JSON.stringify({ ...result, elapsedMs: Date.now() - started, acked })}\n`);
-  process.exit(0);
+  // exit only once the line is written: a pipe write is asynchronous, exit() would cut it short
+  process.stdout.write(`${JSON.stringify({ ...result, elapsedMs: Date.now() - started, acked })}\n`, () => process.exit(0));
 });
