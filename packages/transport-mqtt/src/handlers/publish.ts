@@ -127,11 +127,14 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
         // one on the fast path), so each of them is acknowledged or not produced, never produced unacknowledged.
         ctx.counters.rateLimitRefused++;
         const error = new Error(`over the ${r.reason} message rate limit of ${r.limit}/s by more than ${ctx.rateLimitMaxWaitMs} ms`);
+        // later publishes queue behind the close, so none overtakes the refused one
         const prev = session.gate;
-        void (async () => {
+        const closing = (async () => {
           if (prev) await prev;
           await new Promise((resolve) => setImmediate(resolve));
-        })().then(() => done(error));
+        })();
+        session.gate = closing;
+        void closing.then(() => done(error));
         return;
       }
       if (r.waitMs > 0) {
@@ -155,6 +158,7 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
     const prev = session.gate;
     const work = (async () => {
       if (prev) await prev;
+      if (!session.open) throw new SessionClosedError();
       if (at > 0) {
         await sleepUntil(at);
         // closed while held (over the bound, or the device left): no PUBACK can follow, so nothing is produced
