@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
-import { silentLogger, type Logger, type TenantLimitsSource } from '@rivulet/core';
+import { createDeviceRateLimiter, silentLogger, type Logger, type RateLimitStats, type TenantLimitsSource } from '@rivulet/core';
 import { createApi, createStaticFiles, bootstrapSysAdmin, bootstrapTenant, toRuleChainExport, type Api } from '@rivulet/api';
 import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
 import {
@@ -60,6 +60,8 @@ export interface Rivulet {
   readonly ruleEngine: RuleEngine | undefined;
   /** Each tenant's limits (its tenant profile over the RIVULET_* defaults). */
   readonly tenantLimits: ProfileTenantLimits;
+  /** Device messages held back or refused by the device and tenant rate limits, per transport and reason. */
+  rateLimitStats(): RateLimitStats;
   /** Graceful stop: transports stop accepting, the queue drains, then storage closes. */
   stop(): Promise<void>;
 }
@@ -130,6 +132,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   // transport, the API and the rule engine ask it for the tenant they serve.
   const profileLimits = await createProfileTenantLimits({ storage, broadcast, global: globalTenantLimits(config), logger });
   const tenantLimits: TenantLimitsSource = profileLimits;
+  // One budget per device and per tenant, whatever transport a message comes by.
+  const rateLimiter = createDeviceRateLimiter({ limits: tenantLimits, logger });
 
   const queue = createMemoryQueue({
     partitions: config.RIVULET_QUEUE_PARTITIONS,
@@ -221,6 +225,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       broadcast,
       state: deviceState,
       logger,
+      rateLimiter,
       maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
       tenantLimits,
     });
@@ -234,12 +239,13 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       gateway: gatewayDevices,
       logger,
       tenantLimits,
+      rateLimiter,
       config: {
         port: config.RIVULET_MQTT_PORT,
         host: config.RIVULET_MQTT_HOST,
         maxPayloadBytes: config.RIVULET_MQTT_MAX_PAYLOAD,
         maxConnections: config.RIVULET_MQTT_MAX_CONNECTIONS,
-        maxMessagesPerSecondPerDevice: config.RIVULET_DEVICE_RATE_LIMIT,
+        rateLimitMaxWaitMs: config.RIVULET_RATE_LIMIT_MAX_WAIT_MS,
         ...(tls ? { tls: { port: config.RIVULET_MQTT_TLS_PORT, host: config.RIVULET_MQTT_TLS_HOST ?? config.RIVULET_MQTT_HOST, options: mqttTlsOptions(tls) } } : {}),
       },
     });
@@ -253,11 +259,12 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       state: deviceState,
       logger,
       tenantLimits,
+      rateLimiter,
       config: {
         port: config.RIVULET_COAP_PORT,
         host: config.RIVULET_COAP_HOST,
         maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
-        maxRequestsPerSecondPerDevice: config.RIVULET_DEVICE_RATE_LIMIT,
+        rateLimitMaxWaitMs: config.RIVULET_RATE_LIMIT_MAX_WAIT_MS,
       },
     });
     coapPort = (await coap.start()).port;
@@ -373,6 +380,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     generatedSysAdminPassword: sysAdmin.generatedPassword,
     ruleEngine,
     tenantLimits: profileLimits,
+    rateLimitStats: () => rateLimiter.stats(),
     stop() {
       stopping ??= (async () => {
         ready = false;

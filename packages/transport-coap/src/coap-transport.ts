@@ -17,6 +17,7 @@ import {
   type DeviceApiService,
   type DeviceAuthenticator,
   type DeviceInfo,
+  type DeviceRateLimiter,
   type DeviceStateReporter,
   type JsonValue,
   type Logger,
@@ -34,7 +35,6 @@ import { Code } from './coap-message';
 import { Feature, parseDeviceRoute, uriPath, uriQuery } from './device-route';
 import { DEFAULT_DEDUP_MAX_ENTRIES, EXCHANGE_LIFETIME_MS, ExchangeStore } from './exchange-store';
 import { ObserveRegistry, type ObserveKind, type Observation } from './observe-registry';
-import { RateLimiter } from './rate-limiter';
 import { ToDeviceRpcIds } from './rpc-ids';
 
 export interface CoapTransportConfig {
@@ -64,10 +64,8 @@ export interface CoapTransportConfig {
   maxPendingOutgoing?: number;
   /** Client-side RPCs waiting for a reply; beyond, 5.03. Default 10,000. */
   maxPendingRpc?: number;
-  /** Requests per second per device (burst of as many) before answers are held back; 0 or unset: no limit. */
-  maxRequestsPerSecondPerDevice?: number;
-  /** Longest an answer is held back for the rate limit; a device further ahead gets 4.29. Default 10 s. */
-  rateLimitMaxHoldMs?: number;
+  /** Longest an answer is held back by the device or tenant rate limit; a request further ahead gets 4.29 with Max-Age. Default 10 s. */
+  rateLimitMaxWaitMs?: number;
   /** How often devices holding an observation are reported active; default 60 s. */
   activityIntervalMs?: number;
   /** Longest stop() waits for requests in progress; default 5 s. */
@@ -89,6 +87,8 @@ export interface CoapTransportOptions {
   /** Device activity and connect/disconnect (an observation is a session); none by default. */
   state?: DeviceStateReporter;
   logger?: Logger;
+  /** Messages per second per device and per tenant, shared with the other transports; none: no limit. */
+  rateLimiter?: DeviceRateLimiter;
   config: CoapTransportConfig;
   /** The clock: server time for payloads without their own ts, and the rate limit's. */
   now?: () => number;
@@ -188,8 +188,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     (device, connected) => (connected ? state.onConnect(device) : state.onDisconnect(device)),
   );
   const rpcIds = new ToDeviceRpcIds();
-  const ratePerSecond = config.maxRequestsPerSecondPerDevice ?? 0;
-  const limiter = ratePerSecond > 0 ? new RateLimiter(ratePerSecond, config.rateLimitMaxHoldMs ?? 10_000) : undefined;
+  const limiter = options.rateLimiter?.forTransport('coap', { maxWaitMs: config.rateLimitMaxWaitMs ?? 10_000 });
   /** Client-side RPCs waiting for the rule chain, by `${deviceId}#${requestId}`. */
   const pendingRpc = new Map<string, (body: JsonValue | typeof TIMEOUT | typeof STOPPED) => void>();
   let nextClientRpcId = 1;
@@ -302,10 +301,13 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     if (device === undefined) return;
     state.onActivity(device);
     if (limiter !== undefined) {
-      const r = limiter.reserve(device.deviceId, now());
+      const r = limiter.reserve(device, now());
       if (!r.ok) {
         // Max-Age: seconds until the client may try again (RFC 8516)
-        return reject(res, 'rateLimited', Code.TOO_MANY_REQUESTS, 'Too many requests: the device is far over its rate limit', { 'Max-Age': Math.ceil(r.retryAfterMs / 1000) });
+        const who = r.reason === 'device' ? 'the device' : "the device's tenant";
+        return reject(res, 'rateLimited', Code.TOO_MANY_REQUESTS, `Too many requests: ${who} is far over its message rate limit of ${r.limit} per second`, {
+          'Max-Age': Math.max(1, Math.ceil(r.retryAfterMs / 1000)),
+        });
       }
       if (r.waitMs > 0) {
         counters.held++;
@@ -604,7 +606,6 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
       const activity = setInterval(() => {
         for (const d of registry.observedDevices()) state.onActivity(d);
         rpcIds.prune(Date.now());
-        limiter?.prune(now());
         dedup.prune();
       }, config.activityIntervalMs ?? 60_000);
       activity.unref();

@@ -10,6 +10,7 @@ export const TbErrorCode = {
   INVALID_ARGUMENTS: 30,
   BAD_REQUEST_PARAMS: 31,
   ITEM_NOT_FOUND: 32,
+  TOO_MANY_REQUESTS: 33,
 } as const;
 export type TbErrorCode = (typeof TbErrorCode)[keyof typeof TbErrorCode];
 

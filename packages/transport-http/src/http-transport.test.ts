@@ -687,6 +687,7 @@ describe('robustness', () => {
         notFound: 1,
         methodNotAllowed: 1,
         payloadTooLarge: 0,
+        rateLimited: 0,
         unavailable: 0,
         timeout: 0,
         internal: 0,

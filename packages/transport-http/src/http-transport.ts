@@ -17,6 +17,7 @@ import {
   type DeviceStateReporter,
   type DeviceAuthenticator,
   type DeviceInfo,
+  type DeviceRateLimiter,
   type JsonValue,
   type Logger,
   type Msg,
@@ -50,6 +51,12 @@ export interface HttpTransportOptions {
   /** Longest `?timeout=` honoured; default 5 minutes. */
   maxLongPollMs?: number;
   logger?: Logger;
+  /**
+   * Messages per second per device and per tenant, shared with the other transports; none: no
+   * limit. Every authenticated device request counts; one over either rate is answered 429 with
+   * Retry-After at once (HTTP holds nothing: the client decides when to try again).
+   */
+  rateLimiter?: DeviceRateLimiter;
   /** Largest accepted body; default 64 KiB like ThingsBoard. */
   maxPayloadBytes?: number;
   /** Numeric strings become numbers (ThingsBoard's default, on). */
@@ -70,6 +77,8 @@ export type RejectReason =
   | 'notFound'
   | 'methodNotAllowed'
   | 'payloadTooLarge'
+  /** Over the device's or its tenant's message rate: 429 with Retry-After. */
+  | 'rateLimited'
   | 'unavailable'
   /** A long poll or client-side RPC answered 408: nothing came in time. */
   | 'timeout'
@@ -137,6 +146,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   /** Sent as sessionId with client-side RPC requests, so the rule chain's reply comes back here only. */
   const sessionId = `http:${globalThis.crypto.randomUUID()}`;
   let nextRpcId = 1;
+  const limiter = options.rateLimiter?.forTransport('http', { maxWaitMs: 0 });
 
   let stopped = false;
   const counters = { requests: 0, acceptedRequests: 0, acceptedMessages: 0 };
@@ -146,6 +156,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     notFound: 0,
     methodNotAllowed: 0,
     payloadTooLarge: 0,
+    rateLimited: 0,
     unavailable: 0,
     timeout: 0,
     internal: 0,
@@ -204,6 +215,18 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       return undefined;
     }
     state?.onActivity(device);
+    if (limiter !== undefined) {
+      // before the payload is parsed: a refused request costs no parsing and produces nothing
+      const r = limiter.reserve(device, Date.now());
+      if (!r.ok) {
+        const seconds = Math.max(1, Math.ceil(r.retryAfterMs / 1000));
+        const who = r.reason === 'device' ? 'this device' : "this device's tenant";
+        reject(res, 'rateLimited', 429, TbErrorCode.TOO_MANY_REQUESTS, `Too many requests: ${who} is over its message rate limit of ${r.limit} per second; retry after ${seconds} s`, {
+          'retry-after': String(seconds),
+        });
+        return undefined;
+      }
+    }
     return device;
   }
 

@@ -10,10 +10,10 @@ import {
   type PayloadOptions,
   type TenantLimitsSource,
   keyLimits,
+  type TransportRateLimit,
 } from '@rivulet/core';
 import { Topics, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
 import type { Client } from 'aedes';
-import type { RateLimiter } from './rate-limiter';
 import type { Session, SessionIndex } from './session';
 
 /** Input refused at the protocol edge; each is counted, and logged once per device. */
@@ -40,6 +40,8 @@ export interface Counters {
   /** Publishes whose messages the queue refused (closed): connection closed without PUBACK. */
   queueRejected: number;
   throttled: number;
+  /** Publishes that would have waited longer than rateLimitMaxWaitMs: connection closed without PUBACK. */
+  rateLimitRefused: number;
   subscriptionsRefused: number;
   rpcDelivered: number;
   rpcReplied: number;
@@ -57,6 +59,7 @@ export function newCounters(): Counters {
     acceptedMessages: 0,
     queueRejected: 0,
     throttled: 0,
+    rateLimitRefused: 0,
     subscriptionsRefused: 0,
     rpcDelivered: 0,
     rpcReplied: 0,
@@ -80,7 +83,10 @@ export interface TransportContext {
   readonly typeCasting: boolean;
   /** Each tenant's key and payload limits; undefined: none. */
   readonly tenantLimits: TenantLimitsSource | undefined;
-  readonly limiter: RateLimiter | undefined;
+  /** The shared device and tenant message rates (the server's one limiter); undefined: no limit. */
+  readonly limiter: TransportRateLimit | undefined;
+  /** Longest a PUBLISH is held for the rate limit; further ahead, the connection is closed without PUBACK. */
+  readonly rateLimitMaxWaitMs: number;
   readonly index: SessionIndex;
   readonly sessions: WeakMap<Client, Session>;
   readonly counters: Counters;

@@ -1,7 +1,7 @@
 import { connect as rawConnect, type Socket } from 'node:net';
 import { connectAsync } from 'mqtt';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MsgType, RpcChannel, createRpcCaller, newId, type ToServerRpcReply } from '@rivulet/core';
+import { MsgType, RpcChannel, createDeviceRateLimiter, createRpcCaller, newId, type TenantLimits, type ToServerRpcReply } from '@rivulet/core';
 import { createMemoryQueue } from '@rivulet/queue';
 import {
   BASIC,
@@ -495,7 +495,7 @@ describe('bad input', () => {
 
 describe('per-device rate limit', () => {
   it('over the rate, PUBACKs wait instead of messages being dropped; order holds', async () => {
-    const h = await startTransport({ config: { maxMessagesPerSecondPerDevice: 20 } });
+    const h = await startTransport({ rateLimiter: rateLimiter(20, 0) });
     const c = await h.connect(TOKEN);
     const n = 40;
     await Promise.all(Array.from({ length: n }, (_, i) => c.publishAsync('v1/devices/me/telemetry', `{"i":${i}}`, { qos: 1 })));
@@ -503,4 +503,25 @@ describe('per-device rate limit', () => {
     expect(msgs.map((m) => (m.data as { i: number }).i)).toEqual(Array.from({ length: n }, (_, i) => i));
     expect(h.transport.stats().throttled).toBeGreaterThan(0);
   });
+
+  it('a publish further ahead than rateLimitMaxWaitMs closes the connection without PUBACK; held ones are not produced', async () => {
+    // 1/s with a bound of 1.5 s: #0 goes, #1 waits 1 s, #2 would wait 2 s and closes the connection
+    // once #0 and #1 are acknowledged
+    const h = await startTransport({ rateLimiter: rateLimiter(1, 0), config: { rateLimitMaxWaitMs: 1500 } });
+    const c = await h.connect(TOKEN);
+    const closed = new Promise<void>((r) => c.once('close', () => r()));
+    const acks: number[] = [];
+    for (let i = 0; i < 3; i++) void c.publishAsync('v1/devices/me/telemetry', `{"i":${i}}`, { qos: 1 }).then(() => acks.push(i), () => {});
+    await closed;
+    expect(acks).toEqual([0, 1]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(h.consumed.map((m) => (m.data as { i: number }).i)).toEqual([0, 1]);
+    expect(h.transport.stats()).toMatchObject({ rateLimitRefused: 1, throttled: 1 });
+  });
 });
+
+/** A limiter with these limits for every tenant (the server hands in its shared one). */
+function rateLimiter(perDevice: number, perTenant: number) {
+  const limits = { transportDeviceMsgRateLimit: perDevice, transportTenantMsgRateLimit: perTenant } as TenantLimits;
+  return createDeviceRateLimiter({ limits: { forTenant: () => limits } });
+}

@@ -9,6 +9,7 @@ import {
   type GatewayDeviceService,
   type Logger,
   type TenantLimitsSource,
+  type DeviceRateLimiter,
 } from '@rivulet/core';
 import type { Broadcast, Queue } from '@rivulet/queue';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
@@ -19,7 +20,6 @@ import { disconnectChild } from './handlers/gateway-topics';
 import { createAuthorizePublish, DISCARD_TOPIC } from './handlers/publish';
 import { createAuthorizeSubscribe, createOnUnsubscribe } from './handlers/subscribe';
 import { PacketTooLargeError, createPacketGuard } from './packet-guard';
-import { createRateLimiter } from './rate-limiter';
 import { SessionIndex, type Session } from './session';
 
 export interface MqttTransportConfig {
@@ -31,8 +31,12 @@ export interface MqttTransportConfig {
   maxPayloadBytes?: number;
   /** Authenticated connections at most; past it CONNACK 3 "server unavailable". Default 20 000. */
   maxConnections?: number;
-  /** Messages per second per device (burst of as many); over it acknowledgements wait. 0 (default): no limit. */
-  maxMessagesPerSecondPerDevice?: number;
+  /**
+   * Longest a PUBLISH is held back by the device or tenant rate limit (its PUBACK waits, and aedes
+   * reads nothing more from the connection meanwhile); a publish further ahead closes the connection
+   * without PUBACK (MQTT 3.1.1 cannot refuse one message), so a session is never held longer. Default 10 s.
+   */
+  rateLimitMaxWaitMs?: number;
   /** Time a new connection has to send CONNECT; default 10 s. */
   connectTimeoutMs?: number;
   /** Numeric strings become numbers (ThingsBoard's default, on). */
@@ -55,6 +59,8 @@ export interface MqttTransportOptions {
   /** Devices behind gateways; without it the gateway API creates nothing (its publishes fail). */
   gateway?: GatewayDeviceService;
   logger?: Logger;
+  /** Messages per second per device and per tenant, shared with the other transports; none: no limit. */
+  rateLimiter?: DeviceRateLimiter;
   config: MqttTransportConfig;
   /**
    * Each tenant's limits, asked after the device is known: key length and keys per message (a
@@ -75,8 +81,10 @@ export interface MqttTransportStats {
   /** Rule-engine messages the queue accepted. */
   acceptedMessages: number;
   rejected: Record<BadInput, number> & { queueUnavailable: number };
-  /** Publishes held back by the per-device rate. */
+  /** Publishes held back by the device or tenant rate. */
   throttled: number;
+  /** Publishes further over the rate than rateLimitMaxWaitMs: the connection was closed without PUBACK. */
+  rateLimitRefused: number;
   subscriptionsRefused: number;
   rpc: { delivered: number; replied: number; clientReplies: number };
   attributeUpdates: number;
@@ -129,7 +137,8 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     maxConnections,
     typeCasting: config.typeCasting ?? true,
     tenantLimits: options.tenantLimits,
-    limiter: createRateLimiter(config.maxMessagesPerSecondPerDevice ?? 0),
+    limiter: options.rateLimiter?.forTransport('mqtt', { maxWaitMs: config.rateLimitMaxWaitMs ?? 10_000 }),
+    rateLimitMaxWaitMs: config.rateLimitMaxWaitMs ?? 10_000,
     index: new SessionIndex(),
     sessions: new WeakMap(),
     counters,
@@ -179,7 +188,6 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     if (session.children) for (const child of [...session.children.values()]) guarded('gateway device disconnect', () => disconnectChild(ctx, session, child));
     guarded('rpc cleanup', () => failPendingRpc(ctx, session));
     guarded('device disconnect', () => ctx.state.onDisconnect(device));
-    if (ctx.limiter && ctx.index.get(device.deviceId).length === 0) ctx.limiter.release(device.deviceId);
   }
 
   const authenticate = createAuthenticate(ctx, {
@@ -283,6 +291,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
         acceptedMessages: counters.acceptedMessages,
         rejected: { ...counters.bad, queueUnavailable: counters.queueRejected },
         throttled: counters.throttled,
+        rateLimitRefused: counters.rateLimitRefused,
         subscriptionsRefused: counters.subscriptionsRefused,
         rpc: { delivered: counters.rpcDelivered, replied: counters.rpcReplied, clientReplies: counters.clientRpcReplies },
         attributeUpdates: counters.attributeUpdates,

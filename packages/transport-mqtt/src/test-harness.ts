@@ -12,6 +12,7 @@ import {
   type DeviceApiService,
   type DeviceAuthenticator,
   type DeviceInfo,
+  type DeviceRateLimiter,
   type GatewayDeviceService,
   type KvValue,
   type Msg,
@@ -69,7 +70,7 @@ export async function closeAll(): Promise<void> {
 }
 
 export async function startTransport(
-  opts: { config?: Partial<MqttTransportConfig>; queue?: Queue; consume?: boolean; auth?: DeviceAuthenticator; deviceApi?: DeviceApiService } = {},
+  opts: { config?: Partial<MqttTransportConfig>; rateLimiter?: DeviceRateLimiter; queue?: Queue; consume?: boolean; auth?: DeviceAuthenticator; deviceApi?: DeviceApiService } = {},
 ): Promise<Harness> {
   const queue = opts.queue ?? createMemoryQueue({ partitions: 2 });
   const broadcast = createMemoryBroadcast<unknown>();
@@ -104,6 +105,7 @@ export async function startTransport(
     state: recordingStateReporter(stateEvents),
     gateway,
     logger: recordingLogger(logs),
+    ...(opts.rateLimiter ? { rateLimiter: opts.rateLimiter } : {}),
     config: { port: 0, host: '127.0.0.1', ...opts.config },
   });
   const { consumed, gate } = await consumeRuleEngine(queue, { subscribe: opts.consume !== false });

@@ -48,6 +48,14 @@ function dispatch(ctx: TransportContext, session: Session, route: PublishRoute, 
   }
 }
 
+/** A held publish whose connection closed meanwhile: not produced (the device has no PUBACK and sends it again). */
+class SessionClosedError extends Error {
+  constructor() {
+    super('the connection closed while the publish was held by the rate limit');
+    this.name = 'SessionClosedError';
+  }
+}
+
 function sleepUntil(at: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
 }
@@ -112,9 +120,28 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
     let at = 0;
     if (ctx.limiter) {
       const now = Date.now();
-      at = ctx.limiter.reserve(session.device.deviceId, now);
-      if (at > now) ctx.counters.throttled++;
-      else at = 0;
+      const r = ctx.limiter.reserve(session.device, now);
+      if (!r.ok) {
+        // Further ahead than the bound: MQTT 3.1.1 cannot refuse one message, so the connection is
+        // closed without PUBACK (nothing of it produced); the device sends it again after reconnecting.
+        // The publishes before it finish first (behind the gate, then a turn of the event loop for
+        // one on the fast path), so each of them is acknowledged or not produced, never produced unacknowledged.
+        ctx.counters.rateLimitRefused++;
+        const error = new Error(`over the ${r.reason} message rate limit of ${r.limit}/s by more than ${ctx.rateLimitMaxWaitMs} ms`);
+        // later publishes queue behind the close, so none overtakes the refused one
+        const prev = session.gate;
+        const closing = (async () => {
+          if (prev) await prev;
+          await new Promise((resolve) => setImmediate(resolve));
+        })();
+        session.gate = closing;
+        void closing.then(() => done(error));
+        return;
+      }
+      if (r.waitMs > 0) {
+        ctx.counters.throttled++;
+        at = now + r.waitMs;
+      }
     }
 
     if (session.gate === undefined && at === 0 && !ORDERED_KINDS.has(route.kind)) {
@@ -132,7 +159,12 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
     const prev = session.gate;
     const work = (async () => {
       if (prev) await prev;
-      if (at > 0) await sleepUntil(at);
+      if (!session.open) throw new SessionClosedError();
+      if (at > 0) {
+        await sleepUntil(at);
+        // closed while held (over the bound, or the device left): no PUBACK can follow, so nothing is produced
+        if (!session.open) throw new SessionClosedError();
+      }
       await dispatch(ctx, session, route, text);
     })();
     const tail = work.then(noop, noop);
@@ -176,7 +208,7 @@ function failWith(
       reportBadInput(session, BadInput.MALFORMED_PAYLOAD, { topic, error: e.message });
     } else if (e instanceof RivuletError && e.status < 500) {
       ctx.logger.debug({ deviceId: session.device.deviceId, topic, error: e.message }, 'mqtt publish refused');
-    } else if (!(e instanceof QueueRejectedError)) {
+    } else if (!(e instanceof QueueRejectedError) && !(e instanceof SessionClosedError)) {
       ctx.logger.error({ err: e, deviceId: session.device.deviceId, topic }, 'mqtt publish handling failed');
     }
     done(e instanceof Error ? e : new Error(String(e)));
