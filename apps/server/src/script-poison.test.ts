@@ -81,4 +81,37 @@ describe('a message that hangs the script sandbox fails alone (issue #16)', () =
     await eventually(async () => (await app.storage.timeseries.count(good.id)) === 8, 15_000);
     expect(logs.some((l) => l.msg === 'script disabled')).toBe(false);
   });
+
+  interface Stats {
+    nodes: Array<{ nodeIndex: number; strikes: number; disabledRefusals: number; disabledUntil: number }>;
+  }
+
+  it('distinct poisoned messages disable the node: reported (log, stats, debug events), re-enabled after the cool-down', async () => {
+    const bad = await createDevice(app.url, jwt, 'poisoner-2');
+    const good = await createDevice(app.url, jwt, 'honest-2');
+    // Three different messages (RIVULET_SCRIPT_MAX_STRIKES defaults to 3).
+    for (let i = 1; i <= 3; i++) expect((await post(bad.token, { ts: i * 1000, values: { n: 1e9 + i, v: 0 } })).status).toBe(200);
+    const disabled = await eventually(async () => {
+      const r = await api<Stats>(app.url, jwt, `/api/ruleChain/${chainId}/stats`);
+      const n = r.body.nodes.find((x) => x.nodeIndex === 1);
+      return n && n.disabledUntil > 0 ? n : undefined;
+    }, 30_000);
+    expect(disabled.strikes).toBeGreaterThanOrEqual(3);
+    const logged = logs.find((l) => l.msg === 'rule node disabled');
+    expect(String(logged?.fields.error)).toMatch(/disabled until .*3 different messages hit its time limit or crashed the sandbox/);
+
+    // While disabled, a message is refused: a failure in the node's debug events, counted.
+    expect((await post(good.token, { ts: 1000, values: { n: 1, v: 1 } })).status).toBe(200);
+    await eventually(async () => {
+      const r = await api<{ data: Array<{ body: { error: string | null } }> }>(app.url, jwt, `/api/ruleChain/${chainId}/node/1/debug?pageSize=50&page=0`);
+      return r.body.data.some((e) => /is disabled until/.test(e.body.error ?? ''));
+    });
+    expect((await api<Stats>(app.url, jwt, `/api/ruleChain/${chainId}/stats`)).body.nodes[1]!.disabledRefusals).toBeGreaterThanOrEqual(1);
+
+    // After the cool-down (1.5 s here) the node runs again without the chain being saved.
+    await eventually(async () => (await api<Stats>(app.url, jwt, `/api/ruleChain/${chainId}/stats`)).body.nodes[1]!.disabledUntil === 0, 10_000);
+    expect((await post(good.token, { ts: 2000, values: { n: 1, v: 2 } })).status).toBe(200);
+    await eventually(async () => (await app.storage.timeseries.findLatest(good.id, ['v']))[0]?.value === 2, 10_000);
+  });
 });
+
