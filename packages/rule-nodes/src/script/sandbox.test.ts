@@ -1,7 +1,27 @@
 import type { JsonValue } from '@rivulet/core';
 import { recordingLogger, type LogEntry } from '@rivulet/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { TenantLimits } from '@rivulet/core';
+import type { RuleNodeServices } from '@rivulet/rule-engine';
 import { createScriptSandbox, ScriptError, type ScriptSandbox } from './sandbox';
+import { compileNodeScript } from './tb-script';
+
+const GLOBAL_LIMITS: TenantLimits = {
+  maxDevices: 0,
+  maxRuleChains: 0,
+  maxRuleNodesPerChain: 0,
+  transportDeviceMsgRateLimit: 0,
+  transportTenantMsgRateLimit: 0,
+  maxPayloadBytes: 0,
+  maxKeyLength: 0,
+  maxKeysPerMessage: 0,
+  maxWsSessionsPerTenant: 0,
+  maxWsSubscriptionsPerTenant: 0,
+  maxScriptExecutionMs: 0,
+  maxScriptMemoryMb: 0,
+  minGeneratorPeriodMs: 0,
+  maxDebugEventsPerNode: 0,
+};
 
 const params = ['msg', 'metadata', 'msgType'];
 const sandbox: ScriptSandbox = createScriptSandbox({ timeoutMs: 50, hardGraceMs: 150, memoryLimitBytes: 8 * 1024 * 1024 });
@@ -217,5 +237,24 @@ describe('script sandbox: limits', () => {
     expect((await failure(s.call(msg))).message).toMatch(/destroyed/);
     await sb.close();
     expect(() => sb.compile({ body: 'return 1;', params, name: 'y' })).toThrow(/closed/);
+  });
+});
+
+describe('script limits per tenant (TenantLimits)', () => {
+  it("each tenant's scripts run under its own maxScriptExecutionMs and maxScriptMemoryMb", async () => {
+    const sb = createScriptSandbox({ timeoutMs: 1000 });
+    try {
+      const limitsOf = (ms: number, mb: number) => ({ ...GLOBAL_LIMITS, maxScriptExecutionMs: ms, maxScriptMemoryMb: mb });
+      const services = (tenantId: string, limits: TenantLimits) => ({ scripts: sb, limits: () => limits, tenant: { tenantId, ownership: { owns: () => true } } }) as unknown as RuleNodeServices;
+      const body = { scriptLang: 'JS' as const, jsScript: 'if (msg.mem) { var a = []; for (;;) a.push(new Array(1000).fill(1)); } while (true) {}' };
+      const a = compileNodeScript(services('A', limitsOf(30, 4)), body, 'a');
+      const b = compileNodeScript(services('B', limitsOf(60, 8)), body, 'b');
+      expect((await failure(a.call([{}, {}, 'X']))).message).toMatch(/time limit of 30 ms/);
+      expect((await failure(b.call([{}, {}, 'X']))).message).toMatch(/time limit of 60 ms/);
+      const mem = await failure(a.call([{ mem: true }, {}, 'X']));
+      expect(mem.message).toMatch(/memory limit of 4 MB|time limit of 30 ms/);
+    } finally {
+      await sb.close();
+    }
   });
 });
