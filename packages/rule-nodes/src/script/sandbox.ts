@@ -165,7 +165,7 @@ export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptS
     counters.strikes++;
     if (!spec) return new ScriptError('timeout', message, { strike: true });
     const r = strikes.record(spec.id, call.key, hard, now());
-    if (r.disabledUntil === 0) return new ScriptError('timeout', message, { strike: true });
+    if (!r.justDisabled) return new ScriptError('timeout', message, { strike: true });
     counters.disables++;
     logger.warn(
       { ...spec.labels, script: spec.name, strikes: r.strikes, windowMs: policy.windowMs, cooldownMs: policy.cooldownMs, until: untilText(r.disabledUntil) },

@@ -38,7 +38,7 @@ export interface StrikeTracker {
   /** Before a call: refused while disabled, or for a message that already hung the sandbox. */
   admit(scriptId: number, key: string, now: number): Admission;
   /** After a call failed by a strike: the script's distinct strikes in the window, and whether they disabled it. */
-  record(scriptId: number, key: string, hard: boolean, now: number): { strikes: number; disabledUntil: number };
+  record(scriptId: number, key: string, hard: boolean, now: number): { strikes: number; disabledUntil: number; justDisabled: boolean };
   /** The script was destroyed. */
   forget(scriptId: number): void;
   disabledCount(now: number): number;
@@ -81,12 +81,14 @@ export function createStrikeTracker(policy: StrikePolicy): StrikeTracker {
       if (prev) prev.hard ||= hard;
       else s.recent.set(key, { at: now, hard });
       const strikes = s.recent.size;
-      if (s.disabledUntil === 0 && strikes >= policy.maxStrikes) {
+      // A call still in flight when the script was disabled adds to the count, it does not disable again.
+      const justDisabled = s.disabledUntil === 0 && strikes >= policy.maxStrikes;
+      if (justDisabled) {
         s.disabledUntil = now + policy.cooldownMs;
         // A fresh count after the cool-down; the messages that hung it stay refused while disabled anyway.
         s.recent.clear();
       }
-      return { strikes, disabledUntil: s.disabledUntil };
+      return { strikes, disabledUntil: s.disabledUntil, justDisabled };
     },
     forget(scriptId) {
       states.delete(scriptId);
