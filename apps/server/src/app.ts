@@ -13,6 +13,7 @@ import {
   createRuleEngine,
   createTenantServices,
   type BatchedDebugSink,
+  type DebugEvent,
   type RuleEngine,
   type RuleNodeServices,
 } from '@rivulet/rule-engine';
@@ -151,6 +152,13 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     logger,
     servicesFor: (tenantId) => servicesFor(tenantId),
     debugSink: () => debugSink,
+    // Each tenant's scripts get its own time and memory limits when they compile (tenantLimits);
+    // these are the defaults for scripts run for no tenant, and when strikes disable a script.
+    scripts: {
+      timeoutMs: config.RIVULET_SCRIPT_TIMEOUT_MS,
+      memoryLimitBytes: config.RIVULET_SCRIPT_MEMORY_MB * 1024 * 1024,
+      strikes: { maxStrikes: config.RIVULET_SCRIPT_MAX_STRIKES, windowMs: config.RIVULET_SCRIPT_STRIKE_WINDOW_MS, cooldownMs: config.RIVULET_SCRIPT_DISABLE_COOLDOWN_MS },
+    },
   });
   // REST API call and MQTT publish nodes: every connection checked against RIVULET_OUTBOUND_*.
   const outbound = createOutbound({ allow: config.RIVULET_OUTBOUND_ALLOW, deny: config.RIVULET_OUTBOUND_DENY, logger });
@@ -166,14 +174,15 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     outbound,
   };
   // Every chain, nested chain and test run runs on these bound to its tenant: another tenant's entities are refused.
-  const servicesFor = createTenantServices({ base: nodeServices, ownership: nodeCapabilities.ownership });
+  const servicesFor = createTenantServices({ base: nodeServices, ownership: nodeCapabilities.ownership, limits: tenantLimits });
   let ruleEngine: RuleEngine | undefined;
   let debugSink: BatchedDebugSink | undefined;
   let debugRetention: ReturnType<typeof setInterval> | undefined;
   if (roles.has('rule-engine')) {
     // Debug events leave the hot path through a buffer; each node keeps its newest N, for a while.
     debugSink = createBatchedDebugSink({
-      write: (events) => storage.debugEvents.saveBatch(events, { maxPerNode: config.RIVULET_DEBUG_EVENTS_PER_NODE }),
+      // Each tenant's events are capped at its maxDebugEventsPerNode (0: no cap).
+      write: (events) => saveDebugEvents(storage, events, tenantLimits),
       logger,
     });
     const ttlMs = config.RIVULET_DEBUG_EVENTS_TTL_SECONDS * 1000;
@@ -300,6 +309,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       ruleChains: createRuleChainService({
         registry,
         servicesFor,
+        // maxRuleChains for creating a chain; nodes per chain and generator period come with servicesFor.
+        limits: tenantLimits,
         // Counters of the chains this process's engine runs (the tenant's root chain).
         stats: (tenantId, chainId) => ruleEngine?.stats().chains.find((c) => c.tenantId === tenantId && c.chainId === chainId)?.nodes ?? null,
         // Chains a test run calls through rule chain nodes (run on the same side-effect-free services).
@@ -427,4 +438,18 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       return stopping;
     },
   };
+}
+
+/** One batch of debug events, written per tenant so that each keeps its own per-node cap. */
+async function saveDebugEvents(storage: Storage, events: DebugEvent[], limits: TenantLimitsSource): Promise<void> {
+  const byTenant = new Map<string, DebugEvent[]>();
+  for (const e of events) {
+    const list = byTenant.get(e.tenantId);
+    if (list) list.push(e);
+    else byTenant.set(e.tenantId, [e]);
+  }
+  for (const [tenantId, list] of byTenant) {
+    const cap = limits.forTenant(tenantId).maxDebugEventsPerNode;
+    await storage.debugEvents.saveBatch(list, cap > 0 ? { maxPerNode: cap } : {});
+  }
 }

@@ -153,6 +153,12 @@ export const NodeStatsSchema = z.object({
   out: z.record(z.string(), z.number()),
   errors: z.number(),
   timeMs: z.number(),
+  /** Messages that counted as strikes against the node (its script hit the time limit or crashed the sandbox). */
+  strikes: z.number(),
+  /** Messages the node refused while disabled (too many strikes in the window). */
+  disabledRefusals: z.number(),
+  /** While the node is disabled, until when (ms since epoch); 0 when it runs. */
+  disabledUntil: z.number(),
 });
 export type NodeStatsDto = z.infer<typeof NodeStatsSchema>;
 export const RuleChainStatsSchema = z.object({

@@ -22,6 +22,8 @@ export interface RuleChainsPort {
     nodeIndex?: number;
     msg: { type: string; data: JsonValue; metadata?: Record<string, string>; originator?: EntityId; ts?: number };
   }): Promise<TestRunResultDto>;
+  /** Rule chains the tenant may have (its maxRuleChains; 0 or absent: no limit). */
+  maxRuleChains?(tenantId: string): number;
   /** Counters of the chain as this process's engine runs it; null when it does not run it. */
   stats(tenantId: string, chainId: string): NodeStatsDto[] | null;
 }

@@ -305,7 +305,7 @@ describe('rule chain REST API', () => {
     const id = await importChain();
     const none = await req('GET', `/api/ruleChain/${id}/stats`);
     expect(none.body).toEqual({ ruleChainId: { entityType: 'RULE_CHAIN', id }, loaded: false, nodes: [] });
-    stats.set(`${admin.tenantId}/${id}`, [{ nodeIndex: 0, name: 'Switch', type: 't', in: 5, out: { 'Post telemetry': 5 }, errors: 0, timeMs: 1.5 }]);
+    stats.set(`${admin.tenantId}/${id}`, [{ nodeIndex: 0, name: 'Switch', type: 't', in: 5, out: { 'Post telemetry': 5 }, errors: 0, timeMs: 1.5, strikes: 0, disabledRefusals: 0, disabledUntil: 0 }]);
     const r = await req('GET', `/api/ruleChain/${id}/stats`);
     expect(r.body).toMatchObject({ loaded: true, nodes: [{ nodeIndex: 0, in: 5, out: { 'Post telemetry': 5 } }] });
   });

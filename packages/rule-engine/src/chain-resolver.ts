@@ -1,7 +1,7 @@
 import { errorMessage, silentLogger, type Logger } from '@rivulet/core';
 import { compileRuleChain, validateRuleChain, type CompiledChain, type DebugSink } from './chain';
 import type { NodeRegistry } from './registry';
-import { checkChainEntities } from './tenant-services';
+import { checkChainForTenant } from './tenant-services';
 import type { RuleChainResolver, RunnableChain, TenantServices } from './types';
 
 export interface RuleChainResolverOptions {
@@ -68,7 +68,7 @@ export function createRuleChainResolver(options: RuleChainResolverOptions): Chai
           if (!src) return null;
           const validated = validateRuleChain(src.json, options.registry);
           const services = options.servicesFor(tenantId);
-          await checkChainEntities(validated, services);
+          await checkChainForTenant(validated, services);
           return compileRuleChain({
             id: chainId,
             tenantId,

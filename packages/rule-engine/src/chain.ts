@@ -2,7 +2,7 @@ import { ErrorCode, RivuletError, errorMessage, withMsg, type Logger, type Msg }
 import { RuleChainJson, type DebugSettingsJson, type RuleChainMetadataJson } from './chain-schema';
 import { parseStrategy, type StrategyOverride } from './processing-strategy';
 import type { NodeRegistry } from './registry';
-import { Relation, type NodeContext, type Route, type RuleNode, type RuleNodeDefinition, type RuleNodeServices } from './types';
+import { Relation, type NodeContext, type NodeFault, type Route, type RuleNode, type RuleNodeDefinition, type RuleNodeServices } from './types';
 
 /** Hops one message may take through a chain before it is failed as a loop. */
 export const MAX_HOPS = 64;
@@ -23,6 +23,12 @@ export interface NodeStats {
   errors: number;
   /** Total time spent in process(), ms. */
   timeMs: number;
+  /** Messages that counted as strikes against the node (its script hit the time limit or crashed the sandbox). */
+  strikes: number;
+  /** Messages the node refused while it was disabled (too many strikes). */
+  disabledRefusals: number;
+  /** While the node is disabled, until when (ms); 0 when it runs. */
+  disabledUntil: number;
 }
 
 /** How long "debug all" lasts when switched on without an end (ThingsBoard's 15 minutes). */
@@ -277,7 +283,7 @@ export function compileRuleChain(options: {
         instance: n.def.create(n.config, services),
         ctx,
         links: chain.links[n.index] ?? new Map(),
-        stats: { nodeIndex: n.index, name: n.name, type: n.def.type, in: 0, out: {}, errors: 0, timeMs: 0 },
+        stats: { nodeIndex: n.index, name: n.name, type: n.def.type, in: 0, out: {}, errors: 0, timeMs: 0, strikes: 0, disabledRefusals: 0, disabledUntil: 0 },
         debugUntil: untilOf(n.debug, loadedAt),
         debugFailures: n.debug.failuresEnabled,
       };
@@ -319,13 +325,36 @@ export function compileRuleChain(options: {
     try {
       r = node.instance.process(msg, node.ctx);
     } catch (e) {
+      noteFault(node, e);
       return settled(node, index, msg, hops, out, failRoute(msg, e), errorMessage(e), t0, info);
     }
     if (!isPromiseLike<Route[]>(r)) return settled(node, index, msg, hops, out, r, undefined, t0, info);
     return Promise.resolve(r).then(
       (routes) => settled(node, index, msg, hops, out, routes, undefined, t0, info),
-      (e: unknown) => settled(node, index, msg, hops, out, failRoute(msg, e), errorMessage(e), t0, info),
+      (e: unknown) => {
+        noteFault(node, e);
+        return settled(node, index, msg, hops, out, failRoute(msg, e), errorMessage(e), t0, info);
+      },
     );
+  }
+
+  /**
+   * A node's error that says what it did to the node (NodeFault, from the script sandbox): counted,
+   * and the moment the node becomes disabled is logged once (the messages it then refuses are
+   * failures in its debug events, and counted).
+   */
+  function noteFault(node: CompiledNode, e: unknown): void {
+    if (typeof e !== 'object' || e === null) return;
+    const f = e as NodeFault;
+    if (f.nodeFault === 'strike') node.stats.strikes++;
+    else if (f.nodeFault === 'disabled') node.stats.disabledRefusals++;
+    const until = f.disabledUntil;
+    if (typeof until !== 'number' || until <= node.stats.disabledUntil) return;
+    const wasRunning = node.stats.disabledUntil <= now();
+    node.stats.disabledUntil = until;
+    if (wasRunning) {
+      node.ctx.logger.warn({ tenantId: options.tenantId, until: new Date(until).toISOString(), error: errorMessage(e) }, 'rule node disabled');
+    }
   }
 
   /** After a node ran: its counters and trace, then its routes followed. */
@@ -434,7 +463,10 @@ export function compileRuleChain(options: {
       if (typeof error === 'object') return error.then((e) => outcomeOf(e, outputs), failedOutcome);
       return Promise.resolve(outcomeOf(error, outputs));
     },
-    stats: () => nodes.filter(Boolean).map((n) => ({ ...n.stats, out: { ...n.stats.out } })),
+    stats: () => {
+      const t = now();
+      return nodes.filter(Boolean).map((n) => ({ ...n.stats, out: { ...n.stats.out }, disabledUntil: n.stats.disabledUntil > t ? n.stats.disabledUntil : 0 }));
+    },
     strategy: chain.strategy,
     setNodeDebug(nodeIndex, settings) {
       const node = nodes[nodeIndex];

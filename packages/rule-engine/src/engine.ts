@@ -3,7 +3,7 @@ import { Groups, Topics, type Broadcast, type ConsumedRecord, type Queue, type S
 import { compileRuleChain, validateRuleChain, type ChainOutcome, type CompiledChain, type DebugSink, type NodeStats } from './chain';
 import { mergeStrategy, retryPause, type ProcessingStrategy } from './processing-strategy';
 import type { NodeRegistry } from './registry';
-import { checkChainEntities } from './tenant-services';
+import { checkChainForTenant } from './tenant-services';
 import type { TenantServices } from './types';
 
 /** Where the engine finds each tenant's root chain (the server backs it with storage). */
@@ -113,7 +113,7 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
         const validated = validateRuleChain(src.json, options.registry);
         const services = options.servicesFor(tenantId);
         // A chain saved before entity checks existed (or naming a device since deleted) fails here, clearly.
-        await checkChainEntities(validated, services);
+        await checkChainForTenant(validated, services);
         const compiled = compileRuleChain({
           id: src.id,
           tenantId,

@@ -45,6 +45,8 @@ export { createRuleChainResolver, type ChainResolver, type RuleChainResolverOpti
 export {
   bindServicesToTenant,
   checkChainEntities,
+  checkChainForTenant,
+  checkChainLimits,
   createOwnershipCache,
   createTenantServices,
   EntityAccessError,

@@ -1,8 +1,9 @@
+import type { TenantLimitsSource } from '@rivulet/core';
 import { z } from 'zod';
 import { validateRuleChain, type NodeStats } from './chain';
 import type { NodeRegistry } from './registry';
 import { testRunChain, type TestRunInput, type TestRunResult } from './test-run';
-import { checkChainEntities } from './tenant-services';
+import { checkChainForTenant } from './tenant-services';
 import type { NodeCategory, TenantServices } from './types';
 
 /** A node type as the web editor needs it: what it is, where its links may go, and its form. */
@@ -66,6 +67,8 @@ export interface RuleChainServiceOptions {
   /** A tenant's chain in ThingsBoard's JSON, for rule chain nodes in test runs; null when there is none. */
   loadChain?: (tenantId: string, chainId: string) => Promise<unknown | null>;
   testRunTimeoutMs?: number;
+  /** Each tenant's limits: maxRuleChains (nodes per chain and generator period come with servicesFor). */
+  limits?: TenantLimitsSource;
 }
 
 export function createRuleChainService(options: RuleChainServiceOptions) {
@@ -77,7 +80,7 @@ export function createRuleChainService(options: RuleChainServiceOptions) {
      * for this tenant: entities its nodes name (a generator's originator) must be the tenant's.
      */
     async validate(json: unknown, tenantId: string): Promise<void> {
-      await checkChainEntities(validateRuleChain(json, registry), options.servicesFor(tenantId));
+      await checkChainForTenant(validateRuleChain(json, registry), options.servicesFor(tenantId));
     },
     nodeTypes(): NodeTypeDescription[] {
       nodeTypes ??= describeNodeTypes(registry);
@@ -91,6 +94,10 @@ export function createRuleChainService(options: RuleChainServiceOptions) {
         ...(options.loadChain ? { loadChain: options.loadChain } : {}),
         ...(options.testRunTimeoutMs !== undefined ? { timeoutMs: options.testRunTimeoutMs } : {}),
       });
+    },
+    /** Rule chains the tenant may have (0: no limit). */
+    maxRuleChains(tenantId: string): number {
+      return options.limits?.forTenant(tenantId).maxRuleChains ?? 0;
     },
     stats(tenantId: string, chainId: string): NodeStats[] | null {
       return options.stats?.(tenantId, chainId) ?? null;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { validateRuleChain } from './chain';
 import { createNodeRegistry } from './registry';
-import { bindServicesToTenant, checkChainEntities, createOwnershipCache, EntityAccessError } from './tenant-services';
+import { bindServicesToTenant, checkChainEntities, checkChainForTenant, createOwnershipCache, createTenantServices, EntityAccessError } from './tenant-services';
 import { createDryRunServices, testRunChain } from './test-run';
 import { createRecordingServices } from './testing';
 import { defineNode, Relation, type EntityOwnership } from './types';
@@ -165,5 +165,36 @@ describe('checkChainEntities', () => {
     await expect(checkChainEntities(chain(devA), bound)).rejects.toThrow(/node 0 "Gen": deviceId: DEVICE dev-a is not an entity of this tenant/);
     await expect(checkChainEntities(chain(devB), bound)).resolves.toBeUndefined();
     await expect(checkChainEntities(chain(B), bound)).resolves.toBeUndefined();
+  });
+});
+
+describe('checkChainForTenant: the tenant\'s limits on save and load', () => {
+  const periodic = defineNode({
+    type: 'test.periodic',
+    category: 'action',
+    name: 'periodic',
+    description: 'fires every period',
+    configSchema: z.object({ periodInSeconds: z.number() }),
+    configVersion: 0,
+    relations: [Relation.SUCCESS],
+    checkLimits: (c, l) => (c.periodInSeconds * 1000 < l.minGeneratorPeriodMs ? { field: 'periodInSeconds', message: `under ${l.minGeneratorPeriodMs} ms` } : undefined),
+    create: () => ({ process: (msg) => [{ relation: Relation.SUCCESS, msg }] }),
+  });
+  const registry = createNodeRegistry([periodic]);
+  const chain = (periods: number[]) =>
+    validateRuleChain({ ruleChain: { name: 'c' }, metadata: { nodes: periods.map((p) => ({ type: 'test.periodic', name: 'P', configuration: { periodInSeconds: p } })) } }, registry);
+  const none = { maxDevices: 0, maxRuleChains: 0, maxRuleNodesPerChain: 0, transportDeviceMsgRateLimit: 0, transportTenantMsgRateLimit: 0, maxPayloadBytes: 0, maxKeyLength: 0, maxKeysPerMessage: 0, maxWsSessionsPerTenant: 0, maxWsSubscriptionsPerTenant: 0, maxScriptExecutionMs: 0, maxScriptMemoryMb: 0, minGeneratorPeriodMs: 0, maxDebugEventsPerNode: 0 };
+  // Tenant A is held to 2 nodes and 1 s; tenant B has no limits.
+  const servicesFor = createTenantServices({
+    base: createRecordingServices(),
+    ownership,
+    limits: { forTenant: (t) => (t === A ? { ...none, maxRuleNodesPerChain: 2, minGeneratorPeriodMs: 1000 } : none) },
+  });
+
+  it('refuses a chain over tenant A\'s limits, naming the limit, and lets tenant B run the same chain', async () => {
+    await expect(checkChainForTenant(chain([1, 1, 1]), servicesFor(A))).rejects.toThrow('Rule chain "c" has 3 nodes: this tenant\'s limit is 2 nodes per rule chain (maxRuleNodesPerChain)');
+    await expect(checkChainForTenant(chain([0.1]), servicesFor(A))).rejects.toThrow('Invalid configuration of node 0 "P": periodInSeconds: under 1000 ms');
+    await expect(checkChainForTenant(chain([1, 2]), servicesFor(A))).resolves.toBeUndefined();
+    await expect(checkChainForTenant(chain([0.1, 0.1, 0.1]), servicesFor(B))).resolves.toBeUndefined();
   });
 });

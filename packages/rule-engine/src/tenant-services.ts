@@ -1,4 +1,4 @@
-import { ErrorCode, RivuletError } from '@rivulet/core';
+import { ErrorCode, RivuletError, overLimit, type TenantLimits, type TenantLimitsSource } from '@rivulet/core';
 import { InvalidRuleChainError, type ValidatedChain } from './chain';
 import type { AlarmService, DeviceLookup, EntityOwnership, RuleChainResolver, RuleNodeServices, RuleRpcService, TenantScope, TenantServices } from './types';
 
@@ -22,7 +22,7 @@ type Check = void | Promise<void>;
  * must be the bound tenant's. A cache hit in the ownership answers synchronously, so an allowed
  * write adds no await (the batching behind save() is unchanged).
  */
-export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope): RuleNodeServices {
+export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope, limits?: TenantLimitsSource): RuleNodeServices {
   const { tenantId, ownership } = scope;
   const deny = (id: string) => new EntityAccessError(tenantId, id);
 
@@ -117,6 +117,7 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope)
     ...(devices ? { devices } : {}),
     ...(ruleChains ? { ruleChains } : {}),
     ...(rpc ? { rpc } : {}),
+    ...(limits ? { limits: () => limits.forTenant(tenantId) } : {}),
     tenant: scope,
   };
 }
@@ -125,16 +126,51 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope)
  * The composition root's one way to hand services to chains: `servicesFor(tenantId)` is `base`
  * bound to that tenant (made once per tenant and reused).
  */
-export function createTenantServices(options: { base: RuleNodeServices; ownership: EntityOwnership }): TenantServices {
+export function createTenantServices(options: {
+  base: RuleNodeServices;
+  ownership: EntityOwnership;
+  /** Each tenant's limits (script time and memory, nodes per chain, generator period). */
+  limits?: TenantLimitsSource;
+}): TenantServices {
   const bound = new Map<string, RuleNodeServices>();
   return (tenantId) => {
     let s = bound.get(tenantId);
     if (!s) {
-      s = bindServicesToTenant(options.base, { tenantId, ownership: options.ownership });
+      s = bindServicesToTenant(options.base, { tenantId, ownership: options.ownership }, options.limits);
       bound.set(tenantId, s);
     }
     return s;
   };
+}
+
+/**
+ * Refuses a chain over the tenant's limits: more nodes than maxRuleNodesPerChain, or a node whose
+ * configuration its own checkLimits refuses (a generator faster than minGeneratorPeriodMs). The
+ * error names the limit (and the node and field).
+ */
+export function checkChainLimits(chain: ValidatedChain, limits: TenantLimits): void {
+  if (overLimit(limits.maxRuleNodesPerChain, chain.nodes.length)) {
+    throw new InvalidRuleChainError(
+      `Rule chain "${chain.name}" has ${chain.nodes.length} nodes: this tenant's limit is ${limits.maxRuleNodesPerChain} nodes per rule chain (maxRuleNodesPerChain)`,
+      { field: 'metadata.nodes', limit: 'maxRuleNodesPerChain' },
+    );
+  }
+  for (const n of chain.nodes) {
+    const problem = n.def.checkLimits?.(n.config as never, limits);
+    if (!problem) continue;
+    throw new InvalidRuleChainError(`Invalid configuration of node ${n.index} "${n.name || n.def.type}": ${problem.field}: ${problem.message}`, {
+      nodeIndex: n.index,
+      nodeName: n.name,
+      field: problem.field,
+    });
+  }
+}
+
+/** What a chain must pass for its tenant, on save and on load: its limits, then the entities it names. */
+export async function checkChainForTenant(chain: ValidatedChain, services: RuleNodeServices): Promise<void> {
+  const limits = services.limits?.();
+  if (limits) checkChainLimits(chain, limits);
+  await checkChainEntities(chain, services);
 }
 
 /**

@@ -19,7 +19,7 @@ import { newRuleAlarm } from './alarm';
 import { compileRuleChain, validateRuleChain, type CompiledChain, type NodeTrace, type ValidatedChain } from './chain';
 import { createRecordingOutbound, type RecordedHttpCall, type RecordedMqttPublish } from './recording-outbound';
 import type { NodeRegistry } from './registry';
-import { bindServicesToTenant, checkChainEntities } from './tenant-services';
+import { bindServicesToTenant, checkChainForTenant } from './tenant-services';
 import type { EntityOwnership, AlarmService, KafkaProducer, RuleAlarm, RuleChainResolver, RuleNodeServices, RuleRpcService } from './types';
 
 /** A write (or other side effect) a node asked for during a test run: recorded, never carried out. */
@@ -175,6 +175,8 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
     // Read-only or pure: used as they are.
     ...(real.devices ? { devices: local ? { get: (t, id) => (id === local ? Promise.resolve(null) : real.devices!.get(t, id)) } : real.devices } : {}),
     ...(real.scripts ? { scripts: real.scripts } : {}),
+    // The tenant's limits apply to test runs too (script time and memory).
+    ...(real.limits ? { limits: real.limits } : {}),
     // Never the real resolver: its chains run on the real services.
     ...(options.ruleChains ? { ruleChains: options.ruleChains } : {}),
   };
@@ -269,7 +271,7 @@ export async function testRunChain(input: TestRunInput): Promise<TestRunResult> 
     throw new BadRequestError(`Test run for tenant ${input.tenantId} on services bound to another tenant`);
   }
   const validated = validateRuleChain(input.chain, input.registry);
-  await checkChainEntities(validated, input.services);
+  await checkChainForTenant(validated, input.services);
   let chain: ValidatedChain = validated;
   if (input.nodeIndex !== undefined) {
     const node = validated.nodes.find((n) => n.index === input.nodeIndex);
@@ -294,7 +296,7 @@ export async function testRunChain(input: TestRunInput): Promise<TestRunResult> 
           const json = await loadChain(tenantId, chainId);
           if (json === null) return null;
           const nested = validateRuleChain(json, input.registry);
-          await checkChainEntities(nested, input.services);
+          await checkChainForTenant(nested, input.services);
           const c = compileRuleChain({ id: chainId, chain: nested, ...common });
           compiledChains.push(c);
           return c;

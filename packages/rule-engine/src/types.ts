@@ -9,6 +9,7 @@ import type {
   TsPoint,
   AttributeKv,
   TsKv,
+  TenantLimits,
   ToDeviceRpcRequest,
   ToServerRpcReply,
 } from '@rivulet/core';
@@ -77,6 +78,12 @@ export interface RuleNodeServices {
    * an entity id refuses entities of other tenants; test runs and chain loads check with it too.
    */
   readonly tenant?: TenantScope;
+  /**
+   * The limits of the tenant these services are bound to (its profile over the global defaults),
+   * read when needed: script time and memory when a node compiles its script, the node count and
+   * generator period when a chain is saved or loaded. Absent: no tenant limits apply.
+   */
+  readonly limits?: () => TenantLimits;
 }
 
 /**
@@ -187,9 +194,24 @@ export interface KafkaProducer {
 
 /** A script function compiled once in the sandbox, called per message with JSON in and out. */
 export interface CompiledScript {
-  /** Resolves with the function's result as JSON (undefined becomes null); rejects with a ScriptError. */
-  call(args: readonly JsonValue[]): Promise<JsonValue>;
+  /**
+   * Resolves with the function's result as JSON (undefined becomes null); rejects with a ScriptError.
+   * `key` names the message (its id): strikes against the script count distinct keys, so the
+   * retries of one message count once. No key: every call is a message of its own.
+   */
+  call(args: readonly JsonValue[], options?: { key?: string }): Promise<JsonValue>;
   destroy(): void;
+}
+
+/**
+ * What an error thrown by a node may say about the node itself (the script sandbox's errors do):
+ * `strike`, the message counted against the node (it hit its script's time limit or crashed the
+ * sandbox); `disabled`, the node refused the message because it is disabled, until `disabledUntil`
+ * (ms). The chain counts both in the node's stats and logs when a node becomes disabled.
+ */
+export interface NodeFault {
+  readonly nodeFault?: 'strike' | 'disabled' | undefined;
+  readonly disabledUntil?: number | undefined;
 }
 
 export interface ScriptRunner {
@@ -205,6 +227,8 @@ export interface ScriptRunner {
     prelude?: string;
     timeoutMs?: number;
     memoryLimitBytes?: number;
+    /** Fields for the sandbox's log lines about this script (the tenant's id). */
+    labels?: Readonly<Record<string, string>>;
   }): CompiledScript;
 }
 
@@ -261,9 +285,15 @@ export interface RuleNodeDefinition<S extends z.ZodType = z.ZodType> {
   readonly relationsDynamic?: boolean;
   /**
    * Entities the configuration names (a generator's originator, ...): a chain is refused on save and
-   * on load unless each belongs to the chain's tenant (checkChainEntities).
+   * on load unless each belongs to the chain's tenant (checkChainForTenant).
    */
   entityRefs?(config: z.output<S>): ReadonlyArray<{ field: string; entityType: string; id: string }>;
+  /**
+   * Checks the configuration against the tenant's limits (a generator's period against
+   * minGeneratorPeriodMs): the problem with the field it concerns, or undefined. A chain is refused
+   * on save and on load when a node answers one.
+   */
+  checkLimits?(config: z.output<S>, limits: TenantLimits): { field: string; message: string } | undefined;
   /** Called once per node when a chain is loaded: compile scripts here, not per message. */
   create(config: z.output<S>, services: RuleNodeServices): RuleNode;
 }

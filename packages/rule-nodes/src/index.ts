@@ -46,7 +46,17 @@ import { outputNode } from './nodes/output.node.js';
 
 // Single nodes are reached through builtinNodes (by type); these few are exported for tests and embedders.
 export { logNode, msgTypeSwitchNode, saveAttributesNode, saveTimeseriesNode };
-export { createScriptSandbox, defaultScriptSandbox, checkScriptSyntax, ScriptError, type ScriptSandbox, type ScriptSandboxOptions } from './script/sandbox';
+export {
+  createScriptSandbox,
+  defaultScriptSandbox,
+  checkScriptSyntax,
+  DEFAULT_STRIKE_POLICY,
+  ScriptError,
+  type ScriptSandbox,
+  type ScriptSandboxOptions,
+  type ScriptSandboxStats,
+  type StrikePolicy,
+} from './script/sandbox';
 export { SKIPPED } from './util/sampling';
 export { MAX_CHAIN_DEPTH } from './nodes/rule-chain.node.js';
 export { MSG_TYPE_RELATIONS } from './nodes/msg-type-switch.node.js';

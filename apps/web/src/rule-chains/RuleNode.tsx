@@ -31,7 +31,9 @@ export type InputFlowNode = Node<Record<string, never>, 'chainInput'>;
 
 function statsLine(s: NodeStatsDto): string {
   const out = Object.values(s.out).reduce((a, b) => a + b, 0);
-  return `in ${s.in} · out ${out}`;
+  // A node disabled by script strikes says so (and until when) where its counters are.
+  const disabled = s.disabledUntil > Date.now() ? ` · disabled until ${new Date(s.disabledUntil).toLocaleTimeString()}` : '';
+  return `in ${s.in} · out ${out}${disabled}`;
 }
 
 export const RuleNodeView = memo(function RuleNodeView({ data, selected }: NodeProps<RuleFlowNode>) {

@@ -25,7 +25,7 @@ import {
 } from '@rivulet/api-types';
 import { ErrorCode, LiveChannel, newId, RivuletError, type JsonValue, type RuleChainEvent } from '@rivulet/core';
 import type { DebugEventRecord, RuleChainRecord, RuleChainSave } from '@rivulet/storage';
-import { ApiError, badParam, notFound } from '../api-error';
+import { ApiError, badParam, notFound, permissionDenied } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { pageParams, enumParam, parseBody, parseId } from '../params';
 import { ok, type RouteDef, type RouteDoc } from '../router';
@@ -203,6 +203,17 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
     return rec;
   }
 
+  /**
+   * Refuses one more chain than the tenant's maxRuleChains with 403 (ThingsBoard refuses it too).
+   * Two creates at the same moment may both pass: the limit is a guard against runaway use, not a quota ledger.
+   */
+  async function checkChainCount(tenantId: string): Promise<void> {
+    const max = deps.ruleChains?.maxRuleChains?.(tenantId) ?? 0;
+    if (max <= 0) return;
+    const { totalElements } = await storage.ruleChains.list(tenantId, { page: 0, pageSize: 1 });
+    if (totalElements >= max) throw permissionDenied(`Can't create more than ${max} rule chains: this tenant's limit (maxRuleChains) is reached`);
+  }
+
   function nodeIndexOf(rec: RuleChainRecord, raw: string | undefined): number {
     const n = Number(raw);
     const count = storedMetadata(rec).nodes.length;
@@ -224,6 +235,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
       const input = parseBody(RuleChainSaveRequestSchema, await ctx.body());
       if (input.type === 'EDGE') throw badParam('Edge rule chains are not supported');
       const existing = input.id ? await chainOf(user.tenantId, input.id.id) : undefined;
+      if (!existing) await checkChainCount(user.tenantId);
       const rec = {
         id: existing?.id ?? newId(),
         tenantId: user.tenantId,
@@ -302,6 +314,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
     route('POST', '/api/ruleChain/import', { summary: "Import a rule chain in ThingsBoard's export format", body: RuleChainExportSchema, response: RuleChainSchema, createsId: ['ruleChainId'] }, async (ctx, user) => {
       const input = parseBody(RuleChainExportSchema, await ctx.body());
       noRuleChainConnections(input.metadata.ruleChainConnections);
+      await checkChainCount(user.tenantId);
       const nodes = normalizeNodes(input.metadata.nodes, false);
       const rec = {
         id: newId(),

@@ -1,7 +1,7 @@
 import { BadRequestError, withMsg, type JsonValue, type Msg } from '@rivulet/core';
 import { defineNode, Relation, type CompiledScript, type RuleAlarm } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { compileNodeScript, msgArgs, ScriptLang } from '../script/tb-script';
+import { compileNodeScript, msgArgs, msgKey, ScriptLang } from '../script/tb-script';
 import type { ScriptLang as ScriptLangType } from '../script/tb-script';
 import { ALARM_DETAILS_TEMPLATE, AlarmSeverity, alarmMsg, isSeverity } from '../util/alarm';
 import { isObject, msgTs, requireCapability, tbBool } from '../util/data';
@@ -14,7 +14,7 @@ export const UPDATED = 'Updated';
 export async function buildDetails(script: CompiledScript | undefined, msg: Msg, previous: RuleAlarm | null): Promise<JsonValue | undefined> {
   if (!script) return undefined;
   const input = previous && previous.details !== null ? withMsg(msg, { metadata: { ...msg.metadata, prevAlarmDetails: JSON.stringify(previous.details) } }) : msg;
-  return script.call(msgArgs(input));
+  return script.call(msgArgs(input), msgKey(msg));
 }
 
 export function alarmScript(

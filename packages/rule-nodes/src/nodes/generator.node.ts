@@ -35,6 +35,14 @@ export const generatorNode = defineNode({
   // The originator must be the chain's tenant's (checked on save and load), as ThingsBoard's checkTenantEntity.
   entityRefs: (config) =>
     config.originatorId && isUuid(config.originatorId) ? [{ field: 'originatorId', entityType: config.originatorType ?? 'DEVICE', id: config.originatorId }] : [],
+  // ThingsBoard's tenant profile bounds how often a generator may fire (0.0001 s would be 10,000 messages/s).
+  checkLimits: (config, limits) =>
+    limits.minGeneratorPeriodMs > 0 && config.periodInSeconds * 1000 < limits.minGeneratorPeriodMs
+      ? {
+          field: 'periodInSeconds',
+          message: `${config.periodInSeconds} s is shorter than this tenant's minimum generator period of ${limits.minGeneratorPeriodMs / 1000} s (minGeneratorPeriodMs)`,
+        }
+      : undefined,
   create(config, services) {
     const script = compileNodeScript(services, config, 'generator', ['prevMsg', 'prevMetadata', 'prevMsgType']);
     const periodMs = Math.round(config.periodInSeconds * 1000);

@@ -1,6 +1,6 @@
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { asFilterResult, compileNodeScript, msgArgs, scriptFields } from '../script/tb-script';
+import { asFilterResult, compileNodeScript, msgArgs, msgKey, scriptFields } from '../script/tb-script';
 
 /** ThingsBoard's `function Filter(msg, metadata, msgType)`: returns a boolean. */
 export const scriptFilterNode = defineNode({
@@ -16,7 +16,7 @@ export const scriptFilterNode = defineNode({
     const script = compileNodeScript(services, config, 'filter');
     return {
       async process(msg) {
-        const ok = asFilterResult(await script.call(msgArgs(msg)));
+        const ok = asFilterResult(await script.call(msgArgs(msg), msgKey(msg)));
         return [{ relation: ok ? Relation.TRUE : Relation.FALSE, msg }];
       },
       destroy: () => script.destroy(),

@@ -1,6 +1,6 @@
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { asSwitchRelations, compileNodeScript, msgArgs, scriptFields } from '../script/tb-script';
+import { asSwitchRelations, compileNodeScript, msgArgs, msgKey, scriptFields } from '../script/tb-script';
 
 const DEFAULT_SWITCH = `function nextRelation(metadata, msg) {
     return ['one', 'nine'];
@@ -25,7 +25,7 @@ export const scriptSwitchNode = defineNode({
     const script = compileNodeScript(services, config, 'switch');
     return {
       async process(msg) {
-        const relations = asSwitchRelations(await script.call(msgArgs(msg)));
+        const relations = asSwitchRelations(await script.call(msgArgs(msg), msgKey(msg)));
         return [...new Set(relations)].map((relation) => ({ relation, msg }));
       },
       destroy: () => script.destroy(),

@@ -1,6 +1,6 @@
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
-import { asTransformResults, compileNodeScript, msgArgs, scriptFields } from '../script/tb-script';
+import { asTransformResults, compileNodeScript, msgArgs, msgKey, scriptFields } from '../script/tb-script';
 
 /** ThingsBoard's `function Transform(msg, metadata, msgType)`: returns {msg, metadata, msgType} or an array of them. */
 export const scriptTransformNode = defineNode({
@@ -16,7 +16,7 @@ export const scriptTransformNode = defineNode({
     const script = compileNodeScript(services, config, 'transform');
     return {
       async process(msg) {
-        const out = asTransformResults(await script.call(msgArgs(msg)), msg);
+        const out = asTransformResults(await script.call(msgArgs(msg), msgKey(msg)), msg);
         return out.map((m) => ({ relation: Relation.SUCCESS, msg: m }));
       },
       destroy: () => script.destroy(),

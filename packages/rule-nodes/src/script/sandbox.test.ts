@@ -1,6 +1,27 @@
 import type { JsonValue } from '@rivulet/core';
+import { recordingLogger, type LogEntry } from '@rivulet/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { TenantLimits } from '@rivulet/core';
+import type { RuleNodeServices } from '@rivulet/rule-engine';
 import { createScriptSandbox, ScriptError, type ScriptSandbox } from './sandbox';
+import { compileNodeScript } from './tb-script';
+
+const GLOBAL_LIMITS: TenantLimits = {
+  maxDevices: 0,
+  maxRuleChains: 0,
+  maxRuleNodesPerChain: 0,
+  transportDeviceMsgRateLimit: 0,
+  transportTenantMsgRateLimit: 0,
+  maxPayloadBytes: 0,
+  maxKeyLength: 0,
+  maxKeysPerMessage: 0,
+  maxWsSessionsPerTenant: 0,
+  maxWsSubscriptionsPerTenant: 0,
+  maxScriptExecutionMs: 0,
+  maxScriptMemoryMb: 0,
+  minGeneratorPeriodMs: 0,
+  maxDebugEventsPerNode: 0,
+};
 
 const params = ['msg', 'metadata', 'msgType'];
 const sandbox: ScriptSandbox = createScriptSandbox({ timeoutMs: 50, hardGraceMs: 150, memoryLimitBytes: 8 * 1024 * 1024 });
@@ -138,14 +159,71 @@ describe('script sandbox: limits', () => {
     expect(sandbox.stats().restarts).toBeGreaterThanOrEqual(1);
   });
 
-  it('a script that keeps hanging the sandbox is disabled', async () => {
-    const sb = createScriptSandbox({ timeoutMs: 20, hardGraceMs: 50, maxHardKills: 2 });
+  it('a hard kill restarts the worker once, not in a loop (issue #16)', async () => {
+    const logs: LogEntry[] = [];
+    const sb = createScriptSandbox({ timeoutMs: 20, hardGraceMs: 40, logger: recordingLogger(logs) });
     try {
-      const s = sb.compile({ body: 'return Array(1e9).indexOf(1);', params, name: 'bad' });
-      for (let i = 0; i < 2; i++) expect((await failure(s.call(msg))).kind).toBe('timeout');
-      const e = await failure(s.call(msg));
-      expect(e.kind).toBe('disabled');
-      expect(e.message).toMatch(/disabled: it hung the sandbox 2 times/);
+      const s = sb.compile({ body: 'return Array(1e9).indexOf(1);', params, name: 'hang' });
+      expect((await failure(s.call(msg))).message).toMatch(/stopped \(the sandbox was restarted\)/);
+      // The watchdog checks every 20 ms: before the fix it restarted the missing worker at each check.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(sb.stats().restarts).toBe(1);
+      expect(logs.filter((l) => l.msg === 'script sandbox restarted')).toHaveLength(1);
+      // The next call starts a fresh worker.
+      const ok = sb.compile({ body: 'return msg.n;', params, name: 'ok' });
+      expect(await ok.call([{ n: 5 }, {}, 'X'])).toBe(5);
+      expect(sb.stats().restarts).toBe(1);
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('the retries of one message are one strike; a message that hung the sandbox is not run again', async () => {
+    const sb = createScriptSandbox({ timeoutMs: 20, hardGraceMs: 40, strikes: { maxStrikes: 2 } });
+    try {
+      const s = sb.compile({ body: 'if (msg.n) return Array(msg.n).indexOf(1); return "fine";', params, name: 'sized' });
+      const poisoned = { key: 'msg-1' };
+      const first = await failure(s.call([{ n: 1e9 }, {}, 'X'], poisoned));
+      expect(first.kind).toBe('timeout');
+      expect(first.nodeFault).toBe('strike');
+      for (let i = 0; i < 4; i++) {
+        const again = await failure(s.call([{ n: 1e9 }, {}, 'X'], poisoned));
+        expect(again.message).toMatch(/hung the sandbox on this message before \(time limit of 20 ms\): not run again/);
+        expect(again.nodeFault).toBeUndefined();
+      }
+      // One restart for the message, however often it is retried; the script still runs for others.
+      expect(sb.stats()).toMatchObject({ restarts: 1, strikes: 1, disables: 0, disabled: 0 });
+      expect(await s.call([{}, {}, 'X'], { key: 'msg-2' })).toBe('fine');
+    } finally {
+      await sb.close();
+    }
+  });
+
+  it('strikes of distinct messages disable a script for the cool-down; then it runs again', async () => {
+    let clock = Date.now();
+    const logs: LogEntry[] = [];
+    const sb = createScriptSandbox({ timeoutMs: 20, strikes: { maxStrikes: 2, windowMs: 10_000, cooldownMs: 5_000 }, now: () => clock, logger: recordingLogger(logs) });
+    try {
+      const s = sb.compile({ body: 'if (msg.loop) { while (true) {} } return msg.n;', params, name: 'loopy', labels: { tenantId: 't1' } });
+      const loop: JsonValue[] = [{ loop: true }, {}, 'X'];
+      // The same message twice (a retry) is one strike.
+      expect((await failure(s.call(loop, { key: 'a' }))).nodeFault).toBe('strike');
+      expect((await failure(s.call(loop, { key: 'a' }))).nodeFault).toBe('strike');
+      expect(await s.call([{ n: 1 }, {}, 'X'], { key: 'ok-1' })).toBe(1);
+      // A second message: the script is disabled, and the error says until when.
+      const disabling = await failure(s.call(loop, { key: 'b' }));
+      expect(disabling.message).toMatch(/now disabled until .*2 different messages hit its time limit or crashed the sandbox within 10 s/);
+      expect(disabling.disabledUntil).toBe(clock + 5_000);
+      const refused = await failure(s.call([{ n: 2 }, {}, 'X'], { key: 'ok-2' }));
+      expect(refused.kind).toBe('disabled');
+      expect(refused.nodeFault).toBe('disabled');
+      expect(sb.stats()).toMatchObject({ disables: 1, disabled: 1 });
+      expect(logs.find((l) => l.msg === 'script disabled')?.fields).toMatchObject({ tenantId: 't1', script: 'loopy', strikes: 2 });
+      // After the cool-down it runs again by itself.
+      clock += 5_000;
+      expect(await s.call([{ n: 3 }, {}, 'X'], { key: 'ok-3' })).toBe(3);
+      expect(sb.stats().disabled).toBe(0);
+      expect(logs.some((l) => l.msg === 'script re-enabled')).toBe(true);
     } finally {
       await sb.close();
     }
@@ -159,5 +237,24 @@ describe('script sandbox: limits', () => {
     expect((await failure(s.call(msg))).message).toMatch(/destroyed/);
     await sb.close();
     expect(() => sb.compile({ body: 'return 1;', params, name: 'y' })).toThrow(/closed/);
+  });
+});
+
+describe('script limits per tenant (TenantLimits)', () => {
+  it("each tenant's scripts run under its own maxScriptExecutionMs and maxScriptMemoryMb", async () => {
+    const sb = createScriptSandbox({ timeoutMs: 1000 });
+    try {
+      const limitsOf = (ms: number, mb: number) => ({ ...GLOBAL_LIMITS, maxScriptExecutionMs: ms, maxScriptMemoryMb: mb });
+      const services = (tenantId: string, limits: TenantLimits) => ({ scripts: sb, limits: () => limits, tenant: { tenantId, ownership: { owns: () => true } } }) as unknown as RuleNodeServices;
+      const body = { scriptLang: 'JS' as const, jsScript: 'if (msg.mem) { var a = []; for (;;) a.push(new Array(1000).fill(1)); } while (true) {}' };
+      const a = compileNodeScript(services('A', limitsOf(30, 4)), body, 'a');
+      const b = compileNodeScript(services('B', limitsOf(60, 8)), body, 'b');
+      expect((await failure(a.call([{}, {}, 'X']))).message).toMatch(/time limit of 30 ms/);
+      expect((await failure(b.call([{}, {}, 'X']))).message).toMatch(/time limit of 60 ms/);
+      const mem = await failure(a.call([{ mem: true }, {}, 'X']));
+      expect(mem.message).toMatch(/memory limit of 4 MB|time limit of 30 ms/);
+    } finally {
+      await sb.close();
+    }
   });
 });

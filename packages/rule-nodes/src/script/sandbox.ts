@@ -1,7 +1,11 @@
 import { Worker } from 'node:worker_threads';
-import { ErrorCode, RivuletError, errorMessage, silentLogger, type JsonValue, type Logger } from '@rivulet/core';
+import { errorMessage, silentLogger, type JsonValue, type Logger } from '@rivulet/core';
 import type { CompiledScript, ScriptRunner } from '@rivulet/rule-engine';
-import { getQuickJS } from 'quickjs-emscripten';
+import { checkScriptSyntax, ScriptError, type ScriptErrorKind } from './script-error';
+import { createStrikeTracker, DEFAULT_STRIKE_POLICY, type StrikePolicy } from './strikes';
+
+export { checkScriptSyntax, ScriptError, type ScriptErrorKind } from './script-error';
+export { DEFAULT_STRIKE_POLICY, type StrikePolicy } from './strikes';
 
 /**
  * The script sandbox: user scripts (ThingsBoard's JS and TBEL-as-JS) run in QuickJS compiled to
@@ -15,73 +19,50 @@ import { getQuickJS } from 'quickjs-emscripten';
  * - Time limit per call (default 100 ms): QuickJS's interrupt handler stops the script at the
  *   deadline; the interrupt cannot be caught by the script. Some built-ins loop without reaching an
  *   interrupt check (`Array(1e9).indexOf(1)`): for those a watchdog here terminates the worker when a
- *   call outlives its deadline by `hardGraceMs`, starts a fresh one, compiles the scripts again and
- *   resends the other calls. A script that needs that 3 times is disabled until its node is recreated.
+ *   call outlives its deadline by `hardGraceMs`. That call fails; the worker is started again (once
+ *   per failure: only when calls wait for it), compiles the scripts again, and the other calls in
+ *   flight are sent again.
+ * - Strikes (strikes.ts): a call that hit its time limit or crashed the worker is a strike against its
+ *   script, counted per distinct message key in a window; too many disable the script for a
+ *   cool-down, after which it runs again. A message that hung the worker is not run again by that
+ *   script within the window (its retries fail at once).
  * - A call that hit a limit leaves its runtime suspect: the worker replaces it with a fresh one, so the
  *   next message runs normally. A script that merely throws keeps its context.
  * - The sandbox has ECMAScript built-ins only: no require, process, timers, network or file system.
  *   Scripts of one node share a context across messages (as in ThingsBoard), never across nodes.
  */
 
-export type ScriptErrorKind = 'syntax' | 'timeout' | 'memory' | 'stack' | 'error' | 'result' | 'crashed' | 'disabled' | 'closed';
-
-export class ScriptError extends RivuletError {
-  readonly kind: ScriptErrorKind;
-  constructor(kind: ScriptErrorKind, message: string, options?: { cause?: unknown }) {
-    super(kind === 'timeout' ? ErrorCode.TIMEOUT : kind === 'syntax' || kind === 'error' || kind === 'result' ? ErrorCode.BAD_REQUEST : ErrorCode.INTERNAL, message, options);
-    this.name = 'ScriptError';
-    this.kind = kind;
-  }
-}
-
 export interface ScriptSandboxOptions {
-  /** Per-call time limit, ms (default 100). */
+  /** Per-call time limit, ms (default 100); a script's compile options override it. */
   timeoutMs?: number;
-  /** Per-script memory limit, bytes (default 16 MB). */
+  /** Per-script memory limit, bytes (default 16 MB); a script's compile options override it. */
   memoryLimitBytes?: number;
   stackBytes?: number;
   /** How long past its deadline a call may run before the worker is terminated (default 200 ms). */
   hardGraceMs?: number;
-  /** Hard terminations a script may cause before it is disabled (default 3). */
-  maxHardKills?: number;
+  /** When a script is disabled and for how long (DEFAULT_STRIKE_POLICY for what is left out). */
+  strikes?: Partial<StrikePolicy>;
   logger?: Logger;
+  now?: () => number;
+}
+
+export interface ScriptSandboxStats {
+  scripts: number;
+  calls: number;
+  /** Times the worker was started again after it hung or crashed. */
+  restarts: number;
+  /** Calls that were strikes against their script (time limit, crash). */
+  strikes: number;
+  /** Times a script was disabled. */
+  disables: number;
+  /** Scripts disabled now. */
+  disabled: number;
 }
 
 export interface ScriptSandbox extends ScriptRunner {
   /** Terminates the worker; calls in flight reject. */
   close(): Promise<void>;
-  stats(): { scripts: number; calls: number; restarts: number };
-}
-
-// Syntax is checked on the main thread with a QuickJS of its own: parsing runs no user code.
-const SyntaxQuickJS = await getQuickJS();
-
-/** Throws a ScriptError('syntax') unless `function (params) { body }` parses. */
-export function checkScriptSyntax(body: string, params: readonly string[], name = 'script', prelude = ''): void {
-  const rt = SyntaxQuickJS.newRuntime();
-  try {
-    rt.setMemoryLimit(32 * 1024 * 1024);
-    const deadline = Date.now() + 1000;
-    rt.setInterruptHandler(() => Date.now() > deadline);
-    const ctx = rt.newContext();
-    try {
-      // Same shape as the worker's wrapper, so a prelude that clashes with the body is caught here too.
-      const r = ctx.evalCode(`(function () {\n${prelude}\nreturn (function (${params.join(', ')}) {\n${body}\n}); })`, `${name}.js`);
-      if (r.error) {
-        const err = ctx.dump(r.error) as { name?: string; message?: string; lineNumber?: number } | undefined;
-        r.error.dispose();
-        // The wrapper and prelude take the first lines of the evaluated source.
-        const offset = 3 + (prelude ? prelude.split('\n').length : 1) - 1;
-        const line = typeof err?.lineNumber === 'number' ? ` (line ${Math.max(1, err.lineNumber - offset)})` : '';
-        throw new ScriptError('syntax', `${err?.name ?? 'SyntaxError'}: ${err?.message ?? 'invalid script'}${line}`);
-      }
-      r.value.dispose();
-    } finally {
-      ctx.dispose();
-    }
-  } finally {
-    rt.dispose();
-  }
+  stats(): ScriptSandboxStats;
 }
 
 interface ScriptSpec {
@@ -98,7 +79,11 @@ interface ScriptSpec {
 interface Call {
   id: number;
   scriptId: number;
+  /** The message the call is for (strikes count distinct keys). */
+  key: string;
   args: string;
+  /** Times the call was sent to a worker that then failed without it being the culprit. */
+  resent: number;
   resolve(v: JsonValue): void;
   reject(e: unknown): void;
 }
@@ -111,58 +96,85 @@ interface WorkerResult {
   message?: string;
 }
 
+interface RunningWorker {
+  worker: Worker;
+  /** Shared with this worker only: [0] deadline of its running call (0: idle), [1] that call's id. */
+  running: Float64Array;
+}
+
 const MB = 1024 * 1024;
 /** Calls sent to the worker in one message at most before waiting for the event loop's turn. */
 const FLUSH_AT = 64;
+/** A call in flight when the worker failed (not its culprit) is sent again at most this often. */
+const MAX_RESENDS = 2;
 
 export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptSandbox {
   const logger = (options.logger ?? silentLogger).child({ component: 'script-sandbox' });
+  const now = options.now ?? Date.now;
   const defaults = {
     timeoutMs: options.timeoutMs ?? 100,
     memoryLimitBytes: options.memoryLimitBytes ?? 16 * MB,
     stackBytes: options.stackBytes ?? 256 * 1024,
   };
   const hardGraceMs = options.hardGraceMs ?? 200;
-  const maxHardKills = options.maxHardKills ?? 3;
-  const specs = new Map<number, ScriptSpec & { hardKills: number }>();
+  const policy: StrikePolicy = { ...DEFAULT_STRIKE_POLICY, ...options.strikes };
+  const strikes = createStrikeTracker(policy);
+  const specs = new Map<number, ScriptSpec & { labels: Readonly<Record<string, string>> }>();
   const inFlight = new Map<number, Call>();
   let queued: Call[] = [];
   let flushScheduled = false;
   let nextScriptId = 1;
   let nextCallId = 1;
   let closed = false;
-  const counters = { calls: 0, restarts: 0 };
+  const counters = { calls: 0, restarts: 0, strikes: 0, disables: 0 };
 
-  const shared = new SharedArrayBuffer(16);
-  const running = new Float64Array(shared);
-  let worker: Worker | undefined;
+  let current: RunningWorker | undefined;
   let watchdog: ReturnType<typeof setInterval> | undefined;
 
-  function spawn(): Worker {
-    running[0] = 0;
-    running[1] = 0;
+  function spawn(): RunningWorker {
+    // A buffer per worker: a terminated worker still finishing its turn cannot touch the next one's.
+    const shared = new SharedArrayBuffer(16);
     const w = new Worker(new URL('./sandbox-worker.mjs', import.meta.url), { workerData: { shared } });
+    const rw: RunningWorker = { worker: w, running: new Float64Array(shared) };
     w.unref();
     w.on('message', (m: { t: string; results?: WorkerResult[] }) => {
-      if (m.t === 'results' && m.results) settle(m.results);
+      if (m.t === 'results' && m.results && current === rw) settle(m.results);
     });
     w.on('error', (e) => {
-      logger.error({ err: errorMessage(e) }, 'script sandbox worker failed');
-      if (worker === w) restart('crashed', errorMessage(e));
+      if (current === rw) restart('crashed', errorMessage(e));
     });
     w.on('exit', (code) => {
-      if (worker === w && !closed) restart('crashed', `the sandbox worker exited with code ${code}`);
+      if (current === rw && !closed) restart('crashed', `the sandbox worker exited with code ${code}`);
     });
     for (const spec of specs.values()) w.postMessage({ t: 'compile', spec: wireSpec(spec) });
-    return w;
+    return rw;
   }
 
   const wireSpec = (s: ScriptSpec): ScriptSpec => ({ id: s.id, name: s.name, body: s.body, prelude: s.prelude, params: s.params, timeoutMs: s.timeoutMs, memoryLimitBytes: s.memoryLimitBytes, stackBytes: s.stackBytes });
 
-  function ensureWorker(): Worker {
-    worker ??= spawn();
-    return worker;
+  function ensureWorker(): RunningWorker {
+    current ??= spawn();
+    return current;
   }
+
+  const untilText = (until: number) => new Date(until).toISOString();
+
+  /** Counts a strike for the call's message; the error says when it disabled the script. */
+  function strike(call: Call, hard: boolean, message: string): ScriptError {
+    const spec = specs.get(call.scriptId);
+    counters.strikes++;
+    if (!spec) return new ScriptError('timeout', message, { strike: true });
+    const r = strikes.record(spec.id, call.key, hard, now());
+    if (!r.justDisabled) return new ScriptError('timeout', message, { strike: true });
+    counters.disables++;
+    logger.warn(
+      { ...spec.labels, script: spec.name, strikes: r.strikes, windowMs: policy.windowMs, cooldownMs: policy.cooldownMs, until: untilText(r.disabledUntil) },
+      'script disabled',
+    );
+    return new ScriptError('timeout', `${message}; the script is now disabled until ${untilText(r.disabledUntil)}: ${disabledWhy()}`, { strike: true, disabledUntil: r.disabledUntil });
+  }
+
+  const disabledWhy = () => `${policy.maxStrikes} different messages hit its time limit or crashed the sandbox within ${Math.round(policy.windowMs / 1000)} s`;
 
   function settle(results: WorkerResult[]): void {
     for (const r of results) {
@@ -177,6 +189,8 @@ export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptS
         } catch (e) {
           call.reject(new ScriptError('result', `Script "${name}" returned a value that is not JSON`, { cause: e }));
         }
+      } else if (r.kind === 'timeout') {
+        call.reject(strike(call, false, `Script "${name}" exceeded its time limit of ${spec?.timeoutMs ?? defaults.timeoutMs} ms`));
       } else {
         call.reject(limitError(r.kind ?? 'error', name, spec, r.message ?? 'failed'));
       }
@@ -186,8 +200,6 @@ export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptS
 
   function limitError(kind: ScriptErrorKind, name: string, spec: ScriptSpec | undefined, message: string): ScriptError {
     switch (kind) {
-      case 'timeout':
-        return new ScriptError('timeout', `Script "${name}" exceeded its time limit of ${spec?.timeoutMs ?? defaults.timeoutMs} ms`);
       case 'memory':
         return new ScriptError('memory', `Script "${name}" exceeded its memory limit of ${Math.round((spec?.memoryLimitBytes ?? defaults.memoryLimitBytes) / MB)} MB (${message})`);
       case 'stack':
@@ -197,35 +209,42 @@ export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptS
     }
   }
 
-  /** Replaces the worker; the culprit call (if known) fails, every other call in flight is sent again. */
+  /**
+   * The worker hung (a call outlived its deadline) or died: it is terminated and forgotten. The call
+   * it was running fails as a strike; the other calls in flight wait for a fresh worker, which is
+   * started only if there is work for it, so one failure is one restart.
+   */
   function restart(kind: 'hung' | 'crashed', reason: string): void {
-    const old = worker;
-    worker = undefined;
+    const old = current;
+    current = undefined;
+    if (!old) return;
     counters.restarts++;
-    const culpritId = kind === 'hung' ? running[1] : 0;
-    if (old) void old.terminate().catch(() => {});
+    const culpritId = old.running[0] !== 0 ? old.running[1]! : 0;
+    void old.worker.terminate().catch(() => {});
     const culprit = culpritId ? inFlight.get(culpritId) : undefined;
+    const spec = culprit ? specs.get(culprit.scriptId) : undefined;
     if (culprit) {
       inFlight.delete(culprit.id);
-      const spec = specs.get(culprit.scriptId);
-      if (spec) spec.hardKills++;
-      culprit.reject(
-        new ScriptError('timeout', `Script "${spec?.name ?? 'script'}" exceeded its time limit of ${spec?.timeoutMs ?? defaults.timeoutMs} ms and was stopped (the sandbox was restarted)`),
-      );
+      const what = kind === 'hung' ? `exceeded its time limit of ${spec?.timeoutMs ?? defaults.timeoutMs} ms and was stopped (the sandbox was restarted)` : `crashed the sandbox (${reason})`;
+      culprit.reject(strike(culprit, true, `Script "${spec?.name ?? 'script'}" ${what}`));
     }
-    logger.warn({ reason, culprit: culprit ? specs.get(culprit.scriptId)?.name : undefined, resent: inFlight.size }, 'script sandbox restarted');
-    const again = [...inFlight.values()];
+    const again: Call[] = [];
+    for (const c of inFlight.values()) {
+      if (closed) c.reject(new ScriptError('closed', 'The script sandbox is closed'));
+      else if (++c.resent > MAX_RESENDS) c.reject(new ScriptError('crashed', `The script sandbox failed ${c.resent} times while this call waited: ${reason}`));
+      else again.push(c);
+    }
     inFlight.clear();
-    if (closed) {
-      for (const c of again) c.reject(new ScriptError('closed', 'The script sandbox is closed'));
-      return;
-    }
+    logger.warn({ reason, ...(spec ? { ...spec.labels, culprit: spec.name } : {}), resent: again.length }, 'script sandbox restarted');
     queued = [...again, ...queued];
-    scheduleFlush();
+    if (queued.length > 0) scheduleFlush();
+    else idleCheck();
   }
 
   function check(): void {
-    const deadline = running[0]!;
+    const rw = current;
+    if (!rw) return;
+    const deadline = rw.running[0]!;
     if (deadline !== 0 && Date.now() > deadline + hardGraceMs) restart('hung', 'a call outlived its deadline');
   }
 
@@ -233,7 +252,7 @@ export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptS
     if (inFlight.size === 0 && queued.length === 0) {
       if (watchdog) clearInterval(watchdog);
       watchdog = undefined;
-      worker?.unref();
+      current?.worker.unref();
     }
   }
 
@@ -248,25 +267,32 @@ export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptS
     flushScheduled = false;
     if (queued.length === 0 || closed) return;
     const batch: Array<{ c: number; s: number; a: string }> = [];
+    const t = now();
     for (const call of queued) {
       const spec = specs.get(call.scriptId);
       if (!spec) {
         call.reject(new ScriptError('closed', 'The script was destroyed'));
         continue;
       }
-      if (spec.hardKills >= maxHardKills) {
-        call.reject(new ScriptError('disabled', `Script "${spec.name}" is disabled: it hung the sandbox ${spec.hardKills} times`));
+      const admission = strikes.admit(spec.id, call.key, t);
+      if (!admission.run) {
+        if (admission.reason === 'disabled') {
+          call.reject(new ScriptError('disabled', `Script "${spec.name}" is disabled until ${untilText(admission.until)}: ${disabledWhy()}`, { disabledUntil: admission.until }));
+        } else {
+          call.reject(new ScriptError('timeout', `Script "${spec.name}" hung the sandbox on this message before (time limit of ${spec.timeoutMs} ms): not run again`));
+        }
         continue;
       }
+      if (admission.reenabled) logger.info({ ...spec.labels, script: spec.name }, 'script re-enabled');
       inFlight.set(call.id, call);
       batch.push({ c: call.id, s: call.scriptId, a: call.args });
     }
     queued = [];
-    if (batch.length === 0) return;
-    const w = ensureWorker();
-    w.ref();
+    if (batch.length === 0) return idleCheck();
+    const rw = ensureWorker();
+    rw.worker.ref();
     watchdog ??= setInterval(check, Math.max(10, Math.min(50, hardGraceMs / 2)));
-    w.postMessage({ t: 'calls', calls: batch });
+    rw.worker.postMessage({ t: 'calls', calls: batch });
   }
 
   return {
@@ -282,18 +308,19 @@ export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptS
         timeoutMs: opts.timeoutMs ?? defaults.timeoutMs,
         memoryLimitBytes: opts.memoryLimitBytes ?? defaults.memoryLimitBytes,
         stackBytes: defaults.stackBytes,
-        hardKills: 0,
+        labels: { ...opts.labels },
       };
       specs.set(spec.id, spec);
       // Compiled in the worker when it next starts, or now if it runs (messages keep their order).
-      worker?.postMessage({ t: 'compile', spec: wireSpec(spec) });
+      current?.worker.postMessage({ t: 'compile', spec: wireSpec(spec) });
       return {
-        call(args) {
+        call(args, callOptions) {
           if (closed) return Promise.reject(new ScriptError('closed', 'The script sandbox is closed'));
           if (!specs.has(spec.id)) return Promise.reject(new ScriptError('closed', `Script "${spec.name}" was destroyed`));
           counters.calls++;
+          const id = nextCallId++;
           return new Promise<JsonValue>((resolve, reject) => {
-            queued.push({ id: nextCallId++, scriptId: spec.id, args: JSON.stringify(args), resolve, reject });
+            queued.push({ id, scriptId: spec.id, key: callOptions?.key ?? `#${id}`, args: JSON.stringify(args), resent: 0, resolve, reject });
             // A full batch goes at once, so the worker starts while this thread makes the next one.
             if (queued.length >= FLUSH_AT) flush();
             else scheduleFlush();
@@ -301,7 +328,8 @@ export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptS
         },
         destroy() {
           if (!specs.delete(spec.id)) return;
-          worker?.postMessage({ t: 'dispose', id: spec.id });
+          strikes.forget(spec.id);
+          current?.worker.postMessage({ t: 'dispose', id: spec.id });
         },
       };
     },
@@ -313,11 +341,11 @@ export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptS
       for (const c of [...inFlight.values(), ...queued]) c.reject(new ScriptError('closed', 'The script sandbox is closed'));
       inFlight.clear();
       queued = [];
-      const w = worker;
-      worker = undefined;
-      await w?.terminate();
+      const rw = current;
+      current = undefined;
+      await rw?.worker.terminate();
     },
-    stats: () => ({ scripts: specs.size, calls: counters.calls, restarts: counters.restarts }),
+    stats: () => ({ scripts: specs.size, ...counters, disabled: strikes.disabledCount(now()) }),
   };
 }
 

@@ -61,8 +61,19 @@ export function compileNodeScript(
 ): CompiledScript {
   const { body, tbel } = scriptBody(config);
   const runner = services.scripts ?? defaultScriptSandbox();
+  // The tenant's script limits as they are when the chain loads (0: the sandbox's default).
+  const limits = services.limits?.();
+  const tenantId = services.tenant?.tenantId;
   try {
-    return runner.compile({ body, params, name, ...(tbel ? { prelude: TBEL_PRELUDE } : {}) });
+    return runner.compile({
+      body,
+      params,
+      name,
+      ...(tbel ? { prelude: TBEL_PRELUDE } : {}),
+      ...(limits && limits.maxScriptExecutionMs > 0 ? { timeoutMs: limits.maxScriptExecutionMs } : {}),
+      ...(limits && limits.maxScriptMemoryMb > 0 ? { memoryLimitBytes: limits.maxScriptMemoryMb * 1024 * 1024 } : {}),
+      ...(tenantId ? { labels: { tenantId } } : {}),
+    });
   } catch (e) {
     if (e instanceof ScriptError && e.kind === 'syntax') {
       const field = tbel ? 'tbelScript' : 'jsScript';
@@ -75,6 +86,11 @@ export function compileNodeScript(
 /** Arguments of ThingsBoard's (msg, metadata, msgType) signature. */
 export function msgArgs(msg: Msg): JsonValue[] {
   return [msg.data, { ...msg.metadata }, msg.type];
+}
+
+/** Call options naming the message: its retries count as one strike against the script. */
+export function msgKey(msg: Msg): { key: string } {
+  return { key: msg.id };
 }
 
 const typeName = (v: JsonValue) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
