@@ -73,8 +73,13 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
  * `npm start` as a user runs it, minus npm: the same command line (node with tsx's loader, no relay
  * process between the signal and the server) in its own process.
  */
-export function startServerProcess(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/main.ts'], {
+export function startServerProcess(
+  env: Record<string, string>,
+  options: { preload?: string[] } = {},
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  // preload: modules imported before main.ts (test fixtures that inject a fault)
+  const preload = (options.preload ?? []).flatMap((m) => ['--import', m]);
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', ...preload, 'src/main.ts'], {
     cwd: join(import.meta.dirname, '..'),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
