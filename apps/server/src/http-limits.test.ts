@@ -127,3 +127,50 @@ describe('HTTP connection limits and timeouts (small values in this config)', ()
     await Promise.all([second, third]);
   });
 });
+
+/**
+ * The reported incident, in a real server process given few file descriptors (prlimit): header-less
+ * connections used to take every descriptor, and the API and MQTT stopped answering while they were
+ * held. With the connection cap below the descriptor limit, both keep answering.
+ */
+describe('header-less connections cannot exhaust the process\'s file descriptors', () => {
+  const dir = tempDir();
+  afterAll(() => dir.remove());
+
+  it('600 header-less sockets against a server with 400 descriptors: the REST API and MQTT still answer', async () => {
+    const { freePort } = await import('@rivulet/testing');
+    const { ADMIN, startServerProcess } = await import('./test-helpers');
+    const [port, mqttPort] = [await freePort(), await freePort()];
+    const p = startServerProcess(
+      {
+        RIVULET_HTTP_PORT: String(port),
+        RIVULET_HTTP_HOST: '127.0.0.1',
+        RIVULET_MQTT_PORT: String(mqttPort),
+        RIVULET_MQTT_HOST: '127.0.0.1',
+        RIVULET_COAP_PORT: '0',
+        RIVULET_DATA_DIR: dir.dir,
+        RIVULET_ADMIN_PASSWORD: ADMIN.password,
+        RIVULET_LOG_LEVEL: 'warn',
+        RIVULET_HTTP_MAX_CONNECTIONS: '100',
+      },
+      { wrapper: ['prlimit', '--nofile=400:400', '--'] },
+    );
+    const flood: Array<ReturnType<typeof rawSocket>> = [];
+    try {
+      await waitFor(() => p.output().includes('listening on'), 90_000, p.output);
+      const base = `http://127.0.0.1:${port}`;
+      const jwt = await login(base);
+      const dev = await createDevice(base, jwt, 'fd-device');
+      for (let i = 0; i < 600; i++) flood.push(rawSocket(port));
+      await waitFor(() => flood.every((f) => f.state.connected || f.state.closed), 20_000, () => 'flood connected');
+      const r = await fetch(`${base}/api/auth/user`, { headers: { 'x-authorization': `Bearer ${jwt}` }, signal: AbortSignal.timeout(5_000) });
+      expect(r.status).toBe(200);
+      const mqtt = await connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: dev.token, reconnectPeriod: 0, connectTimeout: 5_000 });
+      await mqtt.publishAsync('v1/devices/me/telemetry', '{"fd":1}', { qos: 1 });
+      await mqtt.endAsync();
+    } finally {
+      for (const f of flood) f.s.destroy();
+      p.child.kill('SIGKILL');
+    }
+  }, 180_000);
+});

@@ -75,11 +75,14 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
  */
 export function startServerProcess(
   env: Record<string, string>,
-  options: { preload?: string[] } = {},
+  options: { preload?: string[]; wrapper?: string[] } = {},
 ): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   // preload: modules imported before main.ts (test fixtures that inject a fault)
   const preload = (options.preload ?? []).flatMap((m) => ['--import', m]);
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', ...preload, 'src/main.ts'], {
+  const args = ['--conditions=source', '--import', 'tsx', ...preload, 'src/main.ts'];
+  // wrapper: a command the server runs under, e.g. prlimit to give it fewer file descriptors
+  const [command, ...prefix] = options.wrapper ? [...options.wrapper, process.execPath] : [process.execPath];
+  const child = spawn(command as string, [...prefix, ...args], {
     cwd: join(import.meta.dirname, '..'),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
