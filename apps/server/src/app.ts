@@ -24,7 +24,8 @@ import { createEmbeddedStorage, createPostgresStorage } from '@rivulet/storage-p
 import { createCoapTransport, type CoapTransport } from '@rivulet/transport-coap';
 import { createHttpTransport, type HttpTransport } from '@rivulet/transport-http';
 import { createMqttTransport, type MqttTransport } from '@rivulet/transport-mqtt';
-import { globalTenantLimits, trustedProxyList, type Config } from './config';
+import { globalTenantLimits, httpLimits, trustedProxyList, type Config } from './config';
+import { answerClientError, applyHttpTimeouts, connectionsCheckingInterval, limitHttpConnections, type HttpConnectionStats } from './http-limits';
 import { createCachedAuthenticator, createDeviceApiService } from './device-services';
 import { createDeviceStateService, type DeviceStateService } from './device-state';
 import { createGatewayDeviceService } from './gateway-devices';
@@ -63,6 +64,8 @@ export interface Rivulet {
   readonly tenantLimits: ProfileTenantLimits;
   /** Device messages held back or refused by the device and tenant rate limits, per transport and reason. */
   rateLimitStats(): RateLimitStats;
+  /** Connections of the plain HTTP server: open, refused at the limit, idle ones closed to make room. */
+  httpConnectionStats(): HttpConnectionStats;
   /** Graceful stop: transports stop accepting, the queue drains, then storage closes. */
   stop(): Promise<void>;
 }
@@ -237,6 +240,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       rateLimiter,
       maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
       tenantLimits,
+      maxLongPollsPerDevice: config.RIVULET_HTTP_LONG_POLLS_PER_DEVICE,
     });
     gatewayDevices = createGatewayDeviceService({ storage, broadcast, tenantLimits, logger });
     mqtt = createMqttTransport({
@@ -346,13 +350,14 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     if (mqttWs?.handleUpgrade(req, socket, head)) return;
     if (!api?.handleUpgrade(req, socket, head)) socket.destroy();
   };
-  const server: Server = createServer(onRequest);
+  const limits = httpLimits(config);
+  // the timer that enforces the header and request timeouts ticks often enough for them (Node's default: 30 s)
+  const server: Server = createServer({ connectionsCheckingInterval: connectionsCheckingInterval(limits) }, onRequest);
   server.on('upgrade', onUpgrade);
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-  });
-  server.keepAliveTimeout = 65_000;
+  applyHttpTimeouts(server, limits);
+  const httpConnections = limitHttpConnections(server, limits, logger);
+  // 408 for the header and request timeouts, 431 for oversize headers, else 400
+  server.on('clientError', answerClientError);
   await new Promise<void>((res, rej) => {
     server.once('error', rej);
     server.listen(config.RIVULET_HTTP_PORT, config.RIVULET_HTTP_HOST, () => {
@@ -362,7 +367,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.RIVULET_HTTP_HOST === '0.0.0.0' || config.RIVULET_HTTP_HOST === '::' ? '127.0.0.1' : config.RIVULET_HTTP_HOST;
-  const https = tls ? createHttpsServer({ tls, onRequest, onUpgrade, logger }) : undefined;
+  const https = tls ? createHttpsServer({ tls, onRequest, onUpgrade, logger, limits }) : undefined;
   const httpsHost = config.RIVULET_HTTPS_HOST ?? config.RIVULET_HTTP_HOST;
   const httpsPort = https ? await listen(https, config.RIVULET_HTTPS_PORT, httpsHost) : undefined;
   ready = true;
@@ -392,6 +397,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     ruleEngine,
     tenantLimits: profileLimits,
     rateLimitStats: () => rateLimiter.stats(),
+    httpConnectionStats: () => httpConnections.stats(),
     stop() {
       stopping ??= (async () => {
         ready = false;

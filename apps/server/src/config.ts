@@ -2,6 +2,7 @@ import type { TenantLimits } from '@rivulet/core';
 import { parseOutboundEntry } from '@rivulet/outbound';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import type { HttpLimits } from './http-limits';
 
 /**
  * Every setting, one environment variable each, with its default. Read once at start and validated;
@@ -46,6 +47,12 @@ export const ConfigSchema = z
   .object({
     RIVULET_HTTP_PORT: port(8080).describe('HTTP port: device API (/api/v1), REST API and WebSocket (/api/ws).'),
     RIVULET_HTTP_HOST: z.string().default('0.0.0.0').describe('Address the HTTP server listens on.'),
+    RIVULET_HTTP_MAX_CONNECTIONS: positiveInt(10000).describe('Most HTTP connections at once (HTTPS counts its own). Past it the oldest idle connection (no request in progress: header-less, slow headers, keep-alive) is closed to make room; when none is idle the new connection is closed at once. Counted and logged once per address per minute.'),
+    RIVULET_HTTP_HEADERS_TIMEOUT_MS: positiveInt(10000).describe('Time a connection has to send a request\'s headers; then 408 and the connection closes (header-less and slowly trickled headers).'),
+    RIVULET_HTTP_REQUEST_TIMEOUT_MS: positiveInt(30000).describe('Time a whole request (headers and body) may take to arrive; then 408 and the connection closes (a trickled body). Not the answer: long polls wait longer.'),
+    RIVULET_HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(65000).describe('Idle time of a keep-alive HTTP connection between requests before the server closes it.'),
+    RIVULET_HTTP_MAX_REQUESTS_PER_SOCKET: z.coerce.number().int().min(0).default(1000).describe('Requests on one keep-alive HTTP connection before the server closes it (Connection: close on the last); 0: no limit.'),
+    RIVULET_HTTP_LONG_POLLS_PER_DEVICE: z.coerce.number().int().min(0).default(4).describe('HTTP device API long polls of one kind (RPC, attribute updates) one device may hold open; a new one past it replaces the oldest, which is answered 408. 0: no limit.'),
     RIVULET_MQTT_PORT: port(1883).describe('MQTT port (TCP) of the device API; 0 picks a free port. MQTT over WebSocket is served on the HTTP port at /mqtt.'),
     RIVULET_MQTT_HOST: z.string().default('0.0.0.0').describe('Address the MQTT transport listens on.'),
     RIVULET_MQTT_MAX_PAYLOAD: positiveInt(65536).describe('Largest MQTT PUBLISH payload accepted (bytes); a larger one closes the connection without PUBACK.'),
@@ -155,6 +162,9 @@ export const ConfigSchema = z
     if (c.RIVULET_SYSADMIN_EMAIL.trim().toLowerCase() === c.RIVULET_ADMIN_EMAIL.trim().toLowerCase()) {
       ctx.addIssue({ code: 'custom', path: ['RIVULET_SYSADMIN_EMAIL'], message: 'must differ from RIVULET_ADMIN_EMAIL (one account cannot be both)' });
     }
+    if (c.RIVULET_HTTP_HEADERS_TIMEOUT_MS > c.RIVULET_HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({ code: 'custom', path: ['RIVULET_HTTP_HEADERS_TIMEOUT_MS'], message: 'must not be longer than RIVULET_HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)' });
+    }
     if (c.RIVULET_QUEUE === 'kafka' && !c.KAFKA_BROKERS) {
       ctx.addIssue({ code: 'custom', path: ['KAFKA_BROKERS'], message: 'is required when RIVULET_QUEUE=kafka' });
     }
@@ -205,6 +215,17 @@ export function configReference(): Array<{ name: string; default: string; descri
     }
     return { name, default: def, description: (schema as z.ZodType).description ?? '' };
   });
+}
+
+/** The HTTP(S) servers' connection limits and timeouts. */
+export function httpLimits(config: Config): HttpLimits {
+  return {
+    maxConnections: config.RIVULET_HTTP_MAX_CONNECTIONS,
+    headersTimeoutMs: config.RIVULET_HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.RIVULET_HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.RIVULET_HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    maxRequestsPerSocket: config.RIVULET_HTTP_MAX_REQUESTS_PER_SOCKET,
+  };
 }
 
 /** The limits every tenant has unless its tenant profile overrides them. */

@@ -2,6 +2,7 @@ import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
 import { startRivulet } from './app';
 import { PRIVATE_UMASK } from './data-dir';
+import { installCrashPolicy } from './crash-policy';
 
 /** `npm start`: one process, every role, embedded defaults unless configured otherwise. */
 async function main(): Promise<void> {
@@ -18,7 +19,8 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = createLogger(config.RIVULET_LOG_LEVEL);
-  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+  // an unhandled rejection or exception: logged, then exit non-zero for the supervisor to restart
+  installCrashPolicy(logger);
   let app;
   try {
     app = await startRivulet(config, { logger });

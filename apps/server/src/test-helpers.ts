@@ -73,8 +73,16 @@ export async function eventually<T>(fn: () => Promise<T | undefined | null | fal
  * `npm start` as a user runs it, minus npm: the same command line (node with tsx's loader, no relay
  * process between the signal and the server) in its own process.
  */
-export function startServerProcess(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/main.ts'], {
+export function startServerProcess(
+  env: Record<string, string>,
+  options: { preload?: string[]; wrapper?: string[] } = {},
+): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  // preload: modules imported before main.ts (test fixtures that inject a fault)
+  const preload = (options.preload ?? []).flatMap((m) => ['--import', m]);
+  const args = ['--conditions=source', '--import', 'tsx', ...preload, 'src/main.ts'];
+  // wrapper: a command the server runs under, e.g. prlimit to give it fewer file descriptors
+  const [command, ...prefix] = options.wrapper ? [...options.wrapper, process.execPath] : [process.execPath];
+  const child = spawn(command as string, [...prefix, ...args], {
     cwd: join(import.meta.dirname, '..'),
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { createSecureContext, type TlsOptions } from 'node:tls';
 import type { Logger } from '@rivulet/core';
 import { ConfigError, type Config } from './config';
+import { answerClientError, applyHttpTimeouts, connectionsCheckingInterval, limitHttpConnections, type HttpLimits } from './http-limits';
 
 /** The server's certificate and key, read and checked once at start. */
 export interface TlsMaterial {
@@ -119,6 +120,9 @@ export function reportTlsMaterial(tls: TlsMaterial, logger: Logger, now = Date.n
   else logger.info(fields, 'TLS certificate loaded');
 }
 
+/** TCP connections allowed beyond the HTTPS connection limit while their TLS handshake runs. */
+const HANDSHAKE_ALLOWANCE = 1024;
+
 /**
  * HTTPS beside the plain HTTP server: the same request and upgrade handlers (device API, REST API,
  * WebSocket /api/ws and MQTT over WebSocket /mqtt), so nothing differs but the transport.
@@ -128,16 +132,22 @@ export function createHttpsServer(options: {
   onRequest: RequestListener;
   onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   logger: Logger;
+  limits: HttpLimits;
 }): HttpsServer {
-  const server = createNodeHttpsServer({ cert: options.tls.cert, key: options.tls.key, handshakeTimeout: 10_000 }, options.onRequest);
+  const server = createNodeHttpsServer(
+    { cert: options.tls.cert, key: options.tls.key, handshakeTimeout: 10_000, connectionsCheckingInterval: connectionsCheckingInterval(options.limits) },
+    options.onRequest,
+  );
   server.on('upgrade', options.onUpgrade);
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  // 408 for the header and request timeouts, 431 for oversize headers, else 400
+  server.on('clientError', answerClientError);
   // failed handshakes (plain text on the TLS port, a client that does not trust the certificate)
   server.on('tlsClientError', (err) => options.logger.debug({ error: err.message }, 'https handshake failed'));
-  server.keepAliveTimeout = 65_000;
+  applyHttpTimeouts(server, options.limits);
+  // Counted once the handshake is done (request sockets are the TLS sockets); sockets still in their
+  // handshake (at most handshakeTimeout) are bounded by the listener's own cap beside it.
+  limitHttpConnections(server, options.limits, options.logger, 'secureConnection');
+  server.maxConnections = options.limits.maxConnections + HANDSHAKE_ALLOWANCE;
   return server;
 }
 

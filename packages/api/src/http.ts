@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCodes } from '@rivulet/api-types';
-import { ErrorCode } from '@rivulet/core';
+import { ErrorCode, MAX_JSON_DEPTH, exceedsJsonDepth } from '@rivulet/core';
 import { ApiError, invalidBody } from './api-error';
 
 /** Splits `req.url` by hand: `new URL()` would read a path like `//host/x` as a host. */
@@ -73,6 +73,8 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   } catch (e) {
     throw invalidBody(`Invalid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
+  // the device API's limit: deeper values overflow the stack of the recursive checks below and later
+  if (text.length > 2 * MAX_JSON_DEPTH && exceedsJsonDepth(value)) throw invalidBody(`Invalid JSON: nesting deeper than ${MAX_JSON_DEPTH} levels`);
   const at = nulPath(value, 'body');
   if (at !== undefined) throw invalidBody(`${at}: must not contain the NUL character (\\u0000)`);
   return value;

@@ -28,8 +28,29 @@ export function parseLenientJson(text: string): JsonValue {
   return v;
 }
 
-/** Most nested objects/arrays accepted. */
-const MAX_DEPTH = 100;
+/**
+ * Most nested objects/arrays accepted anywhere JSON comes in: the device API (MQTT, HTTP, CoAP), the
+ * REST API's bodies and the WebSocket API's frames share it.
+ */
+export const MAX_JSON_DEPTH = 100;
+const MAX_DEPTH = MAX_JSON_DEPTH;
+
+/**
+ * Whether a value JSON.parse produced nests more than MAX_JSON_DEPTH objects/arrays. JSON.parse itself
+ * has no depth limit; recursive code after it (validation, JSON.stringify, storage) overflows the stack.
+ * The walk stops at the limit, so it never recurses deeper than MAX_JSON_DEPTH itself.
+ */
+export function exceedsJsonDepth(value: unknown): boolean {
+  return tooDeep(value as JsonValue, 0);
+}
+
+/** JSON.parse, then BadRequestError when the value nests deeper than MAX_JSON_DEPTH (as the device API refuses it). */
+export function parseJsonWithDepthLimit(text: string): unknown {
+  const v = JSON.parse(text) as unknown;
+  // a text shorter than two brackets per level cannot be too deep
+  if (text.length > 2 * MAX_DEPTH && tooDeep(v as JsonValue, 0)) throw new BadRequestError(`Invalid JSON: Nesting deeper than ${MAX_DEPTH} levels`);
+  return v;
+}
 
 /** Whether `v`, itself inside `depth` containers, nests more than MAX_DEPTH containers. */
 function tooDeep(v: JsonValue, depth: number): boolean {

@@ -4,8 +4,10 @@
  * for every block (libcoap does, tying them with Request-Tag, RFC 9175). A transfer is identified by
  * client endpoint, request path and Request-Tag, and must arrive in order (atomic, RFC 7959 §2.3).
  *
- * Bounded three ways: total size (4.13 as soon as it is passed, or announced by Size1), number of
- * unfinished transfers (the oldest is dropped), and age.
+ * Bounded four ways: total size (4.13 as soon as it is passed, or announced by Size1), number of
+ * unfinished transfers (the oldest is dropped), transfers per client endpoint (that endpoint's
+ * oldest is dropped), and age. Only authenticated transfers get here (coap-endpoint authorizes
+ * block 0 first), so unauthenticated datagrams cannot push a device's transfer out.
  */
 
 export type BlockStep =
@@ -23,6 +25,8 @@ export type BlockStep =
 export interface BlockAssemblerOptions {
   maxBytes: number;
   maxTransfers: number;
+  /** Unfinished transfers of one client endpoint (address:port); a new one past it drops that endpoint's oldest. 0: no cap. */
+  maxTransfersPerEndpoint?: number;
   lifetimeMs: number;
   now?: () => number;
 }
@@ -51,6 +55,7 @@ export class BlockAssembler {
     return this.transfers.size;
   }
 
+  /** `key` starts with the client endpoint and a '|' (the per-endpoint cap reads it). */
   add(key: string, block: { num: number; more: boolean; size: number }, payload: Buffer, declaredSize?: number): BlockStep {
     this.prune();
     let t: Transfer | undefined;
@@ -82,10 +87,21 @@ export class BlockAssembler {
       return { kind: 'complete', payload: t.parts.length === 1 ? (t.parts[0] as Buffer) : Buffer.concat(t.parts, t.bytes) };
     }
     if (block.num === 0) {
+      this.capEndpoint(key);
       if (this.transfers.size >= this.options.maxTransfers) this.transfers.delete(this.transfers.keys().next().value as string);
       this.transfers.set(key, t);
     }
     return CONTINUE;
+  }
+
+  /** Makes room for one more transfer of `key`'s endpoint: its own oldest goes, never another endpoint's. */
+  private capEndpoint(key: string): void {
+    const max = this.options.maxTransfersPerEndpoint ?? 0;
+    if (max <= 0) return;
+    const prefix = key.slice(0, key.indexOf('|') + 1);
+    const mine: string[] = [];
+    for (const k of this.transfers.keys()) if (k.startsWith(prefix)) mine.push(k);
+    for (let i = 0; i <= mine.length - max; i++) this.transfers.delete(mine[i] as string);
   }
 
   prune(now = this.now()): void {

@@ -2,7 +2,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { createServer, type CoapPacket, type IncomingMessage, type ObserveWriteStream, type OutgoingMessage } from 'coap';
 import type { Logger } from '@rivulet/core';
-import { BlockAssembler } from './block-assembler';
+import { BlockAssembler, type BlockStep } from './block-assembler';
 import { Code, MessageType, OptionNumber, encodeMessage, parseBlockOption, readHeader, uintOption } from './coap-message';
 import type { ExchangeStore } from './exchange-store';
 
@@ -37,6 +37,14 @@ export interface CoapEndpointOptions {
   maxPayloadBytes: number;
   /** Unfinished block-wise transfers kept (the oldest is dropped beyond), and cached block-wise answers. */
   maxBlockTransfers: number;
+  /** Unfinished block-wise transfers of one client endpoint (address:port); its oldest is dropped beyond. */
+  maxBlockTransfersPerEndpoint: number;
+  /**
+   * Whether a block-wise transfer to this Uri-Path may start (its access token is valid). Asked at
+   * block 0 before anything is kept: a refused one is answered 4.01 and holds no memory, so
+   * unauthenticated datagrams cannot evict a device's transfer in progress.
+   */
+  authorizeBlockTransfer(path: ReadonlyArray<string>): Promise<boolean>;
   /** Sent messages awaiting an ACK or RST kept (the oldest is dropped beyond). */
   maxPendingOutgoing: number;
   /** How long an answer may take before an empty ACK is sent and it goes separately. */
@@ -55,11 +63,15 @@ export interface CoapEndpointStats {
   duplicatesDropped: number;
   /** Empty Confirmable messages (CoAP ping), answered with RST. */
   pings: number;
+  /** Requests with a critical option this server does not understand: 4.02 (Confirmable) or ignored (RFC 7252 §5.4.1). */
+  badOption: number;
   dedupEntries: number;
   dedupEvicted: number;
   pendingOutgoing: number;
   /** Unfinished block-wise request transfers. */
   blockTransfers: number;
+  /** Block-wise transfers refused at block 0 (4.01: the path's token is not a device's). */
+  blockTransfersUnauthorized: number;
 }
 
 export interface CoapEndpoint {
@@ -96,16 +108,47 @@ function checkInternals(server: object): ServerInternals {
   return s as ServerInternals;
 }
 
+/** Critical options (odd numbers, RFC 7252 §5.4.1) this server understands. */
+const UNDERSTOOD_CRITICAL = new Set(['Uri-Host', 'Uri-Port', 'Uri-Path', 'Uri-Query', 'Accept', 'Block2', 'Block1']);
+/** Critical options coap-packet names but this server does not implement (conditional requests, OSCORE, Q-Block, proxying). */
+const NAMED_CRITICAL = new Set(['If-Match', 'If-None-Match', 'OSCORE', 'Q-Block1', 'Q-Block2', 'Proxy-Uri', 'Proxy-Scheme', 'OCF-Accept-Content-Format-Version', 'OCF-Content-Format-Version']);
+
+/** The first critical option of a request that this server does not understand, by name or number. */
+export function unrecognizedCriticalOption(options: ReadonlyArray<{ name: string | number }>): string | undefined {
+  for (const o of options) {
+    const name = String(o.name);
+    if (UNDERSTOOD_CRITICAL.has(name)) continue;
+    if (NAMED_CRITICAL.has(name)) return name;
+    // coap-packet names options it does not know by their number
+    if (/^\d+$/.test(name) && Number(name) % 2 === 1) return name;
+  }
+  return undefined;
+}
+
 export const endpointOf = (r: { address: string; port: number }): string => `${r.address}:${r.port}`;
 
 export function createCoapEndpoint(options: CoapEndpointOptions): CoapEndpoint {
   const { dedup, logger } = options;
-  const counters = { datagrams: 0, malformed: 0, duplicatesAnswered: 0, duplicatesDropped: 0, pings: 0 };
+  const counters = { datagrams: 0, malformed: 0, duplicatesAnswered: 0, duplicatesDropped: 0, pings: 0, badOption: 0, blockTransfersUnauthorized: 0 };
+  /** Addresses already logged for a refused request (once each; the counters count every one). */
+  const loggedRefusals = new Set<string>();
+  function logRefusalOnce(address: string, fields: Record<string, unknown>, msg: string): void {
+    const key = `${msg}|${address}`;
+    if (loggedRefusals.has(key)) return;
+    if (loggedRefusals.size >= 10_000) loggedRefusals.clear();
+    loggedRefusals.add(key);
+    logger.warn({ remoteAddress: address, ...fields, note: 'logged once per address; see the transport stats for counts' }, msg);
+  }
   /** Our messages awaiting an ACK/RST, by `${endpoint}#${messageId}`; insertion order is age order. */
   const pendingOut = new Map<string, { at: number; buf: SentBuffer }>();
   /** The Block1 option to echo in the answer to a reassembled request (RFC 7959 §2.3). */
   const block1Echo = new WeakMap<object, Buffer>();
-  const blocks = new BlockAssembler({ maxBytes: options.maxPayloadBytes, maxTransfers: options.maxBlockTransfers, lifetimeMs: dedup.lifetimeMs });
+  const blocks = new BlockAssembler({
+    maxBytes: options.maxPayloadBytes,
+    maxTransfers: options.maxBlockTransfers,
+    maxTransfersPerEndpoint: options.maxBlockTransfersPerEndpoint,
+    lifetimeMs: dedup.lifetimeMs,
+  });
   let socket: Socket | undefined;
   /** Datagrams handed to the socket and not yet sent: close() lets them go out first. */
   let unsent = 0;
@@ -238,15 +281,39 @@ export function createCoapEndpoint(options: CoapEndpointOptions): CoapEndpoint {
       return false;
     }
     let path = '';
+    const segments: string[] = [];
     let tag = '';
     let declared: number | undefined;
     for (const o of packetOptions) {
-      if (o.name === 'Uri-Path') path += `/${optionValue(o).toString('latin1')}`;
-      else if (o.name === 'Size1') declared = optionValue(o).reduce((n, b) => n * 256 + b, 0);
+      if (o.name === 'Uri-Path') {
+        path += `/${optionValue(o).toString('latin1')}`;
+        segments.push(optionValue(o).toString('utf8'));
+      } else if (o.name === 'Size1') declared = optionValue(o).reduce((n, b) => n * 256 + b, 0);
       // Request-Tag (RFC 9175) has no name in coap-packet
       else if (o.name === '292' || o.name === 292) tag = optionValue(o).toString('hex');
     }
-    const step = blocks.add(`${endpoint}|${path}|${tag}`, block, packet.payload ?? Buffer.alloc(0), declared);
+    const add = (): BlockStep => blocks.add(`${endpoint}|${path}|${tag}`, block, packet.payload ?? Buffer.alloc(0), declared);
+    if (block.num === 0 && block.more) {
+      // a transfer would start: only for a valid token (answered when the check is done)
+      options.authorizeBlockTransfer(segments).then(
+        (ok) => {
+          if (ok) return continueBlock(packet, rsinfo, value, add());
+          counters.blockTransfersUnauthorized++;
+          logRefusalOnce(rsinfo.address, {}, 'coap block-wise transfer refused: not authorized');
+          answer(packet, rsinfo, Code.UNAUTHORIZED, 'Unauthorized: a block-wise transfer needs a valid access token in its path');
+        },
+        (e: unknown) => {
+          logger.warn({ err: e }, 'coap block-wise transfer authorization failed');
+          answer(packet, rsinfo, Code.SERVICE_UNAVAILABLE, 'Service unavailable: try again later');
+        },
+      );
+      return false;
+    }
+    return continueBlock(packet, rsinfo, value, add());
+  }
+
+  /** Answers a block step of our own (2.31, 4.xx), or returns true for the last block (whole payload on the packet). */
+  function continueBlock(packet: CoapPacket, rsinfo: RemoteInfo, value: Buffer, step: BlockStep): boolean {
     switch (step.kind) {
       case 'continue':
         answer(packet, rsinfo, Code.CONTINUE, '', [[OptionNumber.BLOCK1, value]]);
@@ -261,7 +328,7 @@ export function createCoapEndpoint(options: CoapEndpointOptions): CoapEndpoint {
         answer(packet, rsinfo, Code.BAD_REQUEST, 'A block other than the last must carry exactly the block size');
         return false;
       case 'complete':
-        packet.options = packetOptions.filter((o) => o.name !== 'Block1' && o.name !== 'Size1');
+        packet.options = (packet.options ?? []).filter((o) => o.name !== 'Block1' && o.name !== 'Size1');
         packet.payload = step.payload;
         block1Echo.set(packet, value);
         return true;
@@ -295,6 +362,15 @@ export function createCoapEndpoint(options: CoapEndpointOptions): CoapEndpoint {
     if (begun.kind === 'in-flight') {
       counters.duplicatesDropped++;
       return;
+    }
+    // RFC 7252 §5.4.1: an unrecognized critical option makes a Confirmable request answer 4.02 and
+    // a Non-confirmable one be rejected (ignored here), never processed as if it were not there
+    const critical = unrecognizedCriticalOption(packet.options ?? []);
+    if (critical !== undefined) {
+      counters.badOption++;
+      logRefusalOnce(rsinfo.address, { option: critical }, 'coap request refused: unrecognized critical option');
+      if (packet.confirmable === true) return answer(packet, rsinfo, Code.BAD_OPTION, `Unrecognized critical option ${critical}`);
+      return dedup.forget(endpoint, messageId);
     }
     if (!onBlock1(packet, rsinfo, endpoint)) return;
     dispatched = false;

@@ -58,8 +58,10 @@ export interface CoapTransportConfig {
   maxObservations?: number;
   /** Observations per device; beyond, its oldest goes. Default 8. */
   maxObservationsPerDevice?: number;
-  /** Unfinished block-wise transfers kept; default 256. */
+  /** Unfinished block-wise transfers kept (authenticated ones only: block 0 is authorized first); default 256. */
   maxBlockTransfers?: number;
+  /** Unfinished block-wise transfers of one client endpoint (address:port); its oldest goes beyond. Default 4. */
+  maxBlockTransfersPerEndpoint?: number;
   /** Sent messages awaiting an ACK or RST kept; default 10,000. */
   maxPendingOutgoing?: number;
   /** Client-side RPCs waiting for a reply; beyond, 5.03. Default 10,000. */
@@ -199,6 +201,12 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     dedup,
     maxPayloadBytes,
     maxBlockTransfers: config.maxBlockTransfers ?? 256,
+    maxBlockTransfersPerEndpoint: config.maxBlockTransfersPerEndpoint ?? 4,
+    // a transfer is kept only for a device API path whose token is a device's (the cached lookup every request makes)
+    async authorizeBlockTransfer(path) {
+      const route = parseDeviceRoute(path);
+      return route.kind === 'ok' && (await auth.authenticateToken(route.token)) !== null;
+    },
     maxPendingOutgoing: config.maxPendingOutgoing ?? 10_000,
     piggybackReplyMs: config.piggybackReplyMs ?? 1_000,
     logger,

@@ -50,6 +50,11 @@ export interface HttpTransportOptions {
   requestTimeoutMs?: number;
   /** Longest `?timeout=` honoured; default 5 minutes. */
   maxLongPollMs?: number;
+  /**
+   * Long polls of one kind (RPC, attribute updates) one device may hold open at once; a new one past
+   * it replaces the oldest, which is answered 408 (as a poll that timed out). Default 4; 0: no limit.
+   */
+  maxLongPollsPerDevice?: number;
   logger?: Logger;
   /**
    * Messages per second per device and per tenant, shared with the other transports; none: no
@@ -84,7 +89,9 @@ export type RejectReason =
   | 'timeout'
   | 'internal'
   /** The client went away before sending the whole body. */
-  | 'aborted';
+  | 'aborted'
+  /** A long poll answered 408 because a newer long poll of the same device took its place (maxLongPollsPerDevice). */
+  | 'longPollReplaced';
 
 export interface HttpTransportStats {
   /** Requests under /api/v1/ taken by the transport. */
@@ -138,8 +145,9 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const { broadcast } = options;
   const requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
   const maxLongPollMs = options.maxLongPollMs ?? 300_000;
-  const rpcWaiters = new Waiters();
-  const attributeWaiters = new Waiters();
+  const maxLongPollsPerDevice = options.maxLongPollsPerDevice ?? 4;
+  const rpcWaiters = new Waiters(maxLongPollsPerDevice);
+  const attributeWaiters = new Waiters(maxLongPollsPerDevice);
   const rpcIds = new RpcIds();
   /** Client-side RPCs waiting for the rule chain's reply, by `${deviceId}#${requestId}`. */
   const pendingRpc = new Map<string, (body: JsonValue | typeof TIMEOUT | typeof GONE) => void>();
@@ -161,6 +169,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     timeout: 0,
     internal: 0,
     aborted: 0,
+    longPollReplaced: 0,
   };
 
   /** Answers with an error unless already answered; counts it once. */
@@ -351,13 +360,26 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     return (res) => reject(res, 'timeout', 408, TbErrorCode.GENERAL, `Timeout: no ${what} within the request's timeout`);
   }
 
+  /** The answer of a long poll a newer one of the same device replaced: 408 as a timeout, so the device simply polls again. */
+  function replacedPoll(what: string, device: { tenantId: string; deviceId: string }): (res: ServerResponse) => void {
+    return (res) => {
+      if (!loggedReplaced.has(device.deviceId)) {
+        if (loggedReplaced.size >= 100_000) loggedReplaced.clear();
+        loggedReplaced.add(device.deviceId);
+        logger.warn({ tenantId: device.tenantId, deviceId: device.deviceId, maxLongPollsPerDevice, note: 'logged once per device; counted in rejected.longPollReplaced' }, 'http long poll replaced by a newer one of the same device');
+      }
+      reject(res, 'longPollReplaced', 408, TbErrorCode.GENERAL, `Timeout: no ${what} before a newer long poll of this device replaced this one (at most ${maxLongPollsPerDevice} per device)`);
+    };
+  }
+  const loggedReplaced = new Set<string>();
+
   /** `GET /rpc?timeout=`: answered with the next server-side command for the device, or 408. */
   async function pollRpc(res: ServerResponse, token: string, query: string): Promise<void> {
     const device = await authenticate(res, token);
     if (!device) return;
     const timeout = pollTimeout(res, query);
     if (timeout === undefined || !canReply(res)) return;
-    rpcWaiters.add(device.deviceId, res, timeout, timedOut('RPC command'));
+    rpcWaiters.add(device.deviceId, res, timeout, timedOut('RPC command'), replacedPoll('RPC command', device));
   }
 
   /** `GET /attributes/updates?timeout=`: answered with the next shared attribute change, or 408. */
@@ -366,7 +388,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     if (!device) return;
     const timeout = pollTimeout(res, query);
     if (timeout === undefined || !canReply(res)) return;
-    attributeWaiters.add(device.deviceId, res, timeout, timedOut('shared attribute update'));
+    attributeWaiters.add(device.deviceId, res, timeout, timedOut('shared attribute update'), replacedPoll('shared attribute update', device));
   }
 
   /** `POST /rpc/{id}`: the device's reply to a command it took from a long poll. */

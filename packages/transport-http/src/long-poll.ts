@@ -16,6 +16,13 @@ export class Waiters {
   private readonly byDevice = new Map<string, Set<Waiter>>();
   private count = 0;
 
+  /**
+   * maxPerDevice: long polls one device may hold open (0: no limit). A new one past it replaces the
+   * device's oldest, which is answered with `replaced` (a device's newest poll is the one it waits
+   * on; an older one is usually from a connection the device has already given up on).
+   */
+  constructor(private readonly maxPerDevice = 0) {}
+
   get size(): number {
     return this.count;
   }
@@ -24,7 +31,14 @@ export class Waiters {
    * Registers a request until `timeoutMs`, when `onTimeout` answers it. The client closing the
    * connection first removes it without an answer.
    */
-  add(deviceId: string, res: ServerResponse, timeoutMs: number, onTimeout: (res: ServerResponse) => void): Waiter {
+  add(deviceId: string, res: ServerResponse, timeoutMs: number, onTimeout: (res: ServerResponse) => void, replaced: (res: ServerResponse) => void = onTimeout): Waiter {
+    const existing = this.byDevice.get(deviceId);
+    if (this.maxPerDevice > 0 && existing !== undefined) {
+      while (existing.size >= this.maxPerDevice) {
+        const oldest = existing.values().next().value as Waiter;
+        oldest.settle(replaced);
+      }
+    }
     let done = false;
     const remove = (): void => {
       if (done) return;

@@ -24,10 +24,14 @@ export const BadInput = {
   PAYLOAD_TOO_LARGE: 'payloadTooLarge',
   /** A topic outside the device API: acknowledged and ignored, as ThingsBoard does. */
   UNKNOWN_TOPIC: 'unknownTopic',
+  /** A PUBLISH topic name with invalid UTF-8, U+0000 or a wildcard [MQTT-1.5.3, MQTT-3.3.2-2]: connection closed without PUBACK. */
+  INVALID_TOPIC: 'invalidTopic',
+  /** Any other string field (client id, user name, topic filter) with invalid UTF-8 or U+0000 [MQTT-1.5.3]: connection closed. */
+  INVALID_STRING: 'invalidString',
 } as const;
 export type BadInput = (typeof BadInput)[keyof typeof BadInput];
 
-const BAD_INPUT_BIT: Record<BadInput, number> = { malformedPayload: 1, payloadTooLarge: 2, unknownTopic: 4 };
+const BAD_INPUT_BIT: Record<BadInput, number> = { malformedPayload: 1, payloadTooLarge: 2, unknownTopic: 4, invalidTopic: 8, invalidString: 16 };
 /** Devices remembered for "logged once"; past it the memory starts over (and each logs once more). */
 const MAX_LOGGED_DEVICES = 100_000;
 
@@ -65,7 +69,7 @@ export function newCounters(): Counters {
     rpcReplied: 0,
     clientRpcReplies: 0,
     attributeUpdates: 0,
-    bad: { malformedPayload: 0, payloadTooLarge: 0, unknownTopic: 0 },
+    bad: { malformedPayload: 0, payloadTooLarge: 0, unknownTopic: 0, invalidTopic: 0, invalidString: 0 },
   };
 }
 
@@ -141,7 +145,8 @@ export function createBadInputReporter(ctx: Pick<TransportContext, 'counters' | 
   const logged = new Map<string, number>();
   return function reportBadInput(session: Session | undefined, reason: BadInput, fields: Record<string, unknown>): void {
     ctx.counters.bad[reason]++;
-    const key = session?.device.deviceId ?? '';
+    // the device, or for a connection not yet authenticated its remote address
+    const key = session ? session.device.deviceId : `address:${typeof fields.remoteAddress === 'string' ? fields.remoteAddress : ''}`;
     const bits = logged.get(key) ?? 0;
     const bit = BAD_INPUT_BIT[reason];
     const where = session ? { tenantId: session.device.tenantId, deviceId: session.device.deviceId } : {};
@@ -151,7 +156,7 @@ export function createBadInputReporter(ctx: Pick<TransportContext, 'counters' | 
     }
     if (logged.size >= MAX_LOGGED_DEVICES) logged.clear();
     logged.set(key, bits | bit);
-    ctx.logger.warn({ ...where, reason, ...fields, note: 'logged once per device and reason; see the transport stats for counts' }, 'mqtt device input refused');
+    ctx.logger.warn({ ...where, reason, ...fields, note: 'logged once per device (or address) and reason; see the transport stats for counts' }, 'mqtt device input refused');
   };
 }
 export type BadInputReporter = ReturnType<typeof createBadInputReporter>;

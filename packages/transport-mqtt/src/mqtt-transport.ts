@@ -19,7 +19,7 @@ import { createAuthenticate, preConnect } from './handlers/connect';
 import { disconnectChild } from './handlers/gateway-topics';
 import { createAuthorizePublish, DISCARD_TOPIC } from './handlers/publish';
 import { createAuthorizeSubscribe, createOnUnsubscribe } from './handlers/subscribe';
-import { PacketTooLargeError, createPacketGuard } from './packet-guard';
+import { MalformedStringError, PacketTooLargeError, createPacketGuard } from './packet-guard';
 import { SessionIndex, type Session } from './session';
 
 export interface MqttTransportConfig {
@@ -201,6 +201,13 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
       reportBadInput(ctx.sessions.get(client), BadInput.PAYLOAD_TOO_LARGE, { bytes: err.declaredBytes, limitBytes: err.limitBytes });
       return;
     }
+    if (err instanceof MalformedStringError) {
+      const session = ctx.sessions.get(client);
+      // before CONNECT succeeded there is no device: the remote address is the source logged once
+      const from = session ? {} : { remoteAddress: remoteAddressOf(client) };
+      reportBadInput(session, err.isPublishTopic ? BadInput.INVALID_TOPIC : BadInput.INVALID_STRING, { packetType: err.packetType, problem: err.reason, ...from });
+      return;
+    }
     logger.debug({ clientId: client.id, error: err.message }, 'mqtt connection closed on error');
   }
 
@@ -308,6 +315,10 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
 }
 
 function noop(): void {}
+
+function remoteAddressOf(client: Client): string | undefined {
+  return (client.conn as Partial<Socket>).remoteAddress;
+}
 
 function listenOnce(s: Server, port: number, host: string | undefined): Promise<number> {
   return new Promise<number>((resolve, reject) => {

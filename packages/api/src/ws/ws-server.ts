@@ -15,6 +15,7 @@ import {
 import {
   AttributeScope,
   errorMessage,
+  parseJsonWithDepthLimit,
   isRivuletError,
   kvToString,
   LiveChannel,
@@ -319,9 +320,11 @@ export function createWsServer(options: WsServerOptions): WsServer {
   async function handleFrame(s: Session, text: string): Promise<void> {
     let json: unknown;
     try {
-      json = JSON.parse(text);
+      // the device API's depth limit: deeper frames would overflow the stack of the schema checks
+      json = parseJsonWithDepthLimit(text);
     } catch (e) {
-      return frameError(s, `Invalid JSON: ${errorMessage(e)}`);
+      const message = errorMessage(e);
+      return frameError(s, message.startsWith('Invalid JSON') ? message : `Invalid JSON: ${message}`);
     }
     const env = WsClientEnvelopeSchema.safeParse(json);
     if (!env.success) return frameError(s, formatIssues(env.error, 'frame'));
