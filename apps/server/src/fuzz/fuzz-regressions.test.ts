@@ -2,6 +2,7 @@ import { createSocket } from 'node:dgram';
 import { connectAsync } from 'mqtt';
 import { MessageType, decodeMessage, encodeMessage } from '@rivulet/transport-coap';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, eventually } from '../test-helpers';
 import { startFuzzServer, type FuzzServer } from './fuzz-harness';
 
 /**
@@ -37,6 +38,30 @@ describe('fuzzer findings', () => {
     expect(await answer).toBe('4.01');
     s.close();
 
+    expect(f.errorLogs).toEqual([]);
+  });
+
+  // Found by coap.fuzz (a random JSON telemetry value): jsonb refuses the escape of an unpaired
+  // surrogate, so the device got 200 / 2.01 and the save failed in the rule engine, was retried
+  // and skipped with the message's other keys, logged as an error.
+  it('a JSON telemetry value holding an unpaired surrogate is refused at once (HTTP 400, CoAP 4.00)', async () => {
+    const body = '{"ok":1,"j":{"b":"\\ud800"}}';
+    const http = await fetch(`${f.app.url}/api/v1/${f.target.token}/telemetry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(http.status).toBe(400);
+    expect(await http.text()).toMatch(/valid Unicode/);
+
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    const answer = new Promise<string | undefined>((resolve) => s.on('message', (m) => resolve(decodeMessage(m)?.codeText)));
+    const options = ['api', 'v1', f.target.token, 'telemetry'].map((seg) => [11, Buffer.from(seg)] as const);
+    s.send(encodeMessage({ type: MessageType.CON, code: '0.02', messageId: 0x1601, token: Buffer.from([2]), options, payload: Buffer.from(body) }), f.app.coapPort as number, '127.0.0.1');
+    expect(await answer).toBe('4.00');
+    s.close();
+
+    // a well-formed pair is stored as sent
+    const pair = await fetch(`${f.app.url}/api/v1/${f.target.token}/telemetry`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"j":{"b":"\\ud83d\\udca7"}}' });
+    expect(pair.status).toBe(200);
+    await eventually(async () => JSON.stringify((await api<Record<string, Array<{ value: unknown }>>>(f.app.url, f.jwt, `/api/plugins/telemetry/DEVICE/${f.target.id}/values/timeseries?keys=j`)).body.j?.[0]?.value)?.includes('💧'));
     expect(f.errorLogs).toEqual([]);
   });
 });
