@@ -114,7 +114,7 @@ export async function startFuzzServer(name: string, env: Record<string, string> 
       // RFC 7252 4.2: a Confirmable message is retransmitted until acknowledged (the fuzz flood may fill the socket buffer)
       for (let attempt = 0; attempt < 5; attempt++) {
         s.send(datagram, app.coapPort as number, '127.0.0.1');
-        const got = await Promise.race([answer, new Promise<undefined>((r) => setTimeout(r, 1000 * 2 ** attempt))]);
+        const got = await Promise.race([answer, new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000 * 2 ** attempt))]);
         if (got !== undefined) {
           if (got !== '2.01') throw new Error(`well-behaved CoAP POST answered ${got}`);
           return;
