@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { decodeMessage } from '@rivulet/transport-coap';
 import { caseRng, runPool } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUZZ_SCALE, FUZZ_SEED, MB, report, startFuzzServer, type FuzzServer } from './fuzz-harness';
+import { FUZZ_SCALE, FUZZ_SEED, HEAP_GROWTH_LIMIT, MB, report, startFuzzServer, type FuzzServer } from './fuzz-harness';
 import { coapCase } from './coap-inputs';
 
 /**
@@ -94,6 +94,6 @@ describe('CoAP fuzzing', () => {
     expect(Object.fromEntries([...answers.codes].filter(([c]) => c.startsWith('5.')))).toEqual({});
     expect(f.uncaught).toEqual([]);
     expect(f.errorLogs).toEqual([]);
-    expect(final - baseline).toBeLessThan(24 * MB);
+    expect(final - baseline).toBeLessThan(HEAP_GROWTH_LIMIT);
   }, 300_000);
 });

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { caseRng, runPool } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUZZ_SCALE, FUZZ_SEED, MB, report, startFuzzServer, type FuzzServer } from './fuzz-harness';
+import { FUZZ_SCALE, FUZZ_SEED, HEAP_GROWTH_LIMIT, MB, report, startFuzzServer, type FuzzServer } from './fuzz-harness';
 import { httpCase, rawHttpRequest, type FuzzTargets } from './http-inputs';
 
 /**
@@ -130,6 +130,6 @@ describe('HTTP fuzzing', () => {
     expect(seen.hangs).toEqual([]);
     expect(f.uncaught).toEqual([]);
     expect(errors).toEqual([]);
-    expect(final - baseline).toBeLessThan(24 * MB);
+    expect(final - baseline).toBeLessThan(HEAP_GROWTH_LIMIT);
   }, 300_000);
 });

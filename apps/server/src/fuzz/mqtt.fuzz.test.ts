@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { caseRng, runPool } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUZZ_SCALE, FUZZ_SEED, MB, report, startFuzzServer, type FuzzServer } from './fuzz-harness';
+import { FUZZ_SCALE, FUZZ_SEED, HEAP_GROWTH_LIMIT, MB, report, startFuzzServer, type FuzzServer } from './fuzz-harness';
 import { mqttConnectionPlan } from './mqtt-inputs';
 
 /**
@@ -76,6 +76,6 @@ describe('MQTT fuzzing', () => {
     expect(counts.packets).toBeGreaterThanOrEqual(20_000 * FUZZ_SCALE);
     expect(f.uncaught).toEqual([]);
     expect(f.errorLogs).toEqual([]);
-    expect(final - baseline).toBeLessThan(24 * MB);
+    expect(final - baseline).toBeLessThan(HEAP_GROWTH_LIMIT);
   }, 300_000);
 });

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import WebSocket from 'ws';
 import { caseRng, runPool } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUZZ_SCALE, FUZZ_SEED, MB, report, startFuzzServer, type FuzzServer } from './fuzz-harness';
+import { FUZZ_SCALE, FUZZ_SEED, HEAP_GROWTH_LIMIT, MB, report, startFuzzServer, type FuzzServer } from './fuzz-harness';
 import { rawWsFrames, wsMessage } from './ws-inputs';
 
 /**
@@ -155,6 +155,6 @@ describe('WebSocket fuzzing', () => {
     expect(seen.handshake5xx).toEqual([]);
     expect(f.uncaught).toEqual([]);
     expect(f.errorLogs).toEqual([]);
-    expect(final - baseline).toBeLessThan(24 * MB);
+    expect(final - baseline).toBeLessThan(HEAP_GROWTH_LIMIT);
   }, 300_000);
 });
