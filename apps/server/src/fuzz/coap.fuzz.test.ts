@@ -14,7 +14,7 @@ import { coapCase } from './coap-inputs';
  * answered like a known one (RFC 7252 5.4.1 wants 4.02), and unauthenticated Block1 transfers can
  * evict a device's upload (the well-behaved client posts in one datagram, so it is not affected).
  */
-const CASES = Math.round(16_000 * FUZZ_SCALE);
+const CASES = Math.round(17_000 * FUZZ_SCALE);
 const BATCHES = 5;
 const ENDPOINTS = 16;
 /** Longest wait for an answer before the endpoint sends its next case (many datagrams get none, by design). */
