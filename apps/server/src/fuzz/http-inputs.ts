@@ -74,8 +74,8 @@ export function httpCase(rng: Rng, t: FuzzTargets): HttpCase {
 
 const CRLF = '\r\n';
 
-/** A request with something wrong in its framing, as bytes for a raw socket. */
-export function rawHttpRequest(rng: Rng, t: FuzzTargets): Buffer {
+/** A request with something wrong in its framing, as bytes for a raw socket (with what its body and path are). */
+export function rawHttpRequest(rng: Rng, t: FuzzTargets): { bytes: Buffer; kind: HttpCase['kind']; deepJson: boolean } {
   const c = httpCase(rng, t);
   const payload = c.body ?? Buffer.from(JSON.stringify(randomJson(rng)) ?? '');
   const method = rng.chance(0.85) ? c.method : rng.pick(['G ET', 'get', '', rng.string(rng.length(20)), 'PRI', 'CONNECT', 'TRACE']);
@@ -108,5 +108,5 @@ export function rawHttpRequest(rng: Rng, t: FuzzTargets): Buffer {
       headers.push(`Content-Length: ${payload.length}`);
   }
   const text = Buffer.concat([Buffer.from(`${method} ${target} ${version}${CRLF}${headers.join(CRLF)}${CRLF}${CRLF}`, 'latin1'), bodyBytes]);
-  return rng.chance(0.2) ? mutateBytes(rng, text) : text;
+  return { bytes: rng.chance(0.2) ? mutateBytes(rng, text) : text, kind: c.kind, deepJson: c.deepJson };
 }

@@ -45,7 +45,7 @@ describe('HTTP fuzzing', () => {
   function judge(i: number, method: string, path: string, status: number, deep: boolean, kind: string): void {
     seen.statuses.set(status, (seen.statuses.get(status) ?? 0) + 1);
     if (status < 500) return;
-    if (status === 504 && path.startsWith('/api/rpc/')) seen.rpc504++;
+    if (status === 504 && /^(\S+ )?\/api\/rpc\//.test(path)) seen.rpc504++;
     else if (status === 500 && deep && kind === 'rest') seen.knownDeepJson500++;
     else if (seen.serverErrors.length < 20) seen.serverErrors.push(`case ${i}: ${method} ${path.slice(0, 120)} -> ${status}`);
     else seen.serverErrors.push('...');
@@ -66,7 +66,7 @@ describe('HTTP fuzzing', () => {
   }
 
   function rawCase(i: number): Promise<void> {
-    const bytes = rawHttpRequest(caseRng(FUZZ_SEED, i), targets);
+    const { bytes, kind, deepJson } = rawHttpRequest(caseRng(FUZZ_SEED, i), targets);
     seen.raw++;
     return new Promise((resolve) => {
       const s = connect(f.app.port, '127.0.0.1');
@@ -77,7 +77,7 @@ describe('HTTP fuzzing', () => {
         const text = Buffer.concat(chunks).toString('latin1');
         for (const m of text.matchAll(/^HTTP\/1\.[01] (\d{3})/gm)) {
           seen.rawAnswers++;
-          judge(i, 'RAW', bytes.subarray(0, 80).toString('latin1'), Number(m[1]), false, 'raw');
+          judge(i, 'RAW', bytes.subarray(0, 80).toString('latin1'), Number(m[1]), deepJson, kind);
         }
         resolve();
       };
