@@ -105,12 +105,14 @@ export function createCachedAuthenticator(options: {
 
   return {
     async authenticateToken(token) {
-      if (token.length === 0 || token.length > 256) return null;
+      // NUL cannot be in a stored credential (PostgreSQL text refuses it): no match, not a failed query (fuzzing found it)
+      if (token.length === 0 || token.length > 256 || token.includes('\u0000')) return null;
       return cached(token, () => lookup(token));
     },
     async authenticateBasic(given) {
       const { clientId = '', username = '', password = '' } = given;
       if (clientId.length > 256 || username.length > 256 || password.length > 256 || (!clientId && !username)) return null;
+      if (clientId.includes('\u0000') || username.includes('\u0000') || password.includes('\u0000')) return null;
       // the password is part of the answer: the key holds its hash, never the password
       const key = `\u0000basic\u0000${clientId}\u0000${username}\u0000${createHash('sha256').update(password).digest('base64')}`;
       return cached(key, () => lookupBasic(given));

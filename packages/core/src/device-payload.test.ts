@@ -158,6 +158,12 @@ describe('values the database cannot hold', () => {
     expect(() => parseTelemetry({ j: { inner: '\u0000' } }, 1)).toThrow(/JSON values/);
     expect(() => parseAttributes({ a: '\u0000' })).toThrow(/NUL/);
   });
+  it('refuses unpaired UTF-16 surrogates inside JSON values (jsonb cannot hold them); pairs are fine', () => {
+    expect(() => parseTelemetry({ j: { inner: '\ud800' } }, 1)).toThrow(/JSON values must be valid Unicode/);
+    expect(() => parseTelemetry({ j: ['x\udc00'] }, 1)).toThrow(/JSON values must be valid Unicode/);
+    expect(() => parseAttributes({ j: { ['k\udbff']: 1 } })).toThrow(/JSON values must be valid Unicode/);
+    expect(parseTelemetry({ j: { drop: '\ud83d\udca7' } }, 1)).toEqual([{ ts: 1, values: { j: { drop: '💧' } } }]);
+  });
   it('refuses a ts beyond the safe integer range', () => {
     expect(() => parseTelemetry({ ts: 1e300, values: { a: 1 } }, 1)).toThrow(/"ts"/);
   });

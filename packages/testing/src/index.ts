@@ -4,3 +4,4 @@ export * from './device-fixtures';
 export * from './listeners';
 export * from './certificates';
 export * from './browser';
+export * from './fuzz';

@@ -1,0 +1,135 @@
+import { connect } from 'node:net';
+import { caseRng, runPool } from '@rivulet/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FUZZ_SCALE, FUZZ_SEED, HEAP_GROWTH_LIMIT, MB, report, startFuzzServer, type FuzzServer } from './fuzz-harness';
+import { httpCase, rawHttpRequest, type FuzzTargets } from './http-inputs';
+
+/**
+ * HTTP fuzzing (issue #16): random well-formed requests with fetch (device API, every REST route of
+ * the OpenAPI document, random paths; random headers and bodies) and malformed ones on raw sockets.
+ * No answer may be 5xx, the well-behaved client keeps working between batches, the server logs no
+ * error, its heap is back near the baseline. RIVULET_FUZZ_SEED=<n> replays a run.
+ *
+ * Tolerated, each counted and printed:
+ * - 504 from /api/rpc/...: ThingsBoard's answer when the device takes no command (no session).
+ * - 500 for deeply nested JSON sent to the REST API (not the device API): "Maximum call stack size
+ *   exceeded", being fixed by helper `conn` (issue #16: one depth limit for the REST and device
+ *   APIs); remove this exception when that is merged.
+ * - fetch giving up after 5 s on a device long poll (GET .../rpc, .../attributes/updates): those
+ *   wait for a command by design. Any other request that takes that long fails the test.
+ */
+const FETCH_CASES = Math.round(8_000 * FUZZ_SCALE);
+const RAW_CASES = Math.round(4_000 * FUZZ_SCALE);
+const BATCHES = 4;
+const PARALLEL = 32;
+const FETCH_TIMEOUT_MS = 5_000;
+const RAW_TIMEOUT_MS = 3_000;
+
+const isLongPoll = (method: string, path: string): boolean => method === 'GET' && /^\/api\/v1\/[^/]+\/(rpc|attributes\/updates)(\?|$)/.test(path);
+
+describe('HTTP fuzzing', () => {
+  let f: FuzzServer;
+  let targets: FuzzTargets;
+  const seen = { statuses: new Map<number, number>(), serverErrors: [] as string[], knownDeepJson500: 0, rpc504: 0, longPollsHeld: 0, hangs: [] as string[], raw: 0, rawAnswers: 0 };
+
+  beforeAll(async () => {
+    f = await startFuzzServer('http');
+    const doc = (await (await fetch(`${f.app.url}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const restRoutes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => [m.toUpperCase(), p] as [string, string]));
+    targets = { token: f.target.token, deviceId: f.target.id, jwt: f.jwt, restRoutes };
+  });
+  afterAll(async () => {
+    await f?.stop();
+  });
+
+  function judge(i: number, method: string, path: string, status: number, deep: boolean, kind: string): void {
+    seen.statuses.set(status, (seen.statuses.get(status) ?? 0) + 1);
+    if (status < 500) return;
+    if (status === 504 && /^(\S+ )?\/api\/rpc\//.test(path)) seen.rpc504++;
+    else if (status === 500 && deep && kind === 'rest') seen.knownDeepJson500++;
+    else if (seen.serverErrors.length < 20) seen.serverErrors.push(`case ${i}: ${method} ${path.slice(0, 120)} -> ${status}`);
+    else seen.serverErrors.push('...');
+  }
+
+  async function fetchCase(i: number): Promise<void> {
+    const c = httpCase(caseRng(FUZZ_SEED, i), targets);
+    try {
+      const r = await fetch(`${f.app.url}${c.path}`, { method: c.method, headers: c.headers, ...(c.body ? { body: c.body } : {}), signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
+      await r.arrayBuffer();
+      judge(i, c.method, c.path, r.status, c.deepJson, c.kind);
+    } catch (e) {
+      const name = (e as Error).name;
+      if (name === 'TimeoutError' && isLongPoll(c.method, c.path)) seen.longPollsHeld++;
+      else if (name === 'TimeoutError') seen.hangs.push(`case ${i}: ${c.method} ${c.path.slice(0, 120)}`);
+      // other fetch failures: the request was not valid for fetch (a header value it refuses), nothing was sent
+    }
+  }
+
+  function rawCase(i: number): Promise<void> {
+    const { bytes, kind, deepJson } = rawHttpRequest(caseRng(FUZZ_SEED, i), targets);
+    seen.raw++;
+    return new Promise((resolve) => {
+      const s = connect(f.app.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      const finish = (): void => {
+        clearTimeout(timer);
+        s.destroy();
+        const text = Buffer.concat(chunks).toString('latin1');
+        for (const m of text.matchAll(/^HTTP\/1\.[01] (\d{3})/gm)) {
+          seen.rawAnswers++;
+          judge(i, 'RAW', bytes.subarray(0, 80).toString('latin1'), Number(m[1]), deepJson, kind);
+        }
+        resolve();
+      };
+      // the server answers what it can and closes; a request whose body never comes is given up on here
+      const timer = setTimeout(finish, RAW_TIMEOUT_MS);
+      s.on('data', (d) => chunks.push(d));
+      s.on('error', finish);
+      s.on('close', finish);
+      s.on('connect', () => s.end(bytes));
+    });
+  }
+
+  it(`${FETCH_CASES} random requests and ${RAW_CASES} malformed ones: no 5xx, no hang, the server keeps serving, its heap near the baseline`, async () => {
+    const fetchPer = Math.ceil(FETCH_CASES / BATCHES);
+    const rawPer = Math.ceil(RAW_CASES / BATCHES);
+    const batch = (b: number) =>
+      Promise.all([
+        runPool(b * fetchPer, Math.min(FETCH_CASES, (b + 1) * fetchPer), PARALLEL, fetchCase),
+        runPool(FETCH_CASES + b * rawPer, FETCH_CASES + Math.min(RAW_CASES, (b + 1) * rawPer), PARALLEL / 2, rawCase),
+      ]);
+    await f.checkWellBehaved(0);
+    await batch(0);
+    await f.checkWellBehaved(1);
+    const baseline = await f.heapAfterGc();
+    for (let b = 1; b < BATCHES; b++) {
+      await batch(b);
+      await f.checkWellBehaved(b + 1);
+    }
+    const final = await f.heapAfterGc();
+    const statuses = [...seen.statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(',');
+    // the known deep-JSON 500s log "API request failed" too (see above); nothing else may log an error
+    const errors = f.errorLogs.filter((e) => !String(e.fields.err).includes('Maximum call stack size exceeded'));
+    report('http', {
+      requests: FETCH_CASES + RAW_CASES,
+      fetch: FETCH_CASES,
+      raw: RAW_CASES,
+      rawAnswers: seen.rawAnswers,
+      '5xx': seen.serverErrors.length,
+      knownDeepJson500: seen.knownDeepJson500,
+      rpc504: seen.rpc504,
+      longPollsHeld: seen.longPollsHeld,
+      hangs: seen.hangs.length,
+      'server errors': errors.length,
+      uncaught: f.uncaught.length,
+      heapBaselineMB: (baseline / MB).toFixed(1),
+      heapFinalMB: (final / MB).toFixed(1),
+      statuses,
+    });
+    expect(seen.serverErrors).toEqual([]);
+    expect(seen.hangs).toEqual([]);
+    expect(f.uncaught).toEqual([]);
+    expect(errors).toEqual([]);
+    expect(final - baseline).toBeLessThan(HEAP_GROWTH_LIMIT);
+  }, 300_000);
+});
