@@ -9,3 +9,4 @@ export * from './dashboard.schema';
 export * from './tenancy.schema';
 export * from './rest.schema';
 export * from './connectivity.schema';
+export * from './admin.schema';
