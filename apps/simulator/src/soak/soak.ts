@@ -84,7 +84,7 @@ interface SimCounters {
   acked: number;
   errors: number;
   pointsAcked: number;
-  summary?: { sent: number; acked: number; errors: number; unanswered: number; pointsAcked: number; errorsByCode: Record<string, number>; firstError?: string; lastTs: number };
+  summary?: { sent: number; acked: number; errors: number; unanswered: number; latencyMs: { p50: number; p99: number; max: number }; pointsAcked: number; errorsByCode: Record<string, number>; firstError?: string; lastTs: number };
   connectFailures: number;
 }
 
@@ -325,7 +325,7 @@ async function main(o: SoakOptions): Promise<number> {
     p();
     for (const l of loads) {
       const s = l.c.summary;
-      p(`- ${l.t}: ${s ? `sent ${s.sent}, acknowledged ${s.acked}, failed ${s.errors}${s.errors ? ` ${JSON.stringify(s.errorsByCode)} (first: ${s.firstError})` : ''}, unanswered ${s.unanswered}` : `no summary (exit ${l.child.proc.exitCode})`}${l.c.connectFailures ? `, ${l.c.connectFailures} connections failed` : ''}`);
+      p(`- ${l.t}: ${s ? `sent ${s.sent}, acknowledged ${s.acked}, failed ${s.errors}${s.errors ? ` ${JSON.stringify(s.errorsByCode)} (first: ${s.firstError})` : ''}, unanswered ${s.unanswered}; ${(s.acked / (o.minutes * 60)).toFixed(0)} acknowledged/s against ${rates[l.t]}/s asked; send -> acknowledgement p50 ${s.latencyMs.p50.toFixed(1)} ms, p99 ${s.latencyMs.p99.toFixed(1)} ms, max ${s.latencyMs.max.toFixed(0)} ms` : `no summary (exit ${l.child.proc.exitCode})`}${l.c.connectFailures ? `, ${l.c.connectFailures} connections failed` : ''}`);
     }
     p(`- server log: ${serverErrors} error lines, ${serverWarnings} warnings${firstErrors.length ? `; first: ${firstErrors.join(' | ')}` : ''}`);
     p(`- rule engine: processed ${final.ruleEngine?.processed ?? 'n/a'}, failed attempts ${final.ruleEngine?.failedAttempts ?? 'n/a'}, skipped ${final.ruleEngine?.skipped ?? 'n/a'}; queue lag at the end ${final.queue.lag}`);
