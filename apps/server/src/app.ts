@@ -33,6 +33,7 @@ import { createMqttWebSocket } from './mqtt-websocket';
 import { createRuleRpcService } from './rule-rpc';
 import { createLiveStorage } from './live-storage';
 import { createProfileTenantLimits, type ProfileTenantLimits } from './tenant-limits';
+import { createServerStats } from './server-stats';
 import { createNodeCapabilities } from './node-capabilities';
 import { resolveJwtSecret } from './secrets';
 import { securePrivateDir } from './data-dir';
@@ -283,6 +284,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     coapPort = (await coap.start()).port;
   }
   let api: Api | undefined;
+  const serverStats = createServerStats({ queue, ruleEngine: () => ruleEngine });
   if (roles.has('api')) {
     api = createApi({
       storage,
@@ -309,6 +311,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       rateLimit: config.RIVULET_API_RATE_LIMIT,
       rateLimitWindowMs: config.RIVULET_API_RATE_LIMIT_WINDOW_MS,
       // The ports this process listens on (0 in the config picks a free one), else the configured ones (api-only role).
+      serverStats: (o) => serverStats.read(o),
       deviceConnectivity: { mqttPort: mqttPort ?? config.RIVULET_MQTT_PORT, coapPort: coapPort ?? config.RIVULET_COAP_PORT, publicHost: config.RIVULET_PUBLIC_HOST },
       ruleChains: createRuleChainService({
         registry,
@@ -435,6 +438,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         profileLimits.close();
         ruleRpc.close();
         await queue.close();
+        serverStats.close();
         // device state writes what is pending (a state event still waiting for the queue was refused by close)
         await deviceState?.stop();
         // 3. Storage last (flushes batched writes first).

@@ -10,3 +10,4 @@ export * from './tenancy.schema';
 export * from './rest.schema';
 export * from './connectivity.schema';
 export * from './tenant-profile.schema';
+export * from './admin.schema';

@@ -27,6 +27,8 @@ import { createClientAddressResolver } from './client-address';
 import { createLoginThrottle, type LoginThrottleOptions } from './login-throttle';
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from './password-policy';
 import { passwordRoutes } from './routes/password.routes';
+import { adminRoutes } from './routes/admin.routes';
+import type { ServerStats } from '@rivulet/api-types';
 import { createSessionService } from './sessions';
 import { createWsServer } from './ws/ws-server';
 
@@ -80,6 +82,8 @@ export interface ApiOptions {
   tenantLimits?: TenantLimitsSource;
   /** Ports and host of the device commands of /api/device-connectivity/{deviceId}; default none (HTTP only). */
   deviceConnectivity?: DeviceConnectivityOptions;
+  /** GET /api/admin/stats (system administrator): the process's figures; unset, the route does not exist. */
+  serverStats?: (o: { reset: boolean }) => Promise<ServerStats>;
 }
 
 export interface Api {
@@ -137,7 +141,7 @@ export function createApi(options: ApiOptions): Api {
     broadcast: options.broadcast,
     ...(options.rpcPickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.rpcPickupTimeoutMs } : {}),
   });
-  const routes: RouteDef[] = [...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...passwordRoutes(deps), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...tenantProfileRoutes(deps), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps), ...deviceConnectivityRoutes(deps, options.deviceConnectivity ?? {})];
+  const routes: RouteDef[] = [...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...passwordRoutes(deps), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...tenantProfileRoutes(deps), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps), ...deviceConnectivityRoutes(deps, options.deviceConnectivity ?? {}), ...adminRoutes(deps, options.serverStats)];
   const rest = createExpressApi({
     routes,
     logger,
