@@ -9,6 +9,7 @@ const STATUS_TEXT: Record<number, string> = {
   401: 'No valid JWT in the X-Authorization header (errorCode 10, or 11 when it expired)',
   403: 'The caller may not do this (errorCode 20)',
   404: 'No such entity in the caller\'s tenant (errorCode 32)',
+  409: 'Someone else saved this entity since it was read: a stale version (errorCode 35)',
   413: 'The request body is larger than the cap',
   429: 'Too many requests from this address (errorCode 33)',
 };
@@ -153,6 +154,7 @@ export function buildOpenApiDocument(routes: readonly RouteDef[], info: OpenApiI
     const errors = [400, 404, 429];
     if (!route.public) errors.push(401, 403);
     if (route.body) errors.push(413);
+    if (route.versioned) errors.push(409);
     for (const status of errors.sort()) responses[String(status)] ??= { description: STATUS_TEXT[status], content: errorContent };
 
     const op: JsonSchemaObject = {

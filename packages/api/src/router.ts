@@ -53,6 +53,8 @@ export interface RouteDoc {
    * POST /api/device): OpenAPI links, which schemathesis follows to test on entities that exist.
    */
   readonly createsId?: readonly string[];
+  /** Saves under an optimistic lock: a stale version is 409 (VERSION_CONFLICT). */
+  readonly versioned?: boolean;
   /** Reached without a JWT (login, token refresh, health, the document itself). */
   readonly public?: boolean;
 }

@@ -231,7 +231,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
   });
 
   return [
-    route('POST', '/api/ruleChain', { summary: 'Create an empty rule chain, or rename one (body with id)', body: RuleChainSaveRequestSchema, response: RuleChainSchema, createsId: ['ruleChainId'] }, async (ctx, user) => {
+    route('POST', '/api/ruleChain', { summary: 'Create an empty rule chain, or rename one (body with id)', body: RuleChainSaveRequestSchema, response: RuleChainSchema, createsId: ['ruleChainId'], versioned: true }, async (ctx, user) => {
       const input = parseBody(RuleChainSaveRequestSchema, await ctx.body());
       if (input.type === 'EDGE') throw badParam('Edge rule chains are not supported');
       const existing = input.id ? await chainOf(user.tenantId, input.id.id) : undefined;
@@ -277,7 +277,7 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
 
     route('GET', '/api/ruleChain/{ruleChainId}/metadata', { summary: "A rule chain's nodes and connections", params: idParams('ruleChainId'), response: RuleChainMetadataSchema }, async (ctx, user) => ok(toMetadataDto(await chainOf(user.tenantId, ctx.params.ruleChainId)))),
 
-    route('POST', '/api/ruleChain/metadata', { summary: "Save a rule chain's nodes and connections (validated: 400 names node and field)", body: RuleChainMetadataSaveRequestSchema, response: RuleChainMetadataSchema }, async (ctx, user) => {
+    route('POST', '/api/ruleChain/metadata', { summary: "Save a rule chain's nodes and connections (validated: 400 names node and field)", body: RuleChainMetadataSaveRequestSchema, response: RuleChainMetadataSchema, versioned: true }, async (ctx, user) => {
       const input = parseBody(RuleChainMetadataSaveRequestSchema, await ctx.body());
       noRuleChainConnections(input.ruleChainConnections);
       const rec = await chainOf(user.tenantId, input.ruleChainId.id);
