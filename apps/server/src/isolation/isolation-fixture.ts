@@ -49,7 +49,8 @@ export async function createTenantAdmin(app: Rivulet, email: string, password: s
 export async function startIsolationWorld(name: string): Promise<IsolationWorld> {
   const db = await createTestDatabase(`iso_${name}`);
   const dir = tempDir();
-  const app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir, RIVULET_RPC_PICKUP_TIMEOUT_MS: '300' });
+  // generators fire every 100 ms here (the default minimum is 1 s), so the tests check the originator, not the period
+  const app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir, RIVULET_RPC_PICKUP_TIMEOUT_MS: '300', RIVULET_MIN_GENERATOR_PERIOD_MS: '100' });
   const clients: MqttClient[] = [];
   try {
     const jwtA = await login(app.url);
