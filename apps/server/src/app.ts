@@ -242,6 +242,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
       tenantLimits,
       maxLongPollsPerDevice: config.RIVULET_HTTP_LONG_POLLS_PER_DEVICE,
+      // the connection cap (below) may end the oldest long poll to admit a new client
+      onLongPoll: (res, endNow) => httpConnections.parkLongPoll(res, endNow),
     });
     gatewayDevices = createGatewayDeviceService({ storage, broadcast, tenantLimits, logger });
     mqtt = createMqttTransport({
@@ -284,7 +286,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     coapPort = (await coap.start()).port;
   }
   let api: Api | undefined;
-  const serverStats = createServerStats({ queue, ruleEngine: () => ruleEngine });
+  // httpConnections is set up with the server below; read only once the server answers
+  const serverStats = createServerStats({ queue, ruleEngine: () => ruleEngine, rateLimits: () => rateLimiter.stats(), httpConnections: () => httpConnections.stats() });
   if (roles.has('api')) {
     api = createApi({
       storage,

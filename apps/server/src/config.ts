@@ -236,7 +236,9 @@ export function globalTenantLimits(config: Config): TenantLimits {
     maxRuleNodesPerChain: config.RIVULET_MAX_NODES_PER_RULE_CHAIN,
     transportDeviceMsgRateLimit: config.RIVULET_DEVICE_RATE_LIMIT,
     transportTenantMsgRateLimit: config.RIVULET_TENANT_RATE_LIMIT,
-    maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
+    // none of its own: each transport's setting applies (RIVULET_MAX_PAYLOAD_BYTES for HTTP and CoAP,
+    // RIVULET_MQTT_MAX_PAYLOAD for MQTT); a tenant profile may only lower them
+    maxPayloadBytes: 0,
     maxKeyLength: config.RIVULET_MAX_KEY_LENGTH,
     maxKeysPerMessage: config.RIVULET_MAX_KEYS_PER_MESSAGE,
     maxWsSessionsPerTenant: config.RIVULET_MAX_WS_SESSIONS_PER_TENANT,

@@ -126,6 +126,33 @@ describe('HTTP connection limits and timeouts (small values in this config)', ()
     for (const c of controllers) c.abort();
     await Promise.all([second, third]);
   });
+
+  it('long polls of many devices of one tenant holding every slot do not lock out others: the oldest is answered 408 and closed', async () => {
+    const devices = await Promise.all(Array.from({ length: MAX_CONNECTIONS }, (_, i) => createDevice(base, jwt, `poller-${i}`)));
+    const before = app.httpConnectionStats();
+    // one RPC long poll per device (the idle keep-alive connections of the creates above are evicted first), sent one after another so the first is the oldest
+    const polls: ReturnType<typeof rawSocket>[] = [];
+    for (const d of devices) {
+      const p = rawSocket(app.port);
+      await waitFor(() => p.state.connected, 5_000, () => 'poll connected');
+      p.s.write(`GET /api/v1/${d.token}/rpc?timeout=60000 HTTP/1.1\r\nHost: x\r\n\r\n`);
+      polls.push(p);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 300)); // every poll authenticated and waiting
+    expect(polls.filter((p) => p.state.closed)).toHaveLength(0);
+    // a REST client (another user of the same server) connects: it is served
+    const r = await fetch(`${base}/api/auth/user`, { headers: { 'x-authorization': `Bearer ${jwt}` } });
+    expect(r.status).toBe(200);
+    // the oldest poll was answered 408 with the reason, then closed; the others still wait
+    await waitFor(() => polls[0]!.state.closed, 2_000, () => 'oldest poll closed');
+    expect(polls[0]!.state.data).toMatch(/^HTTP\/1\.1 408/);
+    expect(polls[0]!.state.data).toContain('needed this connection for a new client');
+    expect(polls.slice(1).filter((p) => p.state.closed)).toHaveLength(0);
+    expect(app.httpConnectionStats().endedLongPolls).toBe(before.endedLongPolls + 1);
+    expect(app.httpConnectionStats().refused).toBe(before.refused);
+    for (const p of polls) p.s.destroy();
+  });
 });
 
 /**

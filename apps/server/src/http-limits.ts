@@ -23,6 +23,8 @@ export interface HttpConnectionStats {
   refused: number;
   /** Idle connections (no request in progress: header-less, slow headers, keep-alive) closed to make room for a new one. */
   evictedIdle: number;
+  /** Device long polls answered early (408, then closed) to make room for a new connection when none was idle. */
+  endedLongPolls: number;
 }
 
 /** How often a source address that keeps being refused is logged again. */
@@ -76,8 +78,11 @@ export function applyHttpTimeouts(server: Server, limits: HttpLimits): void {
  * The HTTP server's connection cap, with room kept for clients that send requests. A connection
  * that has no request in progress (it sent no headers yet, is sending them slowly, or idles between
  * keep-alive requests) is "idle". When a new connection would pass maxConnections, the oldest idle
- * one is closed to make room; only when every connection has a request in progress (or is an
- * upgraded WebSocket) is the new one closed at once. So a flood of header-less sockets can hold at
+ * one is closed to make room; with none idle, the oldest device long poll (a request that waits by
+ * design, registered with parkLongPoll) is answered 408 and its connection closed; only when every
+ * connection has another request in progress (or is an upgraded WebSocket) is the new one closed at
+ * once. So neither header-less sockets nor parked long polls (of any number of devices of one
+ * tenant) can lock other clients out. So a flood of header-less sockets can hold at
  * most maxConnections descriptors, and cannot lock out a client that sends its request: it only
  * evicts itself. Header-less sockets also end at headersTimeout (Node answers 408).
  */
@@ -87,14 +92,18 @@ export function limitHttpConnections(
   logger: Logger,
   /** 'secureConnection' for HTTPS: its requests come on the TLS socket, not the TCP one. */
   connectionEvent: 'connection' | 'secureConnection' = 'connection',
-): { stats(): HttpConnectionStats } {
+): { stats(): HttpConnectionStats; parkLongPoll(res: ServerResponse, endNow: () => void): void } {
   /** Insertion order = age; idle connections move to the end when they go idle again. */
   const idle = new Set<Socket>();
   const busy = new Map<Socket, number>();
+  /** Long polls in progress, oldest first, each with what answers it now. */
+  const longPolls = new Map<Socket, () => void>();
   let refused = 0;
   let evictedIdle = 0;
+  let endedLongPolls = 0;
   const logRefused = oncePerAddress(logger, 'http connection refused: connection limit reached');
   const logEvicted = oncePerAddress(logger, 'http idle connection closed: connection limit reached');
+  const logEndedPoll = oncePerAddress(logger, 'http long poll ended early: connection limit reached');
 
   const open = (): number => idle.size + busy.size;
 
@@ -102,9 +111,21 @@ export function limitHttpConnections(
     socket.once('close', () => {
       idle.delete(socket);
       busy.delete(socket);
+      longPolls.delete(socket);
     });
     if (open() >= limits.maxConnections) {
       const oldest = idle.values().next();
+      const poll = oldest.done ? longPolls.entries().next() : undefined;
+      if (poll && !poll.done) {
+        // its answer closes that connection: the new one is admitted now, one over the cap until then
+        const [pollSocket, endNow] = poll.value;
+        longPolls.delete(pollSocket);
+        endedLongPolls++;
+        logEndedPoll(pollSocket.remoteAddress, { maxConnections: limits.maxConnections });
+        endNow();
+        idle.add(socket);
+        return;
+      }
       if (oldest.done) {
         refused++;
         logRefused(socket.remoteAddress, { maxConnections: limits.maxConnections });
@@ -127,6 +148,7 @@ export function limitHttpConnections(
     const socket = req.socket;
     start(socket);
     res.once('close', () => {
+      longPolls.delete(socket);
       const n = busy.get(socket);
       if (n === undefined) return;
       if (n > 1) busy.set(socket, n - 1);
@@ -140,6 +162,9 @@ export function limitHttpConnections(
   server.prependListener('upgrade', (req: IncomingMessage) => start(req.socket));
 
   return {
-    stats: () => ({ open: open(), refused, evictedIdle }),
+    stats: () => ({ open: open(), refused, evictedIdle, endedLongPolls }),
+    parkLongPoll(res, endNow) {
+      if (busy.has(res.socket as Socket)) longPolls.set(res.socket as Socket, endNow);
+    },
   };
 }

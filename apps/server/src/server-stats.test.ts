@@ -14,15 +14,19 @@ describe('server stats endpoint', () => {
     dir.remove();
   });
 
-  it('answers the system administrator with memory, event-loop delay, queue lag and rule-engine counters; a tenant administrator gets 403, no token 401', async () => {
+  it('answers the system administrator with memory, event-loop delay, queue lag, rule-engine, rate-limit and connection counters; a tenant administrator gets 403, no token 401', async () => {
     const r = await fetch(`${app.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'sysadmin@rivulet.local', password: 'sys-admin-pw-1' }) });
     const sys = ((await r.json()) as { token: string }).token;
-    const s = await api<{ memory: { rssBytes: number; heapUsedBytes: number }; eventLoopDelayMs: { p99: number; samples: number }; queue: { lag: number }; ruleEngine: { processed: number } | null }>(app.url, sys, '/api/admin/stats?reset=true');
+    const s = await api<{ memory: { rssBytes: number; heapUsedBytes: number }; eventLoopDelayMs: { p99: number; samples: number }; queue: { lag: number }; ruleEngine: { processed: number } | null; rateLimits: unknown; httpConnections: { open: number; refused: number } }>(app.url, sys, '/api/admin/stats?reset=true');
     expect(s.status).toBe(200);
     expect(s.body.memory.rssBytes).toBeGreaterThan(s.body.memory.heapUsedBytes);
     expect(s.body.queue.lag).toBe(0);
     expect(s.body.ruleEngine?.processed).toBeGreaterThanOrEqual(0);
     expect(s.body.eventLoopDelayMs.p99).toBeGreaterThanOrEqual(0);
+    // the limits' counters an operator reads (rate-limits.test.ts makes them move)
+    expect(s.body.rateLimits).toEqual(app.rateLimitStats());
+    expect(s.body.httpConnections.open).toBeGreaterThanOrEqual(1); // this request's own
+    expect(s.body.httpConnections).toMatchObject({ refused: app.httpConnectionStats().refused });
     const tenant = await login(app.url);
     expect((await api(app.url, tenant, '/api/admin/stats')).status).toBe(403);
     expect((await fetch(`${app.url}/api/admin/stats`)).status).toBe(401);

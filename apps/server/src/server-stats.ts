@@ -1,13 +1,20 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { ServerStats } from '@rivulet/api-types';
+import type { RateLimitStats } from '@rivulet/core';
 import { Groups, Topics, type Queue } from '@rivulet/queue';
 import type { RuleEngine } from '@rivulet/rule-engine';
 
 /**
  * The figures of GET /api/admin/stats: memory, event-loop delay (perf_hooks histogram, 10 ms
- * resolution, a window from the last reset), the rule engine's queue lag and counters.
+ * resolution, a window from the last reset), the rule engine's queue lag and counters, the rate
+ * limits' and the HTTP connection cap's counts.
  */
-export function createServerStats(o: { queue: Queue; ruleEngine: () => RuleEngine | undefined }): { read(opts: { reset: boolean }): Promise<ServerStats>; close(): void } {
+export function createServerStats(o: {
+  queue: Queue;
+  ruleEngine: () => RuleEngine | undefined;
+  rateLimits: () => RateLimitStats;
+  httpConnections: () => ServerStats['httpConnections'];
+}): { read(opts: { reset: boolean }): Promise<ServerStats>; close(): void } {
   const h = monitorEventLoopDelay({ resolution: 10 });
   h.enable();
   const ms = (ns: number) => (Number.isFinite(ns) ? ns / 1e6 : 0);
@@ -29,6 +36,8 @@ export function createServerStats(o: { queue: Queue; ruleEngine: () => RuleEngin
           waitingProducers: parts.reduce((s, p) => s + p.waitingProducers, 0),
         },
         ruleEngine: engine ? { processed: engine.processed, failedAttempts: engine.failedAttempts, retried: engine.retried, skipped: engine.skipped } : null,
+        rateLimits: o.rateLimits(),
+        httpConnections: o.httpConnections(),
       };
     },
     close: () => h.disable(),

@@ -207,6 +207,9 @@ describe('tenant profiles and the limits they set, on the whole server', () => {
     expect((await post('tok-pb')).status).toBe(200);
     const coap = await execFileP('coap-client-notls', ['-B', '5', '-m', 'post', '-e', body, `coap://127.0.0.1:${app.coapPort}/api/v1/tok-pa/telemetry`], { timeout: 15_000 });
     expect(coap.stdout + coap.stderr).toMatch(/4\.13/);
+    // a client-side RPC is a device payload too
+    const rpc = await execFileP('coap-client-notls', ['-B', '5', '-m', 'post', '-e', JSON.stringify({ method: 'x', params: 'x'.repeat(200) }), `coap://127.0.0.1:${app.coapPort}/api/v1/tok-pa/rpc`], { timeout: 15_000 });
+    expect(rpc.stdout + rpc.stderr).toMatch(/4\.13/);
     const c = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username: 'tok-pa', reconnectPeriod: 0 });
     clients.push(c);
     const closed = new Promise<void>((r) => c.once('close', () => r()));

@@ -11,5 +11,13 @@ export const ServerStatsSchema = z.object({
   eventLoopDelayMs: z.object({ p50: z.number(), p99: z.number(), max: z.number(), mean: z.number(), samples: z.number() }),
   queue: z.object({ lag: z.number(), retained: z.number(), waitingProducers: z.number() }),
   ruleEngine: z.object({ processed: z.number(), failedAttempts: z.number(), retried: z.number(), skipped: z.number() }).nullable(),
+  /** Device messages the device and tenant rate limits held back (`delayed`) or refused, per transport and by which limit (`device`, `tenant`). */
+  rateLimits: z.object({
+    transports: z.record(z.string(), z.object({ delayed: z.record(z.string(), z.number()), refused: z.record(z.string(), z.number()) })),
+    devicesTracked: z.number(),
+    tenantsTracked: z.number(),
+  }),
+  /** The plain HTTP server's connections: open now, refused at the cap, idle ones and long polls ended to make room. */
+  httpConnections: z.object({ open: z.number(), refused: z.number(), evictedIdle: z.number(), endedLongPolls: z.number() }),
 });
 export type ServerStats = z.infer<typeof ServerStatsSchema>;

@@ -545,6 +545,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
   }
 
   async function rpcReply(res: CoapResponse, device: DeviceInfo, id: number, payload: Buffer): Promise<void> {
+    if (overTenantPayloadLimit(res, device, payload)) return;
     // any JSON, or the raw text when it is not JSON (ThingsBoard forwards the payload as it is)
     let response: JsonValue;
     const text = payload.toString('utf8');
@@ -563,6 +564,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
   }
 
   async function clientRpc(res: CoapResponse, device: DeviceInfo, payload: Buffer): Promise<void> {
+    if (overTenantPayloadLimit(res, device, payload)) return;
     const request = parsePayload(res, payload, (json) => {
       if (typeof json !== 'object' || json === null || Array.isArray(json) || typeof json.method !== 'string' || json.method === '') {
         throw new BadRequestError('Client-side RPC: expected {"method":"...","params":...}');

@@ -692,6 +692,7 @@ describe('robustness', () => {
         timeout: 0,
         internal: 0,
         aborted: 0,
+        longPollEnded: 0,
         longPollReplaced: 0,
       },
       waiting: 0,

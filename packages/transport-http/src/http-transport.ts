@@ -55,6 +55,12 @@ export interface HttpTransportOptions {
    * it replaces the oldest, which is answered 408 (as a poll that timed out). Default 4; 0: no limit.
    */
   maxLongPollsPerDevice?: number;
+  /**
+   * Told of each long poll as it starts to wait, with a function that answers it now (408 as a
+   * timeout, then the connection closes): the server's connection cap uses it to end the oldest
+   * long poll when every connection is in use, so waiting requests cannot lock out new clients.
+   */
+  onLongPoll?: (res: ServerResponse, endNow: () => void) => void;
   logger?: Logger;
   /**
    * Messages per second per device and per tenant, shared with the other transports; none: no
@@ -91,7 +97,9 @@ export type RejectReason =
   /** The client went away before sending the whole body. */
   | 'aborted'
   /** A long poll answered 408 because a newer long poll of the same device took its place (maxLongPollsPerDevice). */
-  | 'longPollReplaced';
+  | 'longPollReplaced'
+  /** A long poll answered 408 early to free its connection for a new client (the server's connection cap). */
+  | 'longPollEnded';
 
 export interface HttpTransportStats {
   /** Requests under /api/v1/ taken by the transport. */
@@ -170,6 +178,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     internal: 0,
     aborted: 0,
     longPollReplaced: 0,
+    longPollEnded: 0,
   };
 
   /** Answers with an error unless already answered; counts it once. */
@@ -373,13 +382,24 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   }
   const loggedReplaced = new Set<string>();
 
+  /** Waits a long poll, and offers it to the server's connection cap to end early. */
+  function park(waiters: Waiters, device: { tenantId: string; deviceId: string }, res: ServerResponse, timeout: number, what: string): void {
+    const waiter = waiters.add(device.deviceId, res, timeout, timedOut(what), replacedPoll(what, device));
+    options.onLongPoll?.(res, () =>
+      waiter.settle((r) => {
+        if (!r.headersSent) r.setHeader('Connection', 'close');
+        reject(r, 'longPollEnded', 408, TbErrorCode.GENERAL, `Timeout: no ${what} before the server needed this connection for a new client; poll again`);
+      }),
+    );
+  }
+
   /** `GET /rpc?timeout=`: answered with the next server-side command for the device, or 408. */
   async function pollRpc(res: ServerResponse, token: string, query: string): Promise<void> {
     const device = await authenticate(res, token);
     if (!device) return;
     const timeout = pollTimeout(res, query);
     if (timeout === undefined || !canReply(res)) return;
-    rpcWaiters.add(device.deviceId, res, timeout, timedOut('RPC command'), replacedPoll('RPC command', device));
+    park(rpcWaiters, device, res, timeout, 'RPC command');
   }
 
   /** `GET /attributes/updates?timeout=`: answered with the next shared attribute change, or 408. */
@@ -388,7 +408,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     if (!device) return;
     const timeout = pollTimeout(res, query);
     if (timeout === undefined || !canReply(res)) return;
-    attributeWaiters.add(device.deviceId, res, timeout, timedOut('shared attribute update'), replacedPoll('shared attribute update', device));
+    park(attributeWaiters, device, res, timeout, 'shared attribute update');
   }
 
   /** `POST /rpc/{id}`: the device's reply to a command it took from a long poll. */

@@ -9,10 +9,8 @@ import { coapCase } from './coap-inputs';
  * CoAP fuzzing (issue #16): random and mutated datagrams from many UDP endpoints; no answer may be
  * a 5.xx server error, the well-behaved client keeps working between batches, and the server's
  * heap is back near the baseline at the end. RIVULET_FUZZ_SEED=<n> replays a run.
- *
- * Not asserted here while helper `conn` fixes them (issue #16): an unknown critical option is
- * answered like a known one (RFC 7252 5.4.1 wants 4.02), and unauthenticated Block1 transfers can
- * evict a device's upload (the well-behaved client posts in one datagram, so it is not affected).
+ * The answers to unknown critical options (4.02) and to Block1 floods are asserted in
+ * packages/transport-coap/src/coap-limits.test.ts.
  */
 const CASES = Math.round(17_000 * FUZZ_SCALE);
 const BATCHES = 5;
