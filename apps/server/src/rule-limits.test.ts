@@ -56,8 +56,9 @@ describe('rule chain limits per tenant', () => {
     // The root chain and "Slow" (previous test) make 2.
     const list = await api<{ totalElements: number; data: Array<{ id: { id: string }; name: string }> }>(app.url, jwt, '/api/ruleChains?pageSize=10&page=0');
     expect(list.body.totalElements).toBe(2);
-    const created = await api<{ message: string }>(app.url, jwt, '/api/ruleChain', { method: 'POST', body: { name: 'Third' } });
+    const created = await api<{ message: string; errorCode: number }>(app.url, jwt, '/api/ruleChain', { method: 'POST', body: { name: 'Third' } });
     expect(created.status).toBe(403);
+    expect(created.body.errorCode).toBe(41); // ThingsBoard's ENTITIES_LIMIT_EXCEEDED, as for maxDevices
     expect(created.body.message).toBe("Can't create more than 2 rule chains: this tenant's limit (maxRuleChains) is reached");
     const imported = await api<{ message: string }>(app.url, jwt, '/api/ruleChain/import', { method: 'POST', body: chain('Third', [log('a')]) });
     expect(imported.status).toBe(403);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, login, startTestServer, tempDir } from './test-helpers';
+import { api, login, startTestServer, SYSADMIN, tempDir } from './test-helpers';
 import type { Rivulet } from './app';
 
 /** GET /api/admin/stats: process-wide figures (what `npm run soak` samples), for the system administrator only. */
@@ -7,7 +7,7 @@ describe('server stats endpoint', () => {
   const dir = tempDir();
   let app: Rivulet;
   beforeAll(async () => {
-    app = await startTestServer({ RIVULET_DATA_DIR: dir.dir, RIVULET_SYSADMIN_PASSWORD: 'sys-admin-pw-1' });
+    app = await startTestServer({ RIVULET_DATA_DIR: dir.dir });
   });
   afterAll(async () => {
     await app?.stop();
@@ -15,8 +15,7 @@ describe('server stats endpoint', () => {
   });
 
   it('answers the system administrator with memory, event-loop delay, queue lag, rule-engine, rate-limit and connection counters; a tenant administrator gets 403, no token 401', async () => {
-    const r = await fetch(`${app.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'sysadmin@rivulet.local', password: 'sys-admin-pw-1' }) });
-    const sys = ((await r.json()) as { token: string }).token;
+    const sys = await login(app.url, SYSADMIN);
     const s = await api<{ memory: { rssBytes: number; heapUsedBytes: number }; eventLoopDelayMs: { p99: number; samples: number }; queue: { lag: number }; ruleEngine: { processed: number } | null; rateLimits: unknown; httpConnections: { open: number; refused: number } }>(app.url, sys, '/api/admin/stats?reset=true');
     expect(s.status).toBe(200);
     expect(s.body.memory.rssBytes).toBeGreaterThan(s.body.memory.heapUsedBytes);

@@ -4,10 +4,9 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rivulet } from './app';
-import { ADMIN, api, eventually, login, startTestServer, tempDir } from './test-helpers';
+import { ADMIN, api, createTenantWithAdmin, eventually, login, startTestServer, SYSADMIN, tempDir } from './test-helpers';
 
 const execFileP = promisify(execFile);
-const SYSADMIN = { username: 'sysadmin@rivulet.local', password: 'profiles-sys-pw-1' };
 
 /**
  * Tenant profiles over the whole server: the system administrator's REST API, and the limits a
@@ -22,8 +21,8 @@ describe('tenant profiles and the limits they set, on the whole server', () => {
   const sockets: WebSocket[] = [];
 
   beforeAll(async () => {
-    app = await startTestServer({ RIVULET_DATA_DIR: dir.dir, RIVULET_SYSADMIN_PASSWORD: SYSADMIN.password });
-    sys = await loginAs(SYSADMIN.username, SYSADMIN.password);
+    app = await startTestServer({ RIVULET_DATA_DIR: dir.dir });
+    sys = await login(app.url, SYSADMIN);
   });
   afterAll(async () => {
     for (const c of clients) c.end(true);
@@ -32,23 +31,11 @@ describe('tenant profiles and the limits they set, on the whole server', () => {
     dir.remove();
   });
 
-  async function loginAs(username: string, password: string): Promise<string> {
-    const r = await fetch(`${app.url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
-    expect(r.status).toBe(200);
-    return ((await r.json()) as { token: string }).token;
-  }
-
   let seq = 0;
   /** A tenant (in `profileId`, or the default profile) with an administrator; its JWT. */
   async function tenantWithAdmin(profileId?: string): Promise<{ tenantId: string; jwt: string }> {
     const n = ++seq;
-    const body = profileId ? { title: `Tenant ${n}`, tenantProfileId: { entityType: 'TENANT_PROFILE', id: profileId } } : { title: `Tenant ${n}` };
-    const t = await api<{ id: { id: string }; tenantProfileId: { id: string } }>(app.url, sys, '/api/tenant', { method: 'POST', body });
-    expect(t.status).toBe(200);
-    const email = `admin${n}@profiles.test`;
-    const u = await api(app.url, sys, '/api/user', { method: 'POST', body: { email, authority: 'TENANT_ADMIN', tenantId: { id: t.body.id.id }, password: 'tenant-admin-pw' } });
-    expect(u.status).toBe(200);
-    return { tenantId: t.body.id.id, jwt: await loginAs(email, 'tenant-admin-pw') };
+    return createTenantWithAdmin(app.url, sys, { title: `Tenant ${n}`, email: `admin${n}@profiles.test`, password: 'tenant-admin-pw', ...(profileId ? { tenantProfileId: profileId } : {}) });
   }
 
   async function profile(name: string, configuration: Record<string, number>): Promise<string> {

@@ -24,16 +24,38 @@ export async function startTestServer(env: Record<string, string>, options: Star
     RIVULET_COAP_PORT: '0',
     RIVULET_COAP_HOST: '127.0.0.1',
     RIVULET_ADMIN_PASSWORD: ADMIN.password,
+    RIVULET_SYSADMIN_PASSWORD: SYSADMIN.password,
     RIVULET_LOG_LEVEL: 'silent',
     ...env,
   });
   return startRivulet(config, options);
 }
 
-export async function login(base: string): Promise<string> {
-  const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ADMIN) });
-  if (r.status !== 200) throw new Error(`login failed: ${r.status} ${await r.text()}`);
+/** The system administrator startTestServer creates (its RIVULET_SYSADMIN_PASSWORD). */
+export const SYSADMIN = { username: 'sysadmin@rivulet.local', password: 'sys-admin-pw-1' };
+
+/** A JWT for `credentials` (default: the tenant administrator ADMIN). */
+export async function login(base: string, credentials: { username: string; password: string } = ADMIN): Promise<string> {
+  const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(credentials) });
+  if (r.status !== 200) throw new Error(`login of ${credentials.username} failed: ${r.status} ${await r.text()}`);
   return ((await r.json()) as { token: string }).token;
+}
+
+/**
+ * A tenant made as an operator makes one (the system administrator's REST API, so it gets the default
+ * root chain), in `tenantProfileId` or the default profile, with an administrator `email`; its JWT.
+ */
+export async function createTenantWithAdmin(
+  base: string,
+  sysJwt: string,
+  o: { title: string; email: string; password: string; tenantProfileId?: string },
+): Promise<{ tenantId: string; jwt: string }> {
+  const body = o.tenantProfileId ? { title: o.title, tenantProfileId: { entityType: 'TENANT_PROFILE', id: o.tenantProfileId } } : { title: o.title };
+  const t = await api<{ id: { id: string } }>(base, sysJwt, '/api/tenant', { method: 'POST', body });
+  if (t.status !== 200) throw new Error(`create tenant ${o.title}: ${t.status} ${JSON.stringify(t.body)}`);
+  const u = await api(base, sysJwt, '/api/user', { method: 'POST', body: { email: o.email, authority: 'TENANT_ADMIN', tenantId: { id: t.body.id.id }, password: o.password } });
+  if (u.status !== 200) throw new Error(`create user ${o.email}: ${u.status} ${JSON.stringify(u.body)}`);
+  return { tenantId: t.body.id.id, jwt: await login(base, { username: o.email, password: o.password }) };
 }
 
 export async function api<T = unknown>(base: string, jwt: string, path: string, init: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: T }> {

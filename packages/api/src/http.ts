@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCodes } from '@rivulet/api-types';
-import { ErrorCode, MAX_JSON_DEPTH, exceedsJsonDepth } from '@rivulet/core';
+import { BadRequestError, ErrorCode, parseJsonWithDepthLimit } from '@rivulet/core';
 import { ApiError, invalidBody } from './api-error';
 
 /** Splits `req.url` by hand: `new URL()` would read a path like `//host/x` as a host. */
@@ -69,12 +69,11 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   if (text.trim().length === 0) throw invalidBody('Request body is required');
   let value: unknown;
   try {
-    value = JSON.parse(text) as unknown;
+    // the depth limit shared with the device and WebSocket APIs: deeper values overflow the stack of the recursive checks below and later
+    value = parseJsonWithDepthLimit(text);
   } catch (e) {
-    throw invalidBody(`Invalid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    throw invalidBody(e instanceof BadRequestError ? e.message : `Invalid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
-  // the device API's limit: deeper values overflow the stack of the recursive checks below and later
-  if (text.length > 2 * MAX_JSON_DEPTH && exceedsJsonDepth(value)) throw invalidBody(`Invalid JSON: nesting deeper than ${MAX_JSON_DEPTH} levels`);
   const at = nulPath(value, 'body');
   if (at !== undefined) throw invalidBody(`${at}: must not contain the NUL character (\\u0000)`);
   return value;

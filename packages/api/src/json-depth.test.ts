@@ -35,7 +35,7 @@ describe('deeply nested JSON on the REST and WebSocket APIs', () => {
   ])('%s: 30,000 levels answer 400 naming the limit', async (_what, path) => {
     const r = await t.request('POST', path(), { token, rawBody: nestedObject(30_000), headers: { 'content-type': 'application/json' } });
     expect(r.status).toBe(400);
-    expect(r.body.message).toBe(`Invalid JSON: nesting deeper than ${MAX_JSON_DEPTH} levels`);
+    expect(r.body.message).toBe(`Invalid JSON: Nesting deeper than ${MAX_JSON_DEPTH} levels`);
   });
 
   it('the limit itself is accepted (telemetry 100 levels deep is stored)', async () => {

@@ -36,15 +36,12 @@ export const MAX_JSON_DEPTH = 100;
 const MAX_DEPTH = MAX_JSON_DEPTH;
 
 /**
- * Whether a value JSON.parse produced nests more than MAX_JSON_DEPTH objects/arrays. JSON.parse itself
- * has no depth limit; recursive code after it (validation, JSON.stringify, storage) overflows the stack.
- * The walk stops at the limit, so it never recurses deeper than MAX_JSON_DEPTH itself.
+ * JSON.parse, then BadRequestError when the value nests deeper than MAX_JSON_DEPTH (as the device
+ * API's lenient parser refuses it): the REST API's bodies and the WebSocket API's frames. JSON.parse
+ * itself has no depth limit; recursive code after it (validation, JSON.stringify, storage) overflows
+ * the stack. The walk stops at the limit, so it never recurses deeper than MAX_JSON_DEPTH itself.
+ * A malformed text throws JSON.parse's SyntaxError.
  */
-export function exceedsJsonDepth(value: unknown): boolean {
-  return tooDeep(value as JsonValue, 0);
-}
-
-/** JSON.parse, then BadRequestError when the value nests deeper than MAX_JSON_DEPTH (as the device API refuses it). */
 export function parseJsonWithDepthLimit(text: string): unknown {
   const v = JSON.parse(text) as unknown;
   // a text shorter than two brackets per level cannot be too deep

@@ -258,7 +258,7 @@ export interface DeviceRepository {
   /**
    * Creates the device and an ACCESS_TOKEN credential (generated unless given).
    * ConflictError when the tenant already has a device of that name, or the token is taken.
-   * With `maxDevices` (> 0), DeviceLimitError when the tenant already has that many devices: the
+   * With `maxDevices` (> 0), TenantLimitError (maxDevices) when the tenant already has that many devices: the
    * count and the insert are one transaction, serialised per tenant, so concurrent creates cannot
    * pass the limit together.
    */

@@ -5,3 +5,4 @@ export * from './listeners';
 export * from './certificates';
 export * from './browser';
 export * from './fuzz';
+export * from './tenant-limits';

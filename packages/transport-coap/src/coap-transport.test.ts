@@ -4,12 +4,10 @@ import {
   LiveChannel,
   MsgType,
   RpcChannel,
-  createDeviceRateLimiter,
   createRpcCaller,
   newId,
   silentLogger,
   type AttributesEvent,
-  type TenantLimits,
   type Msg,
   type ToDeviceRpcRequest,
   type ToServerRpcReply,
@@ -34,7 +32,7 @@ import {
   waitForConsumed,
   type Harness,
 } from './test-harness';
-import { telemetryMsgShape } from '@rivulet/testing';
+import { telemetryMsgShape, testRateLimiter } from '@rivulet/testing';
 
 afterEach(closeAll);
 
@@ -555,7 +553,7 @@ describe('routing and limits', () => {
 
   it('over the per-device rate the answers are held back, not refused: every request is queued', async () => {
     // the harness clock stands still: 50 requests fit the burst, the other 10 are held 20 ms apart
-    const h = await startTransport({ options: { rateLimiter: rateLimiter(50, 0) } });
+    const h = await startTransport({ options: { rateLimiter: testRateLimiter(50, 0) } });
     const c = await rawClient(h.port);
     for (let i = 0; i < 60; i++) await c.send(rawRequest({ path: TELEMETRY, payload: `{"ts":${i + 1},"values":{"n":${i}}}`, messageId: 400 + i }));
     await vi.waitFor(() => expect(c.received).toHaveLength(60), { timeout: 5000 });
@@ -564,7 +562,7 @@ describe('routing and limits', () => {
   });
 
   it('4.29 with Max-Age for a device so far over its rate that it would wait longer than rateLimitMaxWaitMs; other devices unaffected', async () => {
-    const h = await startTransport({ options: { rateLimiter: rateLimiter(1, 0) }, config: { rateLimitMaxWaitMs: 0 } });
+    const h = await startTransport({ options: { rateLimiter: testRateLimiter(1, 0) }, config: { rateLimitMaxWaitMs: 0 } });
     const c = await rawClient(h.port);
     const first = await c.exchange(rawRequest({ path: TELEMETRY, payload: '{"n":1}', messageId: 300 }));
     const second = await c.exchange(rawRequest({ path: TELEMETRY, payload: '{"n":2}', messageId: 301 }));
@@ -715,8 +713,3 @@ describe('stop()', () => {
   });
 });
 
-/** A limiter with these limits for every tenant (the server hands in its shared one). */
-function rateLimiter(perDevice: number, perTenant: number) {
-  const limits = { transportDeviceMsgRateLimit: perDevice, transportTenantMsgRateLimit: perTenant } as TenantLimits;
-  return createDeviceRateLimiter({ limits: { forTenant: () => limits } });
-}

@@ -1,8 +1,9 @@
 import { connect as rawConnect, type Socket } from 'node:net';
 import { connectAsync } from 'mqtt';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MsgType, RpcChannel, createDeviceRateLimiter, createRpcCaller, newId, type TenantLimits, type ToServerRpcReply } from '@rivulet/core';
+import { MsgType, RpcChannel, createRpcCaller, newId, type ToServerRpcReply } from '@rivulet/core';
 import { createMemoryQueue } from '@rivulet/queue';
+import { testRateLimiter } from '@rivulet/testing';
 import {
   BASIC,
   DEVICE,
@@ -495,7 +496,7 @@ describe('bad input', () => {
 
 describe('per-device rate limit', () => {
   it('over the rate, PUBACKs wait instead of messages being dropped; order holds', async () => {
-    const h = await startTransport({ rateLimiter: rateLimiter(20, 0) });
+    const h = await startTransport({ rateLimiter: testRateLimiter(20, 0) });
     const c = await h.connect(TOKEN);
     const n = 40;
     await Promise.all(Array.from({ length: n }, (_, i) => c.publishAsync('v1/devices/me/telemetry', `{"i":${i}}`, { qos: 1 })));
@@ -507,7 +508,7 @@ describe('per-device rate limit', () => {
   it('a publish further ahead than rateLimitMaxWaitMs closes the connection without PUBACK; held ones are not produced', async () => {
     // 1/s with a bound of 1.5 s: #0 goes, #1 waits 1 s, #2 would wait 2 s and closes the connection
     // once #0 and #1 are acknowledged
-    const h = await startTransport({ rateLimiter: rateLimiter(1, 0), config: { rateLimitMaxWaitMs: 1500 } });
+    const h = await startTransport({ rateLimiter: testRateLimiter(1, 0), config: { rateLimitMaxWaitMs: 1500 } });
     const c = await h.connect(TOKEN);
     const closed = new Promise<void>((r) => c.once('close', () => r()));
     const acks: number[] = [];
@@ -520,8 +521,3 @@ describe('per-device rate limit', () => {
   });
 });
 
-/** A limiter with these limits for every tenant (the server hands in its shared one). */
-function rateLimiter(perDevice: number, perTenant: number) {
-  const limits = { transportDeviceMsgRateLimit: perDevice, transportTenantMsgRateLimit: perTenant } as TenantLimits;
-  return createDeviceRateLimiter({ limits: { forTenant: () => limits } });
-}

@@ -27,7 +27,7 @@ const isLongPoll = (method: string, path: string): boolean => method === 'GET' &
 describe('HTTP fuzzing', () => {
   let f: FuzzServer;
   let targets: FuzzTargets;
-  const seen = { statuses: new Map<number, number>(), serverErrors: [] as string[], rpc504: 0, longPollsHeld: 0, hangs: [] as string[], raw: 0, rawAnswers: 0 };
+  const seen = { statuses: new Map<number, number>(), serverErrors: [] as string[], connectionFailures: [] as string[], rpc504: 0, longPollsHeld: 0, hangs: [] as string[], raw: 0, rawAnswers: 0 };
 
   beforeAll(async () => {
     f = await startFuzzServer('http');
@@ -57,6 +57,11 @@ describe('HTTP fuzzing', () => {
       const name = (e as Error).name;
       if (name === 'TimeoutError' && isLongPoll(c.method, c.path)) seen.longPollsHeld++;
       else if (name === 'TimeoutError') seen.hangs.push(`case ${i}: ${c.method} ${c.path.slice(0, 120)}`);
+      else if ((e as Error).message === 'fetch failed') {
+        // sent, and the connection failed (reset, closed without an answer)
+        const cause = (e as Error & { cause?: { code?: string; message?: string } }).cause;
+        seen.connectionFailures.push(`case ${i}: ${c.method} ${c.path.slice(0, 80)} (${c.body?.length ?? 0} bytes): ${cause?.code ?? cause?.message ?? 'unknown'}`);
+      }
       // other fetch failures: the request was not valid for fetch (a header value it refuses), nothing was sent
     }
   }
@@ -115,6 +120,7 @@ describe('HTTP fuzzing', () => {
       rpc504: seen.rpc504,
       longPollsHeld: seen.longPollsHeld,
       hangs: seen.hangs.length,
+      connectionFailures: seen.connectionFailures.length,
       'server errors': errors.length,
       uncaught: f.uncaught.length,
       heapBaselineMB: (baseline / MB).toFixed(1),
@@ -123,6 +129,7 @@ describe('HTTP fuzzing', () => {
     });
     expect(seen.serverErrors).toEqual([]);
     expect(seen.hangs).toEqual([]);
+    expect(seen.connectionFailures).toEqual([]);
     expect(f.uncaught).toEqual([]);
     expect(errors).toEqual([]);
     expect(final - baseline).toBeLessThan(HEAP_GROWTH_LIMIT);

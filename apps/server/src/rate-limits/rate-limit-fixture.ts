@@ -1,17 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Rivulet } from '../app';
-import { api } from '../test-helpers';
+import { api, createTenantWithAdmin, login, SYSADMIN } from '../test-helpers';
 
 const execFileP = promisify(execFile);
-
-export const SYSADMIN = { username: 'sysadmin@rivulet.local', password: 'sys-admin-pw-1' };
-
-async function loginAs(base: string, username: string, password: string): Promise<string> {
-  const r = await fetch(`${base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, password }) });
-  if (r.status !== 200) throw new Error(`login of ${username}: ${r.status}`);
-  return ((await r.json()) as { token: string }).token;
-}
 
 export interface TestTenant {
   tenantId: string;
@@ -24,14 +16,8 @@ export interface TestTenant {
  * root chain, so its telemetry is stored), with `deviceCount` devices whose tokens are `${name}-d${i}`.
  */
 export async function createTenant(app: Rivulet, name: string, deviceCount: number): Promise<TestTenant> {
-  const sys = await loginAs(app.url, SYSADMIN.username, SYSADMIN.password);
-  const tenant = await api<{ id: { id: string } }>(app.url, sys, '/api/tenant', { method: 'POST', body: { title: name } });
-  if (tenant.status !== 200) throw new Error(`create tenant: ${tenant.status}`);
-  const tenantId = tenant.body.id.id;
-  const email = `admin@${name}.test`;
-  const user = await api(app.url, sys, '/api/user', { method: 'POST', body: { email, authority: 'TENANT_ADMIN', tenantId: { id: tenantId }, password: `${name}-admin-pw` } });
-  if (user.status !== 200) throw new Error(`create user: ${user.status} ${JSON.stringify(user.body)}`);
-  const jwt = await loginAs(app.url, email, `${name}-admin-pw`);
+  const sys = await login(app.url, SYSADMIN);
+  const { tenantId, jwt } = await createTenantWithAdmin(app.url, sys, { title: name, email: `admin@${name}.test`, password: `${name}-admin-pw` });
   const devices: TestTenant['devices'] = [];
   for (let i = 0; i < deviceCount; i++) {
     const token = `${name}-d${i}`;

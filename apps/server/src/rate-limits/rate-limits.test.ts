@@ -2,7 +2,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rivulet } from '../app';
 import { eventually, startTestServer, tempDir } from '../test-helpers';
-import { SYSADMIN, coapPost, createTenant, postTelemetry } from './rate-limit-fixture';
+import { coapPost, createTenant, postTelemetry } from './rate-limit-fixture';
 
 /**
  * Device and tenant message rates on every transport, through the whole server with real clients
@@ -19,7 +19,6 @@ describe('device and tenant message rate limits on every transport', () => {
   beforeAll(async () => {
     app = await startTestServer({
       RIVULET_DATA_DIR: dir.dir,
-      RIVULET_SYSADMIN_PASSWORD: SYSADMIN.password,
       RIVULET_DEVICE_RATE_LIMIT: '1',
       RIVULET_TENANT_RATE_LIMIT: '2',
       RIVULET_RATE_LIMIT_MAX_WAIT_MS: '1500',

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rivulet } from '../app';
 import { createDevice, eventually, login, startTestServer, tempDir } from '../test-helpers';
-import { SYSADMIN, createTenant, postTelemetry, type TestTenant } from './rate-limit-fixture';
+import { createTenant, postTelemetry, type TestTenant } from './rate-limit-fixture';
 
 /** Low, so A's accepted share costs the server little: the test is about what A sends past it. */
 const TENANT_RATE = 20;
@@ -30,7 +30,6 @@ describe('two tenants: A over its tenant rate does not slow B', () => {
   beforeAll(async () => {
     app = await startTestServer({
       RIVULET_DATA_DIR: dir.dir,
-      RIVULET_SYSADMIN_PASSWORD: SYSADMIN.password,
       RIVULET_TENANT_RATE_LIMIT: String(TENANT_RATE),
       RIVULET_API_RATE_LIMIT: '0',
     });

@@ -23,9 +23,9 @@ import {
   type RuleChainDto,
   type RuleChainMetadataDto,
 } from '@rivulet/api-types';
-import { ErrorCode, LiveChannel, newId, RivuletError, type JsonValue, type RuleChainEvent } from '@rivulet/core';
+import { ErrorCode, LiveChannel, newId, RivuletError, TenantLimitError, type JsonValue, type RuleChainEvent } from '@rivulet/core';
 import type { DebugEventRecord, RuleChainRecord, RuleChainSave } from '@rivulet/storage';
-import { ApiError, badParam, notFound, permissionDenied } from '../api-error';
+import { ApiError, badParam, notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { pageParams, enumParam, parseBody, parseId } from '../params';
 import { ok, type RouteDef, type RouteDoc } from '../router';
@@ -204,14 +204,14 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
   }
 
   /**
-   * Refuses one more chain than the tenant's maxRuleChains with 403 (ThingsBoard refuses it too).
+   * Refuses one more chain than the tenant's maxRuleChains with 403, errorCode 41 (ThingsBoard's EntitiesLimitException, as for maxDevices).
    * Two creates at the same moment may both pass: the limit is a guard against runaway use, not a quota ledger.
    */
   async function checkChainCount(tenantId: string): Promise<void> {
     const max = deps.ruleChains?.maxRuleChains?.(tenantId) ?? 0;
     if (max <= 0) return;
     const { totalElements } = await storage.ruleChains.list(tenantId, { page: 0, pageSize: 1 });
-    if (totalElements >= max) throw permissionDenied(`Can't create more than ${max} rule chains: this tenant's limit (maxRuleChains) is reached`);
+    if (totalElements >= max) throw new TenantLimitError('maxRuleChains', max, `Can't create more than ${max} rule chains: this tenant's limit (maxRuleChains) is reached`);
   }
 
   function nodeIndexOf(rec: RuleChainRecord, raw: string | undefined): number {
