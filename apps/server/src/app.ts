@@ -161,7 +161,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     scripts: {
       timeoutMs: config.RIVULET_SCRIPT_TIMEOUT_MS,
       memoryLimitBytes: config.RIVULET_SCRIPT_MEMORY_MB * 1024 * 1024,
-      strikes: { maxStrikes: config.RIVULET_SCRIPT_MAX_STRIKES, windowMs: config.RIVULET_SCRIPT_STRIKE_WINDOW_MS, cooldownMs: config.RIVULET_SCRIPT_DISABLE_COOLDOWN_MS },
+      strikes: { maxStrikes: config.RIVULET_SCRIPT_MAX_STRIKES, windowMs: config.RIVULET_SCRIPT_STRIKE_WINDOW_MS, cooldownMs: config.RIVULET_SCRIPT_DISABLE_COOLDOWN_MS, maxTenantHardKills: config.RIVULET_SCRIPT_MAX_TENANT_HARD_KILLS },
     },
   });
   // REST API call and MQTT publish nodes: every connection checked against RIVULET_OUTBOUND_*.
@@ -243,7 +243,10 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       tenantLimits,
       maxLongPollsPerDevice: config.RIVULET_HTTP_LONG_POLLS_PER_DEVICE,
       // the connection cap (below) may end the oldest long poll to admit a new client
-      onLongPoll: (res, endNow) => httpConnections.parkLongPoll(res, endNow),
+      onLongPoll: (res, endNow) => {
+        httpConnections.parkLongPoll(res, endNow);
+        httpsListener?.connections.parkLongPoll(res, endNow);
+      },
     });
     gatewayDevices = createGatewayDeviceService({ storage, broadcast, tenantLimits, logger });
     mqtt = createMqttTransport({
@@ -373,7 +376,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   });
   const port = (server.address() as AddressInfo).port;
   const host = config.RIVULET_HTTP_HOST === '0.0.0.0' || config.RIVULET_HTTP_HOST === '::' ? '127.0.0.1' : config.RIVULET_HTTP_HOST;
-  const https = tls ? createHttpsServer({ tls, onRequest, onUpgrade, logger, limits }) : undefined;
+  const httpsListener = tls ? createHttpsServer({ tls, onRequest, onUpgrade, logger, limits }) : undefined;
+  const https = httpsListener?.server;
   const httpsHost = config.RIVULET_HTTPS_HOST ?? config.RIVULET_HTTP_HOST;
   const httpsPort = https ? await listen(https, config.RIVULET_HTTPS_PORT, httpsHost) : undefined;
   ready = true;

@@ -123,6 +123,7 @@ export const ConfigSchema = z
     RIVULET_SCRIPT_MAX_STRIKES: positiveInt(3).describe('Different messages that may hit a script\'s time limit (or crash the script sandbox) within RIVULET_SCRIPT_STRIKE_WINDOW_MS before its node is disabled; retries of one message count once.'),
     RIVULET_SCRIPT_STRIKE_WINDOW_MS: positiveInt(60000).describe('Window in which strikes against a script node count, ms.'),
     RIVULET_SCRIPT_DISABLE_COOLDOWN_MS: positiveInt(60000).describe('How long a disabled script node refuses messages before it runs again by itself, ms (saving its chain also re-enables it).'),
+    RIVULET_SCRIPT_MAX_TENANT_HARD_KILLS: positiveInt(5).describe('Different messages of one tenant\'s scripts (all its nodes together) that may hang the shared script worker past its deadline or crash it within RIVULET_SCRIPT_STRIKE_WINDOW_MS before all that tenant\'s scripts are suspended for RIVULET_SCRIPT_DISABLE_COOLDOWN_MS (the worker serves every tenant).'),
     RIVULET_MIN_GENERATOR_PERIOD_MS: positiveInt(1000).describe('Shortest period of a generator node, ms (ThingsBoard\'s is 1 s). A tenant profile overrides it (minGeneratorPeriodMs).'),
     RIVULET_QUEUE_PARTITIONS: positiveInt(8).describe('Partitions of the in-memory queue (ordering is per device).'),
     RIVULET_QUEUE_CAPACITY: positiveInt(10000).describe('Messages held per partition of the in-memory queue before producers wait (backpressure).'),

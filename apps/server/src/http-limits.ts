@@ -74,6 +74,12 @@ export function applyHttpTimeouts(server: Server, limits: HttpLimits): void {
   server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
 }
 
+export interface HttpConnections {
+  stats(): HttpConnectionStats;
+  /** A device long poll on one of this server's connections, which may be ended (endNow) to make room; others are ignored. */
+  parkLongPoll(res: ServerResponse, endNow: () => void): void;
+}
+
 /**
  * The HTTP server's connection cap, with room kept for clients that send requests. A connection
  * that has no request in progress (it sent no headers yet, is sending them slowly, or idles between
@@ -92,7 +98,7 @@ export function limitHttpConnections(
   logger: Logger,
   /** 'secureConnection' for HTTPS: its requests come on the TLS socket, not the TCP one. */
   connectionEvent: 'connection' | 'secureConnection' = 'connection',
-): { stats(): HttpConnectionStats; parkLongPoll(res: ServerResponse, endNow: () => void): void } {
+): HttpConnections {
   /** Insertion order = age; idle connections move to the end when they go idle again. */
   const idle = new Set<Socket>();
   const busy = new Map<Socket, number>();

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { createSecureContext, type TlsOptions } from 'node:tls';
 import type { Logger } from '@rivulet/core';
 import { ConfigError, type Config } from './config';
-import { answerClientError, applyHttpTimeouts, connectionsCheckingInterval, limitHttpConnections, type HttpLimits } from './http-limits';
+import { answerClientError, applyHttpTimeouts, connectionsCheckingInterval, limitHttpConnections, type HttpConnections, type HttpLimits } from './http-limits';
 
 /** The server's certificate and key, read and checked once at start. */
 export interface TlsMaterial {
@@ -133,7 +133,7 @@ export function createHttpsServer(options: {
   onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   logger: Logger;
   limits: HttpLimits;
-}): HttpsServer {
+}): { server: HttpsServer; connections: HttpConnections } {
   const server = createNodeHttpsServer(
     { cert: options.tls.cert, key: options.tls.key, handshakeTimeout: 10_000, connectionsCheckingInterval: connectionsCheckingInterval(options.limits) },
     options.onRequest,
@@ -146,9 +146,9 @@ export function createHttpsServer(options: {
   applyHttpTimeouts(server, options.limits);
   // Counted once the handshake is done (request sockets are the TLS sockets); sockets still in their
   // handshake (at most handshakeTimeout) are bounded by the listener's own cap beside it.
-  limitHttpConnections(server, options.limits, options.logger, 'secureConnection');
+  const connections = limitHttpConnections(server, options.limits, options.logger, 'secureConnection');
   server.maxConnections = options.limits.maxConnections + HANDSHAKE_ALLOWANCE;
-  return server;
+  return { server, connections };
 }
 
 /**

@@ -2,7 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { decodeMessage } from '@rivulet/transport-coap';
 import { caseRng, runPool } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUZZ_SCALE, FUZZ_SEED, HEAP_GROWTH_LIMIT, MB, report, startFuzzServer, type FuzzServer } from './fuzz-harness';
+import { FUZZ_SCALE, FUZZ_SEED, HEAP_GROWTH_LIMIT, MB, report, runInBatches, startFuzzServer, type FuzzServer } from './fuzz-harness';
 import { coapCase } from './coap-inputs';
 
 /**
@@ -68,15 +68,7 @@ describe('CoAP fuzzing', () => {
     const batch = (b: number) => runPool(0, ENDPOINTS, ENDPOINTS, async (e) => {
       for (let i = b * perBatch + e; i < Math.min(CASES, (b + 1) * perBatch); i += ENDPOINTS) await runCase(i);
     });
-    await f.checkWellBehaved(0);
-    await batch(0);
-    await f.checkWellBehaved(1);
-    const baseline = await f.heapAfterGc();
-    for (let b = 1; b < BATCHES; b++) {
-      await batch(b);
-      await f.checkWellBehaved(b + 1);
-    }
-    const final = await f.heapAfterGc();
+    const { baseline, final } = await runInBatches(f, BATCHES, batch);
     report('coap', {
       datagrams,
       cases: CASES,

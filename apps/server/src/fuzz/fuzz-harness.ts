@@ -178,6 +178,22 @@ export async function startFuzzServer(name: string, env: Record<string, string> 
   };
 }
 
+/**
+ * The fuzzers' run: the well-behaved client before and after every batch, the heap baseline after
+ * the first batch (caches and compiled code warmed up) and the final heap after the last.
+ */
+export async function runInBatches(f: FuzzServer, batches: number, batch: (b: number) => Promise<unknown>): Promise<{ baseline: number; final: number }> {
+  await f.checkWellBehaved(0);
+  await batch(0);
+  await f.checkWellBehaved(1);
+  const baseline = await f.heapAfterGc();
+  for (let b = 1; b < batches; b++) {
+    await batch(b);
+    await f.checkWellBehaved(b + 1);
+  }
+  return { baseline, final: await f.heapAfterGc() };
+}
+
 /** One line per fuzzer, the figures the closing note quotes. */
 export function report(name: string, figures: Record<string, number | string>): void {
   console.log(`fuzz ${name}: seed=${FUZZ_SEED} ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ')}`);

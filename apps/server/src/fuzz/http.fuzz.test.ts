@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { caseRng, runPool } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUZZ_SCALE, FUZZ_SEED, HEAP_GROWTH_LIMIT, MB, report, startFuzzServer, type FuzzServer } from './fuzz-harness';
+import { FUZZ_SCALE, FUZZ_SEED, HEAP_GROWTH_LIMIT, MB, report, runInBatches, startFuzzServer, type FuzzServer } from './fuzz-harness';
 import { httpCase, rawHttpRequest, type FuzzTargets } from './http-inputs';
 
 /**
@@ -99,15 +99,7 @@ describe('HTTP fuzzing', () => {
         runPool(b * fetchPer, Math.min(FETCH_CASES, (b + 1) * fetchPer), PARALLEL, fetchCase),
         runPool(FETCH_CASES + b * rawPer, FETCH_CASES + Math.min(RAW_CASES, (b + 1) * rawPer), PARALLEL / 2, rawCase),
       ]);
-    await f.checkWellBehaved(0);
-    await batch(0);
-    await f.checkWellBehaved(1);
-    const baseline = await f.heapAfterGc();
-    for (let b = 1; b < BATCHES; b++) {
-      await batch(b);
-      await f.checkWellBehaved(b + 1);
-    }
-    const final = await f.heapAfterGc();
+    const { baseline, final } = await runInBatches(f, BATCHES, batch);
     const statuses = [...seen.statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s}:${n}`).join(',');
     // nothing may log an error (deep JSON is a 400 since the shared depth limit)
     const errors = f.errorLogs;

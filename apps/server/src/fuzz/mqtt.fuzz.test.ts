@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { caseRng, runPool } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUZZ_SCALE, FUZZ_SEED, HEAP_GROWTH_LIMIT, MB, report, startFuzzServer, type FuzzServer } from './fuzz-harness';
+import { FUZZ_SCALE, FUZZ_SEED, HEAP_GROWTH_LIMIT, MB, report, runInBatches, startFuzzServer, type FuzzServer } from './fuzz-harness';
 import { mqttConnectionPlan } from './mqtt-inputs';
 
 /**
@@ -54,16 +54,9 @@ describe('MQTT fuzzing', () => {
   it(`${CONNECTIONS} connections of random and mutated packets leave the server serving, error-free, its heap near the baseline`, async () => {
     const counts = { packets: 0, closedByServer: 0, bytes: 0 };
     const perBatch = Math.ceil(CONNECTIONS / BATCHES);
-    await f.checkWellBehaved(0);
-    // warm-up batch, then the baseline (the first connections fill caches and pools that stay)
-    await runPool(0, perBatch, PARALLEL, (i) => runCase(i, counts));
-    await f.checkWellBehaved(1);
-    const baseline = await f.heapAfterGc();
-    for (let b = 1; b < BATCHES; b++) {
-      await runPool(b * perBatch, Math.min(CONNECTIONS, (b + 1) * perBatch), PARALLEL, (i) => runCase(i, counts));
-      await f.checkWellBehaved(b + 1);
-    }
-    const final = await f.heapAfterGc();
+    // the first batch warms up (the first connections fill caches and pools that stay), then the baseline
+    const batch = (b: number) => runPool(b * perBatch, Math.min(CONNECTIONS, (b + 1) * perBatch), PARALLEL, (i) => runCase(i, counts));
+    const { baseline, final } = await runInBatches(f, BATCHES, batch);
     report('mqtt', {
       packets: counts.packets,
       connections: CONNECTIONS,

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import WebSocket from 'ws';
 import { caseRng, runPool } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUZZ_SCALE, FUZZ_SEED, HEAP_GROWTH_LIMIT, MB, report, startFuzzServer, type FuzzServer } from './fuzz-harness';
+import { FUZZ_SCALE, FUZZ_SEED, HEAP_GROWTH_LIMIT, MB, report, runInBatches, startFuzzServer, type FuzzServer } from './fuzz-harness';
 import { rawWsFrames, wsMessage } from './ws-inputs';
 
 /**
@@ -127,15 +127,7 @@ describe('WebSocket fuzzing', () => {
         runPool(b * sessPer, Math.min(SESSIONS, (b + 1) * sessPer), PARALLEL, sessionCase),
         runPool(SESSIONS + b * rawPer, SESSIONS + Math.min(RAW_CONNECTIONS, (b + 1) * rawPer), PARALLEL, rawCase),
       ]);
-    await f.checkWellBehaved(0);
-    await batch(0);
-    await f.checkWellBehaved(1);
-    const baseline = await f.heapAfterGc();
-    for (let b = 1; b < BATCHES; b++) {
-      await batch(b);
-      await f.checkWellBehaved(b + 1);
-    }
-    const final = await f.heapAfterGc();
+    const { baseline, final } = await runInBatches(f, BATCHES, batch);
     report('ws', {
       frames: seen.frames + seen.rawFrames,
       clientFrames: seen.frames,

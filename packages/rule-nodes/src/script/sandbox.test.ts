@@ -199,6 +199,37 @@ describe('script sandbox: limits', () => {
     }
   });
 
+  it("one tenant's hard kills of the shared worker, across many script nodes, suspend that tenant's scripts only; they resume after the cool-down", async () => {
+    let clock = Date.now();
+    const logs: LogEntry[] = [];
+    const sb = createScriptSandbox({ timeoutMs: 20, hardGraceMs: 40, strikes: { maxStrikes: 3, maxTenantHardKills: 2, windowMs: 10_000, cooldownMs: 5_000 }, now: () => clock, logger: recordingLogger(logs) });
+    try {
+      const body = 'if (msg.n) return Array(msg.n).indexOf(1); return "fine";';
+      // tenant A has many script nodes, each struck once: no node reaches its own 3 strikes
+      const aNodes = [0, 1, 2, 3].map((i) => sb.compile({ body, params, name: `a${i}`, labels: { tenantId: 'A' } }));
+      const b = sb.compile({ body, params, name: 'b', labels: { tenantId: 'B' } });
+      expect((await failure(aNodes[0]!.call([{ n: 1e9 }, {}, 'X'], { key: 'm1' }))).kind).toBe('timeout');
+      expect((await failure(aNodes[1]!.call([{ n: 1e9 }, {}, 'X'], { key: 'm2' }))).kind).toBe('timeout');
+      expect(sb.stats()).toMatchObject({ restarts: 2, disabled: 0, suspendedTenants: 1 });
+      expect(logs.find((l) => l.msg.startsWith("tenant's scripts suspended"))?.fields).toMatchObject({ tenantId: 'A', hardKills: 2 });
+      // every A script is refused at once, even one that never hung: the worker is not hung a third time
+      const refused = await failure(aNodes[2]!.call([{ n: 1e9 }, {}, 'X'], { key: 'm3' }));
+      expect(refused.kind).toBe('disabled');
+      expect(refused.message).toMatch(/Scripts of this tenant are suspended until .*: 2 messages of this tenant's scripts hung or crashed the shared script sandbox within 10 s/);
+      expect((await failure(aNodes[3]!.call([{}, {}, 'X'], { key: 'm4' }))).kind).toBe('disabled');
+      expect(sb.stats().restarts).toBe(2);
+      // tenant B is not affected
+      expect(await b.call([{}, {}, 'X'], { key: 'b1' })).toBe('fine');
+      // after the cool-down A's scripts run again
+      clock += 5_000;
+      expect(await aNodes[3]!.call([{}, {}, 'X'], { key: 'm5' })).toBe('fine');
+      expect(sb.stats().suspendedTenants).toBe(0);
+      expect(logs.some((l) => l.msg === "tenant's scripts resumed")).toBe(true);
+    } finally {
+      await sb.close();
+    }
+  });
+
   it('strikes of distinct messages disable a script for the cool-down; then it runs again', async () => {
     let clock = Date.now();
     const logs: LogEntry[] = [];

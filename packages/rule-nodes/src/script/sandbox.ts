@@ -25,7 +25,10 @@ export { DEFAULT_STRIKE_POLICY, type StrikePolicy } from './strikes';
  * - Strikes (strikes.ts): a call that hit its time limit or crashed the worker is a strike against its
  *   script, counted per distinct message key in a window; too many disable the script for a
  *   cool-down, after which it runs again. A message that hung the worker is not run again by that
- *   script within the window (its retries fail at once).
+ *   script within the window (its retries fail at once). The worker is shared by every tenant, so
+ *   hard kills (a call terminated past its deadline, or a crash) also count per tenant: past
+ *   maxTenantHardKills distinct messages in the window, all that tenant's scripts are suspended for
+ *   the cool-down, however many script nodes it has.
  * - A call that hit a limit leaves its runtime suspect: the worker replaces it with a fresh one, so the
  *   next message runs normally. A script that merely throws keeps its context.
  * - The sandbox has ECMAScript built-ins only: no require, process, timers, network or file system.
@@ -57,6 +60,8 @@ export interface ScriptSandboxStats {
   disables: number;
   /** Scripts disabled now. */
   disabled: number;
+  /** Tenants whose scripts are suspended now (too many hard kills of the shared worker; maxTenantHardKills). */
+  suspendedTenants: number;
 }
 
 export interface ScriptSandbox extends ScriptRunner {
@@ -119,6 +124,10 @@ export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptS
   const hardGraceMs = options.hardGraceMs ?? 200;
   const policy: StrikePolicy = { ...DEFAULT_STRIKE_POLICY, ...options.strikes };
   const strikes = createStrikeTracker(policy);
+  /** Hard kills of the shared worker per tenant (its scripts' labels.tenantId): past the budget, all its scripts wait out a cool-down. */
+  const tenantStrikes = createStrikeTracker<string>({ ...policy, maxStrikes: policy.maxTenantHardKills });
+  /** The key tenant admissions are asked with: never a message's key, so never a "repeat". */
+  const TENANT_ADMISSION = '\0tenant';
   const specs = new Map<number, ScriptSpec & { labels: Readonly<Record<string, string>> }>();
   const inFlight = new Map<number, Call>();
   let queued: Call[] = [];
@@ -164,6 +173,16 @@ export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptS
     const spec = specs.get(call.scriptId);
     counters.strikes++;
     if (!spec) return new ScriptError('timeout', message, { strike: true });
+    const tenantId = spec.labels.tenantId;
+    if (hard && tenantId !== undefined) {
+      const t = tenantStrikes.record(tenantId, call.key, true, now());
+      if (t.justDisabled) {
+        logger.warn(
+          { tenantId, hardKills: t.strikes, windowMs: policy.windowMs, cooldownMs: policy.cooldownMs, until: untilText(t.disabledUntil) },
+          "tenant's scripts suspended: they hung or crashed the shared script sandbox too often",
+        );
+      }
+    }
     const r = strikes.record(spec.id, call.key, hard, now());
     if (!r.justDisabled) return new ScriptError('timeout', message, { strike: true });
     counters.disables++;
@@ -274,6 +293,14 @@ export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptS
         call.reject(new ScriptError('closed', 'The script was destroyed'));
         continue;
       }
+      const tenantId = spec.labels.tenantId;
+      const tenantAdmission = tenantId === undefined ? undefined : tenantStrikes.admit(tenantId, TENANT_ADMISSION, t);
+      if (tenantAdmission?.run === false && tenantAdmission.reason === 'disabled') {
+        const why = `${policy.maxTenantHardKills} messages of this tenant's scripts hung or crashed the shared script sandbox within ${Math.round(policy.windowMs / 1000)} s`;
+        call.reject(new ScriptError('disabled', `Scripts of this tenant are suspended until ${untilText(tenantAdmission.until)}: ${why}`, { disabledUntil: tenantAdmission.until }));
+        continue;
+      }
+      if (tenantAdmission?.run && tenantAdmission.reenabled) logger.info({ tenantId }, "tenant's scripts resumed");
       const admission = strikes.admit(spec.id, call.key, t);
       if (!admission.run) {
         if (admission.reason === 'disabled') {
@@ -345,7 +372,7 @@ export function createScriptSandbox(options: ScriptSandboxOptions = {}): ScriptS
       current = undefined;
       await rw?.worker.terminate();
     },
-    stats: () => ({ scripts: specs.size, ...counters, disabled: strikes.disabledCount(now()) }),
+    stats: () => ({ scripts: specs.size, ...counters, disabled: strikes.disabledCount(now()), suspendedTenants: tenantStrikes.disabledCount(now()) }),
   };
 }
 

@@ -14,9 +14,16 @@ export interface StrikePolicy {
   windowMs: number;
   /** How long a disabled script stays disabled, ms (default 60 s). */
   cooldownMs: number;
+  /**
+   * Distinct messages of one tenant's scripts (all its nodes together) that may hang the shared
+   * worker (terminated past its deadline) or crash it within windowMs before every script of that
+   * tenant is suspended for cooldownMs (default 5). The worker is shared by all tenants, so this
+   * bounds how often one tenant can stall the others, however many script nodes it has.
+   */
+  maxTenantHardKills: number;
 }
 
-export const DEFAULT_STRIKE_POLICY: StrikePolicy = { maxStrikes: 3, windowMs: 60_000, cooldownMs: 60_000 };
+export const DEFAULT_STRIKE_POLICY: StrikePolicy = { maxStrikes: 3, windowMs: 60_000, cooldownMs: 60_000, maxTenantHardKills: 5 };
 
 interface Strike {
   at: number;
@@ -34,18 +41,19 @@ interface ScriptState {
 /** What a call may do: run, or be refused at once. */
 export type Admission = { run: true; reenabled: boolean } | { run: false; reason: 'disabled'; until: number } | { run: false; reason: 'repeat' };
 
-export interface StrikeTracker {
+/** Strikes per script (K: its id), or per tenant (K: the tenant id, for its hard kills). */
+export interface StrikeTracker<K = number> {
   /** Before a call: refused while disabled, or for a message that already hung the sandbox. */
-  admit(scriptId: number, key: string, now: number): Admission;
-  /** After a call failed by a strike: the script's distinct strikes in the window, and whether they disabled it. */
-  record(scriptId: number, key: string, hard: boolean, now: number): { strikes: number; disabledUntil: number; justDisabled: boolean };
+  admit(id: K, key: string, now: number): Admission;
+  /** After a call failed by a strike: the distinct strikes in the window, and whether they disabled it. */
+  record(id: K, key: string, hard: boolean, now: number): { strikes: number; disabledUntil: number; justDisabled: boolean };
   /** The script was destroyed. */
-  forget(scriptId: number): void;
+  forget(id: K): void;
   disabledCount(now: number): number;
 }
 
-export function createStrikeTracker(policy: StrikePolicy): StrikeTracker {
-  const states = new Map<number, ScriptState>();
+export function createStrikeTracker<K = number>(policy: Pick<StrikePolicy, 'maxStrikes' | 'windowMs' | 'cooldownMs'>): StrikeTracker<K> {
+  const states = new Map<K, ScriptState>();
 
   function prune(s: ScriptState, now: number): void {
     // Insertion order is time order (a repeated key keeps its first time): stop at the first live one.
@@ -56,8 +64,8 @@ export function createStrikeTracker(policy: StrikePolicy): StrikeTracker {
   }
 
   return {
-    admit(scriptId, key, now) {
-      const s = states.get(scriptId);
+    admit(id, key, now) {
+      const s = states.get(id);
       if (!s) return { run: true, reenabled: false };
       let reenabled = false;
       if (s.disabledUntil !== 0) {
@@ -67,14 +75,14 @@ export function createStrikeTracker(policy: StrikePolicy): StrikeTracker {
       }
       prune(s, now);
       if (s.recent.get(key)?.hard) return { run: false, reason: 'repeat' };
-      if (s.recent.size === 0) states.delete(scriptId);
+      if (s.recent.size === 0) states.delete(id);
       return { run: true, reenabled };
     },
-    record(scriptId, key, hard, now) {
-      let s = states.get(scriptId);
+    record(id, key, hard, now) {
+      let s = states.get(id);
       if (!s) {
         s = { recent: new Map(), disabledUntil: 0 };
-        states.set(scriptId, s);
+        states.set(id, s);
       }
       prune(s, now);
       const prev = s.recent.get(key);
@@ -90,8 +98,8 @@ export function createStrikeTracker(policy: StrikePolicy): StrikeTracker {
       }
       return { strikes, disabledUntil: s.disabledUntil, justDisabled };
     },
-    forget(scriptId) {
-      states.delete(scriptId);
+    forget(id) {
+      states.delete(id);
     },
     disabledCount(now) {
       let n = 0;
