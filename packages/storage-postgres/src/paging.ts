@@ -76,3 +76,19 @@ export function selectTenantPage<R extends object, T>(
     map,
   );
 }
+
+/**
+ * A page of a table that belongs to no tenant (tenants, tenant profiles: the system administrator's
+ * lists), as selectTenantPage without the tenant: rows whose `searchColumn` contains `page.textSearch`.
+ */
+export function selectSearchPage<R extends object, T>(
+  client: SqlClient,
+  q: { table: string; searchColumn: string; sortColumns: Readonly<Record<string, string>> },
+  page: PageQuery,
+  map: (row: R) => T,
+): Promise<Page<T>> {
+  const search = page.textSearch?.trim();
+  const params: unknown[] = search ? [likeContains(search)] : [];
+  const where = search ? ` WHERE ${q.searchColumn} ILIKE $1` : '';
+  return selectPage<R, T>(client, { filtered: `SELECT * FROM ${q.table}${where}`, params, sortColumns: q.sortColumns, defaultSort: 'createdTime' }, page, map);
+}

@@ -1,8 +1,8 @@
 import { BadRequestError, isUuid, newId, TENANT_LIMIT_NAMES, type JsonObject } from '@rivulet/core';
 import type { TenantLimitOverrides, TenantProfile, TenantProfileRepository } from '@rivulet/storage';
-import { selectPage } from './paging';
+import { selectSearchPage } from './paging';
 import type { SqlClient } from './sql-client';
-import { likeContains, mapDbError, num } from './sql-util';
+import { mapDbError, num } from './sql-util';
 
 interface TenantProfileRow {
   id: string;
@@ -122,19 +122,7 @@ export function createTenantProfileRepository(client: SqlClient): TenantProfileR
       return rows.map(toProfile);
     },
     page(page) {
-      const search = page.textSearch?.trim();
-      const params: unknown[] = [];
-      let where = '';
-      if (search) {
-        params.push(likeContains(search));
-        where = ' WHERE name ILIKE $1';
-      }
-      return selectPage<TenantProfileRow, TenantProfile>(
-        client,
-        { filtered: `SELECT * FROM tenant_profile${where}`, params, sortColumns: SORT_COLUMNS, defaultSort: 'createdTime' },
-        page,
-        toProfile,
-      );
+      return selectSearchPage<TenantProfileRow, TenantProfile>(client, { table: 'tenant_profile', searchColumn: 'name', sortColumns: SORT_COLUMNS }, page, toProfile);
     },
     async countTenants(id) {
       if (!isUuid(id)) return 0;

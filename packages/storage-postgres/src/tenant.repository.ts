@@ -1,9 +1,9 @@
 import { BadRequestError, isUuid, newId, NotFoundError, type JsonObject } from '@rivulet/core';
 import { NULL_ENTITY_ID, type Tenant, type TenantDeletion, type TenantRepository } from '@rivulet/storage';
 import { checkTitle, CONTACT_COLUMNS, contactParams, jsonParam, toContact, type ContactRow } from './contact';
-import { selectPage } from './paging';
+import { selectSearchPage } from './paging';
 import type { SqlClient } from './sql-client';
-import { likeContains, mapDbError, num } from './sql-util';
+import { mapDbError, num } from './sql-util';
 
 interface TenantRow extends ContactRow {
   id: string;
@@ -91,19 +91,7 @@ export function createTenantRepository(client: SqlClient): TenantRepository {
       return rows.map((r) => ({ tenantId: r.id, tenantProfileId: r.tenant_profile_id }));
     },
     page(page) {
-      const search = page.textSearch?.trim();
-      const params: unknown[] = [];
-      let where = '';
-      if (search) {
-        params.push(likeContains(search));
-        where = ' WHERE title ILIKE $1';
-      }
-      return selectPage<TenantRow, Tenant>(
-        client,
-        { filtered: `SELECT * FROM tenant${where}`, params, sortColumns: SORT_COLUMNS, defaultSort: 'createdTime' },
-        page,
-        toTenant,
-      );
+      return selectSearchPage<TenantRow, Tenant>(client, { table: 'tenant', searchColumn: 'title', sortColumns: SORT_COLUMNS }, page, toTenant);
     },
     async update(id, input) {
       if (!isUuid(id)) return null;
