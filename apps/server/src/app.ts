@@ -1,43 +1,28 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { createDeviceRateLimiter, silentLogger, type Logger, type RateLimitStats, type TenantLimitsSource } from '@rivulet/core';
-import { createApi, createStaticFiles, bootstrapSysAdmin, bootstrapTenant, toRuleChainExport, type Api } from '@rivulet/api';
-import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
-import {
-  createBatchedDebugSink,
-  createNodeRegistry,
-  createRuleChainService,
-  createRuleEngine,
-  createTenantServices,
-  type BatchedDebugSink,
-  type DebugEvent,
-  type RuleEngine,
-  type RuleNodeServices,
-} from '@rivulet/rule-engine';
-import { builtinNodes, defaultRootChain } from '@rivulet/rule-nodes';
-import { createOutbound } from '@rivulet/outbound';
+import { bootstrapSysAdmin, bootstrapTenant } from '@rivulet/api';
+import type { Queue } from '@rivulet/queue';
+import type { RuleEngine } from '@rivulet/rule-engine';
+import { defaultRootChain } from '@rivulet/rule-nodes';
 import type { Storage } from '@rivulet/storage';
 import { createEmbeddedStorage, createPostgresStorage } from '@rivulet/storage-postgres';
-import { createCoapTransport, type CoapTransport } from '@rivulet/transport-coap';
-import { createHttpTransport, type HttpTransport } from '@rivulet/transport-http';
-import { createMqttTransport, type MqttTransport } from '@rivulet/transport-mqtt';
-import { globalTenantLimits, httpLimits, trustedProxyList, type Config } from './config';
+import { globalTenantLimits, httpLimits, type Config } from './config';
 import { answerClientError, applyHttpTimeouts, connectionsCheckingInterval, limitHttpConnections, type HttpConnectionStats } from './http-limits';
-import { createCachedAuthenticator, createDeviceApiService } from './device-services';
-import { createDeviceStateService, type DeviceStateService } from './device-state';
-import { createGatewayDeviceService } from './gateway-devices';
-import { createMqttWebSocket } from './mqtt-websocket';
-import { createRuleRpcService } from './rule-rpc';
+import { createCachedAuthenticator } from './device-services';
 import { createLiveStorage } from './live-storage';
 import { createProfileTenantLimits, type ProfileTenantLimits } from './tenant-limits';
 import { createServerStats } from './server-stats';
-import { createNodeCapabilities } from './node-capabilities';
-import { resolveJwtSecret } from './secrets';
 import { securePrivateDir } from './data-dir';
 import { createHttpsServer, listen, loadTlsMaterial, mqttTlsOptions, reloadTls, reportTlsMaterial } from './tls';
+import { createMessaging } from './messaging';
+import { createRuleServices } from './rule-services';
+import { createReadiness } from './readiness';
+import { startRuleEngineRole, type RuleEngineRole } from './roles/rule-engine-role';
+import { startTransportRole, type TransportRole } from './roles/transport-role';
+import { startApiRole, type ApiRole } from './roles/api-role';
 
 export interface Rivulet {
   /** Base URL of the HTTP server, e.g. http://127.0.0.1:8080 */
@@ -85,9 +70,9 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   const logger = options.logger ?? silentLogger;
   const roles = new Set(config.RIVULET_ROLES);
   const dataDir = resolve(config.RIVULET_DATA_DIR);
-  if (config.RIVULET_QUEUE === 'kafka') {
-    throw new Error('RIVULET_QUEUE=kafka is not available in this build yet: use memory (the default)');
-  }
+  // Queue and broadcast first: a Kafka setting that cannot work refuses start before anything opens.
+  const messaging = await createMessaging(config, logger);
+  const { queue, broadcast } = messaging;
 
   // TLS certificate and key checked before anything opens or listens (a bad pair refuses start).
   const tls = loadTlsMaterial(config);
@@ -99,7 +84,6 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     (config.DATABASE_URL
       ? await createPostgresStorage({ url: config.DATABASE_URL, poolSize: config.RIVULET_DB_POOL_SIZE, logger })
       : await createEmbeddedStorage({ dataDir: join(dataDir, 'pglite'), logger }));
-  const broadcast: Broadcast<unknown> = createMemoryBroadcast<unknown>();
   const storage = createLiveStorage(rawStorage, broadcast, { writeConcurrency: rawStorage.kind === 'embedded' ? 1 : Math.max(1, Math.floor(config.RIVULET_DB_POOL_SIZE / 2)) });
 
   // Every tenant has a tenant profile: the default one exists before the first tenant is created.
@@ -140,213 +124,61 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   // One budget per device and per tenant, whatever transport a message comes by.
   const rateLimiter = createDeviceRateLimiter({ limits: tenantLimits, logger });
 
-  const queue = createMemoryQueue({
-    partitions: config.RIVULET_QUEUE_PARTITIONS,
-    capacity: config.RIVULET_QUEUE_CAPACITY,
-    logger,
-  });
+  // What rule nodes get, bound to one tenant: the rule engine runs chains on it, the API's test runs too.
+  const rules = createRuleServices({ config, storage, broadcast, tenantLimits, logger });
+  let ruleEngine: RuleEngineRole | undefined;
+  if (roles.has('rule-engine')) ruleEngine = await startRuleEngineRole({ config, storage, queue, broadcast, rules, tenantLimits, logger });
 
-  const registry = createNodeRegistry(builtinNodes);
-  const ruleRpc = createRuleRpcService(broadcast, { pickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS });
-  // Device lookups (cached), nested chains for the rule chain node, the script sandbox (a worker thread).
-  const nodeCapabilities = createNodeCapabilities({
-    storage,
-    broadcast,
-    registry,
-    logger,
-    servicesFor: (tenantId) => servicesFor(tenantId),
-    debugSink: () => debugSink,
-    // Each tenant's scripts get its own time and memory limits when they compile (tenantLimits);
-    // these are the defaults for scripts run for no tenant, and when strikes disable a script.
-    scripts: {
-      timeoutMs: config.RIVULET_SCRIPT_TIMEOUT_MS,
-      memoryLimitBytes: config.RIVULET_SCRIPT_MEMORY_MB * 1024 * 1024,
-      strikes: { maxStrikes: config.RIVULET_SCRIPT_MAX_STRIKES, windowMs: config.RIVULET_SCRIPT_STRIKE_WINDOW_MS, cooldownMs: config.RIVULET_SCRIPT_DISABLE_COOLDOWN_MS, maxTenantHardKills: config.RIVULET_SCRIPT_MAX_TENANT_HARD_KILLS },
-    },
-  });
-  // REST API call and MQTT publish nodes: every connection checked against RIVULET_OUTBOUND_*.
-  const outbound = createOutbound({ allow: config.RIVULET_OUTBOUND_ALLOW, deny: config.RIVULET_OUTBOUND_DENY, logger });
-  const nodeServices: RuleNodeServices = {
-    ...nodeCapabilities.services,
-    logger,
-    timeseries: storage.timeseries,
-    attributes: storage.attributes,
-    now: () => Date.now(),
-    rpc: ruleRpc,
-    // Create / clear alarm nodes: one active alarm per originator and type, enforced by storage.
-    alarms: storage.alarms,
-    outbound,
-  };
-  // Every chain, nested chain and test run runs on these bound to its tenant: another tenant's entities are refused.
-  const servicesFor = createTenantServices({ base: nodeServices, ownership: nodeCapabilities.ownership, limits: tenantLimits });
-  let ruleEngine: RuleEngine | undefined;
-  let debugSink: BatchedDebugSink | undefined;
-  let debugRetention: ReturnType<typeof setInterval> | undefined;
-  if (roles.has('rule-engine')) {
-    // Debug events leave the hot path through a buffer; each node keeps its newest N, for a while.
-    debugSink = createBatchedDebugSink({
-      // Each tenant's events are capped at its maxDebugEventsPerNode (0: no cap).
-      write: (events) => saveDebugEvents(storage, events, tenantLimits),
-      logger,
-    });
-    const ttlMs = config.RIVULET_DEBUG_EVENTS_TTL_SECONDS * 1000;
-    debugRetention = setInterval(() => {
-      storage.debugEvents.deleteOlderThan(Date.now() - ttlMs).catch((e: unknown) => logger.warn({ err: String(e) }, 'debug event retention failed'));
-    }, Math.min(ttlMs, 3_600_000));
-    debugRetention.unref();
-    ruleEngine = createRuleEngine({
-      queue,
-      registry,
-      logger,
-      maxRetries: config.RIVULET_RULE_ENGINE_RETRIES,
-      servicesFor,
-      // Chain saves, root changes and debug switches published by the API reach the engine here.
-      broadcast,
-      debugSink,
-      chains: {
-        async getRootChain(tenantId) {
-          const rec = await storage.ruleChains.getRoot(tenantId);
-          if (!rec) return null;
-          return { id: rec.id, json: toRuleChainExport(rec) };
-        },
-      },
-    });
-    await ruleEngine.start();
-  }
-
-  let ready = false;
+  const readiness = createReadiness();
   const auth = createCachedAuthenticator({ storage, broadcast });
-  let transport: HttpTransport | undefined;
-  let mqtt: MqttTransport | undefined;
-  let mqttPort: number | undefined;
-  let mqttTlsPort: number | undefined;
-  let mqttWs: ReturnType<typeof createMqttWebSocket> | undefined;
-  let coap: CoapTransport | undefined;
-  let coapPort: number | undefined;
-  let deviceState: DeviceStateService | undefined;
-  let gatewayDevices: ReturnType<typeof createGatewayDeviceService> | undefined;
+  let transport: TransportRole | undefined;
   if (roles.has('transport')) {
-    const deviceApi = createDeviceApiService(storage);
-    // device state (active, lastConnectTime, ... and their rule-engine events) for every transport
-    deviceState = createDeviceStateService({ storage, queue, broadcast, logger, inactivityTimeoutMs: config.RIVULET_DEVICE_INACTIVITY_TIMEOUT_MS });
-    deviceState.start();
-    transport = createHttpTransport({
+    transport = await startTransportRole({
+      config,
+      storage,
       queue,
-      auth,
-      deviceApi,
-      // RPC and shared-attribute long polls (GET /api/v1/{token}/rpc, /attributes/updates)
       broadcast,
-      state: deviceState,
-      logger,
+      auth,
       rateLimiter,
-      maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
       tenantLimits,
-      maxLongPollsPerDevice: config.RIVULET_HTTP_LONG_POLLS_PER_DEVICE,
+      tls,
+      logger,
       // the connection cap (below) may end the oldest long poll to admit a new client
       onLongPoll: (res, endNow) => {
         httpConnections.parkLongPoll(res, endNow);
         httpsListener?.connections.parkLongPoll(res, endNow);
       },
     });
-    gatewayDevices = createGatewayDeviceService({ storage, broadcast, tenantLimits, logger });
-    mqtt = createMqttTransport({
-      queue,
-      auth,
-      deviceApi,
-      broadcast,
-      state: deviceState,
-      gateway: gatewayDevices,
-      logger,
-      tenantLimits,
-      rateLimiter,
-      config: {
-        port: config.RIVULET_MQTT_PORT,
-        host: config.RIVULET_MQTT_HOST,
-        maxPayloadBytes: config.RIVULET_MQTT_MAX_PAYLOAD,
-        maxConnections: config.RIVULET_MQTT_MAX_CONNECTIONS,
-        rateLimitMaxWaitMs: config.RIVULET_RATE_LIMIT_MAX_WAIT_MS,
-        ...(tls ? { tls: { port: config.RIVULET_MQTT_TLS_PORT, host: config.RIVULET_MQTT_TLS_HOST ?? config.RIVULET_MQTT_HOST, options: mqttTlsOptions(tls) } } : {}),
-      },
-    });
-    ({ port: mqttPort, tlsPort: mqttTlsPort } = await mqtt.start());
-    mqttWs = createMqttWebSocket(mqtt, { maxPayloadBytes: config.RIVULET_MQTT_MAX_PAYLOAD });
-    coap = createCoapTransport({
-      queue,
-      auth,
-      deviceApi,
-      broadcast,
-      state: deviceState,
-      logger,
-      tenantLimits,
-      rateLimiter,
-      config: {
-        port: config.RIVULET_COAP_PORT,
-        host: config.RIVULET_COAP_HOST,
-        maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
-        rateLimitMaxWaitMs: config.RIVULET_RATE_LIMIT_MAX_WAIT_MS,
-      },
-    });
-    coapPort = (await coap.start()).port;
   }
-  let api: Api | undefined;
+  const mqttPort = transport?.mqttPort;
+  const coapPort = transport?.coapPort;
   // httpConnections is set up with the server below; read only once the server answers
-  const serverStats = createServerStats({ queue, ruleEngine: () => ruleEngine, rateLimits: () => rateLimiter.stats(), httpConnections: () => httpConnections.stats() });
+  const serverStats = createServerStats({ queue, ruleEngine: () => ruleEngine?.engine, rateLimits: () => rateLimiter.stats(), httpConnections: () => httpConnections.stats() });
+  let apiRole: ApiRole | undefined;
   if (roles.has('api')) {
-    api = createApi({
+    apiRole = startApiRole({
+      config,
+      dataDir,
       storage,
       broadcast,
-      logger,
-      jwtSecret: resolveJwtSecret(config.RIVULET_JWT_SECRET, dataDir).secret,
-      isReady: () => ready,
-      tokenTtlSeconds: config.RIVULET_JWT_TOKEN_EXPIRATION_SECONDS,
-      refreshTokenTtlSeconds: config.RIVULET_JWT_REFRESH_TOKEN_EXPIRATION_SECONDS,
-      rpcPickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS,
-      loginThrottle: {
-        maxFailures: config.RIVULET_LOGIN_MAX_FAILURES,
-        lockoutSeconds: config.RIVULET_LOGIN_LOCKOUT_SECONDS,
-        addressMaxFailures: config.RIVULET_LOGIN_ADDRESS_MAX_FAILURES,
-        maxConcurrentHashes: config.RIVULET_LOGIN_MAX_CONCURRENT_HASHES,
-        trustedProxies: trustedProxyList(config.RIVULET_TRUSTED_PROXIES),
-      },
-      passwordPolicy: { minLength: config.RIVULET_PASSWORD_MIN_LENGTH },
-      passwordResetTtlSeconds: config.RIVULET_PASSWORD_RESET_TTL_SECONDS,
-      sessionRevocationCacheSeconds: config.RIVULET_SESSION_REVOCATION_CACHE_SECONDS,
-      initTenant: ensureRootChain,
+      rules,
       tenantLimits,
-      corsOrigins: config.RIVULET_CORS_ORIGINS,
-      rateLimit: config.RIVULET_API_RATE_LIMIT,
-      rateLimitWindowMs: config.RIVULET_API_RATE_LIMIT_WINDOW_MS,
-      // The ports this process listens on (0 in the config picks a free one), else the configured ones (api-only role).
+      logger,
+      isReady: () => readiness.ready(),
+      initTenant: ensureRootChain,
       serverStats: (o) => serverStats.read(o),
       deviceConnectivity: { mqttPort: mqttPort ?? config.RIVULET_MQTT_PORT, coapPort: coapPort ?? config.RIVULET_COAP_PORT, publicHost: config.RIVULET_PUBLIC_HOST },
-      ruleChains: createRuleChainService({
-        registry,
-        servicesFor,
-        // maxRuleChains for creating a chain; nodes per chain and generator period come with servicesFor.
-        limits: tenantLimits,
-        // Counters of the chains this process's engine runs (the tenant's root chain).
-        stats: (tenantId, chainId) => ruleEngine?.stats().chains.find((c) => c.tenantId === tenantId && c.chainId === chainId)?.nodes ?? null,
-        // Chains a test run calls through rule chain nodes (run on the same side-effect-free services).
-        async loadChain(tenantId, chainId) {
-          const rec = await storage.ruleChains.get(tenantId, chainId);
-          return rec ? toRuleChainExport(rec) : null;
-        },
-      }),
+      ruleEngine: () => ruleEngine?.engine,
     });
   }
+  const api = apiRole?.api;
 
-  // The web app's build at / (api role): never shadows /api, which stays the API's.
-  const webApp = api ? createStaticFiles({ root: config.RIVULET_WEB_DIR ?? fileURLToPath(new URL('../../web/dist', import.meta.url)) }) : undefined;
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     try {
-      if (transport?.handle(req, res)) return;
+      if (transport?.http.handle(req, res)) return;
       if (api?.handle(req, res)) return;
-      if (webApp?.(req, res)) return;
-      if (req.url === '/api/health' || req.url?.startsWith('/api/health?')) {
-        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: ready ? 'UP' : 'STARTING' }));
-        return;
-      }
+      if (apiRole?.webApp(req, res)) return;
+      if (readiness.handle(req, res)) return;
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: 404, message: `No route for ${req.method} ${req.url}`, errorCode: 32, timestamp: Date.now() }));
     } catch (e) {
@@ -356,7 +188,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     }
   };
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (mqttWs?.handleUpgrade(req, socket, head)) return;
+    if (transport?.mqttWs.handleUpgrade(req, socket, head)) return;
     if (!api?.handleUpgrade(req, socket, head)) socket.destroy();
   };
   const limits = httpLimits(config);
@@ -380,7 +212,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   const https = httpsListener?.server;
   const httpsHost = config.RIVULET_HTTPS_HOST ?? config.RIVULET_HTTP_HOST;
   const httpsPort = https ? await listen(https, config.RIVULET_HTTPS_PORT, httpsHost) : undefined;
-  ready = true;
+  readiness.markStarted();
   logger.info({ port, roles: [...roles], queue: queue.kind }, 'rivulet started');
 
   let stopping: Promise<void> | undefined;
@@ -390,13 +222,13 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     httpsUrl: httpsPort === undefined ? undefined : `https://${httpsHost === '0.0.0.0' || httpsHost === '::' ? '127.0.0.1' : httpsHost}:${httpsPort}`,
     httpsPort,
     mqttPort,
-    mqttTlsPort,
+    mqttTlsPort: transport?.mqttTlsPort,
     reloadTls: () =>
       tls !== undefined &&
       reloadTls({
         config,
         logger,
-        apply: [(t) => https?.setSecureContext({ cert: t.cert, key: t.key }), (t) => mqtt?.setSecureContext(mqttTlsOptions(t))],
+        apply: [(t) => https?.setSecureContext({ cert: t.cert, key: t.key }), (t) => transport?.mqtt.setSecureContext(mqttTlsOptions(t))],
       }),
     coapPort,
     storage,
@@ -404,20 +236,15 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     tenantId: boot.tenantId,
     generatedAdminPassword: boot.generatedPassword,
     generatedSysAdminPassword: sysAdmin.generatedPassword,
-    ruleEngine,
+    ruleEngine: ruleEngine?.engine,
     tenantLimits: profileLimits,
     rateLimitStats: () => rateLimiter.stats(),
     httpConnectionStats: () => httpConnections.stats(),
     stop() {
       stopping ??= (async () => {
-        ready = false;
-        // 1. Transports stop accepting: MQTT first (its connections close, their DISCONNECT_EVENTs
-        // are queued while the rule engine still runs), then HTTP (new device requests get 503).
-        await mqtt?.stop();
-        mqttWs?.close();
-        // CoAP: observers get 5.03, requests in progress reach the queue and are answered, the socket closes
-        await coap?.stop();
-        transport?.stop();
+        readiness.markStopping();
+        // 1. Transports stop accepting (MQTT, MQTT over WebSocket, CoAP, then the HTTP device API).
+        await transport?.stopAccepting();
         const closed = Promise.all([server, https].map((s) => s && new Promise<void>((r) => s.close(() => r()))));
         server.closeIdleConnections();
         https?.closeIdleConnections();
@@ -428,11 +255,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
           https?.closeAllConnections();
         }, config.RIVULET_SHUTDOWN_TIMEOUT_MS);
         deadline.unref();
-        await ruleEngine?.stop({ drain: true });
-        if (debugRetention) clearInterval(debugRetention);
-        await debugSink?.close();
-        await nodeCapabilities.close();
-        outbound.close();
+        await ruleEngine?.stop();
+        await rules.close();
         server.closeAllConnections();
         https?.closeAllConnections();
         // Upgraded (WebSocket) connections are not HTTP connections: closeAllConnections leaves them
@@ -441,13 +265,13 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         await closed;
         clearTimeout(deadline);
         auth.close();
-        gatewayDevices?.close();
         profileLimits.close();
-        ruleRpc.close();
+        rules.closeRpc();
         await queue.close();
+        await messaging.close();
         serverStats.close();
-        // device state writes what is pending (a state event still waiting for the queue was refused by close)
-        await deviceState?.stop();
+        // gateway sessions end; device state writes what is pending
+        await transport?.close();
         // 3. Storage last (flushes batched writes first).
         await storage.close();
         logger.info({}, 'rivulet stopped');
@@ -455,18 +279,4 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       return stopping;
     },
   };
-}
-
-/** One batch of debug events, written per tenant so that each keeps its own per-node cap. */
-async function saveDebugEvents(storage: Storage, events: DebugEvent[], limits: TenantLimitsSource): Promise<void> {
-  const byTenant = new Map<string, DebugEvent[]>();
-  for (const e of events) {
-    const list = byTenant.get(e.tenantId);
-    if (list) list.push(e);
-    else byTenant.set(e.tenantId, [e]);
-  }
-  for (const [tenantId, list] of byTenant) {
-    const cap = limits.forTenant(tenantId).maxDebugEventsPerNode;
-    await storage.debugEvents.saveBatch(list, cap > 0 ? { maxPerNode: cap } : {});
-  }
 }

@@ -1,0 +1,32 @@
+import type { Logger } from '@rivulet/core';
+import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
+import type { Config } from './config';
+
+/** The queue between transports and rule engines, and the broadcast between processes' parts. */
+export interface Messaging {
+  readonly queue: Queue;
+  readonly broadcast: Broadcast<unknown>;
+  /** True while the queue can take and hand out messages (readiness). */
+  connected(): boolean;
+  /** Closes the broadcast (the queue is closed by its owner, after the rule engine drained it). */
+  close(): Promise<void>;
+}
+
+/** Picks the queue and broadcast implementations from config: memory (one process) or Kafka. */
+export async function createMessaging(config: Config, logger: Logger): Promise<Messaging> {
+  if (config.RIVULET_QUEUE === 'kafka') {
+    throw new Error('RIVULET_QUEUE=kafka is not available in this build yet: use memory (the default)');
+  }
+  const broadcast = createMemoryBroadcast<unknown>();
+  const queue = createMemoryQueue({
+    partitions: config.RIVULET_QUEUE_PARTITIONS,
+    capacity: config.RIVULET_QUEUE_CAPACITY,
+    logger,
+  });
+  return {
+    queue,
+    broadcast,
+    connected: () => true,
+    close: async () => {},
+  };
+}

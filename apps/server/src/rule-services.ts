@@ -1,0 +1,71 @@
+import type { Logger, TenantLimitsSource } from '@rivulet/core';
+import type { Broadcast } from '@rivulet/queue';
+import { createNodeRegistry, createTenantServices, type BatchedDebugSink, type NodeRegistry, type RuleNodeServices } from '@rivulet/rule-engine';
+import { builtinNodes } from '@rivulet/rule-nodes';
+import { createOutbound } from '@rivulet/outbound';
+import type { Storage } from '@rivulet/storage';
+import type { Config } from './config';
+import { createRuleRpcService } from './rule-rpc';
+import { createNodeCapabilities } from './node-capabilities';
+
+/** What rule nodes are handed (bound to one tenant each), shared by the rule engine and the API's test runs. */
+export interface RuleServices {
+  readonly registry: NodeRegistry;
+  readonly servicesFor: ReturnType<typeof createTenantServices>;
+  /** The rule engine's debug sink, once it exists (nodes of chains run elsewhere write none). */
+  setDebugSink(sink: BatchedDebugSink | undefined): void;
+  /** Script sandbox, device cache, nested chains, outbound connections. */
+  close(): Promise<void>;
+  /** Server-side RPC from rule nodes (after the queue and the rule engine stopped). */
+  closeRpc(): void;
+}
+
+export function createRuleServices(o: { config: Config; storage: Storage; broadcast: Broadcast<unknown>; tenantLimits: TenantLimitsSource; logger: Logger }): RuleServices {
+  const { config, storage, broadcast, logger } = o;
+  const registry = createNodeRegistry(builtinNodes);
+  const ruleRpc = createRuleRpcService(broadcast, { pickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS });
+  let debugSink: BatchedDebugSink | undefined;
+  // Device lookups (cached), nested chains for the rule chain node, the script sandbox (a worker thread).
+  const nodeCapabilities = createNodeCapabilities({
+    storage,
+    broadcast,
+    registry,
+    logger,
+    servicesFor: (tenantId) => servicesFor(tenantId),
+    debugSink: () => debugSink,
+    // Each tenant's scripts get its own time and memory limits when they compile (tenantLimits);
+    // these are the defaults for scripts run for no tenant, and when strikes disable a script.
+    scripts: {
+      timeoutMs: config.RIVULET_SCRIPT_TIMEOUT_MS,
+      memoryLimitBytes: config.RIVULET_SCRIPT_MEMORY_MB * 1024 * 1024,
+      strikes: { maxStrikes: config.RIVULET_SCRIPT_MAX_STRIKES, windowMs: config.RIVULET_SCRIPT_STRIKE_WINDOW_MS, cooldownMs: config.RIVULET_SCRIPT_DISABLE_COOLDOWN_MS, maxTenantHardKills: config.RIVULET_SCRIPT_MAX_TENANT_HARD_KILLS },
+    },
+  });
+  // REST API call and MQTT publish nodes: every connection checked against RIVULET_OUTBOUND_*.
+  const outbound = createOutbound({ allow: config.RIVULET_OUTBOUND_ALLOW, deny: config.RIVULET_OUTBOUND_DENY, logger });
+  const nodeServices: RuleNodeServices = {
+    ...nodeCapabilities.services,
+    logger,
+    timeseries: storage.timeseries,
+    attributes: storage.attributes,
+    now: () => Date.now(),
+    rpc: ruleRpc,
+    // Create / clear alarm nodes: one active alarm per originator and type, enforced by storage.
+    alarms: storage.alarms,
+    outbound,
+  };
+  // Every chain, nested chain and test run runs on these bound to its tenant: another tenant's entities are refused.
+  const servicesFor = createTenantServices({ base: nodeServices, ownership: nodeCapabilities.ownership, limits: o.tenantLimits });
+  return {
+    registry,
+    servicesFor,
+    setDebugSink: (sink) => {
+      debugSink = sink;
+    },
+    async close() {
+      await nodeCapabilities.close();
+      outbound.close();
+    },
+    closeRpc: () => ruleRpc.close(),
+  };
+}
