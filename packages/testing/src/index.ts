@@ -6,3 +6,5 @@ export * from './certificates';
 export * from './browser';
 export * from './fuzz';
 export * from './tenant-limits';
+export * from './kafka-broker';
+export { resolveKafka, kafkaCacheRoot, KAFKA_VERSION, type KafkaInstall } from './kafka-jars';
