@@ -1,6 +1,6 @@
+import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
-  LiveChannel,
   type AttributesResponse,
   type DeviceApiService,
   type DeviceAuthenticator,
@@ -10,7 +10,6 @@ import {
 } from '@rivulet/core';
 import { createHash } from 'node:crypto';
 import { checkBasicMqttCredentials, mqttBasicCredentialsId, parseBasicMqttCredentials } from '@rivulet/api';
-import type { Broadcast } from '@rivulet/queue';
 import type { Device, Storage } from '@rivulet/storage';
 
 /**
@@ -21,7 +20,7 @@ import type { Device, Storage } from '@rivulet/storage';
  */
 export function createCachedAuthenticator(options: {
   storage: Storage;
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
   ttlMs?: number;
   negativeTtlMs?: number;
   maxEntries?: number;

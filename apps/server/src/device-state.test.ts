@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LiveChannel, MsgType, type AttributeKv, type AttributeWrite, type DeviceInfo, type Msg } from '@rivulet/core';
-import { Topics, createMemoryBroadcast, createMemoryQueue } from '@rivulet/queue';
+import { createMemoryBroadcast, LiveChannel } from '@rivulet/broadcast';
+import { MsgType, type AttributeKv, type AttributeWrite, type DeviceInfo, type Msg } from '@rivulet/core';
+import { Topics, createMemoryQueue } from '@rivulet/queue';
 import { createDeviceStateService, type DeviceStateService } from './device-state';
 
 const DEVICE: DeviceInfo = { tenantId: 't1', deviceId: 'd1', deviceName: 'Boiler', deviceType: 'boiler' };
@@ -9,7 +10,7 @@ async function setup(opts: { timeout?: number; stored?: AttributeKv[] } = {}) {
   let now = 1_000_000;
   const writes: AttributeWrite[] = [];
   const queue = createMemoryQueue({ partitions: 1 });
-  const broadcast = createMemoryBroadcast<unknown>();
+  const broadcast = createMemoryBroadcast();
   const msgs: Msg[] = [];
   await queue.subscribe<Msg>({ topic: Topics.RULE_ENGINE, group: 'g', handler: async (rs) => void msgs.push(...rs.map((r) => r.value)) });
   const state: DeviceStateService = createDeviceStateService({

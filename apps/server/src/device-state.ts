@@ -1,7 +1,7 @@
+import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
   EntityType,
-  LiveChannel,
   MsgType,
   createMsg,
   silentLogger,
@@ -14,7 +14,7 @@ import {
   type Logger,
   type Msg,
 } from '@rivulet/core';
-import { Topics, type Broadcast, type Queue } from '@rivulet/queue';
+import { Topics, type Queue } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
 
 /** ThingsBoard's server-scope attribute names of device state. */
@@ -33,7 +33,7 @@ export interface DeviceStateOptions {
   storage: Pick<Storage, 'attributes'>;
   queue: Queue;
   /** Per-device inactivityTimeout changes arrive on it. */
-  broadcast?: Broadcast<unknown>;
+  broadcast?: Broadcast;
   logger?: Logger;
   /** A device is inactive after this long without activity (ThingsBoard's default 600 s). */
   inactivityTimeoutMs: number;

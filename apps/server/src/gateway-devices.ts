@@ -1,5 +1,5 @@
-import { ConflictError, LiveChannel, TenantLimitError, silentLogger, type DeviceEvent, type DeviceInfo, type GatewayDeviceService, type Logger, type TenantLimitsSource } from '@rivulet/core';
-import type { Broadcast } from '@rivulet/queue';
+import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
+import { ConflictError, TenantLimitError, silentLogger, type DeviceEvent, type DeviceInfo, type GatewayDeviceService, type Logger, type TenantLimitsSource } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
 
 /**
@@ -10,7 +10,7 @@ import type { Storage } from '@rivulet/storage';
  */
 export function createGatewayDeviceService(options: {
   storage: Storage;
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
   /** A new device past the tenant's maxDevices is refused (TenantLimitError), as over the REST API. */
   tenantLimits?: TenantLimitsSource;
   logger?: Logger;

@@ -1,13 +1,12 @@
+import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
 import {
   createBatcher,
-  LiveChannel,
   type AttributesEvent,
   type AttributeWrite,
   type TelemetryEvent,
   type TsKv,
   type TsPoint,
 } from '@rivulet/core';
-import type { Broadcast } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
 
 /**
@@ -16,7 +15,7 @@ import type { Storage } from '@rivulet/storage';
  * published on the broadcast so WebSocket subscribers see it. Same interface, wrapped (Magistrala's
  * middleware pattern) rather than calls sprinkled through nodes and the API.
  */
-export function createLiveStorage(storage: Storage, broadcast: Broadcast<unknown>, options: { writeConcurrency?: number } = {}): Storage {
+export function createLiveStorage(storage: Storage, broadcast: Broadcast, options: { writeConcurrency?: number } = {}): Storage {
   const concurrency = options.writeConcurrency ?? 2;
   const tsBatcher = createBatcher<TsPoint>({
     maxBatch: 5000,
@@ -78,7 +77,7 @@ function bindAll<T extends object>(repo: T): T {
   return out as T;
 }
 
-function publishTelemetry(broadcast: Broadcast<unknown>, points: ReadonlyArray<TsPoint>): void {
+function publishTelemetry(broadcast: Broadcast, points: ReadonlyArray<TsPoint>): void {
   const byEntity = new Map<string, TsKv[]>();
   for (const p of points) {
     const list = byEntity.get(p.entityId);
@@ -92,7 +91,7 @@ function publishTelemetry(broadcast: Broadcast<unknown>, points: ReadonlyArray<T
   }
 }
 
-function publishAttributes(broadcast: Broadcast<unknown>, items: ReadonlyArray<AttributeWrite>): void {
+function publishAttributes(broadcast: Broadcast, items: ReadonlyArray<AttributeWrite>): void {
   const groups = new Map<string, AttributeWrite[]>();
   for (const a of items) {
     const k = `${a.entityId}|${a.scope}`;

@@ -1,11 +1,12 @@
+import { type Broadcast, createMemoryBroadcast } from '@rivulet/broadcast';
 import type { Logger } from '@rivulet/core';
-import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
+import { createMemoryQueue, type Queue } from '@rivulet/queue';
 import type { Config } from './config';
 
 /** The queue between transports and rule engines, and the broadcast between processes' parts. */
 export interface Messaging {
   readonly queue: Queue;
-  readonly broadcast: Broadcast<unknown>;
+  readonly broadcast: Broadcast;
   /** True while the queue can take and hand out messages (readiness). */
   connected(): boolean;
   /** Closes the broadcast (the queue is closed by its owner, after the rule engine drained it). */
@@ -17,7 +18,7 @@ export async function createMessaging(config: Config, logger: Logger): Promise<M
   if (config.RIVULET_QUEUE === 'kafka') {
     throw new Error('RIVULET_QUEUE=kafka is not available in this build yet: use memory (the default)');
   }
-  const broadcast = createMemoryBroadcast<unknown>();
+  const broadcast = createMemoryBroadcast();
   const queue = createMemoryQueue({
     partitions: config.RIVULET_QUEUE_PARTITIONS,
     capacity: config.RIVULET_QUEUE_CAPACITY,

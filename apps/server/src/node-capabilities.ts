@@ -1,5 +1,5 @@
-import { isUuid, LiveChannel, type DeviceEvent, type Logger, type RuleChainEvent } from '@rivulet/core';
-import type { Broadcast } from '@rivulet/queue';
+import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
+import { isUuid, type DeviceEvent, type Logger, type RuleChainEvent } from '@rivulet/core';
 import {
   createOwnershipCache,
   createRuleChainResolver,
@@ -22,7 +22,7 @@ import { toRuleChainExport } from '@rivulet/api';
  */
 export function createNodeCapabilities(options: {
   storage: Storage;
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
   registry: NodeRegistry;
   logger: Logger;
   /** The services nested chains run with, bound to their tenant (they include these capabilities). */
@@ -67,7 +67,7 @@ export function createNodeCapabilities(options: {
  * read the database per message. An entry lives `ttlMs` at most, and is dropped at once when the
  * API announces the device changed (LiveChannel.DEVICES). A missing device is not cached.
  */
-export function createCachedDeviceLookup(options: { storage: Storage; broadcast: Broadcast<unknown>; ttlMs?: number; maxEntries?: number }): DeviceLookup & { close(): void } {
+export function createCachedDeviceLookup(options: { storage: Storage; broadcast: Broadcast; ttlMs?: number; maxEntries?: number }): DeviceLookup & { close(): void } {
   const ttlMs = options.ttlMs ?? 30_000;
   const maxEntries = options.maxEntries ?? 100_000;
   const cache = new Map<string, { at: number; device: Promise<DeviceInfo | null> }>();
@@ -111,7 +111,7 @@ export function createCachedDeviceLookup(options: { storage: Storage; broadcast:
  * one of its devices (only devices and tenants carry data here). Cached (a hit answers without an
  * await); a device's entry is dropped when the API announces it created, changed or deleted.
  */
-export function createEntityOwnership(options: { storage: Storage; broadcast: Broadcast<unknown> }): EntityOwnership & { close(): void } {
+export function createEntityOwnership(options: { storage: Storage; broadcast: Broadcast }): EntityOwnership & { close(): void } {
   const cache = createOwnershipCache({
     // Entity ids are uuids in storage: anything else names nothing.
     lookup: async (tenantId, entityId) => isUuid(entityId) && (await options.storage.devices.get(tenantId, entityId)) !== null,

@@ -1,5 +1,5 @@
+import type { Broadcast } from '@rivulet/broadcast';
 import type { Logger, TenantLimitsSource } from '@rivulet/core';
-import type { Broadcast } from '@rivulet/queue';
 import { createNodeRegistry, createTenantServices, type BatchedDebugSink, type NodeRegistry, type RuleNodeServices } from '@rivulet/rule-engine';
 import { builtinNodes } from '@rivulet/rule-nodes';
 import { createOutbound } from '@rivulet/outbound';
@@ -20,7 +20,7 @@ export interface RuleServices {
   closeRpc(): void;
 }
 
-export function createRuleServices(o: { config: Config; storage: Storage; broadcast: Broadcast<unknown>; tenantLimits: TenantLimitsSource; logger: Logger }): RuleServices {
+export function createRuleServices(o: { config: Config; storage: Storage; broadcast: Broadcast; tenantLimits: TenantLimitsSource; logger: Logger }): RuleServices {
   const { config, storage, broadcast, logger } = o;
   const registry = createNodeRegistry(builtinNodes);
   const ruleRpc = createRuleRpcService(broadcast, { pickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS });

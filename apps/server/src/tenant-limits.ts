@@ -1,5 +1,5 @@
-import { LiveChannel, withOverrides, type Logger, type TenantLimits, type TenantLimitsSource, type TenantProfileEvent } from '@rivulet/core';
-import type { Broadcast } from '@rivulet/queue';
+import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
+import { withOverrides, type Logger, type TenantLimits, type TenantLimitsSource, type TenantProfileEvent } from '@rivulet/core';
 import type { Storage, TenantProfile } from '@rivulet/storage';
 
 export interface ProfileTenantLimits extends TenantLimitsSource {
@@ -17,7 +17,7 @@ export interface ProfileTenantLimits extends TenantLimitsSource {
  */
 export async function createProfileTenantLimits(options: {
   storage: Storage;
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
   global: TenantLimits;
   logger: Logger;
 }): Promise<ProfileTenantLimits> {

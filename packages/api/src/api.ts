@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { createRpcCaller, silentLogger, type Logger, type TenantLimitsSource } from '@rivulet/core';
-import type { Broadcast } from '@rivulet/queue';
+import { type Broadcast, createRpcCaller } from '@rivulet/broadcast';
+import { silentLogger, type Logger, type TenantLimitsSource } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
 import type { ApiDeps } from './context';
 import { createExpressApi } from './express-app';
@@ -36,7 +36,7 @@ export interface ApiOptions {
   /** Writes through it already publish LiveChannel events (the server wraps it); the API never publishes telemetry or attribute events. */
   storage: Storage;
   /** Source of WebSocket pushes (TELEMETRY, ATTRIBUTES); the API publishes DEVICES events on device deletion, update and credentials change. */
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
   logger?: Logger;
   /** HS256 key of access and refresh tokens. */
   jwtSecret: string;

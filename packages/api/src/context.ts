@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
+import type { Broadcast } from '@rivulet/broadcast';
 import type { Authority } from '@rivulet/api-types';
 import type { Logger, TenantLimitsSource } from '@rivulet/core';
-import type { Broadcast } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
 import { authFailed, permissionDenied } from './api-error';
 import type { Handler, Reply, RequestContext } from './router';
@@ -24,7 +24,7 @@ export interface AuthDeps {
 /** What route handlers share; built once per createApi. */
 export interface ApiDeps {
   readonly storage: Storage;
-  readonly broadcast: Broadcast<unknown>;
+  readonly broadcast: Broadcast;
   readonly logger: Logger;
   readonly tokens: TokenService;
   readonly auth: AuthDeps;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveChannel } from '@rivulet/broadcast';
 import { DeviceCredentialsSchema, DevicePageSchema, DeviceSchema } from '@rivulet/api-types';
-import { LiveChannel, type DeviceEvent } from '@rivulet/core';
+import { type DeviceEvent } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
 import { startTwoTenants, type TestApi, type TestUser } from './test-storage';
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveChannel } from '@rivulet/broadcast';
 import {
   DebugEventPageSchema,
   NodeTypeSchema,
@@ -7,7 +8,7 @@ import {
   RuleChainSchema,
   TestRunResultSchema,
 } from '@rivulet/api-types';
-import { LiveChannel, newId, type RuleChainEvent } from '@rivulet/core';
+import { newId, type RuleChainEvent } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
 import { createTestRuleChains } from './test-rule-chains';
 import { startTestApi, startTwoTenants, type TestApi, type TestUser } from './test-storage';

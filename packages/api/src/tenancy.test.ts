@@ -1,8 +1,9 @@
 import pg from 'pg';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveChannel } from '@rivulet/broadcast';
 import { CustomerSchema, DevicePageSchema, DeviceSchema, TenantPageSchema, TenantSchema, TokenPairSchema, UserPageSchema, UserSchema } from '@rivulet/api-types';
-import { LiveChannel, type DeviceEvent } from '@rivulet/core';
+import { type DeviceEvent } from '@rivulet/core';
 import { NULL_ENTITY_ID, type Storage } from '@rivulet/storage';
 import { createTestDatabase } from '@rivulet/testing';
 import { bootstrapSysAdmin } from './bootstrap';

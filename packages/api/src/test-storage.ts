@@ -1,6 +1,6 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createMemoryBroadcast, type Broadcast } from '@rivulet/queue';
+import { type Broadcast, createMemoryBroadcast } from '@rivulet/broadcast';
 import type { Authority, Storage } from '@rivulet/storage';
 import { createApi, type Api, type ApiOptions } from './api';
 import { hashPassword } from './password';
@@ -38,7 +38,7 @@ export interface TestApi {
   readonly wsUrl: string;
   readonly api: Api;
   readonly storage: Storage;
-  readonly broadcast: Broadcast<unknown>;
+  readonly broadcast: Broadcast;
   /** Answers `{status, body}` (body parsed as JSON when there is one). */
   request(method: string, path: string, init?: { token?: string; body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
   /** An access token for the user. */
@@ -48,7 +48,7 @@ export interface TestApi {
 
 /** The API on a node:http server on a free loopback port, in front of the given storage. */
 export async function startTestApi(storage: Storage, options: Partial<ApiOptions> = {}): Promise<TestApi> {
-  const broadcast = options.broadcast ?? createMemoryBroadcast<unknown>();
+  const broadcast = options.broadcast ?? createMemoryBroadcast();
   const api = createApi({ storage, broadcast, jwtSecret: TEST_JWT_SECRET, ...options });
   const server: Server = createServer((req, res) => {
     if (api.handle(req, res)) return;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { type Broadcast, createMemoryBroadcast, LiveChannel } from '@rivulet/broadcast';
 import { WsUpdateSchema, type WsUpdate } from '@rivulet/api-types';
-import { LiveChannel, type AttributesEvent, type TelemetryEvent, type TsPoint } from '@rivulet/core';
-import { createMemoryBroadcast, type Broadcast } from '@rivulet/queue';
+import { type AttributesEvent, type TelemetryEvent, type TsPoint } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
 import { createTenantUser, createTestStorage, startTestApi, type TestApi, type TestUser } from './test-storage';
 
@@ -258,9 +258,9 @@ describe('WebSocket shutdown', () => {
     const storage = await createTestStorage();
     const admin = await createTenantUser(storage, 'admin@ws-close.test', 'pw');
     // Counts live broadcast subscriptions, to see that close() gives them all back.
-    const inner = createMemoryBroadcast<unknown>();
+    const inner = createMemoryBroadcast();
     let live = 0;
-    const broadcast: Broadcast<unknown> = {
+    const broadcast: Broadcast = {
       publish: (channel, event) => inner.publish(channel, event),
       subscribe(channel, handler) {
         live++;

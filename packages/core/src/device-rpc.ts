@@ -1,31 +1,7 @@
 import type { DeviceInfo } from './device-api';
 import type { JsonValue } from './msg';
 
-/**
- * Server-side RPC (REST or a rule node -> device) and client-side RPC replies (rule chain -> device)
- * travel on the Broadcast seam, so the process that holds the device's session (a transport) need
- * not be the one that asked (the API, the rule engine). With Kafka, the broadcast crosses processes.
- *
- * The exchange, which every transport follows (createRpcCaller is the asking side):
- * 1. The caller publishes a ToDeviceRpcRequest on TO_DEVICE.
- * 2. A transport holding a session of that device that can take commands (MQTT: subscribed to the
- *    RPC topic; CoAP: observing /rpc) sends the command and publishes a pickup on
- *    TO_DEVICE_RESPONSE: `{requestId, deviceId, delivered: true}` without `response`. It does so
- *    from within its handler when it can, so an in-process caller knows at once. Transports
- *    without such a session stay silent: a caller that sees no pickup answers "no session".
- *    A one-way request is done with the pickup.
- * 3. A two-way request is done when the device replies: `{requestId, deviceId, delivered: true,
- *    response}`, or when the transport gives up on it (session closed): `{requestId, deviceId, error}`.
- * Requests past their expirationTime are neither delivered nor answered.
- */
-export const RpcChannel = {
-  /** ToDeviceRpcRequest: every transport looks for a session of deviceId and delivers it. */
-  TO_DEVICE: 'rpc.to-device',
-  /** ToDeviceRpcResponse: the device's reply (or a delivery failure) back to whoever asked. */
-  TO_DEVICE_RESPONSE: 'rpc.to-device.response',
-  /** ToServerRpcReply: the rule chain's answer to a device's own RPC request. */
-  TO_SERVER_REPLY: 'rpc.to-server.reply',
-} as const;
+/** Server-side RPC and client-side RPC replies, carried on @rivulet/broadcast's RpcChannel (which documents the exchange). */
 
 export interface ToDeviceRpcRequest {
   /** Unique id of this call (uuid); transports map it to the small integer ids devices see. */
@@ -62,6 +38,17 @@ export interface ToServerRpcReply {
   readonly sessionId?: string;
   readonly body: JsonValue;
 }
+
+/** How a server-side RPC call ended. */
+export type RpcOutcome =
+  /** One-way: a session took it. Two-way: the device replied with `response`. */
+  | { readonly kind: 'delivered'; readonly response?: JsonValue }
+  /** No transport picked it up within the pickup window: the device has no session able to take it. */
+  | { readonly kind: 'no-session' }
+  /** Picked up, but no reply before expirationTime. */
+  | { readonly kind: 'timeout' }
+  /** The transport gave up on it (e.g. the device disconnected before replying). */
+  | { readonly kind: 'error'; readonly error: string };
 
 /**
  * Transports report the life of device sessions here; the server's implementation maintains the

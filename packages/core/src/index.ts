@@ -9,6 +9,5 @@ export * from './batcher';
 export * from './device-api';
 export * from './live-events';
 export * from './device-rpc';
-export * from './rpc-caller';
 export * from './tenant-limits';
 export * from './device-rate-limit';

@@ -1,21 +1,6 @@
 import type { AttributeKv, AttributeScope, TsKv } from './kv';
 
-/**
- * Live events carried by the Broadcast seam (packages/queue) from whoever writes storage to every
- * API instance (WebSocket subscriptions) and cache. Best effort: a subscriber that misses one re-reads storage.
- */
-export const LiveChannel = {
-  /** TelemetryEvent, published after points are stored. */
-  TELEMETRY: 'telemetry',
-  /** AttributesEvent, published after attributes are stored or deleted. */
-  ATTRIBUTES: 'attributes',
-  /** DeviceEvent, published after a device is deleted or its credentials change (auth caches drop it). */
-  DEVICES: 'devices',
-  /** RuleChainEvent, published after a rule chain is saved, made root, deleted or its node debug changed (rule engines reload it). */
-  RULE_CHAINS: 'rule-chains',
-  /** TenantProfileEvent, published after a tenant profile is saved or deleted, or a tenant is created, changes profile or is deleted (limit caches reload). */
-  TENANT_PROFILES: 'tenant-profiles',
-} as const;
+/** Events carried on @rivulet/broadcast's LiveChannel (the channel definitions live there). */
 
 /** A tenant profile changed (`profileId`), or which profile a tenant has (`tenantId`). */
 export type TenantProfileEvent =

@@ -6,4 +6,3 @@ export {
   type MemoryQueueOptions,
   type MemoryPartitionStats,
 } from './memory-queue';
-export { createMemoryBroadcast, type MemoryBroadcastOptions } from './memory-broadcast';

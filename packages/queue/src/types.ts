@@ -56,16 +56,6 @@ export interface Queue {
   close(): Promise<void>;
 }
 
-/**
- * Fan-out of live events (stored points, attribute changes) to every API instance, for WebSocket
- * subscriptions. At-most-once by design: a missed live update is re-read from storage by the
- * subscriber's next snapshot, so nothing here needs to be durable.
- */
-export interface Broadcast<T> {
-  publish(channel: string, event: T): void;
-  subscribe(channel: string, handler: (event: T) => void): () => void;
-}
-
 /** Topic names are constants (STYLE.md convention 1). */
 export const Topics = {
   /** Messages from transports to the rule engine, keyed by originator id. */

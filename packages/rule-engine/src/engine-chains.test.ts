@@ -1,5 +1,6 @@
-import { createMsg, LiveChannel, type Msg, type RuleChainEvent } from '@rivulet/core';
-import { createMemoryBroadcast, createMemoryQueue, Topics, type Broadcast, type Queue } from '@rivulet/queue';
+import { type Broadcast, createMemoryBroadcast, LiveChannel } from '@rivulet/broadcast';
+import { createMsg, type Msg, type RuleChainEvent } from '@rivulet/core';
+import { createMemoryQueue, Topics, type Queue } from '@rivulet/queue';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { InvalidRuleChainError, validateRuleChain, type NodeTrace } from './chain';
@@ -94,7 +95,7 @@ describe('processing strategy per chain', () => {
 describe('rule chain events on the broadcast', () => {
   let queue: Queue;
   let engine: RuleEngine;
-  let broadcast: Broadcast<unknown>;
+  let broadcast: Broadcast;
   let services: RecordingServices;
   afterEach(async () => {
     await engine?.stop();
@@ -106,7 +107,7 @@ describe('rule chain events on the broadcast', () => {
 
   async function start() {
     queue = createMemoryQueue({ partitions: 4 });
-    broadcast = createMemoryBroadcast<unknown>();
+    broadcast = createMemoryBroadcast();
     services = createRecordingServices();
     current.json = chainJson('v1');
     current.loads = 0;

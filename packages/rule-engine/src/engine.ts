@@ -1,5 +1,6 @@
-import { errorMessage, isMsg, LiveChannel, silentLogger, type Logger, type Msg, type RuleChainEvent } from '@rivulet/core';
-import { Groups, Topics, type Broadcast, type ConsumedRecord, type Queue, type Subscription } from '@rivulet/queue';
+import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
+import { errorMessage, isMsg, silentLogger, type Logger, type Msg, type RuleChainEvent } from '@rivulet/core';
+import { Groups, Topics, type ConsumedRecord, type Queue, type Subscription } from '@rivulet/queue';
 import { compileRuleChain, validateRuleChain, type ChainOutcome, type CompiledChain, type DebugSink, type NodeStats } from './chain';
 import { mergeStrategy, retryPause, type ProcessingStrategy } from './processing-strategy';
 import type { NodeRegistry } from './registry';
@@ -42,7 +43,7 @@ export interface RuleEngineOptions {
    * reloaded, node debug changes are applied in place. Works the same when the API runs in another
    * process, as long as the broadcast spans processes.
    */
-  broadcast?: Broadcast<unknown>;
+  broadcast?: Broadcast;
   /** Receives traces of nodes in debug mode and of failures (buffered; see createBatchedDebugSink). */
   debugSink?: DebugSink;
   /** How long a node's "debug all" lasts when switched on without an end; default 15 minutes. */

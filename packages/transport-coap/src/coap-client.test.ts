@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { AttributeScope, LiveChannel, MsgType, RpcChannel, type AttributesEvent, type ToDeviceRpcRequest } from '@rivulet/core';
+import { LiveChannel, RpcChannel } from '@rivulet/broadcast';
+import { AttributeScope, MsgType, type AttributesEvent, type ToDeviceRpcRequest } from '@rivulet/core';
 import { DEVICE, NOW, TOKEN, closeAll, startTransport, waitForConsumed, type Harness } from './test-harness';
 
 const execFileP = promisify(execFile);
@@ -198,7 +199,7 @@ describe('observe and RPC with coap-client', () => {
     const h = await startTransport();
     const answer = (async () => {
       const [m] = await waitForConsumed(h, 1);
-      h.broadcast.publish(RpcChannel.TO_SERVER_REPLY, { deviceId: DEVICE.deviceId, requestId: m?.metadata.requestId, sessionId: m?.metadata.sessionId, body: { time: '2026-11-25T07:00:00Z' } });
+      h.broadcast.publish(RpcChannel.TO_SERVER_REPLY, { deviceId: DEVICE.deviceId, requestId: m?.metadata.requestId ?? '', sessionId: m?.metadata.sessionId, body: { time: '2026-11-25T07:00:00Z' } });
     })();
     const { stdout } = await inDir({ 'rpc-request.json': '{"method": "getCurrentTime", "params": {}}' }, (dir) =>
       shell(h, 'coap-client -f rpc-request.json -m post coap://$THINGSBOARD_HOST_NAME/api/v1/$ACCESS_TOKEN/rpc', dir),

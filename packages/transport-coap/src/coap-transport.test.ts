@@ -1,10 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createRpcCaller, LiveChannel, RpcChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
-  LiveChannel,
   MsgType,
-  RpcChannel,
-  createRpcCaller,
   newId,
   silentLogger,
   type AttributesEvent,

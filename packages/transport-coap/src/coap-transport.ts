@@ -1,11 +1,10 @@
 import { ObserveWriteStream, type IncomingMessage } from 'coap';
+import { type Broadcast, LiveChannel, RpcChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
   BadRequestError,
-  LiveChannel,
   MsgType,
   RivuletError,
-  RpcChannel,
   deviceMsg,
   noopDeviceStateReporter,
   parseAttributes,
@@ -29,7 +28,7 @@ import {
   type TenantLimitsSource,
   keyLimits,
 } from '@rivulet/core';
-import { Topics, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
+import { Topics, type Queue, type QueueRecord } from '@rivulet/queue';
 import { createCoapEndpoint, endpointOf, type CoapEndpointStats, type CoapResponse } from './coap-endpoint';
 import { Code } from './coap-message';
 import { Feature, parseDeviceRoute, uriPath, uriQuery } from './device-route';
@@ -80,7 +79,7 @@ export interface CoapTransportOptions {
   auth: DeviceAuthenticator;
   deviceApi: DeviceApiService;
   /** Shared attribute updates (LiveChannel.ATTRIBUTES) and RPC (RpcChannel.*) travel here. */
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
   /**
    * Each tenant's limits, asked after the device is authenticated: key length and keys per message
    * (4.00 past them) and maxPayloadBytes (4.13; never above config.maxPayloadBytes).

@@ -7,8 +7,9 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { Agent, request as coapRequest, type IncomingMessage, type ObserveReadStream } from 'coap';
 import { expect, vi } from 'vitest';
+import { createMemoryBroadcast, type Broadcast, type Channel } from '@rivulet/broadcast';
 import { silentLogger, type DeviceAuthenticator, type Msg } from '@rivulet/core';
-import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
+import { createMemoryQueue, type Queue, type QueueRecord } from '@rivulet/queue';
 import {
   consumeRuleEngine,
   mapAuthenticator,
@@ -33,7 +34,7 @@ export interface Harness {
   port: number;
   transport: CoapTransport;
   queue: Queue & { produceCalls: Array<{ topic: string; records: ReadonlyArray<QueueRecord<unknown>> }> };
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
   /** Messages consumed from the rule-engine topic, in order. */
   consumed: Msg[];
   authCalls: string[];
@@ -45,7 +46,7 @@ export interface Harness {
   /** Holds the consumer's batches while set. */
   gate: ConsumerGate;
   /** Events published on a channel, recorded from the start. */
-  published(channel: string): unknown[];
+  published<T>(channel: Channel<T>): T[];
 }
 
 const open: Array<() => Promise<void>> = [];
@@ -71,14 +72,14 @@ export async function startTransport(
     lag: (t, g) => inner.lag(t, g),
     close: () => inner.close(),
   };
-  const broadcast = createMemoryBroadcast<unknown>();
+  const broadcast = createMemoryBroadcast();
   const recorded = new Map<string, unknown[]>();
-  const published = (channel: string): unknown[] => {
-    let list = recorded.get(channel);
+  const published = <T>(channel: Channel<T>): T[] => {
+    let list = recorded.get(channel.name) as T[] | undefined;
     if (list === undefined) {
-      list = [];
-      recorded.set(channel, list);
-      const l = list;
+      const l: T[] = [];
+      list = l;
+      recorded.set(channel.name, l);
       broadcast.subscribe(channel, (e) => l.push(e));
     }
     return list;

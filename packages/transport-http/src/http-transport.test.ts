@@ -6,12 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type Broadcast, createMemoryBroadcast, createRpcCaller, LiveChannel, RpcChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
-  LiveChannel,
   MsgType,
-  RpcChannel,
-  createRpcCaller,
   newId,
   silentLogger,
   type AttributesEvent,
@@ -19,7 +17,7 @@ import {
   type DeviceAuthenticator,
   type Msg,
 } from '@rivulet/core';
-import { Topics, createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
+import { Topics, createMemoryQueue, type Queue, type QueueRecord } from '@rivulet/queue';
 import {
   DEVICE,
   OTHER,
@@ -70,7 +68,7 @@ interface Harness {
   logs: LogEntry[];
   /** Holds the consumer's batches while set (its promise resolves when released). */
   gate: ConsumerGate;
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
 }
 
 const open: Array<() => Promise<void>> = [];
@@ -96,7 +94,7 @@ async function start(
   const auth = mapAuthenticator(testTokens());
   const deviceApi = mapDeviceApi(testAttributes());
   const logs: LogEntry[] = [];
-  const broadcast = createMemoryBroadcast<unknown>();
+  const broadcast = createMemoryBroadcast();
   const transport = createHttpTransport({
     queue,
     auth: opts.auth ?? auth,

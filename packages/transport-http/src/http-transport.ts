@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Broadcast, LiveChannel, RpcChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
   BadRequestError,
-  LiveChannel,
   MsgType,
   RivuletError,
-  RpcChannel,
   deviceMsg,
   parseAttributes,
   parseKeyList,
@@ -28,7 +27,7 @@ import {
   keyLimits,
   type PayloadOptions,
 } from '@rivulet/core';
-import { Topics, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
+import { Topics, type Queue, type QueueRecord } from '@rivulet/queue';
 import { API_PREFIX, Resource, parseDeviceRoute, unsupportedFeature } from './device-route';
 import { RpcIds, Waiters } from './long-poll';
 import { TbErrorCode, canReply, discardBody, replyError, replyJson, replyOk } from './http-reply';
@@ -45,7 +44,7 @@ export interface HttpTransportOptions {
    * RPC (RpcChannel.*) and shared attribute updates (LiveChannel.ATTRIBUTES) travel here; without
    * it the RPC and attribute-update long polls answer 404 "not supported".
    */
-  broadcast?: Broadcast<unknown>;
+  broadcast?: Broadcast;
   /** Long polls without `?timeout=` wait this long, and a client-side RPC waits this long for its reply; default 60 s (ThingsBoard's). */
   requestTimeoutMs?: number;
   /** Longest `?timeout=` honoured; default 5 minutes. */

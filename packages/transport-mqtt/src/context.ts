@@ -1,3 +1,4 @@
+import type { Broadcast } from '@rivulet/broadcast';
 import {
   deviceMsg,
   type DeviceApiService,
@@ -12,7 +13,7 @@ import {
   keyLimits,
   type TransportRateLimit,
 } from '@rivulet/core';
-import { Topics, type Broadcast, type Queue, type QueueRecord } from '@rivulet/queue';
+import { Topics, type Queue, type QueueRecord } from '@rivulet/queue';
 import type { Client } from 'aedes';
 import type { Session, SessionIndex } from './session';
 
@@ -78,7 +79,7 @@ export interface TransportContext {
   readonly queue: Queue;
   readonly auth: DeviceAuthenticator;
   readonly deviceApi: DeviceApiService;
-  readonly broadcast: Broadcast<unknown>;
+  readonly broadcast: Broadcast;
   readonly state: DeviceStateReporter;
   readonly gateway: GatewayDeviceService | undefined;
   readonly logger: Logger;

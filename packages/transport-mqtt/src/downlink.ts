@@ -1,7 +1,6 @@
+import { LiveChannel, RpcChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
-  LiveChannel,
-  RpcChannel,
   type AttributesEvent,
   type JsonValue,
   type ToDeviceRpcRequest,

@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
+import type { Broadcast } from '@rivulet/broadcast';
 import {
   silentLogger,
   type DeviceApiService,
@@ -11,7 +12,7 @@ import {
   type TenantLimitsSource,
   type DeviceRateLimiter,
 } from '@rivulet/core';
-import type { Broadcast, Queue } from '@rivulet/queue';
+import type { Queue } from '@rivulet/queue';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import { BadInput, createBadInputReporter, newCounters, type TransportContext } from './context';
 import { failPendingRpc, subscribeDownlink } from './downlink';
@@ -54,7 +55,7 @@ export interface MqttTransportOptions {
   auth: DeviceAuthenticator;
   deviceApi: DeviceApiService;
   /** Attribute changes and RPC come in on it; RPC answers go out on it. */
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
   state: DeviceStateReporter;
   /** Devices behind gateways; without it the gateway API creates nothing (its publishes fail). */
   gateway?: GatewayDeviceService;

@@ -5,9 +5,9 @@
  */
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { vi, expect } from 'vitest';
+import { type Broadcast, createMemoryBroadcast, LiveChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
-  LiveChannel,
   type AttributesEvent,
   type DeviceApiService,
   type DeviceAuthenticator,
@@ -17,7 +17,7 @@ import {
   type KvValue,
   type Msg,
 } from '@rivulet/core';
-import { createMemoryBroadcast, createMemoryQueue, type Broadcast, type Queue } from '@rivulet/queue';
+import { createMemoryQueue, type Queue } from '@rivulet/queue';
 import {
   DEVICE,
   OTHER,
@@ -45,7 +45,7 @@ export interface Harness {
   url: string;
   transport: MqttTransport;
   queue: Queue;
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
   /** Messages consumed from the rule-engine topic, in order. */
   consumed: Msg[];
   logs: LogEntry[];
@@ -73,7 +73,7 @@ export async function startTransport(
   opts: { config?: Partial<MqttTransportConfig>; rateLimiter?: DeviceRateLimiter; queue?: Queue; consume?: boolean; auth?: DeviceAuthenticator; deviceApi?: DeviceApiService } = {},
 ): Promise<Harness> {
   const queue = opts.queue ?? createMemoryQueue({ partitions: 2 });
-  const broadcast = createMemoryBroadcast<unknown>();
+  const broadcast = createMemoryBroadcast();
   const auth: DeviceAuthenticator = opts.auth ?? {
     ...mapAuthenticator(testTokens([[GATEWAY_TOKEN, GATEWAY]])),
     async authenticateBasic({ clientId, username, password }) {

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import type { Broadcast } from '@rivulet/broadcast';
 import type { Logger, TenantLimitsSource } from '@rivulet/core';
 import { createApi, createStaticFiles, toRuleChainExport, type Api, type ApiOptions } from '@rivulet/api';
-import type { Broadcast } from '@rivulet/queue';
 import { createRuleChainService, type RuleEngine } from '@rivulet/rule-engine';
 import type { Storage } from '@rivulet/storage';
 import { trustedProxyList, type Config } from '../config';
@@ -20,7 +20,7 @@ export function startApiRole(o: {
   config: Config;
   dataDir: string;
   storage: Storage;
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
   rules: RuleServices;
   tenantLimits: TenantLimitsSource;
   logger: Logger;

@@ -1,6 +1,7 @@
+import type { Broadcast } from '@rivulet/broadcast';
 import type { Logger, TenantLimitsSource } from '@rivulet/core';
 import { toRuleChainExport } from '@rivulet/api';
-import type { Broadcast, Queue } from '@rivulet/queue';
+import type { Queue } from '@rivulet/queue';
 import { createBatchedDebugSink, createRuleEngine, type DebugEvent, type RuleEngine } from '@rivulet/rule-engine';
 import type { Storage } from '@rivulet/storage';
 import type { Config } from '../config';
@@ -17,7 +18,7 @@ export async function startRuleEngineRole(o: {
   config: Config;
   storage: Storage;
   queue: Queue;
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
   rules: RuleServices;
   tenantLimits: TenantLimitsSource;
   logger: Logger;

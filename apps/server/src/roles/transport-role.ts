@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
+import type { Broadcast } from '@rivulet/broadcast';
 import type { DeviceRateLimiter, Logger, TenantLimitsSource } from '@rivulet/core';
-import type { Broadcast, Queue } from '@rivulet/queue';
+import type { Queue } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
 import { createCoapTransport, type CoapTransport } from '@rivulet/transport-coap';
 import { createHttpTransport, type HttpTransport } from '@rivulet/transport-http';
@@ -32,7 +33,7 @@ export async function startTransportRole(o: {
   config: Config;
   storage: Storage;
   queue: Queue;
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
   auth: ReturnType<typeof createCachedAuthenticator>;
   rateLimiter: DeviceRateLimiter;
   tenantLimits: TenantLimitsSource;

@@ -1,3 +1,4 @@
+import { LiveChannel } from '@rivulet/broadcast';
 import {
   CustomerDeviceListQuerySchema,
   CustomerListQuerySchema,
@@ -8,7 +9,7 @@ import {
   DeviceSchema,
   idParams,
 } from '@rivulet/api-types';
-import { ConflictError, LiveChannel, type DeviceEvent } from '@rivulet/core';
+import { ConflictError, type DeviceEvent } from '@rivulet/core';
 import type { Device } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
 import { DEVICE_READERS, withAccess } from '../access';

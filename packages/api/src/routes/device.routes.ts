@@ -1,3 +1,4 @@
+import { LiveChannel } from '@rivulet/broadcast';
 import {
   AccessTokenSchema,
   DeviceCreateQuerySchema,
@@ -11,7 +12,7 @@ import {
   idParams,
 } from '@rivulet/api-types';
 import { z } from 'zod';
-import { ConflictError, LiveChannel, type DeviceEvent } from '@rivulet/core';
+import { ConflictError, type DeviceEvent } from '@rivulet/core';
 import type { Device, Page, PageQuery } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
 import { mqttBasicCredentialsId, parseBasicMqttCredentials } from '../mqtt-basic-credentials';

@@ -1,5 +1,6 @@
+import type { RpcCaller } from '@rivulet/broadcast';
 import { ErrorCodes, ErrorResponseSchema, idParams, JsonSchema, RpcRequestSchema } from '@rivulet/api-types';
-import { ErrorCode, newId, type JsonValue, type RpcCaller, type ToDeviceRpcRequest } from '@rivulet/core';
+import { ErrorCode, newId, type JsonValue, type ToDeviceRpcRequest } from '@rivulet/core';
 import { ApiError, badParam, invalidBody, notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { parseId } from '../params';

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LiveChannel } from '@rivulet/broadcast';
 import {
   DebugEventListQuerySchema,
   ErrorCodes,
@@ -23,7 +24,7 @@ import {
   type RuleChainDto,
   type RuleChainMetadataDto,
 } from '@rivulet/api-types';
-import { ErrorCode, LiveChannel, newId, RivuletError, TenantLimitError, type JsonValue, type RuleChainEvent } from '@rivulet/core';
+import { ErrorCode, newId, RivuletError, TenantLimitError, type JsonValue, type RuleChainEvent } from '@rivulet/core';
 import type { DebugEventRecord, RuleChainRecord, RuleChainSave } from '@rivulet/storage';
 import { ApiError, badParam, notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';

@@ -1,3 +1,4 @@
+import { LiveChannel } from '@rivulet/broadcast';
 import {
   TenantProfileInfoSchema,
   TenantProfileListQuerySchema,
@@ -7,7 +8,7 @@ import {
   idParams,
   type TenantProfileDto,
 } from '@rivulet/api-types';
-import { ConflictError, LiveChannel, TENANT_LIMIT_NAMES, type TenantProfileEvent } from '@rivulet/core';
+import { ConflictError, TENANT_LIMIT_NAMES, type TenantProfileEvent } from '@rivulet/core';
 import type { TenantLimitOverrides, TenantProfile } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
 import { withAccess } from '../access';

@@ -1,5 +1,6 @@
+import { LiveChannel } from '@rivulet/broadcast';
 import { TenantListQuerySchema, TenantPageSchema, TenantSaveRequestSchema, TenantSchema, idParams } from '@rivulet/api-types';
-import { LiveChannel, NotFoundError, type DeviceEvent, type RuleChainEvent, type TenantProfileEvent } from '@rivulet/core';
+import { NotFoundError, type DeviceEvent, type RuleChainEvent, type TenantProfileEvent } from '@rivulet/core';
 import { badParam, notFound } from '../api-error';
 import { withAccess } from '../access';
 import type { ApiDeps } from '../context';

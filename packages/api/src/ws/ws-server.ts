@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
 import {
   formatIssues,
   WsAttrSubCmdSchema,
@@ -18,7 +19,6 @@ import {
   parseJsonWithDepthLimit,
   isRivuletError,
   kvToString,
-  LiveChannel,
   parseKeyList,
   type AttributesEvent,
   type DeviceEvent,
@@ -26,7 +26,6 @@ import {
   type TelemetryEvent,
   type TenantLimitsSource,
 } from '@rivulet/core';
-import type { Broadcast } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
 import { createAccessPolicy, DEVICE_READERS } from '../access';
 import { splitUrl } from '../http';
@@ -45,7 +44,7 @@ const CLOSE_TRY_LATER = 1013;
 
 export interface WsServerOptions {
   storage: Storage;
-  broadcast: Broadcast<unknown>;
+  broadcast: Broadcast;
   tokens: TokenService;
   logger: Logger;
   /** Time allowed for the authCmd after the connection opens. */

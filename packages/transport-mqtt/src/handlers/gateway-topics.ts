@@ -1,7 +1,7 @@
+import { RpcChannel } from '@rivulet/broadcast';
 import {
   BadRequestError,
   MsgType,
-  RpcChannel,
   describeJson,
   parseAttributes,
   parseLenientJson,

@@ -1,5 +1,5 @@
 import { errorMessage, silentLogger, type Logger } from '@rivulet/core';
-import type { Broadcast } from './types';
+import type { Broadcast, Channel } from './channel';
 
 export interface MemoryBroadcastOptions {
   /** Where a throwing subscriber is reported. */
@@ -7,8 +7,8 @@ export interface MemoryBroadcastOptions {
 }
 
 /** One subscribe() call; unsubscribing removes exactly this one even if the handler is registered twice. */
-interface Registration<T> {
-  readonly handler: (event: T) => void;
+interface Registration {
+  readonly handler: (event: unknown) => void;
 }
 
 /**
@@ -16,12 +16,12 @@ interface Registration<T> {
  * Subscriber lists are copy-on-write, so publish (the frequent call) allocates nothing and a
  * subscriber that (un)subscribes while being called does not disturb the current fan-out.
  */
-export function createMemoryBroadcast<T>(options: MemoryBroadcastOptions = {}): Broadcast<T> {
+export function createMemoryBroadcast(options: MemoryBroadcastOptions = {}): Broadcast {
   const log = (options.logger ?? silentLogger).child({ component: 'memory-broadcast' });
-  const channels = new Map<string, ReadonlyArray<Registration<T>>>();
+  const channels = new Map<string, ReadonlyArray<Registration>>();
 
   return {
-    publish(channel, event) {
+    publish<T>({ name: channel }: Channel<T>, event: T) {
       const regs = channels.get(channel);
       if (regs === undefined) return;
       for (const reg of regs) {
@@ -34,8 +34,8 @@ export function createMemoryBroadcast<T>(options: MemoryBroadcastOptions = {}): 
       }
     },
 
-    subscribe(channel, handler) {
-      const reg: Registration<T> = { handler };
+    subscribe<T>({ name: channel }: Channel<T>, handler: (event: T) => void) {
+      const reg: Registration = { handler: handler as (event: unknown) => void };
       channels.set(channel, [...(channels.get(channel) ?? []), reg]);
       let active = true;
       return () => {

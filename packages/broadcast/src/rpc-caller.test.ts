@@ -1,16 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { RpcChannel, type ToDeviceRpcRequest, type ToDeviceRpcResponse } from './device-rpc';
-import { createRpcCaller, type RpcBroadcast } from './rpc-caller';
+import type { ToDeviceRpcRequest, ToDeviceRpcResponse } from '@rivulet/core';
+import type { Broadcast } from './channel';
+import { RpcChannel } from './channels';
+import { createRpcCaller } from './rpc-caller';
 
-/** A synchronous in-process broadcast, as the memory broadcast behaves. */
-function broadcast(): RpcBroadcast & { handlers: Map<string, Array<(e: unknown) => void>> } {
+/** A synchronous in-process broadcast, as the memory broadcast behaves, that shows its subscriptions. */
+function broadcast(): Broadcast & { handlers: Map<string, Array<(e: unknown) => void>> } {
   const handlers = new Map<string, Array<(e: unknown) => void>>();
   return {
     handlers,
-    publish: (channel, event) => handlers.get(channel)?.slice().forEach((h) => h(event)),
+    publish: (channel, event) => handlers.get(channel.name)?.slice().forEach((h) => h(event)),
     subscribe(channel, handler) {
-      handlers.set(channel, [...(handlers.get(channel) ?? []), handler]);
-      return () => handlers.set(channel, (handlers.get(channel) ?? []).filter((h) => h !== handler));
+      const h = handler as (e: unknown) => void;
+      handlers.set(channel.name, [...(handlers.get(channel.name) ?? []), h]);
+      return () => handlers.set(channel.name, (handlers.get(channel.name) ?? []).filter((x) => x !== h));
     },
   };
 }
@@ -27,9 +30,8 @@ const request = (over: Partial<ToDeviceRpcRequest> = {}): ToDeviceRpcRequest => 
 });
 
 /** A transport that holds a session of device "d" and reacts to requests with `answer`. */
-function transport(b: RpcBroadcast, answer: (r: ToDeviceRpcRequest, respond: (e: ToDeviceRpcResponse) => void) => void): void {
-  b.subscribe(RpcChannel.TO_DEVICE, (e) => {
-    const r = e as ToDeviceRpcRequest;
+function transport(b: Broadcast, answer: (r: ToDeviceRpcRequest, respond: (e: ToDeviceRpcResponse) => void) => void): void {
+  b.subscribe(RpcChannel.TO_DEVICE, (r) => {
     if (r.deviceId === 'd') answer(r, (resp) => b.publish(RpcChannel.TO_DEVICE_RESPONSE, resp));
   });
 }
@@ -72,6 +74,6 @@ describe('createRpcCaller', () => {
     b.publish(RpcChannel.TO_DEVICE_RESPONSE, { requestId: 'r1', deviceId: 'intruder', delivered: true, response: 'x' });
     caller.close();
     expect(await p).toEqual({ kind: 'timeout' });
-    expect(b.handlers.get(RpcChannel.TO_DEVICE_RESPONSE)).toEqual([]);
+    expect(b.handlers.get(RpcChannel.TO_DEVICE_RESPONSE.name)).toEqual([]);
   });
 });

@@ -1,25 +1,9 @@
-import { RpcChannel, type ToDeviceRpcRequest, type ToDeviceRpcResponse } from './device-rpc';
-import type { JsonValue } from './msg';
-
-/** The part of the Broadcast seam (packages/queue) the caller uses; typed here so core stays dependency-free. */
-export interface RpcBroadcast {
-  publish(channel: string, event: unknown): void;
-  subscribe(channel: string, handler: (event: unknown) => void): () => void;
-}
-
-/** How a server-side RPC call ended. */
-export type RpcOutcome =
-  /** One-way: a session took it. Two-way: the device replied with `response`. */
-  | { readonly kind: 'delivered'; readonly response?: JsonValue }
-  /** No transport picked it up within the pickup window: the device has no session able to take it. */
-  | { readonly kind: 'no-session' }
-  /** Picked up, but no reply before expirationTime. */
-  | { readonly kind: 'timeout' }
-  /** The transport gave up on it (e.g. the device disconnected before replying). */
-  | { readonly kind: 'error'; readonly error: string };
+import type { RpcOutcome, ToDeviceRpcRequest } from '@rivulet/core';
+import type { Broadcast } from './channel';
+import { RpcChannel } from './channels';
 
 export interface RpcCaller {
-  /** Sends the request (see device-rpc.ts for the exchange) and resolves with its outcome; never rejects. */
+  /** Sends the request (see RpcChannel in channels.ts for the exchange) and resolves with its outcome; never rejects. */
   call(request: ToDeviceRpcRequest): Promise<RpcOutcome>;
   /** Calls in progress (for tests and stats). */
   pending(): number;
@@ -28,7 +12,7 @@ export interface RpcCaller {
 }
 
 export interface RpcCallerOptions {
-  broadcast: RpcBroadcast;
+  broadcast: Broadcast;
   /**
    * How long to wait for a transport to pick the request up before answering "no session".
    * In one process the pickup arrives within publish(); across processes (Kafka) it takes a
@@ -65,8 +49,7 @@ export function createRpcCaller(options: RpcCallerOptions): RpcCaller {
     p.resolve(outcome);
   }
 
-  const unsubscribe = broadcast.subscribe(RpcChannel.TO_DEVICE_RESPONSE, (event) => {
-    const ev = event as ToDeviceRpcResponse;
+  const unsubscribe = broadcast.subscribe(RpcChannel.TO_DEVICE_RESPONSE, (ev) => {
     const p = calls.get(ev.requestId);
     if (!p || ev.deviceId !== p.request.deviceId) return;
     if (ev.error !== undefined) return finish(ev.requestId, { kind: 'error', error: ev.error });
