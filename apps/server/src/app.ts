@@ -4,8 +4,8 @@ import type { Duplex } from 'node:stream';
 import { join, resolve } from 'node:path';
 import { createDeviceRateLimiter, silentLogger, type Logger, type RateLimitStats, type TenantLimitsSource } from '@rivulet/core';
 import { bootstrapSysAdmin, bootstrapTenant } from '@rivulet/api';
-import type { Queue } from '@rivulet/queue';
-import type { RuleEngine } from '@rivulet/rule-engine';
+import { Topics, type Queue } from '@rivulet/queue';
+import { createDeadLetterStore, deadLetterTopicOf, type DeadLetterStore, type RuleEngine } from '@rivulet/rule-engine';
 import { defaultRootChain } from '@rivulet/rule-nodes';
 import type { Storage } from '@rivulet/storage';
 import { createEmbeddedStorage, createPostgresStorage } from '@rivulet/storage-postgres';
@@ -46,6 +46,8 @@ export interface Rivulet {
   /** Set when the system administrator was created with a generated password: shown once. */
   readonly generatedSysAdminPassword: string | undefined;
   readonly ruleEngine: RuleEngine | undefined;
+  /** The newest dead letters of the rule engine (list, replay); with the api role. */
+  readonly deadLetters: DeadLetterStore | undefined;
   /** Each tenant's limits (its tenant profile over the RIVULET_* defaults). */
   readonly tenantLimits: ProfileTenantLimits;
   /** Device messages held back or refused by the device and tenant rate limits, per transport and reason. */
@@ -172,6 +174,10 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     });
   }
   const api = apiRole?.api;
+  // Messages the engine gave up on: the admin API's view of the dead-letter topic (with the memory
+  // queue it also keeps that topic drained, which every role of the one process shares).
+  const deadLetters = roles.has('api') ? createDeadLetterStore({ queue, topic: deadLetterTopicOf(Topics.RULE_ENGINE), replayTopic: Topics.RULE_ENGINE, group: 'dead-letters', logger }) : undefined;
+  await deadLetters?.start();
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     try {
@@ -237,6 +243,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     generatedAdminPassword: boot.generatedPassword,
     generatedSysAdminPassword: sysAdmin.generatedPassword,
     ruleEngine: ruleEngine?.engine,
+    deadLetters,
     tenantLimits: profileLimits,
     rateLimitStats: () => rateLimiter.stats(),
     httpConnectionStats: () => httpConnections.stats(),
@@ -256,6 +263,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
         }, config.RIVULET_SHUTDOWN_TIMEOUT_MS);
         deadline.unref();
         await ruleEngine?.stop();
+        await deadLetters?.stop();
         await rules.close();
         server.closeAllConnections();
         https?.closeAllConnections();

@@ -127,7 +127,15 @@ export const ConfigSchema = z
     RIVULET_MIN_GENERATOR_PERIOD_MS: positiveInt(1000).describe('Shortest period of a generator node, ms (ThingsBoard\'s is 1 s). A tenant profile overrides it (minGeneratorPeriodMs).'),
     RIVULET_QUEUE_PARTITIONS: positiveInt(8).describe('Partitions of the in-memory queue (ordering is per device).'),
     RIVULET_QUEUE_CAPACITY: positiveInt(10000).describe('Messages held per partition of the in-memory queue before producers wait (backpressure).'),
-    RIVULET_RULE_ENGINE_RETRIES: z.coerce.number().int().min(0).default(5).describe('Times a failed message is run through the chain again before it is skipped and logged.'),
+    RIVULET_RULE_ENGINE_RETRIES: z.coerce.number().int().min(0).default(5).describe('Times a failed message is run through the chain again before it is given up and written to the dead-letter topic (rivulet.rule-engine.dlq).'),
+    RIVULET_RULE_ENGINE_PACK_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(8000)
+      .describe(
+        'ThingsBoard\'s packProcessingTimeout: longest pass of the rule engine over one batch, ms; messages still running then are timed out and given up to the dead-letter topic (unless their chain\'s processingStrategy retries timed-out ones), so one slow node cannot stall a partition. 0: no limit.',
+      ),
     RIVULET_DEBUG_EVENTS_PER_NODE: positiveInt(1000).describe('Rule node debug events kept per node (the newest); older ones are deleted as new ones arrive.'),
     RIVULET_DEBUG_EVENTS_TTL_SECONDS: positiveInt(604800).describe('Rule node debug events older than this are deleted (hourly); default one week, as ThingsBoard.'),
     RIVULET_OUTBOUND_ALLOW: outboundList.describe(

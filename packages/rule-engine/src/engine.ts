@@ -2,7 +2,9 @@ import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
 import { errorMessage, isMsg, silentLogger, type Logger, type Msg, type RuleChainEvent } from '@rivulet/core';
 import { Groups, Topics, type ConsumedRecord, type Queue, type Subscription } from '@rivulet/queue';
 import { compileRuleChain, validateRuleChain, type ChainOutcome, type CompiledChain, type DebugSink, type NodeStats } from './chain';
-import { mergeStrategy, retryPause, type ProcessingStrategy } from './processing-strategy';
+import { deadLetterTopicOf, type DeadLetter } from './dead-letter';
+import { settleWithin, within } from './pack-timeout';
+import { mergeStrategy, retryPause, shouldRetry, type ProcessingStrategy } from './processing-strategy';
 import type { NodeRegistry } from './registry';
 import { checkChainForTenant } from './tenant-services';
 import type { TenantServices } from './types';
@@ -28,6 +30,20 @@ export interface RuleEngineOptions {
   retryBackoffMs?: number;
   maxRetryBackoffMs?: number;
   maxBatch?: number;
+  /**
+   * ThingsBoard's packProcessingTimeout: how long one pass over a batch may take (default 8000 ms;
+   * 0: no limit). Messages still running then are timed out: given up (dead-lettered) unless their
+   * chain's strategy retries timed-out messages, so one slow node cannot stall a partition. Their
+   * runs go on in the background (counted in stats().abandoned). Keep it below the Kafka session
+   * timeout unless the queue heartbeats during a batch.
+   */
+  packTimeoutMs?: number;
+  /**
+   * Where given-up messages go (DeadLetter records keyed by originator): default `<topic>.dlq`;
+   * null: only logged and counted. Writing one waits `deadLetterTimeoutMs` (10 s) at most.
+   */
+  deadLetterTopic?: string | null;
+  deadLetterTimeoutMs?: number;
   topic?: string;
   group?: string;
   /** How long a replaced chain stays alive for messages already inside it. */
@@ -52,9 +68,19 @@ export interface RuleEngineOptions {
 
 export interface RuleEngineStats {
   processed: number;
+  /** Attempts that failed or timed out. */
   failedAttempts: number;
   retried: number;
+  /** Messages given up (after retries, or timed out): dead-lettered, or only logged without a dead-letter topic. */
   skipped: number;
+  /** Attempts still running when their batch's pack timeout passed. */
+  timedOut: number;
+  /** Runs of timed-out attempts still going in the background now. */
+  abandoned: number;
+  /** Given-up messages written to the dead-letter topic. */
+  deadLettered: number;
+  /** Given-up messages whose dead letter could not be written (logged). */
+  deadLetterErrors: number;
   chains: Array<{ tenantId: string; chainId: string; name: string; nodes: NodeStats[] }>;
 }
 
@@ -76,7 +102,11 @@ interface Failed {
   error: string;
   chainId: string | undefined;
   strategy: ProcessingStrategy;
+  timedOut: boolean;
 }
+
+type RunOutcome = ChainOutcome & { chain?: CompiledChain | null };
+const rejected = (e: unknown): RunOutcome => ({ ok: false, error: errorMessage(e) });
 
 export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
   const logger = (options.logger ?? silentLogger).child({ component: 'rule-engine' });
@@ -89,7 +119,13 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
   const loaded = new Map<string, CompiledChain>();
   /** Each chain's strategy merged with the defaults once, so messages of one chain share one object. */
   const strategies = new WeakMap<CompiledChain, ProcessingStrategy>();
-  const counters = { processed: 0, failedAttempts: 0, retried: 0, skipped: 0 };
+  const counters = { processed: 0, failedAttempts: 0, retried: 0, skipped: 0, timedOut: 0, abandoned: 0, deadLettered: 0, deadLetterErrors: 0 };
+  const packTimeoutMs = options.packTimeoutMs ?? 8000;
+  const topic = options.topic ?? Topics.RULE_ENGINE;
+  const deadLetterTopic = options.deadLetterTopic === undefined ? deadLetterTopicOf(topic) : options.deadLetterTopic;
+  const deadLetterTimeoutMs = options.deadLetterTimeoutMs ?? 10_000;
+  const timeoutError = `Not processed within the pack timeout (${packTimeoutMs} ms)`;
+  const late = () => void counters.abandoned--;
   let subscription: Subscription | undefined;
   let unsubscribeChains: (() => void) | undefined;
 
@@ -151,7 +187,7 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
   }
 
   /** A message whose tenant's chain is not loaded yet (first message, or after a change). */
-  async function runOne(msg: Msg): Promise<ChainOutcome & { chain?: CompiledChain | null }> {
+  async function runOne(msg: Msg): Promise<RunOutcome> {
     let chain: CompiledChain | null = null;
     try {
       chain = await loadChain(msg.tenantId);
@@ -188,14 +224,27 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
 
   const sequential = options.submitStrategy === 'SEQUENTIAL_BY_ORIGINATOR';
 
-  /** One pass over a batch; the failed messages come back for a retry, with their chain's strategy. */
+  /** A message without an outcome when time was up; its run goes on (counted as abandoned). */
+  function timedOut(msg: Msg, chain: CompiledChain | null | undefined, running = true): Failed {
+    counters.timedOut++;
+    if (running) counters.abandoned++;
+    // The first messages of a tenant ran while its chain loaded: the chain loaded by now is theirs.
+    const c = chain ?? loaded.get(msg.tenantId);
+    return { msg, error: timeoutError, chainId: c?.id, strategy: strategyOf(c), timedOut: true };
+  }
+
+  /**
+   * One pass over a batch, bounded by the pack timeout; the failed and timed-out messages come
+   * back for a retry or a dead letter, with their chain's strategy.
+   */
   async function runPass(msgs: ReadonlyArray<Msg>): Promise<Failed[]> {
+    const n = msgs.length;
+    const failed: Failed[] = [];
     if (!sequential) {
       // Started in arrival order: each chain runs synchronously up to its first await, so one
       // device's writes reach the batcher in the order its messages arrived. A loaded chain is
       // called directly (no promise or closure of the engine's own per message).
-      const n = msgs.length;
-      const runs: Array<Promise<ChainOutcome & { chain?: CompiledChain | null }>> = new Array(n);
+      const runs: Array<Promise<RunOutcome>> = new Array(n);
       const ranIn: Array<CompiledChain | undefined> = new Array(n);
       for (let i = 0; i < n; i++) {
         const m = msgs[i]!;
@@ -203,31 +252,45 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
         ranIn[i] = chain;
         runs[i] = chain !== undefined ? chain.run(m) : runOne(m);
       }
-      const outcomes = await Promise.all(runs);
-      const failed: Failed[] = [];
+      const outcomes = await settleWithin(runs, packTimeoutMs, rejected, late);
       for (let i = 0; i < n; i++) {
-        const o = outcomes[i]!;
-        if (o.ok) continue;
-        const chain = ranIn[i] ?? o.chain;
-        failed.push({ msg: msgs[i]!, error: o.error ?? 'Failure', chainId: chain?.id, strategy: strategyOf(chain) });
+        const o = outcomes[i];
+        if (o === undefined) failed.push(timedOut(msgs[i]!, ranIn[i]));
+        else if (!o.ok) {
+          const chain = ranIn[i] ?? o.chain;
+          failed.push({ msg: msgs[i]!, error: o.error ?? 'Failure', chainId: chain?.id, strategy: strategyOf(chain), timedOut: false });
+        }
       }
       return failed;
     }
-    const byOriginator = new Map<string, Msg[]>();
-    for (const m of msgs) {
-      const list = byOriginator.get(m.originator.id);
-      if (list) list.push(m);
-      else byOriginator.set(m.originator.id, [m]);
+    const byOriginator = new Map<string, number[]>();
+    for (let i = 0; i < n; i++) {
+      const id = msgs[i]!.originator.id;
+      const list = byOriginator.get(id);
+      if (list) list.push(i);
+      else byOriginator.set(id, [i]);
     }
-    const failed: Failed[] = [];
-    await Promise.all(
-      [...byOriginator.values()].map(async (list) => {
-        for (const m of list) {
-          const outcome = await runOne(m);
-          if (!outcome.ok) failed.push({ msg: m, error: outcome.error ?? 'Failure', chainId: outcome.chain?.id, strategy: strategyOf(outcome.chain) });
-        }
-      }),
-    );
+    // Once time is up, no list starts another message: those left wait no longer than the rest.
+    let expired = false;
+    const outcomes: Array<RunOutcome | undefined> = new Array(n);
+    const running = new Set<number>();
+    const lists = [...byOriginator.values()].map(async (list) => {
+      for (const i of list) {
+        if (expired) return;
+        running.add(i);
+        outcomes[i] = await runOne(msgs[i]!);
+        running.delete(i);
+      }
+    });
+    await settleWithin(lists, packTimeoutMs, () => undefined, late);
+    expired = true;
+    for (let i = 0; i < n; i++) {
+      const o = outcomes[i];
+      if (o === undefined) {
+        // Only the message a list was running when time ran out goes on in the background.
+        failed.push(timedOut(msgs[i]!, undefined, running.has(i)));
+      } else if (!o.ok) failed.push({ msg: msgs[i]!, error: o.error ?? 'Failure', chainId: o.chain?.id, strategy: strategyOf(o.chain), timedOut: false });
+    }
     return failed;
   }
 
@@ -246,27 +309,19 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
   }
 
   /**
-   * Retries with backoff until each message succeeds or its chain's retries are used up; then it is
-   * skipped (logged, counted) so the batch can be committed: a message that keeps failing never
-   * holds its partition for longer than its strategy allows.
+   * Retries with backoff until each message succeeds or its chain's strategy gives it up; then it
+   * is dead-lettered (or only logged and counted) so the batch can be committed: a message that
+   * keeps failing never holds its partition for longer than its strategy allows.
    */
   async function retryFailed(initial: Failed[], strategy: ProcessingStrategy): Promise<void> {
     let failed = initial;
     for (let attempt = 0; ; attempt++) {
       counters.failedAttempts += failed.length;
       // The strategy of the chain the latest attempt ran in: a chain saved meanwhile applies at once.
-      const skip = failed.filter((f) => attempt >= f.strategy.retries);
-      const retry = skip.length === 0 ? failed : failed.filter((f) => attempt < f.strategy.retries);
-      if (skip.length > 0) {
-        counters.skipped += skip.length;
-        for (const f of skip.slice(0, 10)) {
-          logger.error(
-            { msgId: f.msg.id, tenantId: f.msg.tenantId, chainId: f.chainId, originatorId: f.msg.originator.id, error: f.error, attempts: attempt + 1 },
-            'message skipped after retries',
-          );
-        }
-        if (skip.length > 10) logger.error({ count: skip.length - 10 }, 'more messages skipped after retries');
-      }
+      const retry: Failed[] = [];
+      const giveUp: Failed[] = [];
+      for (const f of failed) (shouldRetry(f.strategy, attempt, f.timedOut) ? retry : giveUp).push(f);
+      if (giveUp.length > 0) await deadLetter(giveUp, attempt + 1);
       if (retry.length === 0) return;
       counters.retried += retry.length;
       logger.warn({ count: retry.length, attempt: attempt + 1, firstError: retry[0]?.error, chainId: retry[0]?.chainId }, 'retrying failed messages');
@@ -275,6 +330,31 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
       counters.processed += retry.length - again.length;
       if (again.length === 0) return;
       failed = again;
+    }
+  }
+
+  /** Gives messages up: logged, counted, and written to the dead-letter topic (bounded wait: never blocks the partition for good). */
+  async function deadLetter(list: Failed[], attempts: number): Promise<void> {
+    counters.skipped += list.length;
+    for (const f of list.slice(0, 10)) {
+      logger.error(
+        { msgId: f.msg.id, tenantId: f.msg.tenantId, chainId: f.chainId, originatorId: f.msg.originator.id, error: f.error, attempts, timedOut: f.timedOut },
+        deadLetterTopic ? 'message dead-lettered' : 'message skipped after retries',
+      );
+    }
+    if (list.length > 10) logger.error({ count: list.length - 10 }, deadLetterTopic ? 'more messages dead-lettered' : 'more messages skipped after retries');
+    if (!deadLetterTopic) return;
+    const ts = Date.now();
+    const records = list.map((f) => {
+      const value: DeadLetter = { kind: 'rule-engine.dead-letter', msg: f.msg, reason: f.timedOut ? 'timed-out' : 'failed', error: f.error, chainId: f.chainId, attempts, ts };
+      return { key: f.msg.originator.id, value };
+    });
+    try {
+      await within(options.queue.produce(deadLetterTopic, records), deadLetterTimeoutMs, `dead-letter topic ${deadLetterTopic} did not accept within ${deadLetterTimeoutMs} ms`);
+      counters.deadLettered += list.length;
+    } catch (e) {
+      counters.deadLetterErrors += list.length;
+      logger.error({ topic: deadLetterTopic, count: list.length, err: errorMessage(e) }, 'dead letters not written; the messages are only logged');
     }
   }
 
@@ -292,7 +372,7 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
       if (subscription) return;
       unsubscribeChains ??= options.broadcast?.subscribe(LiveChannel.RULE_CHAINS, onChainEvent);
       subscription = await options.queue.subscribe<unknown>({
-        topic: options.topic ?? Topics.RULE_ENGINE,
+        topic,
         group: options.group ?? Groups.RULE_ENGINE,
         handler: handle,
         maxBatch: options.maxBatch ?? 500,

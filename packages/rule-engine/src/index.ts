@@ -52,4 +52,6 @@ export {
   EntityAccessError,
   type OwnershipCache,
 } from './tenant-services';
+export { deadLetterTopicOf, isDeadLetter, type DeadLetter, type DeadLetterEntry } from './dead-letter';
+export { createDeadLetterStore, type DeadLetterStore, type DeadLetterStoreOptions } from './dead-letter-store';
 export { createRuleEngine, type RuleChainSource, type RuleEngine, type RuleEngineOptions, type RuleEngineStats } from './engine';

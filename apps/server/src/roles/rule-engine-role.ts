@@ -41,6 +41,7 @@ export async function startRuleEngineRole(o: {
     registry: o.rules.registry,
     logger,
     maxRetries: config.RIVULET_RULE_ENGINE_RETRIES,
+    packTimeoutMs: config.RIVULET_RULE_ENGINE_PACK_TIMEOUT_MS,
     servicesFor: o.rules.servicesFor,
     // Chain saves, root changes and debug switches published by the API reach the engine here.
     broadcast: o.broadcast,
