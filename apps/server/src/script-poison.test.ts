@@ -70,10 +70,10 @@ describe('a message that hangs the script sandbox fails alone (issue #16)', () =
 
     const skippedBefore = app.ruleEngine!.stats().skipped;
     expect((await post(bad.token, { ts: 1000, values: { n: 1e9, v: 0 } })).status).toBe(200);
-    // Every attempt of the poisoned message ran out; the message is skipped (logged), nothing stored.
+    // Every attempt of the poisoned message ran out; the message is given up (logged, dead-lettered), nothing stored.
     await eventually(async () => app.ruleEngine!.stats().skipped > skippedBefore, 30_000);
     expect(await app.storage.timeseries.count(bad.id)).toBe(0);
-    const skipped = logs.find((l) => l.msg === 'message skipped after retries');
+    const skipped = logs.find((l) => l.msg === 'message dead-lettered');
     expect(String(skipped?.fields.error)).toMatch(/time limit of 50 ms/);
 
     // The node still runs for everyone: the honest device's points after the poisoned message are stored.
