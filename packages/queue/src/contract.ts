@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BatchHandler, ConsumedRecord, Queue, QueueRecord, Subscription } from './types';
+import type { BatchHandler, ConsumedRecord, DeadLetter, Queue, QueueRecord, Subscription } from './types';
 
 /**
  * The behaviour every Queue implementation must show (the semantics documented in ./types), as a
@@ -29,6 +29,8 @@ export interface QueueContractOptions {
 
 export interface QueueContractContext {
   queue: Queue;
+  /** What deadLetter() stored for `topic` so far (Kafka: read from `<topic>.dlq`). */
+  deadLetters(topic: string): Promise<ReadonlyArray<DeadLetter>>;
   cleanup(): Promise<void>;
 }
 
@@ -439,6 +441,43 @@ export function queueContract(
         // A group without live consumers still has a position, so lag keeps counting.
         await queue.produce(topic, makeItems(7, 2, 'later'));
         await waitFor('lag 7', async () => (await queue.lag(topic, group)) === 7);
+      },
+      testTimeoutMs,
+    );
+
+    it(
+      'dead-letters records on request, with origin and reason, and the partition moves on',
+      async () => {
+        const topic = uniqueName('dead');
+        const group = uniqueName('g');
+        const items = makeItems(20, 4);
+        await queue.produce(topic, items);
+        const rec = new Recorder();
+        await subscribe(
+          topic,
+          group,
+          rec.handler(async (batch) => {
+            const bad = batch.filter((r) => r.value.seq === 2);
+            if (bad.length > 0) await queue.deadLetter(bad, 'seq 2 is poison (expected by the test)');
+          }),
+        );
+        await waitFor('all records handled', () => allIn(rec.ids(), items));
+        await waitFor('lag 0', async () => (await queue.lag(topic, group)) === 0);
+        let dead: ReadonlyArray<DeadLetter> = [];
+        await waitFor('4 dead letters', async () => (dead = await ctx.deadLetters(topic)).length >= 4);
+        expect(dead.map((d) => (d.value as Item).id).sort()).toEqual(['k0:2', 'k1:2', 'k2:2', 'k3:2']);
+        for (const d of dead) {
+          const original = rec.delivered.find((r) => r.value.id === (d.value as Item).id)!;
+          expect(d).toMatchObject({
+            topic,
+            partition: original.partition,
+            offset: original.offset,
+            key: original.key,
+            reason: 'seq 2 is poison (expected by the test)',
+            deliveryCount: 1,
+          });
+          expect(d.deadAt).toBeGreaterThan(0);
+        }
       },
       testTimeoutMs,
     );

@@ -5,4 +5,6 @@ export {
   type MemoryQueue,
   type MemoryQueueOptions,
   type MemoryPartitionStats,
+  MAX_MEMORY_DEAD_LETTERS,
 } from './memory-queue';
+export { WIRE_VERSION, MAX_WIRE_BYTES, WireDecodeError, WireEncodeError, encodeValue, decodeValue } from './wire';

@@ -7,7 +7,7 @@ import type { ConsumedRecord, QueueRecord } from './types';
 
 queueContract('memory', async () => {
   const queue = createMemoryQueue({ retryBackoffMs: 5 });
-  return { queue, cleanup: () => queue.close() };
+  return { queue, deadLetters: async (topic) => queue.deadLetters(topic), cleanup: () => queue.close() };
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

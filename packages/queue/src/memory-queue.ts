@@ -1,6 +1,6 @@
 import { BadRequestError, ErrorCode, RivuletError, errorMessage, silentLogger, type Logger } from '@rivulet/core';
 import { QueueClosedError } from './errors';
-import type { BatchHandler, ConsumedRecord, Queue, QueueRecord, SubscribeOptions, Subscription } from './types';
+import type { BatchHandler, ConsumedRecord, DeadLetter, Queue, QueueRecord, SubscribeOptions, Subscription } from './types';
 
 /**
  * An in-process Queue with Kafka's semantics (partitioned logs, per-group committed offsets,
@@ -40,7 +40,15 @@ export interface MemoryPartitionStats {
 export interface MemoryQueue extends Queue {
   /** Undefined for a topic never used. */
   stats(topic: string): ReadonlyArray<MemoryPartitionStats> | undefined;
+  /**
+   * Records set aside with deadLetter(), oldest first: the last MAX_MEMORY_DEAD_LETTERS of this
+   * process (an in-memory queue has no durable place for them; each is also logged at error level).
+   */
+  deadLetters(topic?: string): ReadonlyArray<DeadLetter>;
 }
+
+/** Dead letters the memory queue keeps (older ones are dropped, counted in the log). */
+export const MAX_MEMORY_DEAD_LETTERS = 1_000;
 
 const DEFAULT_PARTITIONS = 8;
 const DEFAULT_CAPACITY = 10_000;
@@ -521,6 +529,7 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): MemoryQueue
   // Partition of each record of the current produce call; reused so produce allocates nothing per record.
   let scratch = new Uint32Array(1024);
   let closing: Promise<void> | null = null;
+  const dead: DeadLetter[] = [];
 
   function topicOf(name: string): TopicState {
     let t = topics.get(name);
@@ -602,6 +611,20 @@ export function createMemoryQueue(options: MemoryQueueOptions = {}): MemoryQueue
       // A group that never subscribed would start from the oldest retained record.
       for (const p of t.partitions) sum += p.endOffset - (g === undefined ? p.startOffset : g.cursors[p.index]!.committed);
       return sum;
+    },
+
+    async deadLetter<T>(records: ReadonlyArray<ConsumedRecord<T>>, reason: string): Promise<void> {
+      if (settings.closed) throw new QueueClosedError(settings.kind);
+      const deadAt = Date.now();
+      for (const r of records) {
+        dead.push({ topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, reason, deliveryCount: r.deliveryCount, deadAt, value: r.value });
+        settings.log.error({ topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, reason }, 'record dead-lettered');
+      }
+      if (dead.length > MAX_MEMORY_DEAD_LETTERS) dead.splice(0, dead.length - MAX_MEMORY_DEAD_LETTERS);
+    },
+
+    deadLetters(topic?: string): ReadonlyArray<DeadLetter> {
+      return topic === undefined ? [...dead] : dead.filter((d) => d.topic === topic);
     },
 
     close(): Promise<void> {

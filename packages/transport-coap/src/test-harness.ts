@@ -70,6 +70,7 @@ export async function startTransport(
     },
     subscribe: (o) => inner.subscribe(o),
     lag: (t, g) => inner.lag(t, g),
+    deadLetter: (r, reason) => inner.deadLetter(r, reason),
     close: () => inner.close(),
   };
   const broadcast = createMemoryBroadcast();

@@ -52,6 +52,7 @@ function observedQueue(inner: Queue): Queue & { produceCalls: Array<{ topic: str
     },
     subscribe: (o) => inner.subscribe(o),
     lag: (t, g) => inner.lag(t, g),
+    deadLetter: (r, reason) => inner.deadLetter(r, reason),
     close: () => inner.close(),
   };
 }
@@ -312,6 +313,7 @@ describe('POST /api/v1/{token}/telemetry', () => {
       produce: () => new Promise<void>(() => {}),
       subscribe: (o) => inner.subscribe(o),
       lag: (t, g) => inner.lag(t, g),
+      deadLetter: (r, reason) => inner.deadLetter(r, reason),
       close: () => inner.close(),
     };
     const h = await start({ queue: stuck, consume: false });
