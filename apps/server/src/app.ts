@@ -131,7 +131,8 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   let ruleEngine: RuleEngineRole | undefined;
   if (roles.has('rule-engine')) ruleEngine = await startRuleEngineRole({ config, storage, queue, broadcast, rules, tenantLimits, logger });
 
-  const readiness = createReadiness();
+  // Liveness and readiness of this process (database answers, queue connected, roles started).
+  const readiness = createReadiness({ roles: [...roles], database: () => storage.tenantProfiles.getDefault(), queueConnected: () => messaging.connected() });
   const auth = createCachedAuthenticator({ storage, broadcast });
   let transport: TransportRole | undefined;
   if (roles.has('transport')) {
@@ -167,6 +168,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       tenantLimits,
       logger,
       isReady: () => readiness.ready(),
+      readiness: () => readiness.check(),
       initTenant: ensureRootChain,
       serverStats: (o) => serverStats.read(o),
       deviceConnectivity: { mqttPort: mqttPort ?? config.RIVULET_MQTT_PORT, coapPort: coapPort ?? config.RIVULET_COAP_PORT, publicHost: config.RIVULET_PUBLIC_HOST },

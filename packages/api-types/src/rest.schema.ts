@@ -102,6 +102,17 @@ export const RpcRequestSchema = z.looseObject({
 });
 
 export const HealthSchema = z.object({ status: z.enum(['UP', 'DOWN']) });
+/** Readiness of one process (`/api/ready`): its database answers, its queue is connected, its roles started. */
+export const ReadinessSchema = z.object({
+  status: z.enum(['READY', 'NOT_READY']),
+  roles: z.array(z.enum(['transport', 'rule-engine', 'api'])),
+  checks: z.object({
+    database: z.enum(['UP', 'DOWN']),
+    queue: z.enum(['UP', 'DOWN']),
+    roles: z.enum(['STARTING', 'STARTED', 'STOPPING']),
+  }),
+});
+export type Readiness = z.infer<typeof ReadinessSchema>;
 
 export const TenantListQuerySchema = pageQuerySchema(['title', 'email', 'country', 'createdTime']);
 export const UserListQuerySchema = pageQuerySchema(['email', 'firstName', 'lastName', 'createdTime']);

@@ -1,3 +1,4 @@
+import type { Readiness } from '@rivulet/api-types';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type Broadcast, createRpcCaller } from '@rivulet/broadcast';
@@ -46,6 +47,8 @@ export interface ApiOptions {
   refreshTokenTtlSeconds?: number;
   /** `/api/health` answers 503 until this returns true. */
   isReady?: () => boolean;
+  /** `/api/ready` answers 503 unless this reports READY (default: isReady, no other checks). */
+  readiness?: () => Promise<Readiness>;
   /** The rule engine's validation, node catalog, test runs and counters (rule-engine's createRuleChainService). */
   ruleChains?: RuleChainsPort;
   /** Server-side RPC (/api/rpc): how long to wait for a transport to take a request before answering 504 "no session". Default 1000 ms. */
@@ -134,6 +137,7 @@ export function createApi(options: ApiOptions): Api {
       passwordResetTtlSeconds: options.passwordResetTtlSeconds ?? DEFAULT_PASSWORD_RESET_TTL_SECONDS,
     },
     isReady: options.isReady ?? (() => true),
+    readiness: options.readiness ?? (async () => defaultReadiness(options.isReady?.() ?? true)),
     ruleChains: options.ruleChains,
     tenantLimits: options.tenantLimits,
   };
@@ -180,4 +184,9 @@ export function createApi(options: ApiOptions): Api {
       return ws.close();
     },
   };
+}
+
+/** Readiness of an API used without the server's checks (tests, embedding): started or not. */
+function defaultReadiness(ready: boolean): Readiness {
+  return { status: ready ? 'READY' : 'NOT_READY', roles: ['api'], checks: { database: 'UP', queue: 'UP', roles: ready ? 'STARTED' : 'STARTING' } };
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Broadcast } from '@rivulet/broadcast';
-import type { Authority } from '@rivulet/api-types';
+import type { Authority, Readiness } from '@rivulet/api-types';
 import type { Logger, TenantLimitsSource } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
 import { authFailed, permissionDenied } from './api-error';
@@ -29,6 +29,8 @@ export interface ApiDeps {
   readonly tokens: TokenService;
   readonly auth: AuthDeps;
   readonly isReady: () => boolean;
+  /** `/api/ready`: the process's checks (database, queue, roles). */
+  readonly readiness: () => Promise<Readiness>;
   /** Rule-chain validation, node catalog, test runs and counters (the rule engine's); routes that need it answer 503 without. */
   readonly ruleChains?: RuleChainsPort | undefined;
   /** Each tenant's limits (devices, keys, WebSocket sessions...); without it none is enforced. */

@@ -92,7 +92,7 @@ export function createExpressApi(options: ExpressApiOptions): ExpressApi {
       standardHeaders: 'draft-8',
       legacyHeaders: false,
       // Load balancers poll it; it reads nothing.
-      skip: (req) => req.path === '/api/health',
+      skip: (req) => req.path === '/api/health' || req.path === '/api/ready',
       handler: (req, res, _next, opts) => {
         logger.warn({ ip: req.ip, path: req.path }, 'REST API rate limit reached');
         const retryAfter = Math.ceil(opts.windowMs / 1000);

@@ -25,6 +25,7 @@ export function startApiRole(o: {
   tenantLimits: TenantLimitsSource;
   logger: Logger;
   isReady: () => boolean;
+  readiness: ApiOptions['readiness'];
   initTenant: (tenantId: string) => Promise<void>;
   serverStats: ApiOptions['serverStats'];
   /** The ports this process listens on (0 in the config picks a free one), else the configured ones (api-only role). */
@@ -39,6 +40,7 @@ export function startApiRole(o: {
     logger: o.logger,
     jwtSecret: resolveJwtSecret(config.RIVULET_JWT_SECRET, o.dataDir).secret,
     isReady: o.isReady,
+    ...(o.readiness ? { readiness: o.readiness } : {}),
     tokenTtlSeconds: config.RIVULET_JWT_TOKEN_EXPIRATION_SECONDS,
     refreshTokenTtlSeconds: config.RIVULET_JWT_REFRESH_TOKEN_EXPIRATION_SECONDS,
     rpcPickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS,

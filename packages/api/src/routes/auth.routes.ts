@@ -1,4 +1,4 @@
-import { ErrorResponseSchema, HealthSchema, LoginRequestSchema, RefreshTokenRequestSchema, TokenPairSchema, UserSchema } from '@rivulet/api-types';
+import { ErrorResponseSchema, HealthSchema, ReadinessSchema, LoginRequestSchema, RefreshTokenRequestSchema, TokenPairSchema, UserSchema } from '@rivulet/api-types';
 import { authFailed, notFound } from '../api-error';
 import { authed, type ApiDeps } from '../context';
 import { toUserDto } from '../dto';
@@ -104,6 +104,19 @@ export function authRoutes(deps: ApiDeps): RouteDef[] {
       response: HealthSchema,
       responses: { 503: { description: 'Starting or stopping', schema: HealthSchema } },
       handler: async () => (deps.isReady() ? ok({ status: 'UP' }) : { status: 503, body: { status: 'DOWN' } }),
+    },
+    {
+      method: 'GET',
+      path: '/api/ready',
+      summary: 'Whether this process can take work: its database answers, its queue is connected, its roles started (503 otherwise)',
+      tag: 'Health',
+      public: true,
+      response: ReadinessSchema,
+      responses: { 503: { description: 'Not ready: the checks say which part is down', schema: ReadinessSchema } },
+      handler: async () => {
+        const r = await deps.readiness();
+        return r.status === 'READY' ? ok(r) : { status: 503, body: r };
+      },
     },
   ];
 }
