@@ -23,6 +23,15 @@ describe('configuration', () => {
     expect(() => loadConfig({ RIVULET_SYSADMIN_EMAIL: 'Tenant@rivulet.local' })).toThrow(/RIVULET_SYSADMIN_EMAIL.*differ/);
     expect(() => loadConfig({ RIVULET_OUTBOUND_ALLOW: '10.0.0.0/8, 10.0.0.300/32' })).toThrow(/RIVULET_OUTBOUND_ALLOW: not a CIDR, address or host name: 10\.0\.0\.300\/32/);
     expect(() => loadConfig({ RIVULET_OUTBOUND_DENY: 'fd00::/200' })).toThrow(/RIVULET_OUTBOUND_DENY/);
+    expect(() => loadConfig({ RIVULET_QUEUE_COMMIT: 'sometimes' })).toThrow(/RIVULET_QUEUE_COMMIT/);
+    expect(() => loadConfig({ RIVULET_QUEUE_PREFIX: 'a/b' })).toThrow(/RIVULET_QUEUE_PREFIX: may hold only/);
+    expect(() => loadConfig({ RIVULET_QUEUE_MAX_LAG: '0' })).toThrow(/RIVULET_QUEUE_MAX_LAG/);
+    expect(() => loadConfig({ RIVULET_NODE_ID: 'node 1' })).toThrow(/RIVULET_NODE_ID: may hold only/);
+  });
+  it('reads the Kafka queue settings', () => {
+    const c = loadConfig({ RIVULET_QUEUE: 'kafka', KAFKA_BROKERS: '127.0.0.1:9092', RIVULET_ROLES: 'rule-engine', RIVULET_QUEUE_COMMIT: 'on-receipt', RIVULET_QUEUE_PREFIX: 'staging.', RIVULET_QUEUE_MAX_LAG: '5000', RIVULET_NODE_ID: 'worker-2' });
+    expect(c).toMatchObject({ RIVULET_ROLES: ['rule-engine'], RIVULET_QUEUE_COMMIT: 'on-receipt', RIVULET_QUEUE_PREFIX: 'staging.', RIVULET_QUEUE_MAX_LAG: 5000, RIVULET_NODE_ID: 'worker-2' });
+    expect(loadConfig({})).toMatchObject({ RIVULET_QUEUE_COMMIT: 'after-processing', RIVULET_QUEUE_PREFIX: '', RIVULET_QUEUE_MAX_LAG: 100000 });
   });
   it('reads the outbound lists as entries', () => {
     expect(loadConfig({}).RIVULET_OUTBOUND_ALLOW).toEqual([]);

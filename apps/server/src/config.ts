@@ -70,6 +70,21 @@ export const ConfigSchema = z
     RIVULET_DB_POOL_SIZE: positiveInt(10).describe('PostgreSQL connections per process.'),
     RIVULET_QUEUE: z.enum(['memory', 'kafka']).default('memory').describe('Queue between transports and the rule engine: memory (one process) or kafka.'),
     KAFKA_BROKERS: optionalString.describe('Comma-separated Kafka bootstrap servers (RIVULET_QUEUE=kafka).'),
+    RIVULET_QUEUE_COMMIT: z
+      .enum(['after-processing', 'on-receipt'])
+      .default('after-processing')
+      .describe('When a rule engine commits a Kafka offset: after-processing (at-least-once: a crash repeats what was not committed; with idempotent storage no point is stored twice) or on-receipt (at-most-once: a crash loses what was received but not processed). See docs/delivery-semantics.md.'),
+    RIVULET_QUEUE_PREFIX: z
+      .string()
+      .default('')
+      .refine((s) => /^[A-Za-z0-9._-]{0,100}$/.test(s), { message: 'may hold only letters, digits, ".", "_" and "-" (Kafka topic names), at most 100 characters' })
+      .describe('Put before every Kafka topic and consumer group name (e.g. "staging." gives staging.rivulet.rule-engine), so several deployments can share one Kafka cluster.'),
+    RIVULET_QUEUE_MAX_LAG: positiveInt(100000).describe('Kafka: when the rule engines\' consumer group lags more messages than this, transports wait before handing over more (MQTT PUBACK and CoAP answers held, as with a full memory queue) instead of letting lag grow until retention deletes data.'),
+    RIVULET_NODE_ID: z
+      .string()
+      .optional()
+      .refine((s) => s === undefined || s === '' || /^[A-Za-z0-9._-]{1,100}$/.test(s), { message: 'may hold only letters, digits, ".", "_" and "-", at most 100 characters' })
+      .describe('Name of this process among the processes sharing a Kafka cluster (its directed messages topic rivulet.node.<id>, the device sessions it holds). Unset: host name and process id. Must differ between processes.'),
     RIVULET_ROLES: z
       .string()
       .default('all')

@@ -1,6 +1,7 @@
 import { type Broadcast, createMemoryBroadcast } from '@rivulet/broadcast';
 import type { Logger } from '@rivulet/core';
 import { createMemoryQueue, type Queue } from '@rivulet/queue';
+import { hostname } from 'node:os';
 import type { Config } from './config';
 
 /** The queue between transports and rule engines, and the broadcast between processes' parts. */
@@ -30,4 +31,11 @@ export async function createMessaging(config: Config, logger: Logger): Promise<M
     connected: () => true,
     close: async () => {},
   };
+}
+
+/** This process's name among the processes sharing a Kafka cluster: RIVULET_NODE_ID, else host name and pid. */
+export function resolveNodeId(config: Pick<Config, 'RIVULET_NODE_ID'>): string {
+  if (config.RIVULET_NODE_ID) return config.RIVULET_NODE_ID;
+  // topic-safe: a host name may hold characters a Kafka topic may not
+  return `${hostname().replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80)}-${process.pid}`;
 }
