@@ -1,5 +1,6 @@
-import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
+import { type Broadcast, DeviceChannel, LiveChannel } from '@rivulet/broadcast';
 import {
+  AttributeScope,
   createBatcher,
   type AttributesEvent,
   type AttributeWrite,
@@ -46,8 +47,7 @@ export function createLiveStorage(storage: Storage, broadcast: Broadcast, option
     save: (items) => attrBatcher.add(items),
     async delete(entityId, scope, keys) {
       const n = await storage.attributes.delete(entityId, scope, keys);
-      const ev: AttributesEvent = { entityId, scope, values: [], deleted: [...keys] };
-      broadcast.publish(LiveChannel.ATTRIBUTES, ev);
+      publishAttributesEvent(broadcast, { entityId, scope, values: [], deleted: [...keys] });
       return n;
     },
   };
@@ -106,6 +106,15 @@ function publishAttributes(broadcast: Broadcast, items: ReadonlyArray<AttributeW
       scope: first.scope,
       values: list.map((a) => ({ key: a.key, value: a.value, lastUpdateTs: a.lastUpdateTs })),
     };
-    broadcast.publish(LiveChannel.ATTRIBUTES, ev);
+    publishAttributesEvent(broadcast, ev);
   }
+}
+
+/**
+ * Every process's subscribers (WebSocket, caches) get the change; shared attributes also go to the
+ * processes holding the device's session, whose transports push them (none holds one: not sent).
+ */
+function publishAttributesEvent(broadcast: Broadcast, ev: AttributesEvent): void {
+  broadcast.publish(LiveChannel.ATTRIBUTES, ev);
+  if (ev.scope === AttributeScope.SHARED_SCOPE) broadcast.sendToDevice(DeviceChannel.SHARED_ATTRIBUTES, ev.entityId, ev);
 }

@@ -29,7 +29,7 @@ export async function createMessaging(config: Config, logger: Logger): Promise<M
     queue,
     broadcast,
     connected: () => true,
-    close: async () => {},
+    close: () => broadcast.close(),
   };
 }
 

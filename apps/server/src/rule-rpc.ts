@@ -9,7 +9,8 @@ export function createRuleRpcService(broadcast: Broadcast, options: { pickupTime
   const caller = createRpcCaller({ broadcast, ...(options.pickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.pickupTimeoutMs } : {}) });
   return {
     sendToDevice: (request) => caller.call(request),
-    replyToDevice: (reply) => broadcast.publish(RpcChannel.TO_SERVER_REPLY, reply),
+    // the transport process that took the device's request holds its session while it waits
+    replyToDevice: (reply) => void broadcast.sendToDevice(RpcChannel.TO_SERVER_REPLY, reply.deviceId, reply),
     close: () => caller.close(),
   };
 }

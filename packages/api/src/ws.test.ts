@@ -261,7 +261,7 @@ describe('WebSocket shutdown', () => {
     const inner = createMemoryBroadcast();
     let live = 0;
     const broadcast: Broadcast = {
-      publish: (channel, event) => inner.publish(channel, event),
+      ...inner,
       subscribe(channel, handler) {
         live++;
         const off = inner.subscribe(channel, handler);

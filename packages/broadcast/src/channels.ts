@@ -8,7 +8,7 @@ import type {
   ToDeviceRpcResponse,
   ToServerRpcReply,
 } from '@rivulet/core';
-import { defineChannel } from './channel';
+import { defineChannel, type Broadcast } from './channel';
 
 /**
  * Live events from whoever writes storage to every API instance (WebSocket subscriptions) and cache.
@@ -33,22 +33,45 @@ export const LiveChannel = {
  * (the API, the rule engine).
  *
  * The exchange, which every transport follows (createRpcCaller is the asking side):
- * 1. The caller publishes a ToDeviceRpcRequest on TO_DEVICE.
+ * 1. The caller sends a ToDeviceRpcRequest on TO_DEVICE to the processes holding a session of the
+ *    device (Broadcast.sendToDevice), with `replyTo` = its nodeId. No process holds one: the
+ *    caller answers "no session" at once.
  * 2. A transport holding a session of that device that can take commands (MQTT: subscribed to the
- *    RPC topic; CoAP: observing /rpc) sends the command and publishes a pickup on
- *    TO_DEVICE_RESPONSE: `{requestId, deviceId, delivered: true}` without `response`. It does so
- *    from within its handler when it can, so an in-process caller knows at once. Transports
- *    without such a session stay silent: a caller that sees no pickup answers "no session".
+ *    RPC topic; CoAP: observing /rpc; HTTP: a waiting long poll) sends the command and sends a
+ *    pickup on TO_DEVICE_RESPONSE to `replyTo` (respondToCaller): `{requestId, deviceId,
+ *    delivered: true}` without `response`. It does so from within its handler when it can, so an
+ *    in-process caller knows at once. Transports without such a session stay silent: a caller
+ *    that sees no pickup within its pickup window answers "no session".
  *    A one-way request is done with the pickup.
  * 3. A two-way request is done when the device replies: `{requestId, deviceId, delivered: true,
  *    response}`, or when the transport gives up on it (session closed): `{requestId, deviceId, error}`.
  * Requests past their expirationTime are neither delivered nor answered.
+ * TO_SERVER_REPLY is sent to the processes holding the device's session (the one that asked
+ * holds it while it waits).
  */
 export const RpcChannel = {
-  /** Every transport looks for a session of deviceId and delivers it. */
+  /** Sent to the processes holding a session of deviceId; their transports deliver it. */
   TO_DEVICE: defineChannel<ToDeviceRpcRequest>('rpc.to-device'),
-  /** The device's reply (or a delivery failure) back to whoever asked. */
+  /** The pickup, the device's reply or a delivery failure, sent back to the caller's node (`replyTo`). */
   TO_DEVICE_RESPONSE: defineChannel<ToDeviceRpcResponse>('rpc.to-device.response'),
   /** The rule chain's answer to a device's own RPC request. */
   TO_SERVER_REPLY: defineChannel<ToServerRpcReply>('rpc.to-server.reply'),
 } as const;
+
+/** Device-bound pushes other than RPC, sent only to the processes holding the device's session. */
+export const DeviceChannel = {
+  /**
+   * Shared attributes changed or were deleted (the LiveChannel.ATTRIBUTES event of SHARED_SCOPE),
+   * for transports to push to subscribed sessions. Sent by whoever stored the change.
+   */
+  SHARED_ATTRIBUTES: defineChannel<AttributesEvent>('device.shared-attributes'),
+} as const;
+
+/**
+ * Sends a transport's answer to a ToDeviceRpcRequest (pickup, reply or failure) to the process
+ * that asked, or to every process when the request did not say (`replyTo` absent).
+ */
+export function respondToCaller(broadcast: Broadcast, replyTo: string | undefined, response: ToDeviceRpcResponse): void {
+  if (replyTo === undefined) broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, response);
+  else broadcast.sendToNode(replyTo, RpcChannel.TO_DEVICE_RESPONSE, response);
+}

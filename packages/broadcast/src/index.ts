@@ -1,4 +1,4 @@
 export { defineChannel, type Broadcast, type Channel, type EventOf } from './channel';
-export { LiveChannel, RpcChannel } from './channels';
+export { DeviceChannel, LiveChannel, RpcChannel, respondToCaller } from './channels';
 export { createMemoryBroadcast, type MemoryBroadcastOptions } from './memory-broadcast';
 export { createRpcCaller, type RpcCaller, type RpcCallerOptions } from './rpc-caller';

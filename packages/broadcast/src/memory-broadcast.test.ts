@@ -93,4 +93,35 @@ describe('memory broadcast', () => {
     // @ts-expect-error channel S carries strings, not numbers
     b.subscribe(S, (e: number) => e + 1);
   });
+
+  it('sendToDevice reaches subscribers only while a session of the device is held, and says so', () => {
+    const b = createMemoryBroadcast({ nodeId: 'n1' });
+    const got: number[] = [];
+    b.subscribe(X, (e) => got.push(e));
+    expect(b.sendToDevice(X, 'd1', 1)).toBe(false);
+    const first = b.holdSession('d1');
+    const second = b.holdSession('d1');
+    expect(b.heldSessions()).toBe(1);
+    expect(b.sendToDevice(X, 'd1', 2)).toBe(true);
+    first();
+    first();
+    expect(b.sendToDevice(X, 'd1', 3)).toBe(true);
+    second();
+    expect(b.sendToDevice(X, 'd1', 4)).toBe(false);
+    expect(b.heldSessions()).toBe(0);
+    expect(got).toEqual([2, 3]);
+  });
+
+  it('sendToNode reaches this node only; close() stops delivery and forgets sessions', async () => {
+    const b = createMemoryBroadcast({ nodeId: 'n1' });
+    const got: number[] = [];
+    b.subscribe(X, (e) => got.push(e));
+    b.sendToNode('n1', X, 1);
+    b.sendToNode('elsewhere', X, 2);
+    b.holdSession('d1');
+    await b.close();
+    b.publish(X, 3);
+    expect(b.sendToDevice(X, 'd1', 4)).toBe(false);
+    expect(got).toEqual([1]);
+  });
 });

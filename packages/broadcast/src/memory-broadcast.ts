@@ -1,50 +1,50 @@
-import { errorMessage, silentLogger, type Logger } from '@rivulet/core';
+import { silentLogger, type Logger } from '@rivulet/core';
 import type { Broadcast, Channel } from './channel';
+import { LocalSubscribers, SessionHolds } from './local-hub';
 
 export interface MemoryBroadcastOptions {
   /** Where a throwing subscriber is reported. */
   logger?: Logger;
-}
-
-/** One subscribe() call; unsubscribing removes exactly this one even if the handler is registered twice. */
-interface Registration {
-  readonly handler: (event: unknown) => void;
+  /** This process's id; default 'local'. */
+  nodeId?: string;
 }
 
 /**
- * Broadcast within one process: publish calls every subscriber of the channel synchronously.
- * Subscriber lists are copy-on-write, so publish (the frequent call) allocates nothing and a
- * subscriber that (un)subscribes while being called does not disturb the current fan-out.
+ * Broadcast within one process: publish calls every subscriber of the channel synchronously;
+ * sendToDevice does the same when a transport of this process holds the device's session and
+ * answers false at once when none does; sendToNode reaches this process only.
  */
 export function createMemoryBroadcast(options: MemoryBroadcastOptions = {}): Broadcast {
   const log = (options.logger ?? silentLogger).child({ component: 'memory-broadcast' });
-  const channels = new Map<string, ReadonlyArray<Registration>>();
+  const nodeId = options.nodeId ?? 'local';
+  const local = new LocalSubscribers(log);
+  const sessions = new SessionHolds();
+  let closed = false;
 
   return {
-    publish<T>({ name: channel }: Channel<T>, event: T) {
-      const regs = channels.get(channel);
-      if (regs === undefined) return;
-      for (const reg of regs) {
-        try {
-          reg.handler(event);
-        } catch (e) {
-          // Delivery is best effort (see Broadcast); one faulty subscriber must not starve the others.
-          log.warn({ channel, err: errorMessage(e) }, 'broadcast subscriber threw');
-        }
-      }
+    nodeId,
+    publish<T>(channel: Channel<T>, event: T) {
+      if (!closed) local.deliver(channel.name, event);
     },
-
-    subscribe<T>({ name: channel }: Channel<T>, handler: (event: T) => void) {
-      const reg: Registration = { handler: handler as (event: unknown) => void };
-      channels.set(channel, [...(channels.get(channel) ?? []), reg]);
-      let active = true;
-      return () => {
-        if (!active) return;
-        active = false;
-        const rest = (channels.get(channel) ?? []).filter((r) => r !== reg);
-        if (rest.length === 0) channels.delete(channel);
-        else channels.set(channel, rest);
-      };
+    subscribe<T>(channel: Channel<T>, handler: (event: T) => void) {
+      return local.subscribe(channel.name, handler as (event: unknown) => void);
+    },
+    sendToDevice<T>(channel: Channel<T>, deviceId: string, event: T) {
+      if (closed || !sessions.holds(deviceId)) return false;
+      local.deliver(channel.name, event);
+      return true;
+    },
+    sendToNode<T>(target: string, channel: Channel<T>, event: T) {
+      if (closed) return;
+      if (target === nodeId) local.deliver(channel.name, event);
+      else log.warn({ channel: channel.name, target }, 'memory broadcast cannot reach another node; event dropped');
+    },
+    holdSession: (deviceId) => sessions.hold(deviceId),
+    heldSessions: () => sessions.size,
+    async close() {
+      closed = true;
+      sessions.clear();
+      local.clear();
     },
   };
 }

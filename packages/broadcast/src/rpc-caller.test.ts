@@ -1,20 +1,27 @@
 import { describe, expect, it } from 'vitest';
 import type { ToDeviceRpcRequest, ToDeviceRpcResponse } from '@rivulet/core';
 import type { Broadcast } from './channel';
-import { RpcChannel } from './channels';
+import { respondToCaller, RpcChannel } from './channels';
+import { createMemoryBroadcast } from './memory-broadcast';
 import { createRpcCaller } from './rpc-caller';
 
-/** A synchronous in-process broadcast, as the memory broadcast behaves, that shows its subscriptions. */
-function broadcast(): Broadcast & { handlers: Map<string, Array<(e: unknown) => void>> } {
-  const handlers = new Map<string, Array<(e: unknown) => void>>();
+/** The memory broadcast, showing how many subscriptions are open. */
+function broadcast(): Broadcast & { subscriptions(): number } {
+  const inner = createMemoryBroadcast();
+  let open = 0;
   return {
-    handlers,
-    publish: (channel, event) => handlers.get(channel.name)?.slice().forEach((h) => h(event)),
+    ...inner,
     subscribe(channel, handler) {
-      const h = handler as (e: unknown) => void;
-      handlers.set(channel.name, [...(handlers.get(channel.name) ?? []), h]);
-      return () => handlers.set(channel.name, (handlers.get(channel.name) ?? []).filter((x) => x !== h));
+      open++;
+      const off = inner.subscribe(channel, handler);
+      let on = true;
+      return () => {
+        if (on) open--;
+        on = false;
+        off();
+      };
     },
+    subscriptions: () => open,
   };
 }
 
@@ -31,8 +38,9 @@ const request = (over: Partial<ToDeviceRpcRequest> = {}): ToDeviceRpcRequest => 
 
 /** A transport that holds a session of device "d" and reacts to requests with `answer`. */
 function transport(b: Broadcast, answer: (r: ToDeviceRpcRequest, respond: (e: ToDeviceRpcResponse) => void) => void): void {
+  b.holdSession('d');
   b.subscribe(RpcChannel.TO_DEVICE, (r) => {
-    if (r.deviceId === 'd') answer(r, (resp) => b.publish(RpcChannel.TO_DEVICE_RESPONSE, resp));
+    if (r.deviceId === 'd') answer(r, (resp) => respondToCaller(b, r.replyTo, resp));
   });
 }
 
@@ -69,11 +77,31 @@ describe('createRpcCaller', () => {
 
   it('ignores answers for another device under the same request id; close() ends calls and unsubscribes', async () => {
     const b = broadcast();
+    b.holdSession('d');
     const caller = createRpcCaller({ broadcast: b, pickupTimeoutMs: 1000 });
     const p = caller.call(request());
     b.publish(RpcChannel.TO_DEVICE_RESPONSE, { requestId: 'r1', deviceId: 'intruder', delivered: true, response: 'x' });
     caller.close();
     expect(await p).toEqual({ kind: 'timeout' });
-    expect(b.handlers.get(RpcChannel.TO_DEVICE_RESPONSE.name)).toEqual([]);
+    expect(b.subscriptions()).toBe(0);
+  });
+
+  it('a device no process holds a session of is answered "no session" at once, without waiting for a pickup', async () => {
+    const b = broadcast();
+    const seen: ToDeviceRpcRequest[] = [];
+    b.subscribe(RpcChannel.TO_DEVICE, (r) => seen.push(r));
+    const caller = createRpcCaller({ broadcast: b, pickupTimeoutMs: 400 });
+    const started = Date.now();
+    expect(await caller.call(request({ deviceId: 'offline' }))).toEqual({ kind: 'no-session' });
+    expect(Date.now() - started).toBeLessThan(50);
+    expect(seen).toEqual([]);
+    // held, but the session takes no commands: the pickup window decides
+    const release = b.holdSession('silent');
+    const t0 = Date.now();
+    expect(await caller.call(request({ requestId: 'r2', deviceId: 'silent' }))).toEqual({ kind: 'no-session' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(390);
+    expect(seen.map((r) => [r.deviceId, r.replyTo])).toEqual([['silent', b.nodeId]]);
+    release();
+    expect(b.heldSessions()).toBe(0);
   });
 });

@@ -14,9 +14,12 @@ export interface RpcCaller {
 export interface RpcCallerOptions {
   broadcast: Broadcast;
   /**
-   * How long to wait for a transport to pick the request up before answering "no session".
-   * In one process the pickup arrives within publish(); across processes (Kafka) it takes a
-   * round trip. Default 1000 ms, never longer than the request's own expiration.
+   * How long to wait for a transport to pick the request up before answering "no session", when
+   * the session registry says some process holds the device (a device with no session anywhere is
+   * answered at once). It covers a session that cannot take commands (MQTT: not subscribed to the
+   * RPC topic) and a process that died holding sessions (until its registry entry expires). In
+   * one process the pickup arrives within sendToDevice(); across processes it takes a round trip.
+   * Default 1000 ms, never longer than the request's own expiration.
    */
   pickupTimeoutMs?: number;
   now?: () => number;
@@ -31,8 +34,9 @@ interface PendingCall {
 }
 
 /**
- * The asking side of server-side RPC: publishes ToDeviceRpcRequest on the broadcast and matches the
- * ToDeviceRpcResponse events coming back by requestId. One subscription serves every call.
+ * The asking side of server-side RPC: sends ToDeviceRpcRequest to the processes holding a session
+ * of the device (sendToDevice; none: "no session" at once) with `replyTo` set to this process, and
+ * matches the ToDeviceRpcResponse events coming back by requestId. One subscription serves every call.
  */
 export function createRpcCaller(options: RpcCallerOptions): RpcCaller {
   const { broadcast } = options;
@@ -68,14 +72,16 @@ export function createRpcCaller(options: RpcCallerOptions): RpcCaller {
         const remaining = Math.max(0, request.expirationTime - now());
         const p: PendingCall = { request, resolve, picked: false, pickupTimer: undefined, expiryTimer: undefined };
         calls.set(request.requestId, p);
-        // Timers first: an in-process transport answers from within publish().
+        // Timers first: an in-process transport answers from within sendToDevice().
         p.expiryTimer = setTimeout(() => finish(request.requestId, p.picked ? { kind: 'timeout' } : { kind: 'no-session' }), remaining);
         if (pickupTimeoutMs < remaining) {
           p.pickupTimer = setTimeout(() => {
             if (!p.picked) finish(request.requestId, { kind: 'no-session' });
           }, pickupTimeoutMs);
         }
-        broadcast.publish(RpcChannel.TO_DEVICE, request);
+        // Only the processes holding a session of the device get it; none holds one: answered at once.
+        const sent = broadcast.sendToDevice(RpcChannel.TO_DEVICE, request.deviceId, { ...request, replyTo: broadcast.nodeId });
+        if (!sent) finish(request.requestId, { kind: 'no-session' });
       });
     },
     pending: () => calls.size,

@@ -14,6 +14,11 @@ export interface ToDeviceRpcRequest {
   readonly oneway: boolean;
   /** Epoch ms after which the call is given up (REST answers 504). */
   readonly expirationTime: number;
+  /**
+   * The process (broadcast nodeId) that asked: transports send the pickup and the reply there
+   * (sendToNode). Set by createRpcCaller; absent, they publish them to every process.
+   */
+  readonly replyTo?: string;
 }
 
 export interface ToDeviceRpcResponse {

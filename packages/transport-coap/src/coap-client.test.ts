@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { LiveChannel, RpcChannel } from '@rivulet/broadcast';
+import { DeviceChannel, RpcChannel } from '@rivulet/broadcast';
 import { AttributeScope, MsgType, type AttributesEvent, type ToDeviceRpcRequest } from '@rivulet/core';
 import { DEVICE, NOW, TOKEN, closeAll, startTransport, waitForConsumed, type Harness } from './test-harness';
 
@@ -166,7 +166,7 @@ describe('observe and RPC with coap-client', () => {
     await vi.waitFor(() => expect(sub.output()).toContain('"interval":60'), { timeout: 5000 });
     await vi.waitFor(() => expect(h.transport.stats().observations).toBe(1));
     const ev: AttributesEvent = { entityId: DEVICE.deviceId, scope: AttributeScope.SHARED_SCOPE, values: [{ key: 'targetTemperature', value: 19.5, lastUpdateTs: NOW }] };
-    h.broadcast.publish(LiveChannel.ATTRIBUTES, ev);
+    h.broadcast.publish(DeviceChannel.SHARED_ATTRIBUTES, ev);
     await vi.waitFor(() => expect(sub.output()).toContain('{"targetTemperature":19.5}'), { timeout: 5000 });
   });
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRpcCaller, LiveChannel, RpcChannel } from '@rivulet/broadcast';
+import { createRpcCaller, DeviceChannel, RpcChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
   MsgType,
@@ -377,12 +377,12 @@ describe('observe: shared attribute updates (GET /attributes, Observe)', () => {
     expect(obs.code).toBe('2.05');
     await vi.waitFor(() => expect(obs.notifications).toHaveLength(1));
     expect(JSON.parse(obs.notifications[0] as string)).toEqual({ shared1: 'value2', shared2: false, interval: 60 });
-    h.broadcast.publish(LiveChannel.ATTRIBUTES, attributesEvent(DEVICE.deviceId, AttributeScope.CLIENT_SCOPE, { ignored: 1 }));
-    h.broadcast.publish(LiveChannel.ATTRIBUTES, attributesEvent(OTHER.deviceId, AttributeScope.SHARED_SCOPE, { ignored: 2 }));
-    h.broadcast.publish(LiveChannel.ATTRIBUTES, attributesEvent(DEVICE.deviceId, AttributeScope.SHARED_SCOPE, { targetTemperature: 22.5 }));
+    h.broadcast.publish(DeviceChannel.SHARED_ATTRIBUTES, attributesEvent(DEVICE.deviceId, AttributeScope.CLIENT_SCOPE, { ignored: 1 }));
+    h.broadcast.publish(DeviceChannel.SHARED_ATTRIBUTES, attributesEvent(OTHER.deviceId, AttributeScope.SHARED_SCOPE, { ignored: 2 }));
+    h.broadcast.publish(DeviceChannel.SHARED_ATTRIBUTES, attributesEvent(DEVICE.deviceId, AttributeScope.SHARED_SCOPE, { targetTemperature: 22.5 }));
     await vi.waitFor(() => expect(obs.notifications).toHaveLength(2));
     expect(JSON.parse(obs.notifications[1] as string)).toEqual({ targetTemperature: 22.5 });
-    h.broadcast.publish(LiveChannel.ATTRIBUTES, attributesEvent(DEVICE.deviceId, AttributeScope.SHARED_SCOPE, {}, ['interval']));
+    h.broadcast.publish(DeviceChannel.SHARED_ATTRIBUTES, attributesEvent(DEVICE.deviceId, AttributeScope.SHARED_SCOPE, {}, ['interval']));
     await vi.waitFor(() => expect(obs.notifications).toHaveLength(3));
     expect(JSON.parse(obs.notifications[2] as string)).toEqual({ deleted: ['interval'] });
     expect(h.transport.stats()).toMatchObject({ observations: 1, observedDevices: 1, notifications: 2 });
@@ -403,7 +403,7 @@ describe('observe: shared attribute updates (GET /attributes, Observe)', () => {
       { kind: 'connect', deviceId: DEVICE.deviceId },
       { kind: 'disconnect', deviceId: DEVICE.deviceId },
     ]);
-    h.broadcast.publish(LiveChannel.ATTRIBUTES, attributesEvent(DEVICE.deviceId, AttributeScope.SHARED_SCOPE, { x: 1 }));
+    h.broadcast.publish(DeviceChannel.SHARED_ATTRIBUTES, attributesEvent(DEVICE.deviceId, AttributeScope.SHARED_SCOPE, { x: 1 }));
     expect(h.transport.stats().notifications).toBe(0);
   });
 
@@ -411,7 +411,7 @@ describe('observe: shared attribute updates (GET /attributes, Observe)', () => {
     const h = await startTransport();
     const c = await rawClient(h.port);
     await c.exchange(rawRequest({ method: 'GET', path: `api/v1/${TOKEN}/attributes`, messageId: 20, observe: 0 }));
-    h.broadcast.publish(LiveChannel.ATTRIBUTES, attributesEvent(DEVICE.deviceId, AttributeScope.SHARED_SCOPE, { x: 1 }));
+    h.broadcast.publish(DeviceChannel.SHARED_ATTRIBUTES, attributesEvent(DEVICE.deviceId, AttributeScope.SHARED_SCOPE, { x: 1 }));
     const note = await c.nth(1);
     // the registration was confirmable, so notifications are too
     expect(note).toMatchObject({ type: MessageType.CON, codeText: '2.05' });

@@ -1,5 +1,5 @@
 import { ObserveWriteStream, type IncomingMessage } from 'coap';
-import { type Broadcast, LiveChannel, RpcChannel } from '@rivulet/broadcast';
+import { type Broadcast, DeviceChannel, respondToCaller, RpcChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
   BadRequestError,
@@ -78,7 +78,7 @@ export interface CoapTransportOptions {
   /** The server passes a cached one; this transport calls it on every request. */
   auth: DeviceAuthenticator;
   deviceApi: DeviceApiService;
-  /** Shared attribute updates (LiveChannel.ATTRIBUTES) and RPC (RpcChannel.*) travel here. */
+  /** Shared attribute updates (DeviceChannel.SHARED_ATTRIBUTES) and RPC (RpcChannel.*) travel here. */
   broadcast: Broadcast;
   /**
    * Each tenant's limits, asked after the device is authenticated: key length and keys per message
@@ -184,9 +184,20 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     maxEntries: config.dedupMaxEntries ?? DEFAULT_DEDUP_MAX_ENTRIES,
     lifetimeMs: config.dedupLifetimeMs ?? EXCHANGE_LIFETIME_MS,
   });
+  /** Session holds (the broadcast's session registry) of the devices with an observation. */
+  const observedHolds = new Map<string, () => void>();
   const registry = new ObserveRegistry(
     { maxTotal: config.maxObservations ?? 10_000, maxPerDevice: config.maxObservationsPerDevice ?? 8 },
-    (device, connected) => (connected ? state.onConnect(device) : state.onDisconnect(device)),
+    (device, connected) => {
+      if (connected) {
+        if (!observedHolds.has(device.deviceId)) observedHolds.set(device.deviceId, broadcast.holdSession(device.deviceId));
+        state.onConnect(device);
+      } else {
+        observedHolds.get(device.deviceId)?.();
+        observedHolds.delete(device.deviceId);
+        state.onDisconnect(device);
+      }
+    },
   );
   const rpcIds = new ToDeviceRpcIds();
   const limiter = options.rateLimiter?.forTransport('coap', { maxWaitMs: config.rateLimitMaxWaitMs ?? 10_000 });
@@ -504,8 +515,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     accept(res, Code.DELETED);
   }
 
-  function onAttributesEvent(e: unknown): void {
-    const ev = e as AttributesEvent;
+  function onAttributesEvent(ev: AttributesEvent): void {
     if (ev.scope !== AttributeScope.SHARED_SCOPE) return;
     const observers = registry.forDevice(ev.entityId, 'attributes');
     if (observers.length === 0) return;
@@ -520,18 +530,17 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
 
   // ---- RPC -------------------------------------------------------------------------------------
 
-  function onToDeviceRpc(e: unknown): void {
-    const r = e as ToDeviceRpcRequest;
+  function onToDeviceRpc(r: ToDeviceRpcRequest): void {
     const observers = registry.forDevice(r.deviceId, 'rpc');
     // expirationTime is wall-clock time set by whoever asked
     const t = Date.now();
     if (observers.length === 0 || r.expirationTime <= t) return;
-    const id = rpcIds.assign(r.deviceId, { requestId: r.requestId, oneway: r.oneway, expiresAt: r.expirationTime }, t);
+    const id = rpcIds.assign(r.deviceId, { requestId: r.requestId, oneway: r.oneway, expiresAt: r.expirationTime, replyTo: r.replyTo }, t);
     const payload = JSON.stringify({ id, method: r.method, params: r.params });
     for (const o of observers) o.send(payload);
     // the pickup (core/device-rpc.ts): a one-way call is done with it, a two-way one waits for the reply
     const pickup: ToDeviceRpcResponse = { requestId: r.requestId, deviceId: r.deviceId, delivered: true };
-    broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, pickup);
+    respondToCaller(broadcast, r.replyTo, pickup);
   }
 
   /** Two-way calls of a device that can no longer be answered end with an error for the caller. */
@@ -539,7 +548,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     for (const call of rpcIds.drop(deviceId)) {
       if (call.oneway || call.expiresAt <= Date.now()) continue;
       const failed: ToDeviceRpcResponse = { requestId: call.requestId, deviceId, error };
-      broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, failed);
+      respondToCaller(broadcast, call.replyTo, failed);
     }
   }
 
@@ -557,7 +566,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     if (call === undefined) return reject(res, 'notFound', Code.NOT_FOUND, `No RPC request ${id} is waiting for a reply (unknown or expired)`);
     if (!call.oneway) {
       const msg: ToDeviceRpcResponse = { requestId: call.requestId, deviceId: device.deviceId, response, delivered: true };
-      broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, msg);
+      respondToCaller(broadcast, call.replyTo, msg);
     }
     accept(res, Code.CREATED);
   }
@@ -578,7 +587,9 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     nextClientRpcId = nextClientRpcId >= 0x7fffffff ? 1 : nextClientRpcId + 1;
     const key = `${device.deviceId}#${requestId}`;
     let timer: NodeJS.Timeout | undefined;
-    // registered before producing: the reply may come back before produce() resolves
+    // registered before producing: the reply may come back before produce() resolves; the device
+    // counts as held here while it waits, so the reply is sent to this process
+    const release = broadcast.holdSession(device.deviceId);
     const reply = new Promise<JsonValue | typeof TIMEOUT | typeof STOPPED>((resolve) => {
       pendingRpc.set(key, resolve);
       timer = setTimeout(() => resolve(TIMEOUT), rpcTimeoutMs);
@@ -593,11 +604,11 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     } finally {
       clearTimeout(timer);
       pendingRpc.delete(key);
+      release();
     }
   }
 
-  function onToServerReply(e: unknown): void {
-    const r = e as ToServerRpcReply;
+  function onToServerReply(r: ToServerRpcReply): void {
     if (r.sessionId !== undefined && r.sessionId !== sessionId) return;
     pendingRpc.get(`${r.deviceId}#${r.requestId}`)?.(r.body);
   }
@@ -608,7 +619,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     async start() {
       const port = await endpoint.listen();
       unsubscribes.push(
-        broadcast.subscribe(LiveChannel.ATTRIBUTES, onAttributesEvent),
+        broadcast.subscribe(DeviceChannel.SHARED_ATTRIBUTES, onAttributesEvent),
         broadcast.subscribe(RpcChannel.TO_DEVICE, onToDeviceRpc),
         broadcast.subscribe(RpcChannel.TO_SERVER_REPLY, onToServerReply),
       );

@@ -8,6 +8,8 @@ interface Pending {
   readonly requestId: string;
   readonly oneway: boolean;
   readonly expiresAt: number;
+  /** The caller's node (ToDeviceRpcRequest.replyTo): where the reply goes. */
+  readonly replyTo?: string | undefined;
 }
 
 interface DeviceCalls {

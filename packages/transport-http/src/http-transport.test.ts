@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type Broadcast, createMemoryBroadcast, createRpcCaller, LiveChannel, RpcChannel } from '@rivulet/broadcast';
+import { type Broadcast, createMemoryBroadcast, createRpcCaller, DeviceChannel, RpcChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
   MsgType,
@@ -763,9 +763,9 @@ describe('RPC and shared-attribute long polls (ThingsBoard\'s DeviceApiControlle
     });
     const poll = shell(h, 'curl -s -X GET "http://$THINGSBOARD_HOST_NAME/api/v1/$ACCESS_TOKEN/attributes/updates?timeout=20000"');
     await vi.waitFor(() => expect(h.transport.stats().waiting).toBe(1));
-    h.broadcast.publish(LiveChannel.ATTRIBUTES, ev(DEVICE.deviceId, AttributeScope.CLIENT_SCOPE, { ignored: 1 }));
-    h.broadcast.publish(LiveChannel.ATTRIBUTES, ev(OTHER.deviceId, AttributeScope.SHARED_SCOPE, { ignored: 2 }));
-    h.broadcast.publish(LiveChannel.ATTRIBUTES, ev(DEVICE.deviceId, AttributeScope.SHARED_SCOPE, { targetTemperature: 21 }, ['old']));
+    h.broadcast.publish(DeviceChannel.SHARED_ATTRIBUTES, ev(DEVICE.deviceId, AttributeScope.CLIENT_SCOPE, { ignored: 1 }));
+    h.broadcast.publish(DeviceChannel.SHARED_ATTRIBUTES, ev(OTHER.deviceId, AttributeScope.SHARED_SCOPE, { ignored: 2 }));
+    h.broadcast.publish(DeviceChannel.SHARED_ATTRIBUTES, ev(DEVICE.deviceId, AttributeScope.SHARED_SCOPE, { targetTemperature: 21 }, ['old']));
     expect(JSON.parse((await poll).stdout)).toEqual({ targetTemperature: 21, deleted: ['old'] });
   });
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Broadcast, LiveChannel, RpcChannel } from '@rivulet/broadcast';
+import { type Broadcast, DeviceChannel, respondToCaller, RpcChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
   BadRequestError,
@@ -41,7 +41,7 @@ export interface HttpTransportOptions {
   /** Told of each authenticated request (device state: lastActivityTime, active); optional. */
   state?: DeviceStateReporter;
   /**
-   * RPC (RpcChannel.*) and shared attribute updates (LiveChannel.ATTRIBUTES) travel here; without
+   * RPC (RpcChannel.*) and shared attribute updates (DeviceChannel.SHARED_ATTRIBUTES) travel here; without
    * it the RPC and attribute-update long polls answer 404 "not supported".
    */
   broadcast?: Broadcast;
@@ -153,8 +153,9 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
   const maxLongPollMs = options.maxLongPollMs ?? 300_000;
   const maxLongPollsPerDevice = options.maxLongPollsPerDevice ?? 4;
-  const rpcWaiters = new Waiters(maxLongPollsPerDevice);
-  const attributeWaiters = new Waiters(maxLongPollsPerDevice);
+  const hold = (deviceId: string): (() => void) => broadcast?.holdSession(deviceId) ?? (() => {});
+  const rpcWaiters = new Waiters(maxLongPollsPerDevice, hold);
+  const attributeWaiters = new Waiters(maxLongPollsPerDevice, hold);
   const rpcIds = new RpcIds();
   /** Client-side RPCs waiting for the rule chain's reply, by `${deviceId}#${requestId}`. */
   const pendingRpc = new Map<string, (body: JsonValue | typeof TIMEOUT | typeof GONE) => void>();
@@ -434,7 +435,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     }
     if (!call.oneway) {
       const msg: ToDeviceRpcResponse = { requestId: call.requestId, deviceId: post.device.deviceId, delivered: true, response: post.value };
-      broadcast?.publish(RpcChannel.TO_DEVICE_RESPONSE, msg);
+      if (broadcast) respondToCaller(broadcast, call.replyTo, msg);
     }
     accept(res);
   }
@@ -455,7 +456,9 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     const key = `${device.deviceId}#${requestId}`;
     let timer: NodeJS.Timeout | undefined;
     let onClose: (() => void) | undefined;
-    // registered before producing: the reply may come back before produce() resolves
+    // registered before producing: the reply may come back before produce() resolves; the device
+    // counts as held here while it waits, so the reply is sent to this process
+    const release = hold(device.deviceId);
     const reply = new Promise<JsonValue | typeof TIMEOUT | typeof GONE>((resolve) => {
       pendingRpc.set(key, resolve);
       timer = setTimeout(() => resolve(TIMEOUT), requestTimeoutMs);
@@ -483,26 +486,25 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       clearTimeout(timer);
       if (onClose) res.off('close', onClose);
       pendingRpc.delete(key);
+      release();
     }
   }
 
-  function onToDeviceRpc(e: unknown): void {
-    const r = e as ToDeviceRpcRequest;
+  function onToDeviceRpc(r: ToDeviceRpcRequest): void {
     const t = Date.now();
     if (r.expirationTime <= t) return;
     // one command per poll: the oldest waiting poll of the device takes it
     const waiter = rpcWaiters.of(r.deviceId).find((w) => canReply(w.res));
     if (waiter === undefined) return;
-    const id = rpcIds.assign(r.deviceId, { requestId: r.requestId, oneway: r.oneway, expiresAt: r.expirationTime }, t);
+    const id = rpcIds.assign(r.deviceId, { requestId: r.requestId, oneway: r.oneway, expiresAt: r.expirationTime, replyTo: r.replyTo }, t);
     counters.acceptedRequests++;
     waiter.settle((res) => replyJson(res, 200, JSON.stringify({ id, method: r.method, params: r.params })));
     // the pickup (core/device-rpc.ts): a one-way call is done with it, a two-way one waits for the reply
     const pickup: ToDeviceRpcResponse = { requestId: r.requestId, deviceId: r.deviceId, delivered: true };
-    broadcast?.publish(RpcChannel.TO_DEVICE_RESPONSE, pickup);
+    if (broadcast) respondToCaller(broadcast, r.replyTo, pickup);
   }
 
-  function onAttributesEvent(e: unknown): void {
-    const ev = e as AttributesEvent;
+  function onAttributesEvent(ev: AttributesEvent): void {
     if (ev.scope !== AttributeScope.SHARED_SCOPE) return;
     const waiting = attributeWaiters.of(ev.entityId);
     if (waiting.length === 0) return;
@@ -518,8 +520,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     }
   }
 
-  function onToServerReply(e: unknown): void {
-    const r = e as ToServerRpcReply;
+  function onToServerReply(r: ToServerRpcReply): void {
     if (r.sessionId !== undefined && r.sessionId !== sessionId) return;
     pendingRpc.get(`${r.deviceId}#${r.requestId}`)?.(r.body);
   }
@@ -527,7 +528,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const unsubscribes = broadcast
     ? [
         broadcast.subscribe(RpcChannel.TO_DEVICE, onToDeviceRpc),
-        broadcast.subscribe(LiveChannel.ATTRIBUTES, onAttributesEvent),
+        broadcast.subscribe(DeviceChannel.SHARED_ATTRIBUTES, onAttributesEvent),
         broadcast.subscribe(RpcChannel.TO_SERVER_REPLY, onToServerReply),
       ]
     : [];

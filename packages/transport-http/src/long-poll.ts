@@ -21,7 +21,11 @@ export class Waiters {
    * device's oldest, which is answered with `replaced` (a device's newest poll is the one it waits
    * on; an older one is usually from a connection the device has already given up on).
    */
-  constructor(private readonly maxPerDevice = 0) {}
+  constructor(
+    private readonly maxPerDevice = 0,
+    /** Announces a waiting poll's device as held by this process (Broadcast.holdSession) until it is answered or gone. */
+    private readonly hold: (deviceId: string) => () => void = () => () => {},
+  ) {}
 
   get size(): number {
     return this.count;
@@ -40,9 +44,11 @@ export class Waiters {
       }
     }
     let done = false;
+    const release = this.hold(deviceId);
     const remove = (): void => {
       if (done) return;
       done = true;
+      release();
       clearTimeout(timer);
       res.off('close', remove);
       const set = this.byDevice.get(deviceId);
@@ -88,12 +94,20 @@ export class Waiters {
  * Server-side RPC ids as devices see them (ThingsBoard's small per-device integers), mapped back to
  * the call's requestId until it expires; at most `maxPerDevice` calls per device.
  */
+/** A server-side call waiting for the device's reply; replyTo: the caller's node (ToDeviceRpcRequest.replyTo). */
+export interface PendingCall {
+  readonly requestId: string;
+  readonly oneway: boolean;
+  readonly expiresAt: number;
+  readonly replyTo?: string | undefined;
+}
+
 export class RpcIds {
-  private readonly devices = new Map<string, { nextId: number; pending: Map<number, { requestId: string; oneway: boolean; expiresAt: number }> }>();
+  private readonly devices = new Map<string, { nextId: number; pending: Map<number, PendingCall> }>();
 
   constructor(private readonly maxPerDevice = 64) {}
 
-  assign(deviceId: string, call: { requestId: string; oneway: boolean; expiresAt: number }, now: number): number {
+  assign(deviceId: string, call: PendingCall, now: number): number {
     let d = this.devices.get(deviceId);
     if (d === undefined) {
       d = { nextId: 1, pending: new Map() };
@@ -107,7 +121,7 @@ export class RpcIds {
     return id;
   }
 
-  take(deviceId: string, id: number, now: number): { requestId: string; oneway: boolean } | undefined {
+  take(deviceId: string, id: number, now: number): PendingCall | undefined {
     const d = this.devices.get(deviceId);
     const call = d?.pending.get(id);
     if (d === undefined || call === undefined) return undefined;

@@ -1,4 +1,4 @@
-import { LiveChannel, RpcChannel } from '@rivulet/broadcast';
+import { DeviceChannel, respondToCaller, RpcChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
   type AttributesEvent,
@@ -12,15 +12,15 @@ import type { Endpoint, Session } from './session';
 import { Feed, Topic } from './topics';
 
 /**
- * Server-to-device traffic. It arrives on the broadcast (whoever changed an attribute or asked for
- * an RPC may be in another process) and goes out to the sessions of that one device only, through
+ * Server-to-device traffic. It arrives on the broadcast, sent to the processes holding the device's
+ * session (whoever changed an attribute or asked for an RPC may be in another process) and goes out to the sessions of that one device only, through
  * the SessionIndex: never by topic matching.
  */
 export function subscribeDownlink(ctx: TransportContext): () => void {
   const offs = [
-    ctx.broadcast.subscribe(LiveChannel.ATTRIBUTES, (e) => onAttributes(ctx, e as AttributesEvent)),
-    ctx.broadcast.subscribe(RpcChannel.TO_DEVICE, (e) => onRpcRequest(ctx, e as ToDeviceRpcRequest)),
-    ctx.broadcast.subscribe(RpcChannel.TO_SERVER_REPLY, (e) => onClientRpcReply(ctx, e as ToServerRpcReply)),
+    ctx.broadcast.subscribe(DeviceChannel.SHARED_ATTRIBUTES, (e) => onAttributes(ctx, e)),
+    ctx.broadcast.subscribe(RpcChannel.TO_DEVICE, (e) => onRpcRequest(ctx, e)),
+    ctx.broadcast.subscribe(RpcChannel.TO_SERVER_REPLY, (e) => onClientRpcReply(ctx, e)),
   ];
   return () => {
     for (const off of offs) off();
@@ -79,7 +79,7 @@ function onRpcRequest(ctx: TransportContext, req: ToDeviceRpcRequest): void {
     if (!req.oneway) {
       const timer = setTimeout(() => s.pendingRpc?.delete(id), remaining);
       timer.unref();
-      (s.pendingRpc ??= new Map()).set(id, { requestId: req.requestId, deviceId: req.deviceId, timer });
+      (s.pendingRpc ??= new Map()).set(id, { requestId: req.requestId, deviceId: req.deviceId, replyTo: req.replyTo, timer });
     }
     if (e.child) {
       const body = JSON.stringify({ device: e.child.name, data: { id, method: req.method, params: req.params } });
@@ -95,7 +95,7 @@ function onRpcRequest(ctx: TransportContext, req: ToDeviceRpcRequest): void {
   }
   if (delivered) {
     const pickup: ToDeviceRpcResponse = { requestId: req.requestId, deviceId: req.deviceId, delivered: true };
-    ctx.broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, pickup);
+    respondToCaller(ctx.broadcast, req.replyTo, pickup);
   }
 }
 
@@ -126,7 +126,7 @@ export function failPendingRpc(ctx: TransportContext, s: Session): void {
   for (const p of s.pendingRpc.values()) {
     clearTimeout(p.timer);
     const failed: ToDeviceRpcResponse = { requestId: p.requestId, deviceId: p.deviceId, error: 'The device disconnected before replying' };
-    ctx.broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, failed);
+    respondToCaller(ctx.broadcast, p.replyTo, failed);
   }
   s.pendingRpc.clear();
 }

@@ -1,7 +1,7 @@
 import { connect as rawConnect, type Socket } from 'node:net';
 import { connectAsync } from 'mqtt';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRpcCaller, LiveChannel, RpcChannel } from '@rivulet/broadcast';
+import { createRpcCaller, DeviceChannel, RpcChannel } from '@rivulet/broadcast';
 import { MsgType, newId, type ToServerRpcReply } from '@rivulet/core';
 import { createMemoryQueue } from '@rivulet/queue';
 import { testRateLimiter } from '@rivulet/testing';
@@ -256,11 +256,11 @@ describe('attributes request and updates', () => {
     h.setShared(DEVICE.deviceId, { targetTemperature: 22.5 });
     expect(JSON.parse((await update).payload)).toEqual({ targetTemperature: 22.5 });
     const deletion = nextMessage(c, 'v1/devices/me/attributes');
-    h.broadcast.publish(LiveChannel.ATTRIBUTES, { entityId: DEVICE.deviceId, scope: 'SHARED_SCOPE', values: [], deleted: ['targetTemperature'] });
+    h.broadcast.publish(DeviceChannel.SHARED_ATTRIBUTES, { entityId: DEVICE.deviceId, scope: 'SHARED_SCOPE', values: [], deleted: ['targetTemperature'] });
     expect(JSON.parse((await deletion).payload)).toEqual({ deleted: ['targetTemperature'] });
     // other scopes are not the device's business
     const got = collect(c);
-    h.broadcast.publish(LiveChannel.ATTRIBUTES, { entityId: DEVICE.deviceId, scope: 'SERVER_SCOPE', values: [{ key: 'active', value: true, lastUpdateTs: 1 }] });
+    h.broadcast.publish(DeviceChannel.SHARED_ATTRIBUTES, { entityId: DEVICE.deviceId, scope: 'SERVER_SCOPE', values: [{ key: 'active', value: true, lastUpdateTs: 1 }] });
     await new Promise((r) => setTimeout(r, 50));
     expect(got).toEqual([]);
   });

@@ -140,7 +140,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     tenantLimits: options.tenantLimits,
     limiter: options.rateLimiter?.forTransport('mqtt', { maxWaitMs: config.rateLimitMaxWaitMs ?? 10_000 }),
     rateLimitMaxWaitMs: config.rateLimitMaxWaitMs ?? 10_000,
-    index: new SessionIndex(),
+    index: new SessionIndex((deviceId) => options.broadcast.holdSession(deviceId)),
     sessions: new WeakMap(),
     counters,
     now: options.now ?? Date.now,

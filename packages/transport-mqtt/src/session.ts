@@ -19,6 +19,8 @@ export interface ChildDevice {
 export interface PendingRpc {
   readonly requestId: string;
   readonly deviceId: string;
+  /** The caller's node (ToDeviceRpcRequest.replyTo): where the reply goes. */
+  readonly replyTo: string | undefined;
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
@@ -76,10 +78,18 @@ export class Session {
 /** Device id -> endpoints (a device may hold several sessions, or be behind a gateway). */
 export class SessionIndex {
   private readonly byDevice = new Map<string, Endpoint | Endpoint[]>();
+  /** Releases of the session holds (Broadcast.holdSession) of the devices indexed here. */
+  private readonly releases = new Map<string, () => void>();
+
+  /** hold: announces that this process holds a session of the device (the session registry). */
+  constructor(private readonly hold: (deviceId: string) => () => void = () => () => {}) {}
 
   add(deviceId: string, e: Endpoint): void {
     const cur = this.byDevice.get(deviceId);
-    if (cur === undefined) this.byDevice.set(deviceId, e);
+    if (cur === undefined) {
+      this.byDevice.set(deviceId, e);
+      if (!this.releases.has(deviceId)) this.releases.set(deviceId, this.hold(deviceId));
+    }
     else if (Array.isArray(cur)) {
       if (!cur.includes(e)) cur.push(e);
     } else if (cur !== e) this.byDevice.set(deviceId, [cur, e]);
@@ -92,6 +102,10 @@ export class SessionIndex {
       const rest = cur.filter((x) => x !== e);
       if (rest.length === 0) this.byDevice.delete(deviceId);
       else this.byDevice.set(deviceId, rest.length === 1 ? (rest[0] as Endpoint) : rest);
+    }
+    if (!this.byDevice.has(deviceId)) {
+      this.releases.get(deviceId)?.();
+      this.releases.delete(deviceId);
     }
   }
 

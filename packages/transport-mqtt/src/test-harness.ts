@@ -5,7 +5,7 @@
  */
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { vi, expect } from 'vitest';
-import { type Broadcast, createMemoryBroadcast, LiveChannel } from '@rivulet/broadcast';
+import { type Broadcast, createMemoryBroadcast, DeviceChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
   type AttributesEvent,
@@ -143,7 +143,7 @@ export async function startTransport(
         scope: AttributeScope.SHARED_SCOPE,
         values: Object.entries(values).map(([key, value]) => ({ key, value, lastUpdateTs: Date.now() })),
       };
-      broadcast.publish(LiveChannel.ATTRIBUTES, ev);
+      broadcast.sendToDevice(DeviceChannel.SHARED_ATTRIBUTES, deviceId, ev);
     },
   };
 }

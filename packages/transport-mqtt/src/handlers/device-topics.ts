@@ -1,4 +1,4 @@
-import { RpcChannel } from '@rivulet/broadcast';
+import { respondToCaller } from '@rivulet/broadcast';
 import {
   BadRequestError,
   MsgType,
@@ -88,7 +88,7 @@ export function rpcResponse(ctx: TransportContext, session: Session, text: strin
   clearTimeout(pending.timer);
   ctx.counters.rpcReplied++;
   const response: ToDeviceRpcResponse = { requestId: pending.requestId, deviceId: pending.deviceId, delivered: true, response: replyBody(text) };
-  ctx.broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, response);
+  respondToCaller(ctx.broadcast, pending.replyTo, response);
   return undefined;
 }
 

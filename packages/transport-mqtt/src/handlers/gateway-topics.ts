@@ -1,4 +1,4 @@
-import { RpcChannel } from '@rivulet/broadcast';
+import { respondToCaller } from '@rivulet/broadcast';
 import {
   BadRequestError,
   MsgType,
@@ -183,6 +183,6 @@ export function gatewayRpc(ctx: TransportContext, session: Session, text: string
   ctx.counters.rpcReplied++;
   const data = json.data === undefined ? null : typeof json.data === 'string' ? replyBody(json.data) : json.data;
   const response: ToDeviceRpcResponse = { requestId: pending.requestId, deviceId: pending.deviceId, delivered: true, response: data };
-  ctx.broadcast.publish(RpcChannel.TO_DEVICE_RESPONSE, response);
+  respondToCaller(ctx.broadcast, pending.replyTo, response);
   return undefined;
 }
