@@ -10,8 +10,9 @@
  *
  * Options: --quick, --duration S (max-rate phase), --half-duration S, --warmup S, --runs N,
  *          --clients N (100), --inflight N (10), --idle N (idle connections: 10,000, 1,000 with --quick; 0 skips),
- *          --only rivulet,pg,aedes,nodered,idle, --configs postgres,embedded (Rivulet's storage; --quick:
- *          postgres only), --latency-rate N (msg/s of the latency runs instead of half the maximum), --profile DIR (Rivulet under --cpu-prof, plus where it allocates), --json FILE,
+ *          --only rivulet,pg,aedes,nodered,idle, --configs postgres,embedded,kafka1,kafka2 (Rivulet's storage and
+ *          queue: PostgreSQL or embedded PGlite with the memory queue; Kafka with one or two rule-engine workers,
+ *          see kafka-configs.ts; --quick: no embedded), --latency-rate N (msg/s of the latency runs instead of half the maximum), --profile DIR (Rivulet under --cpu-prof, plus where it allocates), --json FILE,
  *          --fresh-wal (measure on the new cluster's WAL as it is, without filling its segment pool first: see wal-pool.ts)
  */
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { freePort, startPostgres, type PostgresServer } from '@rivulet/testing';
+import { freePort, startKafka, startPostgres, type PostgresServer } from '@rivulet/testing';
 import { createRestClient, provisionDevices, writeTokens, type SimDevice } from '../devices';
 import { atExit, canConnect, startChild, sleep, type Child } from './children';
 import { ensureMosquitto, ensureNodeRed, NODE_RED_TOPIC, startMosquitto, startNodeRed } from './peers';
@@ -30,6 +31,7 @@ import { fillWalPool, type WalPoolResult } from './wal-pool';
 import { countRows, installProbeTrigger, startProbe, waitForRows } from './probe';
 import { parentPid, peakRssBytes, rssBytes, watchTree } from './proc';
 import { summarizeProfile } from './profile-summary';
+import { KAFKA_CONFIGS, KAFKA_WORKERS, kafkaEnv, waitReady, type KafkaConfig } from './kafka-configs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const ADMIN = { username: 'tenant@rivulet.local', password: 'bench-secret-1' };
@@ -81,7 +83,7 @@ const STABLE_MS = quick ? 1_500 : 3_000;
 /** The start of a measured phase left out of its latency figures (the load jumping from zero to its rate). */
 const RAMP_MS = 1_000;
 const PROFILE_DIR = a.profile ? resolve(a.profile) : undefined;
-const CONFIGS = (a.configs ?? (quick || a.profile ? 'postgres' : 'postgres,embedded')).split(',').map((c) => c.trim());
+const CONFIGS = (a.configs ?? (a.profile ? 'postgres' : quick ? 'postgres,kafka1,kafka2' : 'postgres,embedded,kafka1,kafka2')).split(',').map((c) => c.trim());
 const only = new Set((a.only ?? (PROFILE_DIR ? 'rivulet' : 'rivulet,pg,aedes,nodered,idle')).split(',').map((s) => s.trim()));
 
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
@@ -468,14 +470,22 @@ async function measureIdle(o: { system: string; serverPid: number; inspector: st
 
 // ---------------------------------------------------------------------------------------------
 
-async function startRivulet(o: { pgUrl: string | undefined; profileDir: string | undefined; inspect: boolean; workDir: string }): Promise<{ child: Child; url: string; mqttPort: number; mqtt: boolean; inspector?: string }> {
+async function startRivulet(o: {
+  pgUrl: string | undefined;
+  profileDir: string | undefined;
+  inspect: boolean;
+  workDir: string;
+  /** Extra environment (the Kafka configurations: queue, brokers, topic prefix, roles). */
+  env?: Record<string, string>;
+  name?: string;
+}): Promise<{ child: Child; url: string; mqttPort: number; mqtt: boolean; inspector?: string }> {
   const { pgUrl, profileDir, inspect } = o;
   const httpPort = await freePort();
   const mqttPort = await freePort();
   const coapPort = await freePort();
   const dataDir = mkdtempSync(join(o.workDir, 'rivulet-data-'));
   const child = startChild(
-    'rivulet',
+    o.name ?? 'rivulet',
     process.execPath,
     [
       ...serverNodeFlags(),
@@ -502,6 +512,7 @@ async function startRivulet(o: { pgUrl: string | undefined; profileDir: string |
         // The benchmark creates 10,000 idle devices through REST before measuring the device path.
         RIVULET_API_RATE_LIMIT: '0',
         RIVULET_LOG_LEVEL: 'warn',
+        ...o.env,
       },
     },
   );
@@ -512,20 +523,23 @@ async function startRivulet(o: { pgUrl: string | undefined; profileDir: string |
       if (m) gcPauses.push({ kind: m[1]!, ms: Number(m[2]), at: performance.now() });
     });
   }
-  await child.waitFor(/Rivulet is listening on/, 120_000);
-  const mqtt = await canConnect(mqttPort);
+  await waitReady(child, `http://127.0.0.1:${httpPort}`);
+  const mqtt = (o.env?.RIVULET_ROLES ?? 'transport').includes('transport') && (await canConnect(mqttPort));
   return { child, url: `http://127.0.0.1:${httpPort}`, mqttPort, mqtt, ...(inspect ? { inspector: await inspectorUrl(child) } : {}) };
 }
 
 type StartedRivulet = Awaited<ReturnType<typeof startRivulet>>;
 
-function rivuletSystem(o: { config: 'postgres' | 'embedded'; riv: StartedRivulet; jwt: string; probe: SimDevice & { id: string }; store: RowSource; watch: Watched[] }): EndToEnd {
+function rivuletSystem(o: { config: 'postgres' | 'embedded' | KafkaConfig; riv: StartedRivulet; jwt: string; probe: SimDevice & { id: string }; store: RowSource; watch: Watched[] }): EndToEnd {
   const { riv } = o;
   const mqttUrl = `mqtt://127.0.0.1:${riv.mqttPort}`;
   const transport = riv.mqtt ? 'mqtt' : 'http';
   return {
     key: `rivulet-${o.config}-${transport}`,
-    label: `Rivulet (${riv.mqtt ? 'MQTT QoS 1' : 'HTTP'} -> default root chain -> ${o.config === 'postgres' ? 'PostgreSQL' : 'embedded PGlite'})`,
+    label:
+      o.config === 'postgres' || o.config === 'embedded'
+        ? `Rivulet (${riv.mqtt ? 'MQTT QoS 1' : 'HTTP'} -> default root chain -> ${o.config === 'postgres' ? 'PostgreSQL' : 'embedded PGlite'})`
+        : `Rivulet (${riv.mqtt ? 'MQTT QoS 1' : 'HTTP'} -> Kafka -> ${KAFKA_WORKERS[o.config]} rule-engine worker${KAFKA_WORKERS[o.config] > 1 ? 's' : ''} -> PostgreSQL)`,
     protocol: transport,
     url: riv.mqtt ? mqttUrl : riv.url,
     probe: {
@@ -543,7 +557,7 @@ function rivuletSystem(o: { config: 'postgres' | 'embedded'; riv: StartedRivulet
 }
 
 async function stopRivulet(riv: StartedRivulet, profileDir: string | undefined): Promise<void> {
-  log(`stopping Rivulet (peak RSS over its whole run ${MB(peakRssBytes(riv.child.pid)).toFixed(0)} MB)`);
+  log(`stopping ${riv.child.name} (peak RSS over its whole run ${MB(peakRssBytes(riv.child.pid)).toFixed(0)} MB)`);
   await riv.child.stop(60_000);
   if (profileDir) {
     const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profileDir, f));
@@ -657,6 +671,31 @@ async function main(): Promise<void> {
       contenders.push(endToEnd(rivuletSystem({ config: 'embedded', riv: e, jwt: embRest.jwt!, probe: embProbe!, store: restRowSource(e.url, embRest.jwt!, embLoad), watch: [] }), embTokens));
     }
 
+    // Rivulet on Kafka (a real broker started here), same database and devices, one and two rule-engine workers.
+    const kafkaConfigs = only.has('rivulet') ? KAFKA_CONFIGS.filter((c) => CONFIGS.includes(c)) : [];
+    const kafkaDeployments: StartedRivulet[] = [];
+    if (kafkaConfigs.length) {
+      log('starting Kafka (one KRaft node)');
+      const kafka = await startKafka();
+      cleanups.push(() => kafka.stop());
+      for (const config of kafkaConfigs) {
+        log(`starting Rivulet on Kafka (${config}: ${KAFKA_WORKERS[config]} rule-engine worker(s))`);
+        const k = await startRivulet({ pgUrl, profileDir: undefined, inspect: false, workDir: work, name: `rivulet-${config}`, env: kafkaEnv({ config, brokers: kafka.brokers, nodeId: `bench-${config}-0` }) });
+        cleanups.unshift(() => k.child.stop(60_000));
+        kafkaDeployments.push(k);
+        const watch: Watched[] = [{ name: 'postgres', pid: postmasterPid, multiProcess: true }, ...(kafka.pid ? [{ name: 'kafka', pid: kafka.pid }] : [])];
+        for (let w = 1; w < KAFKA_WORKERS[config]; w++) {
+          const worker = await startRivulet({ pgUrl, profileDir: undefined, inspect: false, workDir: work, name: `rivulet-${config}-worker${w}`, env: kafkaEnv({ config, brokers: kafka.brokers, roles: 'rule-engine', nodeId: `bench-${config}-${w}` }) });
+          cleanups.unshift(() => worker.child.stop(60_000));
+          kafkaDeployments.push(worker);
+          watch.push({ name: `worker${w}`, pid: worker.child.pid });
+        }
+        const kRest = createRestClient({ baseUrl: k.url });
+        await kRest.login(ADMIN.username, ADMIN.password);
+        contenders.push(endToEnd(rivuletSystem({ config, riv: k, jwt: kRest.jwt!, probe, store: pgRowSource(db, pgUrl, probe.id), watch }), loadTokens));
+      }
+    }
+
     // The storage ceiling: the same rows straight into the same table.
     if (only.has('pg')) {
       const ceiling = { rowsPerS: [] as number[], statementP99Ms: [] as number[] };
@@ -753,6 +792,7 @@ async function main(): Promise<void> {
 
     await stopRivulet(riv, profileDir);
     if (emb) await stopRivulet(emb, undefined);
+    for (const k of kafkaDeployments) await stopRivulet(k, undefined);
     report({ started, pgSettings, walPool: await walPool });
   } finally {
     for (const c of cleanups) {
