@@ -19,6 +19,8 @@ export interface KafkaBroker {
   /** Bootstrap address, `127.0.0.1:PORT`. */
   readonly brokers: string;
   readonly port: number;
+  /** Pid of the wrapper shell whose child is the broker's JVM (watch its process tree for CPU and memory). */
+  readonly pid: number;
   /** The broker's log directory (server.log), for diagnosis. */
   readonly dir: string;
   /** SIGTERM (clean shutdown), SIGKILL after 15 s; removes the data dir. Idempotent. */
@@ -117,6 +119,7 @@ async function attempt(options: StartKafkaOptions): Promise<KafkaBroker> {
   return {
     brokers: `127.0.0.1:${port}`,
     port,
+    pid: child.pid!,
     dir,
     stop: async () => {
       process.removeListener('exit', onExit);

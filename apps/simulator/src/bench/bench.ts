@@ -683,7 +683,7 @@ async function main(): Promise<void> {
         const k = await startRivulet({ pgUrl, profileDir: undefined, inspect: false, workDir: work, name: `rivulet-${config}`, env: kafkaEnv({ config, brokers: kafka.brokers, nodeId: `bench-${config}-0` }) });
         cleanups.unshift(() => k.child.stop(60_000));
         kafkaDeployments.push(k);
-        const watch: Watched[] = [{ name: 'postgres', pid: postmasterPid, multiProcess: true }, ...(kafka.pid ? [{ name: 'kafka', pid: kafka.pid }] : [])];
+        const watch: Watched[] = [{ name: 'postgres', pid: postmasterPid, multiProcess: true }, { name: 'kafka', pid: kafka.pid, multiProcess: true }];
         for (let w = 1; w < KAFKA_WORKERS[config]; w++) {
           const worker = await startRivulet({ pgUrl, profileDir: undefined, inspect: false, workDir: work, name: `rivulet-${config}-worker${w}`, env: kafkaEnv({ config, brokers: kafka.brokers, roles: 'rule-engine', nodeId: `bench-${config}-${w}` }) });
           cleanups.unshift(() => worker.child.stop(60_000));
