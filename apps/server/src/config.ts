@@ -156,6 +156,13 @@ export const ConfigSchema = z
     RIVULET_OUTBOUND_ALLOW: outboundList.describe(
       'Comma-separated CIDRs (10.1.0.0/16), addresses and host names (api.example.com, *.example.com) rule nodes may call even inside the ranges denied by default (loopback, private, link-local, CGNAT, multicast); see docs/operations.md.',
     ),
+    RIVULET_RULE_KAFKA_MAX_PRODUCERS: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(16)
+      .describe('Kafka producers the Kafka rule node may open, all tenants together (one per tenant and bootstrapServers/acks/retries, shared by its nodes). 0: this deployment offers no Kafka node, and a chain with one is refused when saved or loaded.'),
+    RIVULET_RULE_KAFKA_MAX_PRODUCERS_PER_TENANT: positiveInt(4).describe('Kafka producers one tenant\'s Kafka rule nodes may open; a chain that would open more fails to load with a clear error.'),
     RIVULET_OUTBOUND_DENY: outboundList.describe('Comma-separated CIDRs, addresses and host names rule nodes may not call, on top of the ranges denied by default. The most specific entry of the two lists wins.'),
     RIVULET_CORS_ORIGINS: z
       .string()

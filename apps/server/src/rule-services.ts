@@ -2,7 +2,7 @@ import type { Broadcast } from '@rivulet/broadcast';
 import type { Logger, TenantLimitsSource } from '@rivulet/core';
 import { createNodeRegistry, createTenantServices, type BatchedDebugSink, type NodeRegistry, type RuleNodeServices } from '@rivulet/rule-engine';
 import { builtinNodes } from '@rivulet/rule-nodes';
-import { createOutbound } from '@rivulet/outbound';
+import { createKafkaService, createOutbound } from '@rivulet/outbound';
 import type { Storage } from '@rivulet/storage';
 import type { Config } from './config';
 import { createRuleRpcService } from './rule-rpc';
@@ -14,7 +14,7 @@ export interface RuleServices {
   readonly servicesFor: ReturnType<typeof createTenantServices>;
   /** The rule engine's debug sink, once it exists (nodes of chains run elsewhere write none). */
   setDebugSink(sink: BatchedDebugSink | undefined): void;
-  /** Script sandbox, device cache, nested chains, outbound connections. */
+  /** Script sandbox, device cache, nested chains, outbound connections, Kafka producers. */
   close(): Promise<void>;
   /** Server-side RPC from rule nodes (after the queue and the rule engine stopped). */
   closeRpc(): void;
@@ -43,6 +43,12 @@ export function createRuleServices(o: { config: Config; storage: Storage; broadc
   });
   // REST API call and MQTT publish nodes: every connection checked against RIVULET_OUTBOUND_*.
   const outbound = createOutbound({ allow: config.RIVULET_OUTBOUND_ALLOW, deny: config.RIVULET_OUTBOUND_DENY, logger });
+  // The Kafka node's producers (its brokers under the same policy); none when the limit is 0, and then
+  // a chain with a Kafka node is refused on save and load. Topics rivulet.* and __* are refused.
+  const kafka =
+    config.RIVULET_RULE_KAFKA_MAX_PRODUCERS > 0
+      ? createKafkaService({ policy: outbound.policy, logger, maxProducers: config.RIVULET_RULE_KAFKA_MAX_PRODUCERS, maxProducersPerTenant: config.RIVULET_RULE_KAFKA_MAX_PRODUCERS_PER_TENANT })
+      : undefined;
   const nodeServices: RuleNodeServices = {
     ...nodeCapabilities.services,
     logger,
@@ -53,6 +59,7 @@ export function createRuleServices(o: { config: Config; storage: Storage; broadc
     // Create / clear alarm nodes: one active alarm per originator and type, enforced by storage.
     alarms: storage.alarms,
     outbound,
+    ...(kafka ? { kafka } : {}),
   };
   // Every chain, nested chain and test run runs on these bound to its tenant: another tenant's entities are refused.
   const servicesFor = createTenantServices({ base: nodeServices, ownership: nodeCapabilities.ownership, limits: o.tenantLimits });
@@ -65,6 +72,7 @@ export function createRuleServices(o: { config: Config; storage: Storage; broadc
     async close() {
       await nodeCapabilities.close();
       outbound.close();
+      await kafka?.close();
     },
     closeRpc: () => ruleRpc.close(),
   };

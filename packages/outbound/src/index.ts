@@ -3,5 +3,6 @@ export { createOutboundPolicy, parseOutboundEntry, DEFAULT_DENIED, type Outbound
 export { connectChecked, type CheckedConnectOptions } from './connect';
 export { checkedHttp, createCheckedAgents, type CheckedAgents } from './http';
 export { checkedMqtt } from './mqtt';
-export { checkedKafkaSocketFactory, guardKafkaProducer, parseBrokers } from './kafka';
+export { checkedKafkaSocketFactory, parseBrokers } from './kafka';
+export { createKafkaService, DEFAULT_RESERVED_TOPIC_PREFIXES, type KafkaServiceOptions } from './kafka-service';
 export { OutboundDeniedError } from '@rivulet/rule-engine';

@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import type { KafkaProducer } from '@rivulet/rule-engine';
 import { connectChecked } from './connect';
 import type { OutboundPolicy } from './policy';
 
@@ -27,31 +26,4 @@ export function parseBrokers(list: string | readonly string[]): Array<{ host: st
       const m = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(s.startsWith('[') || (s.match(/:/g) ?? []).length <= 1 ? s : `[${s}]`);
       return { host: m?.[1] ?? s, port: m?.[2] ? Number(m[2]) : 9092 };
     });
-}
-
-/**
- * A producer handed to rule nodes with its brokers checked against the policy: `verify()` checks
- * them (call it when a chain loads; it rejects with OutboundDeniedError), and send() checks them
- * before the first record and again after a failed check, so a denied broker never gets a record.
- */
-export function guardKafkaProducer(options: { policy: OutboundPolicy; producer: KafkaProducer; brokers: string | readonly string[] }): KafkaProducer & { verify(): Promise<void> } {
-  const brokers = parseBrokers(options.brokers);
-  let verified: Promise<void> | undefined;
-  const verify = () => {
-    verified ??= Promise.all(brokers.map((b) => options.policy.resolve(b.host))).then(
-      () => undefined,
-      (e: unknown) => {
-        verified = undefined;
-        throw e;
-      },
-    );
-    return verified;
-  };
-  return {
-    verify,
-    async send(record) {
-      await verify();
-      return options.producer.send(record);
-    },
-  };
 }

@@ -169,8 +169,9 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
       p = self;
       chains.set(tenantId, p);
       // A failed load is not cached: the next message tries again (the error reaches its outcome).
-      p.catch(() => {
+      p.catch((e: unknown) => {
         if (chains.get(tenantId) === p) chains.delete(tenantId);
+        logger.error({ tenantId, err: errorMessage(e) }, 'root rule chain refused');
       });
     }
     return p;

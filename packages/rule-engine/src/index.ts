@@ -44,6 +44,7 @@ export { createRuleChainService, describeNodeTypes, type NodeTypeDescription, ty
 export { createRuleChainResolver, type ChainResolver, type RuleChainResolverOptions } from './chain-resolver';
 export {
   bindServicesToTenant,
+  checkChainCapabilities,
   checkChainEntities,
   checkChainForTenant,
   checkChainLimits,

@@ -1,6 +1,6 @@
 import { ErrorCode, RivuletError, overLimit, type TenantLimits, type TenantLimitsSource } from '@rivulet/core';
 import { InvalidRuleChainError, type ValidatedChain } from './chain';
-import type { AlarmService, DeviceLookup, EntityOwnership, RuleChainResolver, RuleNodeServices, RuleRpcService, TenantScope, TenantServices } from './types';
+import type { AlarmService, DeviceLookup, EntityOwnership, KafkaService, NodeCapability, RuleChainResolver, RuleNodeServices, RuleRpcService, TenantScope, TenantServices } from './types';
 
 /**
  * A rule node reached an entity of another tenant (or one that does not exist). Thrown by the
@@ -101,6 +101,8 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope,
     sendToDevice: (request) => guardedId(request.deviceId, async () => (checkTenant(request.tenantId), base.rpc!.sendToDevice(request))),
     replyToDevice: (reply) => guardedId(reply.deviceId, async () => base.rpc!.replyToDevice(reply)),
   };
+  // Producers are the tenant's own (never shared with another tenant's nodes, counted against its bound).
+  const kafka: KafkaService | undefined = base.kafka && { producer: (o) => base.kafka!.producer({ ...o, tenantId }) };
   return {
     ...base,
     timeseries: {
@@ -117,6 +119,7 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope,
     ...(devices ? { devices } : {}),
     ...(ruleChains ? { ruleChains } : {}),
     ...(rpc ? { rpc } : {}),
+    ...(kafka ? { kafka } : {}),
     ...(limits ? { limits: () => limits.forTenant(tenantId) } : {}),
     tenant: scope,
   };
@@ -166,11 +169,38 @@ export function checkChainLimits(chain: ValidatedChain, limits: TenantLimits): v
   }
 }
 
-/** What a chain must pass for its tenant, on save and on load: its limits, then the entities it names. */
+/** What a chain must pass for its tenant, on save and on load: the capabilities its nodes need, its limits, then the entities it names. */
 export async function checkChainForTenant(chain: ValidatedChain, services: RuleNodeServices): Promise<void> {
+  checkChainCapabilities(chain, services);
   const limits = services.limits?.();
   if (limits) checkChainLimits(chain, limits);
   await checkChainEntities(chain, services);
+}
+
+const CAPABILITY_NAMES: Record<NodeCapability, string> = {
+  alarms: 'alarm storage',
+  devices: 'device lookups',
+  ruleChains: 'nested rule chains',
+  kafka: 'Kafka producers',
+  rpc: 'device RPC',
+  outbound: 'outbound calls',
+};
+
+/**
+ * Refuses a chain with a node that needs a capability these services lack (the Kafka node on a
+ * deployment without Kafka producers): the error names the node and the capability, when the chain
+ * is saved or loaded, instead of each message failing.
+ */
+export function checkChainCapabilities(chain: ValidatedChain, services: RuleNodeServices): void {
+  for (const n of chain.nodes) {
+    for (const cap of n.def.requires ?? []) {
+      if (services[cap] !== undefined && services[cap] !== null) continue;
+      throw new InvalidRuleChainError(
+        `Node ${n.index} "${n.name || n.def.name}" (${n.def.name}) needs ${CAPABILITY_NAMES[cap]}, which this deployment does not provide ('${cap}' capability)`,
+        { nodeIndex: n.index, nodeName: n.name, field: 'type', capability: cap },
+      );
+    }
+  }
 }
 
 /**

@@ -20,7 +20,7 @@ import { compileRuleChain, validateRuleChain, type CompiledChain, type NodeTrace
 import { createRecordingOutbound, type RecordedHttpCall, type RecordedMqttPublish } from './recording-outbound';
 import type { NodeRegistry } from './registry';
 import { bindServicesToTenant, checkChainForTenant } from './tenant-services';
-import type { EntityOwnership, AlarmService, KafkaProducer, RuleAlarm, RuleChainResolver, RuleNodeServices, RuleRpcService } from './types';
+import type { EntityOwnership, AlarmService, KafkaService, RuleAlarm, RuleChainResolver, RuleNodeServices, RuleRpcService } from './types';
 
 /** A write (or other side effect) a node asked for during a test run: recorded, never carried out. */
 export type RecordedWrite =
@@ -76,7 +76,7 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
   const boundHistory = real.timeseries.findHistory?.bind(real.timeseries);
   const realHistory = boundHistory && ((id: string, q: Parameters<typeof boundHistory>[1]) => (id === local ? Promise.resolve({}) : boundHistory(id, q)));
   const realAlarms = real.alarms;
-  const realKafka = real.kafkaProducer;
+  const realKafka = real.kafka;
 
   const alarms: AlarmService | undefined = realAlarms && {
     async findActive(tenantId, originatorId, type) {
@@ -120,10 +120,14 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
     },
   };
 
-  const kafkaProducer: KafkaProducer | undefined = realKafka && {
-    async send(record) {
-      writes.push({ kind: 'kafka', record: { ...record } });
-    },
+  // Records kept, never sent: no producer is made (nor counted against the deployment's bound).
+  const kafka: KafkaService | undefined = realKafka && {
+    producer: () => ({
+      async send(record) {
+        const headers = record.headers && Object.fromEntries(Object.entries(record.headers).map(([k, v]) => [k, typeof v === 'string' ? v : new TextDecoder().decode(v)]));
+        writes.push({ kind: 'kafka', record: { topic: record.topic, key: record.key, value: record.value, ...(headers ? { headers } : {}) } });
+      },
+    }),
   };
 
   const services: RuleNodeServices = {
@@ -168,7 +172,7 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
       },
     },
     ...(alarms ? { alarms } : {}),
-    ...(kafkaProducer ? { kafkaProducer } : {}),
+    ...(kafka ? { kafka } : {}),
     ...(rpc ? { rpc } : {}),
     // Always the recording one, whether or not the real services call out: nothing leaves the process.
     outbound: createRecordingOutbound((call) => writes.push(call), real.outbound),

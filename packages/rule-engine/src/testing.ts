@@ -1,7 +1,7 @@
 import { silentLogger, type AttributeKv, type AttributeWrite, type Msg, type TsKv, type TsPoint } from '@rivulet/core';
 import { newRuleAlarm } from './alarm';
 import type { OutboundService } from './outbound';
-import type { DeviceInfo, KafkaProducer, NodeContext, Route, RuleAlarm, RuleNodeServices } from './types';
+import type { DeviceInfo, KafkaRecord, NodeContext, Route, RuleAlarm, RuleNodeServices } from './types';
 
 /**
  * Services for node unit tests (the STYLE's "fake context"): they record what a node wrote and
@@ -13,7 +13,7 @@ export interface RecordingServices extends RuleNodeServices {
   /** Every alarm created, in creation order (updated and cleared in place). */
   readonly alarmList: RuleAlarm[];
   /** What the Kafka producer was asked to send (only with the `kafka` option). */
-  readonly kafkaRecords: Array<Parameters<KafkaProducer['send']>[0]>;
+  readonly kafkaRecords: KafkaRecord[];
   failNext(kind: FailKind, error: Error): void;
   /** A device the `devices` capability answers for (any tenant). */
   addDevice(device: Partial<DeviceInfo> & { id: string }): DeviceInfo;
@@ -89,11 +89,13 @@ export function createRecordingServices(options: { now?: number | (() => number)
     ...(options.outbound ? { outbound: options.outbound } : {}),
     ...(options.kafka
       ? {
-          kafkaProducer: {
-            async send(record) {
-              kafkaRecords.push(record);
-              return { partition: 0, offset: String(kafkaRecords.length - 1) };
-            },
+          kafka: {
+            producer: () => ({
+              async send(record: KafkaRecord) {
+                kafkaRecords.push(record);
+                return { partition: 0, offset: String(kafkaRecords.length - 1) };
+              },
+            }),
           },
         }
       : {}),

@@ -57,16 +57,17 @@ export interface RuleNodeServices {
   };
   /** Current time; injectable for tests. */
   now(): number;
-  // Optional capabilities: a node that needs one that is absent fails its message with a clear
-  // error (requireCapability), so a process can run without, e.g., Kafka.
+  // Optional capabilities (NodeCapability): a node declares the ones it needs (`requires`), and a
+  // chain with a node whose capability the deployment lacks is refused when it is saved or loaded
+  // (checkChainCapabilities), so a process can run without, e.g., Kafka.
   /** Alarms (create / clear alarm nodes). */
   readonly alarms?: AlarmService;
   /** Device lookups by id (originator fields, device type switch). */
   readonly devices?: DeviceLookup;
   /** Other rule chains of a tenant, compiled (the rule chain node). */
   readonly ruleChains?: RuleChainResolver;
-  /** Producer for the Kafka node; absent until Kafka is configured. */
-  readonly kafkaProducer?: KafkaProducer;
+  /** Kafka producers for the Kafka node (@rivulet/outbound's createKafkaService); absent when the deployment offers none. */
+  readonly kafka?: KafkaService;
   /** Script sandbox for script nodes; absent: the rule-nodes package's shared default. */
   readonly scripts?: ScriptRunner;
   /** RPC with devices (the RPC call request / reply nodes); the server backs it with the broadcast. */
@@ -186,10 +187,44 @@ export interface RuleChainResolver {
   get(tenantId: string, chainId: string): Promise<RunnableChain | null>;
 }
 
+/** The optional services of RuleNodeServices a node may need (`requires`). */
+export type NodeCapability = 'alarms' | 'devices' | 'ruleChains' | 'kafka' | 'rpc' | 'outbound';
+
+export interface KafkaRecord {
+  topic: string;
+  key: string | null;
+  value: string;
+  /** Header values as bytes (the node encodes them in its configured charset) or UTF-8 text. */
+  headers?: Record<string, string | Uint8Array>;
+}
+
 export interface KafkaProducer {
-  send(record: { topic: string; key: string | null; value: string; headers?: Record<string, string> }): Promise<{ partition?: number; offset?: string } | void>;
-  /** Checks the producer's brokers against the outbound policy (@rivulet/outbound's guardKafkaProducer); the Kafka node calls it when its chain loads. */
+  send(record: KafkaRecord): Promise<{ partition?: number; offset?: string } | void>;
+  /** Checks the producer's brokers against the outbound policy; the Kafka node calls it when its chain loads. */
   verify?(): Promise<void>;
+  /** The node is done with it (its chain was replaced or stopped): the last release disconnects. */
+  release?(): Promise<void>;
+}
+
+/** What a Kafka node asks for: ThingsBoard's TbKafkaNode settings that shape the producer. */
+export interface KafkaProducerOptions {
+  /** "host:port,host:port". */
+  bootstrapServers: string;
+  /** -1 (all in-sync replicas), 0 or 1. */
+  acks: -1 | 0 | 1;
+  /** Retries of a failed send inside the producer. */
+  retries: number;
+  /** Set by the tenant-bound services (bindServicesToTenant): producers are never shared across tenants. */
+  tenantId?: string;
+}
+
+/**
+ * Kafka producers for rule nodes: one per tenant and settings, shared by that tenant's nodes naming
+ * the same brokers, their connections checked against the outbound policy, their number bounded.
+ */
+export interface KafkaService {
+  /** Throws (when the node is created, so the chain's load fails) once the deployment's bound of producers is reached. */
+  producer(options: KafkaProducerOptions): KafkaProducer;
 }
 
 /** A script function compiled once in the sandbox, called per message with JSON in and out. */
@@ -294,6 +329,11 @@ export interface RuleNodeDefinition<S extends z.ZodType = z.ZodType> {
    * on save and on load when a node answers one.
    */
   checkLimits?(config: z.output<S>, limits: TenantLimits): { field: string; message: string } | undefined;
+  /**
+   * Optional services the node cannot work without: a chain with this node is refused on save and
+   * on load when the deployment lacks one (checkChainCapabilities), instead of failing every message.
+   */
+  readonly requires?: readonly NodeCapability[];
   /** Called once per node when a chain is loaded: compile scripts here, not per message. */
   create(config: z.output<S>, services: RuleNodeServices): RuleNode;
 }

@@ -27,6 +27,7 @@ export const clearAlarmNode = defineNode({
   }),
   configVersion: 0,
   relations: [CLEARED, Relation.FALSE, Relation.FAILURE],
+  requires: ['alarms'],
   create(config, services) {
     const script = alarmScript(config, services);
     return {

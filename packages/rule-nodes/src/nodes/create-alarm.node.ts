@@ -59,6 +59,7 @@ export const createAlarmNode = defineNode({
   }).refine((c) => c.dynamicSeverity || c.useMessageAlarmData || isSeverity(c.severity), { message: 'must be CRITICAL, MAJOR, MINOR, WARNING or INDETERMINATE', path: ['severity'] }),
   configVersion: 0,
   relations: [CREATED, UPDATED, Relation.FALSE, Relation.FAILURE],
+  requires: ['alarms'],
   create(config, services) {
     const script = alarmScript(config, services);
     const buildScript = !config.useMessageAlarmData || config.overwriteAlarmDetails ? script : undefined;

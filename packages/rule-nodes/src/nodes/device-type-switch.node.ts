@@ -13,6 +13,7 @@ export const deviceTypeSwitchNode = defineNode({
   configVersion: 0,
   relations: [Relation.FAILURE],
   relationsDynamic: true,
+  requires: ['devices'],
   create(_config, services) {
     return {
       async process(msg) {

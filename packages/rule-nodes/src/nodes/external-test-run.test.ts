@@ -81,16 +81,15 @@ describe('external nodes in a test run', () => {
     expect(brokerConnections).toBe(0);
   });
 
-  it('a test run without an outbound capability in the real services still records (never falls back to a client of its own)', async () => {
-    const r = await testRunChain({
+  it('a test run on services without the outbound capability is refused like a save, and nothing is called', async () => {
+    const r = testRunChain({
       chain: chain([{ type: 'rivulet.external.restApiCall', configuration: { restEndpointUrlPattern: `http://127.0.0.1:${listener.port}/`, requestMethod: 'GET' } }], []),
       msg: { type: 'POST_TELEMETRY_REQUEST', data: {} },
       tenantId: 't1',
       registry,
       services: createRecordingServices(),
     });
-    expect(r.ok).toBe(true);
-    expect(r.writes).toEqual([{ kind: 'http', method: 'GET', url: `http://127.0.0.1:${listener.port}/`, headers: { 'Content-Type': 'application/json' }, body: null, policy: 'no outbound capability on this server: the call would fail' }]);
+    await expect(r).rejects.toThrow(/Node 0 "n0" \(REST API call\) needs outbound calls, which this deployment does not provide \('outbound' capability\)/);
     expect(listener.connections()).toBe(0);
   });
 });

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { silentLogger } from '@rivulet/core';
-import { createOutbound, createOutboundPolicy, guardKafkaProducer } from '@rivulet/outbound';
+import { createKafkaService, createOutbound, createOutboundPolicy } from '@rivulet/outbound';
 import type { RuleNodeDefinition, RuleNodeServices } from '@rivulet/rule-engine';
 import { createRecordingServices } from '@rivulet/rule-engine/testing';
 import { Aedes, type AedesPublishPacket } from 'aedes';
@@ -170,29 +170,39 @@ describe('MQTT publish (to a local aedes broker)', () => {
 });
 
 describe('Kafka publish', () => {
-  it('a producer whose brokers the outbound policy denies is checked when the chain loads; no record reaches it', async () => {
-    // A recording stand-in for the producer (no Kafka client is wired in this build), guarded as the
-    // server must guard a real one.
-    const sent: unknown[] = [];
+  it('brokers the outbound policy denies are checked when the chain loads; no record is sent', async () => {
+    // The real service (kafkajs) with the default policy, which denies loopback: nothing connects.
+    const kafka = createKafkaService({ policy: createOutboundPolicy(), logger: silentLogger });
     const warnings: string[] = [];
-    const producer = guardKafkaProducer({ policy: createOutboundPolicy(), producer: { send: async (r) => void sent.push(r) }, brokers: '127.0.0.1:9092' });
-    const s = { ...createRecordingServices(), kafkaProducer: producer, logger: { ...silentLogger, warn: (_f: unknown, m: string) => void warnings.push(m) } as typeof silentLogger };
-    const node = kafkaPublishNode.create(kafkaPublishNode.configSchema.parse({}), s);
+    const s = { ...createRecordingServices(), kafka, logger: { ...silentLogger, warn: (_f: unknown, m: string) => void warnings.push(m) } as typeof silentLogger };
+    const node = kafkaPublishNode.create(kafkaPublishNode.configSchema.parse({ bootstrapServers: '127.0.0.1:9092' }), s);
     await vi.waitFor(() => expect(warnings).toEqual(['Kafka brokers denied by the outbound policy']));
     await expect(run(node, telemetry({ t: 1 }))).rejects.toThrow(/^outbound call to 127\.0\.0\.1 denied by RIVULET_OUTBOUND_\* policy/);
     await expect(run(node, telemetry({ t: 2 }))).rejects.toThrow(/denied by RIVULET_OUTBOUND_\* policy/);
-    expect(sent).toEqual([]);
+    expect(kafka.stats().producers).toBe(1);
+    await node.destroy?.();
+    expect(kafka.stats().producers).toBe(0);
   });
 
-  it('without a producer the message fails with "Kafka is not configured"', async () => {
-    await expect(run(build(kafkaPublishNode, {}), telemetry({}))).rejects.toThrow(/Kafka is not configured/);
+  it('without the kafka capability the node cannot be created (a chain with it is refused on save and load)', () => {
+    expect(() => build(kafkaPublishNode, {})).toThrow(/needs the 'kafka' service/);
   });
-  it('sends topic, key, value and metadata headers through the producer', async () => {
+
+  it('refuses unknown acks and header charsets when it is created', () => {
     const s = createRecordingServices({ kafka: true });
-    const node = build(kafkaPublishNode, { topicPattern: 'tb.${deviceType}', keyPattern: '${deviceName}', addMetadataKeyValuesAsKafkaHeaders: true }, s);
-    const [r] = await run(node, telemetry({ t: 1 }, { deviceType: 'pump', deviceName: 'p1' }));
+    expect(() => build(kafkaPublishNode, { acks: 'most' }, s)).toThrow(/acks must be -1 \(all\), 0 or 1/);
+    expect(() => build(kafkaPublishNode, { kafkaHeadersCharset: 'EBCDIC' }, s)).toThrow(/kafkaHeadersCharset EBCDIC is not supported/);
+  });
+
+  it('sends topic, key, value and the metadata as tb_msg_md_ headers in the configured charset', async () => {
+    const s = createRecordingServices({ kafka: true });
+    const node = build(kafkaPublishNode, { topicPattern: 'tb.${deviceType}', keyPattern: '${deviceName}', addMetadataKeyValuesAsKafkaHeaders: true, kafkaHeadersCharset: 'ISO-8859-1' }, s);
+    const [r] = await run(node, telemetry({ t: 1 }, { deviceType: 'pump', deviceName: 'pümp' }));
     expect(relationsOf([r!])).toEqual(['Success']);
     expect(r!.msg.metadata).toMatchObject({ topic: 'tb.pump', partition: '0', offset: '0' });
-    expect(s.kafkaRecords).toEqual([{ topic: 'tb.pump', key: 'p1', value: '{"t":1}', headers: { deviceType: 'pump', deviceName: 'p1' } }]);
+    expect(s.kafkaRecords).toEqual([
+      { topic: 'tb.pump', key: 'pümp', value: '{"t":1}', headers: { tb_msg_md_deviceType: Buffer.from('pump', 'latin1'), tb_msg_md_deviceName: Buffer.from('pümp', 'latin1') } },
+    ]);
+    expect([...(s.kafkaRecords[0]!.headers!.tb_msg_md_deviceName as Uint8Array)]).toEqual([0x70, 0xfc, 0x6d, 0x70]);
   });
 });

@@ -47,6 +47,7 @@ export const mqttPublishNode = defineNode({
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],
+  requires: ['outbound'],
   create(config, services) {
     const cred = config.credentials;
     if (cred && !['anonymous', 'basic', 'cert.PEM'].includes(cred.type)) throw new BadRequestError(`credentials.type ${cred.type} is not supported`);

@@ -32,6 +32,7 @@ export const originatorFieldsNode = defineNode({
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],
+  requires: ['devices'],
   create(config, services) {
     const mapping = Object.entries(config.dataMapping ?? config.fieldsMapping ?? { name: 'originatorName', type: 'originatorType' });
     return {

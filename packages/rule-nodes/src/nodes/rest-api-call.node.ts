@@ -64,6 +64,7 @@ export const restApiCallNode = defineNode({
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],
+  requires: ['outbound'],
   create(config, services) {
     const cred = config.credentials;
     if (cred && cred.type !== 'anonymous' && cred.type !== 'basic') {

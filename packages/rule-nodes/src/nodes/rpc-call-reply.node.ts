@@ -20,6 +20,7 @@ export const rpcCallReplyNode = defineNode({
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],
+  requires: ['rpc'],
   create(config, services) {
     return {
       process(msg) {

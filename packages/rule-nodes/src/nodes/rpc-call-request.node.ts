@@ -27,6 +27,7 @@ export const rpcCallRequestNode = defineNode({
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],
+  requires: ['rpc'],
   create(config, services) {
     return {
       async process(msg) {

@@ -30,6 +30,7 @@ export const ruleChainNode = defineNode({
   configVersion: 0,
   relations: [Relation.FAILURE],
   relationsDynamic: true,
+  requires: ['ruleChains'],
   create(config, services) {
     return {
       async process(msg) {
