@@ -8,3 +8,4 @@ export * from './fuzz';
 export * from './tenant-limits';
 export * from './kafka-broker';
 export { resolveKafka, kafkaCacheRoot, KAFKA_VERSION, type KafkaInstall } from './kafka-jars';
+export * from './rivulet-process';
