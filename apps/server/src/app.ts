@@ -132,7 +132,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   if (roles.has('rule-engine')) ruleEngine = await startRuleEngineRole({ config, storage, queue, broadcast, rules, tenantLimits, logger });
 
   // Liveness and readiness of this process (database answers, queue connected, roles started).
-  const readiness = createReadiness({ roles: [...roles], database: () => storage.tenantProfiles.getDefault(), queueConnected: () => messaging.connected() });
+  const readiness = createReadiness({ roles: [...roles], database: () => storage.tenantProfiles.getDefault(), queue: () => messaging.ping() });
   const auth = createCachedAuthenticator({ storage, broadcast });
   let transport: TransportRole | undefined;
   if (roles.has('transport')) {

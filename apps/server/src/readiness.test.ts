@@ -69,7 +69,7 @@ describe('readiness of a process without the API role (its own small listener)',
   const readiness = createReadiness({
     roles: ['rule-engine'],
     database: () => (dbUp ? Promise.resolve() : new Promise(() => {})),
-    queueConnected: () => queueUp,
+    queue: () => (queueUp ? Promise.resolve() : Promise.reject(new Error('broker gone'))),
   });
   beforeAll(async () => {
     server = createServer((req, res) => {

@@ -19,18 +19,18 @@ export interface Readiness {
   handle(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
-/** How long a database check may take before it counts as down; a probe never hangs on a stuck pool. */
+/** How long a database or queue check may take before it counts as down; a probe never hangs on a stuck pool or broker. */
 const DB_CHECK_TIMEOUT_MS = 2_000;
 
-export function createReadiness(o: { roles: ReadonlyArray<Role>; database: () => Promise<unknown>; queueConnected: () => boolean }): Readiness {
+export function createReadiness(o: { roles: ReadonlyArray<Role>; database: () => Promise<unknown>; queue: () => Promise<unknown> }): Readiness {
   let state: 'STARTING' | 'STARTED' | 'STOPPING' = 'STARTING';
-  async function databaseUp(): Promise<boolean> {
+  async function answers(check: () => Promise<unknown>): Promise<boolean> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const timeout = new Promise<never>((_, rej) => {
-        timer = setTimeout(() => rej(new Error('database check timed out')), DB_CHECK_TIMEOUT_MS);
+        timer = setTimeout(() => rej(new Error('check timed out')), DB_CHECK_TIMEOUT_MS);
       });
-      await Promise.race([o.database(), timeout]);
+      await Promise.race([check(), timeout]);
       return true;
     } catch {
       return false;
@@ -41,8 +41,9 @@ export function createReadiness(o: { roles: ReadonlyArray<Role>; database: () =>
   const readiness: Readiness = {
     ready: () => state === 'STARTED',
     async check() {
-      const database = (await databaseUp()) ? 'UP' : 'DOWN';
-      const queue = o.queueConnected() ? 'UP' : 'DOWN';
+      const [db, q] = await Promise.all([answers(o.database), answers(o.queue)]);
+      const database = db ? 'UP' : 'DOWN';
+      const queue = q ? 'UP' : 'DOWN';
       const ok = database === 'UP' && queue === 'UP' && state === 'STARTED';
       return { status: ok ? 'READY' : 'NOT_READY', roles: [...o.roles], checks: { database, queue, roles: state } };
     },

@@ -24,7 +24,7 @@ const { values: args } = parseArgs({
     'at-most-once': { type: 'boolean', default: false },
     devices: { type: 'string', default: '100' },
     points: { type: 'string', default: '50000' },
-    rate: { type: 'string', default: '2500' },
+    rate: { type: 'string', default: '1500' },
     workers: { type: 'string', default: '2' },
     'keep-logs': { type: 'boolean', default: false },
   },
