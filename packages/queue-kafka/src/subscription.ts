@@ -97,7 +97,7 @@ export async function startSubscription(d: SubscriptionDeps): Promise<Subscripti
   const gone = (p: EachBatchPayload): boolean => !p.isRunning() || p.isStale();
 
   /** Processes one slice to the end (handled or dead-lettered); false if it had to give up (stop). */
-  async function process(p: EachBatchPayload, recs: ConsumedRecord<unknown>[]): Promise<boolean> {
+  async function handleSlice(p: EachBatchPayload, recs: ConsumedRecord<unknown>[]): Promise<boolean> {
     if (recs.length === 0) return true;
     for (let attempt = 1; ; attempt++) {
       const batch = attempt === 1 ? recs : recs.map((r) => ({ ...r, deliveryCount: attempt }));
@@ -159,9 +159,9 @@ export async function startSubscription(d: SubscriptionDeps): Promise<Subscripti
       if (!(await writeDead(p, bad))) return;
       if (settings.commitMode === 'on-receipt') {
         await commit(p, last);
-        if (!(await process(p, recs))) return;
+        if (!(await handleSlice(p, recs))) return;
       } else {
-        if (!(await process(p, recs))) return;
+        if (!(await handleSlice(p, recs))) return;
         await commit(p, last);
       }
       i += slice.length;
