@@ -2,3 +2,4 @@ export { defineChannel, type Broadcast, type Channel, type EventOf } from './cha
 export { DeviceChannel, LiveChannel, RpcChannel, respondToCaller } from './channels';
 export { createMemoryBroadcast, type MemoryBroadcastOptions } from './memory-broadcast';
 export { createRpcCaller, type RpcCaller, type RpcCallerOptions } from './rpc-caller';
+export { LocalSubscribers, SessionHolds } from './local-hub';
