@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { createTestDatabase, freePort, spawnRivulet, waitRivuletReady, type RivuletProcess } from '@rivulet/testing';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ADMIN, SYSADMIN, api, createDevice, eventually, login, tempDir } from './test-helpers';
+
+/**
+ * Rivulet split into roles, each its own `npm start` process on the run's Kafka broker and a real
+ * PostgreSQL database: transport, rule engine and API. A device's points go MQTT -> transport ->
+ * Kafka -> rule engine -> PostgreSQL and are read back through the API process.
+ */
+describe('split roles: transport, rule-engine and api processes on Kafka', () => {
+  const dir = tempDir('rivulet-split-');
+  const procs: Array<{ name: string; url: string; proc: RivuletProcess }> = [];
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let mqttPort: number;
+  const url = (name: string) => procs.find((p) => p.name === name)!.url;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('split');
+    mqttPort = await freePort();
+    const common = {
+      RIVULET_QUEUE: 'kafka',
+      KAFKA_BROKERS: inject('kafkaBrokers'),
+      RIVULET_QUEUE_PREFIX: `split${Date.now()}.`,
+      DATABASE_URL: db.url,
+      RIVULET_DB_POOL_SIZE: '3',
+      RIVULET_JWT_SECRET: 'split-roles-test-jwt-secret-0123456789',
+      RIVULET_ADMIN_PASSWORD: ADMIN.password,
+      RIVULET_SYSADMIN_PASSWORD: SYSADMIN.password,
+      RIVULET_LOG_LEVEL: 'warn',
+      RIVULET_HTTP_HOST: '127.0.0.1',
+      RIVULET_MQTT_HOST: '127.0.0.1',
+      RIVULET_COAP_HOST: '127.0.0.1',
+      RIVULET_MQTT_PORT: '0',
+      RIVULET_COAP_PORT: '0',
+      RIVULET_DATA_DIR: dir.dir,
+      RIVULET_WEB_DIR: join(dir.dir, 'no-web'),
+      KAFKAJS_NO_PARTITIONER_WARNING: '1',
+    };
+    const start = async (name: string, roles: string, extra: Record<string, string> = {}) => {
+      const port = await freePort();
+      const p = { name, url: `http://127.0.0.1:${port}`, proc: spawnRivulet({ name, env: { ...common, RIVULET_ROLES: roles, RIVULET_NODE_ID: name, RIVULET_HTTP_PORT: String(port), ...extra } }) };
+      procs.push(p);
+      return p;
+    };
+    // The API process bootstraps the tenant; the others start beside it once it is there.
+    const apiProc = await start('api', 'api');
+    await waitRivuletReady(apiProc.proc, apiProc.url, 60_000);
+    const others = [await start('transport', 'transport', { RIVULET_MQTT_PORT: String(mqttPort) }), await start('rule-engine', 'rule-engine')];
+    await Promise.all(others.map((p) => waitRivuletReady(p.proc, p.url, 60_000)));
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.proc.kill('SIGTERM')));
+    await db?.drop();
+    dir.remove();
+  });
+
+  it('every process answers /api/health and /api/ready with its own roles', async () => {
+    for (const [name, roles] of [['api', ['api']], ['transport', ['transport']], ['rule-engine', ['rule-engine']]] as const) {
+      const ready = await fetch(`${url(name)}/api/ready`);
+      expect(ready.status, name).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'READY', roles, checks: { database: 'UP', queue: 'UP', roles: 'STARTED' } });
+      expect((await fetch(`${url(name)}/api/health`)).status, name).toBe(200);
+    }
+    // a role a process does not run is not served there
+    expect((await fetch(`${url('rule-engine')}/api/auth/user`)).status).toBe(404);
+    expect((await fetch(`${url('transport')}/api/auth/user`)).status).toBe(404);
+  });
+
+  it('points published over MQTT on the transport process are stored by the rule-engine process and read on the api process', async () => {
+    const jwt = await login(url('api'));
+    const dev = await createDevice(url('api'), jwt, 'split-device');
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: dev.token, reconnectPeriod: 0 });
+    try {
+      for (let seq = 1; seq <= 50; seq++) await c.publishAsync('v1/devices/me/telemetry', JSON.stringify({ ts: 1_000 + seq, values: { seq } }), { qos: 1 });
+    } finally {
+      await c.endAsync();
+    }
+    const stored = await eventually(async () => {
+      const r = await api<{ seq?: Array<{ ts: number; value: string }> }>(url('api'), jwt, `/api/plugins/telemetry/DEVICE/${dev.id}/values/timeseries?keys=seq&startTs=0&endTs=10000&limit=100`);
+      return r.body.seq?.length === 50 ? r.body.seq : undefined;
+    }, 20_000);
+    expect(stored.map((p) => Number(p.value)).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+});
