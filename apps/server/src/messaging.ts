@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { type Broadcast, createMemoryBroadcast } from '@rivulet/broadcast';
+import { createKafkaBroadcast } from '@rivulet/broadcast-kafka';
 import type { Logger } from '@rivulet/core';
 import { createMemoryQueue, type Queue } from '@rivulet/queue';
 import { createKafkaQueue } from '@rivulet/queue-kafka';
@@ -46,9 +47,14 @@ export async function createMessaging(config: Config, logger: Logger): Promise<M
       await queue.close().catch(() => undefined);
       throw new Error(`Kafka at ${brokers.join(',')} did not answer: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
-    // TODO(#11): the Kafka broadcast (@rivulet/broadcast createKafkaBroadcast) replaces this when it lands;
-    // until then RPC, live updates and chain changes reach only the process they start in.
-    const broadcast = createMemoryBroadcast({ logger, nodeId });
+    // Live updates, chain changes, RPC and attribute pushes between this process and the others.
+    let broadcast: Broadcast;
+    try {
+      broadcast = await createKafkaBroadcast({ brokers, clientId: `rivulet-${nodeId}`, nodeId, topicPrefix: config.RIVULET_QUEUE_PREFIX, logger, startTimeoutMs: KAFKA_START_TIMEOUT_MS });
+    } catch (e) {
+      await queue.close().catch(() => undefined);
+      throw new Error(`Kafka broadcast at ${brokers.join(',')} did not start: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
     logger.info({ nodeId, brokers, prefix: config.RIVULET_QUEUE_PREFIX, commit: config.RIVULET_QUEUE_COMMIT }, 'kafka queue connected');
     return { queue, broadcast, nodeId, ping: () => queue.ping(), close: () => broadcast.close() };
   }
