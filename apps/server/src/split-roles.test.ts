@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import mqtt from 'mqtt';
+import WebSocket from 'ws';
 import { createTestDatabase, freePort, spawnRivulet, waitRivuletReady, type RivuletProcess } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ADMIN, SYSADMIN, api, createDevice, eventually, login, tempDir } from './test-helpers';
@@ -83,5 +84,48 @@ describe('split roles: transport, rule-engine and api processes on Kafka', () =>
       return r.body.seq?.length === 50 ? r.body.seq : undefined;
     }, 20_000);
     expect(stored.map((p) => Number(p.value)).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+
+  it('a two-way RPC from the api process reaches the device on the transport process and its reply returns; a WebSocket client on the api process sees live points', async () => {
+    const jwt = await login(url('api'));
+    const dev = await createDevice(url('api'), jwt, 'split-rpc-live');
+    const ws = new WebSocket(`${url('api').replace('http', 'ws')}/api/ws`);
+    const live: string[] = [];
+    let subscribed = false;
+    ws.on('message', (m) => {
+      const f = JSON.parse(String(m)) as { subscriptionId?: number; data?: Record<string, Array<[number, string]>> };
+      if (f.subscriptionId !== 7) return;
+      subscribed = true;
+      for (const [, v] of f.data?.temperature ?? []) live.push(v);
+    });
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
+    ws.send(JSON.stringify({ authCmd: { cmdId: 0, token: jwt } }));
+    ws.send(JSON.stringify({ cmds: [{ type: 'TIMESERIES', cmdId: 7, entityType: 'DEVICE', entityId: dev.id, scope: 'LATEST_TELEMETRY', keys: 'temperature' }] }));
+    await eventually(async () => subscribed);
+
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: dev.token, reconnectPeriod: 0 });
+    try {
+      await c.subscribeAsync('v1/devices/me/rpc/request/+', { qos: 1 });
+      c.on('message', (topic, payload) => {
+        const id = topic.split('/').pop();
+        const req = JSON.parse(payload.toString()) as { method: string; params: unknown };
+        c.publish(`v1/devices/me/rpc/response/${id}`, JSON.stringify({ answered: req.method, params: req.params }), { qos: 1 });
+      });
+      // the transport's session claim reaches the api process through the session registry
+      const rpc = await eventually(async () => {
+        const r = await api(url('api'), jwt, `/api/rpc/twoway/${dev.id}`, { method: 'POST', body: { method: 'getState', params: { pin: 7 }, timeout: 3000 } });
+        return r.status === 200 ? r : undefined;
+      }, 15_000);
+      expect(rpc.body).toEqual({ answered: 'getState', params: { pin: 7 } });
+
+      await c.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature: 21.5 }), { qos: 1 });
+      await eventually(async () => live.includes('21.5'), 15_000);
+    } finally {
+      await c.endAsync();
+      ws.close();
+    }
   });
 });
