@@ -20,6 +20,7 @@ import { createHttpsServer, listen, loadTlsMaterial, mqttTlsOptions, reloadTls, 
 import { createMessaging } from './messaging';
 import { createRuleServices } from './rule-services';
 import { createReadiness } from './readiness';
+import { deadLetterAdmin } from './dead-letters';
 import { startRuleEngineRole, type RuleEngineRole } from './roles/rule-engine-role';
 import { startTransportRole, type TransportRole } from './roles/transport-role';
 import { startApiRole, type ApiRole } from './roles/api-role';
@@ -157,6 +158,10 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   const coapPort = transport?.coapPort;
   // httpConnections is set up with the server below; read only once the server answers
   const serverStats = createServerStats({ queue, ruleEngine: () => ruleEngine?.engine, rateLimits: () => rateLimiter.stats(), httpConnections: () => httpConnections.stats() });
+  // Messages the engine gave up on: the admin API's view of the dead-letter topic (with the memory
+  // queue it also keeps that topic drained, which every role of the one process shares).
+  const deadLetters = roles.has('api') ? createDeadLetterStore({ queue, topic: deadLetterTopicOf(Topics.RULE_ENGINE), replayTopic: Topics.RULE_ENGINE, group: 'dead-letters', logger }) : undefined;
+  await deadLetters?.start();
   let apiRole: ApiRole | undefined;
   if (roles.has('api')) {
     apiRole = startApiRole({
@@ -173,13 +178,10 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       serverStats: (o) => serverStats.read(o),
       deviceConnectivity: { mqttPort: mqttPort ?? config.RIVULET_MQTT_PORT, coapPort: coapPort ?? config.RIVULET_COAP_PORT, publicHost: config.RIVULET_PUBLIC_HOST },
       ruleEngine: () => ruleEngine?.engine,
+      ...(deadLetters ? { deadLetters: deadLetterAdmin(deadLetters) } : {}),
     });
   }
   const api = apiRole?.api;
-  // Messages the engine gave up on: the admin API's view of the dead-letter topic (with the memory
-  // queue it also keeps that topic drained, which every role of the one process shares).
-  const deadLetters = roles.has('api') ? createDeadLetterStore({ queue, topic: deadLetterTopicOf(Topics.RULE_ENGINE), replayTopic: Topics.RULE_ENGINE, group: 'dead-letters', logger }) : undefined;
-  await deadLetters?.start();
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     try {

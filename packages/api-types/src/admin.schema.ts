@@ -21,3 +21,37 @@ export const ServerStatsSchema = z.object({
   httpConnections: z.object({ open: z.number(), refused: z.number(), evictedIdle: z.number(), endedLongPolls: z.number() }),
 });
 export type ServerStats = z.infer<typeof ServerStatsSchema>;
+
+/**
+ * One record of the rule engine's dead-letter topic (`GET /api/admin/deadLetters`): a message the
+ * engine gave up on (`reason` failed / timed-out, with the error, chain and attempts), or a record
+ * another writer set aside (the Kafka queue's: `reason` its own, `msg` null when it is not a message).
+ */
+export const DeadLetterSchema = z.object({
+  /** `<partition>:<offset>` in the dead-letter topic: what replay takes. */
+  id: z.string(),
+  partition: z.number(),
+  offset: z.number(),
+  reason: z.string(),
+  error: z.string().nullable(),
+  tenantId: z.string().nullable(),
+  chainId: z.string().nullable(),
+  attempts: z.number().nullable(),
+  /** When it was given up, ms since epoch. */
+  ts: z.number().nullable(),
+  msg: z
+    .object({
+      id: z.string(),
+      type: z.string(),
+      ts: z.number(),
+      originator: z.object({ entityType: z.string(), id: z.string() }),
+      metadata: z.record(z.string(), z.string()),
+      data: z.unknown(),
+    })
+    .nullable(),
+});
+export type DeadLetterDto = z.infer<typeof DeadLetterSchema>;
+export const DeadLetterListSchema = z.object({ data: z.array(DeadLetterSchema), count: z.number() });
+/** `ids` absent: every dead letter listed now. */
+export const DeadLetterReplayRequestSchema = z.object({ ids: z.array(z.string().min(1).max(64)).max(10_000).optional() });
+export const DeadLetterReplayResultSchema = z.object({ replayed: z.number(), notFound: z.array(z.string()) });

@@ -28,7 +28,7 @@ import { createClientAddressResolver } from './client-address';
 import { createLoginThrottle, type LoginThrottleOptions } from './login-throttle';
 import { DEFAULT_PASSWORD_POLICY, type PasswordPolicy } from './password-policy';
 import { passwordRoutes } from './routes/password.routes';
-import { adminRoutes } from './routes/admin.routes';
+import { adminRoutes, type DeadLetterAdmin } from './routes/admin.routes';
 import type { ServerStats } from '@rivulet/api-types';
 import { createSessionService } from './sessions';
 import { createWsServer } from './ws/ws-server';
@@ -87,6 +87,8 @@ export interface ApiOptions {
   deviceConnectivity?: DeviceConnectivityOptions;
   /** GET /api/admin/stats (system administrator): the process's figures; unset, the route does not exist. */
   serverStats?: (o: { reset: boolean }) => Promise<ServerStats>;
+  /** GET /api/admin/deadLetters and POST /api/admin/deadLetters/replay (system administrator); unset, the routes do not exist. */
+  deadLetters?: DeadLetterAdmin;
 }
 
 export interface Api {
@@ -145,7 +147,7 @@ export function createApi(options: ApiOptions): Api {
     broadcast: options.broadcast,
     ...(options.rpcPickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.rpcPickupTimeoutMs } : {}),
   });
-  const routes: RouteDef[] = [...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...passwordRoutes(deps), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...tenantProfileRoutes(deps), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps), ...deviceConnectivityRoutes(deps, options.deviceConnectivity ?? {}), ...adminRoutes(deps, options.serverStats)];
+  const routes: RouteDef[] = [...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...passwordRoutes(deps), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...tenantProfileRoutes(deps), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps), ...deviceConnectivityRoutes(deps, options.deviceConnectivity ?? {}), ...adminRoutes(deps, options.serverStats, options.deadLetters)];
   const rest = createExpressApi({
     routes,
     logger,

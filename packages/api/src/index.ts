@@ -5,6 +5,7 @@ export { bootstrapSysAdmin, DEFAULT_SYSADMIN_EMAIL, type BootstrapSysAdminOption
 export { ApiError, toErrorResponse } from './api-error';
 export type { AuthUser } from './tokens';
 export type { RuleChainsPort } from './rule-chains-port';
+export type { DeadLetterAdmin } from './routes/admin.routes';
 export { toRuleChainExport } from './routes/rule-chain.routes';
 export { mqttBasicCredentialsId, checkBasicMqttCredentials, parseBasicMqttCredentials, type BasicMqttCredentials } from './mqtt-basic-credentials';
 export { checkPassword, passwordProblem, DEFAULT_PASSWORD_MIN_LENGTH, DEFAULT_PASSWORD_POLICY, PASSWORD_MAX_LENGTH, type PasswordPolicy } from './password-policy';

@@ -1,4 +1,4 @@
-import { errorMessage, silentLogger, type Logger } from '@rivulet/core';
+import { errorMessage, isMsg, silentLogger, type Logger, type Msg } from '@rivulet/core';
 import type { ConsumedRecord, Queue, Subscription } from '@rivulet/queue';
 import { isDeadLetter, type DeadLetterEntry } from './dead-letter';
 
@@ -82,16 +82,20 @@ export function createDeadLetterStore(options: DeadLetterStoreOptions): DeadLett
       const wanted = ids ?? [...entries.keys()];
       const notFound: string[] = [];
       const found: DeadLetterEntry[] = [];
+      const msgs: Msg[] = [];
       for (const id of wanted) {
         const e = entries.get(id);
-        if (e?.deadLetter) found.push(e);
-        else notFound.push(id);
+        const msg = e && messageOf(e);
+        if (e && msg) {
+          found.push(e);
+          msgs.push(msg);
+        } else notFound.push(id);
       }
       if (found.length > 0) {
         try {
           await options.queue.produce(
             options.replayTopic,
-            found.map((e) => ({ key: e.deadLetter!.msg.originator.id, value: e.deadLetter!.msg })),
+            msgs.map((m) => ({ key: m.originator.id, value: m })),
           );
         } catch (e) {
           logger.error({ count: found.length, err: errorMessage(e) }, 'dead letters not replayed');
@@ -104,4 +108,15 @@ export function createDeadLetterStore(options: DeadLetterStoreOptions): DeadLett
     },
     size: () => entries.size,
   };
+}
+
+/**
+ * The message a dead-letter record carries: the engine's dead letter, or a record the queue set
+ * aside whose value is a message (the Kafka queue's `{topic, key, reason, value, ...}`); undefined
+ * for anything else (an undecodable record).
+ */
+export function messageOf(e: DeadLetterEntry): Msg | undefined {
+  if (e.deadLetter) return e.deadLetter.msg;
+  const raw = e.raw as { value?: unknown } | null | undefined;
+  return typeof raw === 'object' && raw !== null && isMsg(raw.value) ? raw.value : undefined;
 }

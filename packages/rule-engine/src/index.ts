@@ -54,5 +54,5 @@ export {
   type OwnershipCache,
 } from './tenant-services';
 export { deadLetterTopicOf, isDeadLetter, type DeadLetter, type DeadLetterEntry } from './dead-letter';
-export { createDeadLetterStore, type DeadLetterStore, type DeadLetterStoreOptions } from './dead-letter-store';
+export { createDeadLetterStore, messageOf, type DeadLetterStore, type DeadLetterStoreOptions } from './dead-letter-store';
 export { createRuleEngine, type RuleChainSource, type RuleEngine, type RuleEngineOptions, type RuleEngineStats } from './engine';

@@ -32,6 +32,8 @@ export function startApiRole(o: {
   deviceConnectivity: ApiOptions['deviceConnectivity'];
   /** The rule engine running in this process, if any (chain counters). */
   ruleEngine: () => RuleEngine | undefined;
+  /** The rule engine's dead letters (GET /api/admin/deadLetters, POST .../replay). */
+  deadLetters?: ApiOptions['deadLetters'];
 }): ApiRole {
   const { config, storage } = o;
   const api = createApi({
@@ -61,6 +63,7 @@ export function startApiRole(o: {
     rateLimitWindowMs: config.RIVULET_API_RATE_LIMIT_WINDOW_MS,
     serverStats: o.serverStats,
     deviceConnectivity: o.deviceConnectivity,
+    ...(o.deadLetters ? { deadLetters: o.deadLetters } : {}),
     ruleChains: createRuleChainService({
       registry: o.rules.registry,
       servicesFor: o.rules.servicesFor,
