@@ -158,9 +158,11 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   const coapPort = transport?.coapPort;
   // httpConnections is set up with the server below; read only once the server answers
   const serverStats = createServerStats({ queue, ruleEngine: () => ruleEngine?.engine, rateLimits: () => rateLimiter.stats(), httpConnections: () => httpConnections.stats() });
-  // Messages the engine gave up on: the admin API's view of the dead-letter topic (with the memory
-  // queue it also keeps that topic drained, which every role of the one process shares).
-  const deadLetters = roles.has('api') ? createDeadLetterStore({ queue, topic: deadLetterTopicOf(Topics.RULE_ENGINE), replayTopic: Topics.RULE_ENGINE, group: 'dead-letters', logger }) : undefined;
+  // Messages the engine gave up on: the admin API's view of the dead-letter topic, a group per
+  // process so each API process sees them all (with the memory queue it also keeps that topic drained).
+  const deadLetters = roles.has('api')
+    ? createDeadLetterStore({ queue, topic: deadLetterTopicOf(Topics.RULE_ENGINE), replayTopic: Topics.RULE_ENGINE, group: `dead-letters.${messaging.nodeId}`, logger })
+    : undefined;
   await deadLetters?.start();
   let apiRole: ApiRole | undefined;
   if (roles.has('api')) {

@@ -1,15 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Rivulet } from './app';
 import { api, createDevice, eventually, login, startTestServer, SYSADMIN, tempDir } from './test-helpers';
 
 /**
- * Dead letters end to end on the memory queue: a root chain calls a REST endpoint that hangs; the
+ * Dead letters end to end, on the memory queue and on Kafka: a root chain calls a REST endpoint that hangs; the
  * pack timeout gives the message up to the dead-letter topic; the system administrator lists it and,
  * once the endpoint answers, replays it through the chain.
  */
-describe('dead letters over REST', () => {
+describe.each(['memory', 'kafka'] as const)('dead letters over REST (%s queue)', (queueKind) => {
   let app: Rivulet;
   let endpoint: Server;
   let answering = false;
@@ -30,7 +31,9 @@ describe('dead letters over REST', () => {
     });
     await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
     const port = (endpoint.address() as AddressInfo).port;
-    app = await startTestServer({ RIVULET_DATA_DIR: dir.dir, RIVULET_OUTBOUND_ALLOW: '127.0.0.1/32', RIVULET_RULE_ENGINE_PACK_TIMEOUT_MS: '500' });
+    // On Kafka: the run's broker, topics and groups of this test's own (a prefix).
+    const kafka = queueKind === 'kafka' ? { RIVULET_QUEUE: 'kafka', KAFKA_BROKERS: inject('kafkaBrokers'), RIVULET_QUEUE_PREFIX: `dl${randomBytes(4).toString('hex')}.` } : {};
+    app = await startTestServer({ RIVULET_DATA_DIR: dir.dir, RIVULET_OUTBOUND_ALLOW: '127.0.0.1/32', RIVULET_RULE_ENGINE_PACK_TIMEOUT_MS: '500', ...kafka });
     jwt = await login(app.url);
     sysJwt = await login(app.url, SYSADMIN);
     const chain = {

@@ -2,7 +2,7 @@ import type { Broadcast } from '@rivulet/broadcast';
 import type { Logger, TenantLimitsSource } from '@rivulet/core';
 import { createNodeRegistry, createTenantServices, type BatchedDebugSink, type NodeRegistry, type RuleNodeServices } from '@rivulet/rule-engine';
 import { builtinNodes } from '@rivulet/rule-nodes';
-import { createKafkaService, createOutbound } from '@rivulet/outbound';
+import { createKafkaService, createOutbound, DEFAULT_RESERVED_TOPIC_PREFIXES } from '@rivulet/outbound';
 import type { Storage } from '@rivulet/storage';
 import type { Config } from './config';
 import { createRuleRpcService } from './rule-rpc';
@@ -47,7 +47,14 @@ export function createRuleServices(o: { config: Config; storage: Storage; broadc
   // a chain with a Kafka node is refused on save and load. Topics rivulet.* and __* are refused.
   const kafka =
     config.RIVULET_RULE_KAFKA_MAX_PRODUCERS > 0
-      ? createKafkaService({ policy: outbound.policy, logger, maxProducers: config.RIVULET_RULE_KAFKA_MAX_PRODUCERS, maxProducersPerTenant: config.RIVULET_RULE_KAFKA_MAX_PRODUCERS_PER_TENANT })
+      ? createKafkaService({
+          policy: outbound.policy,
+          logger,
+          maxProducers: config.RIVULET_RULE_KAFKA_MAX_PRODUCERS,
+          maxProducersPerTenant: config.RIVULET_RULE_KAFKA_MAX_PRODUCERS_PER_TENANT,
+          // The platform's topics as they are named on the cluster (RIVULET_QUEUE_PREFIX before them).
+          reservedTopicPrefixes: [...DEFAULT_RESERVED_TOPIC_PREFIXES, ...(config.RIVULET_QUEUE_PREFIX ? [`${config.RIVULET_QUEUE_PREFIX}rivulet.`] : [])],
+        })
       : undefined;
   const nodeServices: RuleNodeServices = {
     ...nodeCapabilities.services,
