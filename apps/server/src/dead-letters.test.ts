@@ -32,7 +32,7 @@ describe.each(['memory', 'kafka'] as const)('dead letters over REST (%s queue)',
     await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
     const port = (endpoint.address() as AddressInfo).port;
     // On Kafka: the run's broker, topics and groups of this test's own (a prefix).
-    const kafka = queueKind === 'kafka' ? { RIVULET_QUEUE: 'kafka', KAFKA_BROKERS: inject('kafkaBrokers'), RIVULET_QUEUE_PREFIX: `dl${randomBytes(4).toString('hex')}.` } : {};
+    const kafka: Record<string, string> = queueKind === 'kafka' ? { RIVULET_QUEUE: 'kafka', KAFKA_BROKERS: inject('kafkaBrokers'), RIVULET_QUEUE_PREFIX: `dl${randomBytes(4).toString('hex')}.` } : {};
     app = await startTestServer({ RIVULET_DATA_DIR: dir.dir, RIVULET_OUTBOUND_ALLOW: '127.0.0.1/32', RIVULET_RULE_ENGINE_PACK_TIMEOUT_MS: '500', ...kafka });
     jwt = await login(app.url);
     sysJwt = await login(app.url, SYSADMIN);
