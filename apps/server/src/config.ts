@@ -64,7 +64,7 @@ export const ConfigSchema = z
     RIVULET_COAP_PORT: port(5683).describe('CoAP port (UDP) of the device API; 0 picks a free port.'),
     RIVULET_COAP_HOST: z.string().default('0.0.0.0').describe('Address the CoAP transport listens on (an IPv6 address such as :: listens on IPv6).'),
     RIVULET_PUBLIC_HOST: optionalString.describe('Host name devices use to reach this server, printed in the web app\'s Connect commands (GET /api/device-connectivity/{deviceId}); unset: the host the browser reached the server by.'),
-    RIVULET_WEB_DIR: optionalString.describe('Directory of the web app\'s production build, served at / by the api role. Unset: apps/web/dist of this checkout (npm start builds it when missing or stale).'),
+    RIVULET_WEB_DIR: optionalString.describe('Directory of the web app\'s production build, served at / by the api role. Unset: web/ beside the built server (dist/server/web, npm run build), or apps/web/dist when running the sources (npm start builds both when missing or stale).'),
     RIVULET_DATA_DIR: z.string().default('./data').describe('Directory of the embedded database (PGlite), used when DATABASE_URL is unset.'),
     DATABASE_URL: optionalString.describe('PostgreSQL connection URL; when set, used instead of the embedded database.'),
     RIVULET_DB_POOL_SIZE: positiveInt(10).describe('PostgreSQL connections per process.'),

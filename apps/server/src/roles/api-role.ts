@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Broadcast } from '@rivulet/broadcast';
 import type { Logger, TenantLimitsSource } from '@rivulet/core';
@@ -78,6 +79,12 @@ export function startApiRole(o: {
       },
     }),
   });
-  const webApp = createStaticFiles({ root: config.RIVULET_WEB_DIR ?? fileURLToPath(new URL('../../../web/dist', import.meta.url)) });
+  const webApp = createStaticFiles({ root: config.RIVULET_WEB_DIR ?? defaultWebDir() });
   return { api, webApp };
+}
+
+/** The built server (dist/server/main.js, npm run build) carries the web app beside it; the sources serve apps/web/dist. */
+function defaultWebDir(): string {
+  const beside = fileURLToPath(new URL('./web', import.meta.url));
+  return existsSync(`${beside}/index.html`) ? beside : fileURLToPath(new URL('../../../web/dist', import.meta.url));
 }

@@ -31,6 +31,7 @@ import { fillWalPool, type WalPoolResult } from './wal-pool';
 import { countRows, installProbeTrigger, startProbe, waitForRows } from './probe';
 import { parentPid, peakRssBytes, rssBytes, watchTree } from './proc';
 import { summarizeProfile } from './profile-summary';
+import { startCommand } from './start-command';
 import { KAFKA_CONFIGS, KAFKA_WORKERS, kafkaEnv, waitReady, type KafkaConfig } from './kafka-configs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -38,16 +39,12 @@ const ADMIN = { username: 'tenant@rivulet.local', password: 'bench-secret-1' };
 const TSX = ['--conditions=source', '--import', 'tsx'];
 
 /**
- * The node flags of the root `npm start` script (`node <flags> apps/server/src/main.ts`), so the
- * benchmark runs the server exactly as users start it (GC settings included).
+ * The node flags of the root `npm start` script (`[build &&] node <flags> <entry>`, see start-command.ts),
+ * so the benchmark runs the server exactly as users start it (the built server, GC settings included);
+ * builds first when the build is missing or stale, as `npm start` does.
  */
 function serverNodeFlags(): string[] {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
-  const parts = (pkg.scripts?.start ?? '').split(/\s+/);
-  if (parts[0] !== 'node') return TSX;
-  const flags: string[] = [];
-  for (let i = 1; i < parts.length && !parts[i]!.endsWith('.ts'); i++) flags.push(parts[i]!);
-  return flags;
+  return startCommand().flags;
 }
 
 const { values: a } = parseArgs({
@@ -494,7 +491,7 @@ async function startRivulet(o: {
       ...(TRACE_GC ? ['--trace-gc'] : []),
       // RIVULET_BENCH_NODE_FLAGS: extra node flags for the server (e.g. GC settings to compare)
       ...(process.env.RIVULET_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
-      join(ROOT, 'apps/server/src/main.ts'),
+      startCommand().entry,
     ],
     {
       cwd: ROOT,

@@ -20,6 +20,7 @@ import { createRestClient, provisionDevices, writeTokens, type SimDevice } from 
 import { atExit, startChild, sleep, type Child } from '../bench/children';
 import { collectGarbage, inspectorUrl } from '../bench/inspector';
 import { rssBytes } from '../bench/proc';
+import { startCommand } from '../bench/start-command';
 import { capacityFromDocs, parseSoakArgs, renderSummary, renderTable, sampleLine, splitRate, summarize, SOAK_USAGE, type SoakOptions, type SoakSample } from './soak-report';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -35,13 +36,9 @@ type Transport = keyof typeof DEVICES;
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 const MB = (b: number) => b / 2 ** 20;
 
+/** The node flags of the root `npm start` script (the built server; see bench/start-command.ts). */
 function serverNodeFlags(): string[] {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
-  const parts = (pkg.scripts?.start ?? '').split('&&').pop()!.trim().split(/\s+/);
-  if (parts[0] !== 'node') return TSX;
-  const flags: string[] = [];
-  for (let i = 1; i < parts.length && !parts[i]!.endsWith('.ts'); i++) flags.push(parts[i]!);
-  return flags;
+  return startCommand().flags;
 }
 
 /** The root chain of the soak: message type switch -> script (adds a field) -> save time series. */
@@ -189,7 +186,7 @@ async function main(o: SoakOptions): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), 'rivulet-soak-'));
   atExit(() => rmSync(work, { recursive: true, force: true }));
   const [httpPort, mqttPort, coapPort] = [await freePort(), await freePort(), await freePort()];
-  const server = startChild('rivulet', process.execPath, [...serverNodeFlags(), '--inspect=127.0.0.1:0', join(ROOT, 'apps/server/src/main.ts')], {
+  const server = startChild('rivulet', process.execPath, [...serverNodeFlags(), '--inspect=127.0.0.1:0', startCommand().entry], {
     cwd: ROOT,
     env: {
       ...process.env,
