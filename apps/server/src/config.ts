@@ -60,7 +60,7 @@ export const ConfigSchema = z
     RIVULET_DEVICE_RATE_LIMIT: z.coerce.number().min(0).default(0).describe('Messages per second per device, on every transport together (burst of as many), before they are slowed (MQTT PUBACK held, CoAP answer held) or refused (HTTP 429); 0: no limit. A tenant profile overrides it (transportDeviceMsgRateLimit).'),
     RIVULET_RATE_LIMIT_MAX_WAIT_MS: z.coerce.number().int().min(0).default(10000).describe('Longest an MQTT PUBLISH or CoAP request is held back by the device or tenant rate limit; one further ahead is refused (MQTT: connection closed without PUBACK, CoAP: 4.29 with Max-Age). HTTP never holds (429 with Retry-After).'),
     RIVULET_DEVICE_INACTIVITY_TIMEOUT_MS: positiveInt(600000).describe('A device without activity for this long becomes inactive (INACTIVITY_EVENT); a device\'s inactivityTimeout server attribute overrides it.'),
-    RIVULET_RPC_PICKUP_TIMEOUT_MS: positiveInt(1000).describe('How long a server-side RPC (/api/rpc) waits for a transport to take it before answering 504 (no session).'),
+    RIVULET_RPC_PICKUP_TIMEOUT_MS: positiveInt(1000).describe('How long a server-side RPC (/api/rpc, the RPC call request node) waits for a transport to take it before answering 504 (no session), when the session registry says a process holds a session of the device (one that cannot take commands, or a process that died). A device no process holds a session of is answered at once.'),
     RIVULET_COAP_PORT: port(5683).describe('CoAP port (UDP) of the device API; 0 picks a free port.'),
     RIVULET_COAP_HOST: z.string().default('0.0.0.0').describe('Address the CoAP transport listens on (an IPv6 address such as :: listens on IPv6).'),
     RIVULET_PUBLIC_HOST: optionalString.describe('Host name devices use to reach this server, printed in the web app\'s Connect commands (GET /api/device-connectivity/{deviceId}); unset: the host the browser reached the server by.'),
@@ -79,6 +79,7 @@ export const ConfigSchema = z
       .default('')
       .refine((s) => /^[A-Za-z0-9._-]{0,100}$/.test(s), { message: 'may hold only letters, digits, ".", "_" and "-" (Kafka topic names), at most 100 characters' })
       .describe('Put before every Kafka topic and consumer group name (e.g. "staging." gives staging.rivulet.rule-engine), so several deployments can share one Kafka cluster.'),
+    RIVULET_RULE_CHAIN_CHECK_MS: positiveInt(10000).describe('Kafka: every this many ms a rule engine compares the version of each root chain it runs with storage and reloads changed ones, so an engine that missed a rule-chain change event (the broadcast is at-most-once) runs an old chain for one interval at most. Not used with the memory queue (events cannot be missed in one process).'),
     RIVULET_QUEUE_MAX_LAG: positiveInt(100000).describe('Kafka: when the rule engines\' consumer group lags more messages than this, transports wait before handing over more (MQTT PUBACK and CoAP answers held, as with a full memory queue) instead of letting lag grow until retention deletes data.'),
     RIVULET_NODE_ID: z
       .string()

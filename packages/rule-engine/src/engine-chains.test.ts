@@ -207,3 +207,75 @@ describe('rule chain events on the broadcast', () => {
     expect(current.loads).toBe(0);
   });
 });
+
+describe('rule chain version check (a missed change event)', () => {
+  const stored = { json: chainJson('v1') as unknown, version: 1 };
+  /** A broadcast that loses every rule-chain event, as a process that missed them would. */
+  function droppingBroadcast(): Broadcast & { dropped: number } {
+    const inner = createMemoryBroadcast();
+    const b = {
+      ...inner,
+      dropped: 0,
+      publish: ((channel, event) => {
+        if (channel.name === LiveChannel.RULE_CHAINS.name) b.dropped++;
+        else inner.publish(channel, event);
+      }) as Broadcast['publish'],
+    };
+    return b;
+  }
+
+  async function run(chainCheckMs: number) {
+    stored.json = chainJson('v1');
+    stored.version = 1;
+    const queue = createMemoryQueue({ partitions: 1 });
+    const broadcast = droppingBroadcast();
+    const services = createRecordingServices();
+    let versionReads = 0;
+    const engine = createRuleEngine({
+      queue,
+      registry,
+      servicesFor: () => services,
+      broadcast,
+      chainCheckMs,
+      retireAfterMs: 10,
+      chains: {
+        getRootChain: async () => ({ id: 'c1', json: stored.json, version: stored.version }),
+        rootVersion: async () => {
+          versionReads++;
+          return { id: 'c1', version: stored.version };
+        },
+      },
+    });
+    await engine.start();
+    const produce = (n: number) => queue.produce(Topics.RULE_ENGINE, [{ key: 'd1', value: msg('t1', n) }]);
+    await produce(1);
+    await until(() => services.points.length === 1);
+    // the chain is saved (version 2) and the API announces it, but this engine never hears of it
+    stored.json = chainJson('v2');
+    stored.version = 2;
+    broadcast.publish(LiveChannel.RULE_CHAINS, { tenantId: 't1', chainId: 'c1', kind: 'saved' });
+    expect(broadcast.dropped).toBe(1);
+    await new Promise((r) => setTimeout(r, 300));
+    await produce(2);
+    await until(() => services.points.length === 2);
+    const keys = services.points.map((p) => p.key);
+    const stats = engine.stats();
+    await engine.stop();
+    await queue.close();
+    return { keys, stats, versionReads };
+  }
+
+  it('without the check, an engine that missed the event keeps running the old chain', async () => {
+    const r = await run(0);
+    expect(r.keys).toEqual(['v1', 'v1']);
+    expect(r.versionReads).toBe(0);
+    expect(r.stats.staleChainReloads).toBe(0);
+  });
+
+  it('with the check, it finds the newer version in storage and reloads within an interval', async () => {
+    const r = await run(50);
+    expect(r.keys).toEqual(['v1', 'v2']);
+    expect(r.stats.staleChainReloads).toBe(1);
+    expect(r.versionReads).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -1,6 +1,7 @@
 import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
 import { errorMessage, isMsg, silentLogger, type Logger, type Msg, type RuleChainEvent } from '@rivulet/core';
 import { Groups, Topics, type ConsumedRecord, type Queue, type Subscription } from '@rivulet/queue';
+import { startChainVersionCheck, stampOf, type ChainStamp } from './chain-version-check';
 import { compileRuleChain, validateRuleChain, type ChainOutcome, type CompiledChain, type DebugSink, type NodeStats } from './chain';
 import { deadLetterTopicOf, type DeadLetter } from './dead-letter';
 import { settleWithin, within } from './pack-timeout';
@@ -11,7 +12,10 @@ import type { TenantServices } from './types';
 
 /** Where the engine finds each tenant's root chain (the server backs it with storage). */
 export interface RuleChainSource {
-  getRootChain(tenantId: string): Promise<{ id: string; json: unknown } | null>;
+  /** The tenant's root chain; `version` (storage's optimistic lock) lets the version check see changes. */
+  getRootChain(tenantId: string): Promise<{ id: string; json: unknown; version?: number } | null>;
+  /** The tenant's root chain id and version as stored now, without the chain (the periodic version check). */
+  rootVersion?(tenantId: string): Promise<{ id: string; version: number } | null>;
 }
 
 export interface RuleEngineOptions {
@@ -60,6 +64,12 @@ export interface RuleEngineOptions {
    * process, as long as the broadcast spans processes.
    */
   broadcast?: Broadcast;
+  /**
+   * Every this many ms, compare each loaded root chain's version with storage (chains.rootVersion)
+   * and reload the changed ones: the safety net for a missed change event when the broadcast
+   * crosses processes (RIVULET_RULE_CHAIN_CHECK_MS). 0 or absent: off.
+   */
+  chainCheckMs?: number;
   /** Receives traces of nodes in debug mode and of failures (buffered; see createBatchedDebugSink). */
   debugSink?: DebugSink;
   /** How long a node's "debug all" lasts when switched on without an end; default 15 minutes. */
@@ -81,6 +91,8 @@ export interface RuleEngineStats {
   deadLettered: number;
   /** Given-up messages whose dead letter could not be written (logged). */
   deadLetterErrors: number;
+  /** Chains found older than storage by the version check (a change event was missed) and reloaded. */
+  staleChainReloads: number;
   chains: Array<{ tenantId: string; chainId: string; name: string; nodes: NodeStats[] }>;
 }
 
@@ -119,7 +131,10 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
   const loaded = new Map<string, CompiledChain>();
   /** Each chain's strategy merged with the defaults once, so messages of one chain share one object. */
   const strategies = new WeakMap<CompiledChain, ProcessingStrategy>();
-  const counters = { processed: 0, failedAttempts: 0, retried: 0, skipped: 0, timedOut: 0, abandoned: 0, deadLettered: 0, deadLetterErrors: 0 };
+  const counters = { processed: 0, failedAttempts: 0, retried: 0, skipped: 0, timedOut: 0, abandoned: 0, deadLettered: 0, deadLetterErrors: 0, staleChainReloads: 0 };
+  /** The stamp (root id and version) each tenant's current chain was loaded with, for the version check. */
+  const stamps = new Map<string, ChainStamp>();
+  let stopCheck: (() => void) | undefined;
   const packTimeoutMs = options.packTimeoutMs ?? 8000;
   const topic = options.topic ?? Topics.RULE_ENGINE;
   const deadLetterTopic = options.deadLetterTopic === undefined ? deadLetterTopicOf(topic) : options.deadLetterTopic;
@@ -146,6 +161,7 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
       let self: Promise<CompiledChain | null> | undefined;
       self = (async () => {
         const src = await options.chains.getRootChain(tenantId);
+        if (chains.get(tenantId) === self) stamps.set(tenantId, stampOf(src));
         if (!src) return null;
         const validated = validateRuleChain(src.json, options.registry);
         const services = options.servicesFor(tenantId);
@@ -170,7 +186,10 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
       chains.set(tenantId, p);
       // A failed load is not cached: the next message tries again (the error reaches its outcome).
       p.catch((e: unknown) => {
-        if (chains.get(tenantId) === p) chains.delete(tenantId);
+        if (chains.get(tenantId) === p) {
+          chains.delete(tenantId);
+          stamps.delete(tenantId);
+        }
         logger.error({ tenantId, err: errorMessage(e) }, 'root rule chain refused');
       });
     }
@@ -219,6 +238,7 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
     for (const [t, p] of entries) {
       chains.delete(t);
       loaded.delete(t);
+      stamps.delete(t);
       retire(p);
     }
   }
@@ -372,6 +392,23 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
     async start() {
       if (subscription) return;
       unsubscribeChains ??= options.broadcast?.subscribe(LiveChannel.RULE_CHAINS, onChainEvent);
+      const rootVersion = options.chains.rootVersion?.bind(options.chains);
+      if (options.chainCheckMs && rootVersion && !stopCheck) {
+        stopCheck = startChainVersionCheck({
+          everyMs: options.chainCheckMs,
+          rootVersion,
+          loaded: () => [...stamps.entries()],
+          onStale(tenantId, was, now) {
+            // changed again (an event arrived) while this check read storage: nothing is stale
+            if (stamps.get(tenantId) !== was) return;
+            counters.staleChainReloads++;
+            logger.warn({ tenantId, loaded: was, stored: now }, 'rule chain changed without a change event reaching this engine: reloading');
+            stamps.delete(tenantId);
+            invalidate(tenantId);
+          },
+          logger,
+        });
+      }
       subscription = await options.queue.subscribe<unknown>({
         topic,
         group: options.group ?? Groups.RULE_ENGINE,
@@ -382,6 +419,8 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
     async stop(opts) {
       unsubscribeChains?.();
       unsubscribeChains = undefined;
+      stopCheck?.();
+      stopCheck = undefined;
       const sub = subscription;
       subscription = undefined;
       if (sub) await sub.stop(opts);

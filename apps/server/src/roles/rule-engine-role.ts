@@ -43,14 +43,20 @@ export async function startRuleEngineRole(o: {
     maxRetries: config.RIVULET_RULE_ENGINE_RETRIES,
     packTimeoutMs: config.RIVULET_RULE_ENGINE_PACK_TIMEOUT_MS,
     servicesFor: o.rules.servicesFor,
-    // Chain saves, root changes and debug switches published by the API reach the engine here.
+    // Chain saves, root changes and debug switches published by the API reach the engine here;
+    // across processes the version check catches an event this engine missed.
     broadcast: o.broadcast,
+    chainCheckMs: config.RIVULET_QUEUE === 'kafka' ? config.RIVULET_RULE_CHAIN_CHECK_MS : 0,
     debugSink,
     chains: {
       async getRootChain(tenantId) {
         const rec = await storage.ruleChains.getRoot(tenantId);
         if (!rec) return null;
-        return { id: rec.id, json: toRuleChainExport(rec) };
+        return { id: rec.id, json: toRuleChainExport(rec), version: rec.version };
+      },
+      async rootVersion(tenantId) {
+        const rec = await storage.ruleChains.getRoot(tenantId);
+        return rec ? { id: rec.id, version: rec.version } : null;
       },
     },
   });
