@@ -35,7 +35,18 @@ export function createServerStats(o: {
           retained: parts.reduce((s, p) => s + p.retained, 0),
           waitingProducers: parts.reduce((s, p) => s + p.waitingProducers, 0),
         },
-        ruleEngine: engine ? { processed: engine.processed, failedAttempts: engine.failedAttempts, retried: engine.retried, skipped: engine.skipped } : null,
+        ruleEngine: engine
+          ? {
+              processed: engine.processed,
+              failedAttempts: engine.failedAttempts,
+              retried: engine.retried,
+              skipped: engine.skipped,
+              timedOut: engine.timedOut,
+              abandoned: engine.abandoned,
+              deadLettered: engine.deadLettered,
+              deadLetterErrors: engine.deadLetterErrors,
+            }
+          : null,
         rateLimits: o.rateLimits(),
         httpConnections: o.httpConnections(),
       };

@@ -10,7 +10,10 @@ export const ServerStatsSchema = z.object({
   memory: z.object({ rssBytes: z.number(), heapUsedBytes: z.number(), heapTotalBytes: z.number(), externalBytes: z.number(), arrayBuffersBytes: z.number() }),
   eventLoopDelayMs: z.object({ p50: z.number(), p99: z.number(), max: z.number(), mean: z.number(), samples: z.number() }),
   queue: z.object({ lag: z.number(), retained: z.number(), waitingProducers: z.number() }),
-  ruleEngine: z.object({ processed: z.number(), failedAttempts: z.number(), retried: z.number(), skipped: z.number() }).nullable(),
+  /** skipped: messages given up (dead-lettered); timedOut: attempts past the pack timeout; abandoned: their runs still going; deadLettered / deadLetterErrors: dead letters written / not written. */
+  ruleEngine: z
+    .object({ processed: z.number(), failedAttempts: z.number(), retried: z.number(), skipped: z.number(), timedOut: z.number(), abandoned: z.number(), deadLettered: z.number(), deadLetterErrors: z.number() })
+    .nullable(),
   /** Device messages the device and tenant rate limits held back (`delayed`) or refused, per transport and by which limit (`device`, `tenant`). */
   rateLimits: z.object({
     transports: z.record(z.string(), z.object({ delayed: z.record(z.string(), z.number()), refused: z.record(z.string(), z.number()) })),

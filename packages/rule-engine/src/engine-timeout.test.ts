@@ -56,7 +56,7 @@ describe('rule engine pack timeout', () => {
     await queue?.close();
   });
 
-  async function start(opts: { configuration?: unknown; submitStrategy?: 'SEQUENTIAL_BY_ORIGINATOR'; packTimeoutMs?: number } = {}) {
+  async function start(opts: { configuration?: unknown; submitStrategy?: 'SEQUENTIAL_BY_ORIGINATOR'; packTimeoutMs?: number; maxAbandoned?: number } = {}) {
     queue = createMemoryQueue({ partitions: 1 });
     services = createRecordingServices();
     engine = createRuleEngine({
@@ -67,6 +67,7 @@ describe('rule engine pack timeout', () => {
       retryBackoffMs: 5,
       maxRetries: 2,
       packTimeoutMs: opts.packTimeoutMs ?? 200,
+      ...(opts.maxAbandoned ? { maxAbandoned: opts.maxAbandoned } : {}),
       ...(opts.submitStrategy ? { submitStrategy: opts.submitStrategy } : {}),
     });
     await engine.start();
@@ -144,5 +145,25 @@ describe('rule engine pack timeout', () => {
     expect(deadLetters).toHaveLength(0);
     for (const w of waiting.splice(0)) w();
     await until(() => services.points.length === 1);
+  });
+
+  it('too many timed-out runs still going pace the next batch (one pack timeout at most), and it goes on as soon as they end', async () => {
+    await start({ packTimeoutMs: 1000, maxAbandoned: 1 });
+    hanging.add(1);
+    await produce([msg('d1', 1)]);
+    await until(() => deadLetters.length === 1);
+    // Still hanging: the next batch waits a pack timeout, then runs (never blocked for good).
+    let t0 = Date.now();
+    await produce([msg('d2', 2)]);
+    await until(() => services.points.length === 1);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+    // The hanging run ends while the next batch waits: it goes on at once.
+    t0 = Date.now();
+    await produce([msg('d2', 3)]);
+    await new Promise((r) => setTimeout(r, 100));
+    for (const w of waiting.splice(0)) w();
+    await until(() => services.points.some((p) => p.ts === 3));
+    expect(Date.now() - t0).toBeLessThan(800);
+    expect(engine.stats().abandoned).toBe(0);
   });
 });

@@ -1,111 +1,15 @@
-import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
-import { errorMessage, isMsg, silentLogger, type Logger, type Msg, type RuleChainEvent } from '@rivulet/core';
-import { Groups, Topics, type ConsumedRecord, type Queue, type Subscription } from '@rivulet/queue';
+import { LiveChannel } from '@rivulet/broadcast';
+import { errorMessage, isMsg, silentLogger, type Msg, type RuleChainEvent } from '@rivulet/core';
+import { Groups, Topics, type ConsumedRecord, type Subscription } from '@rivulet/queue';
 import { startChainVersionCheck, stampOf, type ChainStamp } from './chain-version-check';
-import { compileRuleChain, validateRuleChain, type ChainOutcome, type CompiledChain, type DebugSink, type NodeStats } from './chain';
+import { compileRuleChain, validateRuleChain, type ChainOutcome, type CompiledChain } from './chain';
 import { deadLetterTopicOf, type DeadLetter } from './dead-letter';
+import type { RuleEngine, RuleEngineOptions, RuleEngineStats } from './engine-types';
 import { settleWithin, within } from './pack-timeout';
 import { mergeStrategy, retryPause, shouldRetry, type ProcessingStrategy } from './processing-strategy';
-import type { NodeRegistry } from './registry';
 import { checkChainForTenant } from './tenant-services';
-import type { TenantServices } from './types';
 
-/** Where the engine finds each tenant's root chain (the server backs it with storage). */
-export interface RuleChainSource {
-  /** The tenant's root chain; `version` (storage's optimistic lock) lets the version check see changes. */
-  getRootChain(tenantId: string): Promise<{ id: string; json: unknown; version?: number } | null>;
-  /** The tenant's root chain id and version as stored now, without the chain (the periodic version check). */
-  rootVersion?(tenantId: string): Promise<{ id: string; version: number } | null>;
-}
-
-export interface RuleEngineOptions {
-  queue: Queue;
-  registry: NodeRegistry;
-  /** Each tenant's chain runs on services bound to that tenant (createTenantServices). */
-  servicesFor: TenantServices;
-  chains: RuleChainSource;
-  logger?: Logger;
-  /**
-   * Times a failed message is run again before it is skipped (ThingsBoard's RETRY_FAILED), with the
-   * backoff below: the defaults of every chain's processing strategy (a chain may set its own in
-   * ruleChain.configuration.processingStrategy).
-   */
-  maxRetries?: number;
-  retryBackoffMs?: number;
-  maxRetryBackoffMs?: number;
-  maxBatch?: number;
-  /**
-   * ThingsBoard's packProcessingTimeout: how long one pass over a batch may take (default 8000 ms;
-   * 0: no limit). Messages still running then are timed out: given up (dead-lettered) unless their
-   * chain's strategy retries timed-out messages, so one slow node cannot stall a partition. Their
-   * runs go on in the background (counted in stats().abandoned). Keep it below the Kafka session
-   * timeout unless the queue heartbeats during a batch.
-   */
-  packTimeoutMs?: number;
-  /**
-   * Where given-up messages go (DeadLetter records keyed by originator): default `<topic>.dlq`;
-   * null: only logged and counted. Writing one waits `deadLetterTimeoutMs` (10 s) at most.
-   */
-  deadLetterTopic?: string | null;
-  deadLetterTimeoutMs?: number;
-  topic?: string;
-  group?: string;
-  /** How long a replaced chain stays alive for messages already inside it. */
-  retireAfterMs?: number;
-  /**
-   * BURST (default, ThingsBoard's default for its main queue): every message of a batch enters the
-   * chain at once, in arrival order, so their writes share one statement. SEQUENTIAL_BY_ORIGINATOR:
-   * one device's messages wait for each other (strict order of side effects, far less batching).
-   */
-  submitStrategy?: 'BURST' | 'SEQUENTIAL_BY_ORIGINATOR';
-  /**
-   * Rule chain change events (LiveChannel.RULE_CHAINS): a saved, re-rooted or deleted chain is
-   * reloaded, node debug changes are applied in place. Works the same when the API runs in another
-   * process, as long as the broadcast spans processes.
-   */
-  broadcast?: Broadcast;
-  /**
-   * Every this many ms, compare each loaded root chain's version with storage (chains.rootVersion)
-   * and reload the changed ones: the safety net for a missed change event when the broadcast
-   * crosses processes (RIVULET_RULE_CHAIN_CHECK_MS). 0 or absent: off.
-   */
-  chainCheckMs?: number;
-  /** Receives traces of nodes in debug mode and of failures (buffered; see createBatchedDebugSink). */
-  debugSink?: DebugSink;
-  /** How long a node's "debug all" lasts when switched on without an end; default 15 minutes. */
-  debugDurationMs?: number;
-}
-
-export interface RuleEngineStats {
-  processed: number;
-  /** Attempts that failed or timed out. */
-  failedAttempts: number;
-  retried: number;
-  /** Messages given up (after retries, or timed out): dead-lettered, or only logged without a dead-letter topic. */
-  skipped: number;
-  /** Attempts still running when their batch's pack timeout passed. */
-  timedOut: number;
-  /** Runs of timed-out attempts still going in the background now. */
-  abandoned: number;
-  /** Given-up messages written to the dead-letter topic. */
-  deadLettered: number;
-  /** Given-up messages whose dead letter could not be written (logged). */
-  deadLetterErrors: number;
-  /** Chains found older than storage by the version check (a change event was missed) and reloaded. */
-  staleChainReloads: number;
-  chains: Array<{ tenantId: string; chainId: string; name: string; nodes: NodeStats[] }>;
-}
-
-export interface RuleEngine {
-  start(): Promise<void>;
-  /** With drain: process everything queued first (graceful shutdown). */
-  stop(options?: { drain?: boolean }): Promise<void>;
-  /** Drops the cached chain of a tenant (or all) after a chain was saved or made root. */
-  invalidate(tenantId?: string): void;
-  /** Runs messages through their tenants' root chains with the engine's retry policy (what the consumer calls). */
-  processBatch(msgs: ReadonlyArray<Msg>): Promise<void>;
-  stats(): RuleEngineStats;
-}
+export type { RuleChainSource, RuleEngine, RuleEngineOptions, RuleEngineStats } from './engine-types';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -140,7 +44,32 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
   const deadLetterTopic = options.deadLetterTopic === undefined ? deadLetterTopicOf(topic) : options.deadLetterTopic;
   const deadLetterTimeoutMs = options.deadLetterTimeoutMs ?? 10_000;
   const timeoutError = `Not processed within the pack timeout (${packTimeoutMs} ms)`;
-  const late = () => void counters.abandoned--;
+  const maxAbandoned = options.maxAbandoned ?? 4 * (options.maxBatch ?? 500);
+  /** Batches waiting for abandoned runs to end (see maxAbandoned). */
+  const pacing = new Set<() => void>();
+  const late = () => {
+    counters.abandoned--;
+    if (pacing.size > 0 && counters.abandoned < maxAbandoned) {
+      for (const resume of pacing) resume();
+      pacing.clear();
+    }
+  };
+  /** Too many timed-out runs still going: wait for some to end, one pack timeout at most (never for good). */
+  async function pace(): Promise<void> {
+    if (counters.abandoned < maxAbandoned || packTimeoutMs <= 0) return;
+    logger.warn({ abandoned: counters.abandoned, maxAbandoned }, 'rule engine paced: many timed-out runs still going');
+    await new Promise<void>((resume) => {
+      const timer = setTimeout(() => {
+        pacing.delete(done);
+        resume();
+      }, packTimeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resume();
+      };
+      pacing.add(done);
+    });
+  }
   let subscription: Subscription | undefined;
   let unsubscribeChains: (() => void) | undefined;
 
@@ -385,6 +314,7 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
       if (isMsg(r.value)) msgs.push(r.value);
       else logger.error({ partition: r.partition, offset: r.offset }, 'record is not a rule-engine message; skipped');
     }
+    await pace();
     await processBatch(msgs);
   }
 
