@@ -3,8 +3,9 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * One Rivulet server process, started as `npm start` starts it (node with tsx's loader on
- * apps/server/src/main.ts, no npm in between so signals reach the server), configured by its env.
+ * One Rivulet server process, started as `npm start` starts it (node directly, no npm in between
+ * so signals reach the server): the built server when `command` says so, else the sources through
+ * tsx (as `npm run start:dev`). Configured by its env.
  * Split-role tests and `npm run test:scale` run their topologies with it. Output is kept (the last
  * 64 KiB) and, when `logFile` is given, written there in full.
  */
@@ -22,8 +23,15 @@ export interface RivuletProcess {
 const REPO_ROOT = join(import.meta.dirname, '..', '..', '..');
 const KEEP = 64 * 1024;
 
-export function spawnRivulet(options: { name: string; env: Record<string, string>; logFile?: string }): RivuletProcess {
-  const child = spawn(process.execPath, ['--max-semi-space-size=64', '--conditions=source', '--import', 'tsx', join(REPO_ROOT, 'apps/server/src/main.ts')], {
+export function spawnRivulet(options: {
+  name: string;
+  env: Record<string, string>;
+  logFile?: string;
+  /** node flags and entry file; default: the sources through tsx (`npm run start:dev` without the web build). */
+  command?: { flags: string[]; entry: string };
+}): RivuletProcess {
+  const command = options.command ?? { flags: ['--max-semi-space-size=64', '--conditions=source', '--import', 'tsx'], entry: join(REPO_ROOT, 'apps/server/src/main.ts') };
+  const child = spawn(process.execPath, [...command.flags, command.entry], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { freePort, spawnRivulet, waitRivuletReady, type RivuletProcess } from '@rivulet/testing';
+import { startCommand } from '../bench/start-command';
 
 export const ADMIN = { username: 'tenant@rivulet.local', password: 'scale-admin-pw-1' };
 
@@ -46,10 +47,12 @@ export async function startTopology(o: { kafkaBrokers: string; databaseUrl: stri
     KAFKAJS_NO_PARTITIONER_WARNING: '1',
   };
   const mqttPort = await freePort();
+  // what `npm start` runs (the built server, built here first when stale)
+  const command = startCommand();
   const role = async (name: string, roles: string, extra: Record<string, string> = {}): Promise<Role> => {
     const httpPort = await freePort();
     const env = { ...common, RIVULET_ROLES: roles, RIVULET_NODE_ID: name, RIVULET_HTTP_PORT: String(httpPort), RIVULET_MQTT_PORT: '0', RIVULET_COAP_PORT: '0', ...extra };
-    return { name, env, url: `http://127.0.0.1:${httpPort}`, proc: spawnRivulet({ name, env, logFile: join(o.logDir, `${name}.log`) }) };
+    return { name, env, url: `http://127.0.0.1:${httpPort}`, proc: spawnRivulet({ name, env, command, logFile: join(o.logDir, `${name}.log`) }) };
   };
   const started: Role[] = [];
   try {
@@ -67,7 +70,7 @@ export async function startTopology(o: { kafkaBrokers: string; databaseUrl: stri
     }
     await Promise.all([transport, ...workers].map((r) => waitRivuletReady(r.proc, r.url, 90_000)));
     const restart = async (r: Role): Promise<void> => {
-      r.proc = spawnRivulet({ name: r.name, env: r.env, logFile: join(o.logDir, `${r.name}.log`) });
+      r.proc = spawnRivulet({ name: r.name, env: r.env, command, logFile: join(o.logDir, `${r.name}.log`) });
       await waitRivuletReady(r.proc, r.url, 90_000);
     };
     return {
