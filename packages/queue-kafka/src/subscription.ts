@@ -151,27 +151,42 @@ export async function startSubscription(d: SubscriptionDeps): Promise<Subscripti
 
   async function eachBatch(p: EachBatchPayload): Promise<void> {
     const msgs = p.batch.messages;
-    for (let i = 0; i < msgs.length && !stopping && !gone(p); ) {
-      const slice = msgs.slice(i, i + d.maxBatch);
-      const last = slice[slice.length - 1]!;
-      const bad: DeadLetter[] = [];
-      const recs = records(p, slice, bad);
-      if (!(await writeDead(p, bad))) return;
-      if (settings.commitMode === 'on-receipt') {
-        await commit(p, last);
-        if (!(await handleSlice(p, recs))) return;
-      } else {
-        if (!(await handleSlice(p, recs))) return;
-        await commit(p, last);
+    // After-processing commits are pipelined: slice k's commit is in flight while slice k+1 is
+    // handled (a commit round trip per slice would otherwise bound throughput). Commits stay in
+    // order, and every way out of the batch waits for the last one.
+    let pending: Promise<void> | undefined;
+    let commitError: unknown;
+    const settle = async (): Promise<void> => {
+      await pending;
+      pending = undefined;
+      if (commitError !== undefined) throw commitError;
+    };
+    try {
+      for (let i = 0; i < msgs.length && !stopping && !gone(p); ) {
+        const slice = msgs.slice(i, i + d.maxBatch);
+        const last = slice[slice.length - 1]!;
+        const bad: DeadLetter[] = [];
+        const recs = records(p, slice, bad);
+        if (!(await writeDead(p, bad))) return;
+        if (settings.commitMode === 'on-receipt') {
+          await commit(p, last);
+          if (!(await handleSlice(p, recs))) return;
+        } else {
+          if (!(await handleSlice(p, recs))) return;
+          await settle();
+          pending = commit(p, last).catch((e: unknown) => void (commitError = e));
+        }
+        i += slice.length;
+        try {
+          await p.heartbeat();
+        } catch (e) {
+          // A rebalance is under way: what this member processed is committed; release the rest.
+          log.debug({ err: errorMessage(e) }, 'rebalance: ending batch early');
+          return;
+        }
       }
-      i += slice.length;
-      try {
-        await p.heartbeat();
-      } catch (e) {
-        // A rebalance is under way: what this member processed is committed; release the rest.
-        log.debug({ err: errorMessage(e) }, 'rebalance: ending batch early');
-        return;
-      }
+    } finally {
+      await settle();
     }
   }
 
