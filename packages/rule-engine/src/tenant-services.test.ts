@@ -48,6 +48,18 @@ describe('bindServicesToTenant', () => {
     expect(rpcSent).toEqual([]);
   });
 
+  it('Kafka producers are always the bound tenant\'s: a node cannot ask for another tenant\'s (shared or counted against it)', () => {
+    const asked: unknown[] = [];
+    const kafka = { producer: (o: unknown) => (asked.push(o), { send: async () => undefined }) };
+    const bound = bindServicesToTenant({ ...createRecordingServices(), kafka }, { tenantId: B, ownership });
+    bound.kafka!.producer({ bootstrapServers: 'k:9092', acks: -1, retries: 0 });
+    bound.kafka!.producer({ bootstrapServers: 'k:9092', acks: -1, retries: 0, tenantId: A });
+    expect(asked).toEqual([
+      { bootstrapServers: 'k:9092', acks: -1, retries: 0, tenantId: B },
+      { bootstrapServers: 'k:9092', acks: -1, retries: 0, tenantId: B },
+    ]);
+  });
+
   it('passes the tenant\'s own entities (its devices and itself) through', async () => {
     const { real, rpcSent, bound } = setup();
     await bound.timeseries.save([{ entityId: devB, key: 't', ts: 1, value: 1 }]);
