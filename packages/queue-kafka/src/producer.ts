@@ -73,6 +73,7 @@ export class LagGate {
   private waiters = new Map<string, Array<{ resolve(): void; reject(e: unknown): void }>>();
   private lastUse = new Map<string, number>();
   private timers = new Map<string, ReturnType<typeof setTimeout>>();
+  private checking = new Map<string, Promise<void>>();
   private closed = false;
 
   constructor(
@@ -90,7 +91,17 @@ export class LagGate {
     if (this.closed) throw new QueueClosedError('kafka');
     if (!this.gated(topic)) return;
     this.lastUse.set(topic, Date.now());
-    if (!this.timers.has(topic)) this.schedule(topic, 0);
+    if (!this.timers.has(topic)) {
+      // The poller was idle: measure before letting this call through, so an idle spell cannot
+      // let a burst past the bound.
+      let first = this.checking.get(topic);
+      if (first === undefined) {
+        first = this.check(topic).finally(() => this.checking.delete(topic));
+        this.checking.set(topic, first);
+      }
+      await first;
+      if (this.closed) throw new QueueClosedError('kafka');
+    }
     if (this.over.get(topic) !== true) return;
     await new Promise<void>((resolve, reject) => {
       let list = this.waiters.get(topic);
