@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { LocalSubscribers, SessionHolds, type Broadcast, type Channel } from '@rivulet/broadcast';
+import { DeviceChannel, LocalSubscribers, SessionHolds, type Broadcast, type Channel, type UndeliveredEvent } from '@rivulet/broadcast';
 import { errorMessage, silentLogger, type Logger } from '@rivulet/core';
 import { decodeValue, encodeValue } from '@rivulet/queue';
 import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
@@ -36,6 +36,8 @@ export interface KafkaBroadcast extends Broadcast {
 }
 
 const FROM = 'from';
+/** On directed-to-device records: the device, so a process that released it meanwhile can say so. */
+const DEVICE = 'device';
 const PROBE = '__probe';
 
 /**
@@ -104,14 +106,22 @@ export async function createKafkaBroadcast(options: KafkaBroadcastOptions): Prom
     }
     // ours: delivered synchronously when published
     if (topic === topics.fanout && m.headers?.[FROM]?.toString() === nodeId) return;
-    if (!local.has(channel)) return;
+    const device = m.headers?.[DEVICE]?.toString();
+    const stale = device !== undefined && !holds.holds(device);
+    if (!stale && !local.has(channel)) return;
     let event: unknown;
     try {
       event = decodeValue(m.value);
     } catch (e) {
       return bad(topic, m, e);
     }
-    local.deliver(channel, event);
+    if (!stale) return local.deliver(channel, event);
+    // the sender's registry was a moment behind: tell it nobody here took the event
+    const from = m.headers?.[FROM]?.toString();
+    if (from !== undefined && !closed) {
+      const undelivered: UndeliveredEvent = { deviceId: device, channel, event, nodeId };
+      send(topics.node(from), DeviceChannel.UNDELIVERED.name, undelivered);
+    }
   }
 
   function onRegistry(m: KafkaMessage): void {
@@ -163,6 +173,17 @@ export async function createKafkaBroadcast(options: KafkaBroadcastOptions): Prom
     }
   }
 
+  function send(topic: string, channel: string, event: unknown, deviceId?: string): void {
+    let value: Buffer;
+    try {
+      value = encodeValue(event);
+    } catch (e) {
+      log.warn({ channel, err: errorMessage(e) }, 'kafka broadcast event not sent: not JSON');
+      return;
+    }
+    sender.enqueue(topic, { key: channel, value, headers: deviceId === undefined ? { [FROM]: nodeId } : { [FROM]: nodeId, [DEVICE]: deviceId } });
+  }
+
   let timer: NodeJS.Timeout | undefined;
   try {
     await admin.connect();
@@ -210,16 +231,6 @@ export async function createKafkaBroadcast(options: KafkaBroadcastOptions): Prom
   }
   log.info({ topics: [topics.fanout, ownTopic, topics.sessions] }, 'kafka broadcast ready');
 
-  const send = (topic: string, channel: string, event: unknown): void => {
-    let value: Buffer;
-    try {
-      value = encodeValue(event);
-    } catch (e) {
-      log.warn({ channel, err: errorMessage(e) }, 'kafka broadcast event not sent: not JSON');
-      return;
-    }
-    sender.enqueue(topic, { key: channel, value, headers: { [FROM]: nodeId } });
-  };
 
   return {
     nodeId,
@@ -232,12 +243,12 @@ export async function createKafkaBroadcast(options: KafkaBroadcastOptions): Prom
       return local.subscribe(channel.name, handler as (event: unknown) => void);
     },
     sendToDevice<T>(channel: Channel<T>, deviceId: string, event: T) {
-      if (closed) return false;
+      if (closed) return 0;
       const remote = registry.holdersOf(deviceId, nodeId);
       const here = holds.holds(deviceId);
       if (here) local.deliver(channel.name, event);
-      for (const n of remote) send(topics.node(n), channel.name, event);
-      return here || remote.length > 0;
+      for (const n of remote) send(topics.node(n), channel.name, event, deviceId);
+      return (here ? 1 : 0) + remote.length;
     },
     sendToNode<T>(target: string, channel: Channel<T>, event: T) {
       if (closed) return;

@@ -46,9 +46,11 @@ export interface Broadcast {
   subscribe<T>(channel: Channel<T>, handler: (event: NoInfer<T>) => void): () => void;
   /**
    * Directed: to the subscribers of the channel in the processes holding a session of deviceId.
-   * Returns false, at once, when no process holds one (the device is offline): nothing is sent.
+   * Returns how many processes it went to: 0, at once, when no process holds one (the device is
+   * offline) and nothing is sent. A process that no longer holds the device when the event
+   * arrives (the sender's registry was a moment behind) answers on DeviceChannel.UNDELIVERED.
    */
-  sendToDevice<T>(channel: Channel<T>, deviceId: string, event: NoInfer<T>): boolean;
+  sendToDevice<T>(channel: Channel<T>, deviceId: string, event: NoInfer<T>): number;
   /** Directed: to the subscribers of the channel in one process (e.g. an RPC response to the caller's node). */
   sendToNode<T>(nodeId: string, channel: Channel<T>, event: NoInfer<T>): void;
   /**

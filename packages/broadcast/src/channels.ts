@@ -65,7 +65,22 @@ export const DeviceChannel = {
    * for transports to push to subscribed sessions. Sent by whoever stored the change.
    */
   SHARED_ATTRIBUTES: defineChannel<AttributesEvent>('device.shared-attributes'),
+  /**
+   * Back to the sender of a sendToDevice event: this process no longer holds the device (it was
+   * released while the event travelled), so nobody here delivered it. The RPC caller counts these
+   * to answer "no session" without waiting out its pickup window.
+   */
+  UNDELIVERED: defineChannel<UndeliveredEvent>('device.undelivered'),
 } as const;
+
+export interface UndeliveredEvent {
+  readonly deviceId: string;
+  /** The channel the event was sent on, and the event. */
+  readonly channel: string;
+  readonly event: unknown;
+  /** The process that did not deliver it. */
+  readonly nodeId: string;
+}
 
 /**
  * Sends a transport's answer to a ToDeviceRpcRequest (pickup, reply or failure) to the process

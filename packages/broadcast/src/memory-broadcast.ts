@@ -30,9 +30,9 @@ export function createMemoryBroadcast(options: MemoryBroadcastOptions = {}): Bro
       return local.subscribe(channel.name, handler as (event: unknown) => void);
     },
     sendToDevice<T>(channel: Channel<T>, deviceId: string, event: T) {
-      if (closed || !sessions.holds(deviceId)) return false;
+      if (closed || !sessions.holds(deviceId)) return 0;
       local.deliver(channel.name, event);
-      return true;
+      return 1;
     },
     sendToNode<T>(target: string, channel: Channel<T>, event: T) {
       if (closed) return;

@@ -1,6 +1,6 @@
 import type { RpcOutcome, ToDeviceRpcRequest } from '@rivulet/core';
 import type { Broadcast } from './channel';
-import { RpcChannel } from './channels';
+import { DeviceChannel, RpcChannel } from './channels';
 
 export interface RpcCaller {
   /** Sends the request (see RpcChannel in channels.ts for the exchange) and resolves with its outcome; never rejects. */
@@ -29,6 +29,8 @@ interface PendingCall {
   readonly request: ToDeviceRpcRequest;
   readonly resolve: (o: RpcOutcome) => void;
   picked: boolean;
+  /** Processes the request went to that have not said "not here" (DeviceChannel.UNDELIVERED). */
+  targets: number;
   pickupTimer: ReturnType<typeof setTimeout> | undefined;
   expiryTimer: ReturnType<typeof setTimeout> | undefined;
 }
@@ -66,11 +68,20 @@ export function createRpcCaller(options: RpcCallerOptions): RpcCaller {
     }
   });
 
+  // A process the registry named had released the device by the time the request arrived.
+  const unsubscribeUndelivered = broadcast.subscribe(DeviceChannel.UNDELIVERED, (ev) => {
+    if (ev.channel !== RpcChannel.TO_DEVICE.name) return;
+    const requestId = (ev.event as { requestId?: unknown } | null)?.requestId;
+    const p = typeof requestId === 'string' ? calls.get(requestId) : undefined;
+    if (!p || p.picked || ev.deviceId !== p.request.deviceId) return;
+    if (--p.targets <= 0) finish(p.request.requestId, { kind: 'no-session' });
+  });
+
   return {
     call(request) {
       return new Promise<RpcOutcome>((resolve) => {
         const remaining = Math.max(0, request.expirationTime - now());
-        const p: PendingCall = { request, resolve, picked: false, pickupTimer: undefined, expiryTimer: undefined };
+        const p: PendingCall = { request, resolve, picked: false, targets: 0, pickupTimer: undefined, expiryTimer: undefined };
         calls.set(request.requestId, p);
         // Timers first: an in-process transport answers from within sendToDevice().
         p.expiryTimer = setTimeout(() => finish(request.requestId, p.picked ? { kind: 'timeout' } : { kind: 'no-session' }), remaining);
@@ -80,13 +91,14 @@ export function createRpcCaller(options: RpcCallerOptions): RpcCaller {
           }, pickupTimeoutMs);
         }
         // Only the processes holding a session of the device get it; none holds one: answered at once.
-        const sent = broadcast.sendToDevice(RpcChannel.TO_DEVICE, request.deviceId, { ...request, replyTo: broadcast.nodeId });
-        if (!sent) finish(request.requestId, { kind: 'no-session' });
+        p.targets = broadcast.sendToDevice(RpcChannel.TO_DEVICE, request.deviceId, { ...request, replyTo: broadcast.nodeId });
+        if (p.targets === 0) finish(request.requestId, { kind: 'no-session' });
       });
     },
     pending: () => calls.size,
     close() {
       unsubscribe();
+      unsubscribeUndelivered();
       for (const id of [...calls.keys()]) finish(id, { kind: 'timeout' });
     },
   };
