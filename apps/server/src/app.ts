@@ -66,8 +66,9 @@ export interface StartOptions {
 }
 
 /**
- * The composition root: picks implementations from config (embedded or Postgres storage, memory
- * queue) and starts the roles this process runs. Nothing else in the tree reads config.
+ * The composition root: picks implementations from config (embedded or Postgres storage; memory or
+ * Kafka queue and broadcast, in messaging.ts) and starts the roles this process runs (roles/).
+ * Nothing else in the tree reads config.
  */
 export async function startRivulet(config: Config, options: StartOptions = {}): Promise<Rivulet> {
   const logger = options.logger ?? silentLogger;
