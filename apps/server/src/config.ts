@@ -153,6 +153,9 @@ export const ConfigSchema = z
         'ThingsBoard\'s packProcessingTimeout: longest pass of the rule engine over one batch, ms; messages still running then are timed out and given up to the dead-letter topic (unless their chain\'s processingStrategy retries timed-out ones), so one slow node cannot stall a partition. 0: no limit.',
       ),
     RIVULET_DEBUG_EVENTS_PER_NODE: positiveInt(1000).describe('Rule node debug events kept per node (the newest); older ones are deleted as new ones arrive.'),
+    RIVULET_TIMESERIES_TTL_DAYS: z.coerce.number().min(0).default(0).describe('Time series points older than this many days (by their ts) are deleted by the retention job; 0: kept forever. A tenant profile overrides it (defaultStorageTtlDays). The latest value of each key is kept.'),
+    RIVULET_RETENTION_INTERVAL_SECONDS: positiveInt(3600).describe('How often the rule engine runs the time series retention job (batched deletes, then VACUUM of ts_kv).'),
+    RIVULET_CLEARED_ALARMS_TTL_DAYS: z.coerce.number().min(0).default(0).describe('Alarms cleared more than this many days ago are deleted by the retention job (every RIVULET_RETENTION_INTERVAL_SECONDS); 0: kept forever. Active alarms are never deleted.'),
     RIVULET_DEBUG_EVENTS_TTL_SECONDS: positiveInt(604800).describe('Rule node debug events older than this are deleted (hourly); default one week, as ThingsBoard.'),
     RIVULET_OUTBOUND_ALLOW: outboundList.describe(
       'Comma-separated CIDRs (10.1.0.0/16), addresses and host names (api.example.com, *.example.com) rule nodes may call even inside the ranges denied by default (loopback, private, link-local, CGNAT, multicast); see docs/operations.md.',
@@ -279,5 +282,6 @@ export function globalTenantLimits(config: Config): TenantLimits {
     maxScriptMemoryMb: config.RIVULET_SCRIPT_MEMORY_MB,
     minGeneratorPeriodMs: config.RIVULET_MIN_GENERATOR_PERIOD_MS,
     maxDebugEventsPerNode: config.RIVULET_DEBUG_EVENTS_PER_NODE,
+    defaultStorageTtlDays: config.RIVULET_TIMESERIES_TTL_DAYS,
   };
 }

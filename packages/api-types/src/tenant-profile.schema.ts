@@ -26,6 +26,7 @@ const limitFields = {
   maxScriptMemoryMb: positive.describe('Memory of one script context, MiB'),
   minGeneratorPeriodMs: positive.describe('Shortest period of a generator node, ms'),
   maxDebugEventsPerNode: positive.describe('Rule node debug events kept per node'),
+  defaultStorageTtlDays: count.describe('Days time series points are kept (by their ts) before retention deletes them. 0: forever'),
 };
 type LimitField = keyof typeof limitFields;
 

@@ -38,6 +38,8 @@ export interface TenantLimits {
   readonly minGeneratorPeriodMs: number;
   /** Rule node debug events kept per node (the newest). */
   readonly maxDebugEventsPerNode: number;
+  /** Days time series points are kept, by the age of their ts (ThingsBoard's defaultStorageTtlDays); 0: forever. */
+  readonly defaultStorageTtlDays: number;
 }
 
 export const TENANT_LIMIT_NAMES = [
@@ -55,6 +57,7 @@ export const TENANT_LIMIT_NAMES = [
   'maxScriptMemoryMb',
   'minGeneratorPeriodMs',
   'maxDebugEventsPerNode',
+  'defaultStorageTtlDays',
 ] as const satisfies readonly (keyof TenantLimits)[];
 
 export type TenantLimitName = (typeof TENANT_LIMIT_NAMES)[number];

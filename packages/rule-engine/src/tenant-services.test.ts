@@ -195,7 +195,7 @@ describe('checkChainForTenant: the tenant\'s limits on save and load', () => {
   const registry = createNodeRegistry([periodic]);
   const chain = (periods: number[]) =>
     validateRuleChain({ ruleChain: { name: 'c' }, metadata: { nodes: periods.map((p) => ({ type: 'test.periodic', name: 'P', configuration: { periodInSeconds: p } })) } }, registry);
-  const none = { maxDevices: 0, maxRuleChains: 0, maxRuleNodesPerChain: 0, transportDeviceMsgRateLimit: 0, transportTenantMsgRateLimit: 0, maxPayloadBytes: 0, maxKeyLength: 0, maxKeysPerMessage: 0, maxWsSessionsPerTenant: 0, maxWsSubscriptionsPerTenant: 0, maxScriptExecutionMs: 0, maxScriptMemoryMb: 0, minGeneratorPeriodMs: 0, maxDebugEventsPerNode: 0 };
+  const none = { maxDevices: 0, maxRuleChains: 0, maxRuleNodesPerChain: 0, transportDeviceMsgRateLimit: 0, transportTenantMsgRateLimit: 0, maxPayloadBytes: 0, maxKeyLength: 0, maxKeysPerMessage: 0, maxWsSessionsPerTenant: 0, maxWsSubscriptionsPerTenant: 0, maxScriptExecutionMs: 0, maxScriptMemoryMb: 0, minGeneratorPeriodMs: 0, maxDebugEventsPerNode: 0, defaultStorageTtlDays: 0 };
   // Tenant A is held to 2 nodes and 1 s; tenant B has no limits.
   const servicesFor = createTenantServices({
     base: createRecordingServices(),

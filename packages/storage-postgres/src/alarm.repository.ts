@@ -178,5 +178,15 @@ export function createAlarmRepository(client: SqlClient): AlarmRepository {
       const res = await client.query('DELETE FROM alarm WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
       return res.rowCount > 0;
     },
+
+    async deleteClearedBefore(ts) {
+      let total = 0;
+      for (;;) {
+        // short statements: a large backlog never holds many row locks at once
+        const r = await client.query('DELETE FROM alarm WHERE id IN (SELECT id FROM alarm WHERE cleared AND clear_ts < $1 LIMIT 1000)', [Math.trunc(ts)]);
+        total += r.rowCount;
+        if (r.rowCount < 1000) return total;
+      }
+    },
   };
 }

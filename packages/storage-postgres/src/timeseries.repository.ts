@@ -3,6 +3,7 @@ import type { Aggregation, HistoryQuery, TimeseriesRepository } from '@rivulet/s
 import { arrayLiteral, KV_COLUMNS, kvColumnLiterals, kvValueOf, quoteArrayElement, type KvColumnsRow } from './kv-columns';
 import type { SqlClient } from './sql-client';
 import { chunks, num, numOrNull } from './sql-util';
+import { deleteExpiredTimeseries } from './timeseries-retention';
 
 export interface TimeseriesRepositoryOptions {
   client: SqlClient;
@@ -307,5 +308,7 @@ export function createTimeseriesRepository(opts: TimeseriesRepositoryOptions): T
           : await client.query<{ n: unknown }>('SELECT count(*) AS n FROM ts_kv WHERE entity_id = $1', [entityId]);
       return num(rows[0]?.n ?? 0);
     },
+
+    deleteExpired: (opts) => deleteExpiredTimeseries(client, opts),
   };
 }

@@ -339,6 +339,30 @@ export interface TimeseriesRepository {
   delete(entityId: string, keys: readonly string[], startTs: number, endTs: number): Promise<number>;
   /** Number of stored points (for tests and benchmarks that count rows rather than trust acks). */
   count(entityId?: string): Promise<number>;
+  /**
+   * Retention: deletes the points older than their tenant's time to live, in short statements of a
+   * few series each (no long lock), then lets the space be reused (VACUUM), so the table stops
+   * growing. Latest values stay.
+   */
+  deleteExpired(opts: ExpireOptions): Promise<ExpireResult>;
+}
+
+export interface ExpireOptions {
+  /** Time to live, ms, of the points of a tenant's entities (null: an entity of no known tenant); 0 keeps them. */
+  ttlMsFor(tenantId: string | null): number;
+  /** Now, ms (tests move it). Default Date.now(). */
+  now?: number;
+  /** Series (entity, key) per DELETE statement. Default 200. */
+  seriesPerStatement?: number;
+}
+
+export interface ExpireResult {
+  /** Points deleted. */
+  deleted: number;
+  /** Series looked at. */
+  series: number;
+  /** DELETE statements run. */
+  statements: number;
 }
 
 /** A stored rule chain: ThingsBoard's export shape is kept in `metadata` as JSON. */
@@ -473,6 +497,8 @@ export interface AlarmRepository {
   clear(tenantId: string, id: string, ts: number, details?: JsonValue): Promise<Alarm | null>;
   list(tenantId: string, query: AlarmQuery): Promise<Page<Alarm>>;
   delete(tenantId: string, id: string): Promise<boolean>;
+  /** Retention: deletes alarms cleared before `ts` (every tenant), in batches of 1,000; the number deleted. Active alarms stay. */
+  deleteClearedBefore(ts: number): Promise<number>;
 }
 
 /** One debug event of a rule node (ThingsBoard's DEBUG_RULE_NODE event): a message going in or coming out. */

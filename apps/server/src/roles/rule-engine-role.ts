@@ -6,6 +6,7 @@ import { createBatchedDebugSink, createRuleEngine, type DebugEvent, type RuleEng
 import type { Storage } from '@rivulet/storage';
 import type { Config } from '../config';
 import type { RuleServices } from '../rule-services';
+import { startTimeseriesRetention } from '../retention';
 
 export interface RuleEngineRole {
   readonly engine: RuleEngine;
@@ -36,6 +37,14 @@ export async function startRuleEngineRole(o: {
     storage.debugEvents.deleteOlderThan(Date.now() - ttlMs).catch((e: unknown) => logger.warn({ err: String(e) }, 'debug event retention failed'));
   }, Math.min(ttlMs, 3_600_000));
   debugRetention.unref();
+  const tsRetention = startTimeseriesRetention({
+    storage,
+    tenantLimits,
+    globalTtlDays: config.RIVULET_TIMESERIES_TTL_DAYS,
+    clearedAlarmsTtlDays: config.RIVULET_CLEARED_ALARMS_TTL_DAYS,
+    intervalMs: config.RIVULET_RETENTION_INTERVAL_SECONDS * 1000,
+    logger,
+  });
   const engine = createRuleEngine({
     queue: o.queue,
     registry: o.rules.registry,
@@ -66,6 +75,7 @@ export async function startRuleEngineRole(o: {
     async stop() {
       await engine.stop({ drain: true });
       clearInterval(debugRetention);
+      await tsRetention.stop();
       await debugSink.close();
     },
   };

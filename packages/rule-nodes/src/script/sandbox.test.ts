@@ -21,6 +21,7 @@ const GLOBAL_LIMITS: TenantLimits = {
   maxScriptMemoryMb: 0,
   minGeneratorPeriodMs: 0,
   maxDebugEventsPerNode: 0,
+  defaultStorageTtlDays: 0,
 };
 
 const params = ['msg', 'metadata', 'msgType'];
