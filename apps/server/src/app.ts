@@ -21,6 +21,7 @@ import { createMessaging } from './messaging';
 import { createRuleServices } from './rule-services';
 import { createReadiness } from './readiness';
 import { deadLetterAdmin } from './dead-letters';
+import { createMetrics, metricsSources } from './metrics';
 import { startRuleEngineRole, type RuleEngineRole } from './roles/rule-engine-role';
 import { startTransportRole, type TransportRole } from './roles/transport-role';
 import { startApiRole, type ApiRole } from './roles/api-role';
@@ -88,7 +89,12 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     (config.DATABASE_URL
       ? await createPostgresStorage({ url: config.DATABASE_URL, poolSize: config.RIVULET_DB_POOL_SIZE, logger })
       : await createEmbeddedStorage({ dataDir: join(dataDir, 'pglite'), logger }));
-  const storage = createLiveStorage(rawStorage, broadcast, { writeConcurrency: rawStorage.kind === 'embedded' ? 1 : Math.max(1, Math.floor(config.RIVULET_DB_POOL_SIZE / 2)) });
+  // Prometheus metrics at /metrics on this process's HTTP listener (read from the components' counters at scrape time).
+  const metrics = createMetrics({ token: config.RIVULET_METRICS_TOKEN, info: { roles: [...roles], queue: queue.kind, storage: rawStorage.kind, nodeId: messaging.nodeId } });
+  const storage = createLiveStorage(rawStorage, broadcast, {
+    writeConcurrency: rawStorage.kind === 'embedded' ? 1 : Math.max(1, Math.floor(config.RIVULET_DB_POOL_SIZE / 2)),
+    onBatch: metrics.observeStorageBatch,
+  });
 
   // Every tenant has a tenant profile: the default one exists before the first tenant is created.
   await storage.tenantProfiles.ensureDefault();
@@ -185,9 +191,21 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
     });
   }
   const api = apiRole?.api;
+  metrics.setSources(
+    metricsSources({
+      queue,
+      transport: () => transport,
+      ruleEngine: () => ruleEngine?.engine,
+      api: () => api,
+      rateLimits: () => rateLimiter.stats(),
+      // httpConnections is set up with the server below; a scrape comes only once it listens
+      httpConnections: () => httpConnections.stats(),
+    }),
+  );
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     try {
+      if (metrics.handle(req, res)) return;
       if (transport?.http.handle(req, res)) return;
       if (api?.handle(req, res)) return;
       if (apiRole?.webApp(req, res)) return;

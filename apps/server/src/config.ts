@@ -175,6 +175,7 @@ export const ConfigSchema = z
       .describe('Comma-separated browser origins allowed to call the REST API (CORS), e.g. https://dash.example.com; * allows any; empty (default): none, CORS closed.'),
     RIVULET_API_RATE_LIMIT: z.coerce.number().int().min(0).default(3000).describe('REST API requests per client address per RIVULET_API_RATE_LIMIT_WINDOW_MS before 429; 0: no limit. Not the device API, not /api/health.'),
     RIVULET_API_RATE_LIMIT_WINDOW_MS: positiveInt(60000).describe('Window of the REST API rate limit.'),
+    RIVULET_METRICS_TOKEN: optionalString.describe('Bearer token a Prometheus scrape of /metrics must send (Authorization: Bearer <token>; at least 16 characters). Unset: /metrics answers loopback clients only (and not through a proxy that sets X-Forwarded-For or Forwarded), 403 for anyone else.'),
     RIVULET_SHUTDOWN_TIMEOUT_MS: positiveInt(30000).describe('Longest a graceful shutdown (SIGTERM) waits for the queue to drain.'),
     RIVULET_TLS_CERT: optionalString.describe('PEM file of the server certificate (followed by its intermediates). With RIVULET_TLS_KEY it turns on MQTT over TLS (RIVULET_MQTT_TLS_PORT) and HTTPS (RIVULET_HTTPS_PORT) beside the plain ports; a missing, unreadable or mismatched pair refuses start.'),
     RIVULET_TLS_KEY: optionalString.describe('PEM file of the private key of RIVULET_TLS_CERT (unencrypted; keep it 0600).'),
@@ -187,6 +188,9 @@ export const ConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.RIVULET_JWT_SECRET !== undefined && c.RIVULET_JWT_SECRET.length < 32) {
       ctx.addIssue({ code: 'custom', path: ['RIVULET_JWT_SECRET'], message: `must be at least 32 characters long (it has ${c.RIVULET_JWT_SECRET.length}); unset it to have one generated` });
+    }
+    if (c.RIVULET_METRICS_TOKEN !== undefined && c.RIVULET_METRICS_TOKEN.trim().length < 16) {
+      ctx.addIssue({ code: 'custom', path: ['RIVULET_METRICS_TOKEN'], message: `must be at least 16 characters long (it has ${c.RIVULET_METRICS_TOKEN.trim().length}); unset it to serve /metrics to loopback clients only` });
     }
     if (c.RIVULET_ADMIN_PASSWORD !== undefined && [...c.RIVULET_ADMIN_PASSWORD].length < c.RIVULET_PASSWORD_MIN_LENGTH) {
       ctx.addIssue({ code: 'custom', path: ['RIVULET_ADMIN_PASSWORD'], message: `must be at least ${c.RIVULET_PASSWORD_MIN_LENGTH} characters long (RIVULET_PASSWORD_MIN_LENGTH); unset it to have one generated` });

@@ -16,13 +16,34 @@ import type { Storage } from '@rivulet/storage';
  * published on the broadcast so WebSocket subscribers see it. Same interface, wrapped (Magistrala's
  * middleware pattern) rather than calls sprinkled through nodes and the API.
  */
-export function createLiveStorage(storage: Storage, broadcast: Broadcast, options: { writeConcurrency?: number } = {}): Storage {
+export function createLiveStorage(
+  storage: Storage,
+  broadcast: Broadcast,
+  options: {
+    writeConcurrency?: number;
+    /** Called once per batch written (metrics): its kind, rows, seconds taken and whether it was stored. */
+    onBatch?: (kind: 'timeseries' | 'attributes', size: number, seconds: number, ok: boolean) => void;
+  } = {},
+): Storage {
   const concurrency = options.writeConcurrency ?? 2;
+  const onBatch = options.onBatch;
+  /** Runs one batch's write, timing it for onBatch when set. */
+  async function timed(kind: 'timeseries' | 'attributes', size: number, write: () => Promise<void>): Promise<void> {
+    if (!onBatch) return write();
+    const start = process.hrtime.bigint();
+    let ok = false;
+    try {
+      await write();
+      ok = true;
+    } finally {
+      onBatch(kind, size, Number(process.hrtime.bigint() - start) / 1e9, ok);
+    }
+  }
   const tsBatcher = createBatcher<TsPoint>({
     maxBatch: 5000,
     concurrency,
     async write(points) {
-      await storage.timeseries.save(points);
+      await timed('timeseries', points.length, () => storage.timeseries.save(points));
       publishTelemetry(broadcast, points);
     },
   });
@@ -30,7 +51,7 @@ export function createLiveStorage(storage: Storage, broadcast: Broadcast, option
     maxBatch: 2000,
     concurrency,
     async write(items) {
-      await storage.attributes.save(items);
+      await timed('attributes', items.length, () => storage.attributes.save(items));
       publishAttributes(broadcast, items);
     },
   });

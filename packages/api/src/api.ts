@@ -98,6 +98,8 @@ export interface Api {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Every REST route, as registered (the OpenAPI test checks each is documented). */
   readonly routes: readonly RouteDef[];
+  /** WebSocket sessions and live subscriptions open now (metrics). */
+  stats(): { wsSessions: number; wsSubscriptions: number };
   /** Closes WebSocket sessions and broadcast subscriptions. */
   close(): Promise<void>;
 }
@@ -179,6 +181,7 @@ export function createApi(options: ApiOptions): Api {
       return ws.handleUpgrade(req, socket, head);
     },
     routes,
+    stats: () => ({ wsSessions: ws.sessionCount(), wsSubscriptions: ws.subscriptionCount() }),
     close() {
       rest.close();
       rpcCaller.close();

@@ -17,6 +17,7 @@ export interface TransportRole {
   /** Device API over HTTP (mounted on the process's HTTP server). */
   readonly http: HttpTransport;
   readonly mqtt: MqttTransport;
+  readonly coap: CoapTransport;
   /** MQTT over WebSocket (upgrades on the process's HTTP server). */
   readonly mqttWs: ReturnType<typeof createMqttWebSocket>;
   readonly mqttPort: number;
@@ -103,6 +104,7 @@ export async function startTransportRole(o: {
   return {
     http,
     mqtt,
+    coap,
     mqttWs,
     mqttPort,
     mqttTlsPort,

@@ -68,6 +68,8 @@ export interface WsServer {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Live subscriptions across all sessions. */
   subscriptionCount(): number;
+  /** WebSocket sessions open now (authenticated or not yet). */
+  sessionCount(): number;
   close(): Promise<void>;
 }
 
@@ -570,6 +572,10 @@ export function createWsServer(options: WsServerOptions): WsServer {
 
     subscriptionCount() {
       return index.size();
+    },
+
+    sessionCount() {
+      return sessions.size;
     },
 
     async close() {
