@@ -39,7 +39,6 @@ export function startFleet(o: FleetOptions): Fleet {
   let closing = false;
   const clients: MqttClient[] = [];
   const periodMs = (o.devices.length / o.rate) * 1000;
-  const t0 = Date.now();
   const runs = o.devices.map(async (d, i) => {
     const set = new Set<number>();
     acked.set(d.id, set);
@@ -48,9 +47,11 @@ export function startFleet(o: FleetOptions): Fleet {
     clients[i] = c;
     // spread the devices' first sends over one period
     await sleep((periodMs * i) / o.devices.length);
+    // Paced, never catching up in a burst after a stall (the faults must land while devices publish).
+    let due = Date.now();
     for (let seq = 1; seq <= o.pointsPerDevice; seq++) {
-      const due = t0 + seq * periodMs + (periodMs * i) / o.devices.length;
       if (due > Date.now()) await sleep(due - Date.now());
+      due = Math.max(due, Date.now()) + periodMs;
       const payload = JSON.stringify({ ts: o.tsBase + seq, values: { seq } });
       const since = Date.now();
       for (let attempt = 0; ; attempt++) {

@@ -75,11 +75,11 @@ async function main(): Promise<number> {
       }
     };
 
-    await waitAcked(Math.floor(total * 0.25));
+    await waitAcked(Math.floor(total * 0.2));
     log(`acked ${fleet.ackedCount()}: SIGKILL rule-engine-${workerCount}`);
     await topo.crashAndRestartWorker(workerCount - 1);
     log(`acked ${fleet.ackedCount()}: rule-engine-${workerCount} ready again`);
-    await waitAcked(Math.floor(total * 0.55));
+    await waitAcked(Math.floor(total * 0.6));
     log(`acked ${fleet.ackedCount()}: restarting the transport (SIGTERM)`);
     await topo.restartTransport();
     log(`acked ${fleet.ackedCount()}: transport ready again`);
