@@ -273,7 +273,7 @@ describe('WebSocket shutdown', () => {
     };
     const t = await startTestApi(storage, { broadcast });
     try {
-      expect(live).toBe(4); // WebSocket telemetry, attributes and device changes, server-side RPC responses
+      expect(live).toBe(5); // WebSocket telemetry, attributes and device changes; server-side RPC responses and undelivered notices
       const token = await t.login(admin);
       const deviceId = (await t.request('POST', '/api/device', { token, body: { name: 'd' } })).body.id.id;
       const c = await Client.open(`${t.wsUrl}/api/ws?token=${token}`);

@@ -195,6 +195,11 @@ export async function createKafkaBroadcast(options: KafkaBroadcastOptions): Prom
     // below; the registry from the beginning.
     await consumer.subscribe({ topics: [topics.fanout, ownTopic], fromBeginning: false });
     await consumer.subscribe({ topics: [topics.sessions], fromBeginning: true });
+    // kafkajs restarts the consumer after retriable errors by itself; anything else is logged loudly
+    consumer.on(consumer.events.CRASH, (e) => {
+      const { error, restart } = e.payload;
+      if (!closed) log.error({ err: errorMessage(error), restart }, 'kafka broadcast consumer crashed');
+    });
     await consumer.run({ autoCommit: false, eachBatch });
     await new Promise<void>((resolve, reject) => {
       const deadline = setTimeout(() => reject(new Error(`Kafka broadcast not ready within ${options.startTimeoutMs ?? 30_000} ms (brokers ${brokers.join(',')})`)), options.startTimeoutMs ?? 30_000);
