@@ -6,7 +6,7 @@ import {
 import { Kafka, Partitioners, logLevel, type Admin, type Message, type Producer } from 'kafkajs';
 import { readToEnd, replayable, throwawayGroup, type DeadLetterRecord, type ReplayResult } from './dead-letters';
 import { checkName, settingsOf, type KafkaQueueOptions, type Settings } from './options';
-import { LagGate, ProduceBatcher } from './producer';
+import { LagGate, ProduceBatcher, cachingPartitioner } from './producer';
 import { startSubscription } from './subscription';
 
 /** The Queue on Kafka, plus dead-letter tools and the producer's backpressure state. */
@@ -49,7 +49,7 @@ export function createKafkaQueue(options: KafkaQueueOptions): KafkaQueue {
   const producer: Producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
-    createPartitioner: Partitioners.DefaultPartitioner,
+    createPartitioner: cachingPartitioner(Partitioners.DefaultPartitioner),
     allowAutoTopicCreation: false,
   });
   const admin: Admin = kafka.admin();
