@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Partitioners, type PartitionerArgs } from 'kafkajs';
 import { cachingPartitioner } from './producer';
 
-const meta = (n: number) => Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 1, replicas: [1], isr: [1] }));
+const meta = (n: number) => Array.from({ length: n }, (_, i) => ({ partitionErrorCode: 0, partitionId: i, leader: 1, replicas: [1], isr: [1] }));
 const args = (topic: string, n: number, key: string, partition?: number): PartitionerArgs => ({ topic, partitionMetadata: meta(n), message: { key, value: 'x', ...(partition === undefined ? {} : { partition }) } });
 
 describe('cachingPartitioner', () => {
