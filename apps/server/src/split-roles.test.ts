@@ -128,4 +128,25 @@ describe('split roles: transport, rule-engine and api processes on Kafka', () =>
       ws.close();
     }
   });
+  it('every process serves /metrics on its own listener: the transport its messages in, the rule engine its nodes and the Kafka lag', async () => {
+    const scrape = async (name: string) => {
+      const r = await fetch(`${url(name)}/metrics`);
+      expect(r.status, name).toBe(200);
+      return r.text();
+    };
+    const value = (text: string, series: string) => Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1] ?? NaN);
+    // the earlier tests published 51 telemetry messages over MQTT on the transport process
+    const transport = await scrape('transport');
+    expect(value(transport, 'rivulet_messages_in_total{transport="mqtt",outcome="accepted",reason=""}')).toBeGreaterThanOrEqual(51);
+    expect(transport).toContain('rivulet_info{roles="transport",queue="kafka"');
+    expect(transport).not.toContain('rivulet_rule_node_messages_total{');
+    const engine = await eventually(async () => {
+      const t = await scrape('rule-engine');
+      return value(t, 'rivulet_rule_node_messages_total{type="rivulet.action.saveTimeseries"}') >= 51 && value(t, 'rivulet_queue_consumer_lag{topic="rivulet.rule-engine",group="rule-engine"}') === 0 ? t : undefined;
+    }, 15_000);
+    expect(value(engine, 'rivulet_storage_batch_size_count{kind="timeseries"}')).toBeGreaterThan(0);
+    // Kafka: no in-memory depth, the lag stands for it
+    expect(engine).not.toContain('rivulet_queue_depth{');
+    expect(await scrape('api')).toContain('rivulet_websocket_sessions 0');
+  });
 });
