@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connectAsync } from 'mqtt';
 import WebSocket from 'ws';
@@ -121,6 +122,14 @@ describe('/metrics under a simulated device load', () => {
     const text = await (await fetch(`${app.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
     expect(text).not.toContain(app.tenantId);
     expect(text).not.toContain(bad.id);
+    // every metric the dashboard and docs/operations.md name is one this server exports
+    const doc = (f: string) => readFileSync(join(import.meta.dirname, '..', '..', '..', '..', 'docs', f), 'utf8');
+    const ops = doc('operations.md');
+    const metricsSection = ops.slice(ops.indexOf('\n## Metrics\n'), ops.indexOf('\n## ', ops.indexOf('\n## Metrics\n') + 1));
+    const docs = `${doc('grafana-dashboard.json')}\n${metricsSection}`;
+    const named = new Set([...docs.matchAll(/\b((?:rivulet|process|nodejs)_[a-z0-9_]+)/g)].map((m) => m[1]!.replace(/_(bucket|sum|count)$/, '')));
+    expect(named.size).toBeGreaterThan(20);
+    for (const name of named) expect(text, name).toContain(`# TYPE ${name} `);
   }, 90_000);
 
   it('is guarded: the token is required (401), a wrong one too; other paths and methods are not taken', async () => {
