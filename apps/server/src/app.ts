@@ -178,6 +178,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       dataDir,
       storage,
       broadcast,
+      queue,
       rules,
       tenantLimits,
       logger,

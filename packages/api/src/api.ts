@@ -4,6 +4,8 @@ import type { Duplex } from 'node:stream';
 import { type Broadcast, createRpcCaller } from '@rivulet/broadcast';
 import { silentLogger, type Logger, type TenantLimitsSource } from '@rivulet/core';
 import type { Storage } from '@rivulet/storage';
+import type { Queue } from '@rivulet/queue';
+import { createPlatformEvents, NO_PLATFORM_EVENTS } from './platform-events';
 import type { ApiDeps } from './context';
 import { createExpressApi } from './express-app';
 import { splitUrl } from './http';
@@ -38,6 +40,11 @@ export interface ApiOptions {
   storage: Storage;
   /** Source of WebSocket pushes (TELEMETRY, ATTRIBUTES); the API publishes DEVICES events on device deletion, update and credentials change. */
   broadcast: Broadcast;
+  /**
+   * The rule engine's queue: entity, attribute, time-series and alarm changes made through the API go
+   * to it as platform events (ENTITY_CREATED, ATTRIBUTES_UPDATED, ALARM_ACK...). Without it none is produced.
+   */
+  queue?: Queue;
   logger?: Logger;
   /** HS256 key of access and refresh tokens. */
   jwtSecret: string;
@@ -144,6 +151,7 @@ export function createApi(options: ApiOptions): Api {
     readiness: options.readiness ?? (async () => defaultReadiness(options.isReady?.() ?? true)),
     ruleChains: options.ruleChains,
     tenantLimits: options.tenantLimits,
+    events: options.queue ? createPlatformEvents({ queue: options.queue, logger }) : NO_PLATFORM_EVENTS,
   };
   const rpcCaller = createRpcCaller({
     broadcast: options.broadcast,

@@ -11,6 +11,7 @@ import type { ClientAddressResolver } from './client-address';
 import type { LoginThrottle } from './login-throttle';
 import type { PasswordPolicy } from './password-policy';
 import type { SessionService } from './sessions';
+import type { PlatformEvents } from './platform-events';
 
 /** What the login, session and password endpoints share (auth.routes.ts, password.routes.ts). */
 export interface AuthDeps {
@@ -35,6 +36,8 @@ export interface ApiDeps {
   readonly ruleChains?: RuleChainsPort | undefined;
   /** Each tenant's limits (devices, keys, WebSocket sessions...); without it none is enforced. */
   readonly tenantLimits?: TenantLimitsSource | undefined;
+  /** Entity, attribute, time-series and alarm changes made through the API, produced to the rule engine. */
+  readonly events: PlatformEvents;
 }
 
 /** ThingsBoard's header first, the standard one as well (curl users and proxies send that). */

@@ -12,3 +12,4 @@ export { checkPassword, passwordProblem, DEFAULT_PASSWORD_MIN_LENGTH, DEFAULT_PA
 export { DEFAULT_LOGIN_MAX_FAILURES, DEFAULT_LOGIN_LOCKOUT_SECONDS, DEFAULT_LOGIN_ADDRESS_MAX_FAILURES, DEFAULT_LOGIN_MAX_CONCURRENT_HASHES, type LoginThrottleOptions } from './login-throttle';
 export { MIN_JWT_SECRET_LENGTH } from './tokens';
 export { createStaticFiles, type StaticFilesOptions, type StaticHandler } from './static-files';
+export { createPlatformEvents, NO_PLATFORM_EVENTS, type PlatformEvents, type TenantEvents, type EventEntity } from './platform-events';

@@ -20,7 +20,14 @@ export const MsgType = {
   ATTRIBUTES_UPDATED: 'ATTRIBUTES_UPDATED',
   ATTRIBUTES_DELETED: 'ATTRIBUTES_DELETED',
   TIMESERIES_UPDATED: 'TIMESERIES_UPDATED',
+  TIMESERIES_DELETED: 'TIMESERIES_DELETED',
   ALARM: 'ALARM',
+  /** ThingsBoard's (TbMsgType.ALARM_ACK): a user acknowledged an alarm; the originator is the alarm's originator. */
+  ALARM_ACK: 'ALARM_ACK',
+  /** ThingsBoard's (TbMsgType.ALARM_CLEAR): a user cleared an alarm. */
+  ALARM_CLEAR: 'ALARM_CLEAR',
+  ALARM_DELETE: 'ALARM_DELETE',
+  /** Rivulet's older name of ALARM_CLEAR, still routed as "Alarm Cleared" for chains saved with it. */
   ALARM_CLEARED: 'ALARM_CLEARED',
 } as const;
 export type KnownMsgType = (typeof MsgType)[keyof typeof MsgType];

@@ -6,6 +6,7 @@ import type { Logger, TenantLimitsSource } from '@rivulet/core';
 import { createApi, createStaticFiles, toRuleChainExport, type Api, type ApiOptions } from '@rivulet/api';
 import { createRuleChainService, type RuleEngine } from '@rivulet/rule-engine';
 import type { Storage } from '@rivulet/storage';
+import type { Queue } from '@rivulet/queue';
 import { trustedProxyList, type Config } from '../config';
 import type { RuleServices } from '../rule-services';
 import { resolveJwtSecret } from '../secrets';
@@ -22,6 +23,8 @@ export function startApiRole(o: {
   dataDir: string;
   storage: Storage;
   broadcast: Broadcast;
+  /** Platform events (entity, attribute, alarm changes made through the API) go to the rule engine through it. */
+  queue: Queue;
   rules: RuleServices;
   tenantLimits: TenantLimitsSource;
   logger: Logger;
@@ -40,6 +43,7 @@ export function startApiRole(o: {
   const api = createApi({
     storage,
     broadcast: o.broadcast,
+    queue: o.queue,
     logger: o.logger,
     jwtSecret: resolveJwtSecret(config.RIVULET_JWT_SECRET, o.dataDir).secret,
     isReady: o.isReady,

@@ -5,6 +5,9 @@ import { badParam, notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { pageParams, enumParam, intParam, optionalParam, parseBody, parseId } from '../params';
 import { ok, type RouteDef, type RouteDoc } from '../router';
+import type { EntityType, JsonValue } from '@rivulet/core';
+import type { AlarmAction } from '../platform-events';
+import type { AuthUser } from '../tokens';
 
 const SORT_PROPERTIES = ['createdTime', 'startTs', 'endTs', 'ackTs', 'clearTs', 'type', 'severity'] as const;
 const SEARCH_STATUSES = ['ANY', 'ACTIVE', 'CLEARED', 'ACK', 'UNACK'] as const;
@@ -69,6 +72,19 @@ export function alarmRoutes(deps: ApiDeps): RouteDef[] {
 
   async function one(tenantId: string, a: Alarm): Promise<AlarmDto> {
     return (await withOriginators(tenantId, [a]))[0]!;
+  }
+
+  /** The alarm's answer, after its platform event (originator: the alarm's originator, data: the alarm, as ThingsBoard's). */
+  async function answer(user: AuthUser, action: AlarmAction, a: Alarm): Promise<AlarmDto> {
+    const dto = await one(user.tenantId, a);
+    await deps.events.forUser(user).alarm(action, {
+      id: { entityType: 'ALARM', id: a.id },
+      tenantId: a.tenantId,
+      name: a.type,
+      originator: { entityType: a.originatorType as EntityType, id: a.originatorId },
+      dto: dto as unknown as JsonValue,
+    });
+    return dto;
   }
 
   async function alarmOf(tenantId: string, rawId: string | undefined): Promise<Alarm> {
@@ -139,10 +155,10 @@ export function alarmRoutes(deps: ApiDeps): RouteDef[] {
           ...(input.details !== undefined && input.details !== null ? { details: input.details } : {}),
           ts: now,
         });
-        return ok(await one(user.tenantId, alarm));
+        return ok(await answer(user, 'UPDATED', alarm));
       }
       await checkOriginator(user.tenantId, input.originator.entityType, originatorId);
-      const { alarm } = await storage.alarms.createOrUpdate({
+      const { alarm, created } = await storage.alarms.createOrUpdate({
         tenantId: user.tenantId,
         type: input.type,
         originatorType: input.originator.entityType,
@@ -151,7 +167,7 @@ export function alarmRoutes(deps: ApiDeps): RouteDef[] {
         ...(input.details !== undefined && input.details !== null ? { details: input.details } : {}),
         ts: input.startTs ?? now,
       });
-      return ok(await one(user.tenantId, alarm));
+      return ok(await answer(user, created ? 'ADDED' : 'UPDATED', alarm));
     }),
 
     route('GET', '/api/alarm/{alarmId}', { summary: 'An alarm', params: idParams('alarmId'), response: AlarmSchema }, async (ctx, user) => ok(await one(user.tenantId, await alarmOf(user.tenantId, ctx.params.alarmId)))),
@@ -161,20 +177,22 @@ export function alarmRoutes(deps: ApiDeps): RouteDef[] {
       const a = await alarmOf(user.tenantId, ctx.params.alarmId);
       const acked = await storage.alarms.acknowledge(user.tenantId, a.id, Date.now());
       if (!acked) throw notFound(`Alarm ${a.id} not found`);
-      return ok(await one(user.tenantId, acked));
+      return ok(await answer(user, 'ALARM_ACK', acked));
     }),
 
     route('POST', '/api/alarm/{alarmId}/clear', { summary: 'Clear an alarm', params: idParams('alarmId'), body: null, response: AlarmSchema }, async (ctx, user) => {
       const a = await alarmOf(user.tenantId, ctx.params.alarmId);
       const cleared = await storage.alarms.clear(user.tenantId, a.id, Date.now());
       if (!cleared) throw notFound(`Alarm ${a.id} not found`);
-      return ok(await one(user.tenantId, cleared));
+      return ok(await answer(user, 'ALARM_CLEAR', cleared));
     }),
 
     route('DELETE', '/api/alarm/{alarmId}', { summary: 'Delete an alarm (answers true)', params: idParams('alarmId'), response: z.boolean() }, async (ctx, user) => {
       const a = await alarmOf(user.tenantId, ctx.params.alarmId);
       // ThingsBoard answers true.
-      return ok(await storage.alarms.delete(user.tenantId, a.id));
+      const deleted = await storage.alarms.delete(user.tenantId, a.id);
+      if (deleted) await answer(user, 'ALARM_DELETE', a);
+      return ok(deleted);
     }),
 
     route('GET', '/api/alarm/{entityType}/{entityId}', { summary: 'A page of the alarms of one originator', params: AlarmEntityParamsSchema, query: AlarmListQuerySchema, response: AlarmPageSchema }, async (ctx, user) => {

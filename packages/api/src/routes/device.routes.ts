@@ -12,7 +12,7 @@ import {
   idParams,
 } from '@rivulet/api-types';
 import { z } from 'zod';
-import { ConflictError, type DeviceEvent } from '@rivulet/core';
+import { ConflictError, type DeviceEvent, type JsonValue } from '@rivulet/core';
 import type { Device, Page, PageQuery } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
 import { mqttBasicCredentialsId, parseBasicMqttCredentials } from '../mqtt-basic-credentials';
@@ -21,6 +21,8 @@ import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { toCredentialsDto, toDeviceDto } from '../dto';
 import { MAX_PAGE_SIZE, pageParams, optionalParam, parseBody, parseId } from '../params';
 import { ok, type RouteDef } from '../router';
+import type { EntityAction } from '../platform-events';
+import type { AuthUser } from '../tokens';
 
 /** ThingsBoard's DataValidationException messages, kept word for word for scripts that match on them. */
 export const DUPLICATE_DEVICE_NAME = 'Device with such name already exists!';
@@ -33,6 +35,11 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
 
   function publish(event: DeviceEvent): void {
     broadcast.publish(LiveChannel.DEVICES, event);
+  }
+
+  /** ENTITY_CREATED / UPDATED / DELETED of a device, as the user's (tenant-bound) event. */
+  function deviceEvent(user: AuthUser, action: EntityAction, device: Device): Promise<void> {
+    return deps.events.forUser(user).entity(action, { id: { entityType: 'DEVICE', id: device.id }, tenantId: device.tenantId, name: device.name, dto: toDeviceDto(device) as unknown as JsonValue });
   }
 
   async function deviceOf(tenantId: string, id: string): Promise<Device> {
@@ -84,6 +91,7 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
             if (!updated) throw notFound(`Device ${id} not found`);
             // Transports cache the device's name and type with its token.
             publish({ tenantId, deviceId: id, kind: 'updated' });
+            await deviceEvent(user, 'UPDATED', updated);
             return ok(toDeviceDto(updated));
           }
 
@@ -106,6 +114,7 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
               // the tenant's device limit, checked with the insert in one transaction (403 past it)
               { maxDevices: deps.tenantLimits?.forTenant(tenantId).maxDevices ?? 0 },
             );
+            await deviceEvent(user, 'ADDED', device);
             return ok(toDeviceDto(device));
           } catch (e) {
             if (e instanceof ConflictError) return conflictOnSave(tenantId, input.name, undefined, e, tokenParam !== undefined);
@@ -136,8 +145,11 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
         tokens,
         async (ctx, user) => {
           const id = parseId(ctx.params.deviceId, 'deviceId');
-          if (!(await storage.devices.delete(user.tenantId, id))) throw notFound(`Device ${id} not found`);
+          // read first: ENTITY_DELETED carries the device as it was (ThingsBoard's)
+          const before = await storage.devices.get(user.tenantId, id);
+          if (!before || !(await storage.devices.delete(user.tenantId, id))) throw notFound(`Device ${id} not found`);
           publish({ tenantId: user.tenantId, deviceId: id, kind: 'deleted' });
+          await deviceEvent(user, 'DELETED', before);
           return ok();
         },
         TENANT_ADMIN_ONLY,

@@ -1,5 +1,6 @@
 import {
   AttributeScope,
+  EntityType,
   isAttributeScope,
   keyLimits,
   kvToString,
@@ -32,6 +33,7 @@ import { badParam, invalidBody } from '../api-error';
 import { DEVICE_READERS, withAccess, type AccessHandler } from '../access';
 import { TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { setOwn } from '../own';
+import type { TenantEvents } from '../platform-events';
 import { boolParam, enumParam, intParam, parseId, requiredParam } from '../params';
 import { ok, type Reply, type RequestContext, type RouteDef, type RouteDoc } from '../router';
 
@@ -67,6 +69,11 @@ function groupTs(points: readonly TsKv[], strict: boolean): Record<string, Array
   return out;
 }
 
+/** A handler on one device the caller may reach; `events` emits platform events of the caller's tenant. */
+type DeviceHandler = (ctx: RequestContext, entityId: string, tenantId: string, events: TenantEvents) => Promise<Reply>;
+
+const deviceRef = (id: string) => ({ entityType: EntityType.DEVICE, id });
+
 export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
   const { storage } = deps;
 
@@ -76,17 +83,18 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
    * Only devices carry data in Rivulet so far; a device the caller may not reach is "not found", so
    * ids of other tenants and customers do not leak.
    */
-  function device(method: RouteDef['method'], handler: (ctx: RequestContext, entityId: string, tenantId: string) => Promise<Reply>): AccessHandler {
+  function device(method: RouteDef['method'], handler: DeviceHandler): AccessHandler {
     return async (ctx, access) => {
       const entityType = ctx.params.entityType ?? '';
       if (entityType.toUpperCase() !== 'DEVICE') throw badParam(`Entity type '${entityType}' is not supported; only DEVICE is`);
       const id = parseId(ctx.params.entityId, 'entityId');
       const d = method === 'GET' ? await access.readableDevice(id) : await access.writableDevice(id);
-      return handler(ctx, d.id, d.tenantId);
+      // events of the caller's tenant only: the device was resolved within it above
+      return handler(ctx, d.id, d.tenantId, deps.events.forUser(access.user));
     };
   }
 
-  const route = (method: RouteDef['method'], path: string, doc: RouteDoc, handler: (ctx: RequestContext, entityId: string, tenantId: string) => Promise<Reply>): RouteDef => ({
+  const route = (method: RouteDef['method'], path: string, doc: RouteDoc, handler: DeviceHandler): RouteDef => ({
     method,
     path: PREFIX + path,
     tag: 'Telemetry',
@@ -98,7 +106,7 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
   /** The tenant's key limits (maxKeyLength, maxKeysPerMessage): the same 400 as the device API's past them. */
   const limitsOf = (tenantId: string) => (deps.tenantLimits ? keyLimits(deps.tenantLimits.forTenant(tenantId)) : {});
 
-  const saveAttributes = async (ctx: RequestContext, entityId: string, tenantId: string): Promise<Reply> => {
+  const saveAttributes: DeviceHandler = async (ctx, entityId, tenantId, events) => {
     const scope = parseScope(ctx.params.scope);
     if (scope === AttributeScope.CLIENT_SCOPE) {
       throw badParam('CLIENT_SCOPE attributes belong to the device: it posts them through the device API');
@@ -108,15 +116,17 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
     if (keys.length === 0) throw invalidBody('No attributes data found in request body!');
     const lastUpdateTs = Date.now();
     await storage.attributes.save(keys.map((key) => ({ entityId, scope, key, value: values[key] as KvValue, lastUpdateTs })));
+    await events.attributesUpdated(deviceRef(entityId), scope, values as Record<string, KvValue>);
     return ok();
   };
 
-  const saveTimeseries = async (ctx: RequestContext, entityId: string, tenantId: string): Promise<Reply> => {
+  const saveTimeseries: DeviceHandler = async (ctx, entityId, tenantId, events) => {
     const groups = parseTelemetry((await ctx.body()) as JsonValue, Date.now(), limitsOf(tenantId));
     const points: TsPoint[] = [];
     for (const g of groups) for (const key of Object.keys(g.values)) points.push({ entityId, key, ts: g.ts, value: g.values[key] as KvValue });
     if (points.length === 0) throw invalidBody('No timeseries data found in request body!');
     await storage.timeseries.save(points);
+    await events.timeseriesUpdated(deviceRef(entityId), points);
     return ok();
   };
 
@@ -177,23 +187,24 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
     // ThingsBoard's older path, still used by its REST client.
     route('POST', '/{scope}', saveAttributesDoc, saveAttributes),
 
-    route('DELETE', '/{scope}', { summary: 'Delete attributes of one scope', params: TelemetryScopeParamsSchema, query: RequiredKeysQuerySchema, response: null }, async (ctx, id) => {
+    route('DELETE', '/{scope}', { summary: 'Delete attributes of one scope', params: TelemetryScopeParamsSchema, query: RequiredKeysQuerySchema, response: null }, async (ctx, id, _tenantId, events) => {
       const scope = parseScope(ctx.params.scope);
       const keys = parseKeyList(requiredParam(ctx.query, 'keys')) ?? [];
       if (keys.length === 0) throw badParam("Parameter 'keys' can't be empty!");
       await storage.attributes.delete(id, scope, keys);
+      await events.attributesDeleted(deviceRef(id), scope, keys);
       return ok();
     }),
 
     // The scope segment (ThingsBoard sends "ANY") and the TTL are accepted and ignored: Rivulet keeps
     // one time-series store without per-write retention.
     route('POST', '/timeseries/{scope}', { summary: 'Save time series', params: TimeseriesScopeParamsSchema, body: TimeseriesSaveRequestSchema, response: null }, saveTimeseries),
-    route('POST', '/timeseries/{scope}/{ttl}', { summary: 'Save time series (the TTL is ignored)', params: TimeseriesTtlParamsSchema, body: TimeseriesSaveRequestSchema, response: null }, async (ctx, id, tenantId) => {
+    route('POST', '/timeseries/{scope}/{ttl}', { summary: 'Save time series (the TTL is ignored)', params: TimeseriesTtlParamsSchema, body: TimeseriesSaveRequestSchema, response: null }, async (ctx, id, tenantId, events) => {
       if (!/^\d+$/.test(ctx.params.ttl ?? '')) throw badParam(`Incorrect ttl '${ctx.params.ttl ?? ''}': not a number`);
-      return saveTimeseries(ctx, id, tenantId);
+      return saveTimeseries(ctx, id, tenantId, events);
     }),
 
-    route('DELETE', '/timeseries/delete', { summary: 'Delete time series of some keys, between startTs and endTs or all', query: TimeseriesDeleteQuerySchema, response: null }, async (ctx, id) => {
+    route('DELETE', '/timeseries/delete', { summary: 'Delete time series of some keys, between startTs and endTs or all', query: TimeseriesDeleteQuerySchema, response: null }, async (ctx, id, _tenantId, events) => {
       const q = ctx.query;
       const keys = parseKeyList(requiredParam(q, 'keys')) ?? [];
       if (keys.length === 0) throw badParam("Parameter 'keys' can't be empty!");
@@ -211,6 +222,7 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
         endTs = e;
       }
       await storage.timeseries.delete(id, keys, startTs, endTs);
+      await events.timeseriesDeleted(deviceRef(id), keys, startTs, endTs);
       return ok();
     }),
   ];

@@ -18,7 +18,10 @@ export const MSG_TYPE_RELATIONS: Readonly<Record<string, string>> = {
   [MsgType.ATTRIBUTES_UPDATED]: 'Attributes Updated',
   [MsgType.ATTRIBUTES_DELETED]: 'Attributes Deleted',
   [MsgType.TIMESERIES_UPDATED]: 'Timeseries Updated',
+  [MsgType.TIMESERIES_DELETED]: 'Timeseries Deleted',
   [MsgType.ALARM]: 'Alarm Created',
+  [MsgType.ALARM_ACK]: 'Alarm Acknowledged',
+  [MsgType.ALARM_CLEAR]: 'Alarm Cleared',
   [MsgType.ALARM_CLEARED]: 'Alarm Cleared',
 };
 
@@ -30,7 +33,7 @@ export const msgTypeSwitchNode = defineNode({
   description: 'Routes each message by its type: "Post telemetry", "Post attributes", ..., or "Other".',
   configSchema: z.looseObject({ version: z.number().optional() }),
   configVersion: 0,
-  relations: [...Object.values(MSG_TYPE_RELATIONS), Relation.OTHER],
+  relations: [...new Set(Object.values(MSG_TYPE_RELATIONS)), Relation.OTHER],
   create() {
     return {
       process(msg) {

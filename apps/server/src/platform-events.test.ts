@@ -1,0 +1,104 @@
+import { createTestDatabase } from '@rivulet/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Rivulet } from './app';
+import { ADMIN, api, createTenantWithAdmin, eventually, login, startTestServer, SYSADMIN, tempDir } from './test-helpers';
+
+const TB = 'org.thingsboard.rule.engine';
+
+/**
+ * A chain written for ThingsBoard that switches on platform events: "Entity Created" saves who
+ * created the entity as a server attribute of it, "Attributes Updated" records the updated keys and
+ * their scope as time series (as POST_TELEMETRY_REQUEST: ThingsBoard's save timeseries node takes no
+ * other type). Neither save produces another event (rule-node saves are not API
+ * calls), so the chain cannot loop.
+ */
+function eventChain(name: string) {
+  const node = (type: string, nodeName: string, configuration: unknown, x: number) => ({ additionalInfo: { layoutX: x, layoutY: 100 }, type: `${TB}.${type}`, name: nodeName, debugMode: false, configuration });
+  const script = (body: string) => ({ scriptLang: 'JS', jsScript: body });
+  return {
+    ruleChain: { additionalInfo: null, name, type: 'CORE', firstRuleNodeId: null, root: false, debugMode: false, configuration: null },
+    metadata: {
+      firstNodeIndex: 0,
+      nodes: [
+        node('filter.TbMsgTypeSwitchNode', 'Message Type Switch', { version: 0 }, 100),
+        node('transform.TbTransformMsgNode', 'Who created it', script("return {msg: {createdBy: metadata.userName, createdAs: metadata.entityType + ':' + metadata.entityName}, metadata: metadata, msgType: msgType};"), 400),
+        node('telemetry.TbMsgAttributesNode', 'Save server attributes', { scope: 'SERVER_SCOPE', notifyDevice: false }, 700),
+        node('transform.TbTransformMsgNode', 'Which keys', script("return {msg: {updatedKeys: Object.keys(msg).join(','), updatedScope: metadata.scope, updatedBy: metadata.userId}, metadata: metadata, msgType: 'POST_TELEMETRY_REQUEST'};"), 400),
+        node('telemetry.TbMsgTimeseriesNode', 'Save timeseries', { defaultTTL: 0 }, 700),
+      ],
+      connections: [
+        { fromIndex: 0, toIndex: 1, type: 'Entity Created' },
+        { fromIndex: 1, toIndex: 2, type: 'Success' },
+        { fromIndex: 0, toIndex: 3, type: 'Attributes Updated' },
+        { fromIndex: 3, toIndex: 4, type: 'Success' },
+      ],
+      ruleChainConnections: null,
+    },
+  };
+}
+
+describe('platform events drive chains written for ThingsBoard, each tenant its own', () => {
+  let app: Rivulet;
+  let db: { url: string; drop(): Promise<void> };
+  const dir = tempDir();
+  let jwtA: string;
+  let jwtB: string;
+  let tenantB: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('platform_events');
+    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir });
+    jwtA = await login(app.url);
+    const b = await createTenantWithAdmin(app.url, await login(app.url, SYSADMIN), { title: 'Events B', email: 'admin@events-b.test', password: 'events-b-pw-1' });
+    jwtB = b.jwt;
+    tenantB = b.tenantId;
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await db?.drop();
+    dir.remove();
+  });
+
+  async function importAndRoot(jwt: string, chain: unknown): Promise<string> {
+    const imported = await api<{ id: { id: string } }>(app.url, jwt, '/api/ruleChain/import', { method: 'POST', body: chain });
+    expect(imported.status, JSON.stringify(imported.body)).toBe(200);
+    expect((await api(app.url, jwt, `/api/ruleChain/${imported.body.id.id}/root`, { method: 'POST' })).status).toBe(200);
+    return imported.body.id.id;
+  }
+  const switchIn = async (jwt: string, chainId: string) =>
+    (await api<{ nodes: Array<{ nodeIndex: number; in: number }> }>(app.url, jwt, `/api/ruleChain/${chainId}/stats`)).body.nodes.find((n) => n.nodeIndex === 0)?.in ?? 0;
+
+  it('"Entity Created" fires on a device created over REST, "Attributes Updated" on an attribute posted; the other tenant\'s chain sees neither', async () => {
+    const chainA = await importAndRoot(jwtA, eventChain('Events A'));
+    const chainB = await importAndRoot(jwtB, eventChain('Events B'));
+
+    const created = await api<{ id: { id: string } }>(app.url, jwtA, '/api/device', { method: 'POST', body: { name: 'Event Sensor', type: 'thermo' } });
+    expect(created.status).toBe(200);
+    const deviceA = created.body.id.id;
+    const attrs = await eventually(async () => {
+      const a = await app.storage.attributes.find(deviceA, 'SERVER_SCOPE', ['createdBy', 'createdAs']);
+      return a.length === 2 ? a : undefined;
+    });
+    expect(Object.fromEntries(attrs.map((a) => [a.key, a.value]))).toEqual({ createdBy: ADMIN.username, createdAs: 'DEVICE:Event Sensor' });
+
+    expect((await api(app.url, jwtA, `/api/plugins/telemetry/DEVICE/${deviceA}/attributes/SHARED_SCOPE`, { method: 'POST', body: { targetTemp: 21, mode: 'eco' } })).status).toBe(200);
+    const ts = await eventually(async () => {
+      const t = await app.storage.timeseries.findLatest(deviceA, ['updatedKeys', 'updatedScope', 'updatedBy']);
+      return t.length === 3 ? t : undefined;
+    });
+    const latest = Object.fromEntries(ts.map((p) => [p.key, p.value]));
+    expect(latest.updatedKeys).toBe('targetTemp,mode');
+    expect(latest.updatedScope).toBe('SHARED_SCOPE');
+    expect(typeof latest.updatedBy).toBe('string');
+
+    // Tenant B's own device fires its own chain, once; A's two events never reached it.
+    const deviceB = (await api<{ id: { id: string } }>(app.url, jwtB, '/api/device', { method: 'POST', body: { name: 'Event Sensor' } })).body.id.id;
+    await eventually(async () => (await app.storage.attributes.find(deviceB, 'SERVER_SCOPE', ['createdBy'])).find((a) => a.value === 'admin@events-b.test'));
+    expect(await switchIn(jwtB, chainB)).toBe(1);
+    expect(await switchIn(jwtA, chainA)).toBe(2);
+    // nothing of B's landed on A's device, nothing of A's on B's
+    expect((await app.storage.attributes.find(deviceB, 'SERVER_SCOPE', ['createdBy'])).map((a) => a.value)).toEqual(['admin@events-b.test']);
+    expect(await app.storage.timeseries.findLatest(deviceB, ['updatedKeys'])).toEqual([]);
+    expect((await app.storage.devices.get(tenantB, deviceA))).toBeNull();
+  });
+});

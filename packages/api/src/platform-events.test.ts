@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Msg } from '@rivulet/core';
+import { createMemoryQueue, Topics, type Queue, type Subscription } from '@rivulet/queue';
+import { closeTwoTenants, startTwoTenants, type TwoTenants } from './test-storage';
+
+/**
+ * Platform events as ThingsBoard's EntityActionService produces them: type, originator, metadata
+ * (userId, userName, userEmail, entityName, entityType, scope) and data, each in the caller's tenant.
+ */
+describe('platform events produced by the REST API', () => {
+  let f: TwoTenants;
+  let queue: Queue;
+  let sub: Subscription;
+  const seen: Msg[] = [];
+
+  beforeAll(async () => {
+    queue = createMemoryQueue();
+    f = await startTwoTenants('events', { queue });
+    sub = await queue.subscribe<Msg>({ topic: Topics.RULE_ENGINE, group: 'events-test', handler: async (records) => void seen.push(...records.map((r) => r.value)) });
+  });
+  afterAll(async () => {
+    await sub.stop();
+    await queue.close();
+    await closeTwoTenants(f);
+  });
+
+  const req = (method: string, path: string, body?: unknown, token = f.token) => f.t.request(method, path, { token, ...(body === undefined ? {} : { body }) });
+  async function next(type: string, originatorId: string): Promise<Msg> {
+    for (let i = 0; i < 200; i++) {
+      const m = seen.find((x) => x.type === type && x.originator.id === originatorId);
+      if (m) return m;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`no ${type} of ${originatorId}; seen ${seen.map((m) => m.type).join(',')}`);
+  }
+
+  it('device created, updated, deleted: ENTITY_CREATED / UPDATED / DELETED with the device and the user', async () => {
+    const created = await req('POST', '/api/device', { name: 'ev-1', type: 'thermo' });
+    expect(created.status).toBe(200);
+    const id = created.body.id.id as string;
+    const c = await next('ENTITY_CREATED', id);
+    expect(c.tenantId).toBe(f.admin.tenantId);
+    expect(c.originator).toEqual({ entityType: 'DEVICE', id });
+    expect(c.metadata).toMatchObject({ userId: f.admin.userId, userName: f.admin.email, userEmail: f.admin.email, entityName: 'ev-1', entityType: 'DEVICE' });
+    expect(c.data).toMatchObject({ id: { entityType: 'DEVICE', id }, name: 'ev-1', type: 'thermo' });
+
+    expect((await req('POST', '/api/device', { id: { entityType: 'DEVICE', id }, name: 'ev-1b' })).status).toBe(200);
+    expect((await next('ENTITY_UPDATED', id)).data).toMatchObject({ name: 'ev-1b' });
+    expect((await req('DELETE', `/api/device/${id}`)).status).toBe(200);
+    expect((await next('ENTITY_DELETED', id)).metadata).toMatchObject({ entityName: 'ev-1b' });
+  });
+
+  it('attributes and time series saved and deleted: ATTRIBUTES_UPDATED/DELETED (scope), TIMESERIES_UPDATED/DELETED', async () => {
+    const id = (await req('POST', '/api/device', { name: 'ev-2' })).body.id.id as string;
+    const base = `/api/plugins/telemetry/DEVICE/${id}`;
+    expect((await req('POST', `${base}/attributes/SERVER_SCOPE`, { fw: 'v1.2', n: 3 })).status).toBe(200);
+    const u = await next('ATTRIBUTES_UPDATED', id);
+    expect(u.metadata).toMatchObject({ scope: 'SERVER_SCOPE', userId: f.admin.userId });
+    expect(u.data).toEqual({ fw: 'v1.2', n: 3 });
+    expect((await req('DELETE', `${base}/SERVER_SCOPE?keys=fw,n`)).status).toBe(200);
+    const d = await next('ATTRIBUTES_DELETED', id);
+    expect(d.metadata.scope).toBe('SERVER_SCOPE');
+    expect(d.data).toEqual({ attributes: ['fw', 'n'] });
+
+    expect((await req('POST', `${base}/timeseries/ANY`, { ts: 1000, values: { t: 21.5 } })).status).toBe(200);
+    expect((await next('TIMESERIES_UPDATED', id)).data).toEqual({ timeseries: [{ ts: 1000, values: { t: 21.5 } }] });
+    expect((await req('DELETE', `${base}/timeseries/delete?keys=t&startTs=0&endTs=2000`)).status).toBe(200);
+    expect((await next('TIMESERIES_DELETED', id)).data).toEqual({ timeseries: ['t'], startTs: 0, endTs: 2000 });
+  });
+
+  it('alarm raised, acknowledged, cleared: ENTITY_CREATED, ALARM_ACK, ALARM_CLEAR from the alarm originator, the alarm as data', async () => {
+    const id = (await req('POST', '/api/device', { name: 'ev-3' })).body.id.id as string;
+    const raised = await req('POST', '/api/alarm', { type: 'Overheat', originator: { entityType: 'DEVICE', id }, severity: 'MAJOR' });
+    expect(raised.status).toBe(200);
+    const alarmId = raised.body.id.id as string;
+    const created = seen.length;
+    const c = await next('ENTITY_CREATED', id).then(() => seen.find((m) => m.type === 'ENTITY_CREATED' && (m.data as { id?: { id?: string } }).id?.id === alarmId));
+    expect(c?.metadata).toMatchObject({ entityName: 'Overheat', entityType: 'DEVICE' });
+    expect(created).toBeGreaterThan(0);
+    expect((await req('POST', `/api/alarm/${alarmId}/ack`)).status).toBe(200);
+    expect((await next('ALARM_ACK', id)).data).toMatchObject({ id: { entityType: 'ALARM', id: alarmId }, status: 'ACTIVE_ACK' });
+    expect((await req('POST', `/api/alarm/${alarmId}/clear`)).status).toBe(200);
+    const clear = await next('ALARM_CLEAR', id);
+    expect(clear.data).toMatchObject({ status: 'CLEARED_ACK', cleared: true });
+    expect(clear.metadata.userId).toBe(f.admin.userId);
+  });
+
+  it("each event carries the caller's tenant; another tenant's device is 404 and produces nothing", async () => {
+    const id = (await req('POST', '/api/device', { name: 'ev-4' })).body.id.id as string;
+    const before = seen.length;
+    const r = await req('POST', `/api/plugins/telemetry/DEVICE/${id}/attributes/SERVER_SCOPE`, { x: 1 }, f.otherToken);
+    expect(r.status).toBe(404);
+    expect((await req('DELETE', `/api/plugins/telemetry/DEVICE/${id}/SERVER_SCOPE?keys=x`, undefined, f.otherToken)).status).toBe(404);
+    expect((await req('DELETE', `/api/device/${id}`, undefined, f.otherToken)).status).toBe(404);
+    const own = (await req('POST', '/api/device', { name: 'ev-other' }, f.otherToken)).body.id.id as string;
+    const o = await next('ENTITY_CREATED', own);
+    expect(o.tenantId).toBe(f.other.tenantId);
+    expect(o.metadata.userId).toBe(f.other.userId);
+    const since = seen.slice(before);
+    expect(since.filter((m) => m.originator.id === id)).toEqual([]);
+    expect(seen.filter((m) => m.tenantId !== f.admin.tenantId && m.tenantId !== f.other.tenantId)).toEqual([]);
+    expect(seen.filter((m) => m.tenantId === f.other.tenantId).map((m) => m.originator.id)).toEqual([own]);
+  });
+});
