@@ -140,6 +140,8 @@ describe('split roles: transport, rule-engine and api processes on Kafka', () =>
     expect(value(transport, 'rivulet_messages_in_total{transport="mqtt",outcome="accepted",reason=""}')).toBeGreaterThanOrEqual(51);
     expect(transport).toContain('rivulet_info{roles="transport",queue="kafka"');
     expect(transport).not.toContain('rivulet_rule_node_messages_total{');
+    // Kafka backpressure: produce() is not held (the rule engine keeps up)
+    expect(transport).toContain('rivulet_queue_producers_held{topic="rivulet.rule-engine"} 0');
     const engine = await eventually(async () => {
       const t = await scrape('rule-engine');
       return value(t, 'rivulet_rule_node_messages_total{type="rivulet.action.saveTimeseries"}') >= 51 && value(t, 'rivulet_queue_consumer_lag{topic="rivulet.rule-engine",group="rule-engine"}') === 0 ? t : undefined;

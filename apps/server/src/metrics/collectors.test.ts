@@ -12,6 +12,7 @@ function sources(engine: () => RuleEngineStats | undefined): MetricsSources {
     queueTopics: [],
     queueLag: async () => 0,
     queueDepth: () => undefined,
+    queueHeldBack: () => undefined,
     ruleEngine: engine,
     websocket: () => undefined,
     httpConnections: () => undefined,

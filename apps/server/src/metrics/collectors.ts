@@ -19,6 +19,8 @@ export interface MetricsSources {
   queueLag: (topic: string, group: string) => Promise<number>;
   /** Records held and producers waiting per topic (the memory queue); undefined: not known (Kafka). */
   queueDepth: (topic: string) => { retained: number; waitingProducers: number } | undefined;
+  /** Whether produce() to the topic is held back by the consumer lag (Kafka's maxLag); undefined: not known (memory queue). */
+  queueHeldBack: (topic: string) => boolean | undefined;
   ruleEngine: () => RuleEngineStats | undefined;
   websocket: () => { sessions: number; subscriptions: number } | undefined;
   httpConnections: () => HttpConnectionStats | undefined;
@@ -97,6 +99,12 @@ export function registerCollectors(reg: Registry, s: MetricsSources): void {
     for (const { topic } of s.queueTopics) {
       const d = s.queueDepth(topic);
       if (d) set({ topic }, d.waitingProducers);
+    }
+  });
+  gaugeFrom(reg, 'rivulet_queue_producers_held', 'Kafka: 1 while produce() to the topic waits because its consumer group lags more than RIVULET_QUEUE_MAX_LAG (transports slowed).', ['topic'], (set) => {
+    for (const { topic } of s.queueTopics) {
+      const held = s.queueHeldBack(topic);
+      if (held !== undefined) set({ topic }, held ? 1 : 0);
     }
   });
   gaugeFrom(reg, 'rivulet_queue_consumer_lag', 'Records of a topic not yet committed by its consumer group (memory queue or Kafka).', ['topic', 'group'], async (set) => {

@@ -20,6 +20,7 @@ export function metricsSources(o: {
   const { queue } = o;
   // The memory queue says what it holds per partition; Kafka's depth is its consumer lag.
   const partitionStats = 'stats' in queue && typeof queue.stats === 'function' ? (queue.stats as (topic: string) => PartitionStats | undefined).bind(queue) : undefined;
+  const heldBack = 'isHeldBack' in queue && typeof queue.isHeldBack === 'function' ? (queue.isHeldBack as (topic: string) => boolean).bind(queue) : undefined;
   return {
     transports() {
       const t = o.transport();
@@ -33,6 +34,7 @@ export function metricsSources(o: {
       const parts = partitionStats(topic) ?? [];
       return { retained: parts.reduce((s, p) => s + p.retained, 0), waitingProducers: parts.reduce((s, p) => s + p.waitingProducers, 0) };
     },
+    queueHeldBack: (topic) => heldBack?.(topic),
     ruleEngine: () => o.ruleEngine()?.stats(),
     websocket() {
       const s = o.api()?.stats();
