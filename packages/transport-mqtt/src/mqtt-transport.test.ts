@@ -373,6 +373,17 @@ describe('gateway API', () => {
     const r2 = nextMessage(gw, 'v1/gateway/attributes/response');
     await gw.publishAsync('v1/gateway/attributes/request', '{"id":2,"device":"Device A","shared":["interval"]}', { qos: 1 });
     expect(JSON.parse((await r2).payload)).toEqual({ id: 2, device: 'Device A', shared: { interval: 5 } });
+    // ThingsBoard's JsonConverter: one name asked (a one-element "keys" too) gets "value", several
+    // get "values" of those found, nothing found gets neither field
+    const ask = async (id: number, request: Record<string, unknown>) => {
+      const r = nextMessage(gw, 'v1/gateway/attributes/response');
+      await gw.publishAsync('v1/gateway/attributes/request', JSON.stringify({ id, device: 'Device A', client: false, ...request }), { qos: 1 });
+      return JSON.parse((await r).payload) as unknown;
+    };
+    expect(await ask(3, { keys: ['interval'] })).toEqual({ id: 3, device: 'Device A', value: 5 });
+    expect(await ask(4, { keys: ['interval', 'missing'] })).toEqual({ id: 4, device: 'Device A', values: { interval: 5 } });
+    expect(await ask(5, { key: 'missing' })).toEqual({ id: 5, device: 'Device A' });
+    expect(await ask(6, { keys: ['missing'] })).toEqual({ id: 6, device: 'Device A' });
 
     // server-side RPC to a device behind the gateway
     gw.on('message', (topic, payload) => {

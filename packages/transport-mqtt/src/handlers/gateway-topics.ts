@@ -136,7 +136,8 @@ export function gatewayAttributes(ctx: TransportContext, session: Session, text:
 /**
  * `v1/gateway/attributes/request`, answered on `v1/gateway/attributes/response`. Two forms:
  * `{"id":1,"device":"A","client":true,"key":"k"}` (or `"keys":[..]`; `client` false: shared) gets
- * `{"id":1,"device":"A","value":v}` for one key, `{"id":1,"device":"A","values":{..}}` for several;
+ * `{"id":1,"device":"A","value":v}` for one key asked (`key`, or `keys` of one), `{"id":1,"device":"A","values":{..}}`
+ * for several (those found); nothing found: neither field, as ThingsBoard's JsonConverter;
  * the current docs' `{"id":1,"device":"A","client":["a"],"shared":["b"]}` gets
  * `{"id":1,"device":"A","client":{..},"shared":{..}}` (empty sections left out).
  */
@@ -161,8 +162,11 @@ export async function gatewayAttributesRequest(ctx: TransportContext, session: S
     const child = await ensureChild(ctx, session, name);
     const answer = await ctx.deviceApi.getAttributes(child.device, client ? { clientKeys: keys } : { sharedKeys: keys });
     const values = (client ? answer.client : answer.shared) ?? {};
-    if (single !== undefined) body.value = Object.hasOwn(values, single) ? (values[single] as JsonValue) : null;
-    else body.values = values;
+    // ThingsBoard's JsonConverter.addValues: one name asked ("key", or "keys" of one) and found gets
+    // "value"; several names asked get "values" with those found; nothing found, neither field.
+    const found = Object.keys(values);
+    if (found.length === 1 && keys.length === 1) body.value = values[found[0]!] as JsonValue;
+    else if (found.length > 0) body.values = values;
   }
   send(session, Topic.GATEWAY_ATTRIBUTES_RESPONSE, JSON.stringify(body), qosOf(session, Feed.GATEWAY_ATTRIBUTES_RESPONSE));
 }
