@@ -14,8 +14,7 @@ import {
   type TransportRateLimit,
 } from '@rivulet/core';
 import { Topics, type Queue, type QueueRecord } from '@rivulet/queue';
-import type { Client } from 'aedes';
-import type { Session, SessionIndex } from './session';
+import type { OutboundPublish, Session, SessionIndex } from './session';
 
 /** Input refused at the protocol edge; each is counted, and logged once per device. */
 export const BadInput = {
@@ -93,7 +92,8 @@ export interface TransportContext {
   /** Longest a PUBLISH is held for the rate limit; further ahead, the connection is closed without PUBACK. */
   readonly rateLimitMaxWaitMs: number;
   readonly index: SessionIndex;
-  readonly sessions: WeakMap<Client, Session>;
+  /** Session of each connection, by its aedes Client or its MQTT 5 connection object. */
+  readonly sessions: WeakMap<object, Session>;
   readonly counters: Counters;
   now(): number;
 }
@@ -133,9 +133,11 @@ export async function produce(ctx: TransportContext, records: Array<QueueRecord<
 }
 
 /** Sends a PUBLISH to this one session (never through aedes' topic matching: see authorizeForward). */
-export function send(session: Session, topic: string, body: string, qos: 0 | 1): void {
+export function send(session: Session, topic: string, body: string, qos: 0 | 1, correlationData?: Buffer): void {
   if (!session.open) return;
-  session.client.publish({ cmd: 'publish', topic, payload: Buffer.from(body, 'utf8'), qos, retain: false, dup: false }, noop);
+  const packet: OutboundPublish = { cmd: 'publish', topic, payload: Buffer.from(body, 'utf8'), qos, retain: false, dup: false };
+  if (correlationData) packet.properties = { correlationData };
+  session.client.publish(packet, noop);
 }
 
 export function qosOf(session: Session, feed: number): 0 | 1 {

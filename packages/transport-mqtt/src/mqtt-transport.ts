@@ -21,6 +21,8 @@ import { disconnectChild } from './handlers/gateway-topics';
 import { createAuthorizePublish, DISCARD_TOPIC } from './handlers/publish';
 import { createAuthorizeSubscribe, createOnUnsubscribe } from './handlers/subscribe';
 import { MalformedStringError, PacketTooLargeError, createPacketGuard } from './packet-guard';
+import { createMqtt5Endpoint, type Mqtt5Hooks } from './mqtt5/endpoint';
+import { sniffProtocolLevel } from './mqtt5/sniff';
 import { SessionIndex, type Session } from './session';
 
 export interface MqttTransportConfig {
@@ -162,7 +164,11 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
   function onConnackSent(packet: { returnCode?: number }, client: Client): void {
     if (packet.returnCode !== 0) return;
     const session = ctx.sessions.get(client);
-    if (!session || session.open) return;
+    if (session) openSession(session);
+  }
+
+  function openSession(session: Session): void {
+    if (session.open) return;
     session.open = true;
     open++;
     counters.connectionsAccepted++;
@@ -194,7 +200,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
   const authenticate = createAuthenticate(ctx, {
     isStopped: () => stopped,
     open: () => open,
-    onSession: (session) => session.client.conn.once('close', () => onSessionClosed(session)),
+    onSession: (session, client) => client.conn.once('close', () => onSessionClosed(session)),
   });
 
   function onClientError(client: Client, err: Error): void {
@@ -219,18 +225,38 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     return listenOnce(s, port, host);
   }
 
+  const authorizePublish = createAuthorizePublish(ctx, reportBadInput);
+  const mqtt5 = createMqtt5Endpoint(ctx, {
+    isStopped: () => stopped,
+    open: () => open,
+    onOpen: openSession,
+    onClosed: onSessionClosed,
+    reportBadInput,
+    authorizePublish: authorizePublish as Mqtt5Hooks['authorizePublish'],
+    maxPacketBytes: maxPayloadBytes + PACKET_OVERHEAD_BYTES,
+    connectTimeoutMs: config.connectTimeoutMs ?? 10_000,
+  });
+
+  /**
+   * Every connection's CONNECT is looked at first (mqtt5/sniff.ts): MQTT 5 goes to the MQTT 5
+   * endpoint, anything else to aedes exactly as before (3.1.1 pays one look at its first bytes).
+   */
   function handleConnection(stream: Duplex): void {
     if (stopped || !broker) {
       stream.destroy();
       return;
     }
     stream.on('error', noop);
-    try {
-      guardParser(broker.handle(stream));
-    } catch (e) {
-      logger.error({ err: e }, 'mqtt connection setup failed');
-      stream.destroy();
-    }
+    sniffProtocolLevel(stream, config.connectTimeoutMs ?? 10_000, maxPayloadBytes + PACKET_OVERHEAD_BYTES, (level) => {
+      if (stopped || !broker) return void stream.destroy();
+      try {
+        if (level === 5) mqtt5.handle(stream);
+        else guardParser(broker.handle(stream));
+      } catch (e) {
+        logger.error({ err: e }, 'mqtt connection setup failed');
+        stream.destroy();
+      }
+    });
   }
 
   return {
@@ -243,7 +269,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
           done(null, true);
         },
         authenticate,
-        authorizePublish: createAuthorizePublish(ctx, reportBadInput),
+        authorizePublish,
         authorizeSubscribe: createAuthorizeSubscribe(ctx),
         // Only the server's own packets (no clientId) are ever forwarded: a device never receives
         // what another client published, whatever it subscribed to.
@@ -283,6 +309,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
       if (stopped) return;
       stopped = true;
       const closed = Promise.all([server, tlsServer].map((s) => (s ? new Promise<void>((r) => s.close(() => r())) : undefined)));
+      mqtt5.closeAll();
       const b = broker;
       if (b) await new Promise<void>((r) => b.close(() => r()));
       await closed;

@@ -1,6 +1,25 @@
 import type { DeviceInfo } from '@rivulet/core';
-import type { Client } from 'aedes';
 import type { TopicStyle } from './topics';
+
+/** A PUBLISH the transport sends to a device. */
+export interface OutboundPublish {
+  cmd: 'publish';
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+  retain: false;
+  dup: false;
+  /** MQTT 5 only (the 3.1.1 writer ignores them): e.g. the correlation data of the request answered. */
+  properties?: { correlationData?: Buffer };
+}
+
+/**
+ * What a session writes server-to-device packets through: an aedes Client (MQTT 3.1.1), or the
+ * MQTT 5 endpoint's connection (mqtt5/endpoint.ts).
+ */
+export interface SessionClient {
+  publish(packet: OutboundPublish, done: (err?: Error | null) => void): void;
+}
 
 /** Where a server-to-device message for one device goes: a device's own session, or a gateway session for a device behind it. */
 export interface Endpoint {
@@ -48,8 +67,10 @@ export class Session {
 
   constructor(
     readonly id: string,
-    readonly client: Client,
+    readonly client: SessionClient,
     readonly device: DeviceInfo,
+    /** The connection speaks MQTT 5 (reason codes instead of closing; see mqtt5/endpoint.ts). */
+    readonly v5 = false,
   ) {
     this.endpoint = { session: this };
   }

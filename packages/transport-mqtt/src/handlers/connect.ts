@@ -42,7 +42,7 @@ export function preConnect(client: object, packet: ConnectPacketLike): void {
  * access token (with no password, the documented way; ThingsBoard also takes a token with a
  * password), else MQTT basic credentials (client id, user name and password validated together).
  */
-async function resolveDevice(ctx: TransportContext, clientId: string, username: string | undefined, password: string | undefined): Promise<DeviceInfo | null> {
+export async function resolveDevice(ctx: TransportContext, clientId: string, username: string | undefined, password: string | undefined): Promise<DeviceInfo | null> {
   const { auth } = ctx;
   const basic = { ...(clientId ? { clientId } : {}), ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) };
   if (username && password === undefined) {
@@ -57,17 +57,23 @@ async function resolveDevice(ctx: TransportContext, clientId: string, username: 
   return null;
 }
 
+// session ids travel in message metadata (client-side RPC replies find their session by it):
+// the prefix keeps them apart across processes
+const sessionPrefix = newId().slice(0, 8);
+let sessionCounter = 0;
+
+/** A new session id, unique in this process and across processes. */
+export function nextSessionId(): string {
+  return `${sessionPrefix}-${++sessionCounter}`;
+}
+
 /**
  * aedes' authenticate hook. Unknown credentials: CONNACK 5 "not authorized", then aedes closes the
  * connection [MQTT-3.2.2-5]. Over the connection limit or an authenticator failure: CONNACK 3
  * "server unavailable" (the device retries later; a credential problem would make it give up).
  */
-export function createAuthenticate(ctx: TransportContext, hooks: { isStopped(): boolean; open(): number; onSession(s: Session): void }) {
+export function createAuthenticate(ctx: TransportContext, hooks: { isStopped(): boolean; open(): number; onSession(s: Session, client: Client): void }) {
   let authenticating = 0;
-  let nextSessionId = 0;
-  // session ids travel in message metadata (client-side RPC replies find their session by it):
-  // the prefix keeps them apart across transport instances
-  const sessionPrefix = newId().slice(0, 8);
   return function authenticate(
     client: Client,
     username: Readonly<string | undefined>,
@@ -100,9 +106,9 @@ export function createAuthenticate(ctx: TransportContext, hooks: { isStopped(): 
           ctx.logger.debug({ clientId: client.id }, 'mqtt connection refused: not authorized');
           return done(refusal(ConnackCode.NOT_AUTHORIZED, 'not authorized'), null);
         }
-        const session = new Session(`${sessionPrefix}-${++nextSessionId}`, client, device);
+        const session = new Session(nextSessionId(), client, device);
         ctx.sessions.set(client, session);
-        hooks.onSession(session);
+        hooks.onSession(session, client);
         done(null, true);
       },
       (e: unknown) => {

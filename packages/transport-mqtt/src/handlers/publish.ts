@@ -48,8 +48,32 @@ function dispatch(ctx: TransportContext, session: Session, route: PublishRoute, 
   }
 }
 
+/**
+ * A publish refused with an MQTT 5 PUBACK reason code (MQTT 5: table 3-4). On MQTT 3.1.1, like any
+ * error given to aedes, it closes the connection without PUBACK.
+ */
+export class PublishRefusedError extends Error {
+  constructor(
+    message: string,
+    readonly reasonCode: number,
+  ) {
+    super(message);
+    this.name = 'PublishRefusedError';
+  }
+}
+
+/** MQTT 5 PUBACK reason codes this transport answers. */
+export const PubackCode = {
+  SUCCESS: 0x00,
+  UNSPECIFIED_ERROR: 0x80,
+  NOT_AUTHORIZED: 0x87,
+  TOPIC_NAME_INVALID: 0x90,
+  QUOTA_EXCEEDED: 0x97,
+  PAYLOAD_FORMAT_INVALID: 0x99,
+} as const;
+
 /** A held publish whose connection closed meanwhile: not produced (the device has no PUBACK and sends it again). */
-class SessionClosedError extends Error {
+export class SessionClosedError extends Error {
   constructor() {
     super('the connection closed while the publish was held by the rate limit');
     this.name = 'SessionClosedError';
@@ -104,12 +128,15 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
     const limitBytes = payloadLimit(ctx, session.device);
     if (size > limitBytes) {
       reportBadInput(session, BadInput.PAYLOAD_TOO_LARGE, { topic, bytes: size, limitBytes });
-      return done(new Error(`payload of ${size} bytes is over the limit of ${limitBytes}`));
+      return done(new PublishRefusedError(`payload of ${size} bytes is over the limit of ${limitBytes}`, PubackCode.QUOTA_EXCEEDED));
     }
     const route = classifyPublish(topic);
     if (route.kind === 'unknown' || (GATEWAY_KINDS.has(route.kind) && !session.device.isGateway)) {
       reportBadInput(session, BadInput.UNKNOWN_TOPIC, { topic });
-      return done(null);
+      // 3.1.1: acknowledged and ignored; MQTT 5 can say why (ThingsBoard: topic name invalid)
+      if (!session.v5) return done(null);
+      const code = route.kind === 'unknown' ? PubackCode.TOPIC_NAME_INVALID : PubackCode.NOT_AUTHORIZED;
+      return done(new PublishRefusedError(`topic ${topic} is outside this device's API`, code));
     }
     ctx.state.onActivity(session.device);
     const text = typeof payload === 'string' ? payload : payload.toString('utf8');
@@ -127,7 +154,7 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
         // The publishes before it finish first (behind the gate, then a turn of the event loop for
         // one on the fast path), so each of them is acknowledged or not produced, never produced unacknowledged.
         ctx.counters.rateLimitRefused++;
-        const error = new Error(`over the ${r.reason} message rate limit of ${r.limit}/s by more than ${ctx.rateLimitMaxWaitMs} ms`);
+        const error = new PublishRefusedError(`over the ${r.reason} message rate limit of ${r.limit}/s by more than ${ctx.rateLimitMaxWaitMs} ms`, PubackCode.QUOTA_EXCEEDED);
         // later publishes queue behind the close, so none overtakes the refused one
         const prev = session.gate;
         const closing = (async () => {
