@@ -114,8 +114,9 @@ function onClientRpcReply(ctx: TransportContext, reply: ToServerRpcReply): void 
     const style = s.takeClientRpc(reply.requestId);
     if (style === undefined) continue;
     body ??= JSON.stringify(reply.body);
-    if (style === 'v1') send(s, Topic.RPC_RESPONSE + reply.requestId, body, qosOf(s, Feed.RPC_RESPONSE));
-    else send(s, Topic.RPC_RESPONSE_V2 + reply.requestId, body, qosOf(s, Feed.RPC_RESPONSE_V2));
+    const correlation = s.takeClientRpcCorrelation(reply.requestId);
+    if (style === 'v1') send(s, Topic.RPC_RESPONSE + reply.requestId, body, qosOf(s, Feed.RPC_RESPONSE), correlation);
+    else send(s, Topic.RPC_RESPONSE_V2 + reply.requestId, body, qosOf(s, Feed.RPC_RESPONSE_V2), correlation);
     ctx.counters.clientRpcReplies++;
   }
 }

@@ -59,6 +59,8 @@ export class Session {
   children: Map<string, ChildDevice> | undefined;
   pendingRpc: Map<number, PendingRpc> | undefined;
   clientRpc: Map<string, TopicStyle> | undefined;
+  /** MQTT 5: the Correlation Data of outstanding client-side RPC requests that carried one. */
+  clientRpcCorrelation: Map<string, Buffer> | undefined;
   private nextRpcId = 0;
   /** Set while rate-limited publishes wait: later publishes queue behind it, so order holds. */
   gate: Promise<void> | undefined;
@@ -81,11 +83,23 @@ export class Session {
     return this.nextRpcId;
   }
 
-  rememberClientRpc(id: string, style: TopicStyle): void {
+  rememberClientRpc(id: string, style: TopicStyle, correlationData?: Buffer): void {
     const m = (this.clientRpc ??= new Map());
     m.delete(id);
     m.set(id, style);
+    if (correlationData) {
+      const c = (this.clientRpcCorrelation ??= new Map());
+      c.set(id, correlationData);
+      if (c.size > MAX_CLIENT_RPC) c.delete(c.keys().next().value as string);
+    } else this.clientRpcCorrelation?.delete(id);
     if (m.size > MAX_CLIENT_RPC) m.delete(m.keys().next().value as string);
+  }
+
+  /** The Correlation Data of an outstanding client-side RPC request, forgotten once asked for. */
+  takeClientRpcCorrelation(id: string): Buffer | undefined {
+    const c = this.clientRpcCorrelation?.get(id);
+    if (c !== undefined) this.clientRpcCorrelation?.delete(id);
+    return c;
   }
 
   /** The style of an outstanding client-side RPC request, forgotten once asked for. */

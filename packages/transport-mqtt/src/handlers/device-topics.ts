@@ -55,13 +55,13 @@ function keyList(v: JsonValue | undefined, name: string): string[] | undefined {
  * (both optional, an empty payload asks for everything); the answer goes to
  * `.../attributes/response/{id}` (`v2/a/res/{id}`) as `{"client":{..},"shared":{..}}`.
  */
-export async function requestAttributes(ctx: TransportContext, session: Session, text: string, id: string, style: TopicStyle): Promise<void> {
+export async function requestAttributes(ctx: TransportContext, session: Session, text: string, id: string, style: TopicStyle, correlationData?: Buffer): Promise<void> {
   const json = text.trim() === '' ? {} : parseLenientJson(text);
   if (!isObject(json)) throw new BadRequestError(`Attribute request must be a JSON object, got ${describeJson(json)}`);
   const request = { clientKeys: keyList(json.clientKeys, 'clientKeys'), sharedKeys: keyList(json.sharedKeys, 'sharedKeys') };
   const answer = await ctx.deviceApi.getAttributes(session.device, request);
   const [topic, feed] = style === 'v1' ? [Topic.ATTRIBUTES_RESPONSE + id, Feed.ATTRIBUTES_RESPONSE] : [Topic.ATTRIBUTES_RESPONSE_V2 + id, Feed.ATTRIBUTES_RESPONSE_V2];
-  send(session, topic, JSON.stringify(answer), qosOf(session, feed));
+  send(session, topic, JSON.stringify(answer), qosOf(session, feed), correlationData);
 }
 
 /** A device's reply body: JSON when it parses (leniently), else the text as a string. */
@@ -97,13 +97,13 @@ export function rpcResponse(ctx: TransportContext, session: Session, text: strin
  * a TO_SERVER_RPC_REQUEST for the rule chain with the request id and this session's id in the
  * metadata (ThingsBoard's requestId / sessionId), answered by its RPC reply node.
  */
-export function rpcRequest(ctx: TransportContext, session: Session, text: string, id: string, style: TopicStyle): Promise<void> {
+export function rpcRequest(ctx: TransportContext, session: Session, text: string, id: string, style: TopicStyle, correlationData?: Buffer): Promise<void> {
   const json = parseLenientJson(text);
   if (!isObject(json) || typeof json.method !== 'string' || json.method === '') {
     throw new BadRequestError('RPC request must be a JSON object with a "method" string');
   }
   const data = { method: json.method, params: json.params ?? {} };
-  session.rememberClientRpc(id, style);
+  session.rememberClientRpc(id, style, correlationData);
   const { device } = session;
   const msg = deviceMsg(device, MsgType.TO_SERVER_RPC_REQUEST, ctx.now(), data, { requestId: id, sessionId: session.id });
   return produce(ctx, [{ key: device.deviceId, value: msg }]);

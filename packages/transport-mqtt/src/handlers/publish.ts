@@ -19,18 +19,26 @@ const GATEWAY_KINDS = new Set<PublishRoute['kind']>(['gatewayConnect', 'gatewayD
 /** Routes that may wait for a device lookup before producing: they keep the session's order through its gate. */
 const ORDERED_KINDS = new Set<PublishRoute['kind']>(['gatewayConnect', 'gatewayTelemetry', 'gatewayAttributes', 'gatewayAttributesRequest']);
 
-function dispatch(ctx: TransportContext, session: Session, route: PublishRoute, text: string): Promise<void> | undefined {
+/**
+ * MQTT 5 request/response [MQTT 5: 4.10]: the Correlation Data of a device's attribute or RPC
+ * request, returned on the answer (its topic stays the device API's own response topic).
+ */
+function correlationOf(session: Session, packet: PublishPacket): Buffer | undefined {
+  return session.v5 ? (packet as { properties?: { correlationData?: Buffer } }).properties?.correlationData : undefined;
+}
+
+function dispatch(ctx: TransportContext, session: Session, route: PublishRoute, text: string, packet: PublishPacket): Promise<void> | undefined {
   switch (route.kind) {
     case 'telemetry':
       return postTelemetry(ctx, session, text);
     case 'attributes':
       return postAttributes(ctx, session, text);
     case 'attributesRequest':
-      return requestAttributes(ctx, session, text, route.id, route.style);
+      return requestAttributes(ctx, session, text, route.id, route.style, correlationOf(session, packet));
     case 'rpcResponse':
       return rpcResponse(ctx, session, text, route.id);
     case 'rpcRequest':
-      return rpcRequest(ctx, session, text, route.id, route.style);
+      return rpcRequest(ctx, session, text, route.id, route.style, correlationOf(session, packet));
     case 'gatewayConnect':
       return gatewayConnect(ctx, session, text);
     case 'gatewayDisconnect':
@@ -174,7 +182,7 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
     if (session.gate === undefined && at === 0 && !ORDERED_KINDS.has(route.kind)) {
       let result: Promise<void> | undefined;
       try {
-        result = dispatch(ctx, session, route, text);
+        result = dispatch(ctx, session, route, text, packet);
       } catch (e) {
         return fail(e);
       }
@@ -192,7 +200,7 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
         // closed while held (over the bound, or the device left): no PUBACK can follow, so nothing is produced
         if (!session.open) throw new SessionClosedError();
       }
-      await dispatch(ctx, session, route, text);
+      await dispatch(ctx, session, route, text, packet);
     })();
     const tail = work.then(noop, noop);
     session.gate = tail;

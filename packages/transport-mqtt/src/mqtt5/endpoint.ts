@@ -262,7 +262,7 @@ class Mqtt5Connection implements SessionClient {
       this.acks.push(pending);
       if (this.acks.length >= MAX_UNACKED) this.stream.pause();
     }
-    const packet = { cmd: 'publish', topic, payload: p.payload, qos: p.qos, retain: false, dup: p.dup, messageId: p.messageId } as unknown as PublishPacket;
+    const packet = { cmd: 'publish', topic, payload: p.payload, qos: p.qos, retain: false, dup: p.dup, messageId: p.messageId, properties: p.properties } as unknown as PublishPacket;
     this.hooks.authorizePublish(this, packet, (err) => {
       const code = err ? this.pubackCode(err, topic) : PubackCode.SUCCESS;
       if (code === undefined) return this.disconnect(err instanceof QueueRejectedError ? ReasonCode.SERVER_BUSY : ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR);
