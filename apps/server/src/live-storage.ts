@@ -59,8 +59,8 @@ export function createLiveStorage(
   const timeseries: Storage['timeseries'] = {
     ...bindAll(storage.timeseries),
     save: (points) => tsBatcher.add(points),
-    async delete(entityId, keys, startTs, endTs) {
-      return storage.timeseries.delete(entityId, keys, startTs, endTs);
+    async delete(entityId, keys, startTs, endTs, options) {
+      return storage.timeseries.delete(entityId, keys, startTs, endTs, options);
     },
   };
   const attributes: Storage['attributes'] = {

@@ -43,6 +43,8 @@ export const TelemetryParamsSchema = z.object({
   entityId: IdSchema,
 });
 export const TelemetryScopeParamsSchema = TelemetryParamsSchema.extend({ scope: AttributeScopeSchema });
+/** ThingsBoard's device-only attribute paths, `/api/plugins/telemetry/{deviceId}/{scope}`. */
+export const DeviceTelemetryScopeParamsSchema = z.object({ deviceId: IdSchema, scope: AttributeScopeSchema });
 /** The scope segment of a time-series save (ThingsBoard sends ANY); accepted and ignored. */
 export const TimeseriesScopeParamsSchema = TelemetryParamsSchema.extend({ scope: z.string().min(1) });
 export const TimeseriesTtlParamsSchema = TimeseriesScopeParamsSchema.extend({ ttl: z.int().min(0).describe('Accepted and ignored') });
@@ -63,9 +65,11 @@ export const TimeseriesQuerySchema = z.object({
 
 export const TimeseriesDeleteQuerySchema = z.object({
   keys: KeyListSchema,
-  deleteAllDataForKeys: z.boolean().optional(),
+  deleteAllDataForKeys: z.boolean().optional().describe('All points up to now (ThingsBoard: [0, now))'),
   startTs: z.int().min(0).optional(),
   endTs: z.int().min(0).optional(),
+  deleteLatest: z.boolean().optional().describe('Default true: a latest value inside the range is deleted too'),
+  rewriteLatestIfDeleted: z.boolean().optional().describe('Default false: a deleted latest value is replaced by the newest point left only when true'),
 });
 
 /** Attributes to save: `{"key": value}`. */

@@ -97,8 +97,17 @@ describe('telemetry and attributes REST API', () => {
     expect(r.status).toBe(200);
     const hist = await t.request('GET', `${base(id)}/values/timeseries?keys=a&startTs=0&endTs=10000`, { token });
     expect(hist.body.a).toEqual([{ ts: 1000, value: '1' }]);
-    // The latest value is recomputed from what is left.
+    // ThingsBoard's defaults (deleteLatest=true, rewriteLatestIfDeleted=false): the latest value goes, nothing replaces it.
+    expect((await t.request('GET', `${base(id)}/values/timeseries?keys=a`, { token })).body).toEqual({});
+    // rewriteLatestIfDeleted=true: the newest point left becomes the latest value
+    await t.request('POST', `${base(id)}/timeseries/ANY`, { token, body: { ts: 5000, values: { a: 5 } } });
+    expect((await t.request('DELETE', `${base(id)}/timeseries/delete?keys=a&startTs=4000&endTs=6000&rewriteLatestIfDeleted=true`, { token })).status).toBe(200);
     expect((await t.request('GET', `${base(id)}/values/timeseries?keys=a`, { token })).body.a).toEqual([{ ts: 1000, value: '1' }]);
+    // deleteLatest=false: the points go, the latest value stays
+    await t.request('POST', `${base(id)}/timeseries/ANY`, { token, body: { ts: 7000, values: { a: 7 } } });
+    expect((await t.request('DELETE', `${base(id)}/timeseries/delete?keys=a&startTs=6000&endTs=8000&deleteLatest=false`, { token })).status).toBe(200);
+    expect((await t.request('GET', `${base(id)}/values/timeseries?keys=a`, { token })).body.a).toEqual([{ ts: 7000, value: '7' }]);
+    expect((await t.request('GET', `${base(id)}/values/timeseries?keys=a&startTs=0&endTs=10000`, { token })).body.a).toEqual([{ ts: 1000, value: '1' }]);
 
     expect((await t.request('DELETE', `${base(id)}/timeseries/delete?keys=b&deleteAllDataForKeys=true`, { token })).status).toBe(200);
     expect((await t.request('GET', `${base(id)}/values/timeseries?keys=b`, { token })).body).toEqual({});
@@ -157,6 +166,23 @@ describe('telemetry and attributes REST API', () => {
     expect(asset.body.message).toContain('ASSET');
     expect((await t.request('GET', `${base('nope')}/keys/timeseries`, { token })).status).toBe(400);
     expect((await t.request('GET', `${base('00000000-0000-4000-8000-000000000001')}/keys/timeseries`, { token })).status).toBe(404);
+  });
+
+  it("ThingsBoard's device-only attribute paths: POST and DELETE /api/plugins/telemetry/{deviceId}/{scope}", async () => {
+    const id = await newDevice('tel-device-path');
+    const r = await t.request('POST', `/api/plugins/telemetry/${id}/SHARED_SCOPE`, { token, body: { interval: 30, mode: 'eco' } });
+    expect(r.status).toBe(200);
+    const got = await t.request('GET', `${base(id)}/values/attributes/SHARED_SCOPE`, { token });
+    expect(got.body.map((a: { key: string; value: unknown }) => [a.key, a.value]).sort()).toEqual([['interval', 30], ['mode', 'eco']]);
+    expect((await t.request('POST', `/api/plugins/telemetry/${id}/CLIENT_SCOPE`, { token, body: { x: 1 } })).status).toBe(400);
+    expect((await t.request('POST', `/api/plugins/telemetry/${id}/NO_SCOPE`, { token, body: { x: 1 } })).status).toBe(400);
+    expect((await t.request('DELETE', `/api/plugins/telemetry/${id}/SHARED_SCOPE?keys=mode`, { token })).status).toBe(200);
+    expect((await t.request('GET', `${base(id)}/values/attributes/SHARED_SCOPE`, { token })).body.map((a: { key: string }) => a.key)).toEqual(['interval']);
+    expect((await t.request('DELETE', `/api/plugins/telemetry/${id}/SHARED_SCOPE`, { token })).status).toBe(400);
+    // another tenant: 404, nothing changed
+    expect((await t.request('POST', `/api/plugins/telemetry/${id}/SHARED_SCOPE`, { token: otherToken, body: { interval: 1 } })).status).toBe(404);
+    expect((await t.request('DELETE', `/api/plugins/telemetry/${id}/SHARED_SCOPE?keys=interval`, { token: otherToken })).status).toBe(404);
+    expect((await t.request('GET', `${base(id)}/values/attributes/SHARED_SCOPE`, { token })).body.map((a: { key: string; value: unknown }) => [a.key, a.value])).toEqual([['interval', 30]]);
   });
 
   it('keeps another tenant out of a device\'s data', async () => {

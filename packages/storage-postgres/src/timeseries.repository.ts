@@ -272,7 +272,9 @@ export function createTimeseriesRepository(opts: TimeseriesRepositoryOptions): T
       return agg === 'NONE' ? history(entityId, q) : aggregate(entityId, q, agg);
     },
 
-    async delete(entityId, keys, startTs, endTs) {
+    async delete(entityId, keys, startTs, endTs, options = {}) {
+      const deleteLatest = options.deleteLatest ?? true;
+      const rewriteLatest = options.rewriteLatest ?? true;
       if (!isUuid(entityId) || keys.length === 0 || endTs <= startTs) return 0;
       const keyList = [...new Set(keys)];
       return client.transaction(async (tx) => {
@@ -282,12 +284,13 @@ export function createTimeseriesRepository(opts: TimeseriesRepositoryOptions): T
           Math.trunc(startTs),
           Math.trunc(endTs),
         ]);
-        // A latest value inside the deleted range is replaced by the newest point left, if any.
+        if (!deleteLatest) return del.rowCount;
+        // A latest value inside the deleted range goes, replaced (rewriteLatest) by the newest point left, if any.
         const gone = await tx.query<{ key: string }>(
           'DELETE FROM ts_kv_latest WHERE entity_id = $1 AND key = ANY($2::text[]) AND ts >= $3 AND ts < $4 RETURNING key',
           [entityId, keyList, Math.trunc(startTs), Math.trunc(endTs)],
         );
-        if (gone.rows.length > 0) {
+        if (rewriteLatest && gone.rows.length > 0) {
           await tx.query(
             `INSERT INTO ts_kv_latest (entity_id, key, ts, ${KV_COLUMNS})
              SELECT DISTINCT ON (key) entity_id, key, ts, ${KV_COLUMNS} FROM ts_kv

@@ -682,6 +682,18 @@ export function storageContract(name: string, factory: () => Promise<StorageFixt
         expect(await storage.timeseries.delete(entityId, ['a'], 0, T + 1_000_000)).toBe(0);
       });
 
+      it("deletes with ThingsBoard's latest-value options: keep it, or drop it without a replacement", async () => {
+        const entityId = newId();
+        await storage.timeseries.save([point(entityId, 'a', T, 1), point(entityId, 'a', T + 10, 2), point(entityId, 'b', T, 1), point(entityId, 'b', T + 10, 2)]);
+        // deleteLatest false: the points go, the latest value stays as it was
+        expect(await storage.timeseries.delete(entityId, ['a'], T + 5, T + 20, { deleteLatest: false })).toBe(1);
+        expect(await storage.timeseries.findLatest(entityId, ['a'])).toEqual([{ key: 'a', ts: T + 10, value: 2 }]);
+        // rewriteLatest false: the latest value goes and the older point left does not replace it
+        expect(await storage.timeseries.delete(entityId, ['b'], T + 5, T + 20, { rewriteLatest: false })).toBe(1);
+        expect(await storage.timeseries.findLatest(entityId, ['b'])).toEqual([]);
+        expect(await storage.timeseries.count(entityId)).toBe(2);
+      });
+
       it('counts points per entity and in total', async () => {
         const e1 = newId();
         const e2 = newId();

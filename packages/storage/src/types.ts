@@ -320,6 +320,12 @@ export interface HistoryQuery {
   interval?: number;
 }
 
+/** What a time-series delete does to the latest value (ThingsBoard's deleteLatest, rewriteLatestIfDeleted). */
+export interface TsDeleteOptions {
+  readonly deleteLatest?: boolean;
+  readonly rewriteLatest?: boolean;
+}
+
 export interface TimeseriesRepository {
   /**
    * Idempotent batch write keyed on (entity, key, ts): writing the same point again replaces it,
@@ -335,8 +341,12 @@ export interface TimeseriesRepository {
    * values only (a bucket without any is left out); COUNT counts values of every type.
    */
   findHistory(entityId: string, query: HistoryQuery): Promise<Record<string, TsKv[]>>;
-  /** Deletes points in [startTs, endTs); the latest value is recomputed from what is left. */
-  delete(entityId: string, keys: readonly string[], startTs: number, endTs: number): Promise<number>;
+  /**
+   * Deletes points in [startTs, endTs). A latest value inside the range is deleted too (unless
+   * `deleteLatest` is false) and replaced by the newest point left (unless `rewriteLatest` is false:
+   * ThingsBoard's REST default, where the key then has no latest value). Both default to true.
+   */
+  delete(entityId: string, keys: readonly string[], startTs: number, endTs: number, options?: TsDeleteOptions): Promise<number>;
   /** Number of stored points (for tests and benchmarks that count rows rather than trust acks). */
   count(entityId?: string): Promise<number>;
   /**

@@ -16,6 +16,7 @@ import {
 import {
   AttributeValuesSchema,
   AttributesSaveRequestSchema,
+  DeviceTelemetryScopeParamsSchema,
   KeyListResponseSchema,
   KeysQuerySchema,
   RequiredKeysQuerySchema,
@@ -130,6 +131,30 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
     return ok();
   };
 
+  const deleteAttributes: DeviceHandler = async (ctx, id, _tenantId, events) => {
+    const scope = parseScope(ctx.params.scope);
+    const keys = parseKeyList(requiredParam(ctx.query, 'keys')) ?? [];
+    if (keys.length === 0) throw badParam("Parameter 'keys' can't be empty!");
+    await storage.attributes.delete(id, scope, keys);
+    await events.attributesDeleted(deviceRef(id), scope, keys);
+    return ok();
+  };
+
+  /** `/api/plugins/telemetry/{deviceId}/{scope}`: `{deviceId}` read as DEVICE/{deviceId}, so access is checked as there. */
+  const deviceRoute = (method: RouteDef['method'], doc: RouteDoc, handler: DeviceHandler): RouteDef => {
+    const inner = withAccess(deps, device(method, handler), TENANT_ADMIN_ONLY);
+    return {
+      method,
+      path: '/api/plugins/telemetry/{deviceId}/{scope}',
+      tag: 'Telemetry',
+      ...doc,
+      params: DeviceTelemetryScopeParamsSchema,
+      handler: (ctx) => inner({ ...ctx, params: { scope: ctx.params.scope ?? '', entityType: 'DEVICE', entityId: ctx.params.deviceId ?? '' } }),
+    };
+  };
+
+  const deleteAttributesDoc: RouteDoc = { summary: 'Delete attributes of one scope', params: TelemetryScopeParamsSchema, query: RequiredKeysQuerySchema, response: null };
+
   const saveAttributesDoc: RouteDoc = {
     summary: 'Save server or shared attributes',
     params: TelemetryScopeParamsSchema,
@@ -187,14 +212,12 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
     // ThingsBoard's older path, still used by its REST client.
     route('POST', '/{scope}', saveAttributesDoc, saveAttributes),
 
-    route('DELETE', '/{scope}', { summary: 'Delete attributes of one scope', params: TelemetryScopeParamsSchema, query: RequiredKeysQuerySchema, response: null }, async (ctx, id, _tenantId, events) => {
-      const scope = parseScope(ctx.params.scope);
-      const keys = parseKeyList(requiredParam(ctx.query, 'keys')) ?? [];
-      if (keys.length === 0) throw badParam("Parameter 'keys' can't be empty!");
-      await storage.attributes.delete(id, scope, keys);
-      await events.attributesDeleted(deviceRef(id), scope, keys);
-      return ok();
-    }),
+    route('DELETE', '/{scope}', deleteAttributesDoc, deleteAttributes),
+
+    // ThingsBoard's device-only paths (saveDeviceAttributes, deleteDeviceAttributes): the same as
+    // DEVICE/{deviceId}/..., through the same access check.
+    deviceRoute('POST', saveAttributesDoc, saveAttributes),
+    deviceRoute('DELETE', deleteAttributesDoc, deleteAttributes),
 
     // The scope segment (ThingsBoard sends "ANY") and the TTL are accepted and ignored: Rivulet keeps
     // one time-series store without per-write retention.
@@ -211,8 +234,9 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
       let startTs: number;
       let endTs: number;
       if (boolParam(q, 'deleteAllDataForKeys') === true) {
+        // ThingsBoard's: everything up to now (a point stamped in the future stays)
         startTs = 0;
-        endTs = Number.MAX_SAFE_INTEGER;
+        endTs = Date.now();
       } else {
         const s = intParam(q, 'startTs', { min: 0 });
         const e = intParam(q, 'endTs', { min: 0 });
@@ -221,7 +245,10 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
         startTs = s;
         endTs = e;
       }
-      await storage.timeseries.delete(id, keys, startTs, endTs);
+      // ThingsBoard's defaults: deleteLatest true, rewriteLatestIfDeleted false
+      const deleteLatest = boolParam(q, 'deleteLatest') ?? true;
+      const rewriteLatest = boolParam(q, 'rewriteLatestIfDeleted') ?? false;
+      await storage.timeseries.delete(id, keys, startTs, endTs, { deleteLatest, rewriteLatest });
       await events.timeseriesDeleted(deviceRef(id), keys, startTs, endTs);
       return ok();
     }),
