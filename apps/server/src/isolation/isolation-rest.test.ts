@@ -33,6 +33,10 @@ const denied = (a: A, b: IsolationWorld['b']): Probe[] => {
     { method: 'POST', path: `${tel}/attributes/SHARED_SCOPE`, body: { setpoint: 99 } },
     { method: 'POST', path: `${tel}/SERVER_SCOPE`, body: { location: 'attacker' } },
     { method: 'DELETE', path: `${tel}/SERVER_SCOPE?keys=location` },
+    // ThingsBoard's device-only attribute paths
+    { method: 'POST', path: `/api/plugins/telemetry/${a.deviceId}/SHARED_SCOPE`, body: { setpoint: 99 } },
+    { method: 'DELETE', path: `/api/plugins/telemetry/${a.deviceId}/SHARED_SCOPE?keys=setpoint` },
+    { method: 'DELETE', path: `${tel}/timeseries/delete?keys=temperature&startTs=0&endTs=9999999999999&deleteLatest=true&rewriteLatestIfDeleted=true` },
     { method: 'POST', path: `${tel}/timeseries/ANY`, body: { temperature: 999 } },
     { method: 'POST', path: `${tel}/timeseries/ANY/60`, body: { temperature: 999 } },
     { method: 'DELETE', path: `${tel}/timeseries/delete?keys=temperature&deleteAllDataForKeys=true` },
