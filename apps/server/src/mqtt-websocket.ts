@@ -8,7 +8,7 @@ export const MQTT_WS_PATH = '/mqtt';
 
 /**
  * MQTT over WebSocket: upgrades to /mqtt become ordinary connections of the MQTT transport (same
- * authentication, limits and topics). Subprotocol "mqtt" (MQTT 3.1.1) or "mqttv3.1".
+ * authentication, limits and topics). Subprotocol "mqtt" (MQTT 3.1.1 or 5: the transport tells them apart by the CONNECT) or "mqttv3.1".
  */
 export function createMqttWebSocket(mqtt: MqttTransport, options: { maxPayloadBytes: number }) {
   const wss = new WebSocketServer({

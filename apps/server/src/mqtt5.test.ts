@@ -85,6 +85,14 @@ describe('MQTT 5 through the whole server', () => {
     expect(await got).toEqual({ body: {}, correlation: 'req-7' });
   });
 
+  it('MQTT 5 over WebSocket (/mqtt on the HTTP port): telemetry is stored', async () => {
+    const d = await createDevice(app.url, jwt, 'mqtt5-ws');
+    const c = await connectAsync(`${app.url.replace(/^http/, 'ws')}/mqtt`, { username: d.token, protocolVersion: 5, reconnectPeriod: 0 });
+    clients.push(c);
+    await c.publishAsync('v1/devices/me/telemetry', '{"pressure":1013}', { qos: 1 });
+    await eventually(async () => (await app.storage.timeseries.count(d.id)) === 1);
+  });
+
   it('mosquitto_pub -V mqttv5 publishes telemetry that is stored; a wrong token is refused', async () => {
     const d = await createDevice(app.url, jwt, 'mqtt5-mosquitto');
     const args = ['-V', 'mqttv5', '-q', '1', '-h', '127.0.0.1', '-p', String(app.mqttPort), '-t', 'v1/devices/me/telemetry'];
