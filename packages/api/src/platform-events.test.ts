@@ -85,6 +85,31 @@ describe('platform events produced by the REST API', () => {
     expect(clear.metadata.userId).toBe(f.admin.userId);
   });
 
+  it('customers and dashboards: ENTITY_CREATED/DELETED; a device assigned and unassigned: ENTITY_ASSIGNED/UNASSIGNED with the customer', async () => {
+    const customer = await req('POST', '/api/customer', { title: 'Acme' });
+    expect(customer.status).toBe(200);
+    const customerId = customer.body.id.id as string;
+    expect((await next('ENTITY_CREATED', customerId)).metadata).toMatchObject({ entityType: 'CUSTOMER', entityName: 'Acme' });
+    const deviceId = (await req('POST', '/api/device', { name: 'ev-5' })).body.id.id as string;
+    expect((await req('POST', `/api/customer/${customerId}/device/${deviceId}`)).status).toBe(200);
+    const a = await next('ENTITY_ASSIGNED', deviceId);
+    expect(a.metadata).toMatchObject({ assignedCustomerId: customerId, assignedCustomerName: 'Acme', customerId, entityType: 'DEVICE' });
+    expect(a.data).toMatchObject({ customerId: { entityType: 'CUSTOMER', id: customerId } });
+    expect((await req('DELETE', `/api/customer/device/${deviceId}`)).status).toBe(200);
+    expect((await next('ENTITY_UNASSIGNED', deviceId)).metadata).toMatchObject({ unassignedCustomerId: customerId, unassignedCustomerName: 'Acme' });
+    expect((await req('DELETE', `/api/customer/${customerId}`)).status).toBe(200);
+    await next('ENTITY_DELETED', customerId);
+
+    const dash = await req('POST', '/api/dashboard', { title: 'Plant', configuration: { widgets: { w: { secret: 1 } } } });
+    expect(dash.status).toBe(200);
+    const dashId = dash.body.id.id as string;
+    const d = await next('ENTITY_CREATED', dashId);
+    expect(d.metadata).toMatchObject({ entityType: 'DASHBOARD', entityName: 'Plant' });
+    expect((d.data as { configuration: unknown }).configuration).toBe('');
+    expect((await req('DELETE', `/api/dashboard/${dashId}`)).status).toBe(200);
+    await next('ENTITY_DELETED', dashId);
+  });
+
   it("each event carries the caller's tenant; another tenant's device is 404 and produces nothing", async () => {
     const id = (await req('POST', '/api/device', { name: 'ev-4' })).body.id.id as string;
     const before = seen.length;

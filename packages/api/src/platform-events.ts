@@ -35,6 +35,11 @@ export type AlarmAction = 'ALARM_ACK' | 'ALARM_CLEAR' | 'ALARM_DELETE' | EntityA
 export interface TenantEvents {
   /** ENTITY_CREATED / ENTITY_UPDATED / ENTITY_DELETED; originator the entity, data its REST shape. */
   entity(action: EntityAction, entity: EventEntity): Promise<void>;
+  /**
+   * ENTITY_ASSIGNED / ENTITY_UNASSIGNED of an entity to or from a customer: originator the entity,
+   * data its REST shape, metadata assignedCustomerId/Name (unassignedCustomerId/Name) and customerId.
+   */
+  assignment(kind: 'ASSIGNED' | 'UNASSIGNED', entity: EventEntity, customer: { readonly id: string; readonly title: string }): Promise<void>;
   /** ATTRIBUTES_UPDATED: data `{key: value}`, metadata scope. */
   attributesUpdated(originator: EntityId, scope: string, values: Readonly<Record<string, KvValue>>): Promise<void>;
   /** ATTRIBUTES_DELETED: data `{"attributes": [keys]}`, metadata scope. */
@@ -95,6 +100,18 @@ export function createPlatformEvents(o: { queue: Queue; logger: Logger }): Platf
           if (!sameTenant(e, type)) return;
           await produce(type, e.id, e.dto, { entityName: e.name, entityType: e.id.entityType });
         },
+        async assignment(kind, e, customer) {
+          const type = kind === 'ASSIGNED' ? MsgType.ENTITY_ASSIGNED : MsgType.ENTITY_UNASSIGNED;
+          if (!sameTenant(e, type)) return;
+          const prefix = kind === 'ASSIGNED' ? 'assigned' : 'unassigned';
+          await produce(type, e.id, e.dto, {
+            entityName: e.name,
+            entityType: e.id.entityType,
+            customerId: customer.id,
+            [`${prefix}CustomerId`]: customer.id,
+            [`${prefix}CustomerName`]: customer.title,
+          });
+        },
         attributesUpdated(originator, scope, values) {
           return produce(MsgType.ATTRIBUTES_UPDATED, originator, { ...values } as JsonObject, { scope });
         },
@@ -129,6 +146,7 @@ export function createPlatformEvents(o: { queue: Queue; logger: Logger }): Platf
 export const NO_PLATFORM_EVENTS: PlatformEvents = {
   forUser: () => ({
     entity: async () => {},
+    assignment: async () => {},
     attributesUpdated: async () => {},
     attributesDeleted: async () => {},
     timeseriesUpdated: async () => {},

@@ -6,6 +6,8 @@ export const EntityType = {
   RULE_CHAIN: 'RULE_CHAIN',
   RULE_NODE: 'RULE_NODE',
   ALARM: 'ALARM',
+  CUSTOMER: 'CUSTOMER',
+  DASHBOARD: 'DASHBOARD',
 } as const;
 export type EntityType = (typeof EntityType)[keyof typeof EntityType];
 

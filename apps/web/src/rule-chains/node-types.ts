@@ -31,10 +31,16 @@ export const MSG_TYPES = [
   'ATTRIBUTES_UPDATED',
   'ATTRIBUTES_DELETED',
   'TIMESERIES_UPDATED',
+  'TIMESERIES_DELETED',
   'ALARM',
+  'ALARM_ACK',
+  'ALARM_CLEAR',
+  'ALARM_DELETE',
   'ENTITY_CREATED',
   'ENTITY_UPDATED',
   'ENTITY_DELETED',
+  'ENTITY_ASSIGNED',
+  'ENTITY_UNASSIGNED',
 ];
 /** Free-text fields with usual values (a pattern such as ${severity} is allowed too). */
 const SUGGESTED_VALUES: Record<string, readonly string[]> = { severity: ['CRITICAL', 'MAJOR', 'MINOR', 'WARNING', 'INDETERMINATE'] };

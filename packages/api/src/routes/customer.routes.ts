@@ -9,14 +9,15 @@ import {
   DeviceSchema,
   idParams,
 } from '@rivulet/api-types';
-import { ConflictError, type DeviceEvent } from '@rivulet/core';
-import type { Device } from '@rivulet/storage';
+import { ConflictError, type DeviceEvent, type JsonValue } from '@rivulet/core';
+import type { Customer, Device } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
 import { DEVICE_READERS, withAccess } from '../access';
 import type { ApiDeps } from '../context';
 import { toCustomerDto, toDeviceDto } from '../dto';
 import { pageParams, parseBody, parseId } from '../params';
 import { ok, type RouteDef } from '../router';
+import type { EventEntity } from '../platform-events';
 
 const SORT_PROPERTIES = ['title', 'email', 'country', 'city', 'createdTime'] as const;
 const DEVICE_SORT_PROPERTIES = ['name', 'type', 'label', 'createdTime'] as const;
@@ -31,6 +32,9 @@ export const DUPLICATE_CUSTOMER_TITLE = 'Customer with such title already exists
  */
 export function customerRoutes(deps: ApiDeps): RouteDef[] {
   const { storage, broadcast } = deps;
+
+  const customerEntity = (c: Customer): EventEntity => ({ id: { entityType: 'CUSTOMER', id: c.id }, tenantId: c.tenantId, name: c.title, dto: toCustomerDto(c) as unknown as JsonValue });
+  const deviceEntity = (d: Device): EventEntity => ({ id: { entityType: 'DEVICE', id: d.id }, tenantId: d.tenantId, name: d.name, dto: toDeviceDto(d) as unknown as JsonValue });
 
   async function assign(tenantId: string, deviceId: string, customerId: string | null): Promise<Device> {
     const device = await storage.devices.assignToCustomer(tenantId, deviceId, customerId);
@@ -55,9 +59,12 @@ export function customerRoutes(deps: ApiDeps): RouteDef[] {
               const existing = await access.writableCustomer(id.id.toLowerCase());
               const updated = await storage.customers.update(tenantId, existing.id, fields);
               if (!updated) throw notFound(`Customer ${existing.id} not found`);
+              await deps.events.forUser(access.user).entity('UPDATED', customerEntity(updated));
               return ok(toCustomerDto(updated));
             }
-            return ok(toCustomerDto(await storage.customers.create(tenantId, fields)));
+            const created = await storage.customers.create(tenantId, fields);
+            await deps.events.forUser(access.user).entity('ADDED', customerEntity(created));
+            return ok(toCustomerDto(created));
           } catch (e) {
             if (e instanceof ConflictError) throw badParam(DUPLICATE_CUSTOMER_TITLE);
             throw e;
@@ -96,6 +103,7 @@ export function customerRoutes(deps: ApiDeps): RouteDef[] {
           const assigned = await storage.devices.listByCustomer(customer.tenantId, customer.id, { pageSize: 1_000_000, page: 0 });
           if (!(await storage.customers.delete(customer.tenantId, customer.id))) throw notFound(`Customer ${customer.id} not found`);
           for (const d of assigned.data) broadcast.publish(LiveChannel.DEVICES, { tenantId: customer.tenantId, deviceId: d.id, kind: 'updated' } satisfies DeviceEvent);
+          await deps.events.forUser(access.user).entity('DELETED', customerEntity(customer));
           return ok();
         },
         TENANT_ADMIN,
@@ -110,7 +118,9 @@ export function customerRoutes(deps: ApiDeps): RouteDef[] {
         async (ctx, access) => {
           const customer = await access.writableCustomer(parseId(ctx.params.customerId, 'customerId'));
           const device = await access.writableDevice(parseId(ctx.params.deviceId, 'deviceId'));
-          return ok(toDeviceDto(await assign(customer.tenantId, device.id, customer.id)));
+          const assigned = await assign(customer.tenantId, device.id, customer.id);
+          await deps.events.forUser(access.user).assignment('ASSIGNED', deviceEntity(assigned), customer);
+          return ok(toDeviceDto(assigned));
         },
         TENANT_ADMIN,
       ),
@@ -125,7 +135,10 @@ export function customerRoutes(deps: ApiDeps): RouteDef[] {
           const device = await access.writableDevice(parseId(ctx.params.deviceId, 'deviceId'));
           // ThingsBoard's message for a device that is not assigned.
           if (device.customerId === null) throw badParam('Device isn\'t assigned to any customer!');
-          return ok(toDeviceDto(await assign(device.tenantId, device.id, null)));
+          const former = await storage.customers.get(device.tenantId, device.customerId);
+          const unassigned = await assign(device.tenantId, device.id, null);
+          if (former) await deps.events.forUser(access.user).assignment('UNASSIGNED', deviceEntity(unassigned), former);
+          return ok(toDeviceDto(unassigned));
         },
         TENANT_ADMIN,
       ),

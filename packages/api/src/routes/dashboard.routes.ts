@@ -1,11 +1,13 @@
 import { DashboardInfoPageSchema, DashboardInfoSchema, DashboardListQuerySchema, DashboardSaveRequestSchema, DashboardSchema, idParams } from '@rivulet/api-types';
-import type { JsonObject } from '@rivulet/core';
+import type { JsonObject, JsonValue } from '@rivulet/core';
 import type { Dashboard } from '@rivulet/storage';
 import { notFound } from '../api-error';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { toDashboardDto, toDashboardInfoDto } from '../dto';
 import { pageParams, parseBody, parseId } from '../params';
 import { ok, type RouteDef, type RouteDoc } from '../router';
+import type { EntityAction } from '../platform-events';
+import type { AuthUser } from '../tokens';
 
 const SORT_PROPERTIES = ['title', 'createdTime'] as const;
 
@@ -23,6 +25,12 @@ export function dashboardRoutes(deps: ApiDeps): RouteDef[] {
     const dashboard = await storage.dashboards.get(tenantId, id);
     if (!dashboard) throw notFound(`Dashboard ${id} not found`);
     return dashboard;
+  }
+
+  /** ENTITY_CREATED / UPDATED / DELETED of a dashboard; its configuration left out of the data, as ThingsBoard's. */
+  function dashboardEvent(user: AuthUser, action: EntityAction, d: Dashboard): Promise<void> {
+    const dto = { ...toDashboardDto(d), configuration: '' } as unknown as JsonValue;
+    return deps.events.forUser(user).entity(action, { id: { entityType: 'DASHBOARD', id: d.id }, tenantId: d.tenantId, name: d.title, dto });
   }
 
   const route = (method: RouteDef['method'], path: string, doc: RouteDoc, handler: Parameters<typeof authed>[1]): RouteDef => ({
@@ -44,6 +52,7 @@ export function dashboardRoutes(deps: ApiDeps): RouteDef[] {
       const described = typeof configuration.description === 'string' ? configuration.description : undefined;
       const description = input.description !== undefined ? input.description : (described ?? existing?.description ?? null);
       const saved = await storage.dashboards.save({ id: existing?.id, tenantId: user.tenantId, title: input.title, description, configuration });
+      await dashboardEvent(user, existing ? 'UPDATED' : 'ADDED', saved);
       return ok(toDashboardDto(saved));
     }),
 
@@ -58,7 +67,9 @@ export function dashboardRoutes(deps: ApiDeps): RouteDef[] {
 
     route('DELETE', '/api/dashboard/{dashboardId}', { summary: 'Delete a dashboard', params: idParams('dashboardId'), response: null }, async (ctx, user) => {
       const id = parseId(ctx.params.dashboardId, 'dashboardId');
-      if (!(await storage.dashboards.delete(user.tenantId, id))) throw notFound(`Dashboard ${id} not found`);
+      const before = await storage.dashboards.get(user.tenantId, id);
+      if (!before || !(await storage.dashboards.delete(user.tenantId, id))) throw notFound(`Dashboard ${id} not found`);
+      await dashboardEvent(user, 'DELETED', before);
       return ok();
     }),
   ];

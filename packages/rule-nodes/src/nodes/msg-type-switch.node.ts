@@ -15,6 +15,8 @@ export const MSG_TYPE_RELATIONS: Readonly<Record<string, string>> = {
   [MsgType.ENTITY_CREATED]: 'Entity Created',
   [MsgType.ENTITY_UPDATED]: 'Entity Updated',
   [MsgType.ENTITY_DELETED]: 'Entity Deleted',
+  [MsgType.ENTITY_ASSIGNED]: 'Entity Assigned',
+  [MsgType.ENTITY_UNASSIGNED]: 'Entity Unassigned',
   [MsgType.ATTRIBUTES_UPDATED]: 'Attributes Updated',
   [MsgType.ATTRIBUTES_DELETED]: 'Attributes Deleted',
   [MsgType.TIMESERIES_UPDATED]: 'Timeseries Updated',
