@@ -135,7 +135,7 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
   const rateLimiter = createDeviceRateLimiter({ limits: tenantLimits, logger });
 
   // What rule nodes get, bound to one tenant: the rule engine runs chains on it, the API's test runs too.
-  const rules = createRuleServices({ config, storage, broadcast, tenantLimits, logger });
+  const rules = createRuleServices({ config, storage, broadcast, queue, tenantLimits, logger });
   let ruleEngine: RuleEngineRole | undefined;
   if (roles.has('rule-engine')) ruleEngine = await startRuleEngineRole({ config, storage, queue, broadcast, rules, tenantLimits, logger });
 

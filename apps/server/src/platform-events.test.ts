@@ -101,4 +101,21 @@ describe('platform events drive chains written for ThingsBoard, each tenant its 
     expect(await app.storage.timeseries.findLatest(deviceB, ['updatedKeys'])).toEqual([]);
     expect((await app.storage.devices.get(tenantB, deviceA))).toBeNull();
   });
+
+  it('the save attributes node with sendAttributesUpdatedNotification sends ATTRIBUTES_UPDATED back through the queue', async () => {
+    const chain = eventChain('Notify A');
+    const nodes = chain.metadata.nodes as Array<{ type: string; name: string; configuration: unknown; additionalInfo: unknown; debugMode: boolean }>;
+    nodes.push({ ...nodes[2]!, name: 'Save shared, notify', configuration: { scope: 'SHARED_SCOPE', notifyDevice: false, sendAttributesUpdatedNotification: true } });
+    chain.metadata.connections.push({ fromIndex: 0, toIndex: 5, type: 'Post attributes' });
+    await importAndRoot(jwtA, chain);
+    const dev = await api<{ id: { id: string } }>(app.url, jwtA, '/api/device?accessToken=notify-token-a', { method: 'POST', body: { name: 'Notifier' } });
+    expect(dev.status).toBe(200);
+    const post = await fetch(`${app.url}/api/v1/notify-token-a/attributes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"volume":7}' });
+    expect(post.status).toBe(200);
+    const ts = await eventually(async () => {
+      const t = await app.storage.timeseries.findLatest(dev.body.id.id, ['updatedKeys', 'updatedScope']);
+      return t.length === 2 ? t : undefined;
+    });
+    expect(Object.fromEntries(ts.map((p) => [p.key, p.value]))).toEqual({ updatedKeys: 'volume', updatedScope: 'SHARED_SCOPE' });
+  });
 });

@@ -4,6 +4,7 @@ import { createNodeRegistry, createTenantServices, type BatchedDebugSink, type N
 import { builtinNodes } from '@rivulet/rule-nodes';
 import { createKafkaService, createOutbound, DEFAULT_RESERVED_TOPIC_PREFIXES } from '@rivulet/outbound';
 import type { Storage } from '@rivulet/storage';
+import { Topics, type Queue } from '@rivulet/queue';
 import type { Config } from './config';
 import { createRuleRpcService } from './rule-rpc';
 import { createNodeCapabilities } from './node-capabilities';
@@ -20,7 +21,7 @@ export interface RuleServices {
   closeRpc(): void;
 }
 
-export function createRuleServices(o: { config: Config; storage: Storage; broadcast: Broadcast; tenantLimits: TenantLimitsSource; logger: Logger }): RuleServices {
+export function createRuleServices(o: { config: Config; storage: Storage; broadcast: Broadcast; queue: Queue; tenantLimits: TenantLimitsSource; logger: Logger }): RuleServices {
   const { config, storage, broadcast, logger } = o;
   const registry = createNodeRegistry(builtinNodes);
   const ruleRpc = createRuleRpcService(broadcast, { pickupTimeoutMs: config.RIVULET_RPC_PICKUP_TIMEOUT_MS });
@@ -67,6 +68,8 @@ export function createRuleServices(o: { config: Config; storage: Storage; broadc
     alarms: storage.alarms,
     outbound,
     ...(kafka ? { kafka } : {}),
+    // Notifications nodes send (ATTRIBUTES_UPDATED / ATTRIBUTES_DELETED) go through the queue like any message.
+    platformEvents: { enqueue: (msg) => o.queue.produce(Topics.RULE_ENGINE, [{ key: msg.originator.id, value: msg }]) },
   };
   // Every chain, nested chain and test run runs on these bound to its tenant: another tenant's entities are refused.
   const servicesFor = createTenantServices({ base: nodeServices, ownership: nodeCapabilities.ownership, limits: o.tenantLimits });

@@ -1,6 +1,6 @@
 import { ErrorCode, RivuletError, overLimit, type TenantLimits, type TenantLimitsSource } from '@rivulet/core';
 import { InvalidRuleChainError, type ValidatedChain } from './chain';
-import type { AlarmService, DeviceLookup, EntityOwnership, KafkaService, NodeCapability, RuleChainResolver, RuleNodeServices, RuleRpcService, TenantScope, TenantServices } from './types';
+import type { AlarmService, DeviceLookup, EntityOwnership, KafkaService, NodeCapability, PlatformEventQueue, RuleChainResolver, RuleNodeServices, RuleRpcService, TenantScope, TenantServices } from './types';
 
 /**
  * A rule node reached an entity of another tenant (or one that does not exist). Thrown by the
@@ -103,8 +103,13 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope,
   };
   // Producers are the tenant's own (never shared with another tenant's nodes, counted against its bound).
   const kafka: KafkaService | undefined = base.kafka && { producer: (o) => base.kafka!.producer({ ...o, tenantId }) };
+  // A node's new message: this tenant's, about an entity of this tenant, or refused.
+  const platformEvents: PlatformEventQueue | undefined = base.platformEvents && {
+    enqueue: (msg) => guardedId(msg.originator.id, async () => (checkTenant(msg.tenantId), base.platformEvents!.enqueue(msg))),
+  };
   return {
     ...base,
+    ...(platformEvents ? { platformEvents } : {}),
     timeseries: {
       save: (points) => guarded(points, saveTs),
       findLatest: (id, keys) => guardedId(id, () => ts.findLatest(id, keys)),

@@ -85,6 +85,16 @@ export interface RuleNodeServices {
    * generator period when a chain is saved or loaded. Absent: no tenant limits apply.
    */
   readonly limits?: () => TenantLimits;
+  /**
+   * Hands a new message to the rule engine's queue (ThingsBoard's ctx.enqueue), e.g. the
+   * ATTRIBUTES_UPDATED notification of the save attributes node. Bound to the tenant: a message of
+   * another tenant or about another tenant's entity is refused. Test runs have none (nothing leaves).
+   */
+  readonly platformEvents?: PlatformEventQueue;
+}
+
+export interface PlatformEventQueue {
+  enqueue(msg: Msg): Promise<void>;
 }
 
 /**

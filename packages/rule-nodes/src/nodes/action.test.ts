@@ -5,6 +5,9 @@ import { clearAlarmNode } from './clear-alarm.node.js';
 import { createAlarmNode } from './create-alarm.node.js';
 import { delayNode } from './delay.node.js';
 import { deleteAttributesNode } from './delete-attributes.node.js';
+import { saveAttributesNode } from './save-attributes.node.js';
+import { bindServicesToTenant } from '@rivulet/rule-engine';
+import type { Msg } from '@rivulet/core';
 import { deviceStateNode } from './device-state.node.js';
 import { generatorNode } from './generator.node.js';
 import { msgCountNode } from './msg-count.node.js';
@@ -22,6 +25,27 @@ describe('delete attributes', () => {
     expect(s.attributeWrites.map((a) => `${a.scope}/${a.key}`)).toEqual(['SHARED_SCOPE/a']);
     await run(node, telemetry({}, { scope: 'SHARED_SCOPE' }));
     expect(s.attributeWrites).toEqual([]);
+  });
+});
+
+describe('attribute notifications (ThingsBoard\'s sendAttributesUpdatedNotification / sendAttributesDeletedNotification)', () => {
+  it('save then ATTRIBUTES_UPDATED (not for CLIENT_SCOPE), delete then ATTRIBUTES_DELETED; tenant-bound services refuse another tenant\'s entity', async () => {
+    const enqueued: Msg[] = [];
+    const s = { ...createRecordingServices(), platformEvents: { enqueue: async (m: Msg) => void enqueued.push(m) } };
+    await run(build(saveAttributesNode, { scope: 'SHARED_SCOPE', sendAttributesUpdatedNotification: true }, s), tmsg('POST_ATTRIBUTES_REQUEST', { mode: 'eco' }));
+    await run(build(saveAttributesNode, { scope: 'CLIENT_SCOPE', sendAttributesUpdatedNotification: true }, s), tmsg('POST_ATTRIBUTES_REQUEST', { fw: '1' }));
+    await run(build(saveAttributesNode, { scope: 'SERVER_SCOPE' }, s), tmsg('POST_ATTRIBUTES_REQUEST', { quiet: 1 }));
+    await run(build(deleteAttributesNode, { scope: 'SHARED_SCOPE', keys: ['mode'], sendAttributesDeletedNotification: true }, s), tmsg('POST_ATTRIBUTES_REQUEST', {}));
+    expect(enqueued.map((m) => [m.type, m.tenantId, m.originator.id, m.metadata.scope, m.data])).toEqual([
+      ['ATTRIBUTES_UPDATED', TENANT, DEVICE.id, 'SHARED_SCOPE', { mode: 'eco' }],
+      ['ATTRIBUTES_DELETED', TENANT, DEVICE.id, 'SHARED_SCOPE', { attributes: ['mode'] }],
+    ]);
+    // bound to TENANT: an entity it does not own, or a message naming another tenant, is refused before the queue
+    const bound = bindServicesToTenant(s, { tenantId: TENANT, ownership: { owns: (_t, id) => id === DEVICE.id } });
+    await expect(bound.platformEvents!.enqueue(tmsg('ATTRIBUTES_UPDATED', {}, {}, DEVICE2))).rejects.toThrow();
+    await expect(bound.platformEvents!.enqueue({ ...tmsg('ATTRIBUTES_UPDATED', {}), tenantId: 'other' })).rejects.toThrow(/not this chain's tenant/);
+    await bound.platformEvents!.enqueue(tmsg('ATTRIBUTES_UPDATED', { ok: 1 }));
+    expect(enqueued).toHaveLength(3);
   });
 });
 

@@ -1,4 +1,4 @@
-import { AttributeScope, isAttributeScope } from '@rivulet/core';
+import { AttributeScope, createMsg, isAttributeScope, MsgType } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
 import { tbBool } from '../util/data';
@@ -23,7 +23,12 @@ export const deleteAttributesNode = defineNode({
     return {
       async process(msg) {
         const scope = isAttributeScope(msg.metadata.scope) ? msg.metadata.scope : config.scope;
-        await services.attributes.delete(msg.originator.id, scope, keysOf(config.keys, msg));
+        const keys = keysOf(config.keys, msg);
+        await services.attributes.delete(msg.originator.id, scope, keys);
+        // ThingsBoard's: an ATTRIBUTES_DELETED message (data {"attributes": [keys]}, metadata scope) to the rule engine.
+        if (config.sendAttributesDeletedNotification && keys.length > 0) {
+          await services.platformEvents?.enqueue(createMsg({ type: MsgType.ATTRIBUTES_DELETED, originator: msg.originator, tenantId: msg.tenantId, metadata: { scope }, data: { attributes: [...keys] } }));
+        }
         return [{ relation: Relation.SUCCESS, msg }];
       },
     };

@@ -1,4 +1,4 @@
-import { AttributeScope, BadRequestError, toKvObject, type AttributeWrite } from '@rivulet/core';
+import { AttributeScope, BadRequestError, createMsg, MsgType, toKvObject, type AttributeWrite, type JsonObject } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
 import { tbBool } from '../util/data';
@@ -12,6 +12,8 @@ export const saveAttributesNode = defineNode({
   configSchema: z.looseObject({
     scope: z.enum([AttributeScope.CLIENT_SCOPE, AttributeScope.SERVER_SCOPE, AttributeScope.SHARED_SCOPE]).default('CLIENT_SCOPE'),
     notifyDevice: tbBool().default(false),
+    /** ThingsBoard's: after the save, an ATTRIBUTES_UPDATED message (data the attributes, metadata scope) to the rule engine; not for CLIENT_SCOPE. */
+    sendAttributesUpdatedNotification: tbBool().default(false),
   }),
   configVersion: 0,
   relations: [Relation.SUCCESS, Relation.FAILURE],
@@ -30,6 +32,9 @@ export const saveAttributesNode = defineNode({
         const items: AttributeWrite[] = [];
         for (const key in kv) items.push({ entityId: msg.originator.id, scope, key, value: kv[key]!, lastUpdateTs: ts });
         await services.attributes.save(items);
+        if (config.sendAttributesUpdatedNotification && scope !== AttributeScope.CLIENT_SCOPE && items.length > 0) {
+          await services.platformEvents?.enqueue(createMsg({ type: MsgType.ATTRIBUTES_UPDATED, originator: msg.originator, tenantId: msg.tenantId, metadata: { scope }, data: kv as JsonObject }));
+        }
         return [{ relation: Relation.SUCCESS, msg }];
       },
     };
