@@ -14,6 +14,8 @@ export interface SimOptions {
   qos: 0 | 1;
   url: string;
   mqttUrl: string;
+  /** MQTT 3.1.1 (4) or MQTT 5. */
+  mqttVersion: 4 | 5;
   coapUrl: string;
   username: string;
   password: string | undefined;
@@ -48,6 +50,7 @@ Simulated devices sending telemetry to Rivulet (or ThingsBoard) over MQTT, HTTP 
   --messages N                stop after N messages (default: no limit)
   --inflight N                unacknowledged messages per device (default 1)
   --qos 0|1                   MQTT QoS (default 1)
+  --mqtt-version 4|5          MQTT 3.1.1 (4, default) or MQTT 5
   --url URL                   REST and HTTP device API base (default http://127.0.0.1:8080)
   --mqtt-url URL              default mqtt://<host of --url>:1883
   --coap-url URL              default coap://<host of --url>:5683
@@ -95,6 +98,7 @@ export function parseSimArgs(argv: readonly string[], env: Record<string, string
       messages: { type: 'string' },
       inflight: { type: 'string' },
       qos: { type: 'string' },
+      'mqtt-version': { type: 'string' },
       url: { type: 'string' },
       'mqtt-url': { type: 'string' },
       'coap-url': { type: 'string' },
@@ -134,6 +138,8 @@ export function parseSimArgs(argv: readonly string[], env: Record<string, string
   if (!['flat', 'ts', 'array'].includes(shape)) throw new Error(`--shape must be flat, ts or array (got "${v.shape}")`);
   const qos = int('qos', v.qos, 1);
   if (qos !== 0 && qos !== 1) throw new Error('--qos must be 0 or 1');
+  const mqttVersion = int('mqtt-version', v['mqtt-version'], 4);
+  if (mqttVersion !== 4 && mqttVersion !== 5) throw new Error('--mqtt-version must be 4 (MQTT 3.1.1) or 5');
   const groups = Math.floor(int('groups', v.groups, preset.groups ?? (shape === 'array' ? 3 : 1), 1));
   return {
     protocol,
@@ -143,6 +149,7 @@ export function parseSimArgs(argv: readonly string[], env: Record<string, string
     maxMessages: Math.floor(int('messages', v.messages, 0)),
     inflight: Math.floor(int('inflight', v.inflight, 1, 1)),
     qos,
+    mqttVersion,
     url,
     mqttUrl: v['mqtt-url'] ?? `mqtt://${host}:1883`,
     coapUrl: v['coap-url'] ?? `coap://${host}:5683`,

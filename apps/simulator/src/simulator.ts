@@ -30,6 +30,7 @@ export function createProtocolClient(o: SimOptions, deps: Pick<SimulatorDeps, 'm
       return createMqttClient({
         url: o.mqttUrl,
         qos: o.qos,
+        protocolVersion: o.mqttVersion,
         ...(o.telemetryTopic ? { telemetryTopic: o.telemetryTopic } : {}),
         ...(o.mqttUsername ? { username: o.mqttUsername } : {}),
         ...(o.clientId ? { clientId: o.clientId } : {}),

@@ -13,7 +13,8 @@
  *          --only rivulet,pg,aedes,nodered,idle, --configs postgres,embedded,kafka1,kafka2 (Rivulet's storage and
  *          queue: PostgreSQL or embedded PGlite with the memory queue; Kafka with one or two rule-engine workers,
  *          see kafka-configs.ts; --quick: no embedded), --latency-rate N (msg/s of the latency runs instead of half the maximum), --profile DIR (Rivulet under --cpu-prof, plus where it allocates), --json FILE,
- *          --fresh-wal (measure on the new cluster's WAL as it is, without filling its segment pool first: see wal-pool.ts)
+ *          --fresh-wal (measure on the new cluster's WAL as it is, without filling its segment pool first: see wal-pool.ts),
+ *          --mqtt-version 5 (the load generator's devices speak MQTT 5; Rivulet only, aedes speaks 3.1.1)
  */
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
@@ -64,6 +65,7 @@ const { values: a } = parseArgs({
     configs: { type: 'string' },
     'latency-rate': { type: 'string' },
     'fresh-wal': { type: 'boolean' },
+    'mqtt-version': { type: 'string' },
   },
 });
 const quick = a.quick ?? false;
@@ -74,6 +76,8 @@ const WARMUP = num(a.warmup, quick ? 2 : 8);
 const RUNS = Math.max(1, num(a.runs, quick ? 1 : 3));
 const CLIENTS = num(a.clients, 100);
 const INFLIGHT = num(a.inflight, 10);
+/** The load generator's MQTT version (4: 3.1.1, the default; 5: MQTT 5, for Rivulet, aedes answers only 3.1.1). */
+const MQTT_VERSION = num(a['mqtt-version'], 4);
 const IDLE = num(a.idle, quick ? 1_000 : 10_000);
 /** How long the row count must stand still before a run counts as settled (the stack that loses rows waits this long). */
 const STABLE_MS = quick ? 1_500 : 3_000;
@@ -201,6 +205,7 @@ async function drive(o: {
     '--template', 'bench',
     '--ts-floor', String(o.tsFloor),
     '--connect-concurrency', '200',
+    ...(o.protocol === 'mqtt' && MQTT_VERSION !== 4 ? ['--mqtt-version', String(MQTT_VERSION)] : []),
     ...(o.topic ? ['--topic', o.topic] : []),
   ];
   const sim = startChild(`simulator (${o.label})`, process.execPath, args, { cwd: ROOT });
@@ -535,8 +540,8 @@ function rivuletSystem(o: { config: 'postgres' | 'embedded' | KafkaConfig; riv: 
     key: `rivulet-${o.config}-${transport}`,
     label:
       o.config === 'postgres' || o.config === 'embedded'
-        ? `Rivulet (${riv.mqtt ? 'MQTT QoS 1' : 'HTTP'} -> default root chain -> ${o.config === 'postgres' ? 'PostgreSQL' : 'embedded PGlite'})`
-        : `Rivulet (${riv.mqtt ? 'MQTT QoS 1' : 'HTTP'} -> Kafka -> ${KAFKA_WORKERS[o.config]} rule-engine worker${KAFKA_WORKERS[o.config] > 1 ? 's' : ''} -> PostgreSQL)`,
+        ? `Rivulet (${riv.mqtt ? (MQTT_VERSION === 5 ? 'MQTT 5 QoS 1' : 'MQTT QoS 1') : 'HTTP'} -> default root chain -> ${o.config === 'postgres' ? 'PostgreSQL' : 'embedded PGlite'})`
+        : `Rivulet (${riv.mqtt ? (MQTT_VERSION === 5 ? 'MQTT 5 QoS 1' : 'MQTT QoS 1') : 'HTTP'} -> Kafka -> ${KAFKA_WORKERS[o.config]} rule-engine worker${KAFKA_WORKERS[o.config] > 1 ? 's' : ''} -> PostgreSQL)`,
     protocol: transport,
     url: riv.mqtt ? mqttUrl : riv.url,
     probe: {

@@ -6,6 +6,8 @@ export interface MqttClientOptions {
   /** mqtt://host:port */
   url: string;
   qos?: 0 | 1;
+  /** MQTT 3.1.1 (4, the default) or MQTT 5. */
+  protocolVersion?: 4 | 5;
   /** Topic templates ({token}, {name}, {id}); ThingsBoard's by default. */
   telemetryTopic?: string;
   attributesTopic?: string;
@@ -18,7 +20,7 @@ export interface MqttClientOptions {
   connect?: (url: string, opts: IClientOptions) => MqttClient;
 }
 
-/** Devices over MQTT 3.1.1, one connection each, no automatic reconnect (a lost connection is an error to count). */
+/** Devices over MQTT 3.1.1 (or 5), one connection each, no automatic reconnect (a lost connection is an error to count). */
 export function createMqttClient(opts: MqttClientOptions): ProtocolClient {
   const connect = opts.connect ?? mqtt.connect;
   const qos = opts.qos ?? 1;
@@ -32,7 +34,7 @@ export function createMqttClient(opts: MqttClientOptions): ProtocolClient {
     protocol: 'mqtt',
     connect(device: SimDevice) {
       const client = connect(opts.url, {
-        protocolVersion: 4,
+        protocolVersion: opts.protocolVersion ?? 4,
         clean: true,
         username: expand(opts.username ?? '{token}', device),
         clientId: expand(opts.clientId ?? '{name}', device),
