@@ -1,7 +1,8 @@
 import { connect as rawConnect } from 'node:net';
 import { connectAsync, type IClientOptions } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MsgType } from '@rivulet/core';
+import { RpcChannel } from '@rivulet/broadcast';
+import { MsgType, type ToServerRpcReply } from '@rivulet/core';
 import { testRateLimiter } from '@rivulet/testing';
 import { DEVICE, TOKEN, closeAll, startTransport, waitForConsumed, type Harness } from '../test-harness';
 import { protocolLevel } from './sniff';
@@ -106,6 +107,21 @@ describe('MQTT 5 beside 3.1.1 (CONNECT sniffed, served on mqtt-packet)', () => {
     const reason = new Promise<number | undefined>((resolve) => c.once('disconnect', (p) => resolve(p.reasonCode)));
     c.publish('v1/devices/me/telemetry', JSON.stringify({ big: 'x'.repeat(6000) }), { qos: 1 });
     expect(await reason).toBe(0x95);
+  });
+
+  it('client-side RPC: the rule chain reply carries the Correlation Data of the request', async () => {
+    const h = await startTransport();
+    const c = await device5(h);
+    await c.subscribeAsync('v1/devices/me/rpc/response/+', { qos: 1 });
+    const got = new Promise<{ body: unknown; correlation: string | undefined }>((resolve) =>
+      c.on('message', (_t, p, packet) => resolve({ body: JSON.parse(p.toString()), correlation: packet.properties?.correlationData?.toString() })),
+    );
+    await c.publishAsync('v1/devices/me/rpc/request/9', '{"method":"getTime","params":{}}', { qos: 1, properties: { correlationData: Buffer.from('corr-9') } });
+    const [m] = await waitForConsumed(h, 1);
+    expect(m?.type).toBe(MsgType.TO_SERVER_RPC_REQUEST);
+    const reply: ToServerRpcReply = { deviceId: DEVICE.deviceId, requestId: '9', sessionId: m?.metadata.sessionId as string, body: { time: 5 } };
+    h.broadcast.publish(RpcChannel.TO_SERVER_REPLY, reply);
+    expect(await got).toEqual({ body: { time: 5 }, correlation: 'corr-9' });
   });
 
   it('bytes that are no CONNECT close the connection', async () => {
