@@ -874,6 +874,11 @@ function report(o: { started: Date; pgSettings: Record<string, string>; walPool:
   if (!aedesCeiling && !pgResult) notes.push('no ceiling measured in this run (--only): ratio_vs_ceiling is n/a');
   p();
   p('Ratios of stored points/s at max rate, taken within each round, medians over the rounds (the ceiling of a round is the lower of its two):');
+  const memoryQueue = results.find((r) => r.key.startsWith('rivulet-postgres'));
+  const memoryAt = (i: number) => memoryQueue?.max[i]?.storedPointsPerS ?? NaN;
+  for (const r of results) {
+    if (r.key.startsWith('rivulet-kafka')) p(`  ${r.key}: / the memory queue (rivulet-postgres) ${f2(roundRatio(r, memoryAt))} (every round: ${r.max.map((x, i) => f2(ratio(x.storedPointsPerS, memoryAt(i)))).join(', ')})`);
+  }
   for (const r of results) {
     p(`  ${r.key}: / aedes ceiling ${f2(roundRatio(r, aedesAt))}, / PostgreSQL ceiling ${f2(roundRatio(r, pgAt))}, / ceiling ${f2(roundRatio(r, bindingAt))}, / Node-RED ${f2(roundRatio(r, noderedAt))}`);
   }
