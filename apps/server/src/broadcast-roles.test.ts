@@ -1,8 +1,7 @@
-import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { createTestDatabase, freePort, spawnRivulet, waitRivuletReady, type RivuletProcess } from '@rivulet/testing';
+import { createTestDatabase, freePort, waitRivuletReady } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ADMIN, SYSADMIN, api, createDevice, eventually, login, tempDir } from './test-helpers';
+import { api, createDevice, eventually, login, roleProcesses, tempDir } from './test-helpers';
 
 /**
  * The broadcast between separate `npm start` processes on the run's Kafka broker: an api process
@@ -12,7 +11,7 @@ import { ADMIN, SYSADMIN, api, createDevice, eventually, login, tempDir } from '
  */
 describe('broadcast across processes: RPC and shared attributes from the api process to a device on the transport process', () => {
   const dir = tempDir('rivulet-bcast-');
-  const procs: Array<{ name: string; url: string; proc: RivuletProcess }> = [];
+  let roles: ReturnType<typeof roleProcesses>;
   const clients: mqtt.MqttClient[] = [];
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let mqttPort: number;
@@ -22,32 +21,8 @@ describe('broadcast across processes: RPC and shared attributes from the api pro
   beforeAll(async () => {
     db = await createTestDatabase('bcast');
     mqttPort = await freePort();
-    const common = {
-      RIVULET_QUEUE: 'kafka',
-      KAFKA_BROKERS: inject('kafkaBrokers'),
-      RIVULET_QUEUE_PREFIX: `bcast${Date.now()}.`,
-      DATABASE_URL: db.url,
-      RIVULET_DB_POOL_SIZE: '3',
-      RIVULET_JWT_SECRET: 'broadcast-roles-test-jwt-secret-0123456789',
-      RIVULET_ADMIN_PASSWORD: ADMIN.password,
-      RIVULET_SYSADMIN_PASSWORD: SYSADMIN.password,
-      RIVULET_LOG_LEVEL: 'warn',
-      RIVULET_HTTP_HOST: '127.0.0.1',
-      RIVULET_MQTT_HOST: '127.0.0.1',
-      RIVULET_COAP_HOST: '127.0.0.1',
-      RIVULET_MQTT_PORT: '0',
-      RIVULET_COAP_PORT: '0',
-      RIVULET_RPC_PICKUP_TIMEOUT_MS: '5000',
-      RIVULET_DATA_DIR: dir.dir,
-      RIVULET_WEB_DIR: join(dir.dir, 'no-web'),
-      KAFKAJS_NO_PARTITIONER_WARNING: '1',
-    };
-    const start = async (name: string, roles: string, extra: Record<string, string> = {}) => {
-      const port = await freePort();
-      const p = { name, url: `http://127.0.0.1:${port}`, proc: spawnRivulet({ name, env: { ...common, RIVULET_ROLES: roles, RIVULET_NODE_ID: name, RIVULET_HTTP_PORT: String(port), ...extra } }) };
-      procs.push(p);
-      return p;
-    };
+    roles = roleProcesses({ kafkaBrokers: inject('kafkaBrokers'), prefix: 'bcast', databaseUrl: db.url, dataDir: dir.dir, env: { RIVULET_RPC_PICKUP_TIMEOUT_MS: '5000' } });
+    const start = roles.start;
     const apiProc = await start('bc-api', 'api');
     await waitRivuletReady(apiProc.proc, apiProc.url, 60_000);
     const transport = await start('bc-transport', 'transport', { RIVULET_MQTT_PORT: String(mqttPort) });
@@ -58,7 +33,7 @@ describe('broadcast across processes: RPC and shared attributes from the api pro
 
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
-    await Promise.all(procs.map((p) => p.proc.kill('SIGTERM')));
+    await roles?.stop();
     await db?.drop();
     dir.remove();
   });

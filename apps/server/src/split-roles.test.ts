@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
-import { createTestDatabase, freePort, spawnRivulet, waitRivuletReady, type RivuletProcess } from '@rivulet/testing';
+import { createTestDatabase, freePort, waitRivuletReady } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ADMIN, SYSADMIN, api, createDevice, eventually, login, tempDir } from './test-helpers';
+import { api, createDevice, eventually, login, roleProcesses, tempDir } from './test-helpers';
 
 /**
  * Rivulet split into roles, each its own `npm start` process on the run's Kafka broker and a real
@@ -12,39 +11,16 @@ import { ADMIN, SYSADMIN, api, createDevice, eventually, login, tempDir } from '
  */
 describe('split roles: transport, rule-engine and api processes on Kafka', () => {
   const dir = tempDir('rivulet-split-');
-  const procs: Array<{ name: string; url: string; proc: RivuletProcess }> = [];
+  let roles: ReturnType<typeof roleProcesses>;
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let mqttPort: number;
-  const url = (name: string) => procs.find((p) => p.name === name)!.url;
+  const url = (name: string) => roles.url(name);
 
   beforeAll(async () => {
     db = await createTestDatabase('split');
     mqttPort = await freePort();
-    const common = {
-      RIVULET_QUEUE: 'kafka',
-      KAFKA_BROKERS: inject('kafkaBrokers'),
-      RIVULET_QUEUE_PREFIX: `split${Date.now()}.`,
-      DATABASE_URL: db.url,
-      RIVULET_DB_POOL_SIZE: '3',
-      RIVULET_JWT_SECRET: 'split-roles-test-jwt-secret-0123456789',
-      RIVULET_ADMIN_PASSWORD: ADMIN.password,
-      RIVULET_SYSADMIN_PASSWORD: SYSADMIN.password,
-      RIVULET_LOG_LEVEL: 'warn',
-      RIVULET_HTTP_HOST: '127.0.0.1',
-      RIVULET_MQTT_HOST: '127.0.0.1',
-      RIVULET_COAP_HOST: '127.0.0.1',
-      RIVULET_MQTT_PORT: '0',
-      RIVULET_COAP_PORT: '0',
-      RIVULET_DATA_DIR: dir.dir,
-      RIVULET_WEB_DIR: join(dir.dir, 'no-web'),
-      KAFKAJS_NO_PARTITIONER_WARNING: '1',
-    };
-    const start = async (name: string, roles: string, extra: Record<string, string> = {}) => {
-      const port = await freePort();
-      const p = { name, url: `http://127.0.0.1:${port}`, proc: spawnRivulet({ name, env: { ...common, RIVULET_ROLES: roles, RIVULET_NODE_ID: name, RIVULET_HTTP_PORT: String(port), ...extra } }) };
-      procs.push(p);
-      return p;
-    };
+    roles = roleProcesses({ kafkaBrokers: inject('kafkaBrokers'), prefix: 'split', databaseUrl: db.url, dataDir: dir.dir });
+    const start = roles.start;
     // The API process bootstraps the tenant; the others start beside it once it is there.
     const apiProc = await start('api', 'api');
     await waitRivuletReady(apiProc.proc, apiProc.url, 60_000);
@@ -53,7 +29,7 @@ describe('split roles: transport, rule-engine and api processes on Kafka', () =>
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.all(procs.map((p) => p.proc.kill('SIGTERM')));
+    await roles?.stop();
     await db?.drop();
     dir.remove();
   });

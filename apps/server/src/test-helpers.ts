@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRivulet, type Rivulet, type StartOptions } from './app';
 import { loadConfig } from './config';
+import { freePort, spawnRivulet, type RivuletProcess } from '@rivulet/testing';
 
 export const ADMIN = { username: 'tenant@rivulet.local', password: 'secret123' };
 
@@ -123,4 +124,56 @@ export async function waitFor(cond: () => boolean, ms: number, what: () => strin
     if (Date.now() > end) throw new Error(`timed out waiting: ${what()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** One Rivulet role process of a split-roles test: an `npm start` child on its own HTTP port. */
+export interface RoleProcess {
+  readonly name: string;
+  readonly url: string;
+  readonly proc: RivuletProcess;
+}
+
+/**
+ * Rivulet split into role processes (each an `npm start` child, RIVULET_NODE_ID = its name) on the
+ * test run's Kafka broker and a test database, with the settings every split-roles test shares.
+ * `start` spawns one; wait for it with waitRivuletReady. `stop` ends them all (SIGTERM).
+ */
+export function roleProcesses(o: { kafkaBrokers: string; prefix: string; databaseUrl: string; dataDir: string; env?: Record<string, string> }): {
+  readonly procs: RoleProcess[];
+  start(name: string, roles: string, extra?: Record<string, string>): Promise<RoleProcess>;
+  url(name: string): string;
+  stop(): Promise<void>;
+} {
+  const common: Record<string, string> = {
+    RIVULET_QUEUE: 'kafka',
+    KAFKA_BROKERS: o.kafkaBrokers,
+    RIVULET_QUEUE_PREFIX: `${o.prefix}${Date.now()}.`,
+    DATABASE_URL: o.databaseUrl,
+    RIVULET_DB_POOL_SIZE: '3',
+    RIVULET_JWT_SECRET: `${o.prefix}-test-jwt-secret-0123456789`,
+    RIVULET_ADMIN_PASSWORD: ADMIN.password,
+    RIVULET_SYSADMIN_PASSWORD: SYSADMIN.password,
+    RIVULET_LOG_LEVEL: 'warn',
+    RIVULET_HTTP_HOST: '127.0.0.1',
+    RIVULET_MQTT_HOST: '127.0.0.1',
+    RIVULET_COAP_HOST: '127.0.0.1',
+    RIVULET_MQTT_PORT: '0',
+    RIVULET_COAP_PORT: '0',
+    RIVULET_DATA_DIR: o.dataDir,
+    RIVULET_WEB_DIR: join(o.dataDir, 'no-web'),
+    KAFKAJS_NO_PARTITIONER_WARNING: '1',
+    ...o.env,
+  };
+  const procs: RoleProcess[] = [];
+  return {
+    procs,
+    async start(name, roles, extra = {}) {
+      const port = await freePort();
+      const p = { name, url: `http://127.0.0.1:${port}`, proc: spawnRivulet({ name, env: { ...common, RIVULET_ROLES: roles, RIVULET_NODE_ID: name, RIVULET_HTTP_PORT: String(port), ...extra } }) };
+      procs.push(p);
+      return p;
+    },
+    url: (name) => procs.find((p) => p.name === name)!.url,
+    stop: async () => void (await Promise.all(procs.map((p) => p.proc.kill('SIGTERM')))),
+  };
 }
