@@ -15,6 +15,9 @@ describe('Kafka service for rule nodes', () => {
     const p = kafka.producer(opts('127.0.0.1:1'));
     await expect(p.send({ topic: 'rivulet.rule-engine', key: 'd', value: '{}' })).rejects.toThrow(/Kafka topic "rivulet.rule-engine" is reserved for the platform \(topics starting with rivulet\. or __ are refused\)/);
     await expect(p.send({ topic: '__consumer_offsets', key: 'd', value: '{}' })).rejects.toThrow(/reserved for the platform/);
+    // another deployment's queue on the same cluster (its RIVULET_QUEUE_PREFIX before rivulet.)
+    await expect(p.send({ topic: 'staging.rivulet.rule-engine', key: 'd', value: '{}' })).rejects.toThrow(/Kafka topic "staging.rivulet.rule-engine" is reserved for the platform \(topics containing "rivulet\."/);
+    await expect(p.send({ topic: 'prodrivulet.node.vm-1', key: 'd', value: '{}' })).rejects.toThrow(/reserved for the platform/);
     await expect(p.send({ topic: 'bad topic/name', key: 'd', value: '{}' })).rejects.toThrow(/is not a valid topic name/);
     await expect(p.send({ topic: 'fine', key: 'd', value: '{}' })).rejects.toThrow(/Kafka brokers 127\.0\.0\.1:1 not reachable/);
     await kafka.close();

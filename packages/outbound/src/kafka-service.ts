@@ -18,6 +18,8 @@ export interface KafkaServiceOptions {
 }
 
 export const DEFAULT_RESERVED_TOPIC_PREFIXES: readonly string[] = ['rivulet.', '__'];
+/** Every platform topic (queue, dead letters, broadcast, per-node, sessions) has this in its name, after any prefix. */
+const PLATFORM_TOPIC_MARK = 'rivulet.';
 /** Kafka's own rule for topic names. */
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -60,6 +62,11 @@ export function createKafkaService(options: KafkaServiceOptions): KafkaService &
     const prefix = reserved.find((p) => topic.startsWith(p));
     if (prefix !== undefined) {
       throw new RivuletError(ErrorCode.FORBIDDEN, `Kafka topic "${topic}" is reserved for the platform (topics starting with ${reserved.join(' or ')} are refused)`);
+    }
+    // Another Rivulet deployment sharing the cluster names its topics <its RIVULET_QUEUE_PREFIX>rivulet.…,
+    // and that prefix can be anything: no topic naming a platform topic anywhere in it is writable.
+    if (topic.includes(PLATFORM_TOPIC_MARK)) {
+      throw new RivuletError(ErrorCode.FORBIDDEN, `Kafka topic "${topic}" is reserved for the platform (topics containing "${PLATFORM_TOPIC_MARK}" are Rivulet's own queue and broadcast topics, of this or another deployment on the cluster)`);
     }
   }
 
