@@ -202,7 +202,10 @@ export async function createKafkaBroadcast(options: KafkaBroadcastOptions): Prom
     });
     await consumer.run({ autoCommit: false, eachBatch });
     await new Promise<void>((resolve, reject) => {
-      const deadline = setTimeout(() => reject(new Error(`Kafka broadcast not ready within ${options.startTimeoutMs ?? 30_000} ms (brokers ${brokers.join(',')})`)), options.startTimeoutMs ?? 30_000);
+      const deadline = setTimeout(() => {
+        clearInterval(retry); // no more probes to a broadcast that failed to start
+        reject(new Error(`Kafka broadcast not ready within ${options.startTimeoutMs ?? 30_000} ms (brokers ${brokers.join(',')})`));
+      }, options.startTimeoutMs ?? 30_000);
       const probe = (): void => {
         // the event topics are read from "latest": repeat until one probe lands after our position
         if (!seen.fanout) sender.enqueue(topics.fanout, { key: PROBE, value: startToken });

@@ -32,6 +32,8 @@ export interface SubscriptionDeps {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Longest a stop({ drain: true }) waits for the lag to reach zero (a broker that stopped answering never reports it). */
+const DRAIN_MAX_MS = 30_000;
 
 export async function startSubscription(d: SubscriptionDeps): Promise<Subscription> {
   const { settings } = d;
@@ -216,7 +218,15 @@ export async function startSubscription(d: SubscriptionDeps): Promise<Subscripti
       stopped ??= (async () => {
         if (options?.drain === true) {
           // Keep consuming until the partitions this member owns are all committed.
-          while ((await d.lagOf(assigned).catch(() => 1)) > 0) await sleep(100);
+          // Bounded: a broker that stopped answering must not hold the shutdown forever.
+          const until = Date.now() + DRAIN_MAX_MS;
+          while ((await d.lagOf(assigned).catch(() => 1)) > 0) {
+            if (Date.now() > until) {
+              log.warn({ drainMaxMs: DRAIN_MAX_MS }, 'drain gave up: lag not zero (or not measurable); stopping with what is committed');
+              break;
+            }
+            await sleep(100);
+          }
         }
         stopping = true;
         // disconnect waits for the in-flight batches (each commits what its handler finished) and leaves the group.
