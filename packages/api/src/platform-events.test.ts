@@ -127,3 +127,34 @@ describe('platform events produced by the REST API', () => {
     expect(seen.filter((m) => m.tenantId === f.other.tenantId).map((m) => m.originator.id)).toEqual([own]);
   });
 });
+
+describe('platform events against a queue that holds producers back', () => {
+  it('the REST call answers after a bounded wait; the event goes out once the queue has room', async () => {
+    // A real memory queue with room for one record and a consumer that does not finish until told:
+    // the second produce waits for room, as a full queue or a lagging Kafka group makes it wait.
+    const queue = createMemoryQueue({ partitions: 1, capacity: 1 });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const seen: Msg[] = [];
+    const sub = await queue.subscribe<Msg>({ topic: Topics.RULE_ENGINE, group: 'held', maxBatch: 1, handler: async (records) => { await held; seen.push(...records.map((r) => r.value)); } });
+    const f = await startTwoTenants('events-held', { queue });
+    try {
+      const req = (body: unknown) => f.t.request('POST', '/api/device', { token: f.token, body });
+      expect((await req({ name: 'held-1' })).status).toBe(200); // taken by the consumer, which holds it
+      expect((await req({ name: 'held-2' })).status).toBe(200); // fills the one slot
+      const t0 = Date.now();
+      const third = await req({ name: 'held-3' }); // no room: its event waits
+      expect(third.status).toBe(200);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1_500);
+      expect(Date.now() - t0).toBeLessThan(6_000);
+      release();
+      const id3 = third.body.id.id as string;
+      await expect.poll(() => seen.some((m) => m.type === 'ENTITY_CREATED' && m.originator.id === id3), { timeout: 10_000 }).toBe(true);
+    } finally {
+      release();
+      await sub.stop();
+      await queue.close();
+      await closeTwoTenants(f);
+    }
+  });
+});

@@ -68,6 +68,9 @@ const ALARM_TYPES: Readonly<Record<AlarmAction, string>> = {
   ALARM_DELETE: MsgType.ALARM_DELETE,
 };
 
+/** How long a REST call waits for its platform event to be accepted by a queue that holds producers back. */
+const PRODUCE_WAIT_MS = 2_000;
+
 /** Produces to the rule-engine topic, keyed by originator (the order of one entity's events holds). */
 export function createPlatformEvents(o: { queue: Queue; logger: Logger }): PlatformEvents {
   const logger = o.logger.child({ component: 'platform-events' });
@@ -80,11 +83,19 @@ export function createPlatformEvents(o: { queue: Queue; logger: Logger }): Platf
 
       async function produce(type: string, originator: EntityId, data: JsonValue, metadata: Record<string, string> = {}): Promise<void> {
         const msg: Msg = createMsg({ type, originator, tenantId, metadata: { ...base, ...metadata }, data });
-        try {
-          await o.queue.produce(Topics.RULE_ENGINE, [{ key: originator.id, value: msg }]);
-        } catch (e) {
-          logger.warn({ err: e, tenantId, type, originatorId: originator.id }, 'platform event not produced');
-        }
+        const sent = o.queue.produce(Topics.RULE_ENGINE, [{ key: originator.id, value: msg }]).then(
+          () => true,
+          (e: unknown) => {
+            logger.warn({ err: e, tenantId, type, originatorId: originator.id }, 'platform event not produced');
+            return true;
+          },
+        );
+        // A full or lagging queue holds produce (backpressure): the REST answer waits a moment for it,
+        // not for as long as the rule engine is behind; the event still goes out when there is room.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const waited = await Promise.race([sent, new Promise<false>((r) => (timer = setTimeout(() => r(false), PRODUCE_WAIT_MS)))]);
+        clearTimeout(timer);
+        if (!waited) logger.warn({ tenantId, type, originatorId: originator.id, waitedMs: PRODUCE_WAIT_MS }, 'platform event waiting for room in the queue; answering without it');
       }
 
       function sameTenant(e: EventEntity, type: string): boolean {
