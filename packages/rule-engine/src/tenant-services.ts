@@ -1,6 +1,6 @@
-import { ErrorCode, RivuletError, overLimit, type TenantLimits, type TenantLimitsSource } from '@rivulet/core';
+import { BadRequestError, ErrorCode, RivuletError, createMsg, overLimit, type TenantLimits, type TenantLimitsSource } from '@rivulet/core';
 import { InvalidRuleChainError, type ValidatedChain } from './chain';
-import type { AlarmService, DeviceLookup, EntityOwnership, KafkaService, NodeCapability, PlatformEventQueue, RuleChainResolver, RuleNodeServices, RuleRpcService, TenantScope, TenantServices } from './types';
+import { MAX_PLATFORM_EVENT_DEPTH, PLATFORM_EVENT_DEPTH_KEY, type AlarmService, type DeviceLookup, type EntityOwnership, type KafkaService, type NodeCapability, type PlatformEventQueue, type RuleChainResolver, type RuleNodeServices, type RuleRpcService, type TenantScope, type TenantServices } from './types';
 
 /**
  * A rule node reached an entity of another tenant (or one that does not exist). Thrown by the
@@ -105,7 +105,15 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope,
   const kafka: KafkaService | undefined = base.kafka && { producer: (o) => base.kafka!.producer({ ...o, tenantId }) };
   // A node's new message: this tenant's, about an entity of this tenant, or refused.
   const platformEvents: PlatformEventQueue | undefined = base.platformEvents && {
-    enqueue: (msg) => guardedId(msg.originator.id, async () => (checkTenant(msg.tenantId), base.platformEvents!.enqueue(msg))),
+    enqueue: (msg, cause) =>
+      guardedId(msg.originator.id, async () => {
+        checkTenant(msg.tenantId);
+        const depth = (Number(cause.metadata[PLATFORM_EVENT_DEPTH_KEY]) || 0) + 1;
+        if (depth > MAX_PLATFORM_EVENT_DEPTH) {
+          throw new BadRequestError(`${msg.type} not sent: it would be the ${depth}th platform event in a row caused by the one before (at most ${MAX_PLATFORM_EVENT_DEPTH}); the rule chain answers its own notifications in a loop`);
+        }
+        return base.platformEvents!.enqueue(createMsg({ ...msg, metadata: { ...msg.metadata, [PLATFORM_EVENT_DEPTH_KEY]: String(depth) } }), cause);
+      }),
   };
   return {
     ...base,

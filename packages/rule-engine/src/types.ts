@@ -94,8 +94,19 @@ export interface RuleNodeServices {
 }
 
 export interface PlatformEventQueue {
-  enqueue(msg: Msg): Promise<void>;
+  /**
+   * `cause` is the message the node was processing: the new one carries its depth (metadata
+   * `rivuletEventDepth`, one more than the cause's), and past MAX_PLATFORM_EVENT_DEPTH it is refused,
+   * so a chain that answers its own notifications (save attributes with notification on, switching
+   * on "Attributes Updated") stops instead of looping on the shared rule-engine topic for ever.
+   */
+  enqueue(msg: Msg, cause: Msg): Promise<void>;
 }
+
+/** Metadata key counting how many node-made platform events led to a message. */
+export const PLATFORM_EVENT_DEPTH_KEY = 'rivuletEventDepth';
+/** Node-made platform events in a row (each caused by the one before) before the next is refused. */
+export const MAX_PLATFORM_EVENT_DEPTH = 8;
 
 /**
  * Whether an entity belongs to a tenant: one of its devices, or the tenant itself. Answers

@@ -42,10 +42,21 @@ describe('attribute notifications (ThingsBoard\'s sendAttributesUpdatedNotificat
     ]);
     // bound to TENANT: an entity it does not own, or a message naming another tenant, is refused before the queue
     const bound = bindServicesToTenant(s, { tenantId: TENANT, ownership: { owns: (_t, id) => id === DEVICE.id } });
-    await expect(bound.platformEvents!.enqueue(tmsg('ATTRIBUTES_UPDATED', {}, {}, DEVICE2))).rejects.toThrow();
-    await expect(bound.platformEvents!.enqueue({ ...tmsg('ATTRIBUTES_UPDATED', {}), tenantId: 'other' })).rejects.toThrow(/not this chain's tenant/);
-    await bound.platformEvents!.enqueue(tmsg('ATTRIBUTES_UPDATED', { ok: 1 }));
+    const cause = tmsg('POST_ATTRIBUTES_REQUEST', {});
+    await expect(bound.platformEvents!.enqueue(tmsg('ATTRIBUTES_UPDATED', {}, {}, DEVICE2), cause)).rejects.toThrow();
+    await expect(bound.platformEvents!.enqueue({ ...tmsg('ATTRIBUTES_UPDATED', {}), tenantId: 'other' }, cause)).rejects.toThrow(/not this chain's tenant/);
+    await bound.platformEvents!.enqueue(tmsg('ATTRIBUTES_UPDATED', { ok: 1 }), cause);
     expect(enqueued).toHaveLength(3);
+    expect(enqueued[2]!.metadata.rivuletEventDepth).toBe('1');
+    // a chain answering its own notifications: each event is caused by the one before; the 9th in a row is refused
+    let last = enqueued[2]!;
+    for (let i = 2; i <= 8; i++) {
+      await bound.platformEvents!.enqueue(tmsg('ATTRIBUTES_UPDATED', { i }), last);
+      last = enqueued.at(-1)!;
+      expect(last.metadata.rivuletEventDepth).toBe(String(i));
+    }
+    await expect(bound.platformEvents!.enqueue(tmsg('ATTRIBUTES_UPDATED', { i: 9 }), last)).rejects.toThrow(/9th platform event in a row .* in a loop/);
+    expect(enqueued).toHaveLength(10);
   });
 });
 

@@ -27,7 +27,7 @@ export const deleteAttributesNode = defineNode({
         await services.attributes.delete(msg.originator.id, scope, keys);
         // ThingsBoard's: an ATTRIBUTES_DELETED message (data {"attributes": [keys]}, metadata scope) to the rule engine.
         if (config.sendAttributesDeletedNotification && keys.length > 0) {
-          await services.platformEvents?.enqueue(createMsg({ type: MsgType.ATTRIBUTES_DELETED, originator: msg.originator, tenantId: msg.tenantId, metadata: { scope }, data: { attributes: [...keys] } }));
+          await services.platformEvents?.enqueue(createMsg({ type: MsgType.ATTRIBUTES_DELETED, originator: msg.originator, tenantId: msg.tenantId, metadata: { scope }, data: { attributes: [...keys] } }), msg);
         }
         return [{ relation: Relation.SUCCESS, msg }];
       },

@@ -33,7 +33,7 @@ export const saveAttributesNode = defineNode({
         for (const key in kv) items.push({ entityId: msg.originator.id, scope, key, value: kv[key]!, lastUpdateTs: ts });
         await services.attributes.save(items);
         if (config.sendAttributesUpdatedNotification && scope !== AttributeScope.CLIENT_SCOPE && items.length > 0) {
-          await services.platformEvents?.enqueue(createMsg({ type: MsgType.ATTRIBUTES_UPDATED, originator: msg.originator, tenantId: msg.tenantId, metadata: { scope }, data: kv as JsonObject }));
+          await services.platformEvents?.enqueue(createMsg({ type: MsgType.ATTRIBUTES_UPDATED, originator: msg.originator, tenantId: msg.tenantId, metadata: { scope }, data: kv as JsonObject }), msg);
         }
         return [{ relation: Relation.SUCCESS, msg }];
       },
