@@ -8,6 +8,10 @@ import type { Message, Producer } from 'kafkajs';
  * Past `maxPending` queued messages new ones are dropped and counted: the broadcast is
  * at-most-once, and memory must stay bounded when Kafka is unreachable.
  */
+/** Bytes of keys and values per produce request; half the broker's default message.max.bytes. */
+const MAX_SEND_BYTES = 512 * 1024;
+const sizeOf = (m: Message): number => (m.value?.length ?? 0) + (m.key?.length ?? 0) + 64;
+
 export class TopicSender {
   private readonly queues = new Map<string, Message[]>();
   private readonly busy = new Set<string>();
@@ -42,13 +46,19 @@ export class TopicSender {
     for (;;) {
       const q = this.queues.get(topic);
       if (q === undefined || q.length === 0) break;
-      this.queues.delete(topic);
-      this.pending -= q.length;
+      // At most MAX_SEND_BYTES per request (at least one message): the broker refuses a record batch
+      // over its message.max.bytes (1 MiB by default) whole, which dropped every event queued with it.
+      let n = 0;
+      let bytes = 0;
+      while (n < q.length && (n === 0 || bytes + sizeOf(q[n]!) <= MAX_SEND_BYTES)) bytes += sizeOf(q[n++]!);
+      const batch = n === q.length ? q : q.splice(0, n);
+      if (batch === q) this.queues.delete(topic);
+      this.pending -= batch.length;
       try {
-        await this.producer.send({ topic, acks: 1, messages: q });
+        await this.producer.send({ topic, acks: 1, messages: batch });
       } catch (e) {
-        this.failed += q.length;
-        this.log.warn({ topic, messages: q.length, err: e instanceof Error ? e.message : String(e) }, 'kafka broadcast send failed: events dropped');
+        this.failed += batch.length;
+        this.log.warn({ topic, messages: batch.length, err: e instanceof Error ? e.message : String(e) }, 'kafka broadcast send failed: events dropped');
       }
     }
     this.busy.delete(topic);
