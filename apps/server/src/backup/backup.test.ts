@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -46,6 +46,7 @@ describe('npm run backup / restore', () => {
 
     const file = join(dir, 'pg.dump');
     await backupPostgres(source.url, file);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
     await restorePostgres(target.url, file);
     const b = await createPostgresStorage({ url: target.url });
     try {

@@ -73,6 +73,10 @@ export async function backupPostgres(url: string, file: string): Promise<void> {
   const client = await checkReachable(url);
   await client.end();
   const { safe, password } = splitUrl(url);
+  // Owner-only from the start (password hashes and secrets are in it): pg_dump keeps the mode of the
+  // file it truncates, so it never exists readable by others, whatever the umask.
+  closeSync(openSync(file, 'w', 0o600));
+  chmodSync(file, 0o600);
   await run('pg_dump', ['--format=custom', '--no-owner', '--no-privileges', `--file=${file}`, `--dbname=${safe}`], password);
 }
 
