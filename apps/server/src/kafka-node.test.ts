@@ -5,13 +5,17 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Rivulet } from './app';
 import { api, createDevice, eventually, login, startTestServer, tempDir } from './test-helpers';
 
-/** A chain of one ThingsBoard Kafka node (as ThingsBoard exports it) publishing every message. */
+/**
+ * A ThingsBoard chain (as ThingsBoard exports it): device telemetry only (the REST calls of the test
+ * produce platform events such as ENTITY_CREATED too) into one Kafka node.
+ */
 function kafkaChain(bootstrapServers: string, topicPattern: string, configuration: unknown = null) {
   return {
     ruleChain: { additionalInfo: null, name: 'To Kafka', type: 'CORE', firstRuleNodeId: null, root: false, debugMode: false, configuration },
     metadata: {
       firstNodeIndex: 0,
       nodes: [
+        { type: 'org.thingsboard.rule.engine.filter.TbMsgTypeFilterNode', name: 'Telemetry', debugMode: false, configuration: { messageTypes: ['POST_TELEMETRY_REQUEST'] } },
         {
           type: 'org.thingsboard.rule.engine.kafka.TbKafkaNode',
           name: 'Kafka',
@@ -19,7 +23,7 @@ function kafkaChain(bootstrapServers: string, topicPattern: string, configuratio
           configuration: { topicPattern, keyPattern: '${deviceName}', bootstrapServers, retries: 0, batchSize: 16384, linger: 0, bufferMemory: 33554432, acks: '-1', keySerializer: 'org.apache.kafka.common.serialization.StringSerializer', valueSerializer: 'org.apache.kafka.common.serialization.StringSerializer', otherProperties: {}, addMetadataKeyValuesAsKafkaHeaders: true, kafkaHeadersCharset: 'UTF-8' },
         },
       ],
-      connections: [],
+      connections: [{ fromIndex: 0, toIndex: 1, type: 'True' }],
       ruleChainConnections: null,
     },
   };
@@ -109,7 +113,7 @@ describe('a deployment without Kafka producers (RIVULET_RULE_KAFKA_MAX_PRODUCERS
   it('refuses a chain with the Kafka node on save (REST) with a 400 naming node and capability', async () => {
     const r = await api<{ message: string; errorCode: number }>(app.url, jwt, '/api/ruleChain/import', { method: 'POST', body: kafkaChain('127.0.0.1:9092', 'out') });
     expect(r.status).toBe(400);
-    expect(r.body.message).toBe(`Node 0 "Kafka" (Kafka publish) needs Kafka producers, which this deployment does not provide ('kafka' capability)`);
+    expect(r.body.message).toBe(`Node 1 "Kafka" (Kafka publish) needs Kafka producers, which this deployment does not provide ('kafka' capability)`);
   });
 
   it('refuses it on load (a chain stored before): logged once per load, the messages dead-lettered with that error', async () => {
