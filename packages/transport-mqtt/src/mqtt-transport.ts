@@ -16,7 +16,7 @@ import type { Queue } from '@rivulet/queue';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import { BadInput, createBadInputReporter, newCounters, type TransportContext } from './context';
 import { failPendingRpc, subscribeDownlink } from './downlink';
-import { createAuthenticate, preConnect } from './handlers/connect';
+import { createAuthenticate, preConnect, type AuthenticatingCount } from './handlers/connect';
 import { disconnectChild } from './handlers/gateway-topics';
 import { createAuthorizePublish, DISCARD_TOPIC } from './handlers/publish';
 import { createAuthorizeSubscribe, createOnUnsubscribe } from './handlers/subscribe';
@@ -197,9 +197,11 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     guarded('device disconnect', () => ctx.state.onDisconnect(device));
   }
 
+  const authenticating: AuthenticatingCount = { count: 0 };
   const authenticate = createAuthenticate(ctx, {
     isStopped: () => stopped,
     open: () => open,
+    pending: authenticating,
     onSession: (session, client) => client.conn.once('close', () => onSessionClosed(session)),
   });
 
@@ -229,6 +231,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
   const mqtt5 = createMqtt5Endpoint(ctx, {
     isStopped: () => stopped,
     open: () => open,
+    authenticating,
     onOpen: openSession,
     onClosed: onSessionClosed,
     reportBadInput,

@@ -67,13 +67,21 @@ export function nextSessionId(): string {
   return `${sessionPrefix}-${++sessionCounter}`;
 }
 
+/** Connections whose CONNECT is being authenticated, over MQTT 3.1.1 and 5 together: they count toward maxConnections. */
+export interface AuthenticatingCount {
+  count: number;
+}
+
 /**
  * aedes' authenticate hook. Unknown credentials: CONNACK 5 "not authorized", then aedes closes the
  * connection [MQTT-3.2.2-5]. Over the connection limit or an authenticator failure: CONNACK 3
  * "server unavailable" (the device retries later; a credential problem would make it give up).
  */
-export function createAuthenticate(ctx: TransportContext, hooks: { isStopped(): boolean; open(): number; onSession(s: Session, client: Client): void }) {
-  let authenticating = 0;
+export function createAuthenticate(
+  ctx: TransportContext,
+  hooks: { isStopped(): boolean; open(): number; onSession(s: Session, client: Client): void; pending: AuthenticatingCount },
+) {
+  const auth = hooks.pending;
   return function authenticate(
     client: Client,
     username: Readonly<string | undefined>,
@@ -85,12 +93,12 @@ export function createAuthenticate(ctx: TransportContext, hooks: { isStopped(): 
       counters.refusedServerUnavailable++;
       return done(refusal(ConnackCode.SERVER_UNAVAILABLE, 'server is stopping'), null);
     }
-    if (hooks.open() + authenticating >= ctx.maxConnections) {
+    if (hooks.open() + auth.count >= ctx.maxConnections) {
       counters.refusedServerUnavailable++;
       ctx.logger.debug({ maxConnections: ctx.maxConnections }, 'mqtt connection refused: connection limit reached');
       return done(refusal(ConnackCode.SERVER_UNAVAILABLE, 'connection limit reached'), null);
     }
-    authenticating++;
+    auth.count++;
     let pending: Promise<DeviceInfo | null>;
     try {
       const clientId = connectClientIds.get(client) ?? client.id;
@@ -100,7 +108,7 @@ export function createAuthenticate(ctx: TransportContext, hooks: { isStopped(): 
     }
     pending.then(
       (device) => {
-        authenticating--;
+        auth.count--;
         if (!device) {
           counters.refusedNotAuthorized++;
           ctx.logger.debug({ clientId: client.id }, 'mqtt connection refused: not authorized');
@@ -112,7 +120,7 @@ export function createAuthenticate(ctx: TransportContext, hooks: { isStopped(): 
         done(null, true);
       },
       (e: unknown) => {
-        authenticating--;
+        auth.count--;
         counters.refusedServerUnavailable++;
         ctx.logger.error({ err: e, clientId: client.id }, 'mqtt device authentication failed');
         done(refusal(ConnackCode.SERVER_UNAVAILABLE, 'authentication failed'), null);

@@ -70,6 +70,14 @@ export class PublishRefusedError extends Error {
   }
 }
 
+/** Refused by the message rate limit (further ahead than the wait bound): MQTT 5 counts these to close a flooding device. */
+export class RateLimitRefusedError extends PublishRefusedError {
+  constructor(message: string) {
+    super(message, 0x97);
+    this.name = 'RateLimitRefusedError';
+  }
+}
+
 /** MQTT 5 PUBACK reason codes this transport answers. */
 export const PubackCode = {
   SUCCESS: 0x00,
@@ -162,7 +170,7 @@ function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) 
         // The publishes before it finish first (behind the gate, then a turn of the event loop for
         // one on the fast path), so each of them is acknowledged or not produced, never produced unacknowledged.
         ctx.counters.rateLimitRefused++;
-        const error = new PublishRefusedError(`over the ${r.reason} message rate limit of ${r.limit}/s by more than ${ctx.rateLimitMaxWaitMs} ms`, PubackCode.QUOTA_EXCEEDED);
+        const error = new RateLimitRefusedError(`over the ${r.reason} message rate limit of ${r.limit}/s by more than ${ctx.rateLimitMaxWaitMs} ms`);
         // later publishes queue behind the close, so none overtakes the refused one
         const prev = session.gate;
         const closing = (async () => {

@@ -3,8 +3,8 @@ import { BadRequestError, RivuletError, newId } from '@rivulet/core';
 import type { Client, PublishPacket } from 'aedes';
 import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type Packet } from 'mqtt-packet';
 import { BadInput, QueueRejectedError, type BadInputReporter, type TransportContext } from '../context';
-import { resolveDevice, nextSessionId } from '../handlers/connect';
-import { PubackCode, PublishRefusedError, SessionClosedError } from '../handlers/publish';
+import { resolveDevice, nextSessionId, type AuthenticatingCount } from '../handlers/connect';
+import { PubackCode, PublishRefusedError, RateLimitRefusedError, SessionClosedError } from '../handlers/publish';
 import { MalformedStringError, PacketTooLargeError, createPacketGuard } from '../packet-guard';
 import { Session, type OutboundPublish, type SessionClient } from '../session';
 import { GATEWAY_FEEDS, classifySubscription } from '../topics';
@@ -26,6 +26,7 @@ export const ReasonCode = {
   TOPIC_NAME_INVALID: 0x90,
   TOPIC_ALIAS_INVALID: 0x94,
   PACKET_TOO_LARGE: 0x95,
+  MESSAGE_RATE_TOO_HIGH: 0x96,
   QOS_NOT_SUPPORTED: 0x9b,
 } as const;
 
@@ -33,6 +34,11 @@ export const ReasonCode = {
 export const TOPIC_ALIAS_MAXIMUM = 64;
 /** Publishes read ahead of their PUBACK before the connection stops reading (as aedes, one batch at a time). */
 const MAX_UNACKED = 64;
+/** Packets a device may pipeline after CONNECT before its CONNACK (MQTT 5 allows it); past it the connection closes. */
+const MAX_BACKLOG = 16;
+/** Rate-limit refusals within RATE_REFUSAL_WINDOW_MS after which the device is disconnected (0x96), as 3.1.1 closes on the first. */
+const MAX_RATE_REFUSALS = 10;
+const RATE_REFUSAL_WINDOW_MS = 10_000;
 /** QoS 1 downlinks waiting for the device's Receive Maximum; past it the newest is dropped. */
 const MAX_WAITING = 1024;
 const V5 = { protocolVersion: 5 };
@@ -40,6 +46,8 @@ const V5 = { protocolVersion: 5 };
 export interface Mqtt5Hooks {
   isStopped(): boolean;
   open(): number;
+  /** CONNECTs being authenticated, shared with the 3.1.1 path: counted toward maxConnections. */
+  authenticating: AuthenticatingCount;
   /** CONNACK 0x00 written. */
   onOpen(session: Session): void;
   /** The connection is gone, for any reason. */
@@ -83,6 +91,12 @@ class Mqtt5Connection implements SessionClient {
   private readonly parser = mqttPacket.parser(V5);
   private session: Session | undefined;
   private connected = false;
+  /** CONNECT received, CONNACK not yet written; packets pipelined meanwhile wait in backlog. */
+  private authenticating = false;
+  private backlog: Packet[] = [];
+  /** Publishes read and not yet answered by the publish handler (QoS 0 too): reading pauses at MAX_UNACKED. */
+  private publishing = 0;
+  private rateRefusals: number[] = [];
   private closed = false;
   private readonly aliases = new Map<number, string>();
   private readonly acks: PendingAck[] = [];
@@ -155,6 +169,12 @@ class Mqtt5Connection implements SessionClient {
   private onPacket(p: Packet): void {
     if (this.closed) return;
     if (!this.connected) {
+      if (this.authenticating) {
+        // a second CONNECT is a protocol error [MQTT-3.1.0-2]; anything else was pipelined and waits for CONNACK
+        if (p.cmd === 'connect' || this.backlog.length >= MAX_BACKLOG) return this.disconnect(ReasonCode.PROTOCOL_ERROR);
+        this.backlog.push(p);
+        return;
+      }
       if (p.cmd !== 'connect' || this.session !== undefined) return this.close(); // [MQTT-3.1.0-1]
       this.onConnect(p);
       return;
@@ -194,7 +214,7 @@ class Mqtt5Connection implements SessionClient {
     const props = p.properties ?? {};
     if (props.authenticationMethod !== undefined) return this.refuse(ReasonCode.BAD_AUTHENTICATION_METHOD); // no enhanced auth [MQTT-4.12.0-1]
     if (hooks.isStopped()) return this.refuse(ReasonCode.SERVER_UNAVAILABLE);
-    if (hooks.open() >= ctx.maxConnections) {
+    if (hooks.open() + hooks.authenticating.count >= ctx.maxConnections) {
       ctx.counters.refusedServerUnavailable++;
       return this.refuse(ReasonCode.SERVER_BUSY);
     }
@@ -205,9 +225,22 @@ class Mqtt5Connection implements SessionClient {
     const username = p.username === '' ? undefined : p.username;
     const password = p.password === undefined ? undefined : p.password.toString('utf8');
     this.session = undefined;
-    this.stream.pause(); // nothing is read until the device is known
-    resolveDevice(ctx, clientId, username, password).then(
+    this.stream.pause(); // nothing more is read until the device is known
+    this.authenticating = true;
+    hooks.authenticating.count++;
+    let resolving: Promise<Awaited<ReturnType<typeof resolveDevice>>>;
+    try {
+      resolving = resolveDevice(ctx, clientId, username, password);
+    } catch (e) {
+      resolving = Promise.reject(e);
+    }
+    const done = (): void => {
+      this.authenticating = false;
+      hooks.authenticating.count--;
+    };
+    resolving.then(
       (device) => {
+        done();
         this.stream.resume();
         if (this.closed) return;
         if (!device) {
@@ -235,9 +268,14 @@ class Mqtt5Connection implements SessionClient {
         this.connected = true;
         this.armTimer();
         hooks.onOpen(session);
+        const backlog = this.backlog;
+        this.backlog = [];
+        for (const q of backlog) this.onPacket(q);
       },
       (e: unknown) => {
+        done();
         this.stream.resume();
+        if (this.closed) return;
         ctx.counters.refusedServerUnavailable++;
         ctx.logger.error({ err: e }, 'mqtt 5 device authentication failed');
         this.refuse(ReasonCode.SERVER_UNAVAILABLE);
@@ -258,19 +296,27 @@ class Mqtt5Connection implements SessionClient {
       } else this.aliases.set(alias, topic);
     } else if (topic === '') return this.disconnect(ReasonCode.PROTOCOL_ERROR);
     const pending: PendingAck | undefined = p.qos === 1 ? { id: p.messageId ?? 0, code: undefined } : undefined;
-    if (pending) {
-      this.acks.push(pending);
-      if (this.acks.length >= MAX_UNACKED) this.stream.pause();
-    }
+    if (pending) this.acks.push(pending);
+    // QoS 0 counts too: a QoS 0 flood must not be read ahead without bound
+    this.publishing++;
+    if (this.publishing >= MAX_UNACKED || this.acks.length >= MAX_UNACKED) this.stream.pause();
     const packet = { cmd: 'publish', topic, payload: p.payload, qos: p.qos, retain: false, dup: p.dup, messageId: p.messageId, properties: p.properties } as unknown as PublishPacket;
     this.hooks.authorizePublish(this, packet, (err) => {
+      this.publishing--;
+      if (err instanceof RateLimitRefusedError && this.tooManyRefusals()) return this.disconnect(ReasonCode.MESSAGE_RATE_TOO_HIGH);
       const code = err ? this.pubackCode(err, topic) : PubackCode.SUCCESS;
       if (code === undefined) return this.disconnect(err instanceof QueueRejectedError ? ReasonCode.SERVER_BUSY : ReasonCode.IMPLEMENTATION_SPECIFIC_ERROR);
-      if (pending) {
-        pending.code = code;
-        this.flushAcks();
-      }
+      if (pending) pending.code = code;
+      this.flushAcks();
     });
+  }
+
+  /** One more rate-limit refusal: true when there were MAX_RATE_REFUSALS within the window. */
+  private tooManyRefusals(): boolean {
+    const now = Date.now();
+    this.rateRefusals.push(now);
+    while (this.rateRefusals.length > 0 && this.rateRefusals[0]! <= now - RATE_REFUSAL_WINDOW_MS) this.rateRefusals.shift();
+    return this.rateRefusals.length >= MAX_RATE_REFUSALS;
   }
 
   /** The PUBACK reason code for a refused publish, or undefined when the connection must close (nothing produced, the device sends it again). */
@@ -293,7 +339,7 @@ class Mqtt5Connection implements SessionClient {
       this.write(head.code === 0 ? { cmd: 'puback', messageId: head.id } : ({ cmd: 'puback', messageId: head.id, reasonCode: head.code } as Packet));
       head = this.acks[0];
     }
-    if (this.acks.length < MAX_UNACKED && this.stream.isPaused() && this.connected) this.stream.resume();
+    if (this.acks.length < MAX_UNACKED && this.publishing < MAX_UNACKED && this.stream.isPaused() && this.connected && !this.closed) this.stream.resume();
   }
 
   private onSubscribe(p: ISubscribePacket): void {
