@@ -2,7 +2,7 @@ import { connect as rawConnect, type Socket } from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testRateLimiter } from '@rivulet/testing';
-import { TOKEN, closeAll, startTransport, waitForConsumed, type Harness } from '../test-harness';
+import { DEVICE, TOKEN, closeAll, startTransport, waitForConsumed, type Harness } from '../test-harness';
 
 afterEach(closeAll);
 
@@ -59,6 +59,22 @@ describe('MQTT 5 abuse: double CONNECT, pipelining, floods', () => {
     await c.closed;
     await new Promise((r) => setTimeout(r, 50));
     expect(h.transport.stats().connections).toBe(0);
+  });
+
+  it('an MQTT 5 CONNECT still authenticating counts toward maxConnections: the next one gets CONNACK 0x89', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const auth = { authenticateToken: async (t: string) => (await gate, t === TOKEN ? DEVICE : null) };
+    const h = await startTransport({ auth, config: { maxConnections: 1 } });
+    const first = raw(h);
+    first.s.write(connectBytes());
+    await new Promise((r) => setTimeout(r, 100)); // the first CONNECT is waiting for its device
+    const second = raw(h);
+    second.s.write(connectBytes());
+    expect(await second.next('connack')).toMatchObject({ reasonCode: 0x89 });
+    release();
+    expect(await first.next('connack')).toMatchObject({ reasonCode: 0 });
+    first.s.destroy();
   });
 
   it('CONNECT and PUBLISH in one write (pipelined before CONNACK): stored and PUBACKed', async () => {
