@@ -11,3 +11,4 @@ export * from './live-events';
 export * from './device-rpc';
 export * from './tenant-limits';
 export * from './device-rate-limit';
+export * from './device-provisioning';

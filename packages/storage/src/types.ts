@@ -151,6 +151,71 @@ export interface Device {
   createdTime: number;
 }
 
+/** ThingsBoard's DeviceProfileProvisionType (X509_CERTIFICATE_CHAIN is not offered). */
+export type DeviceProfileProvisionType = 'DISABLED' | 'ALLOW_CREATE_NEW_DEVICES' | 'CHECK_PRE_PROVISIONED_DEVICES';
+
+/** ThingsBoard's DeviceTransportType. */
+export type DeviceTransportType = 'DEFAULT' | 'MQTT' | 'COAP' | 'LWM2M' | 'SNMP';
+
+/**
+ * ThingsBoard's DeviceProfile. Every tenant has exactly one default profile (created with the
+ * tenant, named "default"); a device without an explicit profile gets it. `profileData` is kept in
+ * ThingsBoard's JSON shape: `configuration`, `transportConfiguration`, `provisionConfiguration`
+ * (`{type, provisionDeviceSecret}`) and `alarms` (DeviceProfileAlarm[]: id, alarmType,
+ * createRules {severity: AlarmRule}, clearRule, propagate...), evaluated by the device profile node.
+ */
+export interface DeviceProfile {
+  id: string;
+  tenantId: string;
+  name: string;
+  description: string | null;
+  image: string | null;
+  type: 'DEFAULT';
+  transportType: DeviceTransportType;
+  provisionType: DeviceProfileProvisionType;
+  /** The rule chain the profile's devices' messages go to; null: the tenant's root chain. */
+  defaultRuleChainId: string | null;
+  defaultDashboardId: string | null;
+  /** ThingsBoard's queue name; kept, Rivulet has one rule-engine queue. */
+  defaultQueueName: string | null;
+  /** Unique over all tenants when set (a device finds its profile by it when provisioning). */
+  provisionDeviceKey: string | null;
+  isDefault: boolean;
+  profileData: JsonObject;
+  createdTime: number;
+}
+
+export interface DeviceProfileInput {
+  name: string;
+  description?: string | null | undefined;
+  image?: string | null | undefined;
+  transportType?: DeviceTransportType | undefined;
+  provisionType?: DeviceProfileProvisionType | undefined;
+  defaultRuleChainId?: string | null | undefined;
+  defaultDashboardId?: string | null | undefined;
+  defaultQueueName?: string | null | undefined;
+  provisionDeviceKey?: string | null | undefined;
+  /** true makes this the tenant's default profile (the previous default stops being one). */
+  isDefault?: boolean | undefined;
+  profileData?: JsonObject | undefined;
+}
+
+export interface DeviceProfileRepository {
+  /** ConflictError for a name the tenant uses or a provisionDeviceKey in use; BadRequestError for an empty name. */
+  create(tenantId: string, input: DeviceProfileInput & { id?: string }): Promise<DeviceProfile>;
+  /** Replaces every field but id, tenantId and createdTime; null when the tenant has no such profile. */
+  update(tenantId: string, id: string, input: DeviceProfileInput): Promise<DeviceProfile | null>;
+  get(tenantId: string, id: string): Promise<DeviceProfile | null>;
+  /** The tenant's default profile, created ("default") when there is none. */
+  ensureDefault(tenantId: string): Promise<DeviceProfile>;
+  /** The profile whose provisionDeviceKey this is, in any tenant (provisioning); null when none. */
+  findByProvisionKey(provisionDeviceKey: string): Promise<DeviceProfile | null>;
+  /** Text search on name; sortProperty: name|type|transportType|description|isDefault|createdTime, default createdTime DESC. */
+  page(tenantId: string, page: PageQuery, filter?: { transportType?: DeviceTransportType }): Promise<Page<DeviceProfile>>;
+  /** 'deleted', 'not-found', 'default' (never deleted) or 'in-use' (devices use it). */
+  delete(tenantId: string, id: string): Promise<'deleted' | 'not-found' | 'default' | 'in-use'>;
+}
+
 export type CredentialsType = 'ACCESS_TOKEN' | 'MQTT_BASIC';
 
 export interface DeviceCredentials {
