@@ -10,11 +10,12 @@
  *
  * Options: --quick, --duration S (max-rate phase), --half-duration S, --warmup S, --runs N,
  *          --clients N (100), --inflight N (10), --idle N (idle connections: 10,000, 1,000 with --quick; 0 skips),
- *          --only rivulet,pg,aedes,nodered,idle, --configs postgres,embedded,kafka1,kafka2 (Rivulet's storage and
+ *          --only rivulet,pg,aedes,nodered,idle, --configs postgres,mqtt5,embedded,kafka1,kafka2 (Rivulet's storage and
  *          queue: PostgreSQL or embedded PGlite with the memory queue; Kafka with one or two rule-engine workers,
  *          see kafka-configs.ts; --quick: no embedded), --latency-rate N (msg/s of the latency runs instead of half the maximum), --profile DIR (Rivulet under --cpu-prof, plus where it allocates), --json FILE,
  *          --fresh-wal (measure on the new cluster's WAL as it is, without filling its segment pool first: see wal-pool.ts),
- *          --mqtt-version 5 (the load generator's devices speak MQTT 5; Rivulet only, aedes speaks 3.1.1)
+ *          --mqtt-version 5 (the load generator's devices speak MQTT 5; Rivulet only, aedes speaks 3.1.1);
+ *          --configs ...,mqtt5 adds Rivulet on PostgreSQL driven over MQTT 5 beside the MQTT 3.1.1 run (same server, same round-robin)
  */
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
@@ -84,7 +85,7 @@ const STABLE_MS = quick ? 1_500 : 3_000;
 /** The start of a measured phase left out of its latency figures (the load jumping from zero to its rate). */
 const RAMP_MS = 1_000;
 const PROFILE_DIR = a.profile ? resolve(a.profile) : undefined;
-const CONFIGS = (a.configs ?? (a.profile ? 'postgres' : quick ? 'postgres,kafka1,kafka2' : 'postgres,embedded,kafka1,kafka2')).split(',').map((c) => c.trim());
+const CONFIGS = (a.configs ?? (a.profile ? 'postgres' : quick ? 'postgres,mqtt5,kafka1,kafka2' : 'postgres,mqtt5,embedded,kafka1,kafka2')).split(',').map((c) => c.trim());
 const only = new Set((a.only ?? (PROFILE_DIR ? 'rivulet' : 'rivulet,pg,aedes,nodered,idle')).split(',').map((s) => s.trim()));
 
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
@@ -190,7 +191,10 @@ async function drive(o: {
   topic?: string;
   tsFloor: number;
   watch: readonly Watched[];
+  /** MQTT protocol level of the load generator's devices: 4 (3.1.1) or 5. */
+  mqttVersion?: number;
 }): Promise<{ summary: SimSummary; startedAt: number; procs: Record<string, ProcFigure> }> {
+  const mqttVersion = o.mqttVersion ?? MQTT_VERSION;
   const args = [
     ...TSX,
     join(ROOT, 'apps/simulator/src/cli.ts'),
@@ -205,7 +209,7 @@ async function drive(o: {
     '--template', 'bench',
     '--ts-floor', String(o.tsFloor),
     '--connect-concurrency', '200',
-    ...(o.protocol === 'mqtt' && MQTT_VERSION !== 4 ? ['--mqtt-version', String(MQTT_VERSION)] : []),
+    ...(o.protocol === 'mqtt' && mqttVersion !== 4 ? ['--mqtt-version', String(mqttVersion)] : []),
     ...(o.topic ? ['--topic', o.topic] : []),
   ];
   const sim = startChild(`simulator (${o.label})`, process.execPath, args, { cwd: ROOT });
@@ -252,6 +256,8 @@ interface EndToEnd {
   protocol: 'mqtt' | 'http';
   url: string;
   topic?: string;
+  /** MQTT protocol level of the load (and the probe): 4 (3.1.1) or 5; absent: --mqtt-version. */
+  mqttVersion?: number;
   probe: { transport: 'mqtt' | 'http'; url: string; username: string; topic: string; entityId: string; ws?: { url: string; jwt: string } };
   watch: readonly Watched[];
   /** With --profile: the inspector of the server, to record where it allocates during the first max-rate run. */
@@ -358,8 +364,8 @@ function endToEnd(sys: EndToEnd, tokensFile: string): Contender & { result: Syst
     const since = tsFloor;
     const before = await store.count(since);
     const walBefore = await store.walLsn?.();
-    const probe = kind === 'warm-up' ? undefined : await startProbe({ ...sys.probe, mqttUrl: sys.probe.url, ...(store.pgUrl ? { pgUrl: store.pgUrl } : {}), tsFloor, ratePerS: 100 });
-    const go = () => drive({ label: `${sys.key} ${kind}`, protocol: sys.protocol, url: sys.url, tokensFile, devices: CLIENTS, rate, durationS, ...(sys.topic ? { topic: sys.topic } : {}), tsFloor, watch: sys.watch });
+    const probe = kind === 'warm-up' ? undefined : await startProbe({ ...sys.probe, mqttUrl: sys.probe.url, mqttVersion: sys.mqttVersion ?? MQTT_VERSION, ...(store.pgUrl ? { pgUrl: store.pgUrl } : {}), tsFloor, ratePerS: 100 });
+    const go = () => drive({ label: `${sys.key} ${kind}`, protocol: sys.protocol, url: sys.url, tokensFile, devices: CLIENTS, rate, durationS, ...(sys.topic ? { topic: sys.topic } : {}), ...(sys.mqttVersion ? { mqttVersion: sys.mqttVersion } : {}), tsFloor, watch: sys.watch });
     let run!: Awaited<ReturnType<typeof drive>>;
     if (kind === 'max' && sys.allocInspector && allocReport === undefined) {
       allocReport = await allocationProfile(sys.allocInspector, async () => void (run = await go()), { messages: () => run.summary.acked, top: 40 });
@@ -532,16 +538,18 @@ async function startRivulet(o: {
 
 type StartedRivulet = Awaited<ReturnType<typeof startRivulet>>;
 
-function rivuletSystem(o: { config: 'postgres' | 'embedded' | KafkaConfig; riv: StartedRivulet; jwt: string; probe: SimDevice & { id: string }; store: RowSource; watch: Watched[] }): EndToEnd {
+function rivuletSystem(o: { config: 'postgres' | 'embedded' | KafkaConfig; riv: StartedRivulet; jwt: string; probe: SimDevice & { id: string }; store: RowSource; watch: Watched[]; mqttVersion?: number }): EndToEnd {
   const { riv } = o;
+  const v = o.mqttVersion ?? MQTT_VERSION;
   const mqttUrl = `mqtt://127.0.0.1:${riv.mqttPort}`;
   const transport = riv.mqtt ? 'mqtt' : 'http';
   return {
-    key: `rivulet-${o.config}-${transport}`,
+    key: `rivulet-${o.config}-${transport}${o.mqttVersion === 5 && riv.mqtt ? '5' : ''}`,
+    ...(o.mqttVersion ? { mqttVersion: o.mqttVersion } : {}),
     label:
       o.config === 'postgres' || o.config === 'embedded'
-        ? `Rivulet (${riv.mqtt ? (MQTT_VERSION === 5 ? 'MQTT 5 QoS 1' : 'MQTT QoS 1') : 'HTTP'} -> default root chain -> ${o.config === 'postgres' ? 'PostgreSQL' : 'embedded PGlite'})`
-        : `Rivulet (${riv.mqtt ? (MQTT_VERSION === 5 ? 'MQTT 5 QoS 1' : 'MQTT QoS 1') : 'HTTP'} -> Kafka -> ${KAFKA_WORKERS[o.config]} rule-engine worker${KAFKA_WORKERS[o.config] > 1 ? 's' : ''} -> PostgreSQL)`,
+        ? `Rivulet (${riv.mqtt ? (v === 5 ? 'MQTT 5 QoS 1' : 'MQTT QoS 1') : 'HTTP'} -> default root chain -> ${o.config === 'postgres' ? 'PostgreSQL' : 'embedded PGlite'})`
+        : `Rivulet (${riv.mqtt ? (v === 5 ? 'MQTT 5 QoS 1' : 'MQTT QoS 1') : 'HTTP'} -> Kafka -> ${KAFKA_WORKERS[o.config]} rule-engine worker${KAFKA_WORKERS[o.config] > 1 ? 's' : ''} -> PostgreSQL)`,
     protocol: transport,
     url: riv.mqtt ? mqttUrl : riv.url,
     probe: {
@@ -655,6 +663,13 @@ async function main(): Promise<void> {
     if (only.has('rivulet') && CONFIGS.includes('postgres')) {
       contenders.push(
         endToEnd(rivuletSystem({ config: 'postgres', riv, jwt: rest.jwt!, probe, store: pgRowSource(db, pgUrl, probe.id), watch: [{ name: 'postgres', pid: postmasterPid, multiProcess: true }] }), loadTokens),
+      );
+    }
+    // The same server, devices and database, the load speaking MQTT 5 (--configs ...,mqtt5): MQTT 3.1.1
+    // and MQTT 5 measured in one run, round-robin like every other contender.
+    if (only.has('rivulet') && CONFIGS.includes('mqtt5') && riv.mqtt) {
+      contenders.push(
+        endToEnd(rivuletSystem({ config: 'postgres', mqttVersion: 5, riv, jwt: rest.jwt!, probe, store: pgRowSource(db, pgUrl, probe.id), watch: [{ name: 'postgres', pid: postmasterPid, multiProcess: true }] }), loadTokens),
       );
     }
 
@@ -874,9 +889,10 @@ function report(o: { started: Date; pgSettings: Record<string, string>; walPool:
   if (!aedesCeiling && !pgResult) notes.push('no ceiling measured in this run (--only): ratio_vs_ceiling is n/a');
   p();
   p('Ratios of stored points/s at max rate, taken within each round, medians over the rounds (the ceiling of a round is the lower of its two):');
-  const memoryQueue = results.find((r) => r.key.startsWith('rivulet-postgres'));
+  const memoryQueue = results.find((r) => r.key.startsWith('rivulet-postgres') && !r.key.endsWith('mqtt5'));
   const memoryAt = (i: number) => memoryQueue?.max[i]?.storedPointsPerS ?? NaN;
   for (const r of results) {
+    if (r.key.endsWith('mqtt5')) p(`  ${r.key}: / the same server over MQTT 3.1.1 (${memoryQueue?.key ?? 'n/a'}) ${f2(roundRatio(r, memoryAt))} (every round: ${r.max.map((x, i) => f2(ratio(x.storedPointsPerS, memoryAt(i)))).join(', ')})`);
     if (r.key.startsWith('rivulet-kafka')) p(`  ${r.key}: / the memory queue (rivulet-postgres) ${f2(roundRatio(r, memoryAt))} (every round: ${r.max.map((x, i) => f2(ratio(x.storedPointsPerS, memoryAt(i)))).join(', ')})`);
   }
   for (const r of results) {

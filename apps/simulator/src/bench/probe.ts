@@ -38,6 +38,8 @@ export interface ProbeOptions {
   /** ws://.../api/ws and a JWT: also measure publish -> WebSocket update. */
   ws?: { url: string; jwt: string };
   tsFloor: number;
+  /** MQTT protocol level of the probe's client: 4 (3.1.1, default) or 5, as the load it measures. */
+  mqttVersion?: number;
 }
 
 export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
@@ -87,7 +89,7 @@ export async function startProbe(o: ProbeOptions): Promise<LatencyProbe> {
   let publish: (payload: string) => void;
   let closeClient: () => Promise<void>;
   if ((o.transport ?? 'mqtt') === 'mqtt') {
-    const client = mqtt.connect(o.mqttUrl, { username: o.username, clientId: `bench-probe-${process.pid}`, protocolVersion: 4, reconnectPeriod: 0, clean: true });
+    const client = mqtt.connect(o.mqttUrl, { username: o.username, clientId: `bench-probe-${process.pid}`, protocolVersion: o.mqttVersion === 5 ? 5 : 4, reconnectPeriod: 0, clean: true });
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
       client.once('error', reject);
