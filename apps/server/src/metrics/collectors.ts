@@ -33,31 +33,23 @@ const LAG_TIMEOUT_MS = 2_000;
 const NOT_REFUSALS = new Set(['timeout', 'longPollReplaced', 'longPollEnded']);
 
 /** A counter whose value is read from elsewhere at scrape time (a component's own cumulative count). */
-function counterFrom(reg: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void | Promise<void>): Counter {
-  return new Counter({
-    name,
-    help,
-    labelNames,
-    registers: [reg],
-    async collect() {
-      this.reset();
-      await read((labels, v) => this.inc(labels, Math.max(0, v)));
-    },
-  });
+type Read = (set: (labels: Record<string, string>, v: number) => void) => void | Promise<void>;
+
+/**
+ * A metric read from Rivulet's own counters at scrape time: reset, then every value `read` gives is
+ * set (a gauge) or added (a counter, never below 0: a counter that went back would break rate()).
+ */
+function metricFrom<K extends 'counter' | 'gauge'>(kind: K, reg: Registry, name: string, help: string, labelNames: string[], read: Read): K extends 'counter' ? Counter : Gauge {
+  const collect = async function (this: Counter | Gauge) {
+    this.reset();
+    await read(this instanceof Counter ? (labels, v) => this.inc(labels, Math.max(0, v)) : (labels, v) => (this as Gauge).set(labels, v));
+  };
+  const o = { name, help, labelNames, registers: [reg], collect };
+  return (kind === 'counter' ? new Counter(o) : new Gauge(o)) as K extends 'counter' ? Counter : Gauge;
 }
 
-function gaugeFrom(reg: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void | Promise<void>): Gauge {
-  return new Gauge({
-    name,
-    help,
-    labelNames,
-    registers: [reg],
-    async collect() {
-      this.reset();
-      await read((labels, v) => this.set(labels, v));
-    },
-  });
-}
+const counterFrom = (reg: Registry, name: string, help: string, labelNames: string[], read: Read): Counter => metricFrom('counter', reg, name, help, labelNames, read);
+const gaugeFrom = (reg: Registry, name: string, help: string, labelNames: string[], read: Read): Gauge => metricFrom('gauge', reg, name, help, labelNames, read);
 
 export function registerCollectors(reg: Registry, s: MetricsSources): void {
   counterFrom(reg, 'rivulet_messages_in_total', 'Device messages per transport and outcome: accepted (handed to the queue) or refused, by reason.', ['transport', 'outcome', 'reason'], (set) => {
