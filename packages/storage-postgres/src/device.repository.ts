@@ -1,6 +1,7 @@
 import { BadRequestError, isUuid, maxDevicesMessage, newId, NotFoundError, TenantLimitError, type JsonObject } from '@rivulet/core';
 import type { CredentialsType, Device, DeviceCredentials, DeviceRepository } from '@rivulet/storage';
 import { generateAccessToken } from './access-token';
+import { resolveDeviceProfile } from './device-profile.repository';
 import { selectPage, selectTenantPage } from './paging';
 import type { SqlClient } from './sql-client';
 import { likeContains, mapDbError, num } from './sql-util';
@@ -11,6 +12,7 @@ interface DeviceRow {
   customer_id: string | null;
   name: string;
   type: string;
+  device_profile_id: string;
   label: string | null;
   additional_info: JsonObject | null;
   created_time: unknown;
@@ -25,8 +27,6 @@ interface CredentialsRow {
   created_time: unknown;
 }
 
-const DEFAULT_TYPE = 'default';
-
 function toDevice(r: DeviceRow): Device {
   return {
     id: r.id,
@@ -34,6 +34,7 @@ function toDevice(r: DeviceRow): Device {
     customerId: r.customer_id ?? null,
     name: r.name,
     type: r.type,
+    deviceProfileId: r.device_profile_id,
     label: r.label,
     additionalInfo: r.additional_info,
     createdTime: num(r.created_time),
@@ -92,10 +93,11 @@ export function createDeviceRepository(client: SqlClient): DeviceRepository {
             const { rows } = await tx.query<{ n: unknown }>('SELECT count(*) AS n FROM device WHERE tenant_id = $1', [input.tenantId]);
             if (num(rows[0]?.n ?? 0) >= maxDevices) throw new TenantLimitError('maxDevices', maxDevices, maxDevicesMessage(maxDevices));
           }
+          const profile = await resolveDeviceProfile(tx, input.tenantId, input);
           const d = await tx.query<DeviceRow>(
-            `INSERT INTO device (id, tenant_id, name, type, label, additional_info, created_time)
-             VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) RETURNING *`,
-            [newId(), input.tenantId, name, input.type ?? DEFAULT_TYPE, input.label ?? null, jsonParam(input.additionalInfo), now],
+            `INSERT INTO device (id, tenant_id, name, type, device_profile_id, label, additional_info, created_time)
+             VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) RETURNING *`,
+            [newId(), input.tenantId, name, profile.name, profile.id, input.label ?? null, jsonParam(input.additionalInfo), now],
           );
           const device = toDevice(d.rows[0] as DeviceRow);
           const c = await tx.query<CredentialsRow>(
@@ -126,16 +128,24 @@ export function createDeviceRepository(client: SqlClient): DeviceRepository {
       };
       const name = patch.name === undefined ? undefined : checkName(patch.name);
       if (name !== undefined) set('name', name);
-      if (patch.type !== undefined) set('type', patch.type);
       if (patch.label !== undefined) set('label', patch.label);
       if (patch.additionalInfo !== undefined) set('additional_info', jsonParam(patch.additionalInfo), '::jsonb');
       try {
-        const sql =
-          sets.length === 0
-            ? 'SELECT * FROM device WHERE tenant_id = $1 AND id = $2'
-            : `UPDATE device SET ${sets.join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING *`;
-        const { rows } = await client.query<DeviceRow>(sql, params);
-        return rows[0] ? toDevice(rows[0]) : null;
+        return await client.transaction(async (tx) => {
+          const exists = await tx.query('SELECT 1 FROM device WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+          if (exists.rowCount === 0) return null;
+          if (patch.deviceProfileId !== undefined || patch.type !== undefined) {
+            const profile = await resolveDeviceProfile(tx, tenantId, { deviceProfileId: patch.deviceProfileId, type: patch.type });
+            set('device_profile_id', profile.id);
+            set('type', profile.name);
+          }
+          const sql =
+            sets.length === 0
+              ? 'SELECT * FROM device WHERE tenant_id = $1 AND id = $2'
+              : `UPDATE device SET ${sets.join(', ')} WHERE tenant_id = $1 AND id = $2 RETURNING *`;
+          const { rows } = await tx.query<DeviceRow>(sql, params);
+          return rows[0] ? toDevice(rows[0]) : null;
+        });
       } catch (e) {
         return mapDbError(e, conflictMessage(name));
       }

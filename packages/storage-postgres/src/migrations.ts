@@ -311,4 +311,60 @@ ALTER TABLE tenant ADD CONSTRAINT tenant_profile_fk FOREIGN KEY (tenant_profile_
 CREATE INDEX tenant_profile_id_idx ON tenant (tenant_profile_id);
 `,
   },
+  {
+    version: 8,
+    name: 'device profiles',
+    sql: `
+-- ThingsBoard's device profiles, per tenant. profile_data keeps ThingsBoard's JSON (configuration,
+-- transportConfiguration, provisionConfiguration, alarms). A profile's rule chain must be a chain
+-- of the same tenant: the database enforces it, and refuses deleting a chain a profile names.
+ALTER TABLE rule_chain ADD CONSTRAINT rule_chain_tenant_id_unq UNIQUE (tenant_id, id);
+CREATE TABLE device_profile (
+  id uuid PRIMARY KEY,
+  tenant_id uuid NOT NULL,
+  name text NOT NULL,
+  description text,
+  image text,
+  type text NOT NULL DEFAULT 'DEFAULT',
+  transport_type text NOT NULL DEFAULT 'DEFAULT',
+  provision_type text NOT NULL DEFAULT 'DISABLED',
+  default_rule_chain_id uuid,
+  default_dashboard_id uuid,
+  default_queue_name text,
+  provision_device_key text,
+  is_default boolean NOT NULL DEFAULT false,
+  profile_data jsonb NOT NULL,
+  created_time bigint NOT NULL,
+  CONSTRAINT device_profile_name_unq UNIQUE (tenant_id, name),
+  -- The target of the (tenant_id, device_profile_id) foreign key of device.
+  CONSTRAINT device_profile_tenant_id_unq UNIQUE (tenant_id, id),
+  CONSTRAINT device_profile_rule_chain_fk FOREIGN KEY (tenant_id, default_rule_chain_id) REFERENCES rule_chain (tenant_id, id),
+  CONSTRAINT device_profile_tenant_not_null_id_chk CHECK (tenant_id <> '13814000-1dd2-11b2-8080-808080808080')
+);
+-- A device finds its profile by the key when provisioning: unique over every tenant.
+CREATE UNIQUE INDEX device_profile_provision_key_unq ON device_profile (provision_device_key) WHERE provision_device_key IS NOT NULL;
+-- At most one default profile per tenant.
+CREATE UNIQUE INDEX device_profile_default_unq ON device_profile (tenant_id) WHERE is_default;
+CREATE INDEX device_profile_tenant_created_idx ON device_profile (tenant_id, created_time);
+
+-- Every tenant (and every tenant id devices carry) gets its default profile "default"; the other
+-- device types of a tenant become profiles of that name (as ThingsBoard's upgrade to profiles did),
+-- so a device's type stays its profile's name.
+INSERT INTO device_profile (id, tenant_id, name, description, is_default, profile_data, created_time)
+  SELECT gen_random_uuid(), t.tenant_id, 'default', 'Default device profile', true,
+         '{"configuration":{"type":"DEFAULT"},"transportConfiguration":{"type":"DEFAULT"},"provisionConfiguration":{"type":"DISABLED","provisionDeviceSecret":null},"alarms":null}',
+         (extract(epoch from now()) * 1000)::bigint
+    FROM (SELECT id AS tenant_id FROM tenant UNION SELECT tenant_id FROM device) t;
+INSERT INTO device_profile (id, tenant_id, name, description, is_default, profile_data, created_time)
+  SELECT gen_random_uuid(), d.tenant_id, d.type, NULL, false,
+         '{"configuration":{"type":"DEFAULT"},"transportConfiguration":{"type":"DEFAULT"},"provisionConfiguration":{"type":"DISABLED","provisionDeviceSecret":null},"alarms":null}',
+         (extract(epoch from now()) * 1000)::bigint
+    FROM (SELECT DISTINCT tenant_id, type FROM device WHERE type <> 'default') d;
+ALTER TABLE device ADD COLUMN device_profile_id uuid;
+UPDATE device SET device_profile_id = p.id FROM device_profile p WHERE p.tenant_id = device.tenant_id AND p.name = device.type;
+ALTER TABLE device ALTER COLUMN device_profile_id SET NOT NULL;
+ALTER TABLE device ADD CONSTRAINT device_profile_fk FOREIGN KEY (tenant_id, device_profile_id) REFERENCES device_profile (tenant_id, id);
+CREATE INDEX device_device_profile_idx ON device (tenant_id, device_profile_id);
+`,
+  },
 ];

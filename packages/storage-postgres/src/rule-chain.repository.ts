@@ -2,7 +2,7 @@ import { BadRequestError, ConflictError, NotFoundError, isUuid, type JsonValue }
 import type { RuleChainRecord, RuleChainRepository } from '@rivulet/storage';
 import { selectTenantPage } from './paging';
 import type { SqlClient } from './sql-client';
-import { mapDbError, num } from './sql-util';
+import { mapDbError, num, sqlState } from './sql-util';
 
 interface RuleChainRow {
   id: string;
@@ -133,8 +133,14 @@ export function createRuleChainRepository(client: SqlClient): RuleChainRepositor
 
     async delete(tenantId, id) {
       if (!isUuid(tenantId) || !isUuid(id)) return false;
-      const res = await client.query('DELETE FROM rule_chain WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
-      return res.rowCount > 0;
+      try {
+        const res = await client.query('DELETE FROM rule_chain WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+        return res.rowCount > 0;
+      } catch (e) {
+        // A device profile names the chain as its default (the foreign key refuses): ThingsBoard's answer.
+        if (sqlState(e) === '23503') throw new BadRequestError('The rule chain referenced by the device profiles cannot be deleted!', { cause: e });
+        throw e;
+      }
     },
   };
 }

@@ -9,6 +9,7 @@ import { createEmbeddedStorage, createPostgresStorage } from './index';
 import { createPgliteClient } from './pglite-client';
 import { createSqlStorage } from './storage';
 import { migrations } from './migrations';
+import { migrate } from './migrate';
 import type { SqlClient } from './sql-client';
 
 /** A logger that keeps what it is told, to see which migrations a start applied. */
@@ -199,6 +200,50 @@ describe('batch shape', () => {
       expect(log.filter((s) => s.startsWith('DELETE FROM rule_node_debug_event '))).toHaveLength(1);
       expect(log).toHaveLength(4);
       expect(await storage.debugEvents.count(tenantId, chainId)).toBe(300);
+    } finally {
+      await storage.close();
+    }
+  });
+});
+
+describe('migration to device profiles (version 8) on a database with devices', () => {
+  it('gives every tenant its default profile, makes each other device type a profile, and sets every device\'s profile', async () => {
+    const client = await createPgliteClient({});
+    const logger = recordingLogger();
+    await migrate(client, migrations.filter((m) => m.version < 8), logger);
+    const tenantA = newId();
+    const tenantB = newId();
+    const orphanTenant = newId(); // devices of a tenant id without a tenant row (tenant ids are not foreign keys)
+    await client.query("INSERT INTO tenant (id, title, created_time, tenant_profile_id) VALUES ($1, 'A', 1, (SELECT id FROM tenant_profile WHERE is_default)), ($2, 'B', 1, (SELECT id FROM tenant_profile WHERE is_default))", [tenantA, tenantB]);
+    const devices: Array<[string, string, string]> = [
+      [newId(), tenantA, 'default'],
+      [newId(), tenantA, 'thermostat'],
+      [newId(), tenantA, 'thermostat'],
+      [newId(), orphanTenant, 'meter'],
+    ];
+    for (const [id, tenantId, type] of devices) {
+      await client.query('INSERT INTO device (id, tenant_id, name, type, created_time) VALUES ($1, $2, $3, $4, 1)', [id, tenantId, `d-${id}`, type]);
+    }
+    const storage = await createSqlStorage({ client, kind: 'embedded', logger });
+    try {
+      expect(appliedMigrations(logger)).toContain(8);
+      for (const t of [tenantA, tenantB, orphanTenant]) {
+        const def = (await storage.deviceProfiles.page(t, { pageSize: 10, page: 0 })).data.filter((p) => p.isDefault);
+        expect(def.map((p) => p.name)).toEqual(['default']);
+      }
+      expect((await storage.deviceProfiles.page(tenantB, { pageSize: 10, page: 0 })).totalElements).toBe(1);
+      const thermo = await storage.deviceProfiles.findByName(tenantA, 'thermostat');
+      const meter = await storage.deviceProfiles.findByName(orphanTenant, 'meter');
+      expect(thermo?.isDefault).toBe(false);
+      for (const [id, tenantId, type] of devices) {
+        const d = await storage.devices.get(tenantId, id);
+        const profile = await storage.deviceProfiles.get(tenantId, d!.deviceProfileId);
+        expect(profile?.name).toBe(type);
+        expect(d?.type).toBe(type);
+      }
+      expect((await storage.devices.get(orphanTenant, devices[3]![0]))?.deviceProfileId).toBe(meter?.id);
+      // The column is NOT NULL now.
+      await expect(client.query('INSERT INTO device (id, tenant_id, name, type, created_time) VALUES ($1, $2, $3, $4, 1)', [newId(), tenantA, 'no profile', 'x'])).rejects.toThrow();
     } finally {
       await storage.close();
     }

@@ -7,6 +7,7 @@ import { createCustomerRepository } from './customer.repository';
 import { createDashboardRepository } from './dashboard.repository';
 import { createDebugEventRepository } from './debug-event.repository';
 import { createDeviceRepository } from './device.repository';
+import { createDeviceProfileRepository } from './device-profile.repository';
 import { migrate } from './migrate';
 import { migrations } from './migrations';
 import { createRuleChainRepository } from './rule-chain.repository';
@@ -51,6 +52,7 @@ export async function createSqlStorage(opts: SqlStorageOptions): Promise<Storage
     users: createUserRepository(client),
     customers: createCustomerRepository(client),
     devices: createDeviceRepository(client),
+    deviceProfiles: createDeviceProfileRepository(client),
     attributes: createAttributeRepository({ client, chunkSize }),
     timeseries: createTimeseriesRepository({ client, chunkSize }),
     ruleChains: createRuleChainRepository(client),

@@ -1,6 +1,7 @@
 import { BadRequestError, isUuid, newId, NotFoundError, type JsonObject } from '@rivulet/core';
 import { NULL_ENTITY_ID, type Tenant, type TenantDeletion, type TenantRepository } from '@rivulet/storage';
 import { checkTitle, CONTACT_COLUMNS, contactParams, jsonParam, toContact, type ContactRow } from './contact';
+import { ensureDefaultProfile } from './device-profile.repository';
 import { selectSearchPage } from './paging';
 import type { SqlClient } from './sql-client';
 import { mapDbError, num } from './sql-util';
@@ -50,12 +51,14 @@ const DELETE_STEPS: ReadonlyArray<readonly [string, string]> = [
   ['device_credentials', 'DELETE FROM device_credentials WHERE device_id IN (SELECT id FROM device WHERE tenant_id = $1)'],
   ['rule_node_debug_event', 'DELETE FROM rule_node_debug_event WHERE tenant_id = $1'],
   ['alarm', 'DELETE FROM alarm WHERE tenant_id = $1'],
-  ['rule_chain', 'DELETE FROM rule_chain WHERE tenant_id = $1'],
   ['dashboard', 'DELETE FROM dashboard WHERE tenant_id = $1'],
   ['auth_session', 'DELETE FROM auth_session WHERE user_id IN (SELECT id FROM tb_user WHERE tenant_id = $1)'],
   ['password_reset_token', 'DELETE FROM password_reset_token WHERE user_id IN (SELECT id FROM tb_user WHERE tenant_id = $1)'],
   ['tb_user', 'DELETE FROM tb_user WHERE tenant_id = $1'],
   ['device', 'DELETE FROM device WHERE tenant_id = $1'],
+  // Profiles after their devices, rule chains after the profiles that name them.
+  ['device_profile', 'DELETE FROM device_profile WHERE tenant_id = $1'],
+  ['rule_chain', 'DELETE FROM rule_chain WHERE tenant_id = $1'],
   ['customer', 'DELETE FROM customer WHERE tenant_id = $1'],
 ];
 
@@ -66,13 +69,18 @@ export function createTenantRepository(client: SqlClient): TenantRepository {
       if (id.toLowerCase() === NULL_ENTITY_ID) throw new BadRequestError('The null entity id cannot be a tenant id');
       const title = checkTitle(input.title, 'Tenant');
       try {
-        const { rows } = await client.query<TenantRow>(
-          `INSERT INTO tenant (id, title, ${CONTACT_LIST}, additional_info, created_time, tenant_profile_id)
-           VALUES ($1, $2, ${CONTACT_COLUMNS.map((_, i) => `$${i + 3}`).join(', ')}, $11::jsonb, $12,
-                   COALESCE($13::uuid, (SELECT id FROM tenant_profile WHERE is_default))) RETURNING *`,
-          [id, title, ...contactParams(input), jsonParam(input.additionalInfo), Date.now(), profileParam(input.tenantProfileId)],
-        );
-        return toTenant(rows[0] as TenantRow);
+        return await client.transaction(async (tx) => {
+          const { rows } = await tx.query<TenantRow>(
+            `INSERT INTO tenant (id, title, ${CONTACT_LIST}, additional_info, created_time, tenant_profile_id)
+             VALUES ($1, $2, ${CONTACT_COLUMNS.map((_, i) => `$${i + 3}`).join(', ')}, $11::jsonb, $12,
+                     COALESCE($13::uuid, (SELECT id FROM tenant_profile WHERE is_default))) RETURNING *`,
+            [id, title, ...contactParams(input), jsonParam(input.additionalInfo), Date.now(), profileParam(input.tenantProfileId)],
+          );
+          const tenant = toTenant(rows[0] as TenantRow);
+          // Every tenant has its default device profile from the start (ThingsBoard creates it with the tenant).
+          await ensureDefaultProfile(tx, tenant.id);
+          return tenant;
+        });
       } catch (e) {
         return mapDbError(e, () => `A tenant with id ${id} already exists`, PROFILE_NOT_FOUND);
       }

@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { AttributeScope, newId, type KvValue, type TsPoint } from '@rivulet/core';
 import { describeTenancy } from './tenancy-contract';
+import { describeDeviceProfiles } from './device-profile-contract';
 import type { DebugEventRecord, Device, Storage } from './types';
 import { authStorageContract } from './auth-contract';
 
@@ -1191,5 +1192,6 @@ export function storageContract(name: string, factory: () => Promise<StorageFixt
     });
 
     describeTenancy(() => storage);
+    describeDeviceProfiles(() => storage);
   });
 }

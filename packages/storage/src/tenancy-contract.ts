@@ -59,7 +59,7 @@ export function describeTenancy(get: () => Storage): void {
       expect(result?.deviceIds).toEqual([d.deviceId]);
       expect(result?.rows).toMatchObject({
         tenant: 1, device: 1, device_credentials: 1, customer: 1, tb_user: 2, ts_kv: 2, ts_kv_latest: 1, attribute_kv: 2,
-        rule_chain: 1, rule_node_debug_event: 1, dashboard: 1, alarm: 1,
+        rule_chain: 1, rule_node_debug_event: 1, dashboard: 1, alarm: 1, device_profile: 1,
       });
       expect(await storage.tenants.get(doomed.id)).toBeNull();
       expect(await storage.devices.get(doomed.id, d.deviceId)).toBeNull();

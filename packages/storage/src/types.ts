@@ -145,7 +145,10 @@ export interface Device {
   /** The customer the device is assigned to; null when unassigned. */
   customerId: string | null;
   name: string;
+  /** Always the name of its profile (ThingsBoard's device type). */
   type: string;
+  /** The device profile (of the same tenant); its rule chain, if any, handles the device's messages. */
+  deviceProfileId: string;
   label: string | null;
   additionalInfo: JsonObject | null;
   createdTime: number;
@@ -214,6 +217,10 @@ export interface DeviceProfileRepository {
   page(tenantId: string, page: PageQuery, filter?: { transportType?: DeviceTransportType }): Promise<Page<DeviceProfile>>;
   /** 'deleted', 'not-found', 'default' (never deleted) or 'in-use' (devices use it). */
   delete(tenantId: string, id: string): Promise<'deleted' | 'not-found' | 'default' | 'in-use'>;
+  /** Makes the profile the tenant's only default; null when the tenant has no such profile. */
+  setDefault(tenantId: string, id: string): Promise<DeviceProfile | null>;
+  /** The tenant's profile of that name; null when none. */
+  findByName(tenantId: string, name: string): Promise<DeviceProfile | null>;
 }
 
 export type CredentialsType = 'ACCESS_TOKEN' | 'MQTT_BASIC';
@@ -232,7 +239,14 @@ export interface DeviceCredentials {
 export interface NewDevice {
   tenantId: string;
   name: string;
+  /**
+   * ThingsBoard's device type: without `deviceProfileId`, the device gets the tenant's profile of
+   * this name, created when there is none (DeviceProfileService.findOrCreateDeviceProfile); neither
+   * given: the tenant's default profile. Ignored with `deviceProfileId` (type = the profile's name).
+   */
   type?: string | undefined;
+  /** A profile of the device's tenant; NotFoundError for any other id. */
+  deviceProfileId?: string | undefined;
   label?: string | null | undefined;
   additionalInfo?: JsonObject | null | undefined;
 }
@@ -245,6 +259,7 @@ export interface TenantDeletion {
 
 export interface TenantRepository {
   /**
+   * Creates the tenant with its default device profile ("default"), in one transaction.
    * BadRequestError for the NULL_ENTITY_ID or an empty title; ConflictError for an id in use;
    * NotFoundError for a tenantProfileId of no profile (also on update).
    */
@@ -259,7 +274,7 @@ export interface TenantRepository {
   update(id: string, input: TenantInput): Promise<Tenant | null>;
   /**
    * Deletes the tenant and everything it owns, in one transaction: devices with their credentials,
-   * attributes, time series and latest values, rule chains, debug events, dashboards, alarms,
+   * attributes, time series and latest values, device profiles, rule chains, debug events, dashboards, alarms,
    * customers and users. null when there is no such tenant.
    */
   delete(id: string): Promise<TenantDeletion | null>;
@@ -330,7 +345,11 @@ export interface DeviceRepository {
   create(input: NewDevice, accessToken?: string, options?: { maxDevices?: number | undefined }): Promise<{ device: Device; credentials: DeviceCredentials }>;
   /** Devices of the tenant. */
   count(tenantId: string): Promise<number>;
-  update(tenantId: string, id: string, patch: Partial<Pick<Device, 'name' | 'type' | 'label' | 'additionalInfo'>>): Promise<Device | null>;
+  /**
+   * A `deviceProfileId` moves the device to that profile of its tenant (NotFoundError for any other);
+   * a `type` without it moves the device to the profile of that name (created when there is none).
+   */
+  update(tenantId: string, id: string, patch: Partial<Pick<Device, 'name' | 'type' | 'deviceProfileId' | 'label' | 'additionalInfo'>>): Promise<Device | null>;
   get(tenantId: string, id: string): Promise<Device | null>;
   findByName(tenantId: string, name: string): Promise<Device | null>;
   /**
@@ -667,6 +686,7 @@ export interface Storage {
   readonly users: UserRepository;
   readonly customers: CustomerRepository;
   readonly devices: DeviceRepository;
+  readonly deviceProfiles: DeviceProfileRepository;
   readonly attributes: AttributeRepository;
   readonly timeseries: TimeseriesRepository;
   readonly ruleChains: RuleChainRepository;
