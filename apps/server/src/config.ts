@@ -61,6 +61,12 @@ export const ConfigSchema = z
     RIVULET_RATE_LIMIT_MAX_WAIT_MS: z.coerce.number().int().min(0).default(10000).describe('Longest an MQTT PUBLISH or CoAP request is held back by the device or tenant rate limit; one further ahead is refused (MQTT: connection closed without PUBACK, CoAP: 4.29 with Max-Age). HTTP never holds (429 with Retry-After).'),
     RIVULET_DEVICE_INACTIVITY_TIMEOUT_MS: positiveInt(600000).describe('A device without activity for this long becomes inactive (INACTIVITY_EVENT); a device\'s inactivityTimeout server attribute overrides it.'),
     RIVULET_RPC_PICKUP_TIMEOUT_MS: positiveInt(1000).describe('How long a server-side RPC (/api/rpc, the RPC call request node) waits for a transport to take it before answering 504 (no session), when the session registry says a process holds a session of the device (one that cannot take commands, or a process that died). A device no process holds a session of is answered at once.'),
+    RIVULET_CLAIM_DURATION_MS: positiveInt(86400000).describe('How long a device\'s claim request stands (ThingsBoard\'s security.claim.duration) when the request names no positive durationMs.'),
+    RIVULET_CLAIM_ALLOW_BY_DEFAULT: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true')
+      .describe('Whether any unassigned device may ask to be claimed (ThingsBoard\'s security.claim.allowClaimingByDefault); false: only a device whose claimingAllowed server attribute is true.'),
     RIVULET_COAP_PORT: port(5683).describe('CoAP port (UDP) of the device API; 0 picks a free port.'),
     RIVULET_COAP_HOST: z.string().default('0.0.0.0').describe('Address the CoAP transport listens on (an IPv6 address such as :: listens on IPv6).'),
     RIVULET_PUBLIC_HOST: optionalString.describe('Host name devices use to reach this server, printed in the web app\'s Connect commands (GET /api/device-connectivity/{deviceId}); unset: the host the browser reached the server by.'),

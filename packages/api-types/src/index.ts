@@ -11,3 +11,4 @@ export * from './rest.schema';
 export * from './connectivity.schema';
 export * from './tenant-profile.schema';
 export * from './admin.schema';
+export * from './claim.schema';

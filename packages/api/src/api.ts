@@ -22,6 +22,7 @@ import { tenantRoutes } from './routes/tenant.routes';
 import { tenantProfileRoutes } from './routes/tenant-profile.routes';
 import { userRoutes } from './routes/user.routes';
 import { customerRoutes } from './routes/customer.routes';
+import { claimRoutes, type ClaimRouteOptions } from './routes/claim.routes';
 import { deviceConnectivityRoutes, type DeviceConnectivityOptions } from './routes/device-connectivity.routes';
 import { withCurrentUsers } from './access';
 import type { RuleChainsPort } from './rule-chains-port';
@@ -96,6 +97,8 @@ export interface ApiOptions {
   serverStats?: (o: { reset: boolean }) => Promise<ServerStats>;
   /** GET /api/admin/deadLetters and POST /api/admin/deadLetters/replay (system administrator); unset, the routes do not exist. */
   deadLetters?: DeadLetterAdmin;
+  /** Device claiming (POST/DELETE /api/customer/device/{deviceName}/claim); default: claiming allowed by default (ThingsBoard's). */
+  claiming?: ClaimRouteOptions;
 }
 
 export interface Api {
@@ -157,7 +160,7 @@ export function createApi(options: ApiOptions): Api {
     broadcast: options.broadcast,
     ...(options.rpcPickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.rpcPickupTimeoutMs } : {}),
   });
-  const routes: RouteDef[] = [...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...passwordRoutes(deps), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...tenantProfileRoutes(deps), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps), ...deviceConnectivityRoutes(deps, options.deviceConnectivity ?? {}), ...adminRoutes(deps, options.serverStats, options.deadLetters)];
+  const routes: RouteDef[] = [...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...passwordRoutes(deps), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...tenantProfileRoutes(deps), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps), ...claimRoutes(deps, options.claiming ?? { allowClaimingByDefault: true }), ...deviceConnectivityRoutes(deps, options.deviceConnectivity ?? {}), ...adminRoutes(deps, options.serverStats, options.deadLetters)];
   const rest = createExpressApi({
     routes,
     logger,

@@ -13,3 +13,5 @@ export { DEFAULT_LOGIN_MAX_FAILURES, DEFAULT_LOGIN_LOCKOUT_SECONDS, DEFAULT_LOGI
 export { MIN_JWT_SECRET_LENGTH } from './tokens';
 export { createStaticFiles, type StaticFilesOptions, type StaticHandler } from './static-files';
 export { createPlatformEvents, NO_PLATFORM_EVENTS, type PlatformEvents, type TenantEvents, type EventEntity } from './platform-events';
+export { CLAIMING_ALLOWED_ATTRIBUTE, CLAIMING_DATA_ATTRIBUTE, DEFAULT_CLAIM_DURATION_MS, MAX_CLAIM_SECRET_LENGTH, formatClaimData, parseClaimData, readClaimData, secretKeysMatch, claimDevice, reclaimDevice, type ClaimData, type ClaimOutcome } from './device-claims';
+export type { ClaimRouteOptions } from './routes/claim.routes';

@@ -68,6 +68,7 @@ export function startApiRole(o: {
     rateLimitWindowMs: config.RIVULET_API_RATE_LIMIT_WINDOW_MS,
     serverStats: o.serverStats,
     deviceConnectivity: o.deviceConnectivity,
+    claiming: { allowClaimingByDefault: config.RIVULET_CLAIM_ALLOW_BY_DEFAULT },
     ...(o.deadLetters ? { deadLetters: o.deadLetters } : {}),
     ruleChains: createRuleChainService({
       registry: o.rules.registry,
