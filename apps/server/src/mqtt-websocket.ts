@@ -23,7 +23,8 @@ export function createMqttWebSocket(mqtt: MqttTransport, options: { maxPayloadBy
       const url = req.url ?? '';
       const path = url.includes('?') ? url.slice(0, url.indexOf('?')) : url;
       if (path !== MQTT_WS_PATH) return false;
-      wss.handleUpgrade(req, socket, head, (ws) => mqtt.handleConnection(createWebSocketStream(ws)));
+      // the client's address travels with the stream: provisioning is limited per source address
+      wss.handleUpgrade(req, socket, head, (ws) => mqtt.handleConnection(Object.assign(createWebSocketStream(ws), { remoteAddress: req.socket.remoteAddress })));
       return true;
     },
     close(): void {

@@ -15,6 +15,13 @@ import { DeviceChannel, RpcChannel } from '@rivulet/broadcast';
 import { AttributeScope, MsgType, type AttributesEvent, type ToDeviceRpcRequest } from '@rivulet/core';
 import { DEVICE, NOW, TOKEN, closeAll, startTransport, waitForConsumed, type Harness } from './test-harness';
 
+import { createTransportService } from '@rivulet/transport-service';
+import {
+  TEST_DOUBLE_PROVISION_KEY,
+  TEST_DOUBLE_PROVISION_SECRET,
+  createClaimingTestDouble,
+  createProvisioningTestDouble,
+} from '@rivulet/transport-service/testing';
 const execFileP = promisify(execFile);
 
 const children: ChildProcess[] = [];
@@ -206,5 +213,33 @@ describe('observe and RPC with coap-client', () => {
     );
     await answer;
     expect(JSON.parse(stdout)).toEqual({ time: '2026-11-25T07:00:00Z' });
+  });
+});
+
+describe('provisioning and claiming with coap-client (core services are test doubles)', () => {
+  const REQUEST = JSON.stringify({ deviceName: 'new-device', provisionDeviceKey: TEST_DOUBLE_PROVISION_KEY, provisionDeviceSecret: TEST_DOUBLE_PROVISION_SECRET });
+
+  it('POST /api/v1/provision answers ThingsBoard\'s JSON; past the per-address rate 4.29', async () => {
+    const provisioning = createProvisioningTestDouble();
+    const h = await startTransport({ options: { service: createTransportService({ provisioning, provisionRequestsPerMinute: 2 }) } });
+    const cmd = `coap-client -m post coap://$THINGSBOARD_HOST_NAME/api/v1/provision -t json -e '${REQUEST}'`;
+    const first = await shell(h, cmd);
+    expect(JSON.parse(first.stdout.trim())).toEqual({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN', credentialsValue: 'token-for-new-device' });
+    const refused = await shell(h, `coap-client -m post coap://$THINGSBOARD_HOST_NAME/api/v1/provision -t json -e '{"deviceName":"x","provisionDeviceKey":"guess","provisionDeviceSecret":"guess"}'`);
+    expect(JSON.parse(refused.stdout.trim())).toEqual({ status: 'NOT_FOUND', errorMsg: 'Provision data was not found!' });
+    const limited = await shell(h, cmd).catch((e: { stdout: string; stderr: string }) => e);
+    expect(`${limited.stdout}${limited.stderr}`).toMatch(/4\.29/);
+    expect(provisioning.calls.map((c) => c.transport)).toEqual(['COAP', 'COAP']);
+  });
+
+  it('POST /api/v1/$ACCESS_TOKEN/claim hands the claim to the claiming service; without one 5.01', async () => {
+    const claiming = createClaimingTestDouble();
+    const h = await startTransport({ options: { service: createTransportService({ claiming }) } });
+    const ok = await shell(h, `coap-client -m post coap://$THINGSBOARD_HOST_NAME/api/v1/$ACCESS_TOKEN/claim -t json -e '{"secretKey":"s3cr3t","durationMs":60000}'`);
+    expect(ok.stderr).not.toMatch(/[45]\.\d\d/);
+    expect(claiming.calls.map((c) => [c.device.deviceId, c.request])).toEqual([[DEVICE.deviceId, { secretKey: 's3cr3t', durationMs: 60000 }]]);
+    const bare = await startTransport({ options: { service: createTransportService({}) } });
+    const refused = await shell(bare, `coap-client -m post coap://$THINGSBOARD_HOST_NAME/api/v1/$ACCESS_TOKEN/claim -e '{}'`).catch((e: { stdout: string; stderr: string }) => e);
+    expect(`${refused.stdout}${refused.stderr}`).toMatch(/5\.01/);
   });
 });

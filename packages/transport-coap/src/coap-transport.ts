@@ -31,6 +31,7 @@ import {
 import { Topics, type Queue, type QueueRecord } from '@rivulet/queue';
 import { createCoapEndpoint, endpointOf, type CoapEndpointStats, type CoapResponse } from './coap-endpoint';
 import { Code } from './coap-message';
+import { FeatureUnavailableError, ProvisionRateLimitError, parseClaimRequest, type TransportService } from '@rivulet/transport-service';
 import { Feature, parseDeviceRoute, uriPath, uriQuery } from './device-route';
 import { DEFAULT_DEDUP_MAX_ENTRIES, EXCHANGE_LIFETIME_MS, ExchangeStore } from './exchange-store';
 import { ObserveRegistry, type ObserveKind, type Observation } from './observe-registry';
@@ -93,6 +94,11 @@ export interface CoapTransportOptions {
   config: CoapTransportConfig;
   /** The clock: server time for payloads without their own ts, and the rate limit's. */
   now?: () => number;
+  /**
+   * Provisioning (`POST /api/v1/provision`) and claiming (`POST /api/v1/{token}/claim`) go through
+   * it; absent, or without the service behind them, they are answered 5.01.
+   */
+  service?: TransportService;
 }
 
 /** Why a request was not accepted; one counter each. */
@@ -105,7 +111,9 @@ export type RejectReason =
   | 'rateLimited'
   | 'unavailable'
   | 'timeout'
-  | 'internal';
+  | 'internal'
+  /** Provisioning or claiming asked of a server without that service: 5.01. */
+  | 'notImplemented';
 
 export interface CoapTransportStats extends CoapEndpointStats {
   /** Requests handed to the transport (after deduplication). */
@@ -174,6 +182,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     unavailable: 0,
     timeout: 0,
     internal: 0,
+    notImplemented: 0,
   };
   let stopped = false;
   const inflight = new Set<Promise<void>>();
@@ -283,6 +292,10 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     const route = parseDeviceRoute(uriPath(req));
     if (route.kind === 'not-found') return reject(res, 'notFound', Code.NOT_FOUND, route.message);
     if (route.kind === 'bad-request') return reject(res, 'badRequest', Code.BAD_REQUEST, route.message);
+    if (route.kind === 'provision') {
+      if (req.method !== 'POST') return reject(res, 'methodNotAllowed', Code.METHOD_NOT_ALLOWED, `Method ${String(req.method)} is not allowed on /api/v1/provision; use POST`);
+      return provision(req, res);
+    }
     const method = req.method;
     const observe = req.headers.Observe;
     const { feature, id } = route;
@@ -298,6 +311,8 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
         else if (observe === 1) run = (d) => cancelObservation(req, res, d);
         else run = (d) => getAttributes(res, d, uriQuery(req));
       }
+    } else if (feature === Feature.CLAIM) {
+      if (method === 'POST' && id === undefined) run = (d) => claim(res, d, req.payload);
     } else if (id === undefined) {
       if (method === 'POST') run = (d) => clientRpc(res, d, req.payload);
       else if (method === 'GET') {
@@ -311,7 +326,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
       run = (d) => rpcReply(res, d, n, req.payload);
     }
     if (run === undefined) {
-      const allowed = feature === Feature.TELEMETRY || id !== undefined ? 'POST' : 'GET, POST';
+      const allowed = feature === Feature.TELEMETRY || feature === Feature.CLAIM || id !== undefined ? 'POST' : 'GET, POST';
       return reject(res, 'methodNotAllowed', Code.METHOD_NOT_ALLOWED, `Method ${String(method)} is not allowed on /api/v1/{token}/${feature}${id === undefined ? '' : '/{id}'}; use ${allowed}`);
     }
 
@@ -333,6 +348,49 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
       }
     }
     await run(device);
+  }
+
+  // ---- provisioning and claiming (through the transport service) ---------------------------------
+
+  /**
+   * `POST /api/v1/provision` `{"deviceName":..,"provisionDeviceKey":..,"provisionDeviceSecret":..}`:
+   * 2.05 with ThingsBoard's JSON answer, a refusal included; 4.29 with Max-Age past the per-address
+   * rate, 4.00 for a payload that is not JSON, 5.01 without a provisioning service.
+   */
+  async function provision(req: IncomingMessage, res: CoapResponse): Promise<void> {
+    const service = options.service;
+    if (!service?.provisioningAvailable) return reject(res, 'notImplemented', Code.NOT_IMPLEMENTED, new FeatureUnavailableError('provisioning').message);
+    try {
+      const answer = await service.provision(req.payload.toString('utf8'), 'COAP', req.rsinfo.address);
+      accept(res, Code.CONTENT, JSON.stringify(answer));
+    } catch (e) {
+      if (e instanceof ProvisionRateLimitError) reject(res, 'rateLimited', Code.TOO_MANY_REQUESTS, e.message, { 'Max-Age': Math.max(1, Math.ceil(e.retryAfterMs / 1000)) });
+      else if (e instanceof BadRequestError) reject(res, 'badRequest', Code.BAD_REQUEST, e.message);
+      else if (e instanceof FeatureUnavailableError) reject(res, 'notImplemented', Code.NOT_IMPLEMENTED, e.message);
+      else internalError(res, e, 'device provisioning failed');
+    }
+  }
+
+  /** `POST /api/v1/{token}/claim` `{"secretKey":..,"durationMs":..}` (both optional, the payload too): 2.01 (as its other posts) once the claiming service took it. */
+  async function claim(res: CoapResponse, device: DeviceInfo, payload: Buffer): Promise<void> {
+    const service = options.service;
+    if (!service?.claimingAvailable) return reject(res, 'notImplemented', Code.NOT_IMPLEMENTED, new FeatureUnavailableError('claiming').message);
+    let request;
+    try {
+      request = parseClaimRequest(payload.toString('utf8'));
+    } catch (e) {
+      if (e instanceof BadRequestError) return reject(res, 'badRequest', Code.BAD_REQUEST, e.message);
+      throw e;
+    }
+    try {
+      await service.claimParsed(device, request);
+    } catch (e) {
+      if (e instanceof RivuletError && e.status < 500) reject(res, e.status === 404 ? 'notFound' : 'badRequest', e.status === 404 ? Code.NOT_FOUND : Code.BAD_REQUEST, e.message);
+      else if (e instanceof FeatureUnavailableError) reject(res, 'notImplemented', Code.NOT_IMPLEMENTED, e.message);
+      else internalError(res, e, 'device claim failed');
+      return;
+    }
+    accept(res, Code.CREATED);
   }
 
   /** The device of `token`, or undefined after answering 4.01 (unknown token) or 5.00. */

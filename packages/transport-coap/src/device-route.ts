@@ -5,11 +5,15 @@ export const Feature = {
   TELEMETRY: 'telemetry',
   ATTRIBUTES: 'attributes',
   RPC: 'rpc',
+  /** POST: the device may be claimed (`{"secretKey":..,"durationMs":..}`, both optional). */
+  CLAIM: 'claim',
 } as const;
 export type Feature = (typeof Feature)[keyof typeof Feature];
 
 export type DeviceRoute =
   | { readonly kind: 'ok'; readonly token: string; readonly feature: Feature; readonly id: string | undefined }
+  /** `POST /api/v1/provision`: no token. */
+  | { readonly kind: 'provision' }
   /** 4.00: the path stops before the resource (ThingsBoard: "missing feature type"). */
   | { readonly kind: 'bad-request'; readonly message: string }
   /** 4.04 */
@@ -17,8 +21,6 @@ export type DeviceRoute =
 
 /** Parts of ThingsBoard's CoAP API not served (4.04 saying so rather than "unknown path"). */
 const UNSUPPORTED: Record<string, string> = {
-  claim: 'Device claiming',
-  provision: 'Device provisioning',
   firmware: 'OTA updates',
   software: 'OTA updates',
 };
@@ -59,12 +61,12 @@ export function parseDeviceRoute(path: ReadonlyArray<string>): DeviceRoute {
   }
   const token = path[2];
   const feature = path[3];
-  if (token === 'provision' && feature === undefined) return { kind: 'not-found', message: 'Device provisioning over CoAP is not supported yet' };
+  if (token === 'provision' && path.length === 3) return { kind: 'provision' };
   if (token === undefined || token === '') return { kind: 'bad-request', message: 'Missing device access token: use /api/v1/{token}/{resource}' };
   if (feature === undefined || feature === '') return { kind: 'bad-request', message: 'Missing resource: use /api/v1/{token}/telemetry, attributes or rpc' };
   const unsupported = UNSUPPORTED[feature];
   if (unsupported !== undefined) return { kind: 'not-found', message: `${unsupported} over CoAP is not supported yet` };
-  if (feature !== Feature.TELEMETRY && feature !== Feature.ATTRIBUTES && feature !== Feature.RPC) {
+  if (feature !== Feature.TELEMETRY && feature !== Feature.ATTRIBUTES && feature !== Feature.RPC && feature !== Feature.CLAIM) {
     return { kind: 'not-found', message: `Unknown resource /api/v1/{token}/${feature}` };
   }
   const id = path[4];

@@ -9,7 +9,12 @@ export const Resource = {
   ATTRIBUTE_UPDATES: 'attributes/updates',
   /** GET: long poll for a command; POST: client-side RPC; POST rpc/{id}: reply to a command. */
   RPC: 'rpc',
+  /** POST: the device may be claimed (`{"secretKey":..,"durationMs":..}`, both optional). */
+  CLAIM: 'claim',
 } as const;
+
+/** `POST /api/v1/provision` has no token: "provision" lands where the token goes. */
+export const PROVISION = 'provision';
 
 export interface DeviceRoute {
   /** The access token, URL-decoded; null when its percent-encoding is invalid. */
@@ -51,9 +56,6 @@ export function unsupportedFeature(route: DeviceRoute): string | undefined {
   const r = route.resource;
   if (r === 'rpc' || r.startsWith('rpc/')) return 'RPC';
   if (r === 'attributes/updates') return 'Shared attribute updates';
-  if (r === 'claim') return 'Device claiming';
   if (r === 'firmware' || r === 'software') return 'OTA updates';
-  // POST /api/v1/provision has no token: "provision" lands where the token goes
-  if (r === '' && route.token === 'provision') return 'Device provisioning';
   return undefined;
 }

@@ -33,6 +33,13 @@ import {
   type ConsumerGate,
   type LogEntry,
 } from '@rivulet/testing';
+import { createTransportService } from '@rivulet/transport-service';
+import {
+  TEST_DOUBLE_PROVISION_KEY,
+  TEST_DOUBLE_PROVISION_SECRET,
+  createClaimingTestDouble,
+  createProvisioningTestDouble,
+} from '@rivulet/transport-service/testing';
 import { createHttpTransport, type HttpTransport, type HttpTransportOptions } from './index';
 
 const execFileP = promisify(execFile);
@@ -536,8 +543,7 @@ describe('routing', () => {
   });
 
   it.each([
-    ['POST', `/api/v1/${TOKEN}/claim`, /^Device claiming .* not supported yet$/],
-    ['POST', '/api/v1/provision', /^Device provisioning .* not supported yet$/],
+    ['POST', `/api/v1/${TOKEN}/firmware`, /^OTA updates .* not supported yet$/],
     ['POST', `/api/v1/${TOKEN}/unknown`, /^Unknown device API path: \/api\/v1\/\{token\}\/unknown$/],
     ['POST', `/api/v1/${TOKEN}/telemetry/`, /^Unknown device API path/],
     ['GET', `/api/v1/${TOKEN}`, /^Unknown device API path/],
@@ -676,7 +682,7 @@ describe('robustness', () => {
     await post(h, '/api/v1/bad/telemetry', '{"a":1}');
     await post(h, `/api/v1/${TOKEN}/telemetry`, 'x}');
     await fetch(`${h.base}/api/v1/${TOKEN}/telemetry`);
-    await fetch(`${h.base}/api/v1/${TOKEN}/claim`, { method: 'POST' });
+    await fetch(`${h.base}/api/v1/${TOKEN}/firmware`, { method: 'POST' });
     expect(h.transport.stats()).toEqual({
       requests: 6,
       acceptedRequests: 2,
@@ -694,6 +700,7 @@ describe('robustness', () => {
         aborted: 0,
         longPollEnded: 0,
         longPollReplaced: 0,
+        notImplemented: 0,
       },
       waiting: 0,
     });
@@ -813,5 +820,57 @@ describe('RPC and shared-attribute long polls (ThingsBoard\'s DeviceApiControlle
     expect((await fetch(`${h.base}/api/v1/${TOKEN}/rpc`, { method: 'PUT' })).status).toBe(405);
     expect((await fetch(`${h.base}/api/v1/${TOKEN}/rpc/1`)).status).toBe(405);
     expect((await fetch(`${h.base}/api/v1/${TOKEN}/attributes/updates`, { method: 'POST' })).status).toBe(405);
+  });
+});
+
+describe('provisioning and claiming (through the transport service; core services are test doubles)', () => {
+  const REQUEST = JSON.stringify({ deviceName: 'new-device', provisionDeviceKey: TEST_DOUBLE_PROVISION_KEY, provisionDeviceSecret: TEST_DOUBLE_PROVISION_SECRET });
+
+  it('curl POST /api/v1/provision: 200 with ThingsBoard\'s answer, a refusal included; 429 with Retry-After past the per-address rate', async () => {
+    const provisioning = createProvisioningTestDouble();
+    const h = await start({ transport: { service: createTransportService({ provisioning, provisionRequestsPerMinute: 2 }) } });
+    const ok = await shell(h, `curl -s -w '\\n%{http_code}' -X POST -H 'Content-Type: application/json' -d '${REQUEST}' http://$THINGSBOARD_HOST/api/v1/provision`);
+    expect(ok.stdout.split('\n')).toEqual(['{"status":"SUCCESS","credentialsType":"ACCESS_TOKEN","credentialsValue":"token-for-new-device"}', '200']);
+    const refused = await post(h, '/api/v1/provision', '{"deviceName":"x","provisionDeviceKey":"guess","provisionDeviceSecret":"guess"}');
+    expect(refused.status).toBe(200);
+    expect(await refused.json()).toEqual({ status: 'NOT_FOUND', errorMsg: 'Provision data was not found!' });
+    const limited = await shell(h, `curl -s -i -X POST -d '${REQUEST}' http://$THINGSBOARD_HOST/api/v1/provision`);
+    expect(limited.stdout).toMatch(/^HTTP\/1\.1 429/);
+    expect(limited.stdout).toMatch(/retry-after: \d+/i);
+    expect(limited.stdout).toContain('Too many provisioning requests');
+    expect(provisioning.calls.map((c) => c.transport)).toEqual(['HTTP', 'HTTP']);
+    expect(h.consumed).toEqual([]);
+  });
+
+  it('POST /api/v1/provision: 400 for a body that is not JSON, 405 for GET, 501 without a provisioning service', async () => {
+    const provisioning = createProvisioningTestDouble();
+    const h = await start({ transport: { service: createTransportService({ provisioning }) } });
+    expect((await post(h, '/api/v1/provision', '{"deviceName":')).status).toBe(400);
+    expect((await fetch(`${h.base}/api/v1/provision`)).status).toBe(405);
+    expect(provisioning.calls).toEqual([]);
+    for (const transport of [{ service: createTransportService({}) }, {}]) {
+      const bare = await start({ transport });
+      const res = await post(bare, '/api/v1/provision', REQUEST);
+      expect(res.status).toBe(501);
+      expect((await errorBody(res)).message).toBe('Device provisioning is not available on this server');
+    }
+  });
+
+  it('curl POST /api/v1/{token}/claim: 200 once the claiming service took it; body optional; 400 malformed, 401 unknown token, 501 without the service', async () => {
+    const claiming = createClaimingTestDouble();
+    const h = await start({ transport: { service: createTransportService({ claiming }) } });
+    const { stderr } = await shell(h, `curl -v -X POST -H 'Content-Type: application/json' -d '{"secretKey":"s3cr3t","durationMs":60000}' http://$THINGSBOARD_HOST/api/v1/$ACCESS_TOKEN/claim`);
+    expect(stderr).toMatch(/< HTTP\/1\.1 200 OK/);
+    expect((await post(h, `/api/v1/${TOKEN}/claim`, '')).status).toBe(200);
+    expect((await post(h, `/api/v1/${TOKEN}/claim`, '{"durationMs":"soon"}')).status).toBe(400);
+    expect((await post(h, '/api/v1/nope/claim', '{}')).status).toBe(401);
+    expect(claiming.calls.map((c) => [c.device.deviceId, c.request])).toEqual([
+      [DEVICE.deviceId, { secretKey: 's3cr3t', durationMs: 60000 }],
+      [DEVICE.deviceId, { secretKey: '', durationMs: undefined }],
+    ]);
+    const bare = await start({ transport: { service: createTransportService({}) } });
+    const res = await post(bare, `/api/v1/${TOKEN}/claim`, '{}');
+    expect(res.status).toBe(501);
+    expect((await errorBody(res)).message).toBe('Device claiming is not available on this server');
   });
 });

@@ -28,7 +28,8 @@ import {
   type PayloadOptions,
 } from '@rivulet/core';
 import { Topics, type Queue, type QueueRecord } from '@rivulet/queue';
-import { API_PREFIX, Resource, parseDeviceRoute, unsupportedFeature } from './device-route';
+import { FeatureUnavailableError, ProvisionRateLimitError, parseClaimRequest, type TransportService } from '@rivulet/transport-service';
+import { API_PREFIX, PROVISION, Resource, parseDeviceRoute, unsupportedFeature } from './device-route';
 import { RpcIds, Waiters } from './long-poll';
 import { TbErrorCode, canReply, discardBody, replyError, replyJson, replyOk } from './http-reply';
 import { readBody } from './request-body';
@@ -78,6 +79,11 @@ export interface HttpTransportOptions {
   tenantLimits?: TenantLimitsSource;
   /** Server time for payloads without their own ts. */
   now?: () => number;
+  /**
+   * Provisioning (`POST /api/v1/provision`) and claiming (`POST /api/v1/{token}/claim`) go through
+   * it; absent, or without the service behind them, they are answered 501.
+   */
+  service?: TransportService;
 }
 
 /** Why a request was not accepted; one counter each. */
@@ -98,7 +104,9 @@ export type RejectReason =
   /** A long poll answered 408 because a newer long poll of the same device took its place (maxLongPollsPerDevice). */
   | 'longPollReplaced'
   /** A long poll answered 408 early to free its connection for a new client (the server's connection cap). */
-  | 'longPollEnded';
+  | 'longPollEnded'
+  /** Provisioning or claiming asked of a server without that service: 501. */
+  | 'notImplemented';
 
 export interface HttpTransportStats {
   /** Requests under /api/v1/ taken by the transport. */
@@ -179,6 +187,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     aborted: 0,
     longPollReplaced: 0,
     longPollEnded: 0,
+    notImplemented: 0,
   };
 
   /** Answers with an error unless already answered; counts it once. */
@@ -490,6 +499,62 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     }
   }
 
+  // ---- provisioning and claiming (through the transport service) ---------------------------------
+
+  function notImplemented(res: ServerResponse, e: FeatureUnavailableError): void {
+    reject(res, 'notImplemented', 501, TbErrorCode.GENERAL, e.message);
+  }
+
+  /**
+   * `POST /api/v1/provision` `{"deviceName":..,"provisionDeviceKey":..,"provisionDeviceSecret":..}`:
+   * answered 200 with ThingsBoard's JSON, a refusal (`"status":"NOT_FOUND"`) included; 429 past the
+   * per-address rate, 400 for a body that is not JSON, 501 without a provisioning service.
+   */
+  async function provision(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const service = options.service;
+    if (!service?.provisioningAvailable) {
+      rejectEarly(req, res, 'notImplemented', 501, TbErrorCode.GENERAL, new FeatureUnavailableError('provisioning').message);
+      return;
+    }
+    const declared = Number(req.headers['content-length']);
+    if (declared > maxPayloadBytes) {
+      tooLarge(res);
+      discardBody(req);
+      return;
+    }
+    const b = await readBody(req, maxPayloadBytes);
+    if (b.kind === 'too-large') return tooLarge(res);
+    if (b.kind !== 'ok') return;
+    try {
+      const answer = await service.provision(b.text, 'HTTP', req.socket.remoteAddress);
+      counters.acceptedRequests++;
+      replyJson(res, 200, JSON.stringify(answer));
+    } catch (e) {
+      if (e instanceof ProvisionRateLimitError) {
+        reject(res, 'rateLimited', 429, TbErrorCode.TOO_MANY_REQUESTS, e.message, { 'retry-after': String(Math.max(1, Math.ceil(e.retryAfterMs / 1000))) });
+      } else if (e instanceof BadRequestError) reject(res, 'badRequest', 400, TbErrorCode.INVALID_ARGUMENTS, e.message);
+      else if (e instanceof FeatureUnavailableError) notImplemented(res, e);
+      else internalError(res, e, 'device provisioning failed');
+    }
+  }
+
+  /** `POST /api/v1/{token}/claim` `{"secretKey":..,"durationMs":..}` (both optional, the body too): 200 once the claiming service took it. */
+  async function claim(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
+    const post = await readPost(req, res, token, (text) => parseClaimRequest(text));
+    if (!post) return;
+    const service = options.service;
+    if (!service?.claimingAvailable) return notImplemented(res, new FeatureUnavailableError('claiming'));
+    try {
+      await service.claimParsed(post.device, post.value);
+    } catch (e) {
+      if (e instanceof RivuletError && e.status < 500) reject(res, e.status === 404 ? 'notFound' : 'badRequest', e.status, e.status === 404 ? TbErrorCode.ITEM_NOT_FOUND : TbErrorCode.BAD_REQUEST_PARAMS, e.message);
+      else if (e instanceof FeatureUnavailableError) notImplemented(res, e);
+      else internalError(res, e, 'device claim failed');
+      return;
+    }
+    accept(res);
+  }
+
   function onToDeviceRpc(r: ToDeviceRpcRequest): void {
     const t = Date.now();
     if (r.expirationTime <= t) return;
@@ -576,6 +641,12 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         else methodNotAllowed(req, res, 'GET, POST');
       } else if (broadcast && route.resource.startsWith(`${Resource.RPC}/`) && !route.resource.includes('/', Resource.RPC.length + 1)) {
         if (method === 'POST') run(res, replyRpc(req, res, token, route.resource.slice(Resource.RPC.length + 1)));
+        else methodNotAllowed(req, res, 'POST');
+      } else if (route.resource === Resource.CLAIM) {
+        if (method === 'POST') run(res, claim(req, res, token));
+        else methodNotAllowed(req, res, 'POST');
+      } else if (route.resource === '' && token === PROVISION) {
+        if (method === 'POST') run(res, provision(req, res));
         else methodNotAllowed(req, res, 'POST');
       } else {
         const feature = unsupportedFeature(route);

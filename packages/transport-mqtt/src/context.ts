@@ -14,7 +14,8 @@ import {
   type TransportRateLimit,
 } from '@rivulet/core';
 import { Topics, type Queue, type QueueRecord } from '@rivulet/queue';
-import type { OutboundPublish, Session, SessionIndex } from './session';
+import type { TransportService } from '@rivulet/transport-service';
+import type { OutboundPublish, ProvisionSession, Session, SessionIndex } from './session';
 
 /** Input refused at the protocol edge; each is counted, and logged once per device. */
 export const BadInput = {
@@ -51,6 +52,10 @@ export interface Counters {
   rpcReplied: number;
   clientRpcReplies: number;
   attributeUpdates: number;
+  /** Provisioning connections open now (they count toward maxConnections). */
+  provisionConnections: number;
+  provisionRequests: number;
+  claimRequests: number;
   bad: Record<BadInput, number>;
 }
 
@@ -69,6 +74,9 @@ export function newCounters(): Counters {
     rpcReplied: 0,
     clientRpcReplies: 0,
     attributeUpdates: 0,
+    provisionConnections: 0,
+    provisionRequests: 0,
+    claimRequests: 0,
     bad: { malformedPayload: 0, payloadTooLarge: 0, unknownTopic: 0, invalidTopic: 0, invalidString: 0 },
   };
 }
@@ -94,6 +102,10 @@ export interface TransportContext {
   readonly index: SessionIndex;
   /** Session of each connection, by its aedes Client or its MQTT 5 connection object. */
   readonly sessions: WeakMap<object, Session>;
+  /** Provisioning connections (CONNECT user name "provision"), by the same keys. */
+  readonly provisionSessions: WeakMap<object, ProvisionSession>;
+  /** Provisioning and claiming (and, from the server, the rest of the shared device work); undefined: both refused. */
+  readonly service: TransportService | undefined;
   readonly counters: Counters;
   now(): number;
 }

@@ -13,6 +13,7 @@ import {
   type DeviceRateLimiter,
 } from '@rivulet/core';
 import type { Queue } from '@rivulet/queue';
+import type { TransportService } from '@rivulet/transport-service';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import { BadInput, createBadInputReporter, newCounters, type TransportContext } from './context';
 import { failPendingRpc, subscribeDownlink } from './downlink';
@@ -23,7 +24,7 @@ import { createAuthorizeSubscribe, createOnUnsubscribe } from './handlers/subscr
 import { MalformedStringError, PacketTooLargeError, createPacketGuard } from './packet-guard';
 import { createMqtt5Endpoint, type Mqtt5Hooks } from './mqtt5/endpoint';
 import { sniffProtocolLevel } from './mqtt5/sniff';
-import { SessionIndex, type Session } from './session';
+import { SessionIndex, type ProvisionSession, type Session } from './session';
 
 export interface MqttTransportConfig {
   /** TCP port; 0 picks a free one (start() says which). */
@@ -72,6 +73,12 @@ export interface MqttTransportOptions {
   tenantLimits?: TenantLimitsSource;
   /** Server time for payloads without their own ts. */
   now?: () => number;
+  /**
+   * Provisioning (CONNECT user name "provision", /provision/request) and claiming
+   * (v1/devices/me/claim, v1/gateway/claim) go through it; absent, or without the service behind
+   * them, they are refused (CONNACK 5 / 0x87, publish refused).
+   */
+  service?: TransportService;
 }
 
 export interface MqttTransportStats {
@@ -91,6 +98,9 @@ export interface MqttTransportStats {
   subscriptionsRefused: number;
   rpc: { delivered: number; replied: number; clientReplies: number };
   attributeUpdates: number;
+  /** Provisioning connections open now, provisioning requests and claim announcements handled. */
+  provisioning: { connections: number; requests: number };
+  claimRequests: number;
 }
 
 export interface MqttTransport {
@@ -144,6 +154,8 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     rateLimitMaxWaitMs: config.rateLimitMaxWaitMs ?? 10_000,
     index: new SessionIndex((deviceId) => options.broadcast.holdSession(deviceId)),
     sessions: new WeakMap(),
+    provisionSessions: new WeakMap(),
+    service: options.service,
     counters,
     now: options.now ?? Date.now,
   };
@@ -165,6 +177,22 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     if (packet.returnCode !== 0) return;
     const session = ctx.sessions.get(client);
     if (session) openSession(session);
+    else {
+      const ps = ctx.provisionSessions.get(client);
+      if (ps) openProvisionSession(ps);
+    }
+  }
+
+  function openProvisionSession(ps: ProvisionSession): void {
+    if (ps.open) return;
+    ps.open = true;
+    counters.provisionConnections++;
+  }
+
+  function closeProvisionSession(ps: ProvisionSession): void {
+    if (!ps.open) return;
+    ps.open = false;
+    counters.provisionConnections--;
   }
 
   function openSession(session: Session): void {
@@ -200,9 +228,10 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
   const authenticating: AuthenticatingCount = { count: 0 };
   const authenticate = createAuthenticate(ctx, {
     isStopped: () => stopped,
-    open: () => open,
+    open: () => open + counters.provisionConnections,
     pending: authenticating,
     onSession: (session, client) => client.conn.once('close', () => onSessionClosed(session)),
+    onProvisionSession: (ps, client) => client.conn.once('close', () => closeProvisionSession(ps)),
   });
 
   function onClientError(client: Client, err: Error): void {
@@ -230,10 +259,12 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
   const authorizePublish = createAuthorizePublish(ctx, reportBadInput);
   const mqtt5 = createMqtt5Endpoint(ctx, {
     isStopped: () => stopped,
-    open: () => open,
+    open: () => open + counters.provisionConnections,
     authenticating,
     onOpen: openSession,
     onClosed: onSessionClosed,
+    onProvisionOpen: openProvisionSession,
+    onProvisionClosed: closeProvisionSession,
     reportBadInput,
     authorizePublish: authorizePublish as Mqtt5Hooks['authorizePublish'],
     maxPacketBytes: maxPayloadBytes + PACKET_OVERHEAD_BYTES,
@@ -333,6 +364,8 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
         subscriptionsRefused: counters.subscriptionsRefused,
         rpc: { delivered: counters.rpcDelivered, replied: counters.rpcReplied, clientReplies: counters.clientRpcReplies },
         attributeUpdates: counters.attributeUpdates,
+        provisioning: { connections: counters.provisionConnections, requests: counters.provisionRequests },
+        claimRequests: counters.claimRequests,
       };
     },
 

@@ -110,6 +110,25 @@ export class Session {
   }
 }
 
+/**
+ * A provisioning connection (CONNECT user name "provision", no device credentials): it may publish
+ * only to /provision/request and subscribe only to /provision/response; nothing else (no
+ * telemetry, no RPC, no device of its own). Requests are limited per source address by the
+ * transport service.
+ */
+export class ProvisionSession {
+  /** CONNACK sent (counted toward maxConnections); false again once closed. */
+  open = false;
+  /** Subscribed to /provision/response at QoS 1. */
+  qos1 = false;
+
+  constructor(
+    readonly client: SessionClient,
+    readonly remoteAddress: string | undefined,
+    readonly v5 = false,
+  ) {}
+}
+
 /** Device id -> endpoints (a device may hold several sessions, or be behind a gateway). */
 export class SessionIndex {
   private readonly byDevice = new Map<string, Endpoint | Endpoint[]>();

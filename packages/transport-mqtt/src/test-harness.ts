@@ -18,6 +18,7 @@ import {
   type Msg,
 } from '@rivulet/core';
 import { createMemoryQueue, type Queue } from '@rivulet/queue';
+import type { TransportService } from '@rivulet/transport-service';
 import {
   DEVICE,
   OTHER,
@@ -70,7 +71,15 @@ export async function closeAll(): Promise<void> {
 }
 
 export async function startTransport(
-  opts: { config?: Partial<MqttTransportConfig>; rateLimiter?: DeviceRateLimiter; queue?: Queue; consume?: boolean; auth?: DeviceAuthenticator; deviceApi?: DeviceApiService } = {},
+  opts: {
+    config?: Partial<MqttTransportConfig>;
+    rateLimiter?: DeviceRateLimiter;
+    queue?: Queue;
+    consume?: boolean;
+    auth?: DeviceAuthenticator;
+    deviceApi?: DeviceApiService;
+    service?: TransportService;
+  } = {},
 ): Promise<Harness> {
   const queue = opts.queue ?? createMemoryQueue({ partitions: 2 });
   const broadcast = createMemoryBroadcast();
@@ -106,6 +115,7 @@ export async function startTransport(
     gateway,
     logger: recordingLogger(logs),
     ...(opts.rateLimiter ? { rateLimiter: opts.rateLimiter } : {}),
+    ...(opts.service ? { service: opts.service } : {}),
     config: { port: 0, host: '127.0.0.1', ...opts.config },
   });
   const { consumed, gate } = await consumeRuleEngine(queue, { subscribe: opts.consume !== false });

@@ -23,7 +23,18 @@ export const Topic = {
   GATEWAY_ATTRIBUTES_REQUEST: 'v1/gateway/attributes/request',
   GATEWAY_ATTRIBUTES_RESPONSE: 'v1/gateway/attributes/response',
   GATEWAY_RPC: 'v1/gateway/rpc',
+  /** A device announces it may be claimed: `{"secretKey":"...","durationMs":60000}` (both optional). */
+  CLAIM: 'v1/devices/me/claim',
+  /** A gateway announces it for devices behind it: `{"Device A":{"secretKey":"...","durationMs":60000}}`. */
+  GATEWAY_CLAIM: 'v1/gateway/claim',
+  /** The only topic a provisioning connection (CONNECT user name "provision") may publish to... */
+  PROVISION_REQUEST: '/provision/request',
+  /** ...and the one it may subscribe to: the answer comes back here. */
+  PROVISION_RESPONSE: '/provision/response',
 } as const;
+
+/** CONNECT user name of a provisioning connection (ThingsBoard's device provisioning over MQTT): no device credentials. */
+export const PROVISION_USERNAME = 'provision';
 
 /** Which name family a device used; answers go back on the same family. */
 export type TopicStyle = 'v1' | 'v2';
@@ -31,7 +42,8 @@ export type TopicStyle = 'v1' | 'v2';
 export type PublishRoute =
   | { readonly kind: 'telemetry' | 'attributes' }
   | { readonly kind: 'attributesRequest' | 'rpcRequest' | 'rpcResponse'; readonly style: TopicStyle; readonly id: string }
-  | { readonly kind: 'gatewayConnect' | 'gatewayDisconnect' | 'gatewayTelemetry' | 'gatewayAttributes' | 'gatewayAttributesRequest' | 'gatewayRpc' }
+  | { readonly kind: 'claim' }
+  | { readonly kind: 'gatewayConnect' | 'gatewayDisconnect' | 'gatewayTelemetry' | 'gatewayAttributes' | 'gatewayAttributesRequest' | 'gatewayRpc' | 'gatewayClaim' }
   | { readonly kind: 'unknown' };
 
 const TELEMETRY: PublishRoute = { kind: 'telemetry' };
@@ -45,7 +57,9 @@ const GATEWAY: ReadonlyMap<string, PublishRoute> = new Map<string, PublishRoute>
   [Topic.GATEWAY_ATTRIBUTES, { kind: 'gatewayAttributes' }],
   [Topic.GATEWAY_ATTRIBUTES_REQUEST, { kind: 'gatewayAttributesRequest' }],
   [Topic.GATEWAY_RPC, { kind: 'gatewayRpc' }],
+  [Topic.GATEWAY_CLAIM, { kind: 'gatewayClaim' }],
 ]);
+const CLAIM: PublishRoute = { kind: 'claim' };
 
 /** The id after a prefix: one non-empty topic level. */
 function idAfter(topic: string, prefix: string): string | undefined {
@@ -69,6 +83,7 @@ export function classifyPublish(topic: string): PublishRoute {
   if (topic === Topic.TELEMETRY || topic === Topic.TELEMETRY_V2) return TELEMETRY;
   if (topic === Topic.ATTRIBUTES || topic === Topic.ATTRIBUTES_V2) return ATTRIBUTES;
   if (topic.startsWith('v1/gateway/')) return GATEWAY.get(topic) ?? UNKNOWN;
+  if (topic === Topic.CLAIM) return CLAIM;
   for (const [prefix, kind, style] of ID_ROUTES) {
     const id = idAfter(topic, prefix);
     if (id !== undefined) return { kind, style, id };

@@ -1,11 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import type { Broadcast } from '@rivulet/broadcast';
-import type { DeviceRateLimiter, Logger, TenantLimitsSource } from '@rivulet/core';
+import type { DeviceClaimingService, DeviceProvisioningService, DeviceRateLimiter, Logger, TenantLimitsSource } from '@rivulet/core';
 import type { Queue } from '@rivulet/queue';
 import type { Storage } from '@rivulet/storage';
 import { createCoapTransport, type CoapTransport } from '@rivulet/transport-coap';
 import { createHttpTransport, type HttpTransport } from '@rivulet/transport-http';
 import { createMqttTransport, type MqttTransport } from '@rivulet/transport-mqtt';
+import { createTransportService, type TransportService } from '@rivulet/transport-service';
 import type { Config } from '../config';
 import { createDeviceApiService, type createCachedAuthenticator } from '../device-services';
 import { createDeviceStateService, type DeviceStateService } from '../device-state';
@@ -18,6 +19,8 @@ export interface TransportRole {
   readonly http: HttpTransport;
   readonly mqtt: MqttTransport;
   readonly coap: CoapTransport;
+  /** What the three transports share (provisioning, claiming, ...): built once, handed to each. */
+  readonly service: TransportService;
   /** MQTT over WebSocket (upgrades on the process's HTTP server). */
   readonly mqttWs: ReturnType<typeof createMqttWebSocket>;
   readonly mqttPort: number;
@@ -42,8 +45,19 @@ export async function startTransportRole(o: {
   logger: Logger;
   /** RPC and attribute long polls handed to the HTTP server's connection cap (it may end the oldest to admit a client). */
   onLongPoll: (res: ServerResponse, endNow: () => void) => void;
+  /** Device provisioning (MQTT "provision", HTTP/CoAP POST /api/v1/provision); absent: the transports refuse it. */
+  provisioning?: DeviceProvisioningService;
+  /** Device claiming (v1/devices/me/claim, v1/gateway/claim, POST /api/v1/{token}/claim); absent: refused. */
+  claiming?: DeviceClaimingService;
 }): Promise<TransportRole> {
   const { config, storage, queue, broadcast, auth, rateLimiter, tenantLimits, tls, logger } = o;
+  // one service for HTTP, MQTT and CoAP (ThingsBoard's TransportService)
+  const service = createTransportService({
+    ...(o.provisioning ? { provisioning: o.provisioning } : {}),
+    ...(o.claiming ? { claiming: o.claiming } : {}),
+    provisionRequestsPerMinute: config.RIVULET_PROVISION_REQUESTS_PER_MINUTE,
+    logger,
+  });
   const deviceApi = createDeviceApiService(storage);
   // device state (active, lastConnectTime, ... and their rule-engine events) for every transport
   const deviceState: DeviceStateService = createDeviceStateService({ storage, queue, broadcast, logger, inactivityTimeoutMs: config.RIVULET_DEVICE_INACTIVITY_TIMEOUT_MS });
@@ -61,6 +75,7 @@ export async function startTransportRole(o: {
     tenantLimits,
     maxLongPollsPerDevice: config.RIVULET_HTTP_LONG_POLLS_PER_DEVICE,
     onLongPoll: o.onLongPoll,
+    service,
   });
   const gatewayDevices = createGatewayDeviceService({ storage, broadcast, tenantLimits, logger });
   const mqtt = createMqttTransport({
@@ -73,6 +88,7 @@ export async function startTransportRole(o: {
     logger,
     tenantLimits,
     rateLimiter,
+    service,
     config: {
       port: config.RIVULET_MQTT_PORT,
       host: config.RIVULET_MQTT_HOST,
@@ -93,6 +109,7 @@ export async function startTransportRole(o: {
     logger,
     tenantLimits,
     rateLimiter,
+    service,
     config: {
       port: config.RIVULET_COAP_PORT,
       host: config.RIVULET_COAP_HOST,
@@ -105,6 +122,7 @@ export async function startTransportRole(o: {
     http,
     mqtt,
     coap,
+    service,
     mqttWs,
     mqttPort,
     mqttTlsPort,

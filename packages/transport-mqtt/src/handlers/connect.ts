@@ -1,7 +1,8 @@
 import { newId, type DeviceInfo } from '@rivulet/core';
 import type { AuthenticateError, Client } from 'aedes';
 import type { TransportContext } from '../context';
-import { Session } from '../session';
+import { ProvisionSession, Session } from '../session';
+import { PROVISION_USERNAME } from '../topics';
 
 /** CONNACK return codes of MQTT 3.1.1 (table 3.1) that this transport answers. */
 export const ConnackCode = {
@@ -79,7 +80,14 @@ export interface AuthenticatingCount {
  */
 export function createAuthenticate(
   ctx: TransportContext,
-  hooks: { isStopped(): boolean; open(): number; onSession(s: Session, client: Client): void; pending: AuthenticatingCount },
+  hooks: {
+    isStopped(): boolean;
+    open(): number;
+    onSession(s: Session, client: Client): void;
+    /** A provisioning connection was accepted (CONNACK follows). */
+    onProvisionSession(s: ProvisionSession, client: Client): void;
+    pending: AuthenticatingCount;
+  },
 ) {
   const auth = hooks.pending;
   return function authenticate(
@@ -97,6 +105,18 @@ export function createAuthenticate(
       counters.refusedServerUnavailable++;
       ctx.logger.debug({ maxConnections: ctx.maxConnections }, 'mqtt connection refused: connection limit reached');
       return done(refusal(ConnackCode.SERVER_UNAVAILABLE, 'connection limit reached'), null);
+    }
+    if (username === PROVISION_USERNAME) {
+      // ThingsBoard's provisioning connection: no device credentials, only /provision/request
+      if (!ctx.service?.provisioningAvailable) {
+        counters.refusedNotAuthorized++;
+        ctx.logger.debug({ clientId: client.id }, 'mqtt provisioning connection refused: provisioning is not available');
+        return done(refusal(ConnackCode.NOT_AUTHORIZED, 'device provisioning is not available'), null);
+      }
+      const ps = new ProvisionSession(client, (client.conn as { remoteAddress?: string }).remoteAddress);
+      ctx.provisionSessions.set(client, ps);
+      hooks.onProvisionSession(ps, client);
+      return done(null, true);
     }
     auth.count++;
     let pending: Promise<DeviceInfo | null>;

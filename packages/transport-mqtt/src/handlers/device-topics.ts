@@ -10,6 +10,7 @@ import {
   type JsonValue,
   type ToDeviceRpcResponse,
 } from '@rivulet/core';
+import { FeatureUnavailableError } from '@rivulet/transport-service';
 import { deviceMsg, payloadOptions, produce, qosOf, send, type TransportContext } from '../context';
 import type { Session } from '../session';
 import { Feed, Topic, type TopicStyle } from '../topics';
@@ -107,4 +108,15 @@ export function rpcRequest(ctx: TransportContext, session: Session, text: string
   const { device } = session;
   const msg = deviceMsg(device, MsgType.TO_SERVER_RPC_REQUEST, ctx.now(), data, { requestId: id, sessionId: session.id });
   return produce(ctx, [{ key: device.deviceId, value: msg }]);
+}
+
+/**
+ * `v1/devices/me/claim` `{"secretKey":"...","durationMs":60000}` (both optional): the device may be
+ * claimed (ThingsBoard's claiming API), handed to the claiming service; PUBACK once it took it.
+ * Without one the publish is refused (3.1.1: connection closed, MQTT 5: PUBACK 0x83), never acknowledged and dropped.
+ */
+export async function claimDevice(ctx: TransportContext, session: Session, text: string): Promise<void> {
+  if (!ctx.service) throw new FeatureUnavailableError('claiming');
+  ctx.counters.claimRequests++;
+  await ctx.service.claim(session.device, text);
 }

@@ -13,6 +13,7 @@ import {
   type ToDeviceRpcResponse,
 } from '@rivulet/core';
 import type { QueueRecord } from '@rivulet/queue';
+import { FeatureUnavailableError, claimRequestOf, type ClaimRequest } from '@rivulet/transport-service';
 import { deviceMsg, payloadOptions, produce, qosOf, send, type TransportContext } from '../context';
 import type { ChildDevice, Session } from '../session';
 import { Feed, Topic } from '../topics';
@@ -189,4 +190,23 @@ export function gatewayRpc(ctx: TransportContext, session: Session, text: string
   const response: ToDeviceRpcResponse = { requestId: pending.requestId, deviceId: pending.deviceId, delivered: true, response: data };
   respondToCaller(ctx.broadcast, pending.replyTo, response);
   return undefined;
+}
+
+/**
+ * `v1/gateway/claim` `{"Device A":{"secretKey":"...","durationMs":60000}}`: devices behind the
+ * gateway may be claimed. Every entry is parsed before any device is created or claimed.
+ */
+export async function gatewayClaim(ctx: TransportContext, session: Session, text: string): Promise<void> {
+  const json = parseObject(text, 'Gateway claim');
+  if (!ctx.service?.claimingAvailable) throw new FeatureUnavailableError('claiming');
+  const requests: Array<[string, ClaimRequest]> = [];
+  for (const name of Object.keys(json)) {
+    if (name === '') throw new BadRequestError('Gateway claim: a device name is empty');
+    requests.push([name, claimRequestOf(json[name] as JsonValue, `Gateway claim of "${name}"`)]);
+  }
+  for (const [name, request] of requests) {
+    const child = await ensureChild(ctx, session, name);
+    ctx.counters.claimRequests++;
+    await ctx.service.claimParsed(child.device, request);
+  }
 }

@@ -1,23 +1,19 @@
 import { BadRequestError, RivuletError } from '@rivulet/core';
 import type { Client, PublishPacket } from 'aedes';
+import { FeatureUnavailableError } from '@rivulet/transport-service';
 import { BadInput, QueueRejectedError, noop, payloadLimit, type BadInputReporter, type TransportContext } from '../context';
+import { DISCARD_TOPIC, PubackCode, PublishRefusedError, RateLimitRefusedError, SessionClosedError } from './publish-errors';
+import { handleProvisionPublish } from './provision';
 import type { Session } from '../session';
 import { classifyPublish, type PublishRoute } from '../topics';
-import { postAttributes, postTelemetry, requestAttributes, rpcRequest, rpcResponse } from './device-topics';
-import { gatewayAttributes, gatewayAttributesRequest, gatewayConnect, gatewayDisconnect, gatewayRpc, gatewayTelemetry } from './gateway-topics';
+export { DISCARD_TOPIC, PubackCode, PublishRefusedError, RateLimitRefusedError, SessionClosedError } from './publish-errors';
+import { claimDevice, postAttributes, postTelemetry, requestAttributes, rpcRequest, rpcResponse } from './device-topics';
+import { gatewayAttributes, gatewayAttributesRequest, gatewayClaim, gatewayConnect, gatewayDisconnect, gatewayRpc, gatewayTelemetry } from './gateway-topics';
 
-/**
- * Every device PUBLISH is re-addressed here before aedes routes it: nothing subscribes to this
- * topic, so aedes' own delivery after the hook would reach no one (devices never receive each
- * other's messages, whatever topic they pick, and a publish costs no fan-out); the transport ends
- * packets on this topic at the broker's publish instead of routing them (skipDiscardedRouting in
- * mqtt-transport.ts). authorizeForward drops client-originated packets as a second line.
- */
-export const DISCARD_TOPIC = '$rivulet/discard';
 
-const GATEWAY_KINDS = new Set<PublishRoute['kind']>(['gatewayConnect', 'gatewayDisconnect', 'gatewayTelemetry', 'gatewayAttributes', 'gatewayAttributesRequest', 'gatewayRpc']);
+const GATEWAY_KINDS = new Set<PublishRoute['kind']>(['gatewayConnect', 'gatewayDisconnect', 'gatewayTelemetry', 'gatewayAttributes', 'gatewayAttributesRequest', 'gatewayRpc', 'gatewayClaim']);
 /** Routes that may wait for a device lookup before producing: they keep the session's order through its gate. */
-const ORDERED_KINDS = new Set<PublishRoute['kind']>(['gatewayConnect', 'gatewayTelemetry', 'gatewayAttributes', 'gatewayAttributesRequest']);
+const ORDERED_KINDS = new Set<PublishRoute['kind']>(['gatewayConnect', 'gatewayTelemetry', 'gatewayAttributes', 'gatewayAttributesRequest', 'gatewayClaim']);
 
 /**
  * MQTT 5 request/response [MQTT 5: 4.10]: the Correlation Data of a device's attribute or RPC
@@ -51,48 +47,12 @@ function dispatch(ctx: TransportContext, session: Session, route: PublishRoute, 
       return gatewayAttributesRequest(ctx, session, text);
     case 'gatewayRpc':
       return gatewayRpc(ctx, session, text);
+    case 'claim':
+      return claimDevice(ctx, session, text);
+    case 'gatewayClaim':
+      return gatewayClaim(ctx, session, text);
     case 'unknown':
       return undefined;
-  }
-}
-
-/**
- * A publish refused with an MQTT 5 PUBACK reason code (MQTT 5: table 3-4). On MQTT 3.1.1, like any
- * error given to aedes, it closes the connection without PUBACK.
- */
-export class PublishRefusedError extends Error {
-  constructor(
-    message: string,
-    readonly reasonCode: number,
-  ) {
-    super(message);
-    this.name = 'PublishRefusedError';
-  }
-}
-
-/** Refused by the message rate limit (further ahead than the wait bound): MQTT 5 counts these to close a flooding device. */
-export class RateLimitRefusedError extends PublishRefusedError {
-  constructor(message: string) {
-    super(message, 0x97);
-    this.name = 'RateLimitRefusedError';
-  }
-}
-
-/** MQTT 5 PUBACK reason codes this transport answers. */
-export const PubackCode = {
-  SUCCESS: 0x00,
-  UNSPECIFIED_ERROR: 0x80,
-  NOT_AUTHORIZED: 0x87,
-  TOPIC_NAME_INVALID: 0x90,
-  QUOTA_EXCEEDED: 0x97,
-  PAYLOAD_FORMAT_INVALID: 0x99,
-} as const;
-
-/** A held publish whose connection closed meanwhile: not produced (the device has no PUBACK and sends it again). */
-export class SessionClosedError extends Error {
-  constructor() {
-    super('the connection closed while the publish was held by the rate limit');
-    this.name = 'SessionClosedError';
   }
 }
 
@@ -132,8 +92,13 @@ export function createAuthorizePublish(ctx: TransportContext, reportBadInput: Ba
 function createHandler(ctx: TransportContext, reportBadInput: BadInputReporter) {
   return function handlePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
     const session = client ? ctx.sessions.get(client) : undefined;
-    // no session: a will of a closed client (wills are dropped at CONNECT) or a publish before CONNACK
-    if (!session || !session.open) return done(new Error('publish outside an open device session'));
+    if (!session || !session.open) {
+      // a provisioning connection: only /provision/request (handlers/provision.ts)
+      const ps = client ? ctx.provisionSessions.get(client) : undefined;
+      if (ps?.open) return handleProvisionPublish(ctx, reportBadInput, ps, packet, done);
+      // no session: a will of a closed client (wills are dropped at CONNECT) or a publish before CONNACK
+      return done(new Error('publish outside an open device session'));
+    }
     const topic = packet.topic;
     packet.topic = DISCARD_TOPIC;
     packet.retain = false; // no retained messages: a RETAIN flag is ignored, as ThingsBoard does

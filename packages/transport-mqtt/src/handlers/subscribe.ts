@@ -1,6 +1,6 @@
 import type { Client, Subscription } from 'aedes';
 import type { TransportContext } from '../context';
-import { GATEWAY_FEEDS, classifySubscription } from '../topics';
+import { GATEWAY_FEEDS, Topic, classifySubscription } from '../topics';
 
 /**
  * Every granted subscription is registered with aedes under this one filter. Nothing is ever
@@ -20,7 +20,17 @@ export const SESSION_SINK_TOPIC = '$rivulet/session';
 export function createAuthorizeSubscribe(ctx: TransportContext) {
   return function authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
     const session = ctx.sessions.get(client);
-    if (!session) return done(new Error('subscribe before authentication'));
+    if (!session) {
+      const ps = ctx.provisionSessions.get(client);
+      if (!ps) return done(new Error('subscribe before authentication'));
+      // a provisioning connection may only wait for its answer
+      if (sub.topic !== Topic.PROVISION_RESPONSE) {
+        ctx.counters.subscriptionsRefused++;
+        return done(null, null);
+      }
+      ps.qos1 = sub.qos >= 1;
+      return done(null, { ...sub, topic: SESSION_SINK_TOPIC, qos: sub.qos >= 1 ? 1 : 0 });
+    }
     if (typeof sub.topic !== 'string') return done(null, null);
     const feed = classifySubscription(sub.topic);
     if (feed === 0 || ((feed & GATEWAY_FEEDS) !== 0 && !session.device.isGateway)) {

@@ -1,13 +1,14 @@
 import type { Duplex } from 'node:stream';
 import { BadRequestError, RivuletError, newId } from '@rivulet/core';
+import { FeatureUnavailableError } from '@rivulet/transport-service';
 import type { Client, PublishPacket } from 'aedes';
 import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type Packet } from 'mqtt-packet';
 import { BadInput, QueueRejectedError, type BadInputReporter, type TransportContext } from '../context';
 import { resolveDevice, nextSessionId, type AuthenticatingCount } from '../handlers/connect';
 import { PubackCode, PublishRefusedError, RateLimitRefusedError, SessionClosedError } from '../handlers/publish';
 import { MalformedStringError, PacketTooLargeError, createPacketGuard } from '../packet-guard';
-import { Session, type OutboundPublish, type SessionClient } from '../session';
-import { GATEWAY_FEEDS, classifySubscription } from '../topics';
+import { ProvisionSession, Session, type OutboundPublish, type SessionClient } from '../session';
+import { GATEWAY_FEEDS, PROVISION_USERNAME, Topic, classifySubscription } from '../topics';
 
 /** MQTT 5 reason codes (MQTT 5: 2.4) this endpoint answers in CONNACK, SUBACK and DISCONNECT. */
 export const ReasonCode = {
@@ -52,6 +53,9 @@ export interface Mqtt5Hooks {
   onOpen(session: Session): void;
   /** The connection is gone, for any reason. */
   onClosed(session: Session): void;
+  /** A provisioning connection (user name "provision") got CONNACK 0x00, and later closed. */
+  onProvisionOpen(ps: ProvisionSession): void;
+  onProvisionClosed(ps: ProvisionSession): void;
   reportBadInput: BadInputReporter;
   /** The transport's publish handler (handlers/publish.ts), the same as aedes' authorizePublish. */
   authorizePublish(client: object, packet: PublishPacket, done: (error?: Error | null) => void): void;
@@ -90,6 +94,8 @@ interface PendingAck {
 class Mqtt5Connection implements SessionClient {
   private readonly parser = mqttPacket.parser(V5);
   private session: Session | undefined;
+  /** Set instead of session on a provisioning connection. */
+  private provision: ProvisionSession | undefined;
   private connected = false;
   /** CONNECT received, CONNACK not yet written; packets pipelined meanwhile wait in backlog. */
   private authenticating = false;
@@ -151,6 +157,7 @@ class Mqtt5Connection implements SessionClient {
     if (this.timer) clearTimeout(this.timer);
     setTimeout(() => this.stream.destroy(), 1000).unref();
     if (this.session) this.hooks.onClosed(this.session);
+    if (this.provision) this.hooks.onProvisionClosed(this.provision);
   }
 
   private onParseError(e: Error): void {
@@ -188,6 +195,7 @@ class Mqtt5Connection implements SessionClient {
         return this.onSubscribe(p);
       case 'unsubscribe':
         this.write({ cmd: 'unsuback', messageId: p.messageId, granted: p.unsubscriptions.map(() => 0) } as unknown as Packet);
+        if (!this.session) return;
         for (const f of p.unsubscriptions) {
           const feed = classifySubscription(f);
           this.session!.feeds &= ~feed;
@@ -203,8 +211,8 @@ class Mqtt5Connection implements SessionClient {
     }
   }
 
-  private refuse(reasonCode: number): void {
-    this.write({ cmd: 'connack', sessionPresent: false, reasonCode });
+  private refuse(reasonCode: number, reasonString?: string): void {
+    this.write(reasonString ? ({ cmd: 'connack', sessionPresent: false, reasonCode, properties: { reasonString } } as Packet) : { cmd: 'connack', sessionPresent: false, reasonCode });
     this.stream.end();
     this.close();
   }
@@ -224,6 +232,7 @@ class Mqtt5Connection implements SessionClient {
     const clientId = p.clientId ?? '';
     const username = p.username === '' ? undefined : p.username;
     const password = p.password === undefined ? undefined : p.password.toString('utf8');
+    if (username === PROVISION_USERNAME) return this.acceptProvisioning(clientId, props);
     this.session = undefined;
     this.stream.pause(); // nothing more is read until the device is known
     this.authenticating = true;
@@ -248,25 +257,10 @@ class Mqtt5Connection implements SessionClient {
           // credentials that match no device, or none at all
           return this.refuse(username !== undefined || password !== undefined ? ReasonCode.BAD_USER_NAME_OR_PASSWORD : ReasonCode.NOT_AUTHORIZED);
         }
-        if (this.timer) clearTimeout(this.timer);
-        this.timer = undefined;
         const session = new Session(nextSessionId(), this, device, true);
         this.session = session;
         ctx.sessions.set(this, session);
-        const properties: Record<string, unknown> = {
-          topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
-          maximumPacketSize: hooks.maxPacketBytes,
-          maximumQoS: 1,
-          retainAvailable: false,
-          sharedSubscriptionAvailable: false,
-          subscriptionIdentifiersAvailable: false,
-          wildcardSubscriptionAvailable: true,
-        };
-        if ((props.sessionExpiryInterval ?? 0) > 0) properties.sessionExpiryInterval = 0;
-        if (clientId === '') properties.assignedClientIdentifier = `rivulet-${newId()}`; // [MQTT-3.2.2-16]
-        this.write({ cmd: 'connack', sessionPresent: false, reasonCode: 0, properties } as Packet);
-        this.connected = true;
-        this.armTimer();
+        this.connack(clientId, props);
         hooks.onOpen(session);
         const backlog = this.backlog;
         this.backlog = [];
@@ -281,6 +275,44 @@ class Mqtt5Connection implements SessionClient {
         this.refuse(ReasonCode.SERVER_UNAVAILABLE);
       },
     );
+  }
+
+  /** CONNACK 0x00 with what this server supports; the connection is open from here. */
+  private connack(clientId: string, props: NonNullable<IConnectPacket['properties']>): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const properties: Record<string, unknown> = {
+      topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
+      maximumPacketSize: this.hooks.maxPacketBytes,
+      maximumQoS: 1,
+      retainAvailable: false,
+      sharedSubscriptionAvailable: false,
+      subscriptionIdentifiersAvailable: false,
+      wildcardSubscriptionAvailable: true,
+    };
+    if ((props.sessionExpiryInterval ?? 0) > 0) properties.sessionExpiryInterval = 0;
+    if (clientId === '') properties.assignedClientIdentifier = `rivulet-${newId()}`; // [MQTT-3.2.2-16]
+    this.write({ cmd: 'connack', sessionPresent: false, reasonCode: 0, properties } as Packet);
+    this.connected = true;
+    this.armTimer();
+  }
+
+  /**
+   * A provisioning connection (user name "provision", ThingsBoard's): no device credentials; it may
+   * publish to /provision/request and subscribe to /provision/response, nothing else
+   * (handlers/provision.ts). Without a provisioning service: CONNACK 0x87 saying so.
+   */
+  private acceptProvisioning(clientId: string, props: NonNullable<IConnectPacket['properties']>): void {
+    const { ctx } = this;
+    if (!ctx.service?.provisioningAvailable) {
+      ctx.counters.refusedNotAuthorized++;
+      return this.refuse(ReasonCode.NOT_AUTHORIZED, 'Device provisioning is not available on this server');
+    }
+    const ps = new ProvisionSession(this, (this.stream as { remoteAddress?: string }).remoteAddress, true);
+    this.provision = ps;
+    ctx.provisionSessions.set(this, ps);
+    this.connack(clientId, props);
+    this.hooks.onProvisionOpen(ps);
   }
 
   private onPublish(p: IPublishPacket): void {
@@ -322,6 +354,7 @@ class Mqtt5Connection implements SessionClient {
   /** The PUBACK reason code for a refused publish, or undefined when the connection must close (nothing produced, the device sends it again). */
   private pubackCode(err: Error, topic: string): number | undefined {
     if (err instanceof PublishRefusedError) return err.reasonCode;
+    if (err instanceof FeatureUnavailableError) return PubackCode.IMPLEMENTATION_SPECIFIC_ERROR; // said in the reason: no claiming service
     if (err instanceof BadRequestError) return PubackCode.PAYLOAD_FORMAT_INVALID; // ThingsBoard: payload format invalid, connection kept
     if (err instanceof RivuletError && err.status < 500) {
       this.ctx.logger.debug({ topic, error: err.message }, 'mqtt 5 publish refused');
@@ -343,6 +376,19 @@ class Mqtt5Connection implements SessionClient {
   }
 
   private onSubscribe(p: ISubscribePacket): void {
+    const ps = this.provision;
+    if (ps) {
+      // a provisioning connection may only wait for its answer
+      const granted = p.subscriptions.map((sub) => {
+        if (sub.topic !== Topic.PROVISION_RESPONSE) {
+          this.ctx.counters.subscriptionsRefused++;
+          return ReasonCode.NOT_AUTHORIZED;
+        }
+        ps.qos1 = sub.qos >= 1;
+        return sub.qos >= 1 ? 1 : 0;
+      });
+      return this.write({ cmd: 'suback', messageId: p.messageId, granted } as Packet);
+    }
     const session = this.session!;
     const granted = p.subscriptions.map((sub) => {
       const feed = classifySubscription(sub.topic);

@@ -1,0 +1,4 @@
+export { createTransportService, type TransportService, type TransportServiceOptions, type TransportServiceStats } from './transport-service';
+export { FeatureUnavailableError, ProvisionRateLimitError, type OptionalFeature } from './errors';
+export { parseClaimRequest, claimRequestOf, type ClaimRequest } from './claim-request';
+export { createAddressRateLimit, addressKey, type AddressRateLimit } from './address-rate-limit';
