@@ -29,6 +29,10 @@ export const MsgType = {
   /** ThingsBoard's (TbMsgType.ALARM_CLEAR): a user cleared an alarm. */
   ALARM_CLEAR: 'ALARM_CLEAR',
   ALARM_DELETE: 'ALARM_DELETE',
+  /** ThingsBoard's (TbMsgType.PROVISION_SUCCESS): a device provisioned itself; data: its provisioning request without secrets. */
+  PROVISION_SUCCESS: 'PROVISION_SUCCESS',
+  /** ThingsBoard's (TbMsgType.PROVISION_FAILURE): a provisioning request for an existing device was refused. */
+  PROVISION_FAILURE: 'PROVISION_FAILURE',
   /** Rivulet's older name of ALARM_CLEAR, still routed as "Alarm Cleared" for chains saved with it. */
   ALARM_CLEARED: 'ALARM_CLEARED',
 } as const;

@@ -41,6 +41,8 @@ export const MSG_TYPES = [
   'ENTITY_DELETED',
   'ENTITY_ASSIGNED',
   'ENTITY_UNASSIGNED',
+  'PROVISION_SUCCESS',
+  'PROVISION_FAILURE',
 ];
 /** Free-text fields with usual values (a pattern such as ${severity} is allowed too). */
 const SUGGESTED_VALUES: Record<string, readonly string[]> = { severity: ['CRITICAL', 'MAJOR', 'MINOR', 'WARNING', 'INDETERMINATE'] };
