@@ -12,3 +12,4 @@ export * from './connectivity.schema';
 export * from './tenant-profile.schema';
 export * from './admin.schema';
 export * from './claim.schema';
+export * from './device-profile.schema';

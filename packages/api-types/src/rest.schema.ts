@@ -34,6 +34,13 @@ export const DeviceListQuerySchema = pageQuerySchema(['name', 'type', 'label', '
   deviceName: z.string().optional().describe('The device of this name (answers the device, not a page)'),
 });
 
+/** `/api/tenant/deviceInfos` and `/api/customer/{customerId}/deviceInfos` (ThingsBoard's filters). */
+export const DeviceInfoListQuerySchema = pageQuerySchema(['name', 'type', 'label', 'createdTime', 'customerTitle', 'deviceProfileName']).extend({
+  type: z.string().optional().describe('Only devices of this type (profile name)'),
+  deviceProfileId: IdSchema.optional().describe('Only devices of this profile'),
+  active: z.boolean().optional().describe('Only active (true) or inactive (false) devices'),
+});
+
 export const DeviceCreateQuerySchema = z.object({
   accessToken: z.string().optional().describe('The access token of a new device (generated when left out)'),
 });

@@ -20,6 +20,8 @@ import { ruleChainRoutes } from './routes/rule-chain.routes';
 import { dashboardRoutes } from './routes/dashboard.routes';
 import { tenantRoutes } from './routes/tenant.routes';
 import { tenantProfileRoutes } from './routes/tenant-profile.routes';
+import { deviceProfileRoutes } from './routes/device-profile.routes';
+import { deviceInfoRoutes } from './routes/device-info.routes';
 import { userRoutes } from './routes/user.routes';
 import { customerRoutes } from './routes/customer.routes';
 import { claimRoutes, type ClaimRouteOptions } from './routes/claim.routes';
@@ -160,7 +162,7 @@ export function createApi(options: ApiOptions): Api {
     broadcast: options.broadcast,
     ...(options.rpcPickupTimeoutMs !== undefined ? { pickupTimeoutMs: options.rpcPickupTimeoutMs } : {}),
   });
-  const routes: RouteDef[] = [...authRoutes(deps), ...deviceRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...passwordRoutes(deps), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...tenantProfileRoutes(deps), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps), ...claimRoutes(deps, options.claiming ?? { allowClaimingByDefault: true }), ...deviceConnectivityRoutes(deps, options.deviceConnectivity ?? {}), ...adminRoutes(deps, options.serverStats, options.deadLetters)];
+  const routes: RouteDef[] = [...authRoutes(deps), ...deviceRoutes(deps), ...deviceInfoRoutes(deps), ...telemetryRoutes(deps), ...ruleChainRoutes(deps), ...dashboardRoutes(deps), ...alarmRoutes(deps), ...rpcRoutes(deps, rpcCaller), ...passwordRoutes(deps), ...tenantRoutes(deps, { initTenant: options.initTenant }), ...tenantProfileRoutes(deps), ...deviceProfileRoutes(deps), ...userRoutes(deps, { activationTtlMs: options.activationTtlMs }), ...customerRoutes(deps), ...claimRoutes(deps, options.claiming ?? { allowClaimingByDefault: true }), ...deviceConnectivityRoutes(deps, options.deviceConnectivity ?? {}), ...adminRoutes(deps, options.serverStats, options.deadLetters)];
   const rest = createExpressApi({
     routes,
     logger,

@@ -1,5 +1,5 @@
-import type { CustomerDto, DashboardDto, DashboardInfoDto, DeviceCredentialsDto, DeviceDto, TenantDto, UserDto } from '@rivulet/api-types';
-import { NULL_ENTITY_ID, type ContactInfo, type Customer, type Dashboard, type DashboardInfo, type Device, type DeviceCredentials, type Tenant, type User } from '@rivulet/storage';
+import type { CustomerDto, DashboardDto, DashboardInfoDto, DeviceCredentialsDto, DeviceDto, DeviceInfoDto, TenantDto, UserDto } from '@rivulet/api-types';
+import { NULL_ENTITY_ID, type ContactInfo, type Customer, type Dashboard, type DashboardInfo, type Device, type DeviceCredentials, type DeviceInfo, type Tenant, type User } from '@rivulet/storage';
 
 /** ThingsBoard's CustomerId of an entity: the null id when there is no customer. */
 function customerIdDto(customerId: string | null): { entityType: 'CUSTOMER'; id: string } {
@@ -44,8 +44,18 @@ export function toDeviceDto(d: Device): DeviceDto {
     name: d.name,
     type: d.type,
     label: d.label,
+    deviceProfileId: { entityType: 'DEVICE_PROFILE', id: d.deviceProfileId },
+    deviceData: { configuration: { type: 'DEFAULT' }, transportConfiguration: { type: 'DEFAULT' } },
+    firmwareId: null,
+    softwareId: null,
+    externalId: null,
     additionalInfo: d.additionalInfo,
   };
+}
+
+/** ThingsBoard's DeviceInfo: the device with customerTitle, customerIsPublic, deviceProfileName and active. */
+export function toDeviceInfoDto(d: DeviceInfo): DeviceInfoDto {
+  return { ...toDeviceDto(d), customerTitle: d.customerTitle, customerIsPublic: d.customerIsPublic, deviceProfileName: d.deviceProfileName, active: d.active };
 }
 
 export function toCredentialsDto(c: DeviceCredentials): DeviceCredentialsDto {

@@ -1,6 +1,7 @@
 import type {
   AttributesEvent,
   DeviceEvent,
+  DeviceProfileEvent,
   RuleChainEvent,
   TelemetryEvent,
   TenantProfileEvent,
@@ -21,6 +22,8 @@ export const LiveChannel = {
   ATTRIBUTES: defineChannel<AttributesEvent>('attributes'),
   /** Published after a device is deleted or its credentials change (auth caches drop it). */
   DEVICES: defineChannel<DeviceEvent>('devices'),
+  /** Published after a device profile is saved or deleted (rule engines drop the profile's routing). */
+  DEVICE_PROFILES: defineChannel<DeviceProfileEvent>('device-profiles'),
   /** Published after a rule chain is saved, made root, deleted or its node debug changed (rule engines reload it). */
   RULE_CHAINS: defineChannel<RuleChainEvent>('rule-chains'),
   /** Published after a tenant profile is saved or deleted, or a tenant is created, changes profile or is deleted (limit caches reload). */

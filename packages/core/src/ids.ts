@@ -8,6 +8,7 @@ export const EntityType = {
   ALARM: 'ALARM',
   CUSTOMER: 'CUSTOMER',
   DASHBOARD: 'DASHBOARD',
+  DEVICE_PROFILE: 'DEVICE_PROFILE',
 } as const;
 export type EntityType = (typeof EntityType)[keyof typeof EntityType];
 

@@ -19,6 +19,17 @@ export interface AttributesEvent {
   readonly deleted?: ReadonlyArray<string>;
 }
 
+/**
+ * A device profile was saved or deleted: whoever caches a profile (the rule engines' routing of a
+ * device's messages to its profile's chain) drops it. A device moved to another profile is a
+ * DeviceEvent 'updated'.
+ */
+export interface DeviceProfileEvent {
+  readonly tenantId: string;
+  readonly profileId: string;
+  readonly kind: 'saved' | 'deleted';
+}
+
 export interface DeviceEvent {
   readonly tenantId: string;
   readonly deviceId: string;

@@ -1,5 +1,5 @@
 import { BadRequestError, isUuid, maxDevicesMessage, newId, NotFoundError, TenantLimitError, type JsonObject } from '@rivulet/core';
-import type { CredentialsType, Device, DeviceCredentials, DeviceRepository } from '@rivulet/storage';
+import type { CredentialsType, Device, DeviceCredentials, DeviceFilter, DeviceInfo, DeviceRepository, PageQuery } from '@rivulet/storage';
 import { generateAccessToken } from './access-token';
 import { resolveDeviceProfile } from './device-profile.repository';
 import { selectPage, selectTenantPage } from './paging';
@@ -77,6 +77,54 @@ function conflictMessage(name: string | undefined): (constraint: string | undefi
 }
 
 const SORT_COLUMNS = { name: 'name', type: 'type', label: 'label', createdTime: 'created_time' } as const;
+const INFO_SORT_COLUMNS = { ...SORT_COLUMNS, customerTitle: 'customer_title', deviceProfileName: 'device_profile_name' } as const;
+
+interface DeviceInfoRow extends DeviceRow {
+  customer_title: string | null;
+  device_profile_name: string;
+  active: boolean;
+}
+
+function toDeviceInfo(r: DeviceInfoRow): DeviceInfo {
+  return { ...toDevice(r), customerTitle: r.customer_title ?? null, customerIsPublic: false, deviceProfileName: r.device_profile_name, active: r.active === true };
+}
+
+/** The device with its customer's title, its profile's name and its state's `active` attribute. */
+const INFO_SELECT = `
+  SELECT d.*, c.title AS customer_title, p.name AS device_profile_name, COALESCE(a.bool_v, false) AS active
+    FROM device d
+    JOIN device_profile p ON p.tenant_id = d.tenant_id AND p.id = d.device_profile_id
+    LEFT JOIN customer c ON c.tenant_id = d.tenant_id AND c.id = d.customer_id
+    LEFT JOIN attribute_kv a ON a.entity_id = d.id AND a.scope = 'SERVER_SCOPE' AND a.key = 'active'`;
+
+const EMPTY_PAGE = { data: [], totalPages: 0, totalElements: 0, hasNext: false };
+
+/**
+ * The WHERE clause of a tenant's device list with ThingsBoard's filters, on `device d` (joined
+ * with attribute_kv a for `active`); null when a filter can match nothing (an id that is no UUID).
+ */
+function deviceWhere(tenantId: string, page: PageQuery, filter: DeviceFilter): { where: string; params: unknown[] } | null {
+  if (!isUuid(tenantId)) return null;
+  const params: unknown[] = [tenantId];
+  const conds = ['d.tenant_id = $1'];
+  const add = (sql: (n: string) => string, value: unknown): void => {
+    params.push(value);
+    conds.push(sql(`$${params.length}`));
+  };
+  const search = page.textSearch?.trim();
+  if (search) add((n) => `d.name ILIKE ${n}`, likeContains(search));
+  if (filter.type !== undefined) add((n) => `d.type = ${n}`, filter.type);
+  if (filter.deviceProfileId !== undefined) {
+    if (!isUuid(filter.deviceProfileId)) return null;
+    add((n) => `d.device_profile_id = ${n}`, filter.deviceProfileId);
+  }
+  if (filter.customerId !== undefined) {
+    if (!isUuid(filter.customerId)) return null;
+    add((n) => `d.customer_id = ${n}`, filter.customerId);
+  }
+  if (filter.active !== undefined) add((n) => `COALESCE(a.bool_v, false) = ${n}`, filter.active);
+  return { where: conds.join(' AND '), params };
+}
 
 export function createDeviceRepository(client: SqlClient): DeviceRepository {
   return {
@@ -163,8 +211,26 @@ export function createDeviceRepository(client: SqlClient): DeviceRepository {
       return rows[0] ? toDevice(rows[0]) : null;
     },
 
-    list(tenantId, page) {
-      return selectTenantPage<DeviceRow, Device>(client, { table: 'device', tenantId, searchColumn: 'name', sortColumns: SORT_COLUMNS }, page, toDevice);
+    list(tenantId, page, filter = {}) {
+      if (Object.keys(filter).every((k) => filter[k as keyof DeviceFilter] === undefined)) {
+        return selectTenantPage<DeviceRow, Device>(client, { table: 'device', tenantId, searchColumn: 'name', sortColumns: SORT_COLUMNS }, page, toDevice);
+      }
+      const w = deviceWhere(tenantId, page, filter);
+      if (!w) return Promise.resolve(EMPTY_PAGE);
+      const join = filter.active === undefined ? '' : " LEFT JOIN attribute_kv a ON a.entity_id = d.id AND a.scope = 'SERVER_SCOPE' AND a.key = 'active'";
+      return selectPage<DeviceRow, Device>(client, { filtered: `SELECT d.* FROM device d${join} WHERE ${w.where}`, params: w.params, sortColumns: SORT_COLUMNS, defaultSort: 'createdTime' }, page, toDevice);
+    },
+
+    listInfos(tenantId, page, filter = {}) {
+      const w = deviceWhere(tenantId, page, filter);
+      if (!w) return Promise.resolve(EMPTY_PAGE);
+      return selectPage<DeviceInfoRow, DeviceInfo>(client, { filtered: `${INFO_SELECT} WHERE ${w.where}`, params: w.params, sortColumns: INFO_SORT_COLUMNS, defaultSort: 'createdTime' }, page, toDeviceInfo);
+    },
+
+    async getInfo(tenantId, id) {
+      if (!isUuid(tenantId) || !isUuid(id)) return null;
+      const { rows } = await client.query<DeviceInfoRow>(`${INFO_SELECT} WHERE d.tenant_id = $1 AND d.id = $2`, [tenantId, id]);
+      return rows[0] ? toDeviceInfo(rows[0]) : null;
     },
 
     async delete(tenantId, id) {

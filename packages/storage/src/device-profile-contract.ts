@@ -167,6 +167,43 @@ export function describeDeviceProfiles(get: () => Storage): void {
       expect(await storage.ruleChains.delete(tenantId, mine.id)).toBe(true);
     });
 
+    it('filters device lists by type, profile, customer and active state, and lists device infos', async () => {
+      const storage = get();
+      const tenantId = await tenant();
+      const other = await tenant('Other');
+      const customer = await storage.customers.create(tenantId, { title: 'Buyer' });
+      const d1 = (await storage.devices.create({ tenantId, name: 'f-1' })).device;
+      await storage.devices.assignToCustomer(tenantId, d1.id, customer.id);
+      const d2 = (await storage.devices.create({ tenantId, name: 'f-2', type: 'meters' })).device;
+      const d3 = (await storage.devices.create({ tenantId, name: 'f-3', type: 'meters' })).device;
+      await storage.attributes.save([
+        { entityId: d3.id, scope: 'SERVER_SCOPE', key: 'active', value: true, lastUpdateTs: 1 },
+        { entityId: d2.id, scope: 'SERVER_SCOPE', key: 'active', value: false, lastUpdateTs: 1 },
+      ]);
+      const q = { pageSize: 10, page: 0, sortProperty: 'name', sortOrder: 'ASC' as const };
+      const names = (p: { data: Array<{ name: string }> }): string[] => p.data.map((d) => d.name);
+      expect(names(await storage.devices.list(tenantId, q, { type: 'meters' }))).toEqual(['f-2', 'f-3']);
+      expect(names(await storage.devices.list(tenantId, q, { deviceProfileId: d2.deviceProfileId }))).toEqual(['f-2', 'f-3']);
+      expect(names(await storage.devices.list(tenantId, q, { customerId: customer.id }))).toEqual(['f-1']);
+      expect(names(await storage.devices.list(tenantId, q, { active: true }))).toEqual(['f-3']);
+      expect(names(await storage.devices.list(tenantId, q, { active: false }))).toEqual(['f-1', 'f-2']);
+      expect(names(await storage.devices.list(tenantId, { ...q, textSearch: 'F-' }, { type: 'meters', active: false }))).toEqual(['f-2']);
+      expect((await storage.devices.list(tenantId, q, { deviceProfileId: 'nope' })).totalElements).toBe(0);
+      expect((await storage.devices.list(other, q, { type: 'meters' })).totalElements).toBe(0);
+
+      const infos = await storage.devices.listInfos(tenantId, { pageSize: 10, page: 0, sortProperty: 'deviceProfileName', sortOrder: 'ASC' });
+      expect(infos.data.map((d) => [d.name, d.deviceProfileName]).sort()).toEqual([['f-1', 'default'], ['f-2', 'meters'], ['f-3', 'meters']]);
+      expect(infos.data[0]?.deviceProfileName).toBe('default');
+      const i1 = await storage.devices.getInfo(tenantId, d1.id);
+      expect(i1).toMatchObject({ id: d1.id, customerId: customer.id, customerTitle: 'Buyer', customerIsPublic: false, deviceProfileName: 'default', active: false });
+      expect(await storage.devices.getInfo(tenantId, d3.id)).toMatchObject({ customerId: null, customerTitle: null, deviceProfileName: 'meters', active: true });
+      expect(await storage.devices.getInfo(other, d1.id)).toBeNull();
+      const active = await storage.devices.listInfos(tenantId, q, { active: true, deviceProfileId: d3.deviceProfileId });
+      expect(active.data.map((d) => d.id)).toEqual([d3.id]);
+      const byCustomer = await storage.devices.listInfos(tenantId, { ...q, sortProperty: 'customerTitle' }, { customerId: customer.id });
+      expect(byCustomer.data.map((d) => d.customerTitle)).toEqual(['Buyer']);
+    });
+
     it('deleting a tenant deletes its profiles, and no other tenant\'s', async () => {
       const storage = get();
       const doomed = await tenant('Doomed profiles');

@@ -154,6 +154,25 @@ export interface Device {
   createdTime: number;
 }
 
+/** ThingsBoard's DeviceInfo: the device with its customer's title, its profile's name and whether it is active. */
+export interface DeviceInfo extends Device {
+  customerTitle: string | null;
+  /** Rivulet has no public customers: always false (ThingsBoard's field kept). */
+  customerIsPublic: boolean;
+  deviceProfileName: string;
+  /** The device state's server attribute `active` (false when never reported). */
+  active: boolean;
+}
+
+/** Filters of the device lists (ThingsBoard's /api/tenant/devices and /api/tenant/deviceInfos parameters). */
+export interface DeviceFilter {
+  type?: string | undefined;
+  deviceProfileId?: string | undefined;
+  /** Only the devices assigned to this customer. */
+  customerId?: string | undefined;
+  active?: boolean | undefined;
+}
+
 /** ThingsBoard's DeviceProfileProvisionType (X509_CERTIFICATE_CHAIN is not offered). */
 export type DeviceProfileProvisionType = 'DISABLED' | 'ALLOW_CREATE_NEW_DEVICES' | 'CHECK_PRE_PROVISIONED_DEVICES';
 
@@ -357,7 +376,13 @@ export interface DeviceRepository {
    * sortProperty: name|type|label|createdTime, default createdTime DESC (ThingsBoard's default).
    * BadRequestError for another sortProperty or a pageSize < 1.
    */
-  list(tenantId: string, page: PageQuery): Promise<Page<Device>>;
+  list(tenantId: string, page: PageQuery, filter?: DeviceFilter): Promise<Page<Device>>;
+  /**
+   * As `list`, each device with its customer's title, profile name and `active` state; also sorts by
+   * customerTitle and deviceProfileName.
+   */
+  listInfos(tenantId: string, page: PageQuery, filter?: DeviceFilter): Promise<Page<DeviceInfo>>;
+  getInfo(tenantId: string, id: string): Promise<DeviceInfo | null>;
   /** Deletes the device with its credentials, attributes and time series. */
   delete(tenantId: string, id: string): Promise<boolean>;
   /**

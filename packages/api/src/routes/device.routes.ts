@@ -13,13 +13,13 @@ import {
 } from '@rivulet/api-types';
 import { z } from 'zod';
 import { ConflictError, type DeviceEvent, type JsonValue } from '@rivulet/core';
-import type { Device, Page, PageQuery } from '@rivulet/storage';
+import type { Device, PageQuery } from '@rivulet/storage';
 import { badParam, notFound } from '../api-error';
 import { mqttBasicCredentialsId, parseBasicMqttCredentials } from '../mqtt-basic-credentials';
 import { DEVICE_READERS, withAccess } from '../access';
 import { authed, TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { toCredentialsDto, toDeviceDto } from '../dto';
-import { MAX_PAGE_SIZE, pageParams, optionalParam, parseBody, parseId } from '../params';
+import { pageParams, optionalParam, parseBody, parseId } from '../params';
 import { ok, type RouteDef } from '../router';
 import type { EntityAction } from '../platform-events';
 import type { AuthUser } from '../tokens';
@@ -78,7 +78,11 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
             const other = await storage.devices.findByName(tenantId, input.name);
             if (other && other.id !== id) throw badParam(DUPLICATE_DEVICE_NAME);
             const patch: Parameters<typeof storage.devices.update>[2] = { name: input.name };
-            if (input.type !== undefined) patch.type = input.type === null || input.type === '' ? 'default' : input.type;
+            // ThingsBoard's save: the profile named wins; else the type names one (found or created);
+            // a type cleared means the tenant's default profile; neither given keeps the profile.
+            if (input.deviceProfileId) patch.deviceProfileId = input.deviceProfileId.id.toLowerCase();
+            else if (input.type === null || input.type === '') patch.deviceProfileId = (await storage.deviceProfiles.ensureDefault(tenantId)).id;
+            else if (input.type !== undefined) patch.type = input.type;
             if (input.label !== undefined) patch.label = input.label;
             if (input.additionalInfo !== undefined) patch.additionalInfo = input.additionalInfo;
             let updated: Device | null;
@@ -106,7 +110,9 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
               {
                 tenantId,
                 name: input.name,
-                type: input.type === null || input.type === undefined || input.type === '' ? 'default' : input.type,
+                // No profile and no type: the tenant's default profile (storage resolves both).
+                ...(input.deviceProfileId ? { deviceProfileId: input.deviceProfileId.id.toLowerCase() } : {}),
+                ...(input.type ? { type: input.type } : {}),
                 label: input.label ?? null,
                 additionalInfo: input.additionalInfo ?? null,
               },
@@ -173,8 +179,7 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
             return ok(toDeviceDto(device));
           }
           const query: PageQuery = pageParams(q, SORT_PROPERTIES);
-          const type = optionalParam(q, 'type');
-          const result = type === undefined ? await storage.devices.list(user.tenantId, query) : await listByType(query, user.tenantId, type);
+          const result = await storage.devices.list(user.tenantId, query, { type: optionalParam(q, 'type') });
           return ok({ ...result, data: result.data.map(toDeviceDto) });
         },
         TENANT_ADMIN_ONLY,
@@ -241,21 +246,4 @@ export function deviceRoutes(deps: ApiDeps): RouteDef[] {
       ),
     },
   ];
-
-  /**
-   * Storage's PageQuery has no type filter, so a type-filtered page is cut from the filtered list here.
-   * Fine at Rivulet's scale (thousands of devices); a storage-side filter would replace it.
-   */
-  async function listByType(query: PageQuery, tenantId: string, type: string): Promise<Page<Device>> {
-    const matching: Device[] = [];
-    for (let page = 0; ; page++) {
-      const chunk = await storage.devices.list(tenantId, { ...query, pageSize: MAX_PAGE_SIZE, page });
-      for (const d of chunk.data) if (d.type === type) matching.push(d);
-      if (!chunk.hasNext || chunk.data.length === 0) break;
-    }
-    const start = query.page * query.pageSize;
-    const data = matching.slice(start, start + query.pageSize);
-    const totalPages = Math.ceil(matching.length / query.pageSize);
-    return { data, totalPages, totalElements: matching.length, hasNext: start + query.pageSize < matching.length };
-  }
 }
