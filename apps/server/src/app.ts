@@ -12,6 +12,8 @@ import { createEmbeddedStorage, createPostgresStorage } from '@rivulet/storage-p
 import { globalTenantLimits, httpLimits, type Config } from './config';
 import { answerClientError, applyHttpTimeouts, connectionsCheckingInterval, limitHttpConnections, type HttpConnectionStats } from './http-limits';
 import { createCachedAuthenticator } from './device-services';
+import { createDeviceProvisioningService } from './device-provisioning';
+import { createDeviceClaimingService } from './device-claiming';
 import { createLiveStorage } from './live-storage';
 import { createProfileTenantLimits, type ProfileTenantLimits } from './tenant-limits';
 import { createServerStats } from './server-stats';
@@ -154,6 +156,9 @@ export async function startRivulet(config: Config, options: StartOptions = {}): 
       tenantLimits,
       tls,
       logger,
+      // device provisioning and claiming on storage: the API process reads what the transport stored
+      provisioning: createDeviceProvisioningService({ storage, queue, broadcast, tenantLimits, logger }),
+      claiming: createDeviceClaimingService({ storage, defaultDurationMs: config.RIVULET_CLAIM_DURATION_MS, allowClaimingByDefault: config.RIVULET_CLAIM_ALLOW_BY_DEFAULT, logger }),
       // the connection cap (below) may end the oldest long poll to admit a new client
       onLongPoll: (res, endNow) => {
         httpConnections.parkLongPoll(res, endNow);

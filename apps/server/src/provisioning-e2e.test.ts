@@ -1,0 +1,195 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import type { DeviceProfileInput } from '@rivulet/storage';
+import { createTestDatabase } from '@rivulet/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Rivulet } from './app';
+import { api, createDevice, eventually, login, startTestServer, tempDir } from './test-helpers';
+
+const execFileP = promisify(execFile);
+
+/**
+ * Device provisioning and claiming end to end (issue #14): the whole server on PostgreSQL, devices
+ * are real clients (mqtt.js, mosquitto_rr, curl, coap-client-notls). A device provisions itself,
+ * then sends telemetry with the credentials it received, read back over REST; a device announces
+ * a claim over MQTT and a customer user claims it over REST.
+ */
+describe('provisioning and claiming with real device clients', () => {
+  let app: Rivulet;
+  let db: { url: string; drop(): Promise<void> };
+  let jwt: string;
+  const dir = tempDir();
+  const clients: MqttClient[] = [];
+
+  const profile = (name: string, type: 'ALLOW_CREATE_NEW_DEVICES' | 'CHECK_PRE_PROVISIONED_DEVICES', key: string, secret: string): DeviceProfileInput => ({
+    name,
+    provisionType: type,
+    provisionDeviceKey: key,
+    profileData: { configuration: { type: 'DEFAULT' }, transportConfiguration: { type: 'DEFAULT' }, provisionConfiguration: { type, provisionDeviceSecret: secret }, alarms: null },
+  });
+  let preProfileId: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('provisioning_e2e');
+    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir });
+    jwt = await login(app.url);
+    await app.storage.deviceProfiles.create(app.tenantId, profile('field sensors', 'ALLOW_CREATE_NEW_DEVICES', 'e2e-create-key', 'e2e-create-secret'));
+    preProfileId = (await app.storage.deviceProfiles.create(app.tenantId, profile('factory sensors', 'CHECK_PRE_PROVISIONED_DEVICES', 'e2e-pre-key', 'e2e-pre-secret'))).id;
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
+    await app?.stop();
+    await db?.drop();
+    dir.remove();
+  });
+
+  const createRequest = (deviceName: string, extra: Record<string, string> = {}) =>
+    JSON.stringify({ deviceName, provisionDeviceKey: 'e2e-create-key', provisionDeviceSecret: 'e2e-create-secret', ...extra });
+  const preRequest = (deviceName: string) => JSON.stringify({ deviceName, provisionDeviceKey: 'e2e-pre-key', provisionDeviceSecret: 'e2e-pre-secret' });
+
+  async function mqttClient(opts: IClientOptions): Promise<MqttClient> {
+    const c = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+    clients.push(c);
+    return c;
+  }
+
+  /** ThingsBoard's MQTT provisioning with mqtt.js: user name "provision", answer on /provision/response. */
+  async function provisionOverMqtt(request: string): Promise<Record<string, unknown>> {
+    const c = await mqttClient({ username: 'provision' });
+    await c.subscribeAsync('/provision/response', { qos: 1 });
+    const answer = new Promise<Buffer>((resolve) => c.once('message', (_t, payload) => resolve(payload)));
+    await c.publishAsync('/provision/request', request, { qos: 1 });
+    const body = JSON.parse((await answer).toString('utf8')) as Record<string, unknown>;
+    await c.endAsync();
+    return body;
+  }
+
+  async function deviceIdByName(name: string): Promise<string> {
+    const r = await api<{ id: { id: string } }>(app.url, jwt, `/api/tenant/devices?deviceName=${encodeURIComponent(name)}`);
+    expect(r.status).toBe(200);
+    return r.body.id.id;
+  }
+
+  async function latest(deviceId: string, key: string): Promise<string | undefined> {
+    const r = await api<Record<string, Array<{ value: string }>>>(app.url, jwt, `/api/plugins/telemetry/DEVICE/${deviceId}/values/timeseries?keys=${key}`);
+    return r.body[key]?.[0]?.value;
+  }
+
+  it('MQTT (mqtt.js), allow create: the device gets a token and sends telemetry with it', async () => {
+    const answer = await provisionOverMqtt(createRequest('e2e-mqtt-created'));
+    expect(answer).toMatchObject({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN' });
+    const token = answer.credentialsValue as string;
+    const device = await mqttClient({ username: token });
+    await device.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature: 21.5 }), { qos: 1 });
+    const id = await deviceIdByName('e2e-mqtt-created');
+    expect(await eventually(() => latest(id, 'temperature'))).toBe('21.5');
+    const d = await api<{ type: string }>(app.url, jwt, `/api/device/${id}`);
+    expect(d.body.type).toBe('field sensors');
+  });
+
+  it('MQTT (mqtt.js), allow create with MQTT basic credentials: the device connects with them', async () => {
+    const answer = await provisionOverMqtt(createRequest('e2e-mqtt-basic', { credentialsType: 'MQTT_BASIC', clientId: 'e2e-client', username: 'e2e-user', password: 'e2e-pass' }));
+    expect(answer).toEqual({ status: 'SUCCESS', credentialsType: 'MQTT_BASIC', credentialsValue: { clientId: 'e2e-client', userName: 'e2e-user', password: 'e2e-pass' } });
+    const device = await mqttClient({ clientId: 'e2e-client', username: 'e2e-user', password: 'e2e-pass' });
+    await device.publishAsync('v1/devices/me/telemetry', JSON.stringify({ humidity: 40 }), { qos: 1 });
+    const id = await deviceIdByName('e2e-mqtt-basic');
+    expect(await eventually(() => latest(id, 'humidity'))).toBe('40');
+  });
+
+  it('MQTT (mosquitto_rr, MQTT 3.1.1), check pre-provisioned: the answer is the prepared device\'s token, then mosquitto_pub sends telemetry', async () => {
+    const { device, credentials } = await app.storage.devices.create({ tenantId: app.tenantId, name: 'e2e-mosquitto-pre', deviceProfileId: preProfileId });
+    const rr = await execFileP(
+      'mosquitto_rr',
+      ['-V', '311', '-h', '127.0.0.1', '-p', String(app.mqttPort), '-u', 'provision', '-t', '/provision/request', '-e', '/provision/response', '-m', preRequest('e2e-mosquitto-pre'), '-W', '10'],
+      { timeout: 15_000 },
+    );
+    expect(JSON.parse(rr.stdout)).toEqual({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN', credentialsValue: credentials.credentialsId });
+    await execFileP('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(app.mqttPort), '-u', credentials.credentialsId, '-q', '1', '-t', 'v1/devices/me/telemetry', '-m', '{"pressure":1013}'], { timeout: 15_000 });
+    expect(await eventually(() => latest(device.id, 'pressure'))).toBe('1013');
+    // once: asking again is refused
+    const again = await execFileP(
+      'mosquitto_rr',
+      ['-V', '311', '-h', '127.0.0.1', '-p', String(app.mqttPort), '-u', 'provision', '-t', '/provision/request', '-e', '/provision/response', '-m', preRequest('e2e-mosquitto-pre'), '-W', '10'],
+      { timeout: 15_000 },
+    );
+    expect(JSON.parse(again.stdout)).toEqual({ status: 'FAILURE', errorMsg: 'Failed to provision device!' });
+  });
+
+  it('HTTP (curl), allow create and check pre-provisioned: each device posts telemetry with its token', async () => {
+    const curl = async (url: string, body: string) => (await execFileP('curl', ['-s', '-X', 'POST', '-H', 'content-type: application/json', '-d', body, url], { timeout: 15_000 })).stdout;
+    const created = JSON.parse(await curl(`${app.url}/api/v1/provision`, createRequest('e2e-http-created'))) as { status: string; credentialsValue: string };
+    expect(created).toMatchObject({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN' });
+    await curl(`${app.url}/api/v1/${created.credentialsValue}/telemetry`, '{"voltage":3.3}');
+    const id = await deviceIdByName('e2e-http-created');
+    expect(await eventually(() => latest(id, 'voltage'))).toBe('3.3');
+
+    const { device, credentials } = await app.storage.devices.create({ tenantId: app.tenantId, name: 'e2e-http-pre', deviceProfileId: preProfileId });
+    const pre = JSON.parse(await curl(`${app.url}/api/v1/provision`, preRequest('e2e-http-pre'))) as { credentialsValue: string };
+    expect(pre).toEqual({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN', credentialsValue: credentials.credentialsId });
+    await curl(`${app.url}/api/v1/${pre.credentialsValue}/telemetry`, '{"current":0.25}');
+    expect(await eventually(() => latest(device.id, 'current'))).toBe('0.25');
+
+    // refusals as ThingsBoard answers them
+    expect(JSON.parse(await curl(`${app.url}/api/v1/provision`, createRequest('e2e-http-created')))).toEqual({ status: 'FAILURE', errorMsg: 'Failed to provision device!' });
+    expect(JSON.parse(await curl(`${app.url}/api/v1/provision`, JSON.stringify({ deviceName: 'e2e-http-x', provisionDeviceKey: 'e2e-create-key', provisionDeviceSecret: 'wrong' })))).toEqual({
+      status: 'NOT_FOUND',
+      errorMsg: 'Provision data was not found!',
+    });
+  });
+
+  it('CoAP (coap-client-notls), allow create and check pre-provisioned: each device posts telemetry with its token', async () => {
+    const base = `coap://127.0.0.1:${app.coapPort}`;
+    const coap = async (url: string, body: string) => (await execFileP('coap-client-notls', ['-B', '5', '-m', 'post', '-t', 'json', url, '-e', body], { timeout: 15_000 })).stdout.trim();
+    const created = JSON.parse(await coap(`${base}/api/v1/provision`, createRequest('e2e-coap-created'))) as { status: string; credentialsValue: string };
+    expect(created).toMatchObject({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN' });
+    await coap(`${base}/api/v1/${created.credentialsValue}/telemetry`, '{"lux":300}');
+    const id = await deviceIdByName('e2e-coap-created');
+    expect(await eventually(() => latest(id, 'lux'))).toBe('300');
+
+    const { device, credentials } = await app.storage.devices.create({ tenantId: app.tenantId, name: 'e2e-coap-pre', deviceProfileId: preProfileId });
+    expect(JSON.parse(await coap(`${base}/api/v1/provision`, preRequest('e2e-coap-pre')))).toEqual({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN', credentialsValue: credentials.credentialsId });
+    await coap(`${base}/api/v1/${credentials.credentialsId}/telemetry`, '{"co2":415}');
+    expect(await eventually(() => latest(device.id, 'co2'))).toBe('415');
+  });
+
+  it('claiming: the device announces over MQTT (mqtt.js), a customer user claims it over REST, the device is the customer\'s', async () => {
+    const c = await api<{ id: { id: string } }>(app.url, jwt, '/api/customer', { method: 'POST', body: { title: 'Claiming customer' } });
+    const customerId = c.body.id.id;
+    expect((await api(app.url, jwt, '/api/user', { method: 'POST', body: { email: 'owner@claim-e2e.test', authority: 'CUSTOMER_USER', customerId: { id: customerId }, password: 'claim-e2e-pw' } })).status).toBe(200);
+    const customerJwt = await login(app.url, { username: 'owner@claim-e2e.test', password: 'claim-e2e-pw' });
+
+    const d = await createDevice(app.url, jwt, 'e2e-claimable');
+    const device = await mqttClient({ username: d.token });
+    await device.publishAsync('v1/devices/me/claim', JSON.stringify({ secretKey: 'e2e-claim-key', durationMs: 60_000 }), { qos: 1 });
+    // the claim request is stored where the API reads it
+    await eventually(async () => {
+      const r = await api<Array<{ key: string }>>(app.url, jwt, `/api/plugins/telemetry/DEVICE/${d.id}/values/attributes/SERVER_SCOPE?keys=claimingData`);
+      return r.body.length === 1;
+    });
+    expect(await api(app.url, customerJwt, '/api/customer/device/e2e-claimable/claim', { method: 'POST', body: { secretKey: 'not-the-key' } })).toEqual({ status: 400, body: 'FAILURE' });
+    // a wrong key spent the claim: the device announces again
+    await device.publishAsync('v1/devices/me/claim', JSON.stringify({ secretKey: 'e2e-claim-key', durationMs: 60_000 }), { qos: 1 });
+    const claimed = await eventually(async () => {
+      const r = await api<{ response: string; device: { customerId: { id: string } } }>(app.url, customerJwt, '/api/customer/device/e2e-claimable/claim', { method: 'POST', body: { secretKey: 'e2e-claim-key' } });
+      return r.status === 200 ? r : undefined;
+    });
+    expect(claimed.body).toMatchObject({ response: 'SUCCESS', device: { customerId: { id: customerId } } });
+    const after = await api<{ customerId: { id: string } }>(app.url, jwt, `/api/device/${d.id}`);
+    expect(after.body.customerId.id).toBe(customerId);
+    // the customer user sees it now
+    expect((await api(app.url, customerJwt, `/api/device/${d.id}`)).status).toBe(200);
+  });
+
+  it('claiming over HTTP (curl): POST /api/v1/{token}/claim, then the REST claim', async () => {
+    const c = await api<{ id: { id: string } }>(app.url, jwt, '/api/customer', { method: 'POST', body: { title: 'HTTP claimers' } });
+    expect((await api(app.url, jwt, '/api/user', { method: 'POST', body: { email: 'http@claim-e2e.test', authority: 'CUSTOMER_USER', customerId: { id: c.body.id.id }, password: 'claim-e2e-pw2' } })).status).toBe(200);
+    const customerJwt = await login(app.url, { username: 'http@claim-e2e.test', password: 'claim-e2e-pw2' });
+    const d = await createDevice(app.url, jwt, 'e2e-claimable-http');
+    const out = await execFileP('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '-H', 'content-type: application/json', '-d', '{"secretKey":"http-key"}', `${app.url}/api/v1/${d.token}/claim`], { timeout: 15_000 });
+    expect(out.stdout).toBe('200');
+    const r = await api<{ response: string }>(app.url, customerJwt, '/api/customer/device/e2e-claimable-http/claim', { method: 'POST', body: { secretKey: 'http-key' } });
+    expect(r.status).toBe(200);
+    expect((await api<{ customerId: { id: string } }>(app.url, jwt, `/api/device/${d.id}`)).body.customerId.id).toBe(c.body.id.id);
+  });
+});
