@@ -1,6 +1,6 @@
 import { BadRequestError, ErrorCode, RivuletError, createMsg, overLimit, type TenantLimits, type TenantLimitsSource } from '@rivulet/core';
 import { InvalidRuleChainError, type ValidatedChain } from './chain';
-import { MAX_PLATFORM_EVENT_DEPTH, PLATFORM_EVENT_DEPTH_KEY, type AlarmService, type DeviceLookup, type EntityOwnership, type KafkaService, type NodeCapability, type PlatformEventQueue, type RuleChainResolver, type RuleNodeServices, type RuleRpcService, type TenantScope, type TenantServices } from './types';
+import { MAX_PLATFORM_EVENT_DEPTH, PLATFORM_EVENT_DEPTH_KEY, type AlarmService, type DeviceLookup, type DeviceProfileLookup, type EntityOwnership, type KafkaService, type NodeCapability, type PlatformEventQueue, type RuleChainResolver, type RuleNodeServices, type RuleRpcService, type TenantScope, type TenantServices } from './types';
 
 /**
  * A rule node reached an entity of another tenant (or one that does not exist). Thrown by the
@@ -94,6 +94,10 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope,
   const devices: DeviceLookup | undefined = base.devices && {
     get: (t, id) => (t === tenantId ? base.devices!.get(t, id) : Promise.reject(otherTenant(t))),
   };
+  // A device profile is found through its device: the device must be this tenant's.
+  const deviceProfiles: DeviceProfileLookup | undefined = base.deviceProfiles && {
+    getForDevice: (t, id) => (t === tenantId ? guardedId(id, () => base.deviceProfiles!.getForDevice(t, id)) : Promise.reject(otherTenant(t))),
+  };
   const ruleChains: RuleChainResolver | undefined = base.ruleChains && {
     get: (t, id) => (t === tenantId ? base.ruleChains!.get(t, id) : Promise.reject(otherTenant(t))),
   };
@@ -130,6 +134,7 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope,
     },
     ...(alarms ? { alarms } : {}),
     ...(devices ? { devices } : {}),
+    ...(deviceProfiles ? { deviceProfiles } : {}),
     ...(ruleChains ? { ruleChains } : {}),
     ...(rpc ? { rpc } : {}),
     ...(kafka ? { kafka } : {}),
@@ -193,6 +198,7 @@ export async function checkChainForTenant(chain: ValidatedChain, services: RuleN
 const CAPABILITY_NAMES: Record<NodeCapability, string> = {
   alarms: 'alarm storage',
   devices: 'device lookups',
+  deviceProfiles: 'device profiles',
   ruleChains: 'nested rule chains',
   kafka: 'Kafka producers',
   rpc: 'device RPC',

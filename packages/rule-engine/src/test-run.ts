@@ -178,6 +178,9 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
     outbound: createRecordingOutbound((call) => writes.push(call), real.outbound),
     // Read-only or pure: used as they are.
     ...(real.devices ? { devices: local ? { get: (t, id) => (id === local ? Promise.resolve(null) : real.devices!.get(t, id)) } : real.devices } : {}),
+    ...(real.deviceProfiles
+      ? { deviceProfiles: local ? { getForDevice: (t, id) => (id === local ? Promise.resolve(null) : real.deviceProfiles!.getForDevice(t, id)) } : real.deviceProfiles }
+      : {}),
     ...(real.scripts ? { scripts: real.scripts } : {}),
     // The tenant's limits apply to test runs too (script time and memory).
     ...(real.limits ? { limits: real.limits } : {}),

@@ -1,5 +1,6 @@
 import type {
   AttributeScope,
+  JsonObject,
   AttributeWrite,
   JsonValue,
   KvValue,
@@ -64,6 +65,8 @@ export interface RuleNodeServices {
   readonly alarms?: AlarmService;
   /** Device lookups by id (originator fields, device type switch). */
   readonly devices?: DeviceLookup;
+  /** The device profile of a device (the device profile node evaluates its alarm rules). */
+  readonly deviceProfiles?: DeviceProfileLookup;
   /** Other rule chains of a tenant, compiled (the rule chain node). */
   readonly ruleChains?: RuleChainResolver;
   /** Kafka producers for the Kafka node (@rivulet/outbound's createKafkaService); absent when the deployment offers none. */
@@ -195,6 +198,22 @@ export interface DeviceLookup {
   get(tenantId: string, deviceId: string): Promise<DeviceInfo | null>;
 }
 
+/** A device profile as the device profile node sees it: `profileData` in ThingsBoard's JSON shape (alarms...). */
+export interface RuleDeviceProfile {
+  id: string;
+  name: string;
+  profileData: JsonObject;
+}
+
+export interface DeviceProfileLookup {
+  /**
+   * The profile of the tenant's device, or null when there is no such device. Cheap to call per
+   * message (the server caches it and drops an entry when the profile or the device changes); an
+   * unchanged profile may come back as the same object.
+   */
+  getForDevice(tenantId: string, deviceId: string): Promise<RuleDeviceProfile | null>;
+}
+
 /** A compiled chain another chain can call (the rule chain node). */
 export interface RunnableChain {
   readonly id: string;
@@ -209,7 +228,7 @@ export interface RuleChainResolver {
 }
 
 /** The optional services of RuleNodeServices a node may need (`requires`). */
-export type NodeCapability = 'alarms' | 'devices' | 'ruleChains' | 'kafka' | 'rpc' | 'outbound';
+export type NodeCapability = 'alarms' | 'devices' | 'deviceProfiles' | 'ruleChains' | 'kafka' | 'rpc' | 'outbound';
 
 export interface KafkaRecord {
   topic: string;

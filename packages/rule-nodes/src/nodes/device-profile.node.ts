@@ -1,25 +1,168 @@
-import { defineNode, Relation } from '@rivulet/rule-engine';
+import { errorMessage, toKvObject, type JsonObject, type Msg } from '@rivulet/core';
+import { defineNode, Relation, type NodeContext, type Route, type RuleDeviceProfile } from '@rivulet/rule-engine';
 import { z } from 'zod';
+import { compileProfile, type CompiledProfile } from '../profile/alarm-rules';
+import { DeviceAlarmState, ProfileRelation } from '../profile/device-state';
+import { requireCapability, tbBool } from '../util/data';
+
+/** How often device states are evaluated without new data (ThingsBoard's alarm harvesting: once a minute). */
+export const HARVEST_PERIOD_MS = 60_000;
+/** Devices whose state one node keeps; past it the least recently used device's state is dropped. */
+export const MAX_DEVICE_STATES = 20_000;
 
 /**
- * ThingsBoard's device profile node evaluates the alarm rules of a device's profile. Rivulet has no
- * device profiles yet, so there are no profile rules to evaluate: the node accepts ThingsBoard's
- * configuration and passes every message on by Success, which lets ThingsBoard's default root chain
- * import and run. Alarm rules are built with the create/clear alarm nodes instead.
+ * ThingsBoard's device profile node: evaluates the alarm rules of the originator device's profile
+ * (profileData.alarms) on its telemetry and attributes, and creates, updates (severity) or clears
+ * the alarm of each rule through the alarm service. Every message goes on by Success; each alarm
+ * change also sends an ALARM message by "Alarm Created", "Alarm Updated", "Alarm Severity Updated"
+ * or "Alarm Cleared". Conditions: SIMPLE, DURATION (also completed by a harvest once a minute when
+ * no message comes), REPEATING; NUMERIC, STRING, BOOLEAN and COMPLEX predicates with static values
+ * or dynamic ones from the device's or the tenant's attributes; schedules.
+ *
+ * State per device (the latest values the rules read, fetched from storage once, and the rules'
+ * progress) lives in memory only, bounded by MAX_DEVICE_STATES: a restart, a chain reload or an
+ * eviction starts a DURATION or REPEATING count again. ThingsBoard can persist it
+ * (persistAlarmRulesState); Rivulet accepts that setting and warns that it does not persist.
  */
 export const deviceProfileNode = defineNode({
   type: 'rivulet.action.deviceProfile',
   aliases: ['org.thingsboard.rule.engine.profile.TbDeviceProfileNode'],
   category: 'action',
   name: 'device profile',
-  description: 'Passes messages on by Success (device profiles and their alarm rules are not implemented yet; use the alarm nodes).',
+  description: "Creates and clears alarms by the alarm rules of the device's profile; the message goes on by Success.",
   configSchema: z.looseObject({
-    persistAlarmRulesState: z.unknown().optional(),
-    fetchAlarmRulesStateOnStart: z.unknown().optional(),
+    persistAlarmRulesState: tbBool().default(false),
+    fetchAlarmRulesStateOnStart: tbBool().default(false),
   }),
   configVersion: 0,
-  relations: [Relation.SUCCESS, Relation.FAILURE],
-  create() {
-    return { process: (msg) => [{ relation: Relation.SUCCESS, msg }] };
+  relations: [ProfileRelation.ALARM_CREATED, ProfileRelation.ALARM_UPDATED, ProfileRelation.ALARM_SEVERITY_UPDATED, ProfileRelation.ALARM_CLEARED, Relation.SUCCESS, Relation.FAILURE],
+  requires: ['alarms', 'deviceProfiles'],
+  create(config, services) {
+    if (config.persistAlarmRulesState) {
+      services.logger.warn({}, 'device profile node: persistAlarmRulesState is not supported, alarm rule state is kept in memory only');
+    }
+    const states = new Map<string, DeviceAlarmState>();
+    const queues = new Map<string, Promise<unknown>>();
+    // Compiled once per profile data object (the lookup hands back the same object while the profile is unchanged).
+    const compiled = new WeakMap<JsonObject, CompiledProfile | Error>();
+    let timer: ReturnType<typeof setInterval> | undefined;
+    let harvesting = false;
+
+    /** Runs one device's work in order: its messages and harvests never interleave. */
+    function serial<T>(deviceId: string, work: () => Promise<T>): Promise<T> {
+      const run = (queues.get(deviceId) ?? Promise.resolve()).then(work);
+      const tail = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      queues.set(deviceId, tail);
+      void tail.then(() => {
+        if (queues.get(deviceId) === tail) queues.delete(deviceId);
+      });
+      return run;
+    }
+
+    function compile(profile: RuleDeviceProfile): CompiledProfile {
+      let c = compiled.get(profile.profileData);
+      if (!c) {
+        try {
+          c = compileProfile(profile);
+        } catch (e) {
+          c = e instanceof Error ? e : new Error(String(e));
+        }
+        compiled.set(profile.profileData, c);
+      }
+      if (c instanceof Error) throw c;
+      return c;
+    }
+
+    async function stateOf(tenantId: string, deviceId: string): Promise<DeviceAlarmState | null> {
+      const lookup = requireCapability(services, 'deviceProfiles', 'device profile');
+      const profile = await lookup.getForDevice(tenantId, deviceId);
+      let state = states.get(deviceId);
+      if (!profile) {
+        states.delete(deviceId);
+        return null;
+      }
+      if (state && state.profileSource !== profile.profileData) {
+        // Another profile, or this one changed: the rules' progress starts again under the new rules.
+        if (state.profile.id !== profile.id || JSON.stringify(state.profileSource) !== JSON.stringify(profile.profileData)) state = undefined;
+        else state.profileSource = profile.profileData;
+      }
+      if (state) {
+        states.delete(deviceId);
+      } else {
+        const alarms = requireCapability(services, 'alarms', 'device profile');
+        state = new DeviceAlarmState(compile(profile), profile.profileData, tenantId, deviceId, { alarms, timeseries: services.timeseries, attributes: services.attributes, now: () => services.now() });
+      }
+      states.set(deviceId, state);
+      if (states.size > MAX_DEVICE_STATES) {
+        const oldest = states.keys().next();
+        if (!oldest.done) states.delete(oldest.value);
+      }
+      return state;
+    }
+
+    /** A tenant server attribute changed: dynamic values reading it see the new value. */
+    function tenantAttributes(msg: Msg): void {
+      if (msg.metadata.scope !== 'SERVER_SCOPE' || typeof msg.data !== 'object' || msg.data === null || Array.isArray(msg.data)) return;
+      if (msg.type === 'ATTRIBUTES_UPDATED') {
+        const values = toKvObject(msg.data, false);
+        for (const s of states.values()) for (const [k, v] of Object.entries(values)) s.setTenantValue(k, v, services.now());
+      } else if (Array.isArray(msg.data.attributes)) {
+        for (const s of states.values()) for (const k of msg.data.attributes) if (typeof k === 'string') s.setTenantValue(k, undefined, 0);
+      }
+    }
+
+    async function harvest(ctx: NodeContext): Promise<void> {
+      if (harvesting) return;
+      harvesting = true;
+      try {
+        const ts = services.now();
+        for (const state of [...states.values()]) {
+          let routes: Route[];
+          try {
+            routes = await serial(state.deviceId, () => state.harvest(ts));
+          } catch (e) {
+            ctx.logger.warn({ deviceId: state.deviceId, err: errorMessage(e) }, 'device profile alarm harvest failed');
+            continue;
+          }
+          if (routes.length > 0) await ctx.emit(routes);
+        }
+      } finally {
+        harvesting = false;
+      }
+    }
+
+    return {
+      start(ctx) {
+        timer = setInterval(() => void harvest(ctx), HARVEST_PERIOD_MS);
+        timer.unref?.();
+      },
+      async process(msg) {
+        const success: Route = { relation: Relation.SUCCESS, msg };
+        const deviceId = msg.originator.id;
+        if (msg.originator.entityType === 'TENANT') {
+          if (msg.type === 'ATTRIBUTES_UPDATED' || msg.type === 'ATTRIBUTES_DELETED') tenantAttributes(msg);
+          return [success];
+        }
+        if (msg.originator.entityType !== 'DEVICE') return [success];
+        if (msg.type === 'ENTITY_DELETED') {
+          states.delete(deviceId);
+          return [success];
+        }
+        return serial(deviceId, async () => {
+          const state = await stateOf(msg.tenantId, deviceId);
+          // ThingsBoard acknowledges the message of a device that no longer exists.
+          if (!state) return [];
+          return [...(await state.process(msg)), success];
+        });
+      },
+      destroy() {
+        if (timer) clearInterval(timer);
+        timer = undefined;
+        states.clear();
+      },
+    };
   },
 });
