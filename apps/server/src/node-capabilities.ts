@@ -14,9 +14,10 @@ import {
 import { createScriptSandbox, type ScriptSandboxOptions } from '@rivulet/rule-nodes';
 import type { Storage } from '@rivulet/storage';
 import { toRuleChainExport } from '@rivulet/api';
+import { createCachedDeviceProfileLookup } from './device-profile-lookup';
 
 /**
- * The rule-node capabilities this server provides beyond storage: device lookups, other chains for
+ * The rule-node capabilities this server provides beyond storage: device and device profile lookups, other chains for
  * the rule chain node, and the script sandbox. `close()` stops them (the sandbox's worker, the
  * compiled nested chains' timers, the subscriptions).
  */
@@ -30,8 +31,10 @@ export function createNodeCapabilities(options: {
   /** Debug traces of nested chains go where the engine's go (read when a trace is recorded). */
   debugSink: () => DebugSink | undefined;
   scripts?: ScriptSandboxOptions;
-}): { services: Pick<RuleNodeServices, 'devices' | 'ruleChains' | 'scripts'>; ownership: EntityOwnership; close(): Promise<void> } {
+}): { services: Pick<RuleNodeServices, 'devices' | 'deviceProfiles' | 'ruleChains' | 'scripts'>; ownership: EntityOwnership; close(): Promise<void> } {
   const devices = createCachedDeviceLookup(options);
+  // The device profile node's profiles (their alarm rules).
+  const deviceProfiles = createCachedDeviceProfileLookup(options);
   const ownership = createEntityOwnership(options);
   const scripts = createScriptSandbox({ ...options.scripts, logger: options.logger });
   const ruleChains = createRuleChainResolver({
@@ -50,11 +53,12 @@ export function createNodeCapabilities(options: {
     if (event && typeof event.tenantId === 'string') ruleChains.invalidate(event.tenantId, event.chainId);
   });
   return {
-    services: { devices, ruleChains, scripts },
+    services: { devices, deviceProfiles, ruleChains, scripts },
     ownership,
     async close() {
       unsubscribe();
       devices.close();
+      deviceProfiles.close();
       ownership.close();
       await ruleChains.close();
       await scripts.close();

@@ -1,7 +1,7 @@
 import { silentLogger, type AttributeKv, type AttributeWrite, type Msg, type TsKv, type TsPoint } from '@rivulet/core';
 import { newRuleAlarm } from './alarm';
 import type { OutboundService } from './outbound';
-import type { DeviceInfo, KafkaRecord, NodeContext, Route, RuleAlarm, RuleNodeServices } from './types';
+import type { DeviceInfo, DeviceProfileLookup, KafkaRecord, NodeContext, Route, RuleAlarm, RuleDeviceProfile, RuleNodeServices } from './types';
 
 /**
  * Services for node unit tests (the STYLE's "fake context"): they record what a node wrote and
@@ -21,7 +21,12 @@ export interface RecordingServices extends RuleNodeServices {
 
 type FailKind = 'timeseries' | 'attributes' | 'alarms';
 
-export function createRecordingServices(options: { now?: number | (() => number); kafka?: boolean; outbound?: OutboundService } = {}): RecordingServices {
+/** The profile recording services answer for every device: a default one without alarm rules. */
+export const RECORDING_DEFAULT_PROFILE: RuleDeviceProfile = Object.freeze({ id: 'default-profile', name: 'default', profileData: Object.freeze({ alarms: null }) as RuleDeviceProfile['profileData'] });
+
+export function createRecordingServices(
+  options: { now?: number | (() => number); kafka?: boolean; outbound?: OutboundService; deviceProfiles?: DeviceProfileLookup } = {},
+): RecordingServices {
   const points: TsPoint[] = [];
   const attributeWrites: AttributeWrite[] = [];
   const alarmList: RuleAlarm[] = [];
@@ -57,6 +62,8 @@ export function createRecordingServices(options: { now?: number | (() => number)
         return devices.get(id) ?? null;
       },
     },
+    // The device profile node's tests pass their own; other chains see every device on a profile without alarms.
+    deviceProfiles: options.deviceProfiles ?? { getForDevice: async () => RECORDING_DEFAULT_PROFILE },
     alarms: {
       async createOrUpdate(input) {
         takeFailure('alarms');

@@ -1,7 +1,9 @@
 import type { RuleChainJson } from '@rivulet/rule-engine';
 
 /**
- * The root chain every tenant starts with, in ThingsBoard's export shape: message type switch ->
+ * The root chain every tenant starts with, in ThingsBoard's export shape: device profile (the alarm
+ * rules of the device's profile; every message goes on by Success, as in ThingsBoard's root chain) ->
+ * message type switch ->
  * save time series / save client attributes / log RPC from device / log other / RPC call request
  * (messages of type RPC_CALL_FROM_SERVER_TO_DEVICE go to the device). As in ThingsBoard, a device's
  * own RPC request is only logged: answering it takes a chain with an RPC call reply node.
@@ -20,6 +22,7 @@ export function defaultRootChain(): RuleChainJson {
     metadata: {
       firstNodeIndex: 0,
       nodes: [
+        node('rivulet.action.deviceProfile', 'Device Profile Node', { persistAlarmRulesState: false, fetchAlarmRulesStateOnStart: false }, 100, 150),
         node('rivulet.filter.msgTypeSwitch', 'Message Type Switch', {}, 350, 150),
         node('rivulet.action.saveTimeseries', 'Save Timeseries', { defaultTTL: 0, useServerTs: false }, 800, 50),
         node('rivulet.action.saveAttributes', 'Save Client Attributes', { scope: 'CLIENT_SCOPE', notifyDevice: false }, 800, 150),
@@ -28,11 +31,12 @@ export function defaultRootChain(): RuleChainJson {
         node('rivulet.action.rpcCallRequest', 'RPC Call Request', { timeoutInSeconds: 60 }, 800, 450),
       ],
       connections: [
-        { fromIndex: 0, toIndex: 1, type: 'Post telemetry' },
-        { fromIndex: 0, toIndex: 2, type: 'Post attributes' },
-        { fromIndex: 0, toIndex: 3, type: 'RPC Request from Device' },
-        { fromIndex: 0, toIndex: 4, type: 'Other' },
-        { fromIndex: 0, toIndex: 5, type: 'RPC Request to Device' },
+        { fromIndex: 0, toIndex: 1, type: 'Success' },
+        { fromIndex: 1, toIndex: 2, type: 'Post telemetry' },
+        { fromIndex: 1, toIndex: 3, type: 'Post attributes' },
+        { fromIndex: 1, toIndex: 4, type: 'RPC Request from Device' },
+        { fromIndex: 1, toIndex: 5, type: 'Other' },
+        { fromIndex: 1, toIndex: 6, type: 'RPC Request to Device' },
       ],
     },
   };

@@ -90,6 +90,23 @@ describe('default root chain (fixture-level)', () => {
     expect(services.points).toEqual([{ entityId: device.id, key: 'temperature', ts: 100, value: 25 }]);
     expect(services.attributeWrites.map((a) => [a.scope, a.key, a.value])).toEqual([['CLIENT_SCOPE', 'fw', 'v1']]);
   });
+  it("starts with the device profile node, as ThingsBoard's: a device whose profile has an alarm rule gets its alarm, and its telemetry is still stored", async () => {
+    const profileData = {
+      alarms: [
+        {
+          id: 'hot',
+          alarmType: 'Too hot',
+          createRules: { MAJOR: { condition: { condition: [{ key: { type: 'TIME_SERIES', key: 'temperature' }, valueType: 'NUMERIC', predicate: { type: 'NUMERIC', operation: 'GREATER', value: { defaultValue: 30 } } }] } } },
+        },
+      ],
+    };
+    const services = createRecordingServices({ deviceProfiles: { getForDevice: async () => ({ id: 'p', name: 'boiler', profileData }) } });
+    const chain = compileRuleChain({ id: 'root', chain: validateRuleChain(defaultRootChain(), registry), services, logger: silentLogger });
+    expect(await chain.run(msg(MsgType.POST_TELEMETRY_REQUEST, { temperature: 45 }, { ts: '100' }))).toEqual({ ok: true });
+    expect(services.alarmList).toMatchObject([{ type: 'Too hot', severity: 'MAJOR', cleared: false }]);
+    expect(services.points).toEqual([{ entityId: device.id, key: 'temperature', ts: 100, value: 45 }]);
+    await chain.destroy();
+  });
   it('a storage failure fails the message (no Failure link in the default chain)', async () => {
     const services = createRecordingServices();
     const chain = compileRuleChain({ id: 'root', chain: validateRuleChain(defaultRootChain(), registry), services, logger: silentLogger });
@@ -106,8 +123,9 @@ describe('default root chain (fixture-level)', () => {
       'rivulet.action.saveAttributes': 'org.thingsboard.rule.engine.telemetry.TbMsgAttributesNode',
       'rivulet.action.log': 'org.thingsboard.rule.engine.action.TbLogNode',
       'rivulet.action.rpcCallRequest': 'org.thingsboard.rule.engine.rpc.TbSendRPCRequestNode',
+      'rivulet.action.deviceProfile': 'org.thingsboard.rule.engine.profile.TbDeviceProfileNode',
     };
     for (const n of tb.metadata.nodes) n.type = names[n.type]!;
-    expect(validateRuleChain(tb, registry).nodes).toHaveLength(6);
+    expect(validateRuleChain(tb, registry).nodes).toHaveLength(7);
   });
 });

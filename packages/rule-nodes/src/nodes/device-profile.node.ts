@@ -5,6 +5,9 @@ import { compileProfile, type CompiledProfile } from '../profile/alarm-rules';
 import { DeviceAlarmState, ProfileRelation } from '../profile/device-state';
 import { requireCapability, tbBool } from '../util/data';
 
+/** The device messages the alarm rules look at (ThingsBoard's DeviceState.process); others pass by Success untouched. */
+const EVALUATED = new Set(['POST_TELEMETRY_REQUEST', 'POST_ATTRIBUTES_REQUEST', 'ATTRIBUTES_UPDATED', 'ATTRIBUTES_DELETED', 'ALARM_CLEAR', 'ALARM_DELETE']);
+
 /** How often device states are evaluated without new data (ThingsBoard's alarm harvesting: once a minute). */
 export const HARVEST_PERIOD_MS = 60_000;
 /** Devices whose state one node keeps; past it the least recently used device's state is dropped. */
@@ -147,10 +150,9 @@ export const deviceProfileNode = defineNode({
           return [success];
         }
         if (msg.originator.entityType !== 'DEVICE') return [success];
-        if (msg.type === 'ENTITY_DELETED') {
-          states.delete(deviceId);
-          return [success];
-        }
+        if (msg.type === 'ENTITY_DELETED') states.delete(deviceId);
+        // Connect, activity, RPC, entity events...: nothing for the rules, no lookup.
+        if (!EVALUATED.has(msg.type)) return [success];
         return serial(deviceId, async () => {
           const state = await stateOf(msg.tenantId, deviceId);
           // ThingsBoard acknowledges the message of a device that no longer exists.

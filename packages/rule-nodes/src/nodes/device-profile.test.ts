@@ -57,7 +57,7 @@ function setup(profileData: JsonObject | null = thermostat()): Setup {
   const clock = { now: 1_700_000_000_000 };
   const profiles = profileLookupDouble();
   if (profileData) profiles.setProfile(DEVICE.id, profileData);
-  const services = Object.assign(createRecordingServices({ now: () => clock.now }), { deviceProfiles: profiles.lookup });
+  const services = createRecordingServices({ now: () => clock.now, deviceProfiles: profiles.lookup });
   const node = deviceProfileNode.create(deviceProfileNode.configSchema.parse({}), services);
   return { services, profiles, node, clock };
 }
@@ -287,8 +287,10 @@ describe('device profile node', () => {
     expect(relationsOf(await node.process(other, testNodeContext()))).toEqual(['Success']);
     const connect = createMsg({ type: 'CONNECT_EVENT', originator: DEVICE, tenantId: TENANT, data: {}, metadata: {} });
     expect(relationsOf(await node.process(connect, testNodeContext()))).toEqual(['Success']);
+    // Messages the rules do not look at need no profile.
+    expect(profiles.calls()).toBe(0);
     expect(await node.process(telemetryAt(1, { temperature: 40 }, DEVICE2), testNodeContext())).toEqual([]);
-    expect(profiles.calls()).toBe(2);
+    expect(profiles.calls()).toBe(1);
   });
 
   it('an alarm the active one of an earlier run is updated, not created again; a user\'s clear (ALARM_CLEAR) lets the next hot reading create a new one', async () => {
@@ -336,14 +338,15 @@ describe('device profile node: capability', () => {
       { ruleChain: { name: 'Root' }, metadata: { firstNodeIndex: 0, nodes: [{ type: 'org.thingsboard.rule.engine.profile.TbDeviceProfileNode', name: 'Device Profile Node', configuration: { persistAlarmRulesState: false } }], connections: [] } },
       registry,
     );
-    expect(() => checkChainCapabilities(chain, createRecordingServices())).toThrow(/needs device profiles, which this deployment does not provide \('deviceProfiles' capability\)/);
+    const { deviceProfiles: _, ...without } = createRecordingServices();
+    expect(() => checkChainCapabilities(chain, without)).toThrow(/needs device profiles, which this deployment does not provide \('deviceProfiles' capability\)/);
     expect(() => checkChainCapabilities(chain, { ...createRecordingServices(), deviceProfiles: profileLookupDouble().lookup })).not.toThrow();
   });
 
   it('tenant-bound: another tenant\'s device (or tenant id) is refused before the lookup', async () => {
     const profiles = profileLookupDouble();
     profiles.setProfile('dev-a', thermostat());
-    const bound = bindServicesToTenant({ ...createRecordingServices(), deviceProfiles: profiles.lookup }, { tenantId: 'tenant-b', ownership: { owns: async (t, id) => t === 'tenant-a' && id === 'dev-a' } });
+    const bound = bindServicesToTenant(createRecordingServices({ deviceProfiles: profiles.lookup }), { tenantId: 'tenant-b', ownership: { owns: async (t, id) => t === 'tenant-a' && id === 'dev-a' } });
     await expect(bound.deviceProfiles!.getForDevice('tenant-b', 'dev-a')).rejects.toThrow(/does not belong to this tenant/);
     await expect(bound.deviceProfiles!.getForDevice('tenant-a', 'dev-a')).rejects.toThrow(/is not this chain's tenant/);
     expect(profiles.calls()).toBe(0);
