@@ -102,7 +102,7 @@ function publishTelemetry(broadcast: Broadcast, points: ReadonlyArray<TsPoint>):
   const byEntity = new Map<string, TsKv[]>();
   for (const p of points) {
     const list = byEntity.get(p.entityId);
-    const kv: TsKv = { key: p.key, ts: p.ts, value: p.value };
+    const kv: TsKv = p.double === true ? { key: p.key, ts: p.ts, value: p.value, double: true } : { key: p.key, ts: p.ts, value: p.value };
     if (list) list.push(kv);
     else byEntity.set(p.entityId, [kv]);
   }
@@ -125,7 +125,7 @@ function publishAttributes(broadcast: Broadcast, items: ReadonlyArray<AttributeW
     const ev: AttributesEvent = {
       entityId: first.entityId,
       scope: first.scope,
-      values: list.map((a) => ({ key: a.key, value: a.value, lastUpdateTs: a.lastUpdateTs })),
+      values: list.map((a) => (a.double === true ? { key: a.key, value: a.value, lastUpdateTs: a.lastUpdateTs, double: true } : { key: a.key, value: a.value, lastUpdateTs: a.lastUpdateTs })),
     };
     publishAttributesEvent(broadcast, ev);
   }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCodes } from '@rivulet/api-types';
-import { BadRequestError, ErrorCode, parseJsonWithDepthLimit } from '@rivulet/core';
+import { BadRequestError, ErrorCode, JsonWithDoubles, parseJsonWithDepthLimit, stringifyJson } from '@rivulet/core';
 import { ApiError, invalidBody } from './api-error';
 
 /** Splits `req.url` by hand: `new URL()` would read a path like `//host/x` as a host. */
@@ -112,7 +112,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     res.end();
     return;
   }
-  const text = JSON.stringify(body);
+  // an answer holding doubles of integral value (JsonWithDoubles) prints them as 1.0: see stringifyJson
+  const text = body instanceof JsonWithDoubles ? stringifyJson(body.value) : JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/json',
     'content-length': String(Buffer.byteLength(text)),

@@ -1,4 +1,4 @@
-import { createMsg, MsgType, type EntityId, type JsonObject, type JsonValue, type KvValue, type Logger, type Msg } from '@rivulet/core';
+import { createMsg, doubleKeysOf, markDoubleKeys, MsgType, type EntityId, type JsonObject, type JsonValue, type KvValue, type Logger, type Msg } from '@rivulet/core';
 import { Topics, type Queue } from '@rivulet/queue';
 import type { AuthUser } from './tokens';
 
@@ -124,7 +124,8 @@ export function createPlatformEvents(o: { queue: Queue; logger: Logger }): Platf
           });
         },
         attributesUpdated(originator, scope, values) {
-          return produce(MsgType.ATTRIBUTES_UPDATED, originator, { ...values } as JsonObject, { scope });
+          // the spread leaves the parser's marks behind: carried over, so 1.0 stays a double in the message
+          return produce(MsgType.ATTRIBUTES_UPDATED, originator, markDoubleKeys({ ...values } as JsonObject, doubleKeysOf(values) ?? []), { scope });
         },
         attributesDeleted(originator, scope, keys) {
           return produce(MsgType.ATTRIBUTES_DELETED, originator, { attributes: [...keys] }, { scope });

@@ -1,5 +1,6 @@
 import { BadRequestError } from './errors';
-import type { KvValue } from './kv';
+import { markDoubleKeys, type KvValue } from './kv';
+import { numberTextsOf } from './lenient-json';
 import type { JsonValue } from './msg';
 
 /** One time-stamped group of a telemetry payload: becomes one POST_TELEMETRY_REQUEST message. */
@@ -25,7 +26,11 @@ export function keyLimits(limits: { readonly maxKeyLength: number; readonly maxK
   return { maxKeyLength: limits.maxKeyLength, maxKeysPerMessage: limits.maxKeysPerMessage };
 }
 
-const NUMERIC_RE = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+/**
+ * A string ThingsBoard's type casting reads as a number (commons-lang's NumberUtils.isParsable): an
+ * optional minus, digits with at most one '.', not ending in '.'. "1e3", "+1" and "1." stay strings.
+ */
+const NUMERIC_RE = /^-?(?:\d+(?:\.\d+)?|\.\d+)$/;
 const TS_STRING_RE = /^\d{1,16}$/;
 
 function isPlainObject(v: unknown): v is Record<string, JsonValue> {
@@ -58,10 +63,28 @@ export function toKvValue(v: JsonValue, typeCasting: boolean): KvValue | undefin
   if (typeof v === 'object' && hasLoneSurrogate(v)) throw new BadRequestError('JSON values must be valid Unicode (an unpaired UTF-16 surrogate such as \\ud800 cannot be stored)');
   if (typeof v === 'string' && typeCasting && v.length > 0 && v.length < 32 && NUMERIC_RE.test(v)) {
     const n = Number(v);
-    if (Number.isFinite(n)) return n;
+    // beyond a Java long ThingsBoard keeps the string
+    if (Number.isFinite(n) && (Number.isSafeInteger(n) || v.indexOf('.') !== -1 || !outOfLongRange(v))) return n;
   }
   if (typeof v === 'number' && !Number.isFinite(v)) return undefined;
   return v;
+}
+
+const LONG_MAX = 9223372036854775807n;
+const LONG_MIN = -9223372036854775808n;
+
+/** Whether an integer's decimal text is beyond a Java long (ThingsBoard's LONG). */
+function outOfLongRange(digits: string): boolean {
+  const n = BigInt(digits);
+  return n > LONG_MAX || n < LONG_MIN;
+}
+
+/**
+ * Whether `text`, the source of a number (NUMBER_TEXTS) or a string cast to one, is a DOUBLE of
+ * integral value: written with a '.' (ThingsBoard's "simple double", 1.0), read by JavaScript as an integer.
+ */
+function isIntegralDoubleText(text: string, n: number): boolean {
+  return text.indexOf('.') !== -1 && Number.isInteger(n);
 }
 
 /** Characters (code points) of a string, counted only when its UTF-16 length is over `max`. */
@@ -90,18 +113,35 @@ export function toKvObject(obj: Record<string, JsonValue>, typeCasting: boolean,
   const maxKeys = limits.maxKeysPerMessage ?? 0;
   if (maxKeys > 0 && keys.length > maxKeys) throw tooManyKeys(keys.length, maxKeys);
   const maxKeyLength = limits.maxKeyLength ?? 0;
+  const texts = numberTextsOf(obj);
+  let doubles: string[] | undefined;
   for (const key of keys) {
     if (key.length === 0) continue;
     checkKeyLength(key, maxKeyLength);
     checkNoNul(key, 'Keys');
-    const v = toKvValue(obj[key] as JsonValue, typeCasting);
-    if (v === undefined) continue;
+    const raw = obj[key] as JsonValue;
+    let v: KvValue | undefined;
+    const text = texts?.get(key);
+    if (text !== undefined && typeof raw === 'number') {
+      if (isIntegralDoubleText(text, raw)) {
+        (doubles ??= []).push(key);
+        v = raw === 0 ? 0 : raw; // -0.0 is stored as 0.0, as ThingsBoard's BigDecimal has no negative zero
+      } else if (outOfLongRange(text)) {
+        // ThingsBoard's: the digits as a string with type casting, refused without
+        if (!typeCasting) throw new BadRequestError(`Key "${key}": big integer values are not supported (${text} is beyond a 64-bit long)`);
+        v = text;
+      } else v = raw;
+    } else {
+      v = toKvValue(raw, typeCasting);
+      if (v === undefined) continue;
+      if (typeof raw === 'string' && typeof v === 'number' && isIntegralDoubleText(raw, v)) (doubles ??= []).push(key);
+    }
     // "__proto__" must stay an ordinary key instead of changing the prototype; defineProperty for
     // every key would cost 6x per call (and leave a slow object), so only for that one
     if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
     else out[key] = v;
   }
-  return out;
+  return doubles === undefined ? out : markDoubleKeys(out, doubles);
 }
 
 function telemetryElement(el: JsonValue, now: number, opts: PayloadOptions, where: string): TelemetryGroup {

@@ -4,6 +4,7 @@ export * from './logger';
 export * from './msg';
 export * from './kv';
 export * from './lenient-json';
+export * from './json-text';
 export * from './device-payload';
 export * from './batcher';
 export * from './device-api';

@@ -4,12 +4,19 @@ import type { JsonValue } from './msg';
 export type KvValue = boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type DataType = 'BOOLEAN' | 'LONG' | 'DOUBLE' | 'STRING' | 'JSON';
 
-export function dataTypeOf(v: KvValue): DataType {
+/** 2^63: integers below it in magnitude fit ThingsBoard's LONG (a Java long). */
+const LONG_LIMIT = 2 ** 63;
+
+/**
+ * The type a value is stored with. A number is a LONG when it is an integer in a Java long's range,
+ * unless `double` says it was written as a double (1.0: ThingsBoard's DOUBLE, see docs/api.md).
+ */
+export function dataTypeOf(v: KvValue, double?: boolean): DataType {
   switch (typeof v) {
     case 'boolean':
       return 'BOOLEAN';
     case 'number':
-      return Number.isSafeInteger(v) ? 'LONG' : 'DOUBLE';
+      return double !== true && Number.isInteger(v) && Math.abs(v) < LONG_LIMIT ? 'LONG' : 'DOUBLE';
     case 'string':
       return 'STRING';
     default:
@@ -17,15 +24,54 @@ export function dataTypeOf(v: KvValue): DataType {
   }
 }
 
-/** ThingsBoard's REST answers carry values as strings unless useStrictDataTypes=true. */
-export function kvToString(v: KvValue): string {
-  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+/**
+ * ThingsBoard's REST answers carry values as strings unless useStrictDataTypes=true; a DOUBLE of
+ * integral value keeps its ".0" there ("1.0"), as Java's Double.toString prints it.
+ */
+export function kvToString(v: KvValue, double?: boolean): string {
+  if (typeof v === 'object') return JSON.stringify(v);
+  if (typeof v === 'number' && double === true) return doubleText(v);
+  return String(v);
+}
+
+/**
+ * A DOUBLE as JSON number text: an integral value keeps a fraction ("1.0", "-3.0") so that a reader
+ * sees a double, as ThingsBoard's Jackson/Gson output does; a non-integral value as JavaScript
+ * prints it. Always valid JSON: non-finite values (which JSON cannot carry) become null.
+ */
+export function doubleText(n: number): string {
+  if (!Number.isFinite(n)) return 'null';
+  const s = String(n); // -0 prints "0"
+  return Number.isInteger(n) && s.indexOf('e') === -1 ? `${s}.0` : s;
+}
+
+/**
+ * The marker a parsed key/value object carries for its keys whose number is a DOUBLE of integral
+ * value (written 1.0; JSON.parse gives 1, which alone would be stored as a LONG). A symbol, so
+ * JSON.stringify, Object.keys and spreads ignore it; createMsg lifts it into Msg.doubles, the plain
+ * field that travels through the queue.
+ */
+export const DOUBLE_KEYS: unique symbol = Symbol('rivulet.doubleKeys');
+
+/** The keys `obj` marks as DOUBLEs of integral value (DOUBLE_KEYS), or undefined. */
+export function doubleKeysOf(obj: unknown): readonly string[] | undefined {
+  if (typeof obj !== 'object' || obj === null) return undefined;
+  const keys = (obj as { [DOUBLE_KEYS]?: readonly string[] })[DOUBLE_KEYS];
+  return keys !== undefined && keys.length > 0 ? keys : undefined;
+}
+
+/** Marks `keys` of `obj` as DOUBLEs of integral value (non-enumerable, so nothing else sees it). */
+export function markDoubleKeys<T extends object>(obj: T, keys: readonly string[]): T {
+  if (keys.length > 0) Object.defineProperty(obj, DOUBLE_KEYS, { value: keys, enumerable: false, writable: true, configurable: true });
+  return obj;
 }
 
 export interface TsKv {
   readonly key: string;
   readonly ts: number;
   readonly value: KvValue;
+  /** The number is a DOUBLE although integral (written 1.0); left out otherwise. */
+  readonly double?: boolean;
 }
 
 export interface TsPoint extends TsKv {
@@ -47,6 +93,8 @@ export interface AttributeKv {
   readonly key: string;
   readonly value: KvValue;
   readonly lastUpdateTs: number;
+  /** The number is a DOUBLE although integral (written 1.0); left out otherwise. */
+  readonly double?: boolean;
 }
 
 export interface AttributeWrite extends AttributeKv {

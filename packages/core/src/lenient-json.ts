@@ -25,7 +25,36 @@ export function parseLenientJson(text: string): JsonValue {
   // handles them later (JSON.stringify, storage). Too deep: let the lenient parser report where.
   // A text shorter than two brackets per level cannot be too deep, so small payloads skip the walk.
   if (text.length > 2 * MAX_DEPTH && tooDeep(v, 0)) return new LenientParser(text).parseDocument();
+  // JSON.parse reads 1.0 as 1: a text that may hold such a number is parsed again by the parser
+  // below, which marks it (numberTextsOf). The common payload (integers, non-integral doubles) only
+  // pays for the regular-expression scan.
+  if (MAYBE_SPECIAL_NUMBER_RE.test(text)) return new LenientParser(text).parseDocument();
   return v;
+}
+
+/**
+ * Whether a text may hold a number whose JavaScript value loses what ThingsBoard keeps: a '.'
+ * followed by zeros only (1.0, 2.00: a DOUBLE of integral value), or 16 digits in a row (an
+ * integer beyond 2^53, or a double with so many digits that it rounds to an integer). Strings
+ * that match too only cost the second parse; the result is the same apart from the marks.
+ */
+const MAYBE_SPECIAL_NUMBER_RE = /\.0*(?![0-9])|[0-9]{16}/;
+
+/**
+ * The source text of the numbers of an object parsed here that JavaScript's number alone does not
+ * keep: integral doubles written with a fraction ("1.0", "-0.0") and integers beyond 2^53
+ * ("9223372036854775808"), by key. Attached as a symbol, so nothing else sees it; toKvObject reads it.
+ */
+export const NUMBER_TEXTS: unique symbol = Symbol('rivulet.numberTexts');
+
+export function numberTextsOf(obj: object): ReadonlyMap<string, string> | undefined {
+  return (obj as { [NUMBER_TEXTS]?: ReadonlyMap<string, string> })[NUMBER_TEXTS];
+}
+
+/** Whether a JSON number's text says more than its JavaScript value: see NUMBER_TEXTS. */
+function isSpecialNumber(text: string, n: number): boolean {
+  if (text.indexOf('e') !== -1 || text.indexOf('E') !== -1) return false; // 1e3 is a LONG, 1e-7 a DOUBLE anyway
+  return text.indexOf('.') !== -1 ? Number.isInteger(n) : !Number.isSafeInteger(n);
 }
 
 /**
@@ -46,6 +75,8 @@ export function parseJsonWithDepthLimit(text: string): unknown {
   const v = JSON.parse(text) as unknown;
   // a text shorter than two brackets per level cannot be too deep
   if (text.length > 2 * MAX_DEPTH && tooDeep(v as JsonValue, 0)) throw new BadRequestError(`Invalid JSON: Nesting deeper than ${MAX_DEPTH} levels`);
+  // strict JSON (JSON.parse took it): the lenient parser reads it the same, marking 1.0 (NUMBER_TEXTS)
+  if (MAYBE_SPECIAL_NUMBER_RE.test(text)) return new LenientParser(text).parseDocument();
   return v;
 }
 
@@ -66,6 +97,8 @@ const NUMBER_RE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 class LenientParser {
   private pos = 0;
+  /** The text of the number parseLiteral just read, when it is one NUMBER_TEXTS keeps. */
+  private special: string | undefined = undefined;
   constructor(private readonly s: string) {}
 
   parseDocument(): JsonValue {
@@ -101,15 +134,17 @@ class LenientParser {
     const c = this.s[this.pos];
     if (c === undefined) throw this.error('Unexpected end of input');
     if ((c === '{' || c === '[') && depth >= MAX_DEPTH) throw this.error(`Nesting deeper than ${MAX_DEPTH} levels`);
-    if (c === '{') return this.parseObject(depth);
-    if (c === '[') return this.parseArray(depth);
     if (c === '"' || c === "'") return this.parseString(c);
-    return this.parseLiteral();
+    if (c !== '{' && c !== '[') return this.parseLiteral();
+    const v = c === '{' ? this.parseObject(depth) : this.parseArray(depth);
+    this.special = undefined; // a number inside a container is not this value's
+    return v;
   }
 
   private parseObject(depth: number): JsonValue {
     this.pos++; // {
     const out: Record<string, JsonValue> = {};
+    let texts: Map<string, string> | undefined;
     this.skipWs();
     if (this.s[this.pos] === '}') {
       this.pos++;
@@ -133,9 +168,12 @@ class LenientParser {
         this.pos++;
         if (this.s[this.pos] === '>') this.pos++;
       } else throw this.error(`Expected ':' but found ${this.describe()}`);
+      this.special = undefined;
       const value = this.parseValue(depth + 1);
       // Object.defineProperty keeps "__proto__" an ordinary key instead of changing the prototype.
       Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      if (this.special !== undefined) (texts ??= new Map()).set(key, this.special);
+      else if (texts !== undefined) texts.delete(key); // a repeated key: the last value counts
       this.skipWs();
       const next = this.s[this.pos];
       if (next === ',' || next === ';') {
@@ -144,6 +182,7 @@ class LenientParser {
       }
       if (next === '}') {
         this.pos++;
+        if (texts !== undefined) Object.defineProperty(out, NUMBER_TEXTS, { value: texts, enumerable: false });
         return out;
       }
       throw this.error(next === undefined ? 'Unterminated object' : `Expected ',' or '}' but found ${this.describe()}`);
@@ -229,7 +268,11 @@ class LenientParser {
     if (lower === 'true') return true;
     if (lower === 'false') return false;
     if (lower === 'null') return null;
-    if (NUMBER_RE.test(lit)) return Number(lit);
+    if (NUMBER_RE.test(lit)) {
+      const n = Number(lit);
+      if (isSpecialNumber(lit, n)) this.special = lit;
+      return n;
+    }
     return lit;
   }
 }

@@ -1,4 +1,5 @@
 import { newId, type EntityId } from './ids';
+import { doubleKeysOf } from './kv';
 
 export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue };
@@ -52,6 +53,14 @@ export interface Msg {
   readonly tenantId: string;
   readonly metadata: Readonly<Record<string, string>>;
   readonly data: JsonValue;
+  /**
+   * Keys of `data` (of each group's `values` in the {ts, values} and array forms) whose number is a
+   * DOUBLE although integral: the device wrote 1.0, which JSON and JavaScript read as 1 (a LONG).
+   * Left out when there is none (the common case). ThingsBoard keeps the payload's text, so 1.0 stays
+   * a double there; a node that replaces `data` drops this, as a script transform in ThingsBoard
+   * re-serializes 1.0 as 1. See msgDoubles and docs/api.md.
+   */
+  readonly doubles?: readonly string[];
 }
 
 export interface NewMsg {
@@ -62,10 +71,13 @@ export interface NewMsg {
   data: JsonValue;
   ts?: number;
   id?: string;
+  /** Msg.doubles; left out: the keys `data` marks itself (DOUBLE_KEYS, set by the payload parsers). */
+  doubles?: readonly string[];
 }
 
 export function createMsg(m: NewMsg): Msg {
-  return Object.freeze({
+  const doubles = m.doubles ?? doubleKeysOf(m.data);
+  const msg = {
     id: m.id ?? newId(),
     ts: m.ts ?? Date.now(),
     type: m.type,
@@ -73,16 +85,34 @@ export function createMsg(m: NewMsg): Msg {
     tenantId: m.tenantId,
     metadata: Object.freeze({ ...(m.metadata ?? {}) }),
     data: m.data,
-  });
+  };
+  return Object.freeze(doubles !== undefined && doubles.length > 0 ? { ...msg, doubles: Object.freeze([...doubles]) } : msg);
 }
 
-/** A copy of `msg` with some fields replaced; the id stays, as in ThingsBoard's TbMsg.transform. */
+/**
+ * A copy of `msg` with some fields replaced; the id stays, as in ThingsBoard's TbMsg.transform.
+ * New `data` drops the doubles marks of the old (unless `changes` gives them): they named its keys.
+ */
 export function withMsg(msg: Msg, changes: Partial<Omit<Msg, 'id'>>): Msg {
-  return Object.freeze({
+  const out: { -readonly [K in keyof Msg]?: Msg[K] } = {
     ...msg,
     ...changes,
     metadata: Object.freeze({ ...(changes.metadata ?? msg.metadata) }),
-  });
+  };
+  if (msg.doubles !== undefined && changes.data !== undefined && changes.data !== msg.data && changes.doubles === undefined) delete out.doubles;
+  return Object.freeze(out as Msg);
+}
+
+/**
+ * The keys Msg.doubles names, checked: a message read back from a wire is only known to be a Msg
+ * by its required fields, so anything but an array of strings counts as none.
+ */
+export function msgDoubles(msg: Msg): ReadonlySet<string> | undefined {
+  const d: unknown = msg.doubles;
+  if (d === undefined || !Array.isArray(d) || d.length === 0) return undefined;
+  const keys = new Set<string>();
+  for (const k of d) if (typeof k === 'string') keys.add(k);
+  return keys.size > 0 ? keys : undefined;
 }
 
 /** Checks a decoded value has the shape of a Msg (for messages that come back from a wire). */

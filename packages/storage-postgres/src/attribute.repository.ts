@@ -1,6 +1,6 @@
 import { BadRequestError, isAttributeScope, isUuid, type AttributeKv, type AttributeWrite } from '@rivulet/core';
 import type { AttributeRepository } from '@rivulet/storage';
-import { KV_COLUMNS, emptyKvColumns, kvValueOf, pushKvValue, type KvColumnsRow } from './kv-columns';
+import { KV_COLUMNS, emptyKvColumns, isIntegralDouble, kvValueOf, pushKvValue, type KvColumnsRow } from './kv-columns';
 import type { SqlClient } from './sql-client';
 import { chunks, mapDbError, num } from './sql-util';
 
@@ -16,7 +16,8 @@ interface AttributeRow extends KvColumnsRow {
 }
 
 function toAttribute(r: AttributeRow): AttributeKv {
-  return { key: r.key, value: kvValueOf(r), lastUpdateTs: num(r.last_update_ts) };
+  const a = { key: r.key, value: kvValueOf(r), lastUpdateTs: num(r.last_update_ts) };
+  return isIntegralDouble(r) ? { ...a, double: true } : a;
 }
 
 /**
@@ -68,7 +69,7 @@ export function createAttributeRepository(opts: AttributeRepositoryOptions): Att
       const write = async (c: SqlClient): Promise<void> => {
         for (const part of chunks(rows, chunkSize)) {
           const cols = emptyKvColumns();
-          for (const r of part) pushKvValue(cols, r.value);
+          for (const r of part) pushKvValue(cols, r.value, r.double);
           await c.query(UPSERT, [
             part.map((r) => r.entityId),
             part.map((r) => r.scope),

@@ -26,8 +26,9 @@ export function emptyKvColumns(): KvColumnArrays {
   return { bool: [], long: [], dbl: [], str: [], json: [] };
 }
 
-export function pushKvValue(cols: KvColumnArrays, v: KvValue): void {
-  const t = dataTypeOf(v);
+/** `double`: the number is a DOUBLE although integral (written 1.0; AttributeKv.double). */
+export function pushKvValue(cols: KvColumnArrays, v: KvValue, double?: boolean): void {
+  const t = dataTypeOf(v, double);
   cols.bool.push(t === 'BOOLEAN' ? (v as boolean) : null);
   cols.long.push(t === 'LONG' ? (v as number) : null);
   cols.dbl.push(t === 'DOUBLE' ? (v as number) : null);
@@ -46,6 +47,11 @@ export function kvValueOf(row: KvColumnsRow): KvValue {
   return '';
 }
 
+/** Whether a typed row holds a DOUBLE of integral value (read back with TsKv/AttributeKv.double). */
+export function isIntegralDouble(row: KvColumnsRow): boolean {
+  return row.bool_v === null && row.long_v === null && typeof row.dbl_v === 'number' && Number.isInteger(row.dbl_v);
+}
+
 export const KV_COLUMNS = 'bool_v, long_v, dbl_v, str_v, json_v';
 
 /** A string as an element of a PostgreSQL array literal: double-quoted, `"` and `\` escaped. */
@@ -61,8 +67,9 @@ export function quoteArrayElement(s: string): string {
  * with += leaves two intermediate strings per element behind). A column with no value at all is
  * null instead of a literal full of NULLs: unnest pads it with NULLs for free, and PostgreSQL
  * parses one array less (numeric telemetry leaves three of the five columns empty).
+ * `doubles[i]`: values[i] is a DOUBLE although integral (TsPoint.double); left out when none is.
  */
-export function kvColumnLiterals(values: readonly KvValue[]): [bool: string | null, long: string | null, dbl: string | null, str: string | null, json: string | null] {
+export function kvColumnLiterals(values: readonly KvValue[], doubles?: readonly boolean[]): [bool: string | null, long: string | null, dbl: string | null, str: string | null, json: string | null] {
   const n = values.length;
   const bool: string[] = new Array(n);
   const long: string[] = new Array(n);
@@ -72,7 +79,7 @@ export function kvColumnLiterals(values: readonly KvValue[]): [bool: string | nu
   let used = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i]!;
-    const t = dataTypeOf(v);
+    const t = dataTypeOf(v, doubles?.[i]);
     bool[i] = t === 'BOOLEAN' ? (v ? 't' : 'f') : 'NULL';
     long[i] = t === 'LONG' ? String(v) : 'NULL';
     dbl[i] = t === 'DOUBLE' ? String(v) : 'NULL';

@@ -1,6 +1,6 @@
 import { BadRequestError, isUuid, type KvValue, type TsKv, type TsPoint } from '@rivulet/core';
 import type { Aggregation, HistoryQuery, TimeseriesRepository } from '@rivulet/storage';
-import { arrayLiteral, KV_COLUMNS, kvColumnLiterals, kvValueOf, quoteArrayElement, type KvColumnsRow } from './kv-columns';
+import { arrayLiteral, isIntegralDouble, KV_COLUMNS, kvColumnLiterals, kvValueOf, quoteArrayElement, type KvColumnsRow } from './kv-columns';
 import type { SqlClient } from './sql-client';
 import { chunks, num, numOrNull } from './sql-util';
 import { deleteExpiredTimeseries } from './timeseries-retention';
@@ -30,7 +30,7 @@ const DEFAULT_LIMIT = 100;
 const AGGREGATIONS: ReadonlySet<Aggregation> = new Set(['NONE', 'AVG', 'MIN', 'MAX', 'SUM', 'COUNT']);
 
 function toTsKv(r: TsRow): TsKv {
-  return { key: r.key, ts: num(r.ts), value: kvValueOf(r) };
+  return isIntegralDouble(r) ? { key: r.key, ts: num(r.ts), value: kvValueOf(r), double: true } : { key: r.key, ts: num(r.ts), value: kvValueOf(r) };
 }
 
 function cmp(a: string, b: string): number {
@@ -110,6 +110,7 @@ function params(part: readonly TsPoint[]): unknown[] {
   const ki: number[] = new Array(n);
   const tss: number[] = new Array(n);
   const values: KvValue[] = new Array(n);
+  let doubles: boolean[] | undefined; // only when a point is a DOUBLE of integral value
   for (let i = 0; i < n; i++) {
     const p = part[i]!;
     let e = entityAt.get(p.entityId);
@@ -120,8 +121,9 @@ function params(part: readonly TsPoint[]): unknown[] {
     ki[i] = k;
     tss[i] = p.ts;
     values[i] = p.value;
+    if (p.double === true) (doubles ??= new Array<boolean>(n).fill(false))[i] = true;
   }
-  return [`{${ei.join(',')}}`, `{${ki.join(',')}}`, `{${tss.join(',')}}`, ...kvColumnLiterals(values), arrayLiteral(entities), arrayLiteral(keys)];
+  return [`{${ei.join(',')}}`, `{${ki.join(',')}}`, `{${tss.join(',')}}`, ...kvColumnLiterals(values, doubles), arrayLiteral(entities), arrayLiteral(keys)];
 }
 
 // JSON is sent as text[] and cast per element (see KvColumnArrays). `at` numbers the parameters:

@@ -1,6 +1,9 @@
 import {
   AttributeScope,
+  doubleKeysOf,
   EntityType,
+  JsonDouble,
+  JsonWithDoubles,
   isAttributeScope,
   keyLimits,
   kvToString,
@@ -45,9 +48,19 @@ export const DEFAULT_HISTORY_LIMIT = 100;
 /** Upper bound on points per key in one answer, so one request cannot pull a whole table. */
 export const MAX_HISTORY_LIMIT = 50_000;
 
-/** The value as ThingsBoard's REST answers it: a string, unless the caller asked for strict types. */
-function restValue(v: KvValue, strict: boolean): KvValue {
-  return strict ? v : kvToString(v);
+/**
+ * A value as ThingsBoard's REST answers it: a string, unless the caller asked for strict types. A
+ * DOUBLE of integral value is "1.0", or 1.0 in strict form (a JsonDouble: the answer then goes out
+ * through typedAnswer).
+ */
+function restValue(v: KvValue, strict: boolean, double: boolean | undefined): KvValue | JsonDouble {
+  if (!strict) return kvToString(v, double);
+  return double === true && typeof v === 'number' ? new JsonDouble(v) : v;
+}
+
+/** An answer body, marked for the serializer that prints 1.0 when it holds a JsonDouble. */
+function typedAnswer(body: unknown, hasDoubles: boolean): unknown {
+  return hasDoubles ? new JsonWithDoubles(body) : body;
 }
 
 function parseScope(value: string | undefined): AttributeScope {
@@ -60,14 +73,16 @@ function keysOf(ctx: RequestContext): string[] | undefined {
   return keys && keys.length > 0 ? keys : undefined;
 }
 
-function groupTs(points: readonly TsKv[], strict: boolean): Record<string, Array<{ ts: number; value: KvValue }>> {
-  const out: Record<string, Array<{ ts: number; value: KvValue }>> = {};
+function groupTs(points: readonly TsKv[], strict: boolean): unknown {
+  const out: Record<string, Array<{ ts: number; value: KvValue | JsonDouble }>> = {};
+  let doubles = false;
   for (const p of points) {
     let list = Object.hasOwn(out, p.key) ? out[p.key] : undefined;
     if (!list) setOwn(out, p.key, (list = []));
-    list.push({ ts: p.ts, value: restValue(p.value, strict) });
+    list.push({ ts: p.ts, value: restValue(p.value, strict, p.double) });
+    if (p.double === true) doubles = true;
   }
-  return out;
+  return typedAnswer(out, strict && doubles);
 }
 
 /** A handler on one device the caller may reach; `events` emits platform events of the caller's tenant. */
@@ -116,7 +131,8 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
     const keys = Object.keys(values);
     if (keys.length === 0) throw invalidBody('No attributes data found in request body!');
     const lastUpdateTs = Date.now();
-    await storage.attributes.save(keys.map((key) => ({ entityId, scope, key, value: values[key] as KvValue, lastUpdateTs })));
+    const doubles = doubleKeysOf(values); // written 1.0: stored as DOUBLE
+    await storage.attributes.save(keys.map((key) => (doubles?.includes(key) ? { entityId, scope, key, value: values[key] as KvValue, lastUpdateTs, double: true } : { entityId, scope, key, value: values[key] as KvValue, lastUpdateTs })));
     await events.attributesUpdated(deviceRef(entityId), scope, values as Record<string, KvValue>);
     return ok();
   };
@@ -124,7 +140,13 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
   const saveTimeseries: DeviceHandler = async (ctx, entityId, tenantId, events) => {
     const groups = parseTelemetry((await ctx.body()) as JsonValue, Date.now(), limitsOf(tenantId));
     const points: TsPoint[] = [];
-    for (const g of groups) for (const key of Object.keys(g.values)) points.push({ entityId, key, ts: g.ts, value: g.values[key] as KvValue });
+    for (const g of groups) {
+      const doubles = doubleKeysOf(g.values); // written 1.0: stored as DOUBLE
+      for (const key of Object.keys(g.values)) {
+        const value = g.values[key] as KvValue;
+        points.push(doubles?.includes(key) ? { entityId, key, ts: g.ts, value, double: true } : { entityId, key, ts: g.ts, value });
+      }
+    }
     if (points.length === 0) throw invalidBody('No timeseries data found in request body!');
     await storage.timeseries.save(points);
     await events.timeseriesUpdated(deviceRef(entityId), points);
@@ -187,12 +209,16 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
         agg,
         ...(interval !== undefined && interval > 0 ? { interval } : {}),
       });
-      const out: Record<string, Array<{ ts: number; value: KvValue }>> = {};
+      const out: Record<string, Array<{ ts: number; value: KvValue | JsonDouble }>> = {};
+      let doubles = false;
       for (const key of Object.keys(history)) {
         const points = history[key] ?? [];
-        if (points.length > 0) setOwn(out, key, points.map((p) => ({ ts: p.ts, value: restValue(p.value, strict) })));
+        if (points.length > 0) setOwn(out, key, points.map((p) => {
+          if (p.double === true) doubles = true;
+          return { ts: p.ts, value: restValue(p.value, strict, p.double) };
+        }));
       }
-      return ok(out);
+      return ok(typedAnswer(out, strict && doubles));
     }),
 
     route('GET', '/keys/attributes', { summary: 'Attribute keys of a device, all scopes', response: KeyListResponseSchema }, async (_ctx, id) => ok([...new Set(await storage.attributes.findKeys(id))])),
@@ -201,11 +227,11 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
     route('GET', '/values/attributes', { summary: 'Attributes of a device, all scopes', query: KeysQuerySchema, response: AttributeValuesSchema }, async (ctx, id) => {
       const keys = keysOf(ctx);
       const perScope = await Promise.all(ALL_SCOPES.map((scope) => storage.attributes.find(id, scope, keys)));
-      return ok(perScope.flat().map(attributeDto));
+      return ok(attributesAnswer(perScope.flat()));
     }),
     route('GET', '/values/attributes/{scope}', { summary: 'Attributes of one scope', params: TelemetryScopeParamsSchema, query: KeysQuerySchema, response: AttributeValuesSchema }, async (ctx, id) => {
       const scope = parseScope(ctx.params.scope);
-      return ok((await storage.attributes.find(id, scope, keysOf(ctx))).map(attributeDto));
+      return ok(attributesAnswer(await storage.attributes.find(id, scope, keysOf(ctx))));
     }),
 
     route('POST', '/attributes/{scope}', saveAttributesDoc, saveAttributes),
@@ -255,7 +281,14 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
   ];
 }
 
-function attributeDto(a: AttributeKv): { lastUpdateTs: number; key: string; value: KvValue } {
-  return { lastUpdateTs: a.lastUpdateTs, key: a.key, value: a.value };
+/** ThingsBoard's attribute answer: typed values, a DOUBLE of integral value as 1.0. */
+function attributesAnswer(list: readonly AttributeKv[]): unknown {
+  let doubles = false;
+  const out = list.map((a): { lastUpdateTs: number; key: string; value: KvValue | JsonDouble } => {
+    if (a.double !== true || typeof a.value !== 'number') return { lastUpdateTs: a.lastUpdateTs, key: a.key, value: a.value };
+    doubles = true;
+    return { lastUpdateTs: a.lastUpdateTs, key: a.key, value: new JsonDouble(a.value) };
+  });
+  return typedAnswer(out, doubles);
 }
 

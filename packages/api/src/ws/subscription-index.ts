@@ -105,7 +105,7 @@ function deliverTelemetry(sub: LiveSubscription, event: TelemetryEvent): void {
     const known = sub.latest.get(key);
     if (known !== undefined && p.ts < known) continue;
     sub.latest.set(key, p.ts);
-    setOwn(data, key, [[p.ts, kvToString(p.value)]]);
+    setOwn(data, key, [[p.ts, kvToString(p.value, p.double)]]);
     setOwn(latestValues, key, p.ts);
     any = true;
   }
@@ -121,7 +121,7 @@ function deliverEveryPoint(sub: LiveSubscription, event: TelemetryEvent, from: n
     if (p.ts < from || (sub.keys && !sub.keys.has(p.key))) continue;
     const list = Object.hasOwn(data, p.key) ? data[p.key]! : [];
     if (list.length === 0) setOwn(data, p.key, list);
-    list.push([p.ts, kvToString(p.value)]);
+    list.push([p.ts, kvToString(p.value, p.double)]);
     if ((sub.latest.get(p.key) ?? -Infinity) <= p.ts) sub.latest.set(p.key, p.ts);
     setOwn(latestValues, p.key, sub.latest.get(p.key)!);
     any = true;
@@ -137,7 +137,7 @@ function deliverAttributes(sub: LiveSubscription, event: AttributesEvent): void 
   let any = false;
   for (const a of event.values) {
     if (sub.keys && !sub.keys.has(a.key)) continue;
-    setOwn(data, a.key, [[a.lastUpdateTs, kvToString(a.value)]]);
+    setOwn(data, a.key, [[a.lastUpdateTs, kvToString(a.value, a.double)]]);
     setOwn(latestValues, a.key, a.lastUpdateTs);
     any = true;
   }

@@ -487,7 +487,7 @@ export function createWsServer(options: WsServerOptions): WsServer {
     const data: NonNullable<WsUpdate['data']> = {};
     const latestValues: Record<string, number> = {};
     for (const p of latest) {
-      setOwn(data, p.key, [[p.ts, kvToString(p.value)]]);
+      setOwn(data, p.key, [[p.ts, kvToString(p.value, p.double)]]);
       setOwn(latestValues, p.key, p.ts);
       sub.latest.set(p.key, p.ts);
     }
@@ -503,7 +503,7 @@ export function createWsServer(options: WsServerOptions): WsServer {
     for (const a of found.flat()) {
       // The same key in two scopes: the newer value wins.
       if (Object.hasOwn(latestValues, a.key) && (latestValues[a.key] as number) > a.lastUpdateTs) continue;
-      setOwn(data, a.key, [[a.lastUpdateTs, kvToString(a.value)]]);
+      setOwn(data, a.key, [[a.lastUpdateTs, kvToString(a.value, a.double)]]);
       setOwn(latestValues, a.key, a.lastUpdateTs);
     }
     return { subscriptionId: sub.cmdId, errorCode: 0, errorMsg: null, data, latestValues };
@@ -524,7 +524,7 @@ export function createWsServer(options: WsServerOptions): WsServer {
     });
     const data: NonNullable<WsUpdate['data']> = {};
     for (const key of Object.keys(result)) {
-      setOwn(data, key, (result[key] ?? []).map((p): [number, string | null] => [p.ts, kvToString(p.value)]));
+      setOwn(data, key, (result[key] ?? []).map((p): [number, string | null] => [p.ts, kvToString(p.value, p.double)]));
     }
     send(s, { subscriptionId: c.cmdId, errorCode: 0, errorMsg: null, data });
   }

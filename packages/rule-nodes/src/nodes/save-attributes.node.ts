@@ -1,4 +1,4 @@
-import { AttributeScope, BadRequestError, createMsg, MsgType, toKvObject, type AttributeWrite, type JsonObject } from '@rivulet/core';
+import { AttributeScope, BadRequestError, createMsg, msgDoubles, MsgType, toKvObject, type AttributeWrite, type JsonObject } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
 import { tbBool } from '../util/data';
@@ -29,11 +29,17 @@ export const saveAttributesNode = defineNode({
         const scope = metaScope === 'CLIENT_SCOPE' || metaScope === 'SERVER_SCOPE' || metaScope === 'SHARED_SCOPE' ? metaScope : config.scope;
         const ts = services.now();
         const kv = toKvObject(data, false);
+        const doubles = msgDoubles(msg);
         const items: AttributeWrite[] = [];
-        for (const key in kv) items.push({ entityId: msg.originator.id, scope, key, value: kv[key]!, lastUpdateTs: ts });
+        for (const key in kv) {
+          const value = kv[key]!;
+          // a key the message marks as a double (written 1.0) is stored as one (Msg.doubles)
+          const double = doubles !== undefined && typeof value === 'number' && doubles.has(key);
+          items.push(double ? { entityId: msg.originator.id, scope, key, value, lastUpdateTs: ts, double } : { entityId: msg.originator.id, scope, key, value, lastUpdateTs: ts });
+        }
         await services.attributes.save(items);
         if (config.sendAttributesUpdatedNotification && scope !== AttributeScope.CLIENT_SCOPE && items.length > 0) {
-          await services.platformEvents?.enqueue(createMsg({ type: MsgType.ATTRIBUTES_UPDATED, originator: msg.originator, tenantId: msg.tenantId, metadata: { scope }, data: kv as JsonObject }), msg);
+          await services.platformEvents?.enqueue(createMsg({ type: MsgType.ATTRIBUTES_UPDATED, originator: msg.originator, tenantId: msg.tenantId, metadata: { scope }, data: kv as JsonObject, doubles: items.filter((i) => i.double === true).map((i) => i.key) }), msg);
         }
         return [{ relation: Relation.SUCCESS, msg }];
       },

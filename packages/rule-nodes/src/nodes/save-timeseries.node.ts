@@ -1,4 +1,4 @@
-import { BadRequestError, toKvObject, type JsonValue, type Msg, type TsPoint } from '@rivulet/core';
+import { BadRequestError, msgDoubles, toKvObject, type JsonValue, type Msg, type TsPoint } from '@rivulet/core';
 import { defineNode, Relation } from '@rivulet/rule-engine';
 import { z } from 'zod';
 import { tbBool } from '../util/data';
@@ -10,25 +10,30 @@ export function pointsOf(msg: Msg, now: number): TsPoint[] {
   const entityId = msg.originator.id;
   const out: TsPoint[] = [];
   const data = msg.data;
+  const doubles = msgDoubles(msg);
   // Plain loops and top-level helpers: this runs per message, and closures created per call cost an
   // allocation each (and a name-keeping call each under tsx).
-  if (Array.isArray(data)) for (const el of data) addElement(out, entityId, el, defaultTs);
-  else addElement(out, entityId, data, defaultTs);
+  if (Array.isArray(data)) for (const el of data) addElement(out, entityId, el, defaultTs, doubles);
+  else addElement(out, entityId, data, defaultTs, doubles);
   return out;
 }
 
-function addElement(out: TsPoint[], entityId: string, el: JsonValue, defaultTs: number): void {
+function addElement(out: TsPoint[], entityId: string, el: JsonValue, defaultTs: number, doubles: ReadonlySet<string> | undefined): void {
   if (typeof el !== 'object' || el === null || Array.isArray(el)) {
     throw new BadRequestError('Telemetry message data must be an object or an array of objects');
   }
   if ('ts' in el && 'values' in el && typeof el.values === 'object' && el.values !== null && !Array.isArray(el.values)) {
-    addGroup(out, entityId, el.values, Number(el.ts));
-  } else addGroup(out, entityId, el, defaultTs);
+    addGroup(out, entityId, el.values, Number(el.ts), doubles);
+  } else addGroup(out, entityId, el, defaultTs, doubles);
 }
 
-function addGroup(out: TsPoint[], entityId: string, values: Record<string, JsonValue>, ts: number): void {
+function addGroup(out: TsPoint[], entityId: string, values: Record<string, JsonValue>, ts: number, doubles: ReadonlySet<string> | undefined): void {
   const kv = toKvObject(values, false);
-  for (const key in kv) out.push({ entityId, key, ts, value: kv[key]! });
+  for (const key in kv) {
+    const value = kv[key]!;
+    // a key the message marks as a double (written 1.0) is stored as one (Msg.doubles)
+    out.push(doubles !== undefined && typeof value === 'number' && doubles.has(key) ? { entityId, key, ts, value, double: true } : { entityId, key, ts, value });
+  }
 }
 
 export const saveTimeseriesNode = defineNode({
