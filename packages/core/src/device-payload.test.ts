@@ -86,8 +86,8 @@ describe('parseTelemetry', () => {
   describe('type casting', () => {
     const payload = { int: '25', neg: '-3', dbl: '1.5', exp: '1e3', text: 'abc', ver: '1.2.3', empty: '', n: 7 };
 
-    it('is on by default: numeric strings become numbers', () => {
-      expect(parseTelemetry(payload, NOW)[0]?.values).toEqual({ int: 25, neg: -3, dbl: 1.5, exp: 1000, text: 'abc', ver: '1.2.3', empty: '', n: 7 });
+    it('is on by default: numeric strings become numbers (not scientific notation, as NumberUtils.isParsable)', () => {
+      expect(parseTelemetry(payload, NOW)[0]?.values).toEqual({ int: 25, neg: -3, dbl: 1.5, exp: '1e3', text: 'abc', ver: '1.2.3', empty: '', n: 7 });
       expect(parseTelemetry({ ts: 1, values: { a: '2' } }, NOW, { typeCasting: true })[0]?.values).toEqual({ a: 2 });
     });
 

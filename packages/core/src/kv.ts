@@ -4,7 +4,7 @@ import type { JsonValue } from './msg';
 export type KvValue = boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 export type DataType = 'BOOLEAN' | 'LONG' | 'DOUBLE' | 'STRING' | 'JSON';
 
-/** 2^63: integers below it in magnitude fit ThingsBoard's LONG (a Java long). */
+/** 2^63: integers in [-2^63, 2^63) fit ThingsBoard's LONG (a Java long). */
 const LONG_LIMIT = 2 ** 63;
 
 /**
@@ -16,7 +16,7 @@ export function dataTypeOf(v: KvValue, double?: boolean): DataType {
     case 'boolean':
       return 'BOOLEAN';
     case 'number':
-      return double !== true && Number.isInteger(v) && Math.abs(v) < LONG_LIMIT ? 'LONG' : 'DOUBLE';
+      return double !== true && Number.isInteger(v) && v >= -LONG_LIMIT && v < LONG_LIMIT ? 'LONG' : 'DOUBLE';
     case 'string':
       return 'STRING';
     default:
