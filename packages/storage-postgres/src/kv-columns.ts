@@ -16,7 +16,7 @@ export interface KvColumnsRow {
  */
 export interface KvColumnArrays {
   bool: Array<boolean | null>;
-  long: Array<number | null>;
+  long: Array<number | string | null>;
   dbl: Array<number | null>;
   str: Array<string | null>;
   json: Array<string | null>;
@@ -30,7 +30,7 @@ export function emptyKvColumns(): KvColumnArrays {
 export function pushKvValue(cols: KvColumnArrays, v: KvValue, double?: boolean): void {
   const t = dataTypeOf(v, double);
   cols.bool.push(t === 'BOOLEAN' ? (v as boolean) : null);
-  cols.long.push(t === 'LONG' ? (v as number) : null);
+  cols.long.push(t === 'LONG' ? longText(v as number) : null);
   cols.dbl.push(t === 'DOUBLE' ? (v as number) : null);
   cols.str.push(t === 'STRING' ? (v as string) : null);
   cols.json.push(t === 'JSON' ? JSON.stringify(v) : null);
@@ -81,7 +81,7 @@ export function kvColumnLiterals(values: readonly KvValue[], doubles?: readonly 
     const v = values[i]!;
     const t = dataTypeOf(v, doubles?.[i]);
     bool[i] = t === 'BOOLEAN' ? (v ? 't' : 'f') : 'NULL';
-    long[i] = t === 'LONG' ? String(v) : 'NULL';
+    long[i] = t === 'LONG' ? longText(v as number) : 'NULL';
     dbl[i] = t === 'DOUBLE' ? String(v) : 'NULL';
     str[i] = t === 'STRING' ? quoteArrayElement(v as string) : 'NULL';
     json[i] = t === 'JSON' ? quoteArrayElement(JSON.stringify(v)) : 'NULL';
@@ -89,6 +89,14 @@ export function kvColumnLiterals(values: readonly KvValue[], doubles?: readonly 
   }
   const col = (bit: number, elements: string[]) => ((used & bit) !== 0 ? arrayLiteral(elements) : null);
   return [col(1, bool), col(2, long), col(4, dbl), col(8, str), col(16, json)];
+}
+
+/**
+ * A LONG's digits. Beyond 2^53 String() prints the shortest text that reads back as the same double
+ * (2^60 as "1152921504606847000"), a different integer in a bigint column: BigInt gives the exact one.
+ */
+function longText(v: number): string {
+  return Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
 }
 
 const TYPE_BIT = { BOOLEAN: 1, LONG: 2, DOUBLE: 4, STRING: 8, JSON: 16 } as const;

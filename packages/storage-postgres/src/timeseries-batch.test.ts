@@ -20,6 +20,10 @@ describe('array literals of the time-series hot path', () => {
     expect(kvColumnLiterals([1.5, 2, 2.5])).toEqual([null, '{NULL,2,NULL}', '{1.5,NULL,2.5}', null, null]);
   });
 
+  it('puts a number marked as a double in the double column, whatever its value', () => {
+    expect(kvColumnLiterals([1, 1, 2 ** 60, 'x'], [true, false, false, true])).toEqual([null, '{NULL,1,1152921504606846976,NULL}', '{1,NULL,NULL,NULL}', '{NULL,NULL,NULL,"x"}', null]);
+  });
+
   it('round-trips keys and strings PostgreSQL would otherwise read as syntax', async () => {
     const db = await createTestDatabase('kvlit');
     const storage = await createPostgresStorage({ url: db.url, logger: silentLogger });

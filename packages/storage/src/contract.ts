@@ -455,6 +455,23 @@ export function storageContract(name: string, factory: () => Promise<StorageFixt
       }, 60_000);
     });
 
+    describe('attributes: number types', () => {
+      it('keeps a DOUBLE of integral value a double (double: true), apart from a LONG of the same value', async () => {
+        const entityId = newId();
+        await storage.attributes.save([
+          { entityId, scope: 'SHARED_SCOPE', key: 't', value: 1, lastUpdateTs: T, double: true },
+          { entityId, scope: 'SHARED_SCOPE', key: 'n', value: 1, lastUpdateTs: T },
+          { entityId, scope: 'SHARED_SCOPE', key: 'zero', value: 0, lastUpdateTs: T, double: true },
+        ]);
+        const found = Object.fromEntries((await storage.attributes.find(entityId, 'SHARED_SCOPE')).map((a) => [a.key, a]));
+        expect(found.t).toEqual({ key: 't', value: 1, lastUpdateTs: T, double: true });
+        expect(found.n).toEqual({ key: 'n', value: 1, lastUpdateTs: T });
+        expect(found.zero).toEqual({ key: 'zero', value: 0, lastUpdateTs: T, double: true });
+        await storage.attributes.save([{ entityId, scope: 'SHARED_SCOPE', key: 't', value: 1, lastUpdateTs: T + 1 }]);
+        expect(await storage.attributes.find(entityId, 'SHARED_SCOPE', ['t'])).toEqual([{ key: 't', value: 1, lastUpdateTs: T + 1 }]);
+      });
+    });
+
     describe('timeseries', () => {
       const values: Record<string, KvValue> = {
         boolTrue: true,
@@ -484,6 +501,33 @@ export function storageContract(name: string, factory: () => Promise<StorageFixt
         const history = await storage.timeseries.findHistory(entityId, { keys: Object.keys(values), startTs: T, endTs: T + 1 });
         for (const [key, value] of Object.entries(values)) expect(history[key]).toEqual([{ key, ts: T, value }]);
         expect(await storage.timeseries.findKeys(entityId)).toEqual(Object.keys(values).sort());
+      });
+
+      it('keeps a DOUBLE of integral value a double (double: true), apart from a LONG of the same value', async () => {
+        const entityId = newId();
+        await storage.timeseries.save([
+          { entityId, key: 't', ts: T, value: 1, double: true },
+          { entityId, key: 'n', ts: T, value: 1 },
+          { entityId, key: 'neg', ts: T, value: -3, double: true },
+          { entityId, key: 'frac', ts: T, value: 2.5, double: true },
+          { entityId, key: 'big', ts: T, value: 2 ** 60 },
+          { entityId, key: 's', ts: T, value: '1.0', double: true }, // only numbers are doubles
+        ]);
+        const latest = Object.fromEntries((await storage.timeseries.findLatest(entityId)).map((kv) => [kv.key, kv]));
+        expect(latest.t).toEqual({ key: 't', ts: T, value: 1, double: true });
+        expect(latest.n).toEqual({ key: 'n', ts: T, value: 1 });
+        expect(latest.neg).toEqual({ key: 'neg', ts: T, value: -3, double: true });
+        expect(latest.frac).toEqual({ key: 'frac', ts: T, value: 2.5 });
+        expect(latest.big).toEqual({ key: 'big', ts: T, value: 2 ** 60 });
+        expect(latest.s).toEqual({ key: 's', ts: T, value: '1.0' });
+        const history = await storage.timeseries.findHistory(entityId, { keys: ['t', 'n'], startTs: T, endTs: T + 1 });
+        expect(history.t).toEqual([{ key: 't', ts: T, value: 1, double: true }]);
+        expect(history.n).toEqual([{ key: 'n', ts: T, value: 1 }]);
+        // a LONG over the same key replaces the double, and the other way round
+        await storage.timeseries.save([{ entityId, key: 't', ts: T + 1, value: 1 }, { entityId, key: 'n', ts: T + 1, value: 1, double: true }]);
+        const after = Object.fromEntries((await storage.timeseries.findLatest(entityId, ['t', 'n'])).map((kv) => [kv.key, kv]));
+        expect(after.t).toEqual({ key: 't', ts: T + 1, value: 1 });
+        expect(after.n).toEqual({ key: 'n', ts: T + 1, value: 1, double: true });
       });
 
       it('is idempotent: the same point twice is one row, the second value replaces the first', async () => {
