@@ -37,6 +37,19 @@ describe('save time series', () => {
     await node.process(msg(MsgType.POST_TELEMETRY_REQUEST, [{ ts: 1, values: { a: 1 } }, { ts: 2, values: { a: 2 } }]), testNodeContext());
     expect(services.points.map((p) => [p.ts, p.value])).toEqual([[1, 1], [2, 2]]);
   });
+  it('stores the keys Msg.doubles names as doubles (1.0), after a trip through the wire form too', async () => {
+    const services = createRecordingServices();
+    const node = saveTimeseriesNode.create(saveTimeseriesNode.configSchema.parse({}), services);
+    const m = createMsg({ type: MsgType.POST_TELEMETRY_REQUEST, originator: device, tenantId: 't1', data: { t: 1, n: 1, s: 'x' }, metadata: { ts: '5000' }, doubles: ['t', 's'] });
+    await node.process(JSON.parse(JSON.stringify(m)) as Msg, testNodeContext());
+    await node.process(msg(MsgType.POST_TELEMETRY_REQUEST, [{ ts: 1, values: { t: 2 } }]), testNodeContext());
+    expect(services.points).toEqual([
+      { entityId: device.id, key: 't', ts: 5000, value: 1, double: true },
+      { entityId: device.id, key: 'n', ts: 5000, value: 1 },
+      { entityId: device.id, key: 's', ts: 5000, value: 'x' },
+      { entityId: device.id, key: 't', ts: 1, value: 2 },
+    ]);
+  });
   it('useServerTs stamps points with now', async () => {
     const services = createRecordingServices({ now: 42 });
     const node = saveTimeseriesNode.create(saveTimeseriesNode.configSchema.parse({ useServerTs: true }), services);
@@ -61,6 +74,15 @@ describe('save attributes', () => {
     expect(services.attributeWrites).toEqual([
       { entityId: device.id, scope: 'SHARED_SCOPE', key: 'fw', value: '1.0', lastUpdateTs: 7 },
       { entityId: device.id, scope: 'SHARED_SCOPE', key: 'n', value: 3, lastUpdateTs: 7 },
+    ]);
+  });
+  it('stores the keys Msg.doubles names as doubles (1.0)', async () => {
+    const services = createRecordingServices({ now: 7 });
+    const node = saveAttributesNode.create(saveAttributesNode.configSchema.parse({ scope: 'SHARED_SCOPE' }), services);
+    await node.process(createMsg({ type: MsgType.POST_ATTRIBUTES_REQUEST, originator: device, tenantId: 't1', data: { t: 1, n: 1 }, doubles: ['t'] }), testNodeContext());
+    expect(services.attributeWrites).toEqual([
+      { entityId: device.id, scope: 'SHARED_SCOPE', key: 't', value: 1, lastUpdateTs: 7, double: true },
+      { entityId: device.id, scope: 'SHARED_SCOPE', key: 'n', value: 1, lastUpdateTs: 7 },
     ]);
   });
   it('defaults to CLIENT_SCOPE and rejects non-object data', async () => {
