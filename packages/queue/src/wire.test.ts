@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { createMsg } from '@rivulet/core';
+import { createMsg, isMsg, msgDoubles, parseLenientJson, parseTelemetry } from '@rivulet/core';
 import { MAX_WIRE_BYTES, WireDecodeError, WireEncodeError, decodeValue, encodeValue } from './wire';
 
 describe('wire form', () => {
+  it('carries the doubles marks of a message (a 1.0 stays a double through Kafka)', () => {
+    const [g] = parseTelemetry(parseLenientJson('{"t":1.0,"n":1}'), 1);
+    const msg = createMsg({ type: 'POST_TELEMETRY_REQUEST', originator: { entityType: 'DEVICE', id: 'd' }, tenantId: 't', data: g!.values });
+    const bytes = encodeValue(msg);
+    expect(bytes.toString('utf8')).toContain('"data":{"t":1,"n":1},"doubles":["t"]');
+    const back = decodeValue(bytes);
+    expect(isMsg(back)).toBe(true);
+    expect(msgDoubles(back as typeof msg)).toEqual(new Set(['t']));
+    // a message without doubles has no such field: the common wire form is unchanged
+    expect(encodeValue(createMsg({ type: 'X', originator: { entityType: 'DEVICE', id: 'd' }, tenantId: 't', data: { n: 1 } })).toString('utf8')).not.toContain('doubles');
+  });
+
   it('round-trips a rule-engine message as {"v":1,"value":...}', () => {
     const msg = createMsg({
       type: 'POST_TELEMETRY_REQUEST',

@@ -10,7 +10,9 @@ import { ErrorCode, RivuletError } from '@rivulet/core';
  * (WireDecodeError) instead of guessing; the Kafka queue sends such records to the dead-letter
  * topic and moves on, so one bad record never blocks a partition. The record key (the originator
  * id for rule-engine messages) travels as the Kafka message key, not in the envelope.
- * For rule-engine records the value is a Msg from @rivulet/core: plain JSON by design.
+ * For rule-engine records the value is a Msg from @rivulet/core: plain JSON by design. JSON cannot
+ * tell 1.0 from 1, so a Msg names its data's keys holding a DOUBLE of integral value in its own
+ * optional field `doubles` (left out when there is none; docs/api.md, "Number types").
  */
 export const WIRE_VERSION = 1;
 
