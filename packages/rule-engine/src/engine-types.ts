@@ -11,6 +11,20 @@ export interface RuleChainSource {
   getRootChain(tenantId: string): Promise<{ id: string; json: unknown; version?: number } | null>;
   /** The tenant's root chain id and version as stored now, without the chain (the periodic version check). */
   rootVersion?(tenantId: string): Promise<{ id: string; version: number } | null>;
+  /** A chain of the tenant by id (the chain a device profile names); null when the tenant has none of that id. */
+  getChain?(tenantId: string, chainId: string): Promise<{ id: string; json: unknown; version?: number } | null>;
+  /** That chain's id and version as stored now (the periodic version check). */
+  chainVersion?(tenantId: string, chainId: string): Promise<{ id: string; version: number } | null>;
+}
+
+/**
+ * Picks the chain a message goes to when it is not the tenant's root chain: ThingsBoard's device
+ * profile defaultRuleChainId. Called once per message, so it answers synchronously when it knows
+ * (a cache), and with a promise only when it must read storage.
+ */
+export interface MsgChainRouter {
+  /** The id of the tenant's chain that takes the message, or null for the tenant's root chain. */
+  chainIdFor(msg: Msg): string | null | Promise<string | null>;
 }
 
 export interface RuleEngineOptions {
@@ -19,6 +33,8 @@ export interface RuleEngineOptions {
   /** Each tenant's chain runs on services bound to that tenant (createTenantServices). */
   servicesFor: TenantServices;
   chains: RuleChainSource;
+  /** Without it every message goes to its tenant's root chain. With it, `chains.getChain` is required. */
+  router?: MsgChainRouter;
   logger?: Logger;
   /**
    * Times a failed message is run again before it is skipped (ThingsBoard's RETRY_FAILED), with the

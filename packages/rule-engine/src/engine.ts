@@ -9,7 +9,19 @@ import { settleWithin, within } from './pack-timeout';
 import { mergeStrategy, retryPause, shouldRetry, type ProcessingStrategy } from './processing-strategy';
 import { checkChainForTenant } from './tenant-services';
 
-export type { RuleChainSource, RuleEngine, RuleEngineOptions, RuleEngineStats } from './engine-types';
+export type { MsgChainRouter, RuleChainSource, RuleEngine, RuleEngineOptions, RuleEngineStats } from './engine-types';
+
+/**
+ * What the engine caches a compiled chain under: the tenant id for its root chain, `tenant/chain`
+ * for a chain a router picked (a device profile's). Tenant ids are UUIDs, so the two never meet.
+ */
+type ChainKey = string;
+const keyOf = (tenantId: string, chainId: string | null): ChainKey => (chainId === null ? tenantId : `${tenantId}/${chainId}`);
+function parseKey(key: ChainKey): { tenantId: string; chainId: string | null } {
+  const i = key.indexOf('/');
+  return i < 0 ? { tenantId: key, chainId: null } : { tenantId: key.slice(0, i), chainId: key.slice(i + 1) };
+}
+const isTenantKey = (key: ChainKey, tenantId: string): boolean => key === tenantId || key.startsWith(`${tenantId}/`);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -36,8 +48,9 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
   /** Each chain's strategy merged with the defaults once, so messages of one chain share one object. */
   const strategies = new WeakMap<CompiledChain, ProcessingStrategy>();
   const counters = { processed: 0, failedAttempts: 0, retried: 0, skipped: 0, timedOut: 0, abandoned: 0, deadLettered: 0, deadLetterErrors: 0, staleChainReloads: 0 };
-  /** The stamp (root id and version) each tenant's current chain was loaded with, for the version check. */
-  const stamps = new Map<string, ChainStamp>();
+  /** The stamp (chain id and version) each loaded chain was loaded with, for the version check; by ChainKey. */
+  const stamps = new Map<ChainKey, ChainStamp>();
+  const router = options.router;
   let stopCheck: (() => void) | undefined;
   const packTimeoutMs = options.packTimeoutMs ?? 8000;
   const topic = options.topic ?? Topics.RULE_ENGINE;
@@ -83,14 +96,33 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
     return s;
   }
 
-  function loadChain(tenantId: string): Promise<CompiledChain | null> {
-    let p = chains.get(tenantId);
+  /**
+   * The chain key of a message: its tenant's root unless the router names another chain; a string
+   * when the router knew at once (the usual case), a promise when it had to read.
+   */
+  function keyFor(msg: Msg): ChainKey | Promise<ChainKey> {
+    if (!router) return msg.tenantId;
+    const routed = router.chainIdFor(msg);
+    if (routed === null || typeof routed === 'string') return keyOf(msg.tenantId, routed);
+    return routed.then((chainId) => keyOf(msg.tenantId, chainId));
+  }
+
+  function readChain(key: ChainKey): Promise<{ id: string; json: unknown; version?: number } | null> {
+    const { tenantId, chainId } = parseKey(key);
+    if (chainId === null) return options.chains.getRootChain(tenantId);
+    if (!options.chains.getChain) return Promise.reject(new Error('The rule engine was given a router but no way to load chains by id'));
+    return options.chains.getChain(tenantId, chainId);
+  }
+
+  function loadChain(key: ChainKey): Promise<CompiledChain | null> {
+    let p = chains.get(key);
     if (!p) {
+      const { tenantId } = parseKey(key);
       // Read inside the async body, after the await, by which time it is assigned.
       let self: Promise<CompiledChain | null> | undefined;
       self = (async () => {
-        const src = await options.chains.getRootChain(tenantId);
-        if (chains.get(tenantId) === self) stamps.set(tenantId, stampOf(src));
+        const src = await readChain(key);
+        if (chains.get(key) === self) stamps.set(key, stampOf(src));
         if (!src) return null;
         const validated = validateRuleChain(src.json, options.registry);
         const services = options.servicesFor(tenantId);
@@ -107,19 +139,19 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
         });
         // Invalidated while loading: this chain serves the messages that asked for it, and is
         // retired like any replaced chain, but is not registered as the tenant's current one.
-        if (chains.get(tenantId) === self) loaded.set(tenantId, compiled);
+        if (chains.get(key) === self) loaded.set(key, compiled);
         else retire(Promise.resolve(compiled));
         return compiled;
       })();
       p = self;
-      chains.set(tenantId, p);
+      chains.set(key, p);
       // A failed load is not cached: the next message tries again (the error reaches its outcome).
       p.catch((e: unknown) => {
-        if (chains.get(tenantId) === p) {
-          chains.delete(tenantId);
-          stamps.delete(tenantId);
+        if (chains.get(key) === p) {
+          chains.delete(key);
+          stamps.delete(key);
         }
-        logger.error({ tenantId, err: errorMessage(e) }, 'root rule chain refused');
+        logger.error({ tenantId, chainId: parseKey(key).chainId ?? undefined, err: errorMessage(e) }, 'rule chain refused');
       });
     }
     return p;
@@ -135,12 +167,16 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
     );
   }
 
-  /** A message whose tenant's chain is not loaded yet (first message, or after a change). */
-  async function runOne(msg: Msg): Promise<RunOutcome> {
+  /** A message whose chain is not loaded yet (first message, after a change, or a route still being read). */
+  async function runOne(msg: Msg, knownKey?: ChainKey | Promise<ChainKey>): Promise<RunOutcome> {
     let chain: CompiledChain | null = null;
     try {
-      chain = await loadChain(msg.tenantId);
-      if (!chain) return { ok: false, error: `Tenant ${msg.tenantId} has no root rule chain` };
+      const key = await (knownKey ?? keyFor(msg));
+      chain = await loadChain(key);
+      if (!chain) {
+        const chainId = parseKey(key).chainId;
+        return { ok: false, error: chainId === null ? `Tenant ${msg.tenantId} has no root rule chain` : `Rule chain ${chainId} of tenant ${msg.tenantId} not found` };
+      }
       return { ...(await chain.run(msg)), chain };
     } catch (e) {
       return { ok: false, error: errorMessage(e), chain };
@@ -151,25 +187,32 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
     const e = event as RuleChainEvent;
     if (typeof e !== 'object' || e === null || typeof e.tenantId !== 'string') return;
     if (e.kind === 'debug') {
-      const chain = loaded.get(e.tenantId);
-      if (chain && chain.id === e.chainId && e.nodeIndex !== undefined && e.debug) chain.setNodeDebug(e.nodeIndex, e.debug);
+      if (e.nodeIndex === undefined || !e.debug) return;
+      // The root and a profile's chain may be the same chain, compiled twice.
+      for (const [key, chain] of loaded) if (isTenantKey(key, e.tenantId) && chain.id === e.chainId) chain.setNodeDebug(e.nodeIndex, e.debug);
       return;
     }
+    // A device profile's chain that was saved or deleted is reloaded on its next message.
+    drop(keyOf(e.tenantId, e.chainId));
     // Another chain of the tenant was saved or deleted: the root keeps running as it is (its node
     // state too). A root switch, or a change of the root itself, reloads it.
     const current = loaded.get(e.tenantId);
     if (e.kind !== 'root' && current && current.id !== e.chainId) return;
-    invalidate(e.tenantId);
+    drop(e.tenantId);
   }
 
+  function drop(key: ChainKey): void {
+    const p = chains.get(key);
+    stamps.delete(key);
+    loaded.delete(key);
+    if (!p) return;
+    chains.delete(key);
+    retire(p);
+  }
+
+  /** Drops every chain of the tenant (its root and its profiles' chains), or of every tenant. */
   function invalidate(tenantId?: string): void {
-    const entries = tenantId === undefined ? [...chains.entries()] : [...chains.entries()].filter(([t]) => t === tenantId);
-    for (const [t, p] of entries) {
-      chains.delete(t);
-      loaded.delete(t);
-      stamps.delete(t);
-      retire(p);
-    }
+    for (const key of [...chains.keys()]) if (tenantId === undefined || isTenantKey(key, tenantId)) drop(key);
   }
 
   const sequential = options.submitStrategy === 'SEQUENTIAL_BY_ORIGINATOR';
@@ -198,9 +241,10 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
       const ranIn: Array<CompiledChain | undefined> = new Array(n);
       for (let i = 0; i < n; i++) {
         const m = msgs[i]!;
-        const chain = loaded.get(m.tenantId);
+        const key = keyFor(m);
+        const chain = typeof key === 'string' ? loaded.get(key) : undefined;
         ranIn[i] = chain;
-        runs[i] = chain !== undefined ? chain.run(m) : runOne(m);
+        runs[i] = chain !== undefined ? chain.run(m) : runOne(m, key);
       }
       const outcomes = await settleWithin(runs, packTimeoutMs, rejected, late);
       for (let i = 0; i < n; i++) {
@@ -323,18 +367,22 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
       if (subscription) return;
       unsubscribeChains ??= options.broadcast?.subscribe(LiveChannel.RULE_CHAINS, onChainEvent);
       const rootVersion = options.chains.rootVersion?.bind(options.chains);
+      const chainVersion = options.chains.chainVersion?.bind(options.chains);
       if (options.chainCheckMs && rootVersion && !stopCheck) {
         stopCheck = startChainVersionCheck({
           everyMs: options.chainCheckMs,
-          rootVersion,
-          loaded: () => [...stamps.entries()],
+          // Keys are tenant ids (roots) or tenant/chain (profiles' chains): the check reads each as it was loaded.
+          rootVersion: (key) => {
+            const { tenantId, chainId } = parseKey(key);
+            return chainId === null ? rootVersion(tenantId) : (chainVersion as NonNullable<typeof chainVersion>)(tenantId, chainId);
+          },
+          loaded: () => [...stamps.entries()].filter(([key]) => chainVersion !== undefined || parseKey(key).chainId === null),
           onStale(tenantId, was, now) {
             // changed again (an event arrived) while this check read storage: nothing is stale
             if (stamps.get(tenantId) !== was) return;
             counters.staleChainReloads++;
-            logger.warn({ tenantId, loaded: was, stored: now }, 'rule chain changed without a change event reaching this engine: reloading');
-            stamps.delete(tenantId);
-            invalidate(tenantId);
+            logger.warn({ tenantId: parseKey(tenantId).tenantId, chainKey: tenantId, loaded: was, stored: now }, 'rule chain changed without a change event reaching this engine: reloading');
+            drop(tenantId);
           },
           logger,
         });
@@ -365,8 +413,8 @@ export function createRuleEngine(options: RuleEngineOptions): RuleEngine {
     invalidate,
     processBatch,
     stats() {
-      const list: RuleEngineStats['chains'] = [...loaded.entries()].map(([tenantId, c]) => ({
-        tenantId,
+      const list: RuleEngineStats['chains'] = [...loaded.entries()].map(([key, c]) => ({
+        tenantId: parseKey(key).tenantId,
         chainId: c.id,
         name: c.name,
         nodes: c.stats(),

@@ -55,4 +55,4 @@ export {
 } from './tenant-services';
 export { deadLetterTopicOf, isDeadLetter, type DeadLetter, type DeadLetterEntry } from './dead-letter';
 export { createDeadLetterStore, messageOf, type DeadLetterStore, type DeadLetterStoreOptions } from './dead-letter-store';
-export { createRuleEngine, type RuleChainSource, type RuleEngine, type RuleEngineOptions, type RuleEngineStats } from './engine';
+export { createRuleEngine, type MsgChainRouter, type RuleChainSource, type RuleEngine, type RuleEngineOptions, type RuleEngineStats } from './engine';

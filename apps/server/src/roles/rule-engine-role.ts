@@ -7,6 +7,7 @@ import type { Storage } from '@rivulet/storage';
 import type { Config } from '../config';
 import type { RuleServices } from '../rule-services';
 import { startTimeseriesRetention } from '../retention';
+import { createProfileChainRouter } from '../profile-routing';
 
 export interface RuleEngineRole {
   readonly engine: RuleEngine;
@@ -45,6 +46,14 @@ export async function startRuleEngineRole(o: {
     intervalMs: config.RIVULET_RETENTION_INTERVAL_SECONDS * 1000,
     logger,
   });
+  // A device's messages go to its profile's rule chain (the root when the profile names none).
+  const router = createProfileChainRouter({
+    storage,
+    broadcast: o.broadcast,
+    logger,
+    // Split roles: a device or profile change event this engine missed is re-read after one check interval.
+    ...(config.RIVULET_QUEUE === 'kafka' ? { refreshMs: config.RIVULET_RULE_CHAIN_CHECK_MS } : {}),
+  });
   const engine = createRuleEngine({
     queue: o.queue,
     registry: o.rules.registry,
@@ -57,6 +66,7 @@ export async function startRuleEngineRole(o: {
     broadcast: o.broadcast,
     chainCheckMs: config.RIVULET_QUEUE === 'kafka' ? config.RIVULET_RULE_CHAIN_CHECK_MS : 0,
     debugSink,
+    router,
     chains: {
       async getRootChain(tenantId) {
         const rec = await storage.ruleChains.getRoot(tenantId);
@@ -67,6 +77,15 @@ export async function startRuleEngineRole(o: {
         const rec = await storage.ruleChains.getRoot(tenantId);
         return rec ? { id: rec.id, version: rec.version } : null;
       },
+      async getChain(tenantId, chainId) {
+        const rec = await storage.ruleChains.get(tenantId, chainId);
+        if (!rec) return null;
+        return { id: rec.id, json: toRuleChainExport(rec), version: rec.version };
+      },
+      async chainVersion(tenantId, chainId) {
+        const rec = await storage.ruleChains.get(tenantId, chainId);
+        return rec ? { id: rec.id, version: rec.version } : null;
+      },
     },
   });
   await engine.start();
@@ -74,6 +93,7 @@ export async function startRuleEngineRole(o: {
     engine,
     async stop() {
       await engine.stop({ drain: true });
+      router.close();
       clearInterval(debugRetention);
       await tsRetention.stop();
       await debugSink.close();
