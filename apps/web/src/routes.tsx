@@ -31,6 +31,7 @@ export const router = createBrowserRouter([
           { index: true, element: <Navigate to="/devices" replace /> },
           { path: '/devices', element: page(() => import('./devices/DevicesPage'), /^\/(devices\/?)?$/) },
           { path: '/devices/:deviceId', element: page(() => import('./devices/DevicePage'), /^\/devices\/[^/]+$/) },
+          { path: '/device-profiles', element: page(() => import('./device-profiles/DeviceProfilesPage'), /^\/device-profiles\/?$/) },
           { path: '/dashboards', element: page(() => import('./dashboards/DashboardsPage'), /^\/dashboards\/?$/) },
           { path: '/dashboards/:dashboardId', element: page(() => import('./dashboards/DashboardPage'), /^\/dashboards\/[^/]+$/) },
           { path: '/rule-chains', element: page(() => import('./rule-chains/RuleChainsPage'), /^\/rule-chains\/?$/) },

@@ -1,18 +1,20 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { Alert, Button, Group, Modal, Stack, Switch, TextInput } from '@mantine/core';
-import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { DeviceDto } from '@rivulet/api-types';
 import { notifications } from '@mantine/notifications';
 import { errorMessage } from '../api/client';
+import { getDefaultProfileInfo, profileKeys } from '../device-profiles/device-profiles-api';
+import { ProfileSelect } from '../device-profiles/ProfileSelect';
 import { isGateway, saveDevice, type DeviceForm } from './devices-api';
 
-const EMPTY: DeviceForm = { name: '', type: 'default', label: '', gateway: false };
+const EMPTY: DeviceForm = { name: '', deviceProfileId: null, label: '', gateway: false };
 
 function formOf(d: DeviceDto | undefined): DeviceForm {
-  return d ? { name: d.name, type: d.type, label: d.label ?? '', gateway: isGateway(d) } : EMPTY;
+  return d ? { name: d.name, deviceProfileId: d.deviceProfileId.id, label: d.label ?? '', gateway: isGateway(d) } : EMPTY;
 }
 
-/** Create (no `device`) or edit a device: name, type, label and ThingsBoard's gateway flag. */
+/** Create (no `device`) or edit a device: name, device profile (the default one preselected), label and ThingsBoard's gateway flag. */
 export function DeviceFormModal({ opened, device, onClose, onSaved }: { opened: boolean; device?: DeviceDto | undefined; onClose: () => void; onSaved?: (d: DeviceDto) => void }) {
   const [form, setForm] = useState<DeviceForm>(() => formOf(device));
   const [nameError, setNameError] = useState<string | null>(null);
@@ -27,6 +29,8 @@ export function DeviceFormModal({ opened, device, onClose, onSaved }: { opened: 
     },
   });
   const { reset } = save;
+  const defaultProfile = useQuery({ queryKey: profileKeys.defaultInfo, queryFn: ({ signal }) => getDefaultProfileInfo(signal), enabled: opened && !device });
+  const defaultProfileId = defaultProfile.data?.id.id;
 
   useEffect(() => {
     if (!opened) return;
@@ -34,6 +38,11 @@ export function DeviceFormModal({ opened, device, onClose, onSaved }: { opened: 
     setNameError(null);
     reset();
   }, [opened, device, reset]);
+
+  // A new device starts on the tenant's default profile, once it is known.
+  useEffect(() => {
+    if (opened && !device && defaultProfileId) setForm((f) => (f.deviceProfileId === null ? { ...f, deviceProfileId: defaultProfileId } : f));
+  }, [opened, device, defaultProfileId]);
 
   function submit(e: FormEvent) {
     e.preventDefault();
@@ -48,6 +57,8 @@ export function DeviceFormModal({ opened, device, onClose, onSaved }: { opened: 
   const serverError = save.error ? errorMessage(save.error) : null;
   // The server's name errors (duplicate, too long) belong under the name field.
   const nameServerError = serverError && /name/i.test(serverError) ? serverError : null;
+  // ... and its profile errors (not found) under the profile field.
+  const profileServerError = serverError && !nameServerError && /profile/i.test(serverError) ? serverError : null;
   return (
     <Modal opened={opened} onClose={onClose} title={device ? `Edit ${device.name}` : 'New device'} centered>
       <form onSubmit={submit} noValidate data-testid="device-form">
@@ -64,7 +75,7 @@ export function DeviceFormModal({ opened, device, onClose, onSaved }: { opened: 
             }}
             error={nameError ?? nameServerError}
           />
-          <TextInput label="Type" name="type" description="Devices of one type share a profile; left empty: default" value={form.type} onChange={(e) => setForm({ ...form, type: e.currentTarget.value })} />
+          <ProfileSelect value={form.deviceProfileId} onChange={(id) => setForm((f) => ({ ...f, deviceProfileId: id }))} error={profileServerError ?? undefined} />
           <TextInput label="Label" name="label" value={form.label} onChange={(e) => setForm({ ...form, label: e.currentTarget.value })} />
           <Switch
             label="Gateway"
@@ -73,7 +84,7 @@ export function DeviceFormModal({ opened, device, onClose, onSaved }: { opened: 
             checked={form.gateway}
             onChange={(e) => setForm({ ...form, gateway: e.currentTarget.checked })}
           />
-          {serverError && !nameServerError && (
+          {serverError && !nameServerError && !profileServerError && (
             <Alert color="red" data-testid="device-form-error">
               {serverError}
             </Alert>

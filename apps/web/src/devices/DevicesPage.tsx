@@ -142,7 +142,7 @@ export default function DevicesPage() {
             <Table.Thead>
               <Table.Tr>
                 <SortHeader label="Name" property="name" params={params} onSort={(p, o) => setParams({ sortProperty: p, sortOrder: o, page: 0 })} />
-                <SortHeader label="Type" property="type" params={params} onSort={(p, o) => setParams({ sortProperty: p, sortOrder: o, page: 0 })} />
+                <SortHeader label="Device profile" property="type" params={params} onSort={(p, o) => setParams({ sortProperty: p, sortOrder: o, page: 0 })} />
                 <Table.Th>Label</Table.Th>
                 <Table.Th>Gateway</Table.Th>
                 <SortHeader label="Created" property="createdTime" params={params} onSort={(p, o) => setParams({ sortProperty: p, sortOrder: o, page: 0 })} />
@@ -158,7 +158,8 @@ export default function DevicesPage() {
                       {d.name}
                     </Anchor>
                   </Table.Td>
-                  <Table.Td>
+                  <Table.Td data-testid="device-profile">
+                    {/* A device's type is its profile's name (ThingsBoard). */}
                     <Text size="sm">{d.type}</Text>
                   </Table.Td>
                   <Table.Td>

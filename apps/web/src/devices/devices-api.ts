@@ -20,7 +20,8 @@ export function listDevices(p: DeviceListParams, signal?: AbortSignal): Promise<
 
 export interface DeviceForm {
   name: string;
-  type: string;
+  /** null: the tenant's default profile (the server's choice). */
+  deviceProfileId: string | null;
   label: string;
   gateway: boolean;
 }
@@ -33,7 +34,8 @@ export function saveDevice(form: DeviceForm, existing?: DeviceDto): Promise<Devi
     body: {
       ...(existing ? { id: existing.id } : {}),
       name: form.name.trim(),
-      type: form.type.trim() || null,
+      // The device's type becomes its profile's name.
+      ...(form.deviceProfileId ? { deviceProfileId: { entityType: 'DEVICE_PROFILE', id: form.deviceProfileId } } : {}),
       label: form.label.trim() || null,
       additionalInfo,
     },

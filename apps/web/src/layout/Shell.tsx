@@ -1,15 +1,17 @@
 import { AppShell, Avatar, Badge, Burger, Group, Menu, NavLink, Text, Tooltip, UnstyledButton, useComputedColorScheme, useMantineColorScheme, ActionIcon } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
-import { IconAlarm, IconChevronDown, IconCpu, IconLayoutDashboard, IconLogout, IconMoon, IconRoute, IconSun } from '@tabler/icons-react';
+import { IconAlarm, IconChevronDown, IconCpu, IconDeviceDesktopCog, IconLayoutDashboard, IconLogout, IconMoon, IconRoute, IconSun } from '@tabler/icons-react';
 import { NavLink as RouterNavLink, Outlet, useLocation } from 'react-router';
 import { useAuth } from '../auth/auth';
 import { useSocketState } from '../api/use-subscription';
 
+/** `tenantAdmin`: only a tenant administrator manages these (the server refuses others). */
 const NAV = [
-  { to: '/devices', label: 'Devices', icon: IconCpu },
-  { to: '/dashboards', label: 'Dashboards', icon: IconLayoutDashboard },
-  { to: '/rule-chains', label: 'Rule chains', icon: IconRoute },
-  { to: '/alarms', label: 'Alarms', icon: IconAlarm },
+  { to: '/devices', label: 'Devices', icon: IconCpu, tenantAdmin: false },
+  { to: '/device-profiles', label: 'Device profiles', icon: IconDeviceDesktopCog, tenantAdmin: true },
+  { to: '/dashboards', label: 'Dashboards', icon: IconLayoutDashboard, tenantAdmin: false },
+  { to: '/rule-chains', label: 'Rule chains', icon: IconRoute, tenantAdmin: false },
+  { to: '/alarms', label: 'Alarms', icon: IconAlarm, tenantAdmin: false },
 ] as const;
 
 function ThemeToggle() {
@@ -75,6 +77,8 @@ function UserMenu() {
 export function Shell() {
   const [opened, { toggle, close }] = useDisclosure();
   const location = useLocation();
+  const { user } = useAuth();
+  const nav = NAV.filter((n) => !n.tenantAdmin || user?.authority === 'TENANT_ADMIN');
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !opened } }} padding="md">
       <AppShell.Header>
@@ -94,14 +98,14 @@ export function Shell() {
         </Group>
       </AppShell.Header>
       <AppShell.Navbar p="xs">
-        {NAV.map((n) => (
+        {nav.map((n) => (
           <NavLink
             key={n.to}
             component={RouterNavLink}
             to={n.to}
             label={n.label}
             leftSection={<n.icon size={18} />}
-            active={location.pathname.startsWith(n.to)}
+            active={location.pathname === n.to || location.pathname.startsWith(`${n.to}/`)}
             onClick={close}
           />
         ))}

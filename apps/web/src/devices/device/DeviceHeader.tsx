@@ -31,7 +31,7 @@ export function DeviceHeader({ device }: { device: DeviceDto }) {
       </Group>
       <Group gap="lg">
         <Text size="sm" c="dimmed">
-          Type: <Text span c="var(--mantine-color-text)">{device.type}</Text>
+          Device profile: <Text span c="var(--mantine-color-text)">{device.type}</Text>
         </Text>
         {device.label && (
           <Text size="sm" c="dimmed">
