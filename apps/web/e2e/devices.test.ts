@@ -96,7 +96,8 @@ describe('devices page', () => {
     await form.getByRole('button', { name: 'Create' }).click();
     await expect(form.textContent()).resolves.toContain('Device name should be specified');
     await form.locator('input[name="name"]').fill('Boiler 1');
-    await form.locator('input[name="type"]').fill('thermostat');
+    // The tenant's default profile is preselected.
+    await expect.poll(() => form.getByTestId('device-profile-select').inputValue()).toBe('default');
     await form.locator('input[name="label"]').fill('Basement');
     await screenshot(page, 'device-create-light');
     await form.getByRole('button', { name: 'Create' }).click();
@@ -105,7 +106,7 @@ describe('devices page', () => {
     const drawer = page.getByTestId('connect-drawer');
     await drawer.waitFor();
     const device = await deviceByName(api, 'Boiler 1');
-    expect(device).toMatchObject({ type: 'thermostat', label: 'Basement', additionalInfo: { gateway: false } });
+    expect(device).toMatchObject({ type: 'default', label: 'Basement', additionalInfo: { gateway: false } });
     const { credentialsId: token } = await api<{ credentialsId: string }>(`/api/device/${device.id.id}/credentials`);
 
     // Masked until revealed; the copy button puts the token on the clipboard.
