@@ -18,6 +18,8 @@ interface Page_<T> {
   data: T[];
 }
 
+/** expect.poll's own default (1 s) is shorter than a debounced search on a busy machine. */
+const POLL = { timeout: 10_000 };
 const value = (n: number) => ({ defaultValue: n, userValue: null, dynamicValue: null });
 const tsCondition = (key: string, operation: string, n: number) => ({ key: { type: 'TIME_SERIES', key }, valueType: 'NUMERIC', value: null, predicate: { type: 'NUMERIC', operation, value: value(n) } });
 /** An alarm the form cannot show (two severities, an attribute key, a schedule): it must come back unchanged. */
@@ -171,7 +173,7 @@ describe('device profiles page', () => {
     expect(await form.locator('input[name="name"]').inputValue()).toBe('Thermostat');
     await form.getByTestId('tab-alarms').click();
     const rules = form.getByTestId('alarm-rule');
-    await expect.poll(() => rules.count()).toBe(2);
+    await expect.poll(() => rules.count(), POLL).toBe(2);
     expect(await rules.nth(0).getAttribute('data-kind')).toBe('simple');
     expect(await rules.nth(0).locator('input[name="create.value"]').inputValue()).toBe('30');
     expect(await rules.nth(0).locator('input[name="create.duration"]').inputValue()).toBe('10');
@@ -200,8 +202,8 @@ describe('device profiles page', () => {
 
     // Make it the default: the marker moves.
     await thermostat.getByTestId('make-default').click();
-    await expect.poll(() => thermostat.getAttribute('data-default')).toBe('true');
-    await expect.poll(() => row(page, 'default').getAttribute('data-default')).toBe('false');
+    await expect.poll(() => thermostat.getAttribute('data-default'), POLL).toBe('true');
+    await expect.poll(() => row(page, 'default').getAttribute('data-default'), POLL).toBe('false');
     expect((await profileByName(api, 'Thermostat'))!.default).toBe(true);
     expect(await thermostat.getByTestId('make-default').isDisabled()).toBe(true);
 
@@ -228,7 +230,7 @@ describe('device profiles page', () => {
     const form = page.getByTestId('device-form');
     // The tenant's default profile (Thermostat, made default above) is preselected.
     const profileSelect = form.getByTestId('device-profile-select');
-    await expect.poll(() => profileSelect.inputValue()).toBe('Thermostat');
+    await expect.poll(() => profileSelect.inputValue(), POLL).toBe('Thermostat');
     await form.locator('input[name="name"]').fill('Thermo 1');
     await screenshot(page, 'device-create-profile-light');
     await form.getByRole('button', { name: 'Create' }).click();
@@ -238,26 +240,26 @@ describe('device profiles page', () => {
 
     await page.getByTestId('create-device').click();
     await form.locator('input[name="name"]').fill('Plain 1');
-    await expect.poll(() => profileSelect.inputValue()).toBe('Thermostat');
+    await expect.poll(() => profileSelect.inputValue(), POLL).toBe('Thermostat');
     await pick(page, profileSelect, 'default');
     await form.getByRole('button', { name: 'Create' }).click();
     await page.getByTestId('connect-drawer').waitFor();
     await page.keyboard.press('Escape');
 
     const deviceRow = (name: string) => page.locator(`[data-testid="device-row"][data-device-name="${name}"]`);
-    await expect.poll(() => deviceRow('Thermo 1').getByTestId('device-profile').textContent()).toBe('Thermostat');
-    await expect.poll(() => deviceRow('Plain 1').getByTestId('device-profile').textContent()).toBe('default');
+    await expect.poll(() => deviceRow('Thermo 1').getByTestId('device-profile').textContent(), POLL).toBe('Thermostat');
+    await expect.poll(() => deviceRow('Plain 1').getByTestId('device-profile').textContent(), POLL).toBe('default');
     const thermostat = (await profileByName(api, 'Thermostat'))!;
     const device = await api<{ deviceProfileId: { id: string }; type: string }>('/api/tenant/devices?deviceName=Thermo%201');
     expect(device).toMatchObject({ deviceProfileId: { id: thermostat.id.id }, type: 'Thermostat' });
 
     // Editing shows the device's profile and moves it to another.
     await deviceRow('Plain 1').getByTestId('edit-device').click();
-    await expect.poll(() => profileSelect.inputValue()).toBe('default');
+    await expect.poll(() => profileSelect.inputValue(), POLL).toBe('default');
     await pick(page, profileSelect, 'Thermostat');
     await form.getByRole('button', { name: 'Save' }).click();
     await form.waitFor({ state: 'hidden' });
-    await expect.poll(() => deviceRow('Plain 1').getByTestId('device-profile').textContent()).toBe('Thermostat');
+    await expect.poll(() => deviceRow('Plain 1').getByTestId('device-profile').textContent(), POLL).toBe('Thermostat');
     await closeNotifications(page);
     await screenshot(page, 'devices-profiles-light');
 
@@ -278,7 +280,7 @@ describe('device profiles page', () => {
 
     // Search.
     await page.getByTestId('profile-search').fill('thermo');
-    await expect.poll(() => page.getByTestId('profile-row').count()).toBe(1);
+    await expect.poll(() => page.getByTestId('profile-row').count(), POLL).toBe(1);
     await page.getByTestId('profile-search').fill('nothing-like-this');
     await page.getByTestId('empty').getByText('No matching device profiles').waitFor();
     expect(problems([/status of 400/])).toEqual([]);
@@ -290,6 +292,22 @@ describe('device profiles page', () => {
     expect(dark.problems()).toEqual([]);
     await dark.context.close();
   }, 120_000);
+
+  it('shows the empty state with a create button when the tenant has no profile', async () => {
+    const { page, context, problems } = await signedInPage(browser, server, { path: '/alarms' });
+    // Every tenant gets a default profile when it is created, so a tenant without one is faked, named as such: an empty page answered to the list.
+    await page.route('**/api/deviceProfiles?*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ data: [], totalPages: 0, totalElements: 0, hasNext: false }) }));
+    await page.getByRole('link', { name: 'Device profiles' }).click();
+    const empty = page.getByTestId('empty');
+    await empty.waitFor();
+    expect(await empty.textContent()).toContain('No device profiles yet — create one');
+    expect(await page.getByTestId('profile-search').count()).toBe(0);
+    await screenshot(page, 'device-profiles-empty-light');
+    await page.getByTestId('create-first-profile').click();
+    await page.getByTestId('profile-form').waitFor();
+    expect(problems()).toEqual([]);
+    await context.close();
+  }, 30_000);
 
   it('shows the error state when the list cannot be loaded, and recovers with Try again', async () => {
     const { page, context, problems } = await signedInPage(browser, server, { path: '/alarms' });

@@ -97,7 +97,7 @@ describe('devices page', () => {
     await expect(form.textContent()).resolves.toContain('Device name should be specified');
     await form.locator('input[name="name"]').fill('Boiler 1');
     // The tenant's default profile is preselected.
-    await expect.poll(() => form.getByTestId('device-profile-select').inputValue()).toBe('default');
+    await expect.poll(() => form.getByTestId('device-profile-select').inputValue(), { timeout: 10_000 }).toBe('default');
     await form.locator('input[name="label"]').fill('Basement');
     await screenshot(page, 'device-create-light');
     await form.getByRole('button', { name: 'Create' }).click();

@@ -3,7 +3,7 @@ import { ActionIcon, Alert, Anchor, Badge, Button, Card, Group, Pagination, Sele
 import { useDebouncedValue } from '@mantine/hooks';
 import { modals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
-import { IconArrowsSort, IconChevronDown, IconChevronUp, IconCircleCheckFilled, IconPencil, IconPlus, IconSearch, IconStar, IconTrash } from '@tabler/icons-react';
+import { IconArrowsSort, IconChevronDown, IconChevronUp, IconCircleCheckFilled, IconPencil, IconPlus, IconSearch, IconStar, IconStarFilled, IconTrash } from '@tabler/icons-react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
 import type { DeviceProfileDto } from '@rivulet/api-types';
@@ -229,8 +229,10 @@ export default function DeviceProfilesPage() {
                           disabled={p.default || makeDefault.isPending}
                           onClick={() => makeDefault.mutate(p)}
                           data-testid="make-default"
+                          // The default row's star is a filled marker, not a greyed-out button.
+                          style={p.default ? { backgroundColor: 'transparent', color: 'var(--mantine-color-yellow-6)' } : undefined}
                         >
-                          <IconStar size={18} />
+                          {p.default ? <IconStarFilled size={18} /> : <IconStar size={18} />}
                         </ActionIcon>
                       </Tooltip>
                       <Tooltip label="Edit">

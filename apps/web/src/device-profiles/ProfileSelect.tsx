@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Select } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery } from '@tanstack/react-query';
@@ -8,12 +8,17 @@ import { getProfileInfo, listProfileInfos, profileKeys } from './device-profiles
 export function ProfileSelect({ value, onChange, error }: { value: string | null; onChange: (id: string | null) => void; error?: string | undefined }) {
   const [search, setSearch] = useState('');
   const [debounced] = useDebouncedValue(search, 250);
-  const list = useQuery({ queryKey: profileKeys.options(debounced), queryFn: ({ signal }) => listProfileInfos(debounced, signal) });
+  // The box shows the chosen profile's name: that is no search (every profile stays offered).
+  const [chosenLabel, setChosenLabel] = useState<string | null>(null);
+  const term = debounced === chosenLabel ? '' : debounced;
+  const list = useQuery({ queryKey: profileKeys.options(term), queryFn: ({ signal }) => listProfileInfos(term, signal) });
   // The chosen profile's name, when the first page of the search does not hold it.
   const listed = list.data?.data.some((p) => p.id.id === value) ?? false;
   const chosen = useQuery({ queryKey: profileKeys.info(value ?? ''), queryFn: ({ signal }) => getProfileInfo(value!, signal), enabled: value !== null && list.isSuccess && !listed });
   const options = (list.data?.data ?? []).map((p) => ({ value: p.id.id, label: p.name }));
   if (value && !listed && chosen.data) options.unshift({ value, label: chosen.data.name });
+  const valueLabel = options.find((o) => o.value === value)?.label ?? null;
+  useEffect(() => setChosenLabel(valueLabel), [valueLabel]);
   return (
     <Select
       label="Device profile"

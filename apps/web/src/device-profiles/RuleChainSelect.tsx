@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Select } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useQuery } from '@tanstack/react-query';
@@ -11,12 +11,17 @@ import { getRuleChain, listRuleChains } from './device-profiles-api';
 export function RuleChainSelect({ value, onChange, error }: { value: string | null; onChange: (id: string | null) => void; error?: string | undefined }) {
   const [search, setSearch] = useState('');
   const [debounced] = useDebouncedValue(search, 250);
-  const list = useQuery({ queryKey: ['ruleChains', 'options', debounced], queryFn: ({ signal }) => listRuleChains(debounced, signal) });
+  // The box shows the chosen chain's name: that is no search (every chain stays offered).
+  const [chosenLabel, setChosenLabel] = useState<string | null>(null);
+  const term = debounced === chosenLabel ? '' : debounced;
+  const list = useQuery({ queryKey: ['ruleChains', 'options', term], queryFn: ({ signal }) => listRuleChains(term, signal) });
   // The chosen chain's name, when the first page of the search does not hold it.
   const listed = list.data?.data.some((c) => c.id.id === value) ?? false;
   const chosen = useQuery({ queryKey: ['ruleChains', 'chain', value], queryFn: ({ signal }) => getRuleChain(value!, signal), enabled: value !== null && list.isSuccess && !listed });
   const options = (list.data?.data ?? []).map((c) => ({ value: c.id.id, label: c.root ? `${c.name} (root)` : c.name }));
   if (value && !listed && chosen.data) options.unshift({ value, label: chosen.data.name });
+  const valueLabel = options.find((o) => o.value === value)?.label ?? null;
+  useEffect(() => setChosenLabel(valueLabel), [valueLabel]);
   return (
     <Select
       label="Default rule chain"
