@@ -8,7 +8,7 @@ import { api, eventually, login, startTestServer, tempDir } from './test-helpers
  * Device profile alarm rules end to end (issue #14): the default root chain starts with the device
  * profile node, as ThingsBoard's does; a profile says "temperature > 30 for 10 s raises a CRITICAL
  * alarm, temperature <= 30 clears it"; a real MQTT device reports, and the alarm is read over REST.
- * Real PostgreSQL, the whole server in this process.
+ * Real PostgreSQL, the whole server in this process; profiles and devices over the REST API.
  */
 describe('device profile alarm rules through the whole server', () => {
   let app: Rivulet;
@@ -35,36 +35,52 @@ describe('device profile alarm rules through the whole server', () => {
     predicate: { type: 'NUMERIC', operation, value: { defaultValue: 30, userValue: null, dynamicValue: null } },
   });
 
-  /** A profile in ThingsBoard's shape (made through storage: the device profile REST API is another part of the issue), and a device on it. */
-  async function deviceOnThermostatProfile(name: string): Promise<{ id: string; token: string }> {
-    const profile = await app.storage.deviceProfiles.create(app.tenantId, {
-      name: `thermostat ${name}`,
-      profileData: {
-        configuration: { type: 'DEFAULT' },
-        transportConfiguration: { type: 'DEFAULT' },
-        alarms: [
-          {
-            id: 'high-temperature',
-            alarmType: 'High Temperature',
-            createRules: {
-              CRITICAL: { condition: { condition: [temperatureRule('GREATER')], spec: { type: 'DURATION', unit: 'SECONDS', predicate: { defaultValue: 10, userValue: null, dynamicValue: null } } }, schedule: null, alarmDetails: 'Temperature ${temperature}', dashboardId: null },
-            },
-            clearRule: { condition: { condition: [temperatureRule('LESS_OR_EQUAL')], spec: { type: 'SIMPLE' } }, schedule: null, alarmDetails: null, dashboardId: null },
-            propagate: false,
-            propagateRelationTypes: null,
-          },
-        ],
-      },
-    });
-    return deviceOfProfile(name, profile.name);
+  /** A device profile saved over REST (ThingsBoard's POST /api/deviceProfile); its id. */
+  async function saveProfile(body: Record<string, unknown>): Promise<string> {
+    const r = await api<{ id: { id: string }; message?: string }>(app.url, jwt, '/api/deviceProfile', { method: 'POST', body });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    return r.body.id.id;
   }
 
-  /** A device made over REST whose type is the profile's name: it is on that profile (ThingsBoard's type -> profile). */
-  async function deviceOfProfile(name: string, profileName: string): Promise<{ id: string; token: string }> {
-    const d = await api<{ id: { id: string }; deviceProfileId: { id: string } }>(app.url, jwt, '/api/device', { method: 'POST', body: { name, type: profileName } });
-    expect(d.status).toBe(200);
+  /** A device made over REST on that profile (deviceProfileId), and its access token. */
+  async function deviceOnProfile(name: string, profileId: string | null): Promise<{ id: string; token: string }> {
+    const body = profileId ? { name, deviceProfileId: { entityType: 'DEVICE_PROFILE', id: profileId } } : { name, type: 'sensor' };
+    const d = await api<{ id: { id: string } }>(app.url, jwt, '/api/device', { method: 'POST', body });
+    expect(d.status, JSON.stringify(d.body)).toBe(200);
     const c = await api<{ credentialsId: string }>(app.url, jwt, `/api/device/${d.body.id.id}/credentials`);
     return { id: d.body.id.id, token: c.body.credentialsId };
+  }
+
+  const thermostatProfile = (name: string) => ({
+    name,
+    profileData: {
+      configuration: { type: 'DEFAULT' },
+      transportConfiguration: { type: 'DEFAULT' },
+      provisionConfiguration: { type: 'DISABLED', provisionDeviceSecret: null },
+      alarms: [
+        {
+          id: 'high-temperature',
+          alarmType: 'High Temperature',
+          createRules: {
+            CRITICAL: {
+              condition: { condition: [temperatureRule('GREATER')], spec: { type: 'DURATION', unit: 'SECONDS', predicate: { defaultValue: 10, userValue: null, dynamicValue: null } } },
+              schedule: null,
+              alarmDetails: 'Temperature ${temperature}',
+              dashboardId: null,
+            },
+          },
+          clearRule: { condition: { condition: [temperatureRule('LESS_OR_EQUAL')], spec: { type: 'SIMPLE' } }, schedule: null, alarmDetails: null, dashboardId: null },
+          propagate: false,
+          propagateRelationTypes: null,
+        },
+      ],
+    },
+  });
+
+  async function mqttDevice(token: string): Promise<MqttClient> {
+    const c = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username: token, reconnectPeriod: 0 });
+    clients.push(c);
+    return c;
   }
 
   interface AlarmDto {
@@ -78,9 +94,8 @@ describe('device profile alarm rules through the whole server', () => {
   const alarmsOf = async (deviceId: string) => (await api<{ data: AlarmDto[] }>(app.url, jwt, `/api/alarm/DEVICE/${deviceId}?pageSize=10&page=0`)).body.data;
 
   it('temperature 35 over MQTT: no alarm before 10 s, an ACTIVE CRITICAL alarm after; then 25 clears it', async () => {
-    const d = await deviceOnThermostatProfile('boiler-1');
-    const mqtt = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username: d.token, reconnectPeriod: 0 });
-    clients.push(mqtt);
+    const d = await deviceOnProfile('boiler-1', await saveProfile(thermostatProfile('thermostat')));
+    const mqtt = await mqttDevice(d.token);
     const send = (temperature: number) => mqtt.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature }), { qos: 1 });
 
     // Each message is stamped when the server takes it (not before t0): whatever was evaluated by a
@@ -112,8 +127,41 @@ describe('device profile alarm rules through the whole server', () => {
     expect(all.body.data.filter((a) => a.originator.id === d.id).map((a) => a.status)).toEqual(['CLEARED_UNACK']);
   }, 60_000);
 
+  it('a device moved to a profile over REST, and the profile changed over REST: the next message is evaluated by the new rules', async () => {
+    const rule = (threshold: number) => ({
+      name: 'overheat',
+      profileData: {
+        alarms: [
+          {
+            id: 'overheat',
+            alarmType: 'Overheat',
+            createRules: { MAJOR: { condition: { condition: [{ ...temperatureRule('GREATER'), predicate: { type: 'NUMERIC', operation: 'GREATER', value: { defaultValue: threshold } } }], spec: { type: 'SIMPLE' } } } },
+            clearRule: null,
+          },
+        ],
+      },
+    });
+    const profileId = await saveProfile(rule(50));
+    const d = await deviceOnProfile('mover', null);
+    const mqtt = await mqttDevice(d.token);
+    const sendAndWait = async (temperature: number) => {
+      await mqtt.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature }), { qos: 1 });
+      await eventually(async () => (await app.storage.timeseries.findLatest(d.id, ['temperature']))[0]?.value === temperature);
+    };
+    await sendAndWait(60); // on the 'sensor' profile: no rules
+    const device = await api<Record<string, unknown>>(app.url, jwt, `/api/device/${d.id}`);
+    expect((await api(app.url, jwt, '/api/device', { method: 'POST', body: { ...device.body, deviceProfileId: { entityType: 'DEVICE_PROFILE', id: profileId } } })).status).toBe(200);
+    await sendAndWait(45);
+    expect(await alarmsOf(d.id)).toEqual([]);
+    // Threshold 50 -> 30: the node's cached profile is dropped by the change's announcement.
+    await saveProfile({ ...rule(30), id: { entityType: 'DEVICE_PROFILE', id: profileId } });
+    await sendAndWait(46);
+    const raised = await eventually(async () => (await alarmsOf(d.id))[0], 5_000);
+    expect(raised).toMatchObject({ type: 'Overheat', severity: 'MAJOR', status: 'ACTIVE_UNACK' });
+  }, 60_000);
+
   it('a device on a profile whose rules Rivulet cannot evaluate: its messages fail with the reason (dead letters), nothing is raised', async () => {
-    const profile = await app.storage.deviceProfiles.create(app.tenantId, {
+    const profileId = await saveProfile({
       name: 'customer thresholds',
       profileData: {
         alarms: [
@@ -127,9 +175,8 @@ describe('device profile alarm rules through the whole server', () => {
         ],
       },
     });
-    const d = await deviceOfProfile('customer-threshold-device', profile.name);
-    const mqtt = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username: d.token, reconnectPeriod: 0 });
-    clients.push(mqtt);
+    const d = await deviceOnProfile('customer-threshold-device', profileId);
+    const mqtt = await mqttDevice(d.token);
     await mqtt.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature: 99 }), { qos: 1 });
     const letter = await eventually(async () => app.deadLetters!.list({ tenantId: app.tenantId }).find((l) => l.deadLetter?.msg.originator.id === d.id), 30_000);
     expect(letter.deadLetter!.error).toMatch(/Device profile "customer thresholds": profileData\.alarms\[0\].*CURRENT_CUSTOMER/);

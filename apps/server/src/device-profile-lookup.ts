@@ -1,5 +1,5 @@
 import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
-import type { DeviceEvent } from '@rivulet/core';
+import type { DeviceEvent, DeviceProfileEvent } from '@rivulet/core';
 import type { DeviceProfileLookup, RuleDeviceProfile } from '@rivulet/rule-engine';
 import type { Storage } from '@rivulet/storage';
 
@@ -12,8 +12,9 @@ interface Entry<T> {
  * The device profile node's view of profiles: a device's profile id and the profile itself, each
  * cached so a chain does not read the database per message. A device's entry is dropped when the
  * API announces it changed (LiveChannel.DEVICES: a device moved to another profile takes its new
- * one at its next message) and lives `deviceTtlMs` at most; a profile lives `profileTtlMs` at most,
- * and `invalidateProfile` drops it at once. While cached, a profile is handed back as the same
+ * one at its next message) and lives `deviceTtlMs` at most; a profile's entry is dropped when it is
+ * saved or deleted (LiveChannel.DEVICE_PROFILES: the next message evaluates the new rules) and lives
+ * `profileTtlMs` at most. While cached, a profile is handed back as the same
  * object, which the node uses to tell an unchanged profile cheaply. Misses and failures are not
  * cached.
  */
@@ -24,7 +25,7 @@ export function createCachedDeviceProfileLookup(options: {
   profileTtlMs?: number;
   maxEntries?: number;
   now?: () => number;
-}): DeviceProfileLookup & { invalidateProfile(tenantId: string, profileId: string): void; close(): void } {
+}): DeviceProfileLookup & { close(): void } {
   const deviceTtlMs = options.deviceTtlMs ?? 30_000;
   const profileTtlMs = options.profileTtlMs ?? 10_000;
   const maxEntries = options.maxEntries ?? 100_000;
@@ -55,9 +56,13 @@ export function createCachedDeviceProfileLookup(options: {
     return value;
   }
 
-  const unsubscribe = options.broadcast.subscribe(LiveChannel.DEVICES, (e) => {
+  const unsubscribeDevices = options.broadcast.subscribe(LiveChannel.DEVICES, (e) => {
     const event = e as DeviceEvent;
     if (event && typeof event.deviceId === 'string') devices.delete(`${event.tenantId}/${event.deviceId}`);
+  });
+  const unsubscribeProfiles = options.broadcast.subscribe(LiveChannel.DEVICE_PROFILES, (e) => {
+    const event = e as DeviceProfileEvent;
+    if (event && typeof event.profileId === 'string') profiles.delete(`${event.tenantId}/${event.profileId}`);
   });
 
   return {
@@ -70,9 +75,9 @@ export function createCachedDeviceProfileLookup(options: {
         return p ? { id: p.id, name: p.name, profileData: p.profileData } : null;
       });
     },
-    invalidateProfile(tenantId, profileId) {
-      profiles.delete(`${tenantId}/${profileId}`);
+    close() {
+      unsubscribeDevices();
+      unsubscribeProfiles();
     },
-    close: unsubscribe,
   };
 }
