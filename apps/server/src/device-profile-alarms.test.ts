@@ -160,8 +160,8 @@ describe('device profile alarm rules through the whole server', () => {
     expect(raised).toMatchObject({ type: 'Overheat', severity: 'MAJOR', status: 'ACTIVE_UNACK' });
   }, 60_000);
 
-  it('a device on a profile whose rules Rivulet cannot evaluate: its messages fail with the reason (dead letters), nothing is raised', async () => {
-    const profileId = await saveProfile({
+  it('alarm rules Rivulet cannot evaluate: refused on save (400 naming the field); a device on such a stored profile has its messages fail with the reason, nothing is raised', async () => {
+    const profile = {
       name: 'customer thresholds',
       profileData: {
         alarms: [
@@ -174,8 +174,15 @@ describe('device profile alarm rules through the whole server', () => {
           },
         ],
       },
-    });
-    const d = await deviceOnProfile('customer-threshold-device', profileId);
+    };
+    const refused = await api<{ message: string }>(app.url, jwt, '/api/deviceProfile', { method: 'POST', body: profile });
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(/^Device profile "customer thresholds": profileData\.alarms\[0\]\.createRules\.MAJOR\.condition\.condition\[0\]\.predicate\.value\.dynamicValue\.sourceType: dynamic values from the customer \(CURRENT_CUSTOMER\) are not supported/);
+    expect((await api<{ data: Array<{ name: string }> }>(app.url, jwt, '/api/deviceProfiles?pageSize=100&page=0')).body.data.map((p) => p.name)).not.toContain('customer thresholds');
+
+    // Stored all the same (before this check existed, or written around the API): found out per message.
+    const stored = await app.storage.deviceProfiles.create(app.tenantId, profile);
+    const d = await deviceOnProfile('customer-threshold-device', stored.id);
     const mqtt = await mqttDevice(d.token);
     await mqtt.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature: 99 }), { qos: 1 });
     const letter = await eventually(async () => app.deadLetters!.list({ tenantId: app.tenantId }).find((l) => l.deadLetter?.msg.originator.id === d.id), 30_000);

@@ -1,5 +1,5 @@
 import type { NodeStatsDto, NodeTypeDto, TestRunResultDto } from '@rivulet/api-types';
-import type { EntityId, JsonValue } from '@rivulet/core';
+import type { EntityId, JsonObject, JsonValue } from '@rivulet/core';
 
 /**
  * What the rule-chain routes need of the rule engine, injected by the server (rule-engine's
@@ -24,6 +24,11 @@ export interface RuleChainsPort {
   }): Promise<TestRunResultDto>;
   /** Rule chains the tenant may have (its maxRuleChains; 0 or absent: no limit). */
   maxRuleChains?(tenantId: string): number;
+  /**
+   * Throws a BadRequestError naming the field when the device profile node cannot evaluate the
+   * profile's alarm rules (profileData.alarms), so such a profile is refused when it is saved.
+   */
+  checkDeviceProfile?(profile: { name: string; profileData: JsonObject }): void;
   /** Counters of the chain as this process's engine runs it; null when it does not run it. */
   stats(tenantId: string, chainId: string): NodeStatsDto[] | null;
 }

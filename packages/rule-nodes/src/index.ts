@@ -1,4 +1,6 @@
+import type { JsonObject } from '@rivulet/core';
 import type { RuleNodeDefinition } from '@rivulet/rule-engine';
+import { compileProfile } from './profile/alarm-rules';
 // '.js' on these paths: Node treats a bare '*.node' path as a native addon, so tsx would not map it to the .ts file.
 import { logNode } from './nodes/log.node.js';
 import { msgTypeSwitchNode } from './nodes/msg-type-switch.node.js';
@@ -62,6 +64,12 @@ export { MAX_CHAIN_DEPTH } from './nodes/rule-chain.node.js';
 export { MSG_TYPE_RELATIONS } from './nodes/msg-type-switch.node.js';
 export { pointsOf } from './nodes/save-timeseries.node.js';
 export { defaultRootChain } from './default-chain';
+export { AlarmRulesError, compileProfile } from './profile/alarm-rules';
+
+/** Throws an AlarmRulesError (a 400 naming the field) unless the device profile node can evaluate the profile's alarm rules. */
+export function checkDeviceProfileAlarms(profile: { name: string; profileData: JsonObject }): void {
+  compileProfile({ id: '', ...profile });
+}
 
 /** Every built-in node; the server registers them all. */
 export const builtinNodes: ReadonlyArray<RuleNodeDefinition> = [

@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Broadcast } from '@rivulet/broadcast';
 import type { Logger, TenantLimitsSource } from '@rivulet/core';
-import { createApi, createStaticFiles, toRuleChainExport, type Api, type ApiOptions } from '@rivulet/api';
+import { createApi, createStaticFiles, toRuleChainExport, type Api, type ApiOptions, type RuleChainsPort } from '@rivulet/api';
+import { checkDeviceProfileAlarms } from '@rivulet/rule-nodes';
 import { createRuleChainService, type RuleEngine } from '@rivulet/rule-engine';
 import type { Storage } from '@rivulet/storage';
 import type { Queue } from '@rivulet/queue';
@@ -70,7 +71,7 @@ export function startApiRole(o: {
     deviceConnectivity: o.deviceConnectivity,
     claiming: { allowClaimingByDefault: config.RIVULET_CLAIM_ALLOW_BY_DEFAULT },
     ...(o.deadLetters ? { deadLetters: o.deadLetters } : {}),
-    ruleChains: createRuleChainService({
+    ruleChains: withProfileCheck(createRuleChainService({
       registry: o.rules.registry,
       servicesFor: o.rules.servicesFor,
       // maxRuleChains for creating a chain; nodes per chain and generator period come with servicesFor.
@@ -82,10 +83,15 @@ export function startApiRole(o: {
         const rec = await storage.ruleChains.get(tenantId, chainId);
         return rec ? toRuleChainExport(rec) : null;
       },
-    }),
+    })),
   });
   const webApp = createStaticFiles({ root: config.RIVULET_WEB_DIR ?? defaultWebDir() });
   return { api, webApp };
+}
+
+/** Device profiles are checked on save by the device profile node's rules compiler (alarm rules it cannot evaluate: 400). */
+function withProfileCheck(port: RuleChainsPort): RuleChainsPort {
+  return Object.assign(port, { checkDeviceProfile: checkDeviceProfileAlarms });
 }
 
 /** The built server (dist/server/main.js, npm run build) carries the web app beside it; the sources serve apps/web/dist. */

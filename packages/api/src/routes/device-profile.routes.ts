@@ -103,6 +103,8 @@ export function deviceProfileRoutes(deps: ApiDeps): RouteDef[] {
           const dashboardId = input.defaultDashboardId?.id.toLowerCase() ?? null;
           if (dashboardId !== null && !(await storage.dashboards.get(tenantId, dashboardId))) throw notFound(`Dashboard ${dashboardId} not found`);
           const profileData: JsonObject | undefined = input.profileData ?? undefined;
+          // Alarm rules the device profile node cannot evaluate are refused here, not found out per message.
+          if (profileData) deps.ruleChains?.checkDeviceProfile?.({ name: input.name, profileData });
           const fromData = (profileData?.provisionConfiguration as { type?: unknown } | null | undefined)?.type;
           const fields: DeviceProfileInput = {
             name: input.name,

@@ -85,7 +85,8 @@ describe('compileProfile', () => {
     }
     expect(() => compileProfile({ id: 'p', name: 'x', profileData: { alarms: { a: 1 } } })).toThrow(/profileData\.alarms: must be an array/);
     expect(() => compileProfile({ id: 'p', name: 'x', profileData: { alarms: [{ id: 'a', alarmType: 'T', createRules: { SEVERE: {} } }] } })).toThrow(/unknown severity/);
-    expect(() => compileProfile({ id: 'p', name: 'x', profileData: { alarms: [{ id: 'a', alarmType: 'T', createRules: {} }] } })).toThrow(/needs at least one rule/);
+    // No create rule yet (a profile being written): accepted, it raises nothing.
+    expect(compileProfile({ id: 'p', name: 'x', profileData: { alarms: [{ id: 'a', alarmType: 'T', createRules: {} }] } }).alarms[0]!.createRules).toEqual([]);
     const twice = { id: 'a', alarmType: 'T', createRules: { MAJOR: { condition: { condition: [filter('t', num('GREATER', 1))] } } } };
     expect(() => compileProfile({ id: 'p', name: 'x', profileData: { alarms: [twice, twice] } })).toThrow(/"a" is used by another alarm/);
   });

@@ -191,7 +191,6 @@ class Compiler {
       if (rule === null) continue;
       createRules.push({ severity: severity as RuleAlarmSeverity, rule: this.rule(rule, `${where}.createRules.${severity}`) });
     }
-    if (createRules.length === 0) this.fail(`${where}.createRules`, 'needs at least one rule');
     createRules.sort((x, y) => SEVERITY_ORDER.indexOf(x.severity) - SEVERITY_ORDER.indexOf(y.severity));
     const clearRule = a.clearRule === undefined || a.clearRule === null ? null : this.rule(a.clearRule, `${where}.clearRule`);
     return { id, alarmType, createRules, clearRule };
