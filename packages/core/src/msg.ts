@@ -34,6 +34,15 @@ export const MsgType = {
   PROVISION_SUCCESS: 'PROVISION_SUCCESS',
   /** ThingsBoard's (TbMsgType.PROVISION_FAILURE): a provisioning request for an existing device was refused. */
   PROVISION_FAILURE: 'PROVISION_FAILURE',
+  /**
+   * ThingsBoard's RPC lifecycle (TbMsgType.RPC_*), from the transport that handles the call:
+   * written to the device's session, answered by it (two-way) or taken (one-way), given up, timed out.
+   */
+  RPC_SENT: 'RPC_SENT',
+  RPC_DELIVERED: 'RPC_DELIVERED',
+  RPC_SUCCESSFUL: 'RPC_SUCCESSFUL',
+  RPC_TIMEOUT: 'RPC_TIMEOUT',
+  RPC_FAILED: 'RPC_FAILED',
   /** Rivulet's older name of ALARM_CLEAR, still routed as "Alarm Cleared" for chains saved with it. */
   ALARM_CLEARED: 'ALARM_CLEARED',
 } as const;

@@ -15,7 +15,6 @@ import { DeviceChannel, RpcChannel } from '@rivulet/broadcast';
 import { AttributeScope, MsgType, type AttributesEvent, type ToDeviceRpcRequest } from '@rivulet/core';
 import { DEVICE, NOW, TOKEN, closeAll, startTransport, waitForConsumed, type Harness } from './test-harness';
 
-import { createTransportService } from '@rivulet/transport-service';
 import {
   TEST_DOUBLE_PROVISION_KEY,
   TEST_DOUBLE_PROVISION_SECRET,
@@ -221,7 +220,7 @@ describe('provisioning and claiming with coap-client (core services are test dou
 
   it('POST /api/v1/provision answers ThingsBoard\'s JSON; past the per-address rate 4.29', async () => {
     const provisioning = createProvisioningTestDouble();
-    const h = await startTransport({ options: { service: createTransportService({ provisioning, provisionRequestsPerMinute: 2 }) } });
+    const h = await startTransport({ services: { provisioning, provisionRequestsPerMinute: 2 } });
     const cmd = `coap-client -m post coap://$THINGSBOARD_HOST_NAME/api/v1/provision -t json -e '${REQUEST}'`;
     const first = await shell(h, cmd);
     expect(JSON.parse(first.stdout.trim())).toEqual({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN', credentialsValue: 'token-for-new-device' });
@@ -234,11 +233,11 @@ describe('provisioning and claiming with coap-client (core services are test dou
 
   it('POST /api/v1/$ACCESS_TOKEN/claim hands the claim to the claiming service; without one 5.01', async () => {
     const claiming = createClaimingTestDouble();
-    const h = await startTransport({ options: { service: createTransportService({ claiming }) } });
+    const h = await startTransport({ services: { claiming } });
     const ok = await shell(h, `coap-client -m post coap://$THINGSBOARD_HOST_NAME/api/v1/$ACCESS_TOKEN/claim -t json -e '{"secretKey":"s3cr3t","durationMs":60000}'`);
     expect(ok.stderr).not.toMatch(/[45]\.\d\d/);
     expect(claiming.calls.map((c) => [c.device.deviceId, c.request])).toEqual([[DEVICE.deviceId, { secretKey: 's3cr3t', durationMs: 60000 }]]);
-    const bare = await startTransport({ options: { service: createTransportService({}) } });
+    const bare = await startTransport({ services: {} });
     const refused = await shell(bare, `coap-client -m post coap://$THINGSBOARD_HOST_NAME/api/v1/$ACCESS_TOKEN/claim -e '{}'`).catch((e: { stdout: string; stderr: string }) => e);
     expect(`${refused.stdout}${refused.stderr}`).toMatch(/5\.01/);
   });

@@ -221,7 +221,8 @@ describe('deduplication of retransmitted requests (RFC 7252 §4.5)', () => {
   it('a copy arriving while the first is still being processed is not processed again', async () => {
     // capacity 1 and a held consumer: the second post waits in produce(), i.e. stays in flight
     const q = createMemoryQueue({ partitions: 1, capacity: 1, logger: silentLogger });
-    const h = await startTransport({ queue: q });
+    // a queue of one message: only the device's own messages here, not the RPC lifecycle ones
+    const h = await startTransport({ queue: q, services: { rpcEvents: false } });
     const c = await rawClient(h.port);
     const release = h.gate.hold();
     try {
@@ -553,7 +554,7 @@ describe('routing and limits', () => {
 
   it('over the per-device rate the answers are held back, not refused: every request is queued', async () => {
     // the harness clock stands still: 50 requests fit the burst, the other 10 are held 20 ms apart
-    const h = await startTransport({ options: { rateLimiter: testRateLimiter(50, 0) } });
+    const h = await startTransport({ services: { rateLimiter: testRateLimiter(50, 0) } });
     const c = await rawClient(h.port);
     for (let i = 0; i < 60; i++) await c.send(rawRequest({ path: TELEMETRY, payload: `{"ts":${i + 1},"values":{"n":${i}}}`, messageId: 400 + i }));
     await vi.waitFor(() => expect(c.received).toHaveLength(60), { timeout: 5000 });
@@ -562,7 +563,7 @@ describe('routing and limits', () => {
   });
 
   it('4.29 with Max-Age for a device so far over its rate that it would wait longer than rateLimitMaxWaitMs; other devices unaffected', async () => {
-    const h = await startTransport({ options: { rateLimiter: testRateLimiter(1, 0) }, config: { rateLimitMaxWaitMs: 0 } });
+    const h = await startTransport({ services: { rateLimiter: testRateLimiter(1, 0) }, config: { rateLimitMaxWaitMs: 0 } });
     const c = await rawClient(h.port);
     const first = await c.exchange(rawRequest({ path: TELEMETRY, payload: '{"n":1}', messageId: 300 }));
     const second = await c.exchange(rawRequest({ path: TELEMETRY, payload: '{"n":2}', messageId: 301 }));
@@ -591,7 +592,8 @@ describe('routing and limits', () => {
 
   it('the answer waits for the queue: a full queue holds it back until the message is accepted', async () => {
     const q = createMemoryQueue({ partitions: 1, capacity: 1, logger: silentLogger });
-    const h = await startTransport({ queue: q });
+    // a queue of one message: only the device's own messages here, not the RPC lifecycle ones
+    const h = await startTransport({ queue: q, services: { rpcEvents: false } });
     const c = await rawClient(h.port);
     const release = h.gate.hold();
     try {
@@ -681,7 +683,8 @@ describe('malformed datagrams', () => {
 describe('stop()', () => {
   it('observers get a final 5.03; new requests get 5.03; a request in progress still reaches the queue and is answered', async () => {
     const q = createMemoryQueue({ partitions: 1, capacity: 1, logger: silentLogger });
-    const h = await startTransport({ queue: q });
+    // a queue of one message: only the device's own messages here, not the RPC lifecycle ones
+    const h = await startTransport({ queue: q, services: { rpcEvents: false } });
     const c = await rawClient(h.port);
     await c.exchange(rawRequest({ method: 'GET', path: `api/v1/${TOKEN}/rpc`, messageId: 1, observe: 0, token: Buffer.from([0xee]) }));
     const caller = createRpcCaller({ broadcast: h.broadcast });

@@ -1,5 +1,4 @@
 import { ObserveWriteStream, type IncomingMessage } from 'coap';
-import { type Broadcast, DeviceChannel, respondToCaller, RpcChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
   BadRequestError,
@@ -75,30 +74,14 @@ export interface CoapTransportConfig {
 }
 
 export interface CoapTransportOptions {
-  queue: Queue;
-  /** The server passes a cached one; this transport calls it on every request. */
-  auth: DeviceAuthenticator;
-  deviceApi: DeviceApiService;
-  /** Shared attribute updates (DeviceChannel.SHARED_ATTRIBUTES) and RPC (RpcChannel.*) travel here. */
-  broadcast: Broadcast;
   /**
-   * Each tenant's limits, asked after the device is authenticated: key length and keys per message
-   * (4.00 past them) and maxPayloadBytes (4.13; never above config.maxPayloadBytes).
+   * What the three transports share (authentication, tenant limits, the one rate limiter,
+   * producing, attribute requests, RPC, the session registry, device state, provisioning and
+   * claiming): the server builds one and hands it to each. It needs a broadcast (the downlink) for CoAP.
    */
-  tenantLimits?: TenantLimitsSource;
-  /** Device activity and connect/disconnect (an observation is a session); none by default. */
-  state?: DeviceStateReporter;
+  service: TransportService;
   logger?: Logger;
-  /** Messages per second per device and per tenant, shared with the other transports; none: no limit. */
-  rateLimiter?: DeviceRateLimiter;
   config: CoapTransportConfig;
-  /** The clock: server time for payloads without their own ts, and the rate limit's. */
-  now?: () => number;
-  /**
-   * Provisioning (`POST /api/v1/provision`) and claiming (`POST /api/v1/{token}/claim`) go through
-   * it; absent, or without the service behind them, they are answered 5.01.
-   */
-  service?: TransportService;
 }
 
 /** Why a request was not accepted; one counter each. */
@@ -150,19 +133,20 @@ const JSON_FORMAT = 'application/json';
  * message of the payload, so a full queue slows devices down.
  */
 export function createCoapTransport(options: CoapTransportOptions): CoapTransport {
-  const { queue, auth, deviceApi, broadcast, config } = options;
+  const { service, config } = options;
+  if (!service.hasDownlink) throw new Error('the CoAP transport needs a transport service with a broadcast (RPC and attribute updates)');
+  // the service's own objects, called directly on the hot path
+  const { auth, state } = service;
   const logger = (options.logger ?? silentLogger).child({ component: 'transport-coap' });
-  const state = options.state ?? noopDeviceStateReporter;
-  const now = options.now ?? Date.now;
+  const now = service.now;
   const maxPayloadBytes = config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const typeCasting = config.typeCasting ?? true;
-  const { tenantLimits } = options;
   /** The parsers' options for the device's tenant (its key limits). */
-  const payloadOptions = (device: DeviceInfo): PayloadOptions => (tenantLimits ? { typeCasting, ...keyLimits(tenantLimits.forTenant(device.tenantId)) } : { typeCasting });
+  const payloadOptions = (device: DeviceInfo): PayloadOptions => service.payloadOptions(device, typeCasting);
   /** 4.13 for a payload over the tenant's own limit (below the transport's; the endpoint enforced that one); false otherwise. */
   function overTenantPayloadLimit(res: CoapResponse, device: DeviceInfo, payload: Buffer): boolean {
-    const tenantMax = tenantLimits?.forTenant(device.tenantId).maxPayloadBytes ?? 0;
-    if (tenantMax <= 0 || tenantMax >= maxPayloadBytes || payload.length <= tenantMax) return false;
+    const tenantMax = service.payloadLimit(device, maxPayloadBytes);
+    if (tenantMax >= maxPayloadBytes || payload.length <= tenantMax) return false;
     reject(res, 'payloadTooLarge', Code.REQUEST_ENTITY_TOO_LARGE, `Payload too large: the limit is ${tenantMax} bytes`, { Size1: tenantMax });
     return true;
   }
@@ -199,7 +183,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     { maxTotal: config.maxObservations ?? 10_000, maxPerDevice: config.maxObservationsPerDevice ?? 8 },
     (device, connected) => {
       if (connected) {
-        if (!observedHolds.has(device.deviceId)) observedHolds.set(device.deviceId, broadcast.holdSession(device.deviceId));
+        if (!observedHolds.has(device.deviceId)) observedHolds.set(device.deviceId, service.holdSession(device.deviceId));
         state.onConnect(device);
       } else {
         observedHolds.get(device.deviceId)?.();
@@ -208,8 +192,11 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
       }
     },
   );
-  const rpcIds = new ToDeviceRpcIds();
-  const limiter = options.rateLimiter?.forTransport('coap', { maxWaitMs: config.rateLimitMaxWaitMs ?? 10_000 });
+  // a two-way command not answered before it expired: RPC_TIMEOUT
+  const rpcIds = new ToDeviceRpcIds(64, (call) => {
+    if (call.device) service.rpcTimedOut(call.device, call);
+  });
+  const limiter = service.rateLimit('coap', config.rateLimitMaxWaitMs ?? 10_000);
   /** Client-side RPCs waiting for the rule chain, by `${deviceId}#${requestId}`. */
   const pendingRpc = new Map<string, (body: JsonValue | typeof TIMEOUT | typeof STOPPED) => void>();
   let nextClientRpcId = 1;
@@ -358,8 +345,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
    * rate, 4.00 for a payload that is not JSON, 5.01 without a provisioning service.
    */
   async function provision(req: IncomingMessage, res: CoapResponse): Promise<void> {
-    const service = options.service;
-    if (!service?.provisioningAvailable) return reject(res, 'notImplemented', Code.NOT_IMPLEMENTED, new FeatureUnavailableError('provisioning').message);
+    if (!service.provisioningAvailable) return reject(res, 'notImplemented', Code.NOT_IMPLEMENTED, new FeatureUnavailableError('provisioning').message);
     try {
       const answer = await service.provision(req.payload.toString('utf8'), 'COAP', req.rsinfo.address);
       accept(res, Code.CONTENT, JSON.stringify(answer));
@@ -373,8 +359,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
 
   /** `POST /api/v1/{token}/claim` `{"secretKey":..,"durationMs":..}` (both optional, the payload too): 2.01 (as its other posts) once the claiming service took it. */
   async function claim(res: CoapResponse, device: DeviceInfo, payload: Buffer): Promise<void> {
-    const service = options.service;
-    if (!service?.claimingAvailable) return reject(res, 'notImplemented', Code.NOT_IMPLEMENTED, new FeatureUnavailableError('claiming').message);
+    if (!service.claimingAvailable) return reject(res, 'notImplemented', Code.NOT_IMPLEMENTED, new FeatureUnavailableError('claiming').message);
     let request;
     try {
       request = parseClaimRequest(payload.toString('utf8'));
@@ -425,9 +410,8 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
   async function produce(res: CoapResponse, device: DeviceInfo, msgs: Msg[]): Promise<boolean> {
     const records: Array<QueueRecord<Msg>> = msgs.map((value) => ({ key: device.deviceId, value }));
     try {
-      await queue.produce(Topics.RULE_ENGINE, records);
-    } catch (e) {
-      logger.warn({ err: e, tenantId: device.tenantId, deviceId: device.deviceId }, 'queue rejected device messages');
+      await service.produce(records);
+    } catch {
       reject(res, 'unavailable', Code.SERVICE_UNAVAILABLE, 'Service unavailable: the message queue did not accept the payload, retry later', { 'Max-Age': 1 });
       return false;
     }
@@ -455,7 +439,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
 
   async function readAttributes(res: CoapResponse, device: DeviceInfo, request: { clientKeys?: string[] | undefined; sharedKeys?: string[] | undefined }) {
     try {
-      return await deviceApi.getAttributes(device, request);
+      return await service.getAttributes(device, request);
     } catch (e) {
       if (e instanceof RivuletError && e.status < 500) {
         reject(res, e.status === 404 ? 'notFound' : 'badRequest', e.status === 404 ? Code.NOT_FOUND : Code.BAD_REQUEST, e.message);
@@ -593,20 +577,19 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     // expirationTime is wall-clock time set by whoever asked
     const t = Date.now();
     if (observers.length === 0 || r.expirationTime <= t) return;
-    const id = rpcIds.assign(r.deviceId, { requestId: r.requestId, oneway: r.oneway, expiresAt: r.expirationTime, replyTo: r.replyTo }, t);
+    const device = (observers[0] as (typeof observers)[number]).device;
+    const id = rpcIds.assign(r.deviceId, { requestId: r.requestId, oneway: r.oneway, expiresAt: r.expirationTime, replyTo: r.replyTo, device }, t);
     const payload = JSON.stringify({ id, method: r.method, params: r.params });
     for (const o of observers) o.send(payload);
-    // the pickup (core/device-rpc.ts): a one-way call is done with it, a two-way one waits for the reply
-    const pickup: ToDeviceRpcResponse = { requestId: r.requestId, deviceId: r.deviceId, delivered: true };
-    respondToCaller(broadcast, r.replyTo, pickup);
+    // the pickup (core/device-rpc.ts): a one-way call is done with it, a two-way one waits for the reply; RPC_SENT
+    service.rpcSent(device, r);
   }
 
   /** Two-way calls of a device that can no longer be answered end with an error for the caller. */
   function failPendingRpc(deviceId: string, error: string): void {
     for (const call of rpcIds.drop(deviceId)) {
-      if (call.oneway || call.expiresAt <= Date.now()) continue;
-      const failed: ToDeviceRpcResponse = { requestId: call.requestId, deviceId, error };
-      respondToCaller(broadcast, call.replyTo, failed);
+      if (call.oneway || call.expiresAt <= Date.now() || !call.device) continue;
+      service.rpcFailed(call.device, call, error);
     }
   }
 
@@ -622,10 +605,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     }
     const call = rpcIds.take(device.deviceId, id, Date.now());
     if (call === undefined) return reject(res, 'notFound', Code.NOT_FOUND, `No RPC request ${id} is waiting for a reply (unknown or expired)`);
-    if (!call.oneway) {
-      const msg: ToDeviceRpcResponse = { requestId: call.requestId, deviceId: device.deviceId, response, delivered: true };
-      respondToCaller(broadcast, call.replyTo, msg);
-    }
+    if (!call.oneway) service.rpcReplied(device, call, response);
     accept(res, Code.CREATED);
   }
 
@@ -647,7 +627,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     let timer: NodeJS.Timeout | undefined;
     // registered before producing: the reply may come back before produce() resolves; the device
     // counts as held here while it waits, so the reply is sent to this process
-    const release = broadcast.holdSession(device.deviceId);
+    const release = service.holdSession(device.deviceId);
     const reply = new Promise<JsonValue | typeof TIMEOUT | typeof STOPPED>((resolve) => {
       pendingRpc.set(key, resolve);
       timer = setTimeout(() => resolve(TIMEOUT), rpcTimeoutMs);
@@ -676,11 +656,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
   return {
     async start() {
       const port = await endpoint.listen();
-      unsubscribes.push(
-        broadcast.subscribe(DeviceChannel.SHARED_ATTRIBUTES, onAttributesEvent),
-        broadcast.subscribe(RpcChannel.TO_DEVICE, onToDeviceRpc),
-        broadcast.subscribe(RpcChannel.TO_SERVER_REPLY, onToServerReply),
-      );
+      unsubscribes.push(service.subscribeDownlink({ attributes: onAttributesEvent, rpcRequest: onToDeviceRpc, toServerReply: onToServerReply }));
       const activity = setInterval(() => {
         for (const d of registry.observedDevices()) state.onActivity(d);
         rpcIds.prune(Date.now());

@@ -4,8 +4,12 @@
  * N back to the call's requestId until the call expires. Bounded: the oldest calls of a device go
  * beyond `maxPerDevice`, and devices with nothing pending are forgotten.
  */
+import type { DeviceInfo } from '@rivulet/core';
+
 interface Pending {
   readonly requestId: string;
+  /** The device it was sent to (for RPC_TIMEOUT / RPC_FAILED). */
+  readonly device?: DeviceInfo | undefined;
   readonly oneway: boolean;
   readonly expiresAt: number;
   /** The caller's node (ToDeviceRpcRequest.replyTo): where the reply goes. */
@@ -20,7 +24,11 @@ interface DeviceCalls {
 export class ToDeviceRpcIds {
   private readonly devices = new Map<string, DeviceCalls>();
 
-  constructor(private readonly maxPerDevice = 64) {}
+  /** onExpired: told of each two-way call found expired without its reply. */
+  constructor(
+    private readonly maxPerDevice = 64,
+    private readonly onExpired: (call: Pending) => void = () => {},
+  ) {}
 
   /** The id the device sees for this call. */
   assign(deviceId: string, call: Pending, now: number): number {
@@ -46,7 +54,10 @@ export class ToDeviceRpcIds {
     d.pending.delete(id);
     this.expire(d, now);
     if (d.pending.size === 0) this.devices.delete(deviceId);
-    return call !== undefined && call.expiresAt > now ? call : undefined;
+    if (call === undefined) return undefined;
+    if (call.expiresAt > now) return call;
+    if (!call.oneway) this.onExpired(call);
+    return undefined;
   }
 
   /** Every call of a device, removed (its RPC subscription is gone). */
@@ -73,6 +84,10 @@ export class ToDeviceRpcIds {
   }
 
   private expire(d: DeviceCalls, now: number): void {
-    for (const [id, call] of d.pending) if (call.expiresAt <= now) d.pending.delete(id);
+    for (const [id, call] of d.pending) {
+      if (call.expiresAt > now) continue;
+      d.pending.delete(id);
+      if (!call.oneway) this.onExpired(call);
+    }
   }
 }

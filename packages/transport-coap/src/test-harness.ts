@@ -24,6 +24,7 @@ import {
   type StateEvent,
 } from '@rivulet/testing';
 import { MessageType, decodeMessage, encodeMessage, uintOption, type DecodedMessage } from './coap-message';
+import { createTransportService, type TransportServiceOptions } from '@rivulet/transport-service';
 import { createCoapTransport, type CoapTransport, type CoapTransportConfig, type CoapTransportOptions } from './coap-transport';
 
 export { DEVICE, OTHER, OTHER_TOKEN, TOKEN, type LogEntry, type StateEvent } from '@rivulet/testing';
@@ -57,7 +58,15 @@ export async function closeAll(): Promise<void> {
 }
 
 export async function startTransport(
-  opts: { queue?: Queue; consume?: boolean; auth?: DeviceAuthenticator; config?: Partial<CoapTransportConfig>; options?: Partial<CoapTransportOptions> } = {},
+  opts: {
+    queue?: Queue;
+    consume?: boolean;
+    auth?: DeviceAuthenticator;
+    config?: Partial<CoapTransportConfig>;
+    options?: Partial<Omit<CoapTransportOptions, 'service'>>;
+    /** Options of the transport service the harness builds (rate limiter, provisioning, claiming, ...). */
+    services?: Partial<TransportServiceOptions>;
+  } = {},
 ): Promise<Harness> {
   const inner = opts.queue ?? createMemoryQueue({ partitions: 2, logger: silentLogger });
   const produceCalls: Harness['queue']['produceCalls'] = [];
@@ -93,7 +102,7 @@ export async function startTransport(
   const logs: LogEntry[] = [];
 
   const { consumed, gate } = await consumeRuleEngine(inner, { subscribe: opts.consume !== false });
-  const transport = createCoapTransport({
+  const service = createTransportService({
     queue,
     auth,
     deviceApi,
@@ -101,6 +110,11 @@ export async function startTransport(
     state: recordingStateReporter(stateEvents),
     logger: recordingLogger(logs),
     now: () => NOW,
+    ...opts.services,
+  });
+  const transport = createCoapTransport({
+    service,
+    logger: recordingLogger(logs),
     config: { port: 0, host: '127.0.0.1', maxPayloadBytes: MAX_PAYLOAD, ...opts.config },
     ...opts.options,
   });

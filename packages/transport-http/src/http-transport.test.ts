@@ -29,11 +29,12 @@ import {
   recordingLogger,
   testAttributes,
   telemetryMsgShape,
+  testRateLimiter,
   testTokens,
   type ConsumerGate,
   type LogEntry,
 } from '@rivulet/testing';
-import { createTransportService } from '@rivulet/transport-service';
+import { createTransportService, type TransportService, type TransportServiceOptions } from '@rivulet/transport-service';
 import {
   TEST_DOUBLE_PROVISION_KEY,
   TEST_DOUBLE_PROVISION_SECRET,
@@ -94,7 +95,9 @@ async function start(
     queue?: Queue;
     consume?: boolean;
     auth?: DeviceAuthenticator;
-    transport?: Partial<HttpTransportOptions>;
+    transport?: Partial<Omit<HttpTransportOptions, 'service'>>;
+    /** Options of the transport service the harness builds (provisioning, claiming, state, rate limiter, clock, ...). */
+    services?: Partial<TransportServiceOptions>;
   } = {},
 ): Promise<Harness> {
   const inner = opts.queue ?? createMemoryQueue({ partitions: 2, logger: silentLogger });
@@ -103,14 +106,19 @@ async function start(
   const deviceApi = mapDeviceApi(testAttributes());
   const logs: LogEntry[] = [];
   const broadcast = createMemoryBroadcast();
-  const transport = createHttpTransport({
+  const service: TransportService = createTransportService({
     queue,
     auth: opts.auth ?? auth,
     deviceApi,
     broadcast,
     logger: recordingLogger(logs),
-    maxPayloadBytes: MAX_PAYLOAD,
     now: () => NOW,
+    ...opts.services,
+  });
+  const transport = createHttpTransport({
+    service,
+    logger: recordingLogger(logs),
+    maxPayloadBytes: MAX_PAYLOAD,
     ...opts.transport,
   });
   const { consumed, gate } = await consumeRuleEngine(inner, { subscribe: opts.consume !== false });
@@ -292,7 +300,7 @@ describe('POST /api/v1/{token}/telemetry', () => {
   });
 
   it('stamps flat payloads with the server time (Date.now by default)', async () => {
-    const h = await start({ transport: { now: undefined } });
+    const h = await start({ services: { now: undefined } });
     const before = Date.now();
     expect((await post(h, `/api/v1/${TOKEN}/telemetry`, '{"a":1}')).status).toBe(200);
     const [m] = await waitForConsumed(h, 1);
@@ -588,7 +596,7 @@ describe('routing', () => {
 describe('robustness', () => {
   it('reports each authenticated request as device activity (device state), not a refused one', async () => {
     const active: string[] = [];
-    const h = await start({ transport: { state: { onConnect() {}, onDisconnect() {}, onActivity: (d) => void active.push(d.deviceId) } } });
+    const h = await start({ services: { state: { onConnect() {}, onDisconnect() {}, onActivity: (d) => void active.push(d.deviceId) } } });
     await post(h, `/api/v1/${TOKEN}/telemetry`, '{"a":1}');
     await post(h, '/api/v1/nope/telemetry', '{"a":1}');
     await fetch(`${h.base}/api/v1/${OTHER_TOKEN}/attributes`);
@@ -828,7 +836,7 @@ describe('provisioning and claiming (through the transport service; core service
 
   it('curl POST /api/v1/provision: 200 with ThingsBoard\'s answer, a refusal included; 429 with Retry-After past the per-address rate', async () => {
     const provisioning = createProvisioningTestDouble();
-    const h = await start({ transport: { service: createTransportService({ provisioning, provisionRequestsPerMinute: 2 }) } });
+    const h = await start({ services: { provisioning, provisionRequestsPerMinute: 2 } });
     const ok = await shell(h, `curl -s -w '\\n%{http_code}' -X POST -H 'Content-Type: application/json' -d '${REQUEST}' http://$THINGSBOARD_HOST/api/v1/provision`);
     expect(ok.stdout.split('\n')).toEqual(['{"status":"SUCCESS","credentialsType":"ACCESS_TOKEN","credentialsValue":"token-for-new-device"}', '200']);
     const refused = await post(h, '/api/v1/provision', '{"deviceName":"x","provisionDeviceKey":"guess","provisionDeviceSecret":"guess"}');
@@ -844,21 +852,19 @@ describe('provisioning and claiming (through the transport service; core service
 
   it('POST /api/v1/provision: 400 for a body that is not JSON, 405 for GET, 501 without a provisioning service', async () => {
     const provisioning = createProvisioningTestDouble();
-    const h = await start({ transport: { service: createTransportService({ provisioning }) } });
+    const h = await start({ services: { provisioning } });
     expect((await post(h, '/api/v1/provision', '{"deviceName":')).status).toBe(400);
     expect((await fetch(`${h.base}/api/v1/provision`)).status).toBe(405);
     expect(provisioning.calls).toEqual([]);
-    for (const transport of [{ service: createTransportService({}) }, {}]) {
-      const bare = await start({ transport });
-      const res = await post(bare, '/api/v1/provision', REQUEST);
-      expect(res.status).toBe(501);
-      expect((await errorBody(res)).message).toBe('Device provisioning is not available on this server');
-    }
+    const bare = await start();
+    const res = await post(bare, '/api/v1/provision', REQUEST);
+    expect(res.status).toBe(501);
+    expect((await errorBody(res)).message).toBe('Device provisioning is not available on this server');
   });
 
   it('curl POST /api/v1/{token}/claim: 200 once the claiming service took it; body optional; 400 malformed, 401 unknown token, 501 without the service', async () => {
     const claiming = createClaimingTestDouble();
-    const h = await start({ transport: { service: createTransportService({ claiming }) } });
+    const h = await start({ services: { claiming } });
     const { stderr } = await shell(h, `curl -v -X POST -H 'Content-Type: application/json' -d '{"secretKey":"s3cr3t","durationMs":60000}' http://$THINGSBOARD_HOST/api/v1/$ACCESS_TOKEN/claim`);
     expect(stderr).toMatch(/< HTTP\/1\.1 200 OK/);
     expect((await post(h, `/api/v1/${TOKEN}/claim`, '')).status).toBe(200);
@@ -868,9 +874,30 @@ describe('provisioning and claiming (through the transport service; core service
       [DEVICE.deviceId, { secretKey: 's3cr3t', durationMs: 60000 }],
       [DEVICE.deviceId, { secretKey: '', durationMs: undefined }],
     ]);
-    const bare = await start({ transport: { service: createTransportService({}) } });
+    const bare = await start({ services: {} });
     const res = await post(bare, `/api/v1/${TOKEN}/claim`, '{}');
     expect(res.status).toBe(501);
     expect((await errorBody(res)).message).toBe('Device claiming is not available on this server');
+  });
+});
+
+describe('device rate limit (the transport service\'s one limiter, shared with MQTT and CoAP)', () => {
+  it('curl: a device over its rate gets 429 with Retry-After and ThingsBoard\'s error JSON; nothing of it is queued; another device is not affected', async () => {
+    const rateLimiter = testRateLimiter(2, 0);
+    const h = await start({ services: { rateLimiter } });
+    const cmd = `curl -s -i -X POST -H 'Content-Type: application/json' -d '{"t":1}' http://$THINGSBOARD_HOST/api/v1/$ACCESS_TOKEN/telemetry`;
+    expect((await shell(h, cmd)).stdout).toMatch(/^HTTP\/1\.1 200/);
+    expect((await shell(h, cmd)).stdout).toMatch(/^HTTP\/1\.1 200/);
+    const limited = (await shell(h, cmd)).stdout;
+    expect(limited).toMatch(/^HTTP\/1\.1 429/);
+    expect(limited).toMatch(/retry-after: [1-9]/i);
+    expect(limited).toContain('"errorCode":33');
+    expect(limited).toContain('this device is over its message rate limit of 2 per second');
+    expect((await post(h, `/api/v1/${OTHER_TOKEN}/telemetry`, '{"t":2}')).status).toBe(200);
+    await waitForConsumed(h, 3);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(h.consumed).toHaveLength(3);
+    expect(h.transport.stats().rejected.rateLimited).toBe(1);
+    expect(rateLimiter.stats().transports.http?.refused.device).toBe(1);
   });
 });

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Broadcast, DeviceChannel, respondToCaller, RpcChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
   BadRequestError,
@@ -12,22 +11,15 @@ import {
   parseTelemetry,
   silentLogger,
   type AttributesEvent,
-  type DeviceApiService,
-  type DeviceStateReporter,
-  type DeviceAuthenticator,
   type DeviceInfo,
-  type DeviceRateLimiter,
   type JsonValue,
   type Logger,
   type Msg,
   type ToDeviceRpcRequest,
-  type ToDeviceRpcResponse,
   type ToServerRpcReply,
-  type TenantLimitsSource,
-  keyLimits,
   type PayloadOptions,
 } from '@rivulet/core';
-import { Topics, type Queue, type QueueRecord } from '@rivulet/queue';
+import type { QueueRecord } from '@rivulet/queue';
 import { FeatureUnavailableError, ProvisionRateLimitError, parseClaimRequest, type TransportService } from '@rivulet/transport-service';
 import { API_PREFIX, PROVISION, Resource, parseDeviceRoute, unsupportedFeature } from './device-route';
 import { RpcIds, Waiters } from './long-poll';
@@ -35,17 +27,14 @@ import { TbErrorCode, canReply, discardBody, replyError, replyJson, replyOk } fr
 import { readBody } from './request-body';
 
 export interface HttpTransportOptions {
-  queue: Queue;
-  /** The server passes a cached one; this transport calls it on every request. */
-  auth: DeviceAuthenticator;
-  deviceApi: DeviceApiService;
-  /** Told of each authenticated request (device state: lastActivityTime, active); optional. */
-  state?: DeviceStateReporter;
   /**
-   * RPC (RpcChannel.*) and shared attribute updates (DeviceChannel.SHARED_ATTRIBUTES) travel here; without
-   * it the RPC and attribute-update long polls answer 404 "not supported".
+   * What the three transports share (authentication, limits, producing, attribute requests, RPC,
+   * the session registry, device state, provisioning and claiming): the server builds one and hands
+   * it to each. Without a broadcast in it, the RPC and attribute-update long polls answer 404.
+   * Its rate limiter applies to every authenticated device request; one over the device's or its
+   * tenant's rate is answered 429 with Retry-After at once (HTTP holds nothing).
    */
-  broadcast?: Broadcast;
+  service: TransportService;
   /** Long polls without `?timeout=` wait this long, and a client-side RPC waits this long for its reply; default 60 s (ThingsBoard's). */
   requestTimeoutMs?: number;
   /** Longest `?timeout=` honoured; default 5 minutes. */
@@ -62,28 +51,10 @@ export interface HttpTransportOptions {
    */
   onLongPoll?: (res: ServerResponse, endNow: () => void) => void;
   logger?: Logger;
-  /**
-   * Messages per second per device and per tenant, shared with the other transports; none: no
-   * limit. Every authenticated device request counts; one over either rate is answered 429 with
-   * Retry-After at once (HTTP holds nothing: the client decides when to try again).
-   */
-  rateLimiter?: DeviceRateLimiter;
   /** Largest accepted body; default 64 KiB like ThingsBoard. */
   maxPayloadBytes?: number;
   /** Numeric strings become numbers (ThingsBoard's default, on). */
   typeCasting?: boolean;
-  /**
-   * Each tenant's limits, asked after the device is authenticated: key length and keys per message
-   * (400 past them) and maxPayloadBytes (413; never above this transport's own maxPayloadBytes).
-   */
-  tenantLimits?: TenantLimitsSource;
-  /** Server time for payloads without their own ts. */
-  now?: () => number;
-  /**
-   * Provisioning (`POST /api/v1/provision`) and claiming (`POST /api/v1/{token}/claim`) go through
-   * it; absent, or without the service behind them, they are answered 501.
-   */
-  service?: TransportService;
 }
 
 /** Why a request was not accepted; one counter each. */
@@ -149,28 +120,32 @@ const GONE = Symbol('gone');
  * The answer to an accepted post waits for the queue, so a full queue slows devices down.
  */
 export function createHttpTransport(options: HttpTransportOptions): HttpTransport {
-  const { queue, auth, deviceApi, state } = options;
+  const { service } = options;
+  // the service's own objects, called directly on the hot path
+  const { auth, state } = service;
   const logger = (options.logger ?? silentLogger).child({ component: 'transport-http' });
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const typeCasting = options.typeCasting ?? true;
-  const now = options.now ?? Date.now;
-  const { tenantLimits } = options;
+  const now = service.now;
   /** The parsers' options for the device's tenant (its key limits). */
-  const payloadOptions = (device: DeviceInfo): PayloadOptions => (tenantLimits ? { typeCasting, ...keyLimits(tenantLimits.forTenant(device.tenantId)) } : { typeCasting });
-  const { broadcast } = options;
+  const payloadOptions = (device: DeviceInfo): PayloadOptions => service.payloadOptions(device, typeCasting);
+  const downlink = service.hasDownlink;
   const requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
   const maxLongPollMs = options.maxLongPollMs ?? 300_000;
   const maxLongPollsPerDevice = options.maxLongPollsPerDevice ?? 4;
-  const hold = (deviceId: string): (() => void) => broadcast?.holdSession(deviceId) ?? (() => {});
+  const hold = (deviceId: string): (() => void) => service.holdSession(deviceId);
   const rpcWaiters = new Waiters(maxLongPollsPerDevice, hold);
   const attributeWaiters = new Waiters(maxLongPollsPerDevice, hold);
-  const rpcIds = new RpcIds();
+  // a two-way command taken from a poll and not answered before it expired: RPC_TIMEOUT
+  const rpcIds = new RpcIds(64, (call) => {
+    if (call.device) service.rpcTimedOut(call.device, call);
+  });
   /** Client-side RPCs waiting for the rule chain's reply, by `${deviceId}#${requestId}`. */
   const pendingRpc = new Map<string, (body: JsonValue | typeof TIMEOUT | typeof GONE) => void>();
   /** Sent as sessionId with client-side RPC requests, so the rule chain's reply comes back here only. */
   const sessionId = `http:${globalThis.crypto.randomUUID()}`;
   let nextRpcId = 1;
-  const limiter = options.rateLimiter?.forTransport('http', { maxWaitMs: 0 });
+  const limiter = service.rateLimit('http', 0);
 
   let stopped = false;
   const counters = { requests: 0, acceptedRequests: 0, acceptedMessages: 0 };
@@ -241,7 +216,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       reject(res, 'unauthorized', 401, TbErrorCode.AUTHENTICATION, 'Authentication failed: invalid device access token');
       return undefined;
     }
-    state?.onActivity(device);
+    state.onActivity(device);
     if (limiter !== undefined) {
       // before the payload is parsed: a refused request costs no parsing and produces nothing
       const r = limiter.reserve(device, Date.now());
@@ -286,9 +261,9 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     const b = await body;
     if (!device || b.kind !== 'ok' || !canReply(res)) return undefined;
     // The tenant's own payload limit, known only now: below the process-wide one it refuses more.
-    const tenantMax = tenantLimits?.forTenant(device.tenantId).maxPayloadBytes ?? 0;
-    if (tenantMax > 0 && tenantMax < maxPayloadBytes && Buffer.byteLength(b.text) > tenantMax) {
-      tooLarge(res, tenantMax);
+    const limit = service.payloadLimit(device, maxPayloadBytes);
+    if (limit < maxPayloadBytes && Buffer.byteLength(b.text) > limit) {
+      tooLarge(res, limit);
       return undefined;
     }
     try {
@@ -305,9 +280,8 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   async function produce(res: ServerResponse, device: DeviceInfo, msgs: Msg[]): Promise<void> {
     const records: Array<QueueRecord<Msg>> = msgs.map((value) => ({ key: device.deviceId, value }));
     try {
-      await queue.produce(Topics.RULE_ENGINE, records);
-    } catch (e) {
-      logger.warn({ err: e, tenantId: device.tenantId, deviceId: device.deviceId }, 'queue rejected device messages');
+      await service.produce(records);
+    } catch {
       reject(res, 'unavailable', 503, TbErrorCode.GENERAL, 'Service unavailable: the message queue did not accept the payload, retry later', {
         'retry-after': '1',
       });
@@ -348,7 +322,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     const request = { clientKeys: parseKeyList(params.get('clientKeys')), sharedKeys: parseKeyList(params.get('sharedKeys')) };
     let body: string;
     try {
-      body = JSON.stringify(await deviceApi.getAttributes(device, request));
+      body = JSON.stringify(await service.getAttributes(device, request));
     } catch (e) {
       if (e instanceof RivuletError && e.status < 500) {
         const errorCode = e.status === 404 ? TbErrorCode.ITEM_NOT_FOUND : TbErrorCode.BAD_REQUEST_PARAMS;
@@ -392,8 +366,8 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const loggedReplaced = new Set<string>();
 
   /** Waits a long poll, and offers it to the server's connection cap to end early. */
-  function park(waiters: Waiters, device: { tenantId: string; deviceId: string }, res: ServerResponse, timeout: number, what: string): void {
-    const waiter = waiters.add(device.deviceId, res, timeout, timedOut(what), replacedPoll(what, device));
+  function park(waiters: Waiters, device: DeviceInfo, res: ServerResponse, timeout: number, what: string): void {
+    const waiter = waiters.add(device.deviceId, res, timeout, timedOut(what), replacedPoll(what, device), device);
     options.onLongPoll?.(res, () =>
       waiter.settle((r) => {
         if (!r.headersSent) r.setHeader('Connection', 'close');
@@ -442,10 +416,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       reject(res, 'notFound', 404, TbErrorCode.ITEM_NOT_FOUND, `No RPC request ${id} is waiting for a reply (unknown or expired)`);
       return;
     }
-    if (!call.oneway) {
-      const msg: ToDeviceRpcResponse = { requestId: call.requestId, deviceId: post.device.deviceId, delivered: true, response: post.value };
-      if (broadcast) respondToCaller(broadcast, call.replyTo, msg);
-    }
+    if (!call.oneway) service.rpcReplied(post.device, call, post.value);
     accept(res);
   }
 
@@ -477,9 +448,8 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     try {
       const records: Array<QueueRecord<Msg>> = [{ key: device.deviceId, value: deviceMsg(device, MsgType.TO_SERVER_RPC_REQUEST, now(), value, { requestId, sessionId }) }];
       try {
-        await queue.produce(Topics.RULE_ENGINE, records);
-      } catch (e) {
-        logger.warn({ err: e, tenantId: device.tenantId, deviceId: device.deviceId }, 'queue rejected device messages');
+        await service.produce(records);
+      } catch {
         reject(res, 'unavailable', 503, TbErrorCode.GENERAL, 'Service unavailable: the message queue did not accept the request, retry later', { 'retry-after': '1' });
         return;
       }
@@ -511,8 +481,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
    * per-address rate, 400 for a body that is not JSON, 501 without a provisioning service.
    */
   async function provision(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const service = options.service;
-    if (!service?.provisioningAvailable) {
+    if (!service.provisioningAvailable) {
       rejectEarly(req, res, 'notImplemented', 501, TbErrorCode.GENERAL, new FeatureUnavailableError('provisioning').message);
       return;
     }
@@ -542,8 +511,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   async function claim(req: IncomingMessage, res: ServerResponse, token: string): Promise<void> {
     const post = await readPost(req, res, token, (text) => parseClaimRequest(text));
     if (!post) return;
-    const service = options.service;
-    if (!service?.claimingAvailable) return notImplemented(res, new FeatureUnavailableError('claiming'));
+    if (!service.claimingAvailable) return notImplemented(res, new FeatureUnavailableError('claiming'));
     try {
       await service.claimParsed(post.device, post.value);
     } catch (e) {
@@ -561,12 +529,11 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     // one command per poll: the oldest waiting poll of the device takes it
     const waiter = rpcWaiters.of(r.deviceId).find((w) => canReply(w.res));
     if (waiter === undefined) return;
-    const id = rpcIds.assign(r.deviceId, { requestId: r.requestId, oneway: r.oneway, expiresAt: r.expirationTime, replyTo: r.replyTo }, t);
+    const id = rpcIds.assign(r.deviceId, { requestId: r.requestId, oneway: r.oneway, expiresAt: r.expirationTime, replyTo: r.replyTo, device: waiter.device }, t);
     counters.acceptedRequests++;
     waiter.settle((res) => replyJson(res, 200, JSON.stringify({ id, method: r.method, params: r.params })));
-    // the pickup (core/device-rpc.ts): a one-way call is done with it, a two-way one waits for the reply
-    const pickup: ToDeviceRpcResponse = { requestId: r.requestId, deviceId: r.deviceId, delivered: true };
-    if (broadcast) respondToCaller(broadcast, r.replyTo, pickup);
+    // the pickup (core/device-rpc.ts): a one-way call is done with it, a two-way one waits for the reply; RPC_SENT
+    if (waiter.device) service.rpcSent(waiter.device, r);
   }
 
   function onAttributesEvent(ev: AttributesEvent): void {
@@ -590,14 +557,8 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     pendingRpc.get(`${r.deviceId}#${r.requestId}`)?.(r.body);
   }
 
-  const unsubscribes = broadcast
-    ? [
-        broadcast.subscribe(RpcChannel.TO_DEVICE, onToDeviceRpc),
-        broadcast.subscribe(DeviceChannel.SHARED_ATTRIBUTES, onAttributesEvent),
-        broadcast.subscribe(RpcChannel.TO_SERVER_REPLY, onToServerReply),
-      ]
-    : [];
-  const pruneTimer = broadcast ? setInterval(() => rpcIds.prune(Date.now()), 60_000) : undefined;
+  const unsubscribes = downlink ? [service.subscribeDownlink({ rpcRequest: onToDeviceRpc, attributes: onAttributesEvent, toServerReply: onToServerReply })] : [];
+  const pruneTimer = downlink ? setInterval(() => rpcIds.prune(Date.now()), 60_000) : undefined;
   pruneTimer?.unref();
 
   /** Runs an async handler; a bug in it answers 500 instead of becoming an unhandled rejection. */
@@ -632,14 +593,14 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         if (method === 'POST') run(res, postAttributes(req, res, token));
         else if (method === 'GET') run(res, getAttributes(res, token, route.query));
         else methodNotAllowed(req, res, 'GET, POST');
-      } else if (broadcast && route.resource === Resource.ATTRIBUTE_UPDATES) {
+      } else if (downlink && route.resource === Resource.ATTRIBUTE_UPDATES) {
         if (method === 'GET') run(res, pollAttributeUpdates(res, token, route.query));
         else methodNotAllowed(req, res, 'GET');
-      } else if (broadcast && route.resource === Resource.RPC) {
+      } else if (downlink && route.resource === Resource.RPC) {
         if (method === 'GET') run(res, pollRpc(res, token, route.query));
         else if (method === 'POST') run(res, clientRpc(req, res, token));
         else methodNotAllowed(req, res, 'GET, POST');
-      } else if (broadcast && route.resource.startsWith(`${Resource.RPC}/`) && !route.resource.includes('/', Resource.RPC.length + 1)) {
+      } else if (downlink && route.resource.startsWith(`${Resource.RPC}/`) && !route.resource.includes('/', Resource.RPC.length + 1)) {
         if (method === 'POST') run(res, replyRpc(req, res, token, route.resource.slice(Resource.RPC.length + 1)));
         else methodNotAllowed(req, res, 'POST');
       } else if (route.resource === Resource.CLAIM) {

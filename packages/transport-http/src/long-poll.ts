@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { DeviceInfo } from '@rivulet/core';
 
 /**
  * Requests of ThingsBoard's HTTP long polls (`GET /rpc?timeout=`, `GET /attributes/updates?timeout=`)
@@ -7,6 +8,8 @@ import type { ServerResponse } from 'node:http';
  */
 export interface Waiter {
   readonly deviceId: string;
+  /** The device that polls (for the messages made when something answers it). */
+  readonly device: DeviceInfo | undefined;
   readonly res: ServerResponse;
   /** Answers and forgets this waiter (idempotent). */
   settle(answer: (res: ServerResponse) => void): void;
@@ -35,7 +38,14 @@ export class Waiters {
    * Registers a request until `timeoutMs`, when `onTimeout` answers it. The client closing the
    * connection first removes it without an answer.
    */
-  add(deviceId: string, res: ServerResponse, timeoutMs: number, onTimeout: (res: ServerResponse) => void, replaced: (res: ServerResponse) => void = onTimeout): Waiter {
+  add(
+    deviceId: string,
+    res: ServerResponse,
+    timeoutMs: number,
+    onTimeout: (res: ServerResponse) => void,
+    replaced: (res: ServerResponse) => void = onTimeout,
+    device?: DeviceInfo,
+  ): Waiter {
     const existing = this.byDevice.get(deviceId);
     if (this.maxPerDevice > 0 && existing !== undefined) {
       while (existing.size >= this.maxPerDevice) {
@@ -59,6 +69,7 @@ export class Waiters {
     };
     const waiter: Waiter = {
       deviceId,
+      device,
       res,
       settle(answer) {
         if (done) return;
@@ -100,12 +111,23 @@ export interface PendingCall {
   readonly oneway: boolean;
   readonly expiresAt: number;
   readonly replyTo?: string | undefined;
+  /** The device it was sent to (for RPC_TIMEOUT when it expires unanswered). */
+  readonly device?: DeviceInfo | undefined;
 }
 
 export class RpcIds {
   private readonly devices = new Map<string, { nextId: number; pending: Map<number, PendingCall> }>();
 
-  constructor(private readonly maxPerDevice = 64) {}
+  /** onExpired: told of each two-way call found expired without its reply (here or in prune). */
+  constructor(
+    private readonly maxPerDevice = 64,
+    private readonly onExpired: (call: PendingCall) => void = () => {},
+  ) {}
+
+  private expire(d: { pending: Map<number, PendingCall> }, id: number, c: PendingCall): void {
+    d.pending.delete(id);
+    if (!c.oneway) this.onExpired(c);
+  }
 
   assign(deviceId: string, call: PendingCall, now: number): number {
     let d = this.devices.get(deviceId);
@@ -113,7 +135,7 @@ export class RpcIds {
       d = { nextId: 1, pending: new Map() };
       this.devices.set(deviceId, d);
     }
-    for (const [id, c] of d.pending) if (c.expiresAt <= now) d.pending.delete(id);
+    for (const [id, c] of d.pending) if (c.expiresAt <= now) this.expire(d, id, c);
     while (d.pending.size >= this.maxPerDevice) d.pending.delete(d.pending.keys().next().value as number);
     const id = d.nextId;
     d.nextId = id >= 0x7fffffff ? 1 : id + 1;
@@ -127,12 +149,14 @@ export class RpcIds {
     if (d === undefined || call === undefined) return undefined;
     d.pending.delete(id);
     if (d.pending.size === 0) this.devices.delete(deviceId);
-    return call.expiresAt > now ? call : undefined;
+    if (call.expiresAt > now) return call;
+    if (!call.oneway) this.onExpired(call);
+    return undefined;
   }
 
   prune(now: number): void {
     for (const [deviceId, d] of this.devices) {
-      for (const [id, c] of d.pending) if (c.expiresAt <= now) d.pending.delete(id);
+      for (const [id, c] of d.pending) if (c.expiresAt <= now) this.expire(d, id, c);
       if (d.pending.size === 0) this.devices.delete(deviceId);
     }
   }

@@ -1,7 +1,5 @@
-import type { Broadcast } from '@rivulet/broadcast';
 import {
   deviceMsg,
-  type DeviceApiService,
   type DeviceAuthenticator,
   type DeviceInfo,
   type DeviceStateReporter,
@@ -9,12 +7,10 @@ import {
   type Logger,
   type Msg,
   type PayloadOptions,
-  type TenantLimitsSource,
-  keyLimits,
   type TransportRateLimit,
 } from '@rivulet/core';
-import { Topics, type Queue, type QueueRecord } from '@rivulet/queue';
-import type { TransportService } from '@rivulet/transport-service';
+import type { QueueRecord } from '@rivulet/queue';
+import { QueueRejectedError, type TransportService } from '@rivulet/transport-service';
 import type { OutboundPublish, ProvisionSession, Session, SessionIndex } from './session';
 
 /** Input refused at the protocol edge; each is counted, and logged once per device. */
@@ -81,21 +77,21 @@ export function newCounters(): Counters {
   };
 }
 
-/** What every handler shares: the injected interfaces, the session registry and the counters. */
+/**
+ * What every handler shares: the transport service (the one object the server hands every
+ * transport), the session registry and the counters. auth, state, gateway and limiter are the
+ * service's own objects, kept here so the hot path calls them directly, as before.
+ */
 export interface TransportContext {
-  readonly queue: Queue;
+  readonly service: TransportService;
   readonly auth: DeviceAuthenticator;
-  readonly deviceApi: DeviceApiService;
-  readonly broadcast: Broadcast;
   readonly state: DeviceStateReporter;
   readonly gateway: GatewayDeviceService | undefined;
   readonly logger: Logger;
   readonly maxPayloadBytes: number;
   readonly maxConnections: number;
   readonly typeCasting: boolean;
-  /** Each tenant's key and payload limits; undefined: none. */
-  readonly tenantLimits: TenantLimitsSource | undefined;
-  /** The shared device and tenant message rates (the server's one limiter); undefined: no limit. */
+  /** The shared device and tenant message rates (the service's one limiter); undefined: no limit. */
   readonly limiter: TransportRateLimit | undefined;
   /** Longest a PUBLISH is held for the rate limit; further ahead, the connection is closed without PUBACK. */
   readonly rateLimitMaxWaitMs: number;
@@ -104,8 +100,6 @@ export interface TransportContext {
   readonly sessions: WeakMap<object, Session>;
   /** Provisioning connections (CONNECT user name "provision"), by the same keys. */
   readonly provisionSessions: WeakMap<object, ProvisionSession>;
-  /** Provisioning and claiming (and, from the server, the rest of the shared device work); undefined: both refused. */
-  readonly service: TransportService | undefined;
   readonly counters: Counters;
   now(): number;
 }
@@ -114,32 +108,25 @@ export { deviceMsg };
 
 /** The parsers' options for a device's tenant: type casting and the tenant's key limits. */
 export function payloadOptions(ctx: TransportContext, device: DeviceInfo): PayloadOptions {
-  return ctx.tenantLimits ? { typeCasting: ctx.typeCasting, ...keyLimits(ctx.tenantLimits.forTenant(device.tenantId)) } : { typeCasting: ctx.typeCasting };
+  return ctx.service.payloadOptions(device, ctx.typeCasting);
 }
 
 /** The largest payload a device of this tenant may publish: the tenant's limit, never above the transport's. */
 export function payloadLimit(ctx: TransportContext, device: DeviceInfo): number {
-  const tenantMax = ctx.tenantLimits?.forTenant(device.tenantId).maxPayloadBytes ?? 0;
-  return tenantMax > 0 && tenantMax < ctx.maxPayloadBytes ? tenantMax : ctx.maxPayloadBytes;
+  return ctx.service.payloadLimit(device, ctx.maxPayloadBytes);
 }
 
 /** The queue did not accept a publish's messages (it is closing): no PUBACK, the device sends again later. */
-export class QueueRejectedError extends Error {
-  constructor(cause: unknown) {
-    super('the message queue did not accept the payload', { cause });
-    this.name = 'QueueRejectedError';
-  }
-}
+export { QueueRejectedError };
 
-/** Hands messages to the rule-engine topic in one call; resolves once the queue accepted all of them. */
+/** Hands messages to the rule engine through the service in one call; resolves once the queue accepted all of them. */
 export async function produce(ctx: TransportContext, records: Array<QueueRecord<Msg>>): Promise<void> {
   if (records.length === 0) return;
   try {
-    await ctx.queue.produce(Topics.RULE_ENGINE, records);
+    await ctx.service.produce(records);
   } catch (e) {
     ctx.counters.queueRejected++;
-    ctx.logger.warn({ err: e, count: records.length }, 'queue rejected device messages');
-    throw new QueueRejectedError(e);
+    throw e;
   }
   ctx.counters.acceptedMessages += records.length;
 }

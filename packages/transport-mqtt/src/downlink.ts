@@ -1,12 +1,4 @@
-import { DeviceChannel, respondToCaller, RpcChannel } from '@rivulet/broadcast';
-import {
-  AttributeScope,
-  type AttributesEvent,
-  type JsonValue,
-  type ToDeviceRpcRequest,
-  type ToDeviceRpcResponse,
-  type ToServerRpcReply,
-} from '@rivulet/core';
+import { AttributeScope, type AttributesEvent, type DeviceInfo, type JsonValue, type ToDeviceRpcRequest, type ToServerRpcReply } from '@rivulet/core';
 import { qosOf, send, type TransportContext } from './context';
 import type { Endpoint, Session } from './session';
 import { Feed, Topic } from './topics';
@@ -17,14 +9,11 @@ import { Feed, Topic } from './topics';
  * the SessionIndex: never by topic matching.
  */
 export function subscribeDownlink(ctx: TransportContext): () => void {
-  const offs = [
-    ctx.broadcast.subscribe(DeviceChannel.SHARED_ATTRIBUTES, (e) => onAttributes(ctx, e)),
-    ctx.broadcast.subscribe(RpcChannel.TO_DEVICE, (e) => onRpcRequest(ctx, e)),
-    ctx.broadcast.subscribe(RpcChannel.TO_SERVER_REPLY, (e) => onClientRpcReply(ctx, e)),
-  ];
-  return () => {
-    for (const off of offs) off();
-  };
+  return ctx.service.subscribeDownlink({
+    attributes: (e) => onAttributes(ctx, e),
+    rpcRequest: (e) => onRpcRequest(ctx, e),
+    toServerReply: (e) => onClientRpcReply(ctx, e),
+  });
 }
 
 /** Shared-attribute changes (REST or a rule node) to subscribed sessions: `{"k":v}`, deletions `{"deleted":["k"]}`. */
@@ -71,15 +60,21 @@ function onRpcRequest(ctx: TransportContext, req: ToDeviceRpcRequest): void {
   if (endpoints.length === 0) return;
   const remaining = req.expirationTime - Date.now();
   if (remaining <= 0) return;
-  let delivered = false;
+  let delivered: DeviceInfo | undefined;
   for (const e of endpoints.slice()) {
     if (!takesRpc(e)) continue;
     const s = e.session;
     const id = s.takeRpcId();
+    const device = e.child ? e.child.device : s.device;
     if (!req.oneway) {
-      const timer = setTimeout(() => s.pendingRpc?.delete(id), remaining);
+      const timer = setTimeout(() => {
+        const p = s.pendingRpc?.get(id);
+        if (!p) return;
+        s.pendingRpc?.delete(id);
+        ctx.service.rpcTimedOut(p.device, p);
+      }, remaining);
       timer.unref();
-      (s.pendingRpc ??= new Map()).set(id, { requestId: req.requestId, deviceId: req.deviceId, replyTo: req.replyTo, timer });
+      (s.pendingRpc ??= new Map()).set(id, { requestId: req.requestId, deviceId: req.deviceId, device, replyTo: req.replyTo, timer });
     }
     if (e.child) {
       const body = JSON.stringify({ device: e.child.name, data: { id, method: req.method, params: req.params } });
@@ -91,12 +86,10 @@ function onRpcRequest(ctx: TransportContext, req: ToDeviceRpcRequest): void {
       else send(s, Topic.RPC_REQUEST_V2 + id, body, qosOf(s, Feed.RPC_V2));
     }
     ctx.counters.rpcDelivered++;
-    delivered = true;
+    delivered ??= device;
   }
-  if (delivered) {
-    const pickup: ToDeviceRpcResponse = { requestId: req.requestId, deviceId: req.deviceId, delivered: true };
-    respondToCaller(ctx.broadcast, req.replyTo, pickup);
-  }
+  // the pickup for the caller, and RPC_SENT for the rule engine
+  if (delivered) ctx.service.rpcSent(delivered, req);
 }
 
 /**
@@ -126,8 +119,7 @@ export function failPendingRpc(ctx: TransportContext, s: Session): void {
   if (!s.pendingRpc) return;
   for (const p of s.pendingRpc.values()) {
     clearTimeout(p.timer);
-    const failed: ToDeviceRpcResponse = { requestId: p.requestId, deviceId: p.deviceId, error: 'The device disconnected before replying' };
-    respondToCaller(ctx.broadcast, p.replyTo, failed);
+    ctx.service.rpcFailed(p.device, p, 'The device disconnected before replying');
   }
   s.pendingRpc.clear();
 }

@@ -1,18 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls';
-import type { Broadcast } from '@rivulet/broadcast';
-import {
-  silentLogger,
-  type DeviceApiService,
-  type DeviceAuthenticator,
-  type DeviceStateReporter,
-  type GatewayDeviceService,
-  type Logger,
-  type TenantLimitsSource,
-  type DeviceRateLimiter,
-} from '@rivulet/core';
-import type { Queue } from '@rivulet/queue';
+import { silentLogger, type Logger } from '@rivulet/core';
 import type { TransportService } from '@rivulet/transport-service';
 import { Aedes, type AedesPublishPacket, type Client } from 'aedes';
 import { BadInput, createBadInputReporter, newCounters, type TransportContext } from './context';
@@ -53,32 +42,14 @@ export interface MqttTransportConfig {
 }
 
 export interface MqttTransportOptions {
-  queue: Queue;
-  /** The server passes a cached one. */
-  auth: DeviceAuthenticator;
-  deviceApi: DeviceApiService;
-  /** Attribute changes and RPC come in on it; RPC answers go out on it. */
-  broadcast: Broadcast;
-  state: DeviceStateReporter;
-  /** Devices behind gateways; without it the gateway API creates nothing (its publishes fail). */
-  gateway?: GatewayDeviceService;
+  /**
+   * What the three transports share (authentication, limits, producing, attribute requests, RPC,
+   * the session registry, device state, gateway devices, provisioning and claiming): the server
+   * builds one and hands it to each. It needs a broadcast (the downlink) for MQTT.
+   */
+  service: TransportService;
   logger?: Logger;
-  /** Messages per second per device and per tenant, shared with the other transports; none: no limit. */
-  rateLimiter?: DeviceRateLimiter;
   config: MqttTransportConfig;
-  /**
-   * Each tenant's limits, asked after the device is known: key length and keys per message (a
-   * malformed payload past them) and maxPayloadBytes (never above config.maxPayloadBytes).
-   */
-  tenantLimits?: TenantLimitsSource;
-  /** Server time for payloads without their own ts. */
-  now?: () => number;
-  /**
-   * Provisioning (CONNECT user name "provision", /provision/request) and claiming
-   * (v1/devices/me/claim, v1/gateway/claim) go through it; absent, or without the service behind
-   * them, they are refused (CONNACK 5 / 0x87, publish refused).
-   */
-  service?: TransportService;
 }
 
 export interface MqttTransportStats {
@@ -138,26 +109,24 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
   const maxPayloadBytes = config.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const maxConnections = config.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const counters = newCounters();
+  const { service } = options;
+  if (!service.hasDownlink) throw new Error('the MQTT transport needs a transport service with a broadcast (RPC and attribute updates)');
   const ctx: TransportContext = {
-    queue: options.queue,
-    auth: options.auth,
-    deviceApi: options.deviceApi,
-    broadcast: options.broadcast,
-    state: options.state,
-    gateway: options.gateway,
+    service,
+    auth: service.auth,
+    state: service.state,
+    gateway: service.gateway,
     logger,
     maxPayloadBytes,
     maxConnections,
     typeCasting: config.typeCasting ?? true,
-    tenantLimits: options.tenantLimits,
-    limiter: options.rateLimiter?.forTransport('mqtt', { maxWaitMs: config.rateLimitMaxWaitMs ?? 10_000 }),
+    limiter: service.rateLimit('mqtt', config.rateLimitMaxWaitMs ?? 10_000),
     rateLimitMaxWaitMs: config.rateLimitMaxWaitMs ?? 10_000,
-    index: new SessionIndex((deviceId) => options.broadcast.holdSession(deviceId)),
+    index: new SessionIndex((deviceId) => service.holdSession(deviceId)),
     sessions: new WeakMap(),
     provisionSessions: new WeakMap(),
-    service: options.service,
     counters,
-    now: options.now ?? Date.now,
+    now: service.now,
   };
   const reportBadInput = createBadInputReporter(ctx);
   const guardParser = createPacketGuard(maxPayloadBytes + PACKET_OVERHEAD_BYTES);

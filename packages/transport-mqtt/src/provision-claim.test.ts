@@ -1,6 +1,5 @@
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createTransportService } from '@rivulet/transport-service';
 import {
   TEST_DOUBLE_PROVISION_KEY,
   TEST_DOUBLE_PROVISION_SECRET,
@@ -50,7 +49,7 @@ describe('MQTT device provisioning (CONNECT "provision", /provision/request -> /
   for (const [name, extra] of [['3.1.1', {}], ['5', V5]] as const) {
     it(`MQTT ${name}: the provisioning service (a test double) answers on /provision/response`, async () => {
       const provisioning = createProvisioningTestDouble();
-      const h = await startTransport({ service: createTransportService({ provisioning }) });
+      const h = await startTransport({ services: { provisioning } });
       const c = await provisioningClient(h, extra);
       expect(await ask(c, REQUEST)).toEqual({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN', credentialsValue: 'token-for-new-device' });
       expect(await ask(c, JSON.stringify({ deviceName: 'x', provisionDeviceKey: 'guess', provisionDeviceSecret: 'guess' }))).toEqual({ status: 'NOT_FOUND', errorMsg: 'Provision data was not found!' });
@@ -63,7 +62,7 @@ describe('MQTT device provisioning (CONNECT "provision", /provision/request -> /
   }
 
   it('a provisioning connection can do nothing else: other subscriptions refused, a telemetry publish closes it, nothing is queued', async () => {
-    const h = await startTransport({ service: createTransportService({ provisioning: createProvisioningTestDouble() }) });
+    const h = await startTransport({ services: { provisioning: createProvisioningTestDouble() } });
     const c = await provisioningClient(h);
     expect(await grantedOf(c.subscribeAsync(['v1/devices/me/rpc/request/+', 'v1/devices/me/attributes']))).toEqual([128, 128]);
     const gone = closed(c);
@@ -75,7 +74,7 @@ describe('MQTT device provisioning (CONNECT "provision", /provision/request -> /
 
   it('MQTT 5: another topic gets PUBACK 0x87 and another filter SUBACK 0x87; the connection stays for its request', async () => {
     const provisioning = createProvisioningTestDouble();
-    const h = await startTransport({ service: createTransportService({ provisioning }) });
+    const h = await startTransport({ services: { provisioning } });
     const c = await provisioningClient(h, V5);
     expect(await reasonOf(c.publishAsync('v1/devices/me/telemetry', '{"t":1}', { qos: 1 }))).toBe(0x87);
     expect(await grantedOf(c.subscribeAsync('v1/devices/me/rpc/request/+'))).toEqual([0x87]);
@@ -85,7 +84,7 @@ describe('MQTT device provisioning (CONNECT "provision", /provision/request -> /
 
   it('requests are limited per source address, before the provisioning service sees them (3.1.1 and 5 share the budget)', async () => {
     const provisioning = createProvisioningTestDouble();
-    const h = await startTransport({ service: createTransportService({ provisioning, provisionRequestsPerMinute: 2 }) });
+    const h = await startTransport({ services: { provisioning, provisionRequestsPerMinute: 2 } });
     const c4 = await provisioningClient(h);
     const c5 = await provisioningClient(h, V5);
     expect(await ask(c4, REQUEST)).toMatchObject({ status: 'SUCCESS' });
@@ -99,7 +98,7 @@ describe('MQTT device provisioning (CONNECT "provision", /provision/request -> /
 
   it('a malformed request closes a 3.1.1 connection (as ThingsBoard) and gets PUBACK 0x99 on MQTT 5; the service never sees it', async () => {
     const provisioning = createProvisioningTestDouble();
-    const h = await startTransport({ service: createTransportService({ provisioning }) });
+    const h = await startTransport({ services: { provisioning } });
     const c5 = await provisioningClient(h, V5);
     expect(await reasonOf(c5.publishAsync('/provision/request', '{"deviceName":', { qos: 1 }))).toBe(0x99);
     const c4 = await provisioningClient(h);
@@ -110,19 +109,16 @@ describe('MQTT device provisioning (CONNECT "provision", /provision/request -> /
   });
 
   it('without a provisioning service the CONNECT is refused: CONNACK 5 on 3.1.1, 0x87 with a reason string on MQTT 5', async () => {
-    const h = await startTransport({ service: createTransportService({}) });
+    const h = await startTransport({ services: {} });
     expect(await reasonOf(connectAsync(h.url, { username: 'provision', reconnectPeriod: 0 }))).toBe(5);
     expect(await reasonOf(connectAsync(h.url, { username: 'provision', reconnectPeriod: 0, ...V5 }))).toBe(0x87);
-    // and without any transport service at all
-    const bare = await startTransport();
-    expect(await reasonOf(connectAsync(bare.url, { username: 'provision', reconnectPeriod: 0 }))).toBe(5);
   });
 });
 
 describe('MQTT device claiming (v1/devices/me/claim, v1/gateway/claim)', () => {
   it('hands {"secretKey","durationMs"} (both optional) to the claiming service (a test double), then PUBACK', async () => {
     const claiming = createClaimingTestDouble();
-    const h = await startTransport({ service: createTransportService({ claiming }) });
+    const h = await startTransport({ services: { claiming } });
     const c = await h.connect(TOKEN);
     await c.publishAsync('v1/devices/me/claim', '{"secretKey":"s3cr3t","durationMs":60000}', { qos: 1 });
     await c.publishAsync('v1/devices/me/claim', '', { qos: 1 });
@@ -135,7 +131,7 @@ describe('MQTT device claiming (v1/devices/me/claim, v1/gateway/claim)', () => {
 
   it('a gateway claims devices behind it: each named device is created if new and claimed', async () => {
     const claiming = createClaimingTestDouble();
-    const h = await startTransport({ service: createTransportService({ claiming }) });
+    const h = await startTransport({ services: { claiming } });
     const gw = await h.connect(GATEWAY_TOKEN);
     await gw.publishAsync('v1/gateway/claim', JSON.stringify({ 'Device A': { secretKey: 'a', durationMs: 1000 }, 'Device B': {} }), { qos: 1 });
     expect(claiming.calls.map((x) => [x.device.deviceName, x.request])).toEqual([
@@ -147,7 +143,7 @@ describe('MQTT device claiming (v1/devices/me/claim, v1/gateway/claim)', () => {
 
   it('a malformed claim is refused (3.1.1: closed without PUBACK; MQTT 5: PUBACK 0x99) and claims nothing', async () => {
     const claiming = createClaimingTestDouble();
-    const h = await startTransport({ service: createTransportService({ claiming }) });
+    const h = await startTransport({ services: { claiming } });
     const c5 = await h.connect(TOKEN, V5);
     expect(await reasonOf(c5.publishAsync('v1/devices/me/claim', '{"durationMs":-5}', { qos: 1 }))).toBe(0x99);
     const gw = await h.connect(GATEWAY_TOKEN, V5);
@@ -161,7 +157,7 @@ describe('MQTT device claiming (v1/devices/me/claim, v1/gateway/claim)', () => {
   });
 
   it('without a claiming service a claim is refused, never acknowledged: 3.1.1 closes without PUBACK, MQTT 5 PUBACK 0x83', async () => {
-    const h = await startTransport({ service: createTransportService({}) });
+    const h = await startTransport({ services: {} });
     const c5 = await h.connect(TOKEN, V5);
     expect(await reasonOf(c5.publishAsync('v1/devices/me/claim', '{}', { qos: 1 }))).toBe(0x83);
     expect(c5.connected).toBe(true);

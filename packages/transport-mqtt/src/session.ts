@@ -38,6 +38,8 @@ export interface ChildDevice {
 export interface PendingRpc {
   readonly requestId: string;
   readonly deviceId: string;
+  /** The device the call is for (this session's, or one behind its gateway). */
+  readonly device: DeviceInfo;
   /** The caller's node (ToDeviceRpcRequest.replyTo): where the reply goes. */
   readonly replyTo: string | undefined;
   readonly timer: ReturnType<typeof setTimeout>;

@@ -18,7 +18,7 @@ import {
   type Msg,
 } from '@rivulet/core';
 import { createMemoryQueue, type Queue } from '@rivulet/queue';
-import type { TransportService } from '@rivulet/transport-service';
+import { createTransportService, type TransportService, type TransportServiceOptions } from '@rivulet/transport-service';
 import {
   DEVICE,
   OTHER,
@@ -45,6 +45,7 @@ export interface Harness {
   port: number;
   url: string;
   transport: MqttTransport;
+  service: TransportService;
   queue: Queue;
   broadcast: Broadcast;
   /** Messages consumed from the rule-engine topic, in order. */
@@ -78,7 +79,8 @@ export async function startTransport(
     consume?: boolean;
     auth?: DeviceAuthenticator;
     deviceApi?: DeviceApiService;
-    service?: TransportService;
+    /** Provisioning, claiming and their limit for the transport service the harness builds. */
+    services?: Pick<TransportServiceOptions, 'provisioning' | 'claiming' | 'provisionRequestsPerMinute'>;
   } = {},
 ): Promise<Harness> {
   const queue = opts.queue ?? createMemoryQueue({ partitions: 2 });
@@ -106,7 +108,7 @@ export async function startTransport(
   };
   const stateEvents: StateEvent[] = [];
   const logs: LogEntry[] = [];
-  const transport = createMqttTransport({
+  const service: TransportService = createTransportService({
     queue,
     auth,
     deviceApi,
@@ -115,7 +117,11 @@ export async function startTransport(
     gateway,
     logger: recordingLogger(logs),
     ...(opts.rateLimiter ? { rateLimiter: opts.rateLimiter } : {}),
-    ...(opts.service ? { service: opts.service } : {}),
+    ...opts.services,
+  });
+  const transport = createMqttTransport({
+    service,
+    logger: recordingLogger(logs),
     config: { port: 0, host: '127.0.0.1', ...opts.config },
   });
   const { consumed, gate } = await consumeRuleEngine(queue, { subscribe: opts.consume !== false });
@@ -131,6 +137,7 @@ export async function startTransport(
     port,
     url,
     transport,
+    service,
     queue,
     broadcast,
     consumed,

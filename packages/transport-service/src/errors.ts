@@ -22,3 +22,11 @@ export class ProvisionRateLimitError extends RivuletError {
     this.name = 'ProvisionRateLimitError';
   }
 }
+
+/** The queue did not accept a device's messages (it is closing or full): the transport answers "retry later" and acknowledges nothing. */
+export class QueueRejectedError extends Error {
+  constructor(cause: unknown) {
+    super('the message queue did not accept the payload', { cause });
+    this.name = 'QueueRejectedError';
+  }
+}

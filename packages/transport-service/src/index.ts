@@ -1,4 +1,12 @@
-export { createTransportService, type TransportService, type TransportServiceOptions, type TransportServiceStats } from './transport-service';
-export { FeatureUnavailableError, ProvisionRateLimitError, type OptionalFeature } from './errors';
+export {
+  createTransportService,
+  type DownlinkHandlers,
+  type PendingRpcCall,
+  type TransportService,
+  type TransportServiceOptions,
+  type TransportServiceStats,
+} from './transport-service';
+export { FeatureUnavailableError, ProvisionRateLimitError, QueueRejectedError, type OptionalFeature } from './errors';
 export { parseClaimRequest, claimRequestOf, type ClaimRequest } from './claim-request';
 export { createAddressRateLimit, addressKey, type AddressRateLimit } from './address-rate-limit';
+export { type RpcEvents } from './rpc-events';

@@ -1,26 +1,37 @@
 import { BadRequestError, type DeviceInfo } from '@rivulet/core';
+import { createMemoryQueue } from '@rivulet/queue';
 import { describe, expect, it } from 'vitest';
 import { FeatureUnavailableError, ProvisionRateLimitError } from './errors';
-import { createTransportService } from './transport-service';
+import { createTransportService, type TransportServiceOptions } from './transport-service';
 import { TEST_DOUBLE_PROVISION_KEY, TEST_DOUBLE_PROVISION_SECRET, createClaimingTestDouble, createProvisioningTestDouble } from './test-doubles';
 
 const device = { tenantId: 't1', deviceId: 'd1', name: 'A', type: 'default' } as unknown as DeviceInfo;
+/** The service with its required parts (unused here) and the given ones. */
+function serviceWith(o: Partial<TransportServiceOptions>) {
+  return createTransportService({
+    queue: createMemoryQueue({}),
+    auth: { authenticateToken: async () => null },
+    deviceApi: { getAttributes: async () => ({}) },
+    ...o,
+  });
+}
+
 const good = JSON.stringify({ deviceName: 'dev', provisionDeviceKey: TEST_DOUBLE_PROVISION_KEY, provisionDeviceSecret: TEST_DOUBLE_PROVISION_SECRET });
 
 describe('transport service: provisioning and claiming delegation', () => {
   it('hands the parsed request to the provisioning service and returns its answer', async () => {
     const provisioning = createProvisioningTestDouble();
-    const s = createTransportService({ provisioning });
+    const s = serviceWith({ provisioning });
     await expect(s.provision(good, 'HTTP', '10.0.0.1')).resolves.toEqual({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN', credentialsValue: 'token-for-dev' });
     await expect(s.provision('{"provisionDeviceKey":"x"}', 'MQTT', '10.0.0.1')).resolves.toMatchObject({ status: 'NOT_FOUND' });
     expect(provisioning.calls.map((c) => c.transport)).toEqual(['HTTP', 'MQTT']);
   });
 
   it('refuses without a service, on malformed JSON, and past the per-address rate (before the service sees it)', async () => {
-    await expect(createTransportService({}).provision(good, 'COAP', 'a')).rejects.toBeInstanceOf(FeatureUnavailableError);
-    await expect(createTransportService({}).claim(device, '')).rejects.toBeInstanceOf(FeatureUnavailableError);
+    await expect(serviceWith({}).provision(good, 'COAP', 'a')).rejects.toBeInstanceOf(FeatureUnavailableError);
+    await expect(serviceWith({}).claim(device, '')).rejects.toBeInstanceOf(FeatureUnavailableError);
     const provisioning = createProvisioningTestDouble();
-    const s = createTransportService({ provisioning, provisionRequestsPerMinute: 2 });
+    const s = serviceWith({ provisioning, provisionRequestsPerMinute: 2 });
     await expect(s.provision('{nope', 'HTTP', 'a')).rejects.toBeInstanceOf(BadRequestError);
     await s.provision(good, 'HTTP', 'a');
     const refused = await s.provision(good, 'MQTT', 'a').catch((e: unknown) => e);
@@ -34,7 +45,7 @@ describe('transport service: provisioning and claiming delegation', () => {
 
   it('parses claim requests: both fields optional, wrong types refused', async () => {
     const claiming = createClaimingTestDouble();
-    const s = createTransportService({ claiming });
+    const s = serviceWith({ claiming });
     await s.claim(device, '');
     await s.claim(device, '{"secretKey":"s3","durationMs":60000}');
     await s.claim(device, '{"durationMs":"1000"}');

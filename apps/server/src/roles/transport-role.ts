@@ -51,44 +51,37 @@ export async function startTransportRole(o: {
   claiming?: DeviceClaimingService;
 }): Promise<TransportRole> {
   const { config, storage, queue, broadcast, auth, rateLimiter, tenantLimits, tls, logger } = o;
-  // one service for HTTP, MQTT and CoAP (ThingsBoard's TransportService)
-  const service = createTransportService({
+  // device state (active, lastConnectTime, ... and their rule-engine events) for every transport
+  const deviceState: DeviceStateService = createDeviceStateService({ storage, queue, broadcast, logger, inactivityTimeoutMs: config.RIVULET_DEVICE_INACTIVITY_TIMEOUT_MS });
+  deviceState.start();
+  const gatewayDevices = createGatewayDeviceService({ storage, broadcast, tenantLimits, logger });
+  // One service for HTTP, MQTT and CoAP (ThingsBoard's TransportService): transports -> it -> queue.
+  // The storage-backed parts (device API, state, gateway devices, provisioning, claiming) are built
+  // here and handed in: neither the service nor a transport touches storage.
+  const service: TransportService = createTransportService({
+    queue,
+    auth,
+    deviceApi: createDeviceApiService(storage),
+    broadcast,
+    state: deviceState,
+    gateway: gatewayDevices,
+    tenantLimits,
+    rateLimiter,
     ...(o.provisioning ? { provisioning: o.provisioning } : {}),
     ...(o.claiming ? { claiming: o.claiming } : {}),
     provisionRequestsPerMinute: config.RIVULET_PROVISION_REQUESTS_PER_MINUTE,
     logger,
   });
-  const deviceApi = createDeviceApiService(storage);
-  // device state (active, lastConnectTime, ... and their rule-engine events) for every transport
-  const deviceState: DeviceStateService = createDeviceStateService({ storage, queue, broadcast, logger, inactivityTimeoutMs: config.RIVULET_DEVICE_INACTIVITY_TIMEOUT_MS });
-  deviceState.start();
   const http = createHttpTransport({
-    queue,
-    auth,
-    deviceApi,
-    // RPC and shared-attribute long polls (GET /api/v1/{token}/rpc, /attributes/updates)
-    broadcast,
-    state: deviceState,
+    service,
     logger,
-    rateLimiter,
     maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
-    tenantLimits,
     maxLongPollsPerDevice: config.RIVULET_HTTP_LONG_POLLS_PER_DEVICE,
     onLongPoll: o.onLongPoll,
-    service,
   });
-  const gatewayDevices = createGatewayDeviceService({ storage, broadcast, tenantLimits, logger });
   const mqtt = createMqttTransport({
-    queue,
-    auth,
-    deviceApi,
-    broadcast,
-    state: deviceState,
-    gateway: gatewayDevices,
-    logger,
-    tenantLimits,
-    rateLimiter,
     service,
+    logger,
     config: {
       port: config.RIVULET_MQTT_PORT,
       host: config.RIVULET_MQTT_HOST,
@@ -101,15 +94,8 @@ export async function startTransportRole(o: {
   const { port: mqttPort, tlsPort: mqttTlsPort } = await mqtt.start();
   const mqttWs = createMqttWebSocket(mqtt, { maxPayloadBytes: config.RIVULET_MQTT_MAX_PAYLOAD });
   const coap: CoapTransport = createCoapTransport({
-    queue,
-    auth,
-    deviceApi,
-    broadcast,
-    state: deviceState,
-    logger,
-    tenantLimits,
-    rateLimiter,
     service,
+    logger,
     config: {
       port: config.RIVULET_COAP_PORT,
       host: config.RIVULET_COAP_HOST,

@@ -25,6 +25,11 @@ export const MSG_TYPE_RELATIONS: Readonly<Record<string, string>> = {
   [MsgType.ALARM_ACK]: 'Alarm Acknowledged',
   [MsgType.ALARM_CLEAR]: 'Alarm Cleared',
   [MsgType.ALARM_CLEARED]: 'Alarm Cleared',
+  [MsgType.RPC_SENT]: 'RPC Sent',
+  [MsgType.RPC_DELIVERED]: 'RPC Delivered',
+  [MsgType.RPC_SUCCESSFUL]: 'RPC Successful',
+  [MsgType.RPC_TIMEOUT]: 'RPC Timeout',
+  [MsgType.RPC_FAILED]: 'RPC Failed',
 };
 
 export const msgTypeSwitchNode = defineNode({

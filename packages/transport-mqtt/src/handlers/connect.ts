@@ -108,7 +108,7 @@ export function createAuthenticate(
     }
     if (username === PROVISION_USERNAME) {
       // ThingsBoard's provisioning connection: no device credentials, only /provision/request
-      if (!ctx.service?.provisioningAvailable) {
+      if (!ctx.service.provisioningAvailable) {
         counters.refusedNotAuthorized++;
         ctx.logger.debug({ clientId: client.id }, 'mqtt provisioning connection refused: provisioning is not available');
         return done(refusal(ConnackCode.NOT_AUTHORIZED, 'device provisioning is not available'), null);

@@ -1,4 +1,3 @@
-import { respondToCaller } from '@rivulet/broadcast';
 import {
   BadRequestError,
   MsgType,
@@ -8,9 +7,7 @@ import {
   parseLenientJson,
   parseTelemetry,
   type JsonValue,
-  type ToDeviceRpcResponse,
 } from '@rivulet/core';
-import { FeatureUnavailableError } from '@rivulet/transport-service';
 import { deviceMsg, payloadOptions, produce, qosOf, send, type TransportContext } from '../context';
 import type { Session } from '../session';
 import { Feed, Topic, type TopicStyle } from '../topics';
@@ -60,7 +57,7 @@ export async function requestAttributes(ctx: TransportContext, session: Session,
   const json = text.trim() === '' ? {} : parseLenientJson(text);
   if (!isObject(json)) throw new BadRequestError(`Attribute request must be a JSON object, got ${describeJson(json)}`);
   const request = { clientKeys: keyList(json.clientKeys, 'clientKeys'), sharedKeys: keyList(json.sharedKeys, 'sharedKeys') };
-  const answer = await ctx.deviceApi.getAttributes(session.device, request);
+  const answer = await ctx.service.getAttributes(session.device, request);
   const [topic, feed] = style === 'v1' ? [Topic.ATTRIBUTES_RESPONSE + id, Feed.ATTRIBUTES_RESPONSE] : [Topic.ATTRIBUTES_RESPONSE_V2 + id, Feed.ATTRIBUTES_RESPONSE_V2];
   send(session, topic, JSON.stringify(answer), qosOf(session, feed), correlationData);
 }
@@ -88,8 +85,7 @@ export function rpcResponse(ctx: TransportContext, session: Session, text: strin
   session.pendingRpc?.delete(n);
   clearTimeout(pending.timer);
   ctx.counters.rpcReplied++;
-  const response: ToDeviceRpcResponse = { requestId: pending.requestId, deviceId: pending.deviceId, delivered: true, response: replyBody(text) };
-  respondToCaller(ctx.broadcast, pending.replyTo, response);
+  ctx.service.rpcReplied(pending.device, pending, replyBody(text));
   return undefined;
 }
 
@@ -116,7 +112,6 @@ export function rpcRequest(ctx: TransportContext, session: Session, text: string
  * Without one the publish is refused (3.1.1: connection closed, MQTT 5: PUBACK 0x83), never acknowledged and dropped.
  */
 export async function claimDevice(ctx: TransportContext, session: Session, text: string): Promise<void> {
-  if (!ctx.service) throw new FeatureUnavailableError('claiming');
   ctx.counters.claimRequests++;
   await ctx.service.claim(session.device, text);
 }

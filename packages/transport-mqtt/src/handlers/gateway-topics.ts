@@ -1,4 +1,3 @@
-import { respondToCaller } from '@rivulet/broadcast';
 import {
   BadRequestError,
   MsgType,
@@ -10,7 +9,6 @@ import {
   type JsonValue,
   type KvValue,
   type Msg,
-  type ToDeviceRpcResponse,
 } from '@rivulet/core';
 import type { QueueRecord } from '@rivulet/queue';
 import { FeatureUnavailableError, claimRequestOf, type ClaimRequest } from '@rivulet/transport-service';
@@ -152,7 +150,7 @@ export async function gatewayAttributesRequest(ctx: TransportContext, session: S
   const sharedKeys = stringArray(json.shared);
   if (clientKeys || sharedKeys) {
     const child = await ensureChild(ctx, session, name);
-    const answer = await ctx.deviceApi.getAttributes(child.device, { clientKeys, sharedKeys });
+    const answer = await ctx.service.getAttributes(child.device, { clientKeys, sharedKeys });
     if (answer.client) body.client = answer.client;
     if (answer.shared) body.shared = answer.shared;
   } else {
@@ -161,7 +159,7 @@ export async function gatewayAttributesRequest(ctx: TransportContext, session: S
     if (!keys) throw new BadRequestError('Gateway attribute request needs "key", "keys", "client" or "shared"');
     const client = json.client === true;
     const child = await ensureChild(ctx, session, name);
-    const answer = await ctx.deviceApi.getAttributes(child.device, client ? { clientKeys: keys } : { sharedKeys: keys });
+    const answer = await ctx.service.getAttributes(child.device, client ? { clientKeys: keys } : { sharedKeys: keys });
     const values = (client ? answer.client : answer.shared) ?? {};
     // ThingsBoard's JsonConverter.addValues: one name asked ("key", or "keys" of one) and found gets
     // "value"; several names asked get "values" with those found; nothing found, neither field.
@@ -187,8 +185,7 @@ export function gatewayRpc(ctx: TransportContext, session: Session, text: string
   clearTimeout(pending.timer);
   ctx.counters.rpcReplied++;
   const data = json.data === undefined ? null : typeof json.data === 'string' ? replyBody(json.data) : json.data;
-  const response: ToDeviceRpcResponse = { requestId: pending.requestId, deviceId: pending.deviceId, delivered: true, response: data };
-  respondToCaller(ctx.broadcast, pending.replyTo, response);
+  ctx.service.rpcReplied(pending.device, pending, data);
   return undefined;
 }
 
@@ -198,7 +195,7 @@ export function gatewayRpc(ctx: TransportContext, session: Session, text: string
  */
 export async function gatewayClaim(ctx: TransportContext, session: Session, text: string): Promise<void> {
   const json = parseObject(text, 'Gateway claim');
-  if (!ctx.service?.claimingAvailable) throw new FeatureUnavailableError('claiming');
+  if (!ctx.service.claimingAvailable) throw new FeatureUnavailableError('claiming');
   const requests: Array<[string, ClaimRequest]> = [];
   for (const name of Object.keys(json)) {
     if (name === '') throw new BadRequestError('Gateway claim: a device name is empty');

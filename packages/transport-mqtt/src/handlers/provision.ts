@@ -30,7 +30,6 @@ export function handleProvisionPublish(
     return done(new PublishRefusedError(`a provisioning connection may only publish to ${Topic.PROVISION_REQUEST}`, PubackCode.NOT_AUTHORIZED));
   }
   const service = ctx.service;
-  if (!service) return done(new PublishRefusedError('device provisioning is not available on this server', PubackCode.IMPLEMENTATION_SPECIFIC_ERROR));
   ctx.counters.provisionRequests++;
   const payload = packet.payload;
   const text = typeof payload === 'string' ? payload : payload.toString('utf8');

@@ -304,7 +304,7 @@ class Mqtt5Connection implements SessionClient {
    */
   private acceptProvisioning(clientId: string, props: NonNullable<IConnectPacket['properties']>): void {
     const { ctx } = this;
-    if (!ctx.service?.provisioningAvailable) {
+    if (!ctx.service.provisioningAvailable) {
       ctx.counters.refusedNotAuthorized++;
       return this.refuse(ReasonCode.NOT_AUTHORIZED, 'Device provisioning is not available on this server');
     }
