@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
-import type { DeviceProfileInput } from '@rivulet/storage';
 import { createTestDatabase } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Rivulet } from './app';
@@ -22,20 +21,36 @@ describe('provisioning and claiming with real device clients', () => {
   const dir = tempDir();
   const clients: MqttClient[] = [];
 
-  const profile = (name: string, type: 'ALLOW_CREATE_NEW_DEVICES' | 'CHECK_PRE_PROVISIONED_DEVICES', key: string, secret: string): DeviceProfileInput => ({
-    name,
-    provisionType: type,
-    provisionDeviceKey: key,
-    profileData: { configuration: { type: 'DEFAULT' }, transportConfiguration: { type: 'DEFAULT' }, provisionConfiguration: { type, provisionDeviceSecret: secret }, alarms: null },
-  });
+  /** A device profile made as a tenant administrator makes one (ThingsBoard's POST /api/deviceProfile). */
+  async function restProfile(name: string, type: 'ALLOW_CREATE_NEW_DEVICES' | 'CHECK_PRE_PROVISIONED_DEVICES', key: string, secret: string): Promise<string> {
+    const body = {
+      name,
+      type: 'DEFAULT',
+      transportType: 'DEFAULT',
+      provisionType: type,
+      provisionDeviceKey: key,
+      profileData: { configuration: { type: 'DEFAULT' }, transportConfiguration: { type: 'DEFAULT' }, provisionConfiguration: { type, provisionDeviceSecret: secret }, alarms: null },
+    };
+    const r = await api<{ id: { id: string } }>(app.url, jwt, '/api/deviceProfile', { method: 'POST', body });
+    if (r.status !== 200) throw new Error(`create device profile: ${r.status} ${JSON.stringify(r.body)}`);
+    return r.body.id.id;
+  }
   let preProfileId: string;
+
+  /** A pre-provisioned device: made over REST with the "check pre-provisioned" profile; its id and token. */
+  async function preDevice(name: string): Promise<{ id: string; token: string }> {
+    const d = await api<{ id: { id: string } }>(app.url, jwt, '/api/device', { method: 'POST', body: { name, deviceProfileId: { entityType: 'DEVICE_PROFILE', id: preProfileId } } });
+    if (d.status !== 200) throw new Error(`create device: ${d.status} ${JSON.stringify(d.body)}`);
+    const c = await api<{ credentialsId: string }>(app.url, jwt, `/api/device/${d.body.id.id}/credentials`);
+    return { id: d.body.id.id, token: c.body.credentialsId };
+  }
 
   beforeAll(async () => {
     db = await createTestDatabase('provisioning_e2e');
     app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir });
     jwt = await login(app.url);
-    await app.storage.deviceProfiles.create(app.tenantId, profile('field sensors', 'ALLOW_CREATE_NEW_DEVICES', 'e2e-create-key', 'e2e-create-secret'));
-    preProfileId = (await app.storage.deviceProfiles.create(app.tenantId, profile('factory sensors', 'CHECK_PRE_PROVISIONED_DEVICES', 'e2e-pre-key', 'e2e-pre-secret'))).id;
+    await restProfile('field sensors', 'ALLOW_CREATE_NEW_DEVICES', 'e2e-create-key', 'e2e-create-secret');
+    preProfileId = await restProfile('factory sensors', 'CHECK_PRE_PROVISIONED_DEVICES', 'e2e-pre-key', 'e2e-pre-secret');
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
@@ -98,15 +113,15 @@ describe('provisioning and claiming with real device clients', () => {
   });
 
   it('MQTT (mosquitto_rr, MQTT 3.1.1), check pre-provisioned: the answer is the prepared device\'s token, then mosquitto_pub sends telemetry', async () => {
-    const { device, credentials } = await app.storage.devices.create({ tenantId: app.tenantId, name: 'e2e-mosquitto-pre', deviceProfileId: preProfileId });
+    const pre = await preDevice('e2e-mosquitto-pre');
     const rr = await execFileP(
       'mosquitto_rr',
       ['-V', '311', '-h', '127.0.0.1', '-p', String(app.mqttPort), '-u', 'provision', '-t', '/provision/request', '-e', '/provision/response', '-m', preRequest('e2e-mosquitto-pre'), '-W', '10'],
       { timeout: 15_000 },
     );
-    expect(JSON.parse(rr.stdout)).toEqual({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN', credentialsValue: credentials.credentialsId });
-    await execFileP('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(app.mqttPort), '-u', credentials.credentialsId, '-q', '1', '-t', 'v1/devices/me/telemetry', '-m', '{"pressure":1013}'], { timeout: 15_000 });
-    expect(await eventually(() => latest(device.id, 'pressure'))).toBe('1013');
+    expect(JSON.parse(rr.stdout)).toEqual({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN', credentialsValue: pre.token });
+    await execFileP('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(app.mqttPort), '-u', pre.token, '-q', '1', '-t', 'v1/devices/me/telemetry', '-m', '{"pressure":1013}'], { timeout: 15_000 });
+    expect(await eventually(() => latest(pre.id, 'pressure'))).toBe('1013');
     // once: asking again is refused
     const again = await execFileP(
       'mosquitto_rr',
@@ -124,11 +139,11 @@ describe('provisioning and claiming with real device clients', () => {
     const id = await deviceIdByName('e2e-http-created');
     expect(await eventually(() => latest(id, 'voltage'))).toBe('3.3');
 
-    const { device, credentials } = await app.storage.devices.create({ tenantId: app.tenantId, name: 'e2e-http-pre', deviceProfileId: preProfileId });
-    const pre = JSON.parse(await curl(`${app.url}/api/v1/provision`, preRequest('e2e-http-pre'))) as { credentialsValue: string };
-    expect(pre).toEqual({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN', credentialsValue: credentials.credentialsId });
-    await curl(`${app.url}/api/v1/${pre.credentialsValue}/telemetry`, '{"current":0.25}');
-    expect(await eventually(() => latest(device.id, 'current'))).toBe('0.25');
+    const pre = await preDevice('e2e-http-pre');
+    const answer = JSON.parse(await curl(`${app.url}/api/v1/provision`, preRequest('e2e-http-pre'))) as { credentialsValue: string };
+    expect(answer).toEqual({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN', credentialsValue: pre.token });
+    await curl(`${app.url}/api/v1/${answer.credentialsValue}/telemetry`, '{"current":0.25}');
+    expect(await eventually(() => latest(pre.id, 'current'))).toBe('0.25');
 
     // refusals as ThingsBoard answers them
     expect(JSON.parse(await curl(`${app.url}/api/v1/provision`, createRequest('e2e-http-created')))).toEqual({ status: 'FAILURE', errorMsg: 'Failed to provision device!' });
@@ -147,10 +162,10 @@ describe('provisioning and claiming with real device clients', () => {
     const id = await deviceIdByName('e2e-coap-created');
     expect(await eventually(() => latest(id, 'lux'))).toBe('300');
 
-    const { device, credentials } = await app.storage.devices.create({ tenantId: app.tenantId, name: 'e2e-coap-pre', deviceProfileId: preProfileId });
-    expect(JSON.parse(await coap(`${base}/api/v1/provision`, preRequest('e2e-coap-pre')))).toEqual({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN', credentialsValue: credentials.credentialsId });
-    await coap(`${base}/api/v1/${credentials.credentialsId}/telemetry`, '{"co2":415}');
-    expect(await eventually(() => latest(device.id, 'co2'))).toBe('415');
+    const pre = await preDevice('e2e-coap-pre');
+    expect(JSON.parse(await coap(`${base}/api/v1/provision`, preRequest('e2e-coap-pre')))).toEqual({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN', credentialsValue: pre.token });
+    await coap(`${base}/api/v1/${pre.token}/telemetry`, '{"co2":415}');
+    expect(await eventually(() => latest(pre.id, 'co2'))).toBe('415');
   });
 
   it('claiming: the device announces over MQTT (mqtt.js), a customer user claims it over REST, the device is the customer\'s', async () => {
