@@ -165,4 +165,52 @@ describe('split roles: transport, rule-engine and api processes on Kafka', () =>
       return (r.body.t?.length ?? 0) > 0;
     }, 20_000);
   });
+
+  it('provisioning and claiming across processes: a device provisions itself and announces a claim on the transport process; the customer user claims it on the api process', async () => {
+    const jwt = await login(url('api'));
+    const profile = await api<{ id: { id: string } }>(url('api'), jwt, '/api/deviceProfile', {
+      method: 'POST',
+      body: {
+        name: 'split provisioned',
+        provisionType: 'ALLOW_CREATE_NEW_DEVICES',
+        provisionDeviceKey: 'split-key',
+        profileData: { configuration: { type: 'DEFAULT' }, transportConfiguration: { type: 'DEFAULT' }, provisionConfiguration: { type: 'ALLOW_CREATE_NEW_DEVICES', provisionDeviceSecret: 'split-secret' }, alarms: null },
+      },
+    });
+    expect(profile.status).toBe(200);
+    const p = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: 'provision', reconnectPeriod: 0 });
+    let token: string;
+    try {
+      await p.subscribeAsync('/provision/response', { qos: 1 });
+      const answer = new Promise<Buffer>((r) => p.once('message', (_t, payload) => r(payload)));
+      await p.publishAsync('/provision/request', JSON.stringify({ deviceName: 'split-provisioned', provisionDeviceKey: 'split-key', provisionDeviceSecret: 'split-secret' }), { qos: 1 });
+      const body = JSON.parse((await answer).toString()) as { status: string; credentialsValue: string };
+      expect(body.status).toBe('SUCCESS');
+      token = body.credentialsValue;
+    } finally {
+      await p.endAsync();
+    }
+    const device = await api<{ id: { id: string }; deviceProfileId: { id: string } }>(url('api'), jwt, '/api/tenant/devices?deviceName=split-provisioned');
+    expect(device.body.deviceProfileId.id).toBe(profile.body.id.id);
+
+    const customer = await api<{ id: { id: string } }>(url('api'), jwt, '/api/customer', { method: 'POST', body: { title: 'Split claimers' } });
+    expect((await api(url('api'), jwt, '/api/user', { method: 'POST', body: { email: 'claimer@split.test', authority: 'CUSTOMER_USER', customerId: { id: customer.body.id.id }, password: 'split-claimer-pw' } })).status).toBe(200);
+    const customerJwt = await login(url('api'), { username: 'claimer@split.test', password: 'split-claimer-pw' });
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: token, reconnectPeriod: 0 });
+    try {
+      await c.publishAsync('v1/devices/me/telemetry', JSON.stringify({ provisioned: true }), { qos: 1 });
+      await c.publishAsync('v1/devices/me/claim', JSON.stringify({ secretKey: 'split-claim', durationMs: 60_000 }), { qos: 1 });
+      // the claim request stored by the transport process is what the api process checks
+      const claimed = await eventually(async () => {
+        const r = await api<{ response: string }>(url('api'), customerJwt, '/api/customer/device/split-provisioned/claim', { method: 'POST', body: { secretKey: 'split-claim' } });
+        return r.status === 200 ? r : undefined;
+      }, 15_000);
+      expect(claimed.body.response).toBe('SUCCESS');
+    } finally {
+      await c.endAsync();
+    }
+    expect((await api<{ customerId: { id: string } }>(url('api'), jwt, `/api/device/${device.body.id.id}`)).body.customerId.id).toBe(customer.body.id.id);
+    const stored = await eventually(async () => (await api<{ provisioned?: Array<{ value: string }> }>(url('api'), jwt, `/api/plugins/telemetry/DEVICE/${device.body.id.id}/values/timeseries?keys=provisioned`)).body.provisioned, 15_000);
+    expect(stored[0]?.value).toBe('true');
+  });
 });
