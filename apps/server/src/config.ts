@@ -86,7 +86,7 @@ export const ConfigSchema = z
       .default('')
       .refine((s) => /^[A-Za-z0-9._-]{0,100}$/.test(s), { message: 'may hold only letters, digits, ".", "_" and "-" (Kafka topic names), at most 100 characters' })
       .describe('Put before every Kafka topic and consumer group name (e.g. "staging." gives staging.rivulet.rule-engine), so several deployments can share one Kafka cluster.'),
-    RIVULET_RULE_CHAIN_CHECK_MS: positiveInt(10000).describe('Kafka: every this many ms a rule engine compares the version of each root chain it runs with storage and reloads changed ones, so an engine that missed a rule-chain change event (the broadcast is at-most-once) runs an old chain for one interval at most. Not used with the memory queue (events cannot be missed in one process).'),
+    RIVULET_RULE_CHAIN_CHECK_MS: positiveInt(10000).describe('Kafka: every this many ms a rule engine compares the version of each root chain and device profile chain it runs with storage and reloads changed ones, and re-reads (in the background) the device -> profile -> chain routes it cached longer ago, so an engine that missed a rule-chain, device or profile change event (the broadcast is at-most-once) runs an old chain or route for one interval at most. Not used with the memory queue (events cannot be missed in one process).'),
     RIVULET_QUEUE_MAX_LAG: positiveInt(100000).describe('Kafka: when the rule engines\' consumer group lags more messages than this, transports wait before handing over more (MQTT PUBACK and CoAP answers held, as with a full memory queue) instead of letting lag grow until retention deletes data.'),
     RIVULET_NODE_ID: z
       .string()
