@@ -20,7 +20,7 @@ export interface Caller {
 export interface IsolationWorld {
   app: Rivulet;
   /** Tenant A's ids. */
-  a: { tenantId: string; jwt: string; deviceId: string; deviceName: string; token: string; alarmId: string; chainId: string; dashboardId: string };
+  a: { tenantId: string; jwt: string; deviceId: string; deviceName: string; token: string; alarmId: string; chainId: string; dashboardId: string; deviceProfileId: string };
   /** Tenant B's admin, and B's own device (with its token) for transport probes. */
   b: Caller & { deviceId: string; token: string };
   /** Tenant admins who must not reach A: tenant B's admin. */
@@ -94,6 +94,7 @@ export async function startIsolationWorld(name: string): Promise<IsolationWorld>
       alarms: (await app.storage.alarms.list(app.tenantId, { pageSize: 100, page: 0 })).data,
       chains: (await app.storage.ruleChains.list(app.tenantId, { pageSize: 100, page: 0 })).data.map((c) => ({ ...c, updatedTime: 0 })),
       dashboards: await app.storage.dashboards.get(app.tenantId, dash.id!.id),
+      deviceProfiles: (await app.storage.deviceProfiles.page(app.tenantId, { pageSize: 100, page: 0 })).data,
     });
     const customerUser = async (adminJwt: string, tenantId: string, label: string, email: string): Promise<Caller> => {
       const customer = ok(await api(app.url, adminJwt, '/api/customer', { method: 'POST', body: { title: `${label} customer` } }), `${label} customer`);
@@ -111,7 +112,10 @@ export async function startIsolationWorld(name: string): Promise<IsolationWorld>
     const b = { ...bAdmin, deviceId: devB.id, token: devB.token };
     return {
       app,
-      a: { tenantId: app.tenantId, jwt: jwtA, deviceId: dev.id, deviceName: 'a-thermostat', token: dev.token, alarmId: alarm.id!.id, chainId: chain.id!.id, dashboardId: dash.id!.id },
+      a: {
+        tenantId: app.tenantId, jwt: jwtA, deviceId: dev.id, deviceName: 'a-thermostat', token: dev.token, alarmId: alarm.id!.id, chainId: chain.id!.id, dashboardId: dash.id!.id,
+        deviceProfileId: (await app.storage.devices.get(app.tenantId, dev.id))!.deviceProfileId,
+      },
       b,
       callers: [bAdmin],
       customerCallers,

@@ -22,6 +22,7 @@ const denied = (a: A, b: IsolationWorld['b']): Probe[] => {
     { method: 'POST', path: '/api/device/credentials', body: { deviceId: { entityType: 'DEVICE', id: a.deviceId }, credentialsType: 'ACCESS_TOKEN', credentialsId: 'b-owns-this' } },
     { method: 'GET', path: `/api/tenant/devices?deviceName=${a.deviceName}` },
     { method: 'GET', path: `/api/device-connectivity/${a.deviceId}` },
+    { method: 'GET', path: `/api/device/info/${a.deviceId}` },
     // telemetry and attributes
     { method: 'GET', path: `${tel}/keys/timeseries` },
     { method: 'GET', path: `${tel}/values/timeseries?keys=temperature` },
@@ -75,9 +76,26 @@ const denied = (a: A, b: IsolationWorld['b']): Probe[] => {
   ];
 };
 
+/**
+ * A's device profiles, aimed at by another tenant's callers (a customer user of A's own tenant may
+ * read A's profile infos, as in ThingsBoard, so these are not in `denied`).
+ */
+const deniedToOtherTenants = (a: A): Probe[] => [
+  { method: 'GET', path: `/api/deviceProfile/${a.deviceProfileId}` },
+  { method: 'GET', path: `/api/deviceProfileInfo/${a.deviceProfileId}` },
+  { method: 'DELETE', path: `/api/deviceProfile/${a.deviceProfileId}` },
+  { method: 'POST', path: `/api/deviceProfile/${a.deviceProfileId}/default` },
+  { method: 'POST', path: '/api/deviceProfile', body: { id: { entityType: 'DEVICE_PROFILE', id: a.deviceProfileId }, name: 'hijacked' } },
+  { method: 'POST', path: '/api/deviceProfile', body: { name: 'routes into A', defaultRuleChainId: { entityType: 'RULE_CHAIN', id: a.chainId } } },
+  { method: 'POST', path: '/api/device', body: { name: 'on A profile', deviceProfileId: { entityType: 'DEVICE_PROFILE', id: a.deviceProfileId } } },
+];
+
 /** Lists of the caller's own tenant: 200, and none of A's ids in them. */
 const lists: Probe[] = [
   { method: 'GET', path: '/api/tenant/devices?pageSize=100&page=0' },
+  { method: 'GET', path: '/api/tenant/deviceInfos?pageSize=100&page=0' },
+  { method: 'GET', path: '/api/deviceProfiles?pageSize=100&page=0' },
+  { method: 'GET', path: '/api/deviceProfileInfos?pageSize=100&page=0' },
   { method: 'GET', path: '/api/alarms?pageSize=100&page=0' },
   { method: 'GET', path: '/api/ruleChains?pageSize=100&page=0' },
   { method: 'GET', path: '/api/tenant/dashboards?pageSize=100&page=0' },
@@ -107,13 +125,24 @@ describe('isolation matrix: REST', () => {
     expect(leaks).toEqual([]);
   });
 
+  it('A’s device profiles answer 403/404 to callers of other tenants', async () => {
+    const leaks: string[] = [];
+    for (const caller of [...w.callers, ...w.customerCallers.filter((c) => c.tenantId !== w.a.tenantId)]) {
+      for (const p of deniedToOtherTenants(w.a)) {
+        const r = await api(w.app.url, caller.jwt, p.path, { method: p.method, ...(p.body === undefined ? {} : { body: p.body }) });
+        if (r.status !== 403 && r.status !== 404) leaks.push(`${caller.name}: ${p.method} ${p.path} -> ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+      }
+    }
+    expect(leaks).toEqual([]);
+  });
+
   it('lists answer 200 without any of tenant A’s ids', async () => {
     for (const caller of w.callers) {
       for (const p of lists) {
         const r = await api(w.app.url, caller.jwt, p.path);
         expect(r.status, `${caller.name}: ${p.path}`).toBe(200);
         const text = JSON.stringify(r.body);
-        for (const id of [w.a.deviceId, w.a.alarmId, w.a.chainId, w.a.dashboardId, w.a.tenantId]) expect(text, `${caller.name}: ${p.path}`).not.toContain(id);
+        for (const id of [w.a.deviceId, w.a.alarmId, w.a.chainId, w.a.dashboardId, w.a.tenantId, w.a.deviceProfileId]) expect(text, `${caller.name}: ${p.path}`).not.toContain(id);
       }
     }
   });
