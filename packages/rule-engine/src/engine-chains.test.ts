@@ -279,3 +279,110 @@ describe('rule chain version check (a missed change event)', () => {
     expect(r.versionReads).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe('routing to a chain other than the root (device profiles)', () => {
+  /** Root chain saves under "root"; chain p1 (version `p1Version`) under `p1Key`. The router sends device "routed" to p1. */
+  async function world(o: { chainCheckMs?: number; dropChainEvents?: boolean; asyncRoute?: boolean; maxRetries?: number } = {}) {
+    const stored = { p1Key: 'p1-v1', p1Version: 1 };
+    const queue = createMemoryQueue({ partitions: 1 });
+    const inner = createMemoryBroadcast();
+    const broadcast: Broadcast = o.dropChainEvents
+      ? { ...inner, publish: ((channel, event) => (channel.name === LiveChannel.RULE_CHAINS.name ? undefined : inner.publish(channel, event))) as Broadcast['publish'] }
+      : inner;
+    const services = createRecordingServices();
+    const routed = new Set(['routed']);
+    /** Devices routed to a chain id storage does not have. */
+    const missing = new Set<string>();
+    let routeCalls = 0;
+    const engine = createRuleEngine({
+      queue,
+      registry,
+      servicesFor: () => services,
+      broadcast,
+      retireAfterMs: 10,
+      retryBackoffMs: 5,
+      ...(o.maxRetries !== undefined ? { maxRetries: o.maxRetries } : {}),
+      ...(o.chainCheckMs ? { chainCheckMs: o.chainCheckMs } : {}),
+      router: {
+        chainIdFor(m) {
+          routeCalls++;
+          const id = missing.has(m.originator.id) ? 'gone' : routed.has(m.originator.id) ? 'p1' : null;
+          return o.asyncRoute ? Promise.resolve(id) : id;
+        },
+      },
+      chains: {
+        getRootChain: async () => ({ id: 'root', json: chainJson('root'), version: 1 }),
+        rootVersion: async () => ({ id: 'root', version: 1 }),
+        getChain: async (_t, chainId) => (chainId === 'p1' ? { id: 'p1', json: chainJson(stored.p1Key), version: stored.p1Version } : null),
+        chainVersion: async (_t, chainId) => (chainId === 'p1' ? { id: 'p1', version: stored.p1Version } : null),
+      },
+    });
+    await engine.start();
+    const produce = (n: number, device: string) => queue.produce(Topics.RULE_ENGINE, [{ key: device, value: msg('t1', n, device) }]);
+    return {
+      stored, services, engine, routed, missing, broadcast, produce,
+      routeCalls: () => routeCalls,
+      async close() {
+        await engine.stop();
+        await queue.close();
+      },
+    };
+  }
+
+  for (const asyncRoute of [false, true]) {
+    it(`runs a routed device's messages in its chain and the others in the root (${asyncRoute ? 'route read' : 'route cached'})`, async () => {
+      const w = await world({ asyncRoute });
+      try {
+        await w.produce(1, 'routed');
+        await w.produce(2, 'plain');
+        await until(() => w.services.points.length === 2);
+        expect(w.services.points.map((p) => `${p.entityId}:${p.key}`).sort()).toEqual(['plain:root', 'routed:p1-v1']);
+        expect(w.engine.stats().chains.map((c) => c.chainId).sort()).toEqual(['p1', 'root']);
+        // A saved profile chain is reloaded on its next message; the root is left alone.
+        w.stored.p1Key = 'p1-v2';
+        w.stored.p1Version = 2;
+        w.broadcast.publish(LiveChannel.RULE_CHAINS, { tenantId: 't1', chainId: 'p1', kind: 'saved' } satisfies RuleChainEvent);
+        await new Promise((r) => setTimeout(r, 20));
+        await w.produce(3, 'routed');
+        await until(() => w.services.points.length === 3);
+        expect(w.services.points.at(-1)?.key).toBe('p1-v2');
+        expect(w.routeCalls()).toBe(3);
+      } finally {
+        await w.close();
+      }
+    });
+  }
+
+  it('a profile chain changed without its event reaching the engine is reloaded by the version check', async () => {
+    const w = await world({ chainCheckMs: 50, dropChainEvents: true });
+    try {
+      await w.produce(1, 'routed');
+      await until(() => w.services.points.length === 1);
+      w.stored.p1Key = 'p1-v2';
+      w.stored.p1Version = 2;
+      w.broadcast.publish(LiveChannel.RULE_CHAINS, { tenantId: 't1', chainId: 'p1', kind: 'saved' } satisfies RuleChainEvent);
+      await new Promise((r) => setTimeout(r, 300));
+      await w.produce(2, 'routed');
+      await until(() => w.services.points.length === 2);
+      expect(w.services.points.map((p) => p.key)).toEqual(['p1-v1', 'p1-v2']);
+      expect(w.engine.stats().staleChainReloads).toBe(1);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('a route to a chain that does not exist fails the message (dead-lettered after its retries), never falls back to the root', async () => {
+    const w = await world({ maxRetries: 1 });
+    try {
+      w.routed.add('lost');
+      w.missing.add('lost');
+      await w.produce(1, 'lost');
+      await w.produce(2, 'plain');
+      await until(() => w.engine.stats().skipped === 1 && w.services.points.length === 1);
+      expect(w.services.points.map((p) => `${p.entityId}:${p.key}`)).toEqual(['plain:root']);
+      expect(w.engine.stats()).toMatchObject({ deadLettered: 1, failedAttempts: 2 });
+    } finally {
+      await w.close();
+    }
+  });
+});
