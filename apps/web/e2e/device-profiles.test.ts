@@ -1,8 +1,11 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
 import type { TestBrowser } from '@rivulet/testing';
 import { adminApi, launchBrowser, screenshot, signedInPage, startWebServer, type WebServer } from './harness';
 
+const execFileP = promisify(execFile);
 type Api = Awaited<ReturnType<typeof adminApi>>;
 interface Profile {
   id: { id: string };
@@ -253,6 +256,13 @@ describe('device profiles page', () => {
     const device = await api<{ deviceProfileId: { id: string }; type: string }>('/api/tenant/devices?deviceName=Thermo%201');
     expect(device).toMatchObject({ deviceProfileId: { id: thermostat.id.id }, type: 'Thermostat' });
 
+    // A device provisions itself with the key and secret the form generated (curl, ThingsBoard's HTTP provision request) and lands on the profile.
+    const request = JSON.stringify({ deviceName: 'Provisioned 1', provisionDeviceKey: thermostat.provisionDeviceKey, provisionDeviceSecret: thermostat.profileData.provisionConfiguration!.provisionDeviceSecret });
+    const { stdout } = await execFileP('curl', ['-sS', '-X', 'POST', '-H', 'content-type: application/json', '-d', request, `${server.url}/api/v1/provision`], { timeout: 15_000 });
+    expect(JSON.parse(stdout)).toMatchObject({ status: 'SUCCESS', credentialsType: 'ACCESS_TOKEN' });
+    await page.reload();
+    await expect.poll(() => deviceRow('Provisioned 1').getByTestId('device-profile').textContent(), POLL).toBe('Thermostat');
+
     // Editing shows the device's profile and moves it to another.
     await deviceRow('Plain 1').getByTestId('edit-device').click();
     await expect.poll(() => profileSelect.inputValue(), POLL).toBe('default');
@@ -298,8 +308,10 @@ describe('device profiles page', () => {
     // Every tenant gets a default profile when it is created, so a tenant without one is faked, named as such: an empty page answered to the list.
     await page.route('**/api/deviceProfiles?*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ data: [], totalPages: 0, totalElements: 0, hasNext: false }) }));
     await page.getByRole('link', { name: 'Device profiles' }).click();
+    // (The alarms page the test starts on has an empty state of its own.)
+    await page.getByRole('heading', { name: 'Device profiles' }).waitFor();
     const empty = page.getByTestId('empty');
-    await empty.waitFor();
+    await empty.getByText('No device profiles yet').waitFor();
     expect(await empty.textContent()).toContain('No device profiles yet — create one');
     expect(await page.getByTestId('profile-search').count()).toBe(0);
     await screenshot(page, 'device-profiles-empty-light');
