@@ -223,6 +223,21 @@ describe('device profiles page', () => {
     await closeNotifications(page);
     await screenshot(page, 'device-profile-delete-default-light');
 
+    // A second profile with the same provision key: the server's refusal, on the provisioning tab; nothing created.
+    await page.getByTestId('create-profile').click();
+    await form.locator('input[name="name"]').fill('Copycat');
+    await form.getByTestId('tab-provisioning').click();
+    await pick(page, form.getByTestId('provision-type'), 'Check for pre-provisioned devices');
+    await keyInput.fill(key);
+    await form.getByRole('tab', { name: 'Details' }).click();
+    await page.getByTestId('save-profile').click();
+    await form.getByTestId('profile-form-error').getByText('Device profile with such provision device key already exists!').waitFor();
+    expect(await form.getByTestId('tab-provisioning').getAttribute('aria-selected')).toBe('true');
+    expect(await keyInput.getAttribute('aria-invalid')).toBe('true');
+    expect(await profileByName(api, 'Copycat')).toBeUndefined();
+    await page.keyboard.press('Escape');
+    await form.waitFor({ state: 'hidden' });
+
     expect(problems([/status of 400/])).toEqual([]);
     await context.close();
   }, 120_000);

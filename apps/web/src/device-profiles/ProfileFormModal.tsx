@@ -41,6 +41,12 @@ export function ProfileFormModal({ opened, profile, onClose }: { opened: boolean
       notifications.show({ color: 'green', message: profile ? `Device profile "${saved.name}" saved` : `Device profile "${saved.name}" created` });
       onClose();
     },
+    // The server's refusal of a taken name or provision key: show the tab with that field.
+    onError: (e) => {
+      const m = errorMessage(e);
+      if (/name/i.test(m)) setTab('details');
+      else if (/provision/i.test(m)) setTab('provisioning');
+    },
   });
   const { reset } = save;
 
