@@ -96,7 +96,7 @@ export const deviceProfileNode = defineNode({
         states.delete(deviceId);
       } else {
         const alarms = requireCapability(services, 'alarms', 'device profile');
-        state = new DeviceAlarmState(compile(profile), profile.profileData, tenantId, deviceId, { alarms, timeseries: services.timeseries, attributes: services.attributes, now: () => services.now() });
+        state = new DeviceAlarmState(compile(profile), profile.profileData, tenantId, deviceId, { alarms, devices: services.devices, timeseries: services.timeseries, attributes: services.attributes, now: () => services.now() });
       }
       states.set(deviceId, state);
       if (states.size > MAX_DEVICE_STATES) {

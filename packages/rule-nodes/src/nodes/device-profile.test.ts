@@ -255,6 +255,34 @@ describe('device profile node', () => {
     expect(relationsOf(await node.process(telemetryAt(clock.now + 1, { temperature: 40 }), testNodeContext()))).toEqual(['Alarm Created', 'Success']);
   });
 
+  it("ENTITY_FIELD keys read the device's fields (through the devices capability), once per device state", async () => {
+    const profile: JsonObject = {
+      alarms: [
+        {
+          id: 'a',
+          alarmType: 'Hot boiler',
+          createRules: {
+            MAJOR: {
+              condition: {
+                condition: [cond('temperature', num('GREATER', 30)), { key: { type: 'ENTITY_FIELD', key: 'type' }, valueType: 'STRING', predicate: { type: 'STRING', operation: 'STARTS_WITH', value: { defaultValue: 'boiler' } } }],
+              },
+            },
+          },
+        },
+      ],
+    };
+    const { services, profiles, node, clock } = setup(profile);
+    profiles.setProfile(DEVICE2.id, profile);
+    services.addDevice({ id: DEVICE.id, type: 'boiler-x1' });
+    services.addDevice({ id: DEVICE2.id, type: 'fridge' });
+    expect(relationsOf(await node.process(telemetryAt(clock.now, { temperature: 40 }), testNodeContext()))).toEqual(['Alarm Created', 'Success']);
+    expect(relationsOf(await node.process(telemetryAt(clock.now, { temperature: 40 }, DEVICE2), testNodeContext()))).toEqual(['Success']);
+    // Without device lookups such a profile cannot be evaluated: the message fails saying so.
+    const { devices: _, ...withoutDevices } = services;
+    const bare = deviceProfileNode.create(deviceProfileNode.configSchema.parse({}), withoutDevices);
+    await expect(bare.process(telemetryAt(clock.now, { temperature: 40 }), testNodeContext())).rejects.toThrow(/reads device fields \(ENTITY_FIELD\), and this server provides no device lookups/);
+  });
+
   it('a profile Rivulet cannot evaluate fails the message with an error naming the profile and the field (not ignored)', async () => {
     const profile = thermostat({ type: 'SIMPLE' });
     ((profile.alarms as JsonObject[])[0]!.createRules as JsonObject).CRITICAL = {

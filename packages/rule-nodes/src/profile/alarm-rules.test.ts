@@ -59,7 +59,7 @@ describe('compileProfile', () => {
     const cases: Array<[JsonValue, RegExp]> = [
       [{ condition: { condition: [filter('t', num('GREATER', 0, { sourceType: 'CURRENT_CUSTOMER', sourceAttribute: 'limit' }))] } }, /createRules\.CRITICAL\.condition\.condition\[0\]\.predicate\.value\.dynamicValue\.sourceType: dynamic values from the customer/],
       [{ condition: { condition: [filter('t', num('GREATER', 0, { sourceType: 'CURRENT_DEVICE', sourceAttribute: 'limit', inherit: true }))] } }, /inherit: inheriting a dynamic value/],
-      [{ condition: { condition: [filter('name', str('EQUAL', 'x'), 'ENTITY_FIELD', 'STRING')] } }, /key\.type: ENTITY_FIELD keys are not supported/],
+      [{ condition: { condition: [filter('firmware', str('EQUAL', 'x'), 'ENTITY_FIELD', 'STRING')] } }, /key\.key: the device field "firmware" is not supported by Rivulet \(one of name, type, label, createdTime\)/],
       [{ condition: { condition: [filter('t', num('BETWEEN', 1))] } }, /operation: must be one of EQUAL/],
       [{ condition: { condition: [filter('t', num('GREATER', 'warm'))] } }, /defaultValue: must be a number/],
       [{ condition: { condition: [filter('t', num('GREATER', null))] } }, /defaultValue: must be a number \(there is no dynamic value\)/],

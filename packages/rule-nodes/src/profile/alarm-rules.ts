@@ -6,7 +6,8 @@ import type { RuleAlarmSeverity } from '@rivulet/rule-engine';
  * AlarmCondition, AlarmConditionFilter, KeyFilterPredicate, AlarmConditionSpec, AlarmSchedule),
  * checked and compiled once per profile version. Anything Rivulet cannot evaluate faithfully is
  * refused here with an error naming the place (never ignored): dynamic values from the customer (or
- * inherited through it), ENTITY_FIELD keys, schedules taken from an attribute.
+ * inherited through it), ENTITY_FIELD keys other than the device's name, type, label and
+ * createdTime, schedules taken from an attribute.
  */
 
 /** Severities from the most to the least severe (ThingsBoard's AlarmSeverity ordinal order). */
@@ -20,7 +21,11 @@ export class AlarmRulesError extends BadRequestError {
 }
 
 /** Where a key's value comes from. Scoped attribute types are ThingsBoard's older EntityKeyType names. */
-export type KeyType = 'TIME_SERIES' | 'ATTRIBUTE' | 'CLIENT_ATTRIBUTE' | 'SHARED_ATTRIBUTE' | 'SERVER_ATTRIBUTE' | 'CONSTANT';
+export type KeyType = 'TIME_SERIES' | 'ATTRIBUTE' | 'CLIENT_ATTRIBUTE' | 'SHARED_ATTRIBUTE' | 'SERVER_ATTRIBUTE' | 'ENTITY_FIELD' | 'CONSTANT';
+
+/** The device fields an ENTITY_FIELD key may name (ThingsBoard's device profile node reads these). */
+export const ENTITY_FIELDS = ['name', 'type', 'label', 'createdTime'] as const;
+export type EntityField = (typeof ENTITY_FIELDS)[number];
 /** Snapshot slots: the key types above but CONSTANT, and TENANT (dynamic values of the tenant's server attributes). */
 export type SlotType = Exclude<KeyType, 'CONSTANT'> | 'TENANT';
 
@@ -114,6 +119,8 @@ export interface CompiledProfile {
     readonly anyScope: ReadonlySet<string>;
     /** The tenant's server attributes dynamic values name. */
     readonly tenant: readonly string[];
+    /** Device fields ENTITY_FIELD keys name (read once, with the device). */
+    readonly entityFields: readonly EntityField[];
   };
 }
 
@@ -129,7 +136,7 @@ const TIME_UNITS_MS: Readonly<Record<string, number>> = {
 
 const NUMERIC_OPS: readonly NumericOperation[] = ['EQUAL', 'NOT_EQUAL', 'GREATER', 'LESS', 'GREATER_OR_EQUAL', 'LESS_OR_EQUAL'];
 const STRING_OPS: readonly StringOperation[] = ['EQUAL', 'NOT_EQUAL', 'STARTS_WITH', 'ENDS_WITH', 'CONTAINS', 'NOT_CONTAINS', 'IN', 'NOT_IN'];
-const KEY_TYPES: readonly KeyType[] = ['TIME_SERIES', 'ATTRIBUTE', 'CLIENT_ATTRIBUTE', 'SHARED_ATTRIBUTE', 'SERVER_ATTRIBUTE', 'CONSTANT'];
+const KEY_TYPES: readonly KeyType[] = ['TIME_SERIES', 'ATTRIBUTE', 'CLIENT_ATTRIBUTE', 'SHARED_ATTRIBUTE', 'SERVER_ATTRIBUTE', 'ENTITY_FIELD', 'CONSTANT'];
 const VALUE_TYPES: readonly ValueType[] = ['NUMERIC', 'STRING', 'BOOLEAN', 'DATE_TIME'];
 
 function isObj(v: unknown): v is JsonObject {
@@ -160,6 +167,7 @@ class Compiler {
   private readonly scoped = { CLIENT_ATTRIBUTE: new Set<string>(), SHARED_ATTRIBUTE: new Set<string>(), SERVER_ATTRIBUTE: new Set<string>() };
   private readonly anyScope = new Set<string>();
   private readonly tenant = new Set<string>();
+  private readonly entityFields = new Set<EntityField>();
 
   constructor(private readonly profileName: string) {}
 
@@ -176,6 +184,7 @@ class Compiler {
       server: withAny(this.scoped.SERVER_ATTRIBUTE),
       anyScope: new Set(this.anyScope),
       tenant: [...this.tenant],
+      entityFields: [...this.entityFields],
     };
   }
 
@@ -217,9 +226,11 @@ class Compiler {
     if (!isObj(f)) this.fail(where, 'must be an object {key, valueType, predicate}');
     const k = f.key;
     if (!isObj(k)) this.fail(`${where}.key`, 'must be an object {type, key}');
-    if (k.type === 'ENTITY_FIELD') this.fail(`${where}.key.type`, 'ENTITY_FIELD keys are not supported by Rivulet (use a time series or an attribute)');
     const keyType = KEY_TYPES.includes(k.type as KeyType) ? (k.type as KeyType) : this.fail(`${where}.key.type`, `must be one of ${KEY_TYPES.join(', ')}`);
     const key = typeof k.key === 'string' && k.key !== '' ? k.key : this.fail(`${where}.key.key`, 'must be a non-empty string');
+    if (keyType === 'ENTITY_FIELD' && !(ENTITY_FIELDS as readonly string[]).includes(key)) {
+      this.fail(`${where}.key.key`, `the device field "${key}" is not supported by Rivulet (one of ${ENTITY_FIELDS.join(', ')})`);
+    }
     const valueType = VALUE_TYPES.includes(f.valueType as ValueType) ? (f.valueType as ValueType) : this.fail(`${where}.valueType`, `must be one of ${VALUE_TYPES.join(', ')}`);
     let constant: KvValue | null = null;
     if (keyType === 'CONSTANT') {
@@ -235,6 +246,7 @@ class Compiler {
   private addKey(keyType: Exclude<KeyType, 'CONSTANT'>, key: string, slots: Set<string>): void {
     slots.add(slot(keyType, key));
     if (keyType === 'TIME_SERIES') this.ts.add(key);
+    else if (keyType === 'ENTITY_FIELD') this.entityFields.add(key as EntityField);
     else if (keyType === 'ATTRIBUTE') this.anyScope.add(key);
     else this.scoped[keyType].add(key);
   }

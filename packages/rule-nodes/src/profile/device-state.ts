@@ -1,5 +1,5 @@
-import { BadRequestError, createMsg, isAttributeScope, toKvObject, type AttributeScope, type JsonObject, type KvValue, type Msg } from '@rivulet/core';
-import type { AlarmService, RuleAlarm, RuleNodeServices, Route } from '@rivulet/rule-engine';
+import { BadRequestError, createMsg, ErrorCode, isAttributeScope, RivuletError, toKvObject, type AttributeScope, type JsonObject, type KvValue, type Msg } from '@rivulet/core';
+import type { AlarmService, DeviceLookup, RuleAlarm, RuleNodeServices, Route } from '@rivulet/rule-engine';
 import { pointsOf } from '../nodes/save-timeseries.node.js';
 import { alarmJson } from '../util/alarm';
 import { SEVERITY_ORDER, slot, type AlarmRule, type CompiledProfile, type ProfileAlarm, type SlotType } from './alarm-rules';
@@ -15,6 +15,8 @@ export const ProfileRelation = {
 
 export interface DeviceStateServices {
   readonly alarms: AlarmService;
+  /** For ENTITY_FIELD keys (the device's name, type, label, createdTime); absent: such a profile fails its messages. */
+  readonly devices?: DeviceLookup | undefined;
   readonly timeseries: RuleNodeServices['timeseries'];
   readonly attributes: RuleNodeServices['attributes'];
   now(): number;
@@ -110,6 +112,18 @@ export class DeviceAlarmState {
       }
     }
     for (const a of tenant) snapshot.put(slot('TENANT', a.key), a.lastUpdateTs, a.value);
+    if (f.entityFields.length > 0) {
+      if (!this.services.devices) {
+        throw new RivuletError(ErrorCode.UNAVAILABLE, `Device profile "${this.profile.name}" reads device fields (ENTITY_FIELD), and this server provides no device lookups to the device profile node`);
+      }
+      const device = await this.services.devices.get(this.tenantId, this.deviceId);
+      if (device) {
+        for (const field of f.entityFields) {
+          const value = device[field];
+          if (value !== null) snapshot.put(slot('ENTITY_FIELD', field), device.createdTime, value);
+        }
+      }
+    }
     this.snapshot = snapshot;
     return snapshot;
   }
