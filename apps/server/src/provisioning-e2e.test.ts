@@ -207,4 +207,20 @@ describe('provisioning and claiming with real device clients', () => {
     expect(r.status).toBe(200);
     expect((await api<{ customerId: { id: string } }>(app.url, jwt, `/api/device/${d.id}`)).body.customerId.id).toBe(c.body.id.id);
   });
+
+  it('claiming through a gateway (mqtt.js, v1/gateway/claim): a device behind the gateway is claimed by name', async () => {
+    const c = await api<{ id: { id: string } }>(app.url, jwt, '/api/customer', { method: 'POST', body: { title: 'Gateway claimers' } });
+    expect((await api(app.url, jwt, '/api/user', { method: 'POST', body: { email: 'gw@claim-e2e.test', authority: 'CUSTOMER_USER', customerId: { id: c.body.id.id }, password: 'claim-e2e-pw3' } })).status).toBe(200);
+    const customerJwt = await login(app.url, { username: 'gw@claim-e2e.test', password: 'claim-e2e-pw3' });
+    const gw = await api<{ id: { id: string } }>(app.url, jwt, '/api/device', { method: 'POST', body: { name: 'e2e-gateway', additionalInfo: { gateway: true } } });
+    const token = (await api<{ credentialsId: string }>(app.url, jwt, `/api/device/${gw.body.id.id}/credentials`)).body.credentialsId;
+    const gateway = await mqttClient({ username: token });
+    await gateway.publishAsync('v1/gateway/claim', JSON.stringify({ 'e2e-behind-gateway': { secretKey: 'gw-key', durationMs: 60_000 } }), { qos: 1 });
+    const claimed = await eventually(async () => {
+      const r = await api<{ device: { id: { id: string }; customerId: { id: string } } }>(app.url, customerJwt, '/api/customer/device/e2e-behind-gateway/claim', { method: 'POST', body: { secretKey: 'gw-key' } });
+      return r.status === 200 ? r : undefined;
+    });
+    expect(claimed.body.device.customerId.id).toBe(c.body.id.id);
+    expect((await api<{ customerId: { id: string } }>(app.url, jwt, `/api/device/${claimed.body.device.id.id}`)).body.customerId.id).toBe(c.body.id.id);
+  });
 });
