@@ -28,17 +28,45 @@ export function parseLenientJson(text: string): JsonValue {
   // JSON.parse reads 1.0 as 1: a text that may hold such a number is parsed again by the parser
   // below, which marks it (numberTextsOf). The common payload (integers, non-integral doubles) only
   // pays for the regular-expression scan.
-  if (MAYBE_SPECIAL_NUMBER_RE.test(text)) return new LenientParser(text).parseDocument();
+  if (mayHoldSpecialNumber(text)) return new LenientParser(text).parseDocument();
   return v;
 }
 
 /**
- * Whether a text may hold a number whose JavaScript value loses what ThingsBoard keeps: a '.'
- * followed by zeros only (1.0, 2.00: a DOUBLE of integral value), or 16 digits in a row (an
- * integer beyond 2^53, or a double with so many digits that it rounds to an integer). Strings
- * that match too only cost the second parse; the result is the same apart from the marks.
+ * Whether a strict JSON text may hold a number whose JavaScript value loses what ThingsBoard keeps:
+ * a fraction of zeros only (1.0, 2.00: a DOUBLE of integral value), 16 digits in a row (an integer
+ * beyond 2^53), or so many digits before the fraction's first digit other than 0 or 9 that the
+ * double rounds to an integer (1.0000000000000001, 0.99999999999999999). It may say yes too often
+ * (a string holding "v1.0": the second parse then finds nothing), never too rarely. It looks only
+ * around each '.', found with indexOf: a scan of every character cost a third of JSON.parse, a
+ * regular expression for the whole rule as much as JSON.parse.
  */
-const MAYBE_SPECIAL_NUMBER_RE = /\.0*(?![0-9])|[0-9]{16}/;
+export function mayHoldSpecialNumber(text: string): boolean {
+  if (SIXTEEN_DIGITS_RE.test(text) || (isDigit(text.charCodeAt(0)) && /^[0-9]{16}/.test(text))) return true;
+  for (let dot = text.indexOf('.'); dot !== -1; dot = text.indexOf('.', dot + 1)) {
+    const first = text.charCodeAt(dot + 1);
+    // the common fraction (25.3): only 14 integer digits could make it round; one look tells
+    if (first !== 48 && first !== 57 && !isDigit(text.charCodeAt(dot - 14))) continue;
+    let intDigits = 0;
+    while (intDigits < 14 && isDigit(text.charCodeAt(dot - 1 - intDigits))) intDigits++;
+    if (intDigits === 0) continue;
+    let i = dot + 1;
+    let run = 0;
+    if (first === 48 || first === 57) while (text.charCodeAt(i) === first) (i++, run++);
+    const next = text.charCodeAt(i);
+    // 1.0 but not 1.0e2 (an exponent with an integral value is a LONG)
+    if (first === 48 && !isDigit(next) && next !== 101 && next !== 69) return true;
+    if (intDigits + run >= 14) return true;
+  }
+  return false;
+}
+
+/** 16 digits in a row not after a '.' (a fraction's digits say nothing about the integer part). */
+const SIXTEEN_DIGITS_RE = /[^0-9.][0-9]{16}/;
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
 
 /**
  * The source text of the numbers of an object parsed here that JavaScript's number alone does not
@@ -76,7 +104,7 @@ export function parseJsonWithDepthLimit(text: string): unknown {
   // a text shorter than two brackets per level cannot be too deep
   if (text.length > 2 * MAX_DEPTH && tooDeep(v as JsonValue, 0)) throw new BadRequestError(`Invalid JSON: Nesting deeper than ${MAX_DEPTH} levels`);
   // strict JSON (JSON.parse took it): the lenient parser reads it the same, marking 1.0 (NUMBER_TEXTS)
-  if (MAYBE_SPECIAL_NUMBER_RE.test(text)) return new LenientParser(text).parseDocument();
+  if (mayHoldSpecialNumber(text)) return new LenientParser(text).parseDocument();
   return v;
 }
 

@@ -3,7 +3,7 @@ import { parseAttributes, parseTelemetry } from './device-payload';
 import { BadRequestError } from './errors';
 import { JsonDouble, stringifyJson } from './json-text';
 import { dataTypeOf, doubleKeysOf, doubleText, kvToString, markDoubleKeys, type KvValue } from './kv';
-import { parseJsonWithDepthLimit, parseLenientJson } from './lenient-json';
+import { mayHoldSpecialNumber, parseJsonWithDepthLimit, parseLenientJson } from './lenient-json';
 import { createMsg, msgDoubles, withMsg, type JsonValue, type Msg } from './msg';
 
 const NOW = 1_700_000_000_000;
@@ -125,6 +125,27 @@ describe('number types as ThingsBoard keeps them (JsonConverter)', () => {
     expect(JSON.stringify(values)).toBe('{"t":1}');
     expect(Object.keys(values)).toEqual(['t']);
     expect(doubleKeysOf({ ...values })).toBeUndefined();
+  });
+});
+
+describe('mayHoldSpecialNumber (the check before the second parse)', () => {
+  it('says yes for every number JavaScript would read as an integer or round', () => {
+    for (const t of ['{"a":1.0}', '[2.00]', '-0.0', '9007199254740993', '-9007199254740993', '[9007199254740993]', '{"a":1.0000000000000001}', '0.99999999999999999', '123456789012345.001', '{"s":"x","a":3.0}'])
+      expect(mayHoldSpecialNumber(t), t).toBe(true);
+    expect(typed('{"a":123456789012345.001}').a).toEqual([123456789012345, 'DOUBLE']);
+  });
+
+  it('says no for the common payloads: integers, fractions, exponents', () => {
+    for (const t of ['{"a":25,"b":1700000000000}', '{"a":25.3,"b":-0.5}', '{"a":6.8500000000000005,"b":0.30000000000000004}', '{"s":"v1.5","t":"a.0"}', '{"a":1.0e2,"b":1.5E-7}'])
+      expect(mayHoldSpecialNumber(t), t).toBe(false);
+  });
+
+  it('a string holding "1.0" may say yes (a second parse for nothing), and the result is the same', () => {
+    const text = '{"fw":"1.0","t":25.3}';
+    expect(mayHoldSpecialNumber(text)).toBe(true);
+    const values = parseAttributes(parseLenientJson(text), { typeCasting: false });
+    expect(values).toEqual({ fw: '1.0', t: 25.3 });
+    expect(doubleKeysOf(values)).toBeUndefined();
   });
 });
 
