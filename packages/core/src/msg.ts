@@ -100,7 +100,8 @@ export function createMsg(m: NewMsg): Msg {
 
 /**
  * A copy of `msg` with some fields replaced; the id stays, as in ThingsBoard's TbMsg.transform.
- * New `data` drops the doubles marks of the old (unless `changes` gives them): they named its keys.
+ * New `data` keeps the doubles marks of the keys whose number it kept (an enrichment node adding
+ * keys keeps them, as ThingsBoard's Jackson round trip keeps 1.0), unless `changes` gives its own.
  */
 export function withMsg(msg: Msg, changes: Partial<Omit<Msg, 'id'>>): Msg {
   const out: { -readonly [K in keyof Msg]?: Msg[K] } = {
@@ -108,8 +109,25 @@ export function withMsg(msg: Msg, changes: Partial<Omit<Msg, 'id'>>): Msg {
     ...changes,
     metadata: Object.freeze({ ...(changes.metadata ?? msg.metadata) }),
   };
-  if (msg.doubles !== undefined && changes.data !== undefined && changes.data !== msg.data && changes.doubles === undefined) delete out.doubles;
+  if (msg.doubles === undefined && changes.doubles === undefined) return Object.freeze(out as Msg); // the common case
+  const doubles = changes.doubles !== undefined ? changes.doubles : changes.data !== undefined ? carriedDoubles(msg, changes.data) : msg.doubles;
+  if (doubles === undefined || doubles.length === 0) delete out.doubles; // rare: a message that had marks
+  else out.doubles = doubles === msg.doubles ? doubles : Object.freeze([...doubles]);
   return Object.freeze(out as Msg);
+}
+
+/** The doubles marks of `msg` that still hold for `data`: the keys whose number it kept. */
+export function carriedDoubles(msg: Msg, data: JsonValue): readonly string[] | undefined {
+  const marks = msg.doubles;
+  if (marks === undefined || data === msg.data) return marks;
+  const before = msg.data;
+  if (!isPlainObject(data) || !isPlainObject(before)) return undefined;
+  const kept = marks.filter((k) => Object.hasOwn(data, k) && typeof data[k] === 'number' && data[k] === before[k]);
+  return kept.length > 0 ? kept : undefined;
+}
+
+function isPlainObject(v: JsonValue): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**

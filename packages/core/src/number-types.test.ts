@@ -216,6 +216,11 @@ describe('Msg.doubles', () => {
     expect(withMsg(msg, { metadata: { a: 'b' } }).doubles).toEqual(['t']);
     expect(withMsg(msg, { data: { t: 5 } }).doubles).toBeUndefined();
     expect(withMsg(msg, { data: { t: 5 }, doubles: ['t'] }).doubles).toEqual(['t']);
+    // new data keeping the number (an enrichment adding keys) keeps the mark; a changed number loses it
+    expect(withMsg(msg, { data: { t: 1, n: 1, extra: 'x' } }).doubles).toEqual(['t']);
+    expect(withMsg(msg, { data: { t: '1', n: 1 } }).doubles).toBeUndefined();
+    expect(withMsg(msg, { data: [{ t: 1 }] }).doubles).toBeUndefined();
+    expect(withMsg(msg, { data: { t: 1 }, doubles: [] }).doubles).toBeUndefined();
   });
 
   it('anything but an array of strings from a wire counts as none', () => {

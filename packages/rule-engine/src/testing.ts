@@ -142,7 +142,7 @@ export function createRecordingServices(
         const out = new Map<string, AttributeKv>();
         for (const a of attributeWrites) {
           if (a.entityId === entityId && a.scope === scope && (!keys || keys.includes(a.key))) {
-            out.set(a.key, { key: a.key, value: a.value, lastUpdateTs: a.lastUpdateTs });
+            out.set(a.key, a.double === true ? { key: a.key, value: a.value, lastUpdateTs: a.lastUpdateTs, double: true } : { key: a.key, value: a.value, lastUpdateTs: a.lastUpdateTs });
           }
         }
         return [...out.values()];

@@ -1,3 +1,4 @@
+import { createMsg, MsgType } from '@rivulet/core';
 import { createRecordingServices } from '@rivulet/rule-engine/testing';
 import { describe, expect, it } from 'vitest';
 import { build, DEVICE, relationsOf, run, telemetry, TENANT, tmsg } from '../test-kit';
@@ -31,6 +32,18 @@ describe('originator attributes', () => {
     const node = build(originatorAttributesNode, { serverAttributeNames: ['limit'], latestTsKeyNames: ['temperature'], fetchToData: true, getLatestValueWithTs: true }, seeded());
     const [r] = await run(node, telemetry({ a: 1 }));
     expect(r!.msg.data).toEqual({ a: 1, ss_limit: 50, temperature: { ts: 200, value: 23 } });
+  });
+  it('a double of integral value (stored 1.0): "1.0" in the metadata, a double in the data, the message\'s own marks kept', async () => {
+    const services = seeded();
+    services.attributeWrites.push({ entityId: DEVICE.id, scope: 'SERVER_SCOPE', key: 'gain', value: 2, lastUpdateTs: 1, double: true });
+    const toMeta = build(originatorAttributesNode, { serverAttributeNames: ['gain', 'limit'] }, services);
+    const [m] = await run(toMeta, telemetry({ a: 1 }));
+    expect(m!.msg.metadata).toMatchObject({ ss_gain: '2.0', ss_limit: '50' });
+    const toData = build(originatorAttributesNode, { serverAttributeNames: ['gain', 'limit'], fetchTo: 'DATA' }, services);
+    const msg = createMsg({ type: MsgType.POST_TELEMETRY_REQUEST, originator: DEVICE, tenantId: TENANT, data: { t: 1, n: 1 }, doubles: ['t'] });
+    const [d] = await run(toData, msg);
+    expect(d!.msg.data).toEqual({ t: 1, n: 1, ss_gain: 2, ss_limit: 50 });
+    expect([...(d!.msg.doubles ?? [])].sort()).toEqual(['ss_gain', 't']);
   });
   it('missing keys: Failure with what was found, or left out', async () => {
     const strict = build(originatorAttributesNode, { serverAttributeNames: ['limit', 'nope'] }, seeded());

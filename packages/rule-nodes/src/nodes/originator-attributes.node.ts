@@ -47,7 +47,7 @@ export const originatorAttributesNode = defineNode({
       async process(msg) {
         const entityId = msg.originator.id;
         const missing: string[] = [];
-        const values: Array<[string, JsonValue]> = [];
+        const values: Array<[string, JsonValue, boolean?]> = [];
         const note = (what: string, keys: string[], found: ReadonlyArray<AttributeKv | TsKv>) => {
           if (!config.tellFailureIfAbsent) return;
           const have = new Set(found.map((f) => f.key));
@@ -58,14 +58,14 @@ export const originatorAttributesNode = defineNode({
           const keys = keysOf(s.names, msg);
           const found = await services.attributes.find(entityId, s.scope, keys);
           note(s.scope, keys, found);
-          for (const a of found) values.push([s.prefix + a.key, a.value]);
+          for (const a of found) values.push([s.prefix + a.key, a.value, a.double]);
         });
         const tsRead = (async () => {
           if (latestKeys.length === 0) return;
           const keys = keysOf(latestKeys, msg);
           const found = await services.timeseries.findLatest(entityId, keys);
           note('LATEST_TS', keys, found);
-          for (const t of found) values.push([t.key, config.getLatestValueWithTs ? { ts: t.ts, value: t.value } : t.value]);
+          for (const t of found) values.push(config.getLatestValueWithTs ? [t.key, { ts: t.ts, value: t.value }] : [t.key, t.value, t.double]);
         })();
         await Promise.all([...attrReads, tsRead]);
         const out = withMsg(msg, putValues(msg, fetchTo, values, 'Fetching to data'));

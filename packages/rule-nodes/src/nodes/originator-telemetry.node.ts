@@ -54,9 +54,9 @@ export const originatorTelemetryNode = defineNode({
     return {
       async process(msg) {
         const keys = keysOf(config.latestTsKeyNames, msg);
-        const values: Array<[string, JsonValue]> = [];
+        const values: Array<[string, JsonValue, boolean?]> = [];
         if (config.fetchMode === 'LATEST') {
-          for (const t of await services.timeseries.findLatest(msg.originator.id, keys)) values.push([t.key, t.value]);
+          for (const t of await services.timeseries.findLatest(msg.originator.id, keys)) values.push([t.key, t.value, t.double]);
         } else {
           const findHistory = services.timeseries.findHistory;
           if (!findHistory) throw new BadRequestError('This server reads no telemetry history: use fetchMode LATEST');

@@ -16,9 +16,12 @@ export function objectData(msg: Msg, what: string): JsonObject {
   return msg.data;
 }
 
-/** A metadata value: strings as they are, everything else as JSON (ThingsBoard's convention). */
-export function metadataValue(v: JsonValue | KvValue): string {
-  return typeof v === 'string' ? v : kvToString(v as KvValue);
+/**
+ * A metadata value: strings as they are, everything else as JSON (ThingsBoard's convention); a
+ * DOUBLE of integral value (`double`) as "1.0", as ThingsBoard's getValueAsString.
+ */
+export function metadataValue(v: JsonValue | KvValue, double?: boolean): string {
+  return typeof v === 'string' ? v : kvToString(v as KvValue, double);
 }
 
 /** A number from a data or metadata value (numeric strings included), or undefined. */
@@ -42,15 +45,26 @@ export function msgTs(msg: Msg): number {
  * Writes values into the data (typed) or the metadata (as strings) of a message, returning the new
  * data and metadata; the message itself is not changed.
  */
-export function putValues(msg: Msg, to: MsgSource, values: ReadonlyArray<readonly [string, JsonValue]>, what: string): { data: JsonValue; metadata: Record<string, string> } {
+export function putValues(
+  msg: Msg,
+  to: MsgSource,
+  values: ReadonlyArray<readonly [key: string, value: JsonValue, double?: boolean]>,
+  what: string,
+): { data: JsonValue; metadata: Record<string, string>; doubles?: readonly string[] } {
   if (to === 'METADATA') {
     const metadata = { ...msg.metadata };
-    for (const [k, v] of values) metadata[k] = metadataValue(v);
+    for (const [k, v, double] of values) metadata[k] = metadataValue(v, double);
     return { data: msg.data, metadata };
   }
   const data: JsonObject = { ...objectData(msg, what) };
-  for (const [k, v] of values) data[k] = v;
-  return { data, metadata: { ...msg.metadata } };
+  // a value marked as a double (an attribute stored as 1.0) stays one in the data (Msg.doubles)
+  let doubles: Set<string> | undefined = msg.doubles ? new Set(msg.doubles) : undefined;
+  for (const [k, v, double] of values) {
+    data[k] = v;
+    if (double === true && typeof v === 'number') (doubles ??= new Set()).add(k);
+    else doubles?.delete(k);
+  }
+  return doubles === undefined ? { data, metadata: { ...msg.metadata } } : { data, metadata: { ...msg.metadata }, doubles: [...doubles] };
 }
 
 /** A capability the node needs; absent: a clear error (the message goes to Failure). */
