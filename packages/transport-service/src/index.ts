@@ -1,6 +1,8 @@
 export {
   createTransportService,
+  rateLimitString,
   type DownlinkHandlers,
+  type SessionLimits,
   type PendingRpcCall,
   type TransportService,
   type TransportServiceOptions,

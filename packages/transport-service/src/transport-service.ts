@@ -75,6 +75,26 @@ export interface TransportServiceStats {
   rpcEvents: number;
 }
 
+/** ThingsBoard's getSessionLimits answer. */
+export interface SessionLimits {
+  maxPayloadSize: number;
+  maxInflightMessages: number;
+  rateLimits: { messages: string; telemetryMessages: string; telemetryDataPoints: string };
+}
+
+/**
+ * A rate in messages per second in ThingsBoard's rate limit form "count:seconds" ("" for none): an
+ * integer rate is "n:1"; a fractional one the smallest whole window that holds a whole count.
+ */
+export function rateLimitString(perSecond: number): string {
+  if (!(perSecond > 0)) return '';
+  for (const seconds of [1, 2, 3, 4, 5, 10, 15, 20, 30, 60, 120, 300, 600, 3600]) {
+    const count = perSecond * seconds;
+    if (Math.abs(count - Math.round(count)) < 1e-9) return `${Math.round(count)}:${seconds}`;
+  }
+  return `${Math.max(1, Math.round(perSecond * 3600))}:3600`;
+}
+
 /** Downlink handlers a transport registers (each for its own sessions). */
 export interface DownlinkHandlers {
   /** A shared-attribute change (or deletion) of some device. */
@@ -119,6 +139,12 @@ export interface TransportService {
   payloadLimit(device: DeviceInfo, transportMaxBytes: number): number;
   /** A transport's view of the one device and tenant rate limiter (its own longest wait); undefined: no limit. */
   rateLimit(transport: string, maxWaitMs: number): TransportRateLimit | undefined;
+  /**
+   * ThingsBoard's answer to the client-side RPC `{"method":"getSessionLimits"}`, from Rivulet's real
+   * limits for this device: the largest payload it may send, the transport's in-flight bound, and
+   * its message rate in ThingsBoard's "count:seconds" form ("" where there is no limit).
+   */
+  sessionLimits(device: DeviceInfo, transport: { maxPayloadBytes: number; maxInflightMessages: number }): SessionLimits;
   /** Hands messages to the rule-engine topic in one call; rejects with QueueRejectedError when the queue refused them. */
   produce(records: Array<QueueRecord<Msg>>): Promise<void>;
   /** A device's own attributes (attribute request). */
@@ -206,6 +232,18 @@ export function createTransportService(options: TransportServiceOptions): Transp
     payloadLimit(device, transportMaxBytes) {
       const tenantMax = tenantLimits?.forTenant(device.tenantId).maxPayloadBytes ?? 0;
       return tenantMax > 0 && tenantMax < transportMaxBytes ? tenantMax : transportMaxBytes;
+    },
+
+    sessionLimits(device, transport) {
+      const limits = tenantLimits?.forTenant(device.tenantId);
+      // every message a device sends counts against one budget; data points are not limited
+      const messages = rateLimitString(limits?.transportDeviceMsgRateLimit ?? 0);
+      const tenantMax = limits?.maxPayloadBytes ?? 0;
+      return {
+        maxPayloadSize: tenantMax > 0 && tenantMax < transport.maxPayloadBytes ? tenantMax : transport.maxPayloadBytes,
+        maxInflightMessages: transport.maxInflightMessages,
+        rateLimits: { messages, telemetryMessages: messages, telemetryDataPoints: '' },
+      };
     },
 
     rateLimit(transport, maxWaitMs) {

@@ -94,11 +94,12 @@ export function rpcResponse(ctx: TransportContext, session: Session, text: strin
  * a TO_SERVER_RPC_REQUEST for the rule chain with the request id and this session's id in the
  * metadata (ThingsBoard's requestId / sessionId), answered by its RPC reply node.
  */
-export function rpcRequest(ctx: TransportContext, session: Session, text: string, id: string, style: TopicStyle, correlationData?: Buffer): Promise<void> {
+export function rpcRequest(ctx: TransportContext, session: Session, text: string, id: string, style: TopicStyle, correlationData?: Buffer): Promise<void> | undefined {
   const json = parseLenientJson(text);
   if (!isObject(json) || typeof json.method !== 'string' || json.method === '') {
     throw new BadRequestError('RPC request must be a JSON object with a "method" string');
   }
+  if (json.method === SESSION_LIMITS_METHOD) return answerSessionLimits(ctx, session, id, style, correlationData);
   const data = { method: json.method, params: json.params ?? {} };
   session.rememberClientRpc(id, style, correlationData);
   const { device } = session;
@@ -114,4 +115,28 @@ export function rpcRequest(ctx: TransportContext, session: Session, text: string
 export async function claimDevice(ctx: TransportContext, session: Session, text: string): Promise<void> {
   ctx.counters.claimRequests++;
   await ctx.service.claim(session.device, text);
+}
+
+/** ThingsBoard's client-side RPC the MQTT transport answers itself, never handed to the rule engine. */
+export const SESSION_LIMITS_METHOD = 'getSessionLimits';
+
+/**
+ * Publishes received and not yet acknowledged before a connection stops reading: the MQTT 5
+ * endpoint's bound (mqtt5/endpoint.ts MAX_UNACKED); on 3.1.1 aedes reads one batch at a time and
+ * holds its PUBACKs, the same order of magnitude, told to devices as the same number.
+ */
+export const MAX_INFLIGHT_MESSAGES = 64;
+
+/**
+ * `{"method":"getSessionLimits"}` on `v1/devices/me/rpc/request/{id}` (or `v2/r/req/{id}`), answered
+ * on the matching response topic by the transport (as ThingsBoard's MqttTransportHandler) with
+ * `{"maxPayloadSize":..,"maxInflightMessages":..,"rateLimits":{"messages":"n:s","telemetryMessages":"n:s","telemetryDataPoints":"n:s"}}`
+ * from this device's real limits.
+ */
+function answerSessionLimits(ctx: TransportContext, session: Session, id: string, style: TopicStyle, correlationData?: Buffer): undefined {
+  const limits = ctx.service.sessionLimits(session.device, { maxPayloadBytes: ctx.maxPayloadBytes, maxInflightMessages: MAX_INFLIGHT_MESSAGES });
+  const [topic, feed] = style === 'v1' ? [Topic.RPC_RESPONSE + id, Feed.RPC_RESPONSE] : [Topic.RPC_RESPONSE_V2 + id, Feed.RPC_RESPONSE_V2];
+  send(session, topic, JSON.stringify(limits), qosOf(session, feed), correlationData);
+  ctx.counters.clientRpcReplies++;
+  return undefined;
 }

@@ -5,6 +5,7 @@ import type { Client, PublishPacket } from 'aedes';
 import mqttPacket, { type IConnectPacket, type IPublishPacket, type ISubscribePacket, type Packet } from 'mqtt-packet';
 import { BadInput, QueueRejectedError, type BadInputReporter, type TransportContext } from '../context';
 import { resolveDevice, nextSessionId, type AuthenticatingCount } from '../handlers/connect';
+import { MAX_INFLIGHT_MESSAGES } from '../handlers/device-topics';
 import { PubackCode, PublishRefusedError, RateLimitRefusedError, SessionClosedError } from '../handlers/publish';
 import { MalformedStringError, PacketTooLargeError, createPacketGuard } from '../packet-guard';
 import { ProvisionSession, Session, type OutboundPublish, type SessionClient } from '../session';
@@ -33,8 +34,8 @@ export const ReasonCode = {
 
 /** Topic aliases a device may set (CONNACK Topic Alias Maximum). */
 export const TOPIC_ALIAS_MAXIMUM = 64;
-/** Publishes read ahead of their PUBACK before the connection stops reading (as aedes, one batch at a time). */
-const MAX_UNACKED = 64;
+/** Publishes read ahead of their PUBACK before the connection stops reading (as aedes, one batch at a time); getSessionLimits tells it. */
+const MAX_UNACKED = MAX_INFLIGHT_MESSAGES;
 /** Packets a device may pipeline after CONNECT before its CONNACK (MQTT 5 allows it); past it the connection closes. */
 const MAX_BACKLOG = 16;
 /** Rate-limit refusals within RATE_REFUSAL_WINDOW_MS after which the device is disconnected (0x96), as 3.1.1 closes on the first. */
