@@ -79,8 +79,8 @@ export async function startTransport(
     consume?: boolean;
     auth?: DeviceAuthenticator;
     deviceApi?: DeviceApiService;
-    /** Provisioning, claiming and their limit for the transport service the harness builds. */
-    services?: Pick<TransportServiceOptions, 'provisioning' | 'claiming' | 'provisionRequestsPerMinute'>;
+    /** Options of the transport service the harness builds (provisioning, claiming, tenant limits, ...). */
+    services?: Partial<TransportServiceOptions>;
   } = {},
 ): Promise<Harness> {
   const queue = opts.queue ?? createMemoryQueue({ partitions: 2 });
