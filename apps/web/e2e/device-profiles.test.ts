@@ -318,6 +318,44 @@ describe('device profiles page', () => {
     await dark.context.close();
   }, 120_000);
 
+  it('an alarm rule made in the form raises and clears alarms for a device of the profile that reports over HTTP (curl)', async () => {
+    const { page, context, problems } = await signedInPage(browser, server, { path: '/device-profiles' });
+    await page.getByTestId('create-profile').click();
+    const form = page.getByTestId('profile-form');
+    await form.locator('input[name="name"]').fill('Boiler');
+    // No rule chain chosen: the root chain, whose device profile node evaluates the rules.
+    await form.getByTestId('tab-alarms').click();
+    await form.getByTestId('add-alarm-rule').click();
+    const rule = form.getByTestId('alarm-rule').first();
+    await rule.locator('input[name="alarmType"]').fill('Overheat');
+    await rule.locator('input[name="create.key"]').fill('temperature');
+    await rule.locator('input[name="create.value"]').fill('80');
+    await rule.getByTestId('add-clear-rule').click();
+    await rule.locator('input[name="clear.value"]').fill('60');
+    await page.getByTestId('save-profile').click();
+    await form.waitFor({ state: 'hidden' });
+    const boiler = (await profileByName(api, 'Boiler'))!;
+
+    const device = await api<{ id: { id: string } }>('/api/device', { method: 'POST', body: { name: 'Boiler 7', deviceProfileId: boiler.id } });
+    const { credentialsId: token } = await api<{ credentialsId: string }>(`/api/device/${device.id.id}/credentials`);
+    const report = (temperature: number) =>
+      execFileP('curl', ['-sS', '-f', '-X', 'POST', '-H', 'content-type: application/json', '-d', JSON.stringify({ temperature }), `${server.url}/api/v1/${token}/telemetry`], { timeout: 15_000 });
+    const alarms = async () =>
+      (await api<{ data: Array<{ type: string; severity: string; status: string }> }>(`/api/alarm/DEVICE/${device.id.id}?pageSize=10&page=0`)).data.map((a) => `${a.type} ${a.severity} ${a.status}`);
+
+    await report(70);
+    await report(85);
+    await expect.poll(alarms, { timeout: 15_000 }).toEqual(['Overheat CRITICAL ACTIVE_UNACK']);
+    await page.getByRole('link', { name: 'Alarms' }).click();
+    await page.getByTestId('alarm-row').filter({ hasText: 'Overheat' }).waitFor({ timeout: 15_000 });
+    await closeNotifications(page);
+    await screenshot(page, 'device-profile-alarm-raised-light');
+    await report(55);
+    await expect.poll(alarms, { timeout: 15_000 }).toEqual(['Overheat CRITICAL CLEARED_UNACK']);
+    expect(problems()).toEqual([]);
+    await context.close();
+  }, 60_000);
+
   it('shows the empty state with a create button when the tenant has no profile', async () => {
     const { page, context, problems } = await signedInPage(browser, server, { path: '/alarms' });
     // Every tenant gets a default profile when it is created, so a tenant without one is faked, named as such: an empty page answered to the list.
