@@ -79,14 +79,9 @@ export const deviceProfileNode = defineNode({
       return c;
     }
 
-    async function stateOf(tenantId: string, deviceId: string): Promise<DeviceAlarmState | null> {
-      const lookup = requireCapability(services, 'deviceProfiles', 'device profile');
-      const profile = await lookup.getForDevice(tenantId, deviceId);
+    /** The device's state under this profile: kept while the profile is unchanged, else started again. */
+    function stateFor(tenantId: string, deviceId: string, profile: RuleDeviceProfile, compiledProfile: CompiledProfile): DeviceAlarmState {
       let state = states.get(deviceId);
-      if (!profile) {
-        states.delete(deviceId);
-        return null;
-      }
       if (state && state.profileSource !== profile.profileData) {
         // Another profile, or this one changed: the rules' progress starts again under the new rules.
         if (state.profile.id !== profile.id || JSON.stringify(state.profileSource) !== JSON.stringify(profile.profileData)) state = undefined;
@@ -96,7 +91,7 @@ export const deviceProfileNode = defineNode({
         states.delete(deviceId);
       } else {
         const alarms = requireCapability(services, 'alarms', 'device profile');
-        state = new DeviceAlarmState(compile(profile), profile.profileData, tenantId, deviceId, { alarms, devices: services.devices, timeseries: services.timeseries, attributes: services.attributes, now: () => services.now() });
+        state = new DeviceAlarmState(compiledProfile, profile.profileData, tenantId, deviceId, { alarms, devices: services.devices, timeseries: services.timeseries, attributes: services.attributes, now: () => services.now() });
       }
       states.set(deviceId, state);
       if (states.size > MAX_DEVICE_STATES) {
@@ -153,12 +148,19 @@ export const deviceProfileNode = defineNode({
         if (msg.type === 'ENTITY_DELETED') states.delete(deviceId);
         // Connect, activity, RPC, entity events...: nothing for the rules, no lookup.
         if (!EVALUATED.has(msg.type)) return [success];
-        return serial(deviceId, async () => {
-          const state = await stateOf(msg.tenantId, deviceId);
+        const profile = await requireCapability(services, 'deviceProfiles', 'device profile').getForDevice(msg.tenantId, deviceId);
+        if (!profile) {
           // ThingsBoard acknowledges the message of a device that no longer exists.
-          if (!state) return [];
-          return [...(await state.process(msg)), success];
-        });
+          states.delete(deviceId);
+          return [];
+        }
+        const compiledProfile = compile(profile);
+        if (compiledProfile.alarms.length === 0) {
+          // No alarm rules (the default profile): nothing to keep for the device.
+          states.delete(deviceId);
+          return [success];
+        }
+        return serial(deviceId, async () => [...(await stateFor(msg.tenantId, deviceId, profile, compiledProfile).process(msg)), success]);
       },
       destroy() {
         if (timer) clearInterval(timer);
