@@ -148,7 +148,7 @@ describe('device claiming', () => {
     expect(await claimingData(e.id)).toBeUndefined();
   });
 
-  it('claiming not allowed by default: only a device with claimingAllowed = true may ask; re-claiming sets it again', async () => {
+  it('claiming not allowed by default: only a device with claimingAllowed = true may ask; the claim spends it', async () => {
     const d = await createDevice(app.url, jwt, 'claim-allowed');
     const strict = claiming({ allowClaimingByDefault: false });
     await strict.requestClaim(info(d.id, 'claim-allowed'), { secretKey: 'k', durationMs: undefined });
@@ -191,5 +191,54 @@ describe('device claiming', () => {
       const winner = customers[results.indexOf(winners[0]!)]!;
       expect(await customerOf(d.id)).toBe(winner.id);
     }
+  });
+});
+
+/**
+ * RIVULET_CLAIM_ALLOW_BY_DEFAULT=false through the whole server on the embedded database (PGlite):
+ * the device asks over the HTTP device API, the customer claims over REST, re-claiming sets
+ * claimingAllowed again.
+ */
+describe('device claiming not allowed by default (embedded database)', () => {
+  let app: Rivulet;
+  let jwt: string;
+  const dir = tempDir();
+  let customerJwt: string;
+  let customerId: string;
+
+  beforeAll(async () => {
+    app = await startTestServer({ RIVULET_DATA_DIR: dir.dir, RIVULET_CLAIM_ALLOW_BY_DEFAULT: 'false' });
+    jwt = await login(app.url);
+    const c = await api<{ id: { id: string } }>(app.url, jwt, '/api/customer', { method: 'POST', body: { title: 'Strict claimers' } });
+    customerId = c.body.id.id;
+    expect((await api(app.url, jwt, '/api/user', { method: 'POST', body: { email: 'strict@customer.test', authority: 'CUSTOMER_USER', customerId: { id: customerId }, password: 'strict-pw-1' } })).status).toBe(200);
+    customerJwt = await login(app.url, { username: 'strict@customer.test', password: 'strict-pw-1' });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    dir.remove();
+  });
+
+  const announce = async (token: string) => (await fetch(`${app.url}/api/v1/${token}/claim`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ secretKey: 'strict-key' }) })).status;
+  const claim = () => api(app.url, customerJwt, '/api/customer/device/strict-device/claim', { method: 'POST', body: { secretKey: 'strict-key' } });
+  const allowed = async (id: string) => (await app.storage.attributes.find(id, AttributeScope.SERVER_SCOPE, ['claimingAllowed']))[0]?.value;
+
+  it('a device without claimingAllowed cannot be claimed; with it once; re-claiming allows it again', async () => {
+    const d = await createDevice(app.url, jwt, 'strict-device');
+    expect(await announce(d.token)).toBe(200);
+    expect(await claim()).toEqual({ status: 400, body: 'FAILURE' });
+
+    expect((await api(app.url, jwt, `/api/plugins/telemetry/DEVICE/${d.id}/SERVER_SCOPE`, { method: 'POST', body: { claimingAllowed: true } })).status).toBe(200);
+    expect(await announce(d.token)).toBe(200);
+    expect((await claim()).status).toBe(200);
+    expect(await allowed(d.id)).toBeUndefined();
+    // the claim spent claimingAllowed: the device cannot be offered again while it is the customer's or after
+    expect((await api(app.url, customerJwt, '/api/customer/device/strict-device/claim', { method: 'DELETE' })).status).toBe(200);
+    expect((await api<{ customerId: { id: string } }>(app.url, jwt, `/api/device/${d.id}`)).body.customerId.id).toBe('13814000-1dd2-11b2-8080-808080808080');
+    // re-claiming set claimingAllowed = true (ThingsBoard's reClaimDevice): the device may ask again
+    expect(await allowed(d.id)).toBe(true);
+    expect(await announce(d.token)).toBe(200);
+    expect((await claim()).status).toBe(200);
+    expect((await api<{ customerId: { id: string } }>(app.url, jwt, `/api/device/${d.id}`)).body.customerId.id).toBe(customerId);
   });
 });
