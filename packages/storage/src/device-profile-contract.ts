@@ -150,6 +150,16 @@ export function describeDeviceProfiles(get: () => Storage): void {
       expect((await storage.devices.get(tenantId, plain.id))?.type).toBe('default');
     });
 
+    it('devices of a new type created concurrently share one profile of that name', async () => {
+      const storage = get();
+      const tenantId = await tenant();
+      const made = await Promise.all(Array.from({ length: 8 }, (_, i) => storage.devices.create({ tenantId, name: `race-${i}`, type: 'racer' })));
+      const ids = new Set(made.map((m) => m.device.deviceProfileId));
+      expect(ids.size).toBe(1);
+      const page = await storage.deviceProfiles.page(tenantId, { pageSize: 10, page: 0, textSearch: 'racer' });
+      expect(page.data.map((p) => p.id)).toEqual([...ids]);
+    });
+
     it('takes only a rule chain of the same tenant, and keeps a chain a profile names from being deleted', async () => {
       const storage = get();
       const tenantId = await tenant();
