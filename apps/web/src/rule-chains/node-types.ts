@@ -43,6 +43,11 @@ export const MSG_TYPES = [
   'ENTITY_UNASSIGNED',
   'PROVISION_SUCCESS',
   'PROVISION_FAILURE',
+  'RPC_SENT',
+  'RPC_DELIVERED',
+  'RPC_SUCCESSFUL',
+  'RPC_TIMEOUT',
+  'RPC_FAILED',
 ];
 /** Free-text fields with usual values (a pattern such as ${severity} is allowed too). */
 const SUGGESTED_VALUES: Record<string, readonly string[]> = { severity: ['CRITICAL', 'MAJOR', 'MINOR', 'WARNING', 'INDETERMINATE'] };
