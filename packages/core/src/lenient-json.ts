@@ -198,8 +198,10 @@ class LenientParser {
       } else throw this.error(`Expected ':' but found ${this.describe()}`);
       this.special = undefined;
       const value = this.parseValue(depth + 1);
-      // Object.defineProperty keeps "__proto__" an ordinary key instead of changing the prototype.
-      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      // Object.defineProperty keeps "__proto__" an ordinary key instead of changing the prototype
+      // (only for that key: for every key it costs several times an assignment)
+      if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      else out[key] = value;
       if (this.special !== undefined) (texts ??= new Map()).set(key, this.special);
       else if (texts !== undefined) texts.delete(key); // a repeated key: the last value counts
       this.skipWs();
@@ -243,9 +245,18 @@ class LenientParser {
 
   private parseString(quote: string): string {
     const start = this.pos;
+    const s = this.s;
+    // the common string has no escape: one slice (strict JSON parsed again for its numbers is mostly such strings)
+    const close = s.indexOf(quote, start + 1);
+    if (close !== -1) {
+      const plain = s.slice(start + 1, close);
+      if (plain.indexOf('\\') === -1) {
+        this.pos = close + 1;
+        return plain;
+      }
+    }
     this.pos++;
     let out = '';
-    const s = this.s;
     for (;;) {
       const c = s[this.pos];
       if (c === undefined) {
