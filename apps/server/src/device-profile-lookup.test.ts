@@ -31,7 +31,8 @@ describe('createCachedDeviceProfileLookup', () => {
 
     const first = await lookup.getForDevice(tenantId, device.id);
     expect(first).toMatchObject({ id: hot.id, name: 'hot', profileData: { alarms: [] } });
-    expect(await lookup.getForDevice(tenantId, device.id)).toBe(first);
+    // Cached: the same object, handed back without a promise (the node's per-message path).
+    expect(lookup.getForDevice(tenantId, device.id)).toBe(first);
     expect([deviceReads.mock.calls.length, profileReads.mock.calls.length]).toEqual([1, 1]);
 
     // Moved to another profile: stale until the API announces the change, then the new one.

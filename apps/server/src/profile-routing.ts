@@ -2,6 +2,7 @@ import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
 import { EntityType, errorMessage, silentLogger, type Logger, type Msg } from '@rivulet/core';
 import type { MsgChainRouter } from '@rivulet/rule-engine';
 import type { Storage } from '@rivulet/storage';
+import { TenantMap } from './tenant-map';
 
 export interface ProfileChainRouter extends MsgChainRouter {
   /** Cached devices and profiles (tests, diagnostics). */
@@ -31,42 +32,6 @@ interface Cached<T> {
 }
 
 /**
- * tenantId -> id -> entry. Nested rather than keyed by `${tenantId}/${id}`: building that string per
- * message costs about twenty times the two lookups (measured: ~1.6 µs against ~85 ns).
- */
-class TenantMap<T> {
-  private readonly byTenant = new Map<string, Map<string, Cached<T>>>();
-  size = 0;
-  get(tenantId: string, id: string): Cached<T> | undefined {
-    return this.byTenant.get(tenantId)?.get(id);
-  }
-  set(tenantId: string, id: string, entry: Cached<T>): void {
-    let m = this.byTenant.get(tenantId);
-    if (!m) this.byTenant.set(tenantId, (m = new Map()));
-    if (!m.has(id)) this.size++;
-    m.set(id, entry);
-  }
-  delete(tenantId: string, id: string): void {
-    const m = this.byTenant.get(tenantId);
-    if (!m?.delete(id)) return;
-    this.size--;
-    if (m.size === 0) this.byTenant.delete(tenantId);
-  }
-  /** Drops the first entry of the first tenant (roughly the oldest). */
-  evictOne(): void {
-    for (const [tenantId, m] of this.byTenant) {
-      const id = m.keys().next().value;
-      if (id !== undefined) this.delete(tenantId, id);
-      return;
-    }
-  }
-  clear(): void {
-    this.byTenant.clear();
-    this.size = 0;
-  }
-}
-
-/**
  * ThingsBoard's routing by device profile: a device's messages go to its profile's defaultRuleChainId,
  * the tenant's root chain when the profile names none (and for messages of anything but a device).
  * The per-message cost is two map lookups: device -> profile and profile -> chain are cached, and
@@ -80,9 +45,9 @@ export function createProfileChainRouter(o: ProfileChainRouterOptions): ProfileC
   const refreshMs = o.refreshMs ?? Number.POSITIVE_INFINITY;
   const maxDevices = o.maxDevices ?? 100_000;
   /** tenant -> device -> the device's profile id. */
-  const devices = new TenantMap<string>();
+  const devices = new TenantMap<Cached<string>>();
   /** tenant -> profile -> the profile's chain id (null: root). */
-  const profiles = new TenantMap<string | null>();
+  const profiles = new TenantMap<Cached<string | null>>();
   const loading = new Map<string, Promise<unknown>>();
   let loads = 0;
 

@@ -94,9 +94,20 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope,
   const devices: DeviceLookup | undefined = base.devices && {
     get: (t, id) => (t === tenantId ? base.devices!.get(t, id) : Promise.reject(otherTenant(t))),
   };
-  // A device profile is found through its device: the device must be this tenant's.
+  // A device profile is found through its device: the device must be this tenant's. Checked without
+  // a promise when its ownership is cached, and a cached profile comes back without one either (the
+  // device profile node calls this per message).
   const deviceProfiles: DeviceProfileLookup | undefined = base.deviceProfiles && {
-    getForDevice: (t, id) => (t === tenantId ? guardedId(id, () => base.deviceProfiles!.getForDevice(t, id)) : Promise.reject(otherTenant(t))),
+    getForDevice: (t, id) => {
+      if (t !== tenantId) return Promise.reject(otherTenant(t));
+      let r: Check;
+      try {
+        r = checkOne(id);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      return r ? r.then(() => base.deviceProfiles!.getForDevice(t, id)) : base.deviceProfiles!.getForDevice(t, id);
+    },
   };
   const ruleChains: RuleChainResolver | undefined = base.ruleChains && {
     get: (t, id) => (t === tenantId ? base.ruleChains!.get(t, id) : Promise.reject(otherTenant(t))),

@@ -209,9 +209,9 @@ export interface DeviceProfileLookup {
   /**
    * The profile of the tenant's device, or null when there is no such device. Cheap to call per
    * message (the server caches it and drops an entry when the profile or the device changes); an
-   * unchanged profile may come back as the same object.
+   * unchanged profile may come back as the same object, and a cached one without a promise.
    */
-  getForDevice(tenantId: string, deviceId: string): Promise<RuleDeviceProfile | null>;
+  getForDevice(tenantId: string, deviceId: string): RuleDeviceProfile | null | Promise<RuleDeviceProfile | null>;
 }
 
 /** A compiled chain another chain can call (the rule chain node). */

@@ -132,12 +132,30 @@ export const deviceProfileNode = defineNode({
       }
     }
 
+    const profiles = requireCapability(services, 'deviceProfiles', 'device profile');
+
+    function evaluate(msg: Msg, profile: RuleDeviceProfile | null, success: Route): Route[] | Promise<Route[]> {
+      const deviceId = msg.originator.id;
+      if (!profile) {
+        // ThingsBoard acknowledges the message of a device that no longer exists.
+        states.delete(deviceId);
+        return [];
+      }
+      const compiledProfile = compile(profile);
+      if (compiledProfile.alarms.length === 0) {
+        // No alarm rules (the default profile): nothing to keep for the device.
+        states.delete(deviceId);
+        return [success];
+      }
+      return serial(deviceId, async () => [...(await stateFor(msg.tenantId, deviceId, profile, compiledProfile).process(msg)), success]);
+    }
+
     return {
       start(ctx) {
         timer = setInterval(() => void harvest(ctx), HARVEST_PERIOD_MS);
         timer.unref?.();
       },
-      async process(msg) {
+      process(msg) {
         const success: Route = { relation: Relation.SUCCESS, msg };
         const deviceId = msg.originator.id;
         if (msg.originator.entityType === 'TENANT') {
@@ -148,19 +166,9 @@ export const deviceProfileNode = defineNode({
         if (msg.type === 'ENTITY_DELETED') states.delete(deviceId);
         // Connect, activity, RPC, entity events...: nothing for the rules, no lookup.
         if (!EVALUATED.has(msg.type)) return [success];
-        const profile = await requireCapability(services, 'deviceProfiles', 'device profile').getForDevice(msg.tenantId, deviceId);
-        if (!profile) {
-          // ThingsBoard acknowledges the message of a device that no longer exists.
-          states.delete(deviceId);
-          return [];
-        }
-        const compiledProfile = compile(profile);
-        if (compiledProfile.alarms.length === 0) {
-          // No alarm rules (the default profile): nothing to keep for the device.
-          states.delete(deviceId);
-          return [success];
-        }
-        return serial(deviceId, async () => [...(await stateFor(msg.tenantId, deviceId, profile, compiledProfile).process(msg)), success]);
+        // A cached profile comes back without a promise: a device whose profile has no rules costs no promise at all.
+        const profile = profiles.getForDevice(msg.tenantId, deviceId);
+        return profile instanceof Promise ? profile.then((p) => evaluate(msg, p, success)) : evaluate(msg, profile, success);
       },
       destroy() {
         if (timer) clearInterval(timer);
