@@ -126,7 +126,7 @@ export const ConfigSchema = z
       .string()
       .default('')
       .refine((s) => trustedProxyList(s).every((e) => isAddressOrRange(e)), { message: 'must be comma-separated IP addresses or CIDR ranges' })
-      .describe('Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (login throttling); empty: the socket address is the client.'),
+      .describe('Comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For names the client (login throttling, provisioning requests per address over HTTP); empty: the socket address is the client.'),
     RIVULET_JWT_TOKEN_EXPIRATION_SECONDS: positiveInt(9000).describe('Lifetime of an access token (ThingsBoard\'s JWT_TOKEN_EXPIRATION_TIME); the web app refreshes it before it runs out.'),
     RIVULET_JWT_REFRESH_TOKEN_EXPIRATION_SECONDS: positiveInt(604800).describe('Lifetime of a refresh token (ThingsBoard\'s JWT_REFRESH_TOKEN_EXPIRATION_TIME): a session unused this long ends and the web app asks to sign in again.'),
     RIVULET_PASSWORD_RESET_TTL_SECONDS: positiveInt(3600).describe('Lifetime of a password reset link (POST /api/noauth/resetPasswordByEmail logs it for the operator).'),

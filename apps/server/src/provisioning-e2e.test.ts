@@ -224,3 +224,25 @@ describe('provisioning and claiming with real device clients', () => {
     expect((await api<{ customerId: { id: string } }>(app.url, jwt, `/api/device/${claimed.body.device.id.id}`)).body.customerId.id).toBe(c.body.id.id);
   });
 });
+
+describe('provisioning behind a trusted reverse proxy (RIVULET_TRUSTED_PROXIES)', () => {
+  let app: Rivulet;
+  const dir = tempDir();
+  beforeAll(async () => {
+    app = await startTestServer({ RIVULET_DATA_DIR: dir.dir, RIVULET_TRUSTED_PROXIES: '127.0.0.1', RIVULET_PROVISION_REQUESTS_PER_MINUTE: '2' });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    dir.remove();
+  });
+
+  it('curl through the proxy: the per-address limit counts the client named by X-Forwarded-For, not the proxy', async () => {
+    const body = JSON.stringify({ deviceName: 'behind-proxy', provisionDeviceKey: 'no-such-key', provisionDeviceSecret: 'no-such-secret' });
+    const post = async (client: string) =>
+      (await execFileP('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '-H', 'content-type: application/json', '-H', `X-Forwarded-For: ${client}`, '-d', body, `${app.url}/api/v1/provision`], { timeout: 15_000 })).stdout;
+    // Two requests per minute per client (a refusal counts): the third from the same client is 429 ...
+    expect([await post('203.0.113.7'), await post('203.0.113.7'), await post('203.0.113.7')]).toEqual(['200', '200', '429']);
+    // ... while another client behind the same proxy is still answered.
+    expect(await post('198.51.100.20')).toBe('200');
+  });
+});

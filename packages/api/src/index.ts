@@ -16,3 +16,4 @@ export { createPlatformEvents, NO_PLATFORM_EVENTS, type PlatformEvents, type Ten
 export { CLAIMING_ALLOWED_ATTRIBUTE, CLAIMING_DATA_ATTRIBUTE, DEFAULT_CLAIM_DURATION_MS, MAX_CLAIM_SECRET_LENGTH, formatClaimData, parseClaimData, readClaimData, secretKeysMatch, claimDevice, reclaimDevice, type ClaimData, type ClaimOutcome } from './device-claims';
 export type { ClaimRouteOptions } from './routes/claim.routes';
 export { toDeviceDto } from './dto';
+export { createClientAddressResolver, type ClientAddressResolver } from './client-address';

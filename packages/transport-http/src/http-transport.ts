@@ -55,6 +55,11 @@ export interface HttpTransportOptions {
   maxPayloadBytes?: number;
   /** Numeric strings become numbers (ThingsBoard's default, on). */
   typeCasting?: boolean;
+  /**
+   * The client's address, for the per-address provisioning limit: the server's resolver believes
+   * X-Forwarded-For from its trusted proxies only (RIVULET_TRUSTED_PROXIES). Default: the socket's peer.
+   */
+  clientAddress?: (req: IncomingMessage) => string | undefined;
 }
 
 /** Why a request was not accepted; one counter each. */
@@ -126,6 +131,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const logger = (options.logger ?? silentLogger).child({ component: 'transport-http' });
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   const typeCasting = options.typeCasting ?? true;
+  const clientAddress = options.clientAddress ?? ((req: IncomingMessage) => req.socket.remoteAddress);
   const now = service.now;
   /** The parsers' options for the device's tenant (its key limits). */
   const payloadOptions = (device: DeviceInfo): PayloadOptions => service.payloadOptions(device, typeCasting);
@@ -495,7 +501,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     if (b.kind === 'too-large') return tooLarge(res);
     if (b.kind !== 'ok') return;
     try {
-      const answer = await service.provision(b.text, 'HTTP', req.socket.remoteAddress);
+      const answer = await service.provision(b.text, 'HTTP', clientAddress(req));
       counters.acceptedRequests++;
       replyJson(res, 200, JSON.stringify(answer));
     } catch (e) {

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { createClientAddressResolver } from '@rivulet/api';
 import type { Broadcast } from '@rivulet/broadcast';
 import type { DeviceClaimingService, DeviceProvisioningService, DeviceRateLimiter, Logger, TenantLimitsSource } from '@rivulet/core';
 import type { Queue } from '@rivulet/queue';
@@ -7,7 +8,7 @@ import { createCoapTransport, type CoapTransport } from '@rivulet/transport-coap
 import { createHttpTransport, type HttpTransport } from '@rivulet/transport-http';
 import { createMqttTransport, type MqttTransport } from '@rivulet/transport-mqtt';
 import { createTransportService, type TransportService } from '@rivulet/transport-service';
-import type { Config } from '../config';
+import { trustedProxyList, type Config } from '../config';
 import { createDeviceApiService, type createCachedAuthenticator } from '../device-services';
 import { createDeviceStateService, type DeviceStateService } from '../device-state';
 import { createGatewayDeviceService } from '../gateway-devices';
@@ -78,6 +79,8 @@ export async function startTransportRole(o: {
     maxPayloadBytes: config.RIVULET_MAX_PAYLOAD_BYTES,
     maxLongPollsPerDevice: config.RIVULET_HTTP_LONG_POLLS_PER_DEVICE,
     onLongPoll: o.onLongPoll,
+    // Behind a trusted reverse proxy, provisioning is limited per client, not per proxy.
+    clientAddress: createClientAddressResolver(trustedProxyList(config.RIVULET_TRUSTED_PROXIES)),
   });
   const mqtt = createMqttTransport({
     service,
