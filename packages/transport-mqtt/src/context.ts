@@ -51,6 +51,8 @@ export interface Counters {
   /** Provisioning connections open now (they count toward maxConnections). */
   provisionConnections: number;
   provisionRequests: number;
+  /** Provisioning connections answered whose close by the server is scheduled (they close, or the device leaves first). */
+  provisionClosing: number;
   claimRequests: number;
   bad: Record<BadInput, number>;
 }
@@ -72,6 +74,7 @@ export function newCounters(): Counters {
     attributeUpdates: 0,
     provisionConnections: 0,
     provisionRequests: 0,
+    provisionClosing: 0,
     claimRequests: 0,
     bad: { malformedPayload: 0, payloadTooLarge: 0, unknownTopic: 0, invalidTopic: 0, invalidString: 0 },
   };
@@ -100,6 +103,8 @@ export interface TransportContext {
   readonly sessions: WeakMap<object, Session>;
   /** Provisioning connections (CONNECT user name "provision"), by the same keys. */
   readonly provisionSessions: WeakMap<object, ProvisionSession>;
+  /** How long after its answer a provisioning connection is closed by the server (ThingsBoard: 60 s). */
+  readonly provisionCloseAfterMs: number;
   readonly counters: Counters;
   now(): number;
 }

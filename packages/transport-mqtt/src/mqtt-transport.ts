@@ -35,6 +35,11 @@ export interface MqttTransportConfig {
   /** Numeric strings become numbers (ThingsBoard's default, on). */
   typeCasting?: boolean;
   /**
+   * A provisioning connection (user name "provision") is closed by the server this long after its
+   * answer went out on /provision/response, as ThingsBoard's; default 60 s.
+   */
+  provisionCloseAfterMs?: number;
+  /**
    * MQTT over TLS on a second port (8883 by convention), beside the plain one: the same broker,
    * authentication and limits. `options` are node:tls server options (at least cert and key).
    */
@@ -69,8 +74,11 @@ export interface MqttTransportStats {
   subscriptionsRefused: number;
   rpc: { delivered: number; replied: number; clientReplies: number };
   attributeUpdates: number;
-  /** Provisioning connections open now, provisioning requests and claim announcements handled. */
-  provisioning: { connections: number; requests: number };
+  /**
+   * Provisioning connections open now, provisioning requests handled, and the answered connections
+   * whose close by the server is scheduled (provisionCloseAfterMs); claim announcements handled.
+   */
+  provisioning: { connections: number; requests: number; closing: number };
   claimRequests: number;
 }
 
@@ -125,6 +133,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     index: new SessionIndex((deviceId) => service.holdSession(deviceId)),
     sessions: new WeakMap(),
     provisionSessions: new WeakMap(),
+    provisionCloseAfterMs: config.provisionCloseAfterMs ?? 60_000,
     counters,
     now: service.now,
   };
@@ -162,6 +171,8 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
     if (!ps.open) return;
     ps.open = false;
     counters.provisionConnections--;
+    // gone before (or because of) the server's scheduled close: its timer goes too
+    if (ps.stopClosing()) counters.provisionClosing--;
   }
 
   function openSession(session: Session): void {
@@ -333,7 +344,7 @@ export function createMqttTransport(options: MqttTransportOptions): MqttTranspor
         subscriptionsRefused: counters.subscriptionsRefused,
         rpc: { delivered: counters.rpcDelivered, replied: counters.rpcReplied, clientReplies: counters.clientRpcReplies },
         attributeUpdates: counters.attributeUpdates,
-        provisioning: { connections: counters.provisionConnections, requests: counters.provisionRequests },
+        provisioning: { connections: counters.provisionConnections, requests: counters.provisionRequests, closing: counters.provisionClosing },
         claimRequests: counters.claimRequests,
       };
     },

@@ -57,7 +57,40 @@ describe('MQTT device provisioning (CONNECT "provision", /provision/request -> /
         ['MQTT', 'new-device'],
         ['MQTT', 'x'],
       ]);
-      expect(h.transport.stats().provisioning).toEqual({ connections: 1, requests: 2 });
+      expect(h.transport.stats().provisioning).toEqual({ connections: 1, requests: 2, closing: 1 });
+    });
+
+    it(`MQTT ${name}: the server closes the connection provisionCloseAfterMs after its answer (ThingsBoard: 60 s), not before`, async () => {
+      const h = await startTransport({ config: { provisionCloseAfterMs: 400 }, services: { provisioning: createProvisioningTestDouble() } });
+      const c = await provisioningClient(h, extra);
+      const disconnects: number[] = [];
+      c.on('disconnect', (p) => disconnects.push(p.reasonCode ?? -1));
+      const gone = closed(c);
+      expect(await ask(c, REQUEST)).toMatchObject({ status: 'SUCCESS' });
+      const answeredAt = Date.now();
+      expect(h.transport.stats().provisioning).toEqual({ connections: 1, requests: 1, closing: 1 });
+      await gone;
+      const after = Date.now() - answeredAt;
+      expect(after).toBeGreaterThanOrEqual(350);
+      expect(after).toBeLessThan(3000);
+      // MQTT 5 is told why (normal disconnection); 3.1.1 has no server DISCONNECT, the socket just ends
+      expect(disconnects).toEqual(name === '5' ? [0] : []);
+      await vi.waitFor(() => expect(h.transport.stats().provisioning).toEqual({ connections: 0, requests: 1, closing: 0 }), { timeout: 2000, interval: 10 });
+    });
+
+    it(`MQTT ${name}: a device that leaves before the scheduled close leaves no timer behind; an unanswered connection is not closed`, async () => {
+      const h = await startTransport({ services: { provisioning: createProvisioningTestDouble() } });
+      const idle = await provisioningClient(h, extra);
+      const c = await provisioningClient(h, extra);
+      expect(await ask(c, REQUEST)).toMatchObject({ status: 'SUCCESS' });
+      expect(await ask(c, REQUEST)).toMatchObject({ status: 'SUCCESS' });
+      // armed once per connection (a second answer does not add a timer)
+      expect(h.transport.stats().provisioning).toEqual({ connections: 2, requests: 2, closing: 1 });
+      await c.endAsync();
+      await vi.waitFor(() => expect(h.transport.stats().provisioning).toEqual({ connections: 1, requests: 2, closing: 0 }), { timeout: 2000, interval: 10 });
+      expect(idle.connected).toBe(true);
+      await idle.endAsync();
+      await vi.waitFor(() => expect(h.transport.stats().provisioning.connections).toBe(0), { timeout: 2000, interval: 10 });
     });
   }
 

@@ -123,12 +123,38 @@ export class ProvisionSession {
   open = false;
   /** Subscribed to /provision/response at QoS 1. */
   qos1 = false;
+  /** Set once an answer went out: the server closes the connection when it fires (see closeAfter). */
+  closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly client: SessionClient,
     readonly remoteAddress: string | undefined,
     readonly v5 = false,
+    /** Ends the connection from the server's side (3.1.1: the socket closes; MQTT 5: DISCONNECT 0x00 first). */
+    private readonly end: () => void = () => {},
   ) {}
+
+  /**
+   * An answer went out on /provision/response: the connection is closed `ms` later, as ThingsBoard's
+   * (DeviceProvisionCallback.onSuccess schedules ctx.close() 60 s after the answer), so a device that
+   * never disconnects does not hold a connection. Armed once (later answers do not postpone it);
+   * cleared by stopClosing when the connection closes first.
+   */
+  closeAfter(ms: number): boolean {
+    if (!this.open || this.closeTimer !== undefined) return false;
+    // left set after it fired: stopClosing (the connection closed) is what forgets it
+    this.closeTimer = setTimeout(this.end, ms);
+    this.closeTimer.unref();
+    return true;
+  }
+
+  /** The connection closed (by either side): the scheduled close, if any, is cleared; true when there was one. */
+  stopClosing(): boolean {
+    if (this.closeTimer === undefined) return false;
+    clearTimeout(this.closeTimer);
+    this.closeTimer = undefined;
+    return true;
+  }
 }
 
 /** Device id -> endpoints (a device may hold several sessions, or be behind a gateway). */

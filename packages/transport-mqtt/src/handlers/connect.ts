@@ -113,7 +113,8 @@ export function createAuthenticate(
         ctx.logger.debug({ clientId: client.id }, 'mqtt provisioning connection refused: provisioning is not available');
         return done(refusal(ConnackCode.NOT_AUTHORIZED, 'device provisioning is not available'), null);
       }
-      const ps = new ProvisionSession(client, (client.conn as { remoteAddress?: string }).remoteAddress);
+      // the server's close after the answer: the socket ends (3.1.1 has no server DISCONNECT)
+      const ps = new ProvisionSession(client, (client.conn as { remoteAddress?: string }).remoteAddress, false, () => client.close());
       ctx.provisionSessions.set(client, ps);
       hooks.onProvisionSession(ps, client);
       return done(null, true);

@@ -13,6 +13,7 @@ import { DISCARD_TOPIC as DISCARD, PubackCode, PublishRefusedError } from './pub
  * address), and its answer is published on `/provision/response`. Any other topic is refused (3.1.1:
  * the connection closes, as ThingsBoard's; MQTT 5: PUBACK 0x87). Too many requests from the address:
  * the answer is `{"status":"FAILURE","errorMsg":"Too many provisioning requests..."}` (MQTT 5: PUBACK 0x97 too).
+ * Once an answer went out the server closes the connection provisionCloseAfterMs later (60 s, ThingsBoard's).
  */
 export function handleProvisionPublish(
   ctx: TransportContext,
@@ -36,12 +37,12 @@ export function handleProvisionPublish(
   const correlationData = ps.v5 ? (packet as { properties?: { correlationData?: Buffer } }).properties?.correlationData : undefined;
   service.provision(text, 'MQTT', ps.remoteAddress).then(
     (response) => {
-      answer(ps, response, correlationData);
+      answer(ctx, ps, response, correlationData);
       done(null);
     },
     (e: unknown) => {
       if (e instanceof ProvisionRateLimitError) {
-        answer(ps, { status: 'FAILURE', errorMsg: e.message }, correlationData);
+        answer(ctx, ps, { status: 'FAILURE', errorMsg: e.message }, correlationData);
         return done(ps.v5 ? new PublishRefusedError(e.message, PubackCode.QUOTA_EXCEEDED) : null);
       }
       if (e instanceof BadRequestError) {
@@ -55,9 +56,13 @@ export function handleProvisionPublish(
   ).catch((e: unknown) => ctx.logger.error({ err: e }, 'mqtt provisioning acknowledgement failed'));
 }
 
-/** The answer on /provision/response, whether or not the client subscribed (ThingsBoard sends it either way). */
-function answer(ps: ProvisionSession, response: ProvisionResponse, correlationData: Buffer | undefined): void {
+/**
+ * The answer on /provision/response, whether or not the client subscribed (ThingsBoard sends it
+ * either way); then the connection's close is scheduled (ThingsBoard's DeviceProvisionCallback.onSuccess).
+ */
+function answer(ctx: TransportContext, ps: ProvisionSession, response: ProvisionResponse, correlationData: Buffer | undefined): void {
   if (!ps.open) return;
+  if (ps.closeAfter(ctx.provisionCloseAfterMs)) ctx.counters.provisionClosing++;
   ps.client.publish(
     {
       cmd: 'publish',

@@ -309,7 +309,8 @@ class Mqtt5Connection implements SessionClient {
       ctx.counters.refusedNotAuthorized++;
       return this.refuse(ReasonCode.NOT_AUTHORIZED, 'Device provisioning is not available on this server');
     }
-    const ps = new ProvisionSession(this, (this.stream as { remoteAddress?: string }).remoteAddress, true);
+    // the server's close after the answer: DISCONNECT 0x00 (normal disconnection), then the socket ends
+    const ps = new ProvisionSession(this, (this.stream as { remoteAddress?: string }).remoteAddress, true, () => this.disconnect(ReasonCode.SUCCESS));
     this.provision = ps;
     ctx.provisionSessions.set(this, ps);
     this.connack(clientId, props);
