@@ -204,6 +204,18 @@ describe('device provisioning service', () => {
     expect(pre.filter((r) => r.status === 'SUCCESS')).toHaveLength(1);
   });
 
+  it('requests at once from several processes (one service each, one database): exactly one SUCCESS for a pre-provisioned device', async () => {
+    // Each service stands for a transport process: nothing shared but PostgreSQL.
+    const processes = Array.from({ length: 4 }, () => service());
+    for (let round = 0; round < 5; round++) {
+      const name = `prov-pre-race-procs-${round}`;
+      await app.storage.devices.create({ tenantId: app.tenantId, name, deviceProfileId: profiles.pre.id });
+      const answers = await Promise.all(processes.flatMap((s) => [s, s].map((p) => p.provision({ deviceName: name, provisionDeviceKey: 'key-pre', provisionDeviceSecret: 'secret-pre' }, 'HTTP'))));
+      expect(answers.filter((r) => r.status === 'SUCCESS')).toHaveLength(1);
+      expect(answers.filter((r) => r.status === 'FAILURE')).toHaveLength(7);
+    }
+  });
+
   it('a storage failure answers FAILURE (logged), the caller gets no exception', async () => {
     const broken: Storage = { ...app.storage, deviceProfiles: { ...app.storage.deviceProfiles, findByProvisionKey: () => Promise.reject(new Error('database down')) } };
     expect(await service({ storage: broken }).provision(create({ deviceName: 'prov-db-down' }), 'HTTP')).toEqual(FAILURE);

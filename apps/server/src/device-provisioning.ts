@@ -7,6 +7,7 @@ import {
   MsgType,
   silentLogger,
   TenantLimitError,
+  type AttributeWrite,
   type DeviceEvent,
   type DeviceProvisioningService,
   type JsonValue,
@@ -55,8 +56,6 @@ export function createDeviceProvisioningService(o: {
 }): DeviceProvisioningService {
   const { storage, queue, broadcast } = o;
   const logger = (o.logger ?? silentLogger).child({ component: 'device-provisioning' });
-  /** Pre-provisioned devices being provisioned in this process: two requests at once, one answer SUCCESS. */
-  const inProgress = new Set<string>();
 
   async function provision(request: unknown, transport: ProvisionTransport): Promise<ProvisionResponse> {
     const req = parseProvisionRequest(request);
@@ -137,28 +136,31 @@ export function createDeviceProvisioningService(o: {
   }
 
   async function preProvisioned(req: ProvisionRequest, device: Device, transport: ProvisionTransport): Promise<ProvisionResponse> {
-    if (inProgress.has(device.id)) return FAILURE;
-    inProgress.add(device.id);
-    try {
-      const [state] = await storage.attributes.find(device.id, AttributeScope.SERVER_SCOPE, [PROVISION_STATE_ATTRIBUTE]);
-      if (state) {
-        logger.warn({ tenantId: device.tenantId, deviceId: device.id, transport, state: state.value }, 'provision request refused: the device is provisioned already');
-        if (state.value === PROVISIONED_STATE) await event(MsgType.PROVISION_FAILURE, device, requestData(req, transport));
-        return FAILURE;
-      }
-      const credentials = await storage.devices.getCredentials(device.id);
-      if (!credentials) return FAILURE;
-      await markProvisioned(device);
-      logger.info({ tenantId: device.tenantId, deviceId: device.id, transport }, 'device provisioned (pre-provisioned)');
-      await event(MsgType.PROVISION_SUCCESS, device, requestData(req, transport));
-      return answer(credentials);
-    } finally {
-      inProgress.delete(device.id);
+    const [state] = await storage.attributes.find(device.id, AttributeScope.SERVER_SCOPE, [PROVISION_STATE_ATTRIBUTE]);
+    if (state) {
+      logger.warn({ tenantId: device.tenantId, deviceId: device.id, transport, state: state.value }, 'provision request refused: the device is provisioned already');
+      if (state.value === PROVISIONED_STATE) await event(MsgType.PROVISION_FAILURE, device, requestData(req, transport));
+      return FAILURE;
     }
+    const credentials = await storage.devices.getCredentials(device.id);
+    if (!credentials) return FAILURE;
+    // Written only if absent, atomically in storage: of requests racing in one process or in several, one answers SUCCESS.
+    if (!(await storage.attributes.saveIfAbsent(provisionedMarker(device)))) {
+      logger.warn({ tenantId: device.tenantId, deviceId: device.id, transport }, 'provision request refused: the device was provisioned meanwhile');
+      await event(MsgType.PROVISION_FAILURE, device, requestData(req, transport));
+      return FAILURE;
+    }
+    logger.info({ tenantId: device.tenantId, deviceId: device.id, transport }, 'device provisioned (pre-provisioned)');
+    await event(MsgType.PROVISION_SUCCESS, device, requestData(req, transport));
+    return answer(credentials);
+  }
+
+  function provisionedMarker(device: Device): AttributeWrite {
+    return { entityId: device.id, scope: AttributeScope.SERVER_SCOPE, key: PROVISION_STATE_ATTRIBUTE, value: PROVISIONED_STATE, lastUpdateTs: Date.now() };
   }
 
   function markProvisioned(device: Device): Promise<void> {
-    return storage.attributes.save([{ entityId: device.id, scope: AttributeScope.SERVER_SCOPE, key: PROVISION_STATE_ATTRIBUTE, value: PROVISIONED_STATE, lastUpdateTs: Date.now() }]);
+    return storage.attributes.save([provisionedMarker(device)]);
   }
 
   /** A rule-engine message about the device, metadata `tenantId` as ThingsBoard's; waits a moment for a full queue, never fails the answer. */

@@ -17,6 +17,9 @@ async function setup(opts: { timeout?: number; stored?: AttributeKv[] } = {}) {
     storage: {
       attributes: {
         save: async (items) => void writes.push(...items),
+        saveIfAbsent: async () => {
+          throw new Error('device state never writes if absent');
+        },
         find: async (_id, _scope, keys) => (opts.stored ?? []).filter((kv) => !keys || keys.includes(kv.key)),
         findKeys: async () => [],
         delete: async () => 0,

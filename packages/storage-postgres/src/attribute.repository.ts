@@ -59,6 +59,12 @@ const UPSERT = `
     str_v = EXCLUDED.str_v, json_v = EXCLUDED.json_v, last_update_ts = EXCLUDED.last_update_ts
   WHERE attribute_kv.last_update_ts <= EXCLUDED.last_update_ts`;
 
+const INSERT_IF_ABSENT = `
+  INSERT INTO attribute_kv (entity_id, scope, key, bool_v, long_v, dbl_v, str_v, json_v, last_update_ts)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+  ON CONFLICT (entity_id, scope, key) DO NOTHING
+  RETURNING 1 AS inserted`;
+
 export function createAttributeRepository(opts: AttributeRepositoryOptions): AttributeRepository {
   const { client, chunkSize } = opts;
   return {
@@ -89,6 +95,18 @@ export function createAttributeRepository(opts: AttributeRepositoryOptions): Att
         else await client.transaction(write);
       } catch (e) {
         mapDbError(e, () => 'Attribute write conflict');
+      }
+    },
+
+    async saveIfAbsent(item) {
+      check(item);
+      const cols = emptyKvColumns();
+      pushKvValue(cols, item.value, item.double);
+      try {
+        const res = await client.query(INSERT_IF_ABSENT, [item.entityId, item.scope, item.key, cols.bool[0], cols.long[0], cols.dbl[0], cols.str[0], cols.json[0], Math.trunc(item.lastUpdateTs)]);
+        return res.rowCount === 1;
+      } catch (e) {
+        return mapDbError(e, () => 'Attribute write conflict');
       }
     },
 

@@ -370,6 +370,23 @@ export function storageContract(name: string, factory: () => Promise<StorageFixt
         emptyArr: [],
       };
 
+      it('saveIfAbsent writes a key once: of concurrent calls exactly one wins, and a stored key is never overwritten', async () => {
+        const entityId = newId();
+        const marker = (value: KvValue, ts: number) => ({ entityId, scope: 'SERVER_SCOPE' as const, key: 'provisionState', value, lastUpdateTs: ts });
+        const wins = await Promise.all([1, 2, 3, 4, 5].map((i) => storage.attributes.saveIfAbsent(marker(`p${i}`, T + i))));
+        expect(wins.filter((w) => w)).toHaveLength(1);
+        const [stored] = await storage.attributes.find(entityId, 'SERVER_SCOPE', ['provisionState']);
+        expect(stored?.value).toBe(`p${wins.indexOf(true) + 1}`);
+        expect(await storage.attributes.saveIfAbsent(marker('later', T + 100))).toBe(false);
+        expect((await storage.attributes.find(entityId, 'SERVER_SCOPE', ['provisionState']))[0]?.value).toBe(stored?.value);
+        // Another scope or key is another attribute; every value type is written as save writes it.
+        expect(await storage.attributes.saveIfAbsent({ ...marker(1.5, T), scope: 'SHARED_SCOPE' })).toBe(true);
+        expect(await storage.attributes.saveIfAbsent({ ...marker({ a: [1] }, T), key: 'json' })).toBe(true);
+        expect((await storage.attributes.find(entityId, 'SHARED_SCOPE'))[0]?.value).toBe(1.5);
+        expect((await storage.attributes.find(entityId, 'SERVER_SCOPE', ['json']))[0]?.value).toEqual({ a: [1] });
+        await expect(storage.attributes.saveIfAbsent({ ...marker('x', T), entityId: 'not-a-uuid' })).rejects.toThrow(/Invalid entity id/);
+      });
+
       it('round-trips every value type', async () => {
         const entityId = newId();
         await storage.attributes.save(

@@ -408,6 +408,12 @@ export interface AttributeRepository {
    * stored value: a write older than what is stored is ignored. Equal lastUpdateTs: the later write wins.
    */
   save(items: ReadonlyArray<AttributeWrite>): Promise<void>;
+  /**
+   * Writes the attribute only if the entity has none of that scope and key, atomically across
+   * processes: of concurrent calls for one key exactly one gets true (a marker such as
+   * provisionState, set once).
+   */
+  saveIfAbsent(item: AttributeWrite): Promise<boolean>;
   /** All attributes of the scope, or only the given keys (missing keys are left out). */
   find(entityId: string, scope: AttributeScope, keys?: readonly string[]): Promise<AttributeKv[]>;
   findKeys(entityId: string, scope?: AttributeScope): Promise<string[]>;
