@@ -1,6 +1,9 @@
 import { type Broadcast, LiveChannel } from '@rivulet/broadcast';
 import {
   AttributeScope,
+  JsonDouble,
+  deviceAttributeValue,
+  type AttributeKv,
   type AttributesResponse,
   type DeviceApiService,
   type DeviceAuthenticator,
@@ -122,9 +125,14 @@ export function createCachedAuthenticator(options: {
 
 /** Attribute reads for devices (ThingsBoard's attribute request), backed by storage. */
 export function createDeviceApiService(storage: Storage): DeviceApiService {
-  const toObject = (kvs: Array<{ key: string; value: KvValue }>) => {
-    const o: Record<string, KvValue> = {};
-    for (const kv of kvs) o[kv.key] = kv.value;
+  // a DOUBLE of integral value goes out as a JsonDouble (1.0), and the answer says it holds one
+  const toObject = (kvs: readonly AttributeKv[], out: AttributesResponse) => {
+    const o: Record<string, KvValue | JsonDouble> = {};
+    for (const kv of kvs) {
+      const v = deviceAttributeValue(kv);
+      if (v instanceof JsonDouble) out.doubles = true;
+      Object.defineProperty(o, kv.key, { value: v, enumerable: true, writable: true, configurable: true });
+    }
     return o;
   };
   return {
@@ -134,12 +142,12 @@ export function createDeviceApiService(storage: Storage): DeviceApiService {
       if (all || request.clientKeys !== undefined) {
         const keys = all ? undefined : request.clientKeys;
         const kvs = keys && keys.length === 0 ? [] : await storage.attributes.find(device.deviceId, AttributeScope.CLIENT_SCOPE, keys);
-        if (kvs.length > 0) out.client = toObject(kvs);
+        if (kvs.length > 0) out.client = toObject(kvs, out);
       }
       if (all || request.sharedKeys !== undefined) {
         const keys = all ? undefined : request.sharedKeys;
         const kvs = keys && keys.length === 0 ? [] : await storage.attributes.find(device.deviceId, AttributeScope.SHARED_SCOPE, keys);
-        if (kvs.length > 0) out.shared = toObject(kvs);
+        if (kvs.length > 0) out.shared = toObject(kvs, out);
       }
       return out;
     },

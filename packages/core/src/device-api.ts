@@ -1,4 +1,5 @@
 import { EntityType } from './ids';
+import type { JsonDouble } from './json-text';
 import type { KvValue } from './kv';
 import { createMsg, type JsonValue, type Msg } from './msg';
 
@@ -22,9 +23,16 @@ export interface DeviceAuthenticator {
   authenticateBasic?(input: { clientId?: string; username?: string; password?: string }): Promise<DeviceInfo | null>;
 }
 
+/**
+ * A device's attributes as its attribute request gets them. A DOUBLE of integral value is a
+ * JsonDouble, so the answer prints it 1.0 as ThingsBoard's does; `doubles` says the answer holds
+ * one. Write it with attributesResponseText (device-answer.ts), which leaves `doubles` out.
+ */
 export interface AttributesResponse {
-  client?: Record<string, KvValue>;
-  shared?: Record<string, KvValue>;
+  client?: Record<string, KvValue | JsonDouble>;
+  shared?: Record<string, KvValue | JsonDouble>;
+  /** Some value is a JsonDouble: only stringifyJson prints it 1.0. Not part of the answer's JSON. */
+  doubles?: true;
 }
 
 export interface DeviceApiService {

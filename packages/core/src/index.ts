@@ -8,6 +8,7 @@ export * from './json-text';
 export * from './device-payload';
 export * from './batcher';
 export * from './device-api';
+export * from './device-answer';
 export * from './live-events';
 export * from './device-rpc';
 export * from './tenant-limits';

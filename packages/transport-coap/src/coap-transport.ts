@@ -4,12 +4,15 @@ import {
   BadRequestError,
   MsgType,
   RivuletError,
+  attributesResponseText,
+  deviceAnswerText,
   deviceMsg,
   noopDeviceStateReporter,
   parseAttributes,
   parseKeyList,
   parseLenientJson,
   parseTelemetry,
+  sharedAttributesUpdate,
   silentLogger,
   type AttributesEvent,
   type DeviceApiService,
@@ -456,7 +459,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     if (attrs.client === undefined && attrs.shared === undefined) {
       return reject(res, 'notFound', Code.NOT_FOUND, 'No attributes found for the requested keys');
     }
-    accept(res, Code.CONTENT, JSON.stringify(attrs));
+    accept(res, Code.CONTENT, attributesResponseText(attrs));
   }
 
   // ---- observations ----------------------------------------------------------------------------
@@ -538,7 +541,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     // the registration answer carries the current shared attributes, as an update would
     await observe(req, res, device, 'attributes', async () => {
       const attrs = await readAttributes(res, device, {});
-      return attrs === undefined ? undefined : { code: Code.CONTENT, payload: JSON.stringify(attrs.shared ?? {}) };
+      return attrs === undefined ? undefined : { code: Code.CONTENT, payload: deviceAnswerText(attrs.shared ?? {}, attrs.doubles) };
     });
   }
 
@@ -561,12 +564,10 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
     if (ev.scope !== AttributeScope.SHARED_SCOPE) return;
     const observers = registry.forDevice(ev.entityId, 'attributes');
     if (observers.length === 0) return;
-    // ThingsBoard's update notification: the changed values, deletions under "deleted"
-    const body: Record<string, JsonValue> = {};
-    for (const kv of ev.values) body[kv.key] = kv.value as JsonValue;
-    if (ev.deleted !== undefined && ev.deleted.length > 0) body.deleted = [...ev.deleted];
-    if (Object.keys(body).length === 0) return;
-    const payload = JSON.stringify(body);
+    // ThingsBoard's update notification: the changed values (1.0 for a DOUBLE of integral value), deletions under "deleted"
+    const update = sharedAttributesUpdate(ev);
+    if (update === undefined) return;
+    const payload = deviceAnswerText(update.body, update.doubles);
     for (const o of observers) o.send(payload);
   }
 

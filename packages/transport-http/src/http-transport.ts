@@ -4,11 +4,14 @@ import {
   BadRequestError,
   MsgType,
   RivuletError,
+  attributesResponseText,
+  deviceAnswerText,
   deviceMsg,
   parseAttributes,
   parseKeyList,
   parseLenientJson,
   parseTelemetry,
+  sharedAttributesUpdate,
   silentLogger,
   type AttributesEvent,
   type DeviceInfo,
@@ -328,7 +331,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     const request = { clientKeys: parseKeyList(params.get('clientKeys')), sharedKeys: parseKeyList(params.get('sharedKeys')) };
     let body: string;
     try {
-      body = JSON.stringify(await service.getAttributes(device, request));
+      body = attributesResponseText(await service.getAttributes(device, request));
     } catch (e) {
       if (e instanceof RivuletError && e.status < 500) {
         const errorCode = e.status === 404 ? TbErrorCode.ITEM_NOT_FOUND : TbErrorCode.BAD_REQUEST_PARAMS;
@@ -546,12 +549,10 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     if (ev.scope !== AttributeScope.SHARED_SCOPE) return;
     const waiting = attributeWaiters.of(ev.entityId);
     if (waiting.length === 0) return;
-    // ThingsBoard's update notification: the changed values, deletions under "deleted"
-    const body: Record<string, JsonValue> = {};
-    for (const kv of ev.values) body[kv.key] = kv.value as JsonValue;
-    if (ev.deleted !== undefined && ev.deleted.length > 0) body.deleted = [...ev.deleted];
-    if (Object.keys(body).length === 0) return;
-    const text = JSON.stringify(body);
+    // ThingsBoard's update notification: the changed values (1.0 for a DOUBLE of integral value), deletions under "deleted"
+    const update = sharedAttributesUpdate(ev);
+    if (update === undefined) return;
+    const text = deviceAnswerText(update.body, update.doubles);
     for (const w of waiting) {
       counters.acceptedRequests++;
       w.settle((res) => replyJson(res, 200, text));

@@ -1,4 +1,4 @@
-import { AttributeScope, type AttributesEvent, type DeviceInfo, type JsonValue, type ToDeviceRpcRequest, type ToServerRpcReply } from '@rivulet/core';
+import { AttributeScope, deviceAnswerText, sharedAttributesUpdate, type AttributesEvent, type DeviceInfo, type ToDeviceRpcRequest, type ToServerRpcReply } from '@rivulet/core';
 import { qosOf, send, type TransportContext } from './context';
 import type { Endpoint, Session } from './session';
 import { Feed, Topic } from './topics';
@@ -16,27 +16,23 @@ export function subscribeDownlink(ctx: TransportContext): () => void {
   });
 }
 
-/** Shared-attribute changes (REST or a rule node) to subscribed sessions: `{"k":v}`, deletions `{"deleted":["k"]}`. */
+/** Shared-attribute changes (REST or a rule node) to subscribed sessions: `{"k":v}` (a DOUBLE of integral value 1.0), deletions `{"deleted":["k"]}`. */
 function onAttributes(ctx: TransportContext, ev: AttributesEvent): void {
   if (ev.scope !== AttributeScope.SHARED_SCOPE) return;
   const endpoints = ctx.index.get(ev.entityId);
   if (endpoints.length === 0) return;
-  let data: Record<string, JsonValue>;
-  if (ev.deleted && ev.deleted.length > 0) data = { deleted: [...ev.deleted] };
-  else {
-    data = {};
-    for (const kv of ev.values) Object.defineProperty(data, kv.key, { value: kv.value, enumerable: true, writable: true, configurable: true });
-    if (ev.values.length === 0) return;
-  }
+  const update = sharedAttributesUpdate(ev);
+  if (update === undefined) return;
+  const { body: data, doubles } = update;
   let body: string | undefined;
   for (const e of endpoints) {
     const s = e.session;
     if (e.child) {
       if ((s.feeds & Feed.GATEWAY_ATTRIBUTES) === 0) continue;
-      send(s, Topic.GATEWAY_ATTRIBUTES, JSON.stringify({ device: e.child.name, data }), qosOf(s, Feed.GATEWAY_ATTRIBUTES));
+      send(s, Topic.GATEWAY_ATTRIBUTES, deviceAnswerText({ device: e.child.name, data }, doubles), qosOf(s, Feed.GATEWAY_ATTRIBUTES));
     } else {
       if ((s.feeds & (Feed.ATTRIBUTES | Feed.ATTRIBUTES_V2)) === 0) continue;
-      body ??= JSON.stringify(data);
+      body ??= deviceAnswerText(data, doubles);
       if ((s.feeds & Feed.ATTRIBUTES) !== 0) send(s, Topic.ATTRIBUTES, body, qosOf(s, Feed.ATTRIBUTES));
       if ((s.feeds & Feed.ATTRIBUTES_V2) !== 0) send(s, Topic.ATTRIBUTES_V2, body, qosOf(s, Feed.ATTRIBUTES_V2));
     }

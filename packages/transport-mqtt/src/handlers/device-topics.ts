@@ -1,6 +1,7 @@
 import {
   BadRequestError,
   MsgType,
+  attributesResponseText,
   describeJson,
   parseAttributes,
   parseKeyList,
@@ -59,7 +60,7 @@ export async function requestAttributes(ctx: TransportContext, session: Session,
   const request = { clientKeys: keyList(json.clientKeys, 'clientKeys'), sharedKeys: keyList(json.sharedKeys, 'sharedKeys') };
   const answer = await ctx.service.getAttributes(session.device, request);
   const [topic, feed] = style === 'v1' ? [Topic.ATTRIBUTES_RESPONSE + id, Feed.ATTRIBUTES_RESPONSE] : [Topic.ATTRIBUTES_RESPONSE_V2 + id, Feed.ATTRIBUTES_RESPONSE_V2];
-  send(session, topic, JSON.stringify(answer), qosOf(session, feed), correlationData);
+  send(session, topic, attributesResponseText(answer), qosOf(session, feed), correlationData);
 }
 
 /** A device's reply body: JSON when it parses (leniently), else the text as a string. */

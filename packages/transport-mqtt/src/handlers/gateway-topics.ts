@@ -2,9 +2,11 @@ import {
   BadRequestError,
   MsgType,
   describeJson,
+  deviceAnswerText,
   parseAttributes,
   parseLenientJson,
   parseTelemetry,
+  type AttributesResponse,
   type DeviceInfo,
   type JsonValue,
   type KvValue,
@@ -145,12 +147,13 @@ export async function gatewayAttributesRequest(ctx: TransportContext, session: S
   const name = deviceName(json.device);
   const stringArray = (v: JsonValue | undefined): string[] | undefined =>
     Array.isArray(v) && v.every((k) => typeof k === 'string') ? (v as string[]) : undefined;
-  const body: Record<string, JsonValue> = { id: json.id ?? null, device: name };
+  const body: Record<string, unknown> = { id: json.id ?? null, device: name };
   const clientKeys = stringArray(json.client);
   const sharedKeys = stringArray(json.shared);
+  let answer: AttributesResponse;
   if (clientKeys || sharedKeys) {
     const child = await ensureChild(ctx, session, name);
-    const answer = await ctx.service.getAttributes(child.device, { clientKeys, sharedKeys });
+    answer = await ctx.service.getAttributes(child.device, { clientKeys, sharedKeys });
     if (answer.client) body.client = answer.client;
     if (answer.shared) body.shared = answer.shared;
   } else {
@@ -159,15 +162,16 @@ export async function gatewayAttributesRequest(ctx: TransportContext, session: S
     if (!keys) throw new BadRequestError('Gateway attribute request needs "key", "keys", "client" or "shared"');
     const client = json.client === true;
     const child = await ensureChild(ctx, session, name);
-    const answer = await ctx.service.getAttributes(child.device, client ? { clientKeys: keys } : { sharedKeys: keys });
+    answer = await ctx.service.getAttributes(child.device, client ? { clientKeys: keys } : { sharedKeys: keys });
     const values = (client ? answer.client : answer.shared) ?? {};
     // ThingsBoard's JsonConverter.addValues: one name asked ("key", or "keys" of one) and found gets
     // "value"; several names asked get "values" with those found; nothing found, neither field.
     const found = Object.keys(values);
-    if (found.length === 1 && keys.length === 1) body.value = values[found[0]!] as JsonValue;
+    if (found.length === 1 && keys.length === 1) body.value = values[found[0]!];
     else if (found.length > 0) body.values = values;
   }
-  send(session, Topic.GATEWAY_ATTRIBUTES_RESPONSE, JSON.stringify(body), qosOf(session, Feed.GATEWAY_ATTRIBUTES_RESPONSE));
+  // a DOUBLE of integral value (a JsonDouble) prints 1.0, as ThingsBoard's Gson prints a Double
+  send(session, Topic.GATEWAY_ATTRIBUTES_RESPONSE, deviceAnswerText(body, answer.doubles), qosOf(session, Feed.GATEWAY_ATTRIBUTES_RESPONSE));
 }
 
 /** `v1/gateway/rpc` `{"device":"A","id":1,"data":{..}}`: a device's reply to a server-side RPC, relayed by its gateway. */
