@@ -102,4 +102,28 @@ describe('RPC lifecycle messages (RPC_SENT ... RPC_FAILED) reach a chain switchi
     expect((await pending).status).not.toBe(200);
     await latest(d.id, 'rpcFailed', 'FAILED:{"error":"The device disconnected before replying"}');
   });
+
+  it("HTTP long poll: a two-way command taken by GET /api/v1/{token}/rpc and not answered gives RPC_TIMEOUT at its own expiry, not at a cleanup a minute later; the late reply is 404", async () => {
+    const { id, token } = await createDevice(app.url, jwt, 'RPC events HTTP');
+    const poll = fetch(`${app.url}/api/v1/${token}/rpc?timeout=20000`);
+    // the poll is waiting (it holds the device's session) before the command is sent
+    await eventually(async () => /rivulet_connected_devices\{transport="http"\} [1-9]/.test(await (await fetch(`${app.url}/metrics`)).text()));
+    const sentAt = Date.now();
+    const call = api(app.url, jwt, `/api/rpc/twoway/${id}`, { method: 'POST', body: { method: 'httpSlow', params: { a: 1 }, timeout: 1000 } });
+    const polled = await poll;
+    expect(polled.status).toBe(200);
+    const command = (await polled.json()) as { id: number; method: string; params: unknown };
+    expect(command).toMatchObject({ method: 'httpSlow', params: { a: 1 } });
+    await latest(id, 'rpcSent', 'SENT:httpSlow');
+    expect((await call).status).toBe(504);
+    const timedOut = await eventually(async () => (await app.storage.timeseries.findLatest(id, ['rpcTimeout'])).find((p) => p.value === 'TIMEOUT:null'), 5000);
+    const seenAt = Date.now();
+    // the message's time is when the transport gave up: the expiry (sentAt + 1000), within about a second
+    expect(timedOut.ts - sentAt).toBeGreaterThanOrEqual(950);
+    expect(timedOut.ts - sentAt).toBeLessThan(2000);
+    expect(seenAt - sentAt).toBeLessThan(4000);
+    const late = await fetch(`${app.url}/api/v1/${token}/rpc/${command.id}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"done":true}' });
+    expect(late.status).toBe(404);
+    expect(await late.text()).toMatch(/unknown or expired/);
+  });
 });

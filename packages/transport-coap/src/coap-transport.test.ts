@@ -473,6 +473,24 @@ describe('RPC (the exchange of core/device-rpc.ts, asked through core\'s RpcCall
     caller.close();
   });
 
+  it('a two-way command not answered gives RPC_TIMEOUT at its own expiry (not at the next prune); the late reply is 4.04', async () => {
+    const h = await startTransport();
+    const caller = createRpcCaller({ broadcast: h.broadcast });
+    const obs = await coapObserve(h.port, `/api/v1/${TOKEN}/rpc`);
+    const expiresAt = Date.now() + 400;
+    const outcome = caller.call(rpcRequest({ requestId: 'silent', expirationTime: expiresAt }));
+    await vi.waitFor(() => expect(obs.notifications.filter((n) => n !== '')).toHaveLength(1));
+    const timedOut = () => h.queue.produceCalls.some((c) => c.records.some((r) => (r.value as Msg).type === MsgType.RPC_TIMEOUT));
+    expect(timedOut()).toBe(false);
+    // (the harness's service clock is fixed: the wall clock tells when it came)
+    await vi.waitFor(() => expect(timedOut()).toBe(true), { timeout: 3000, interval: 5 });
+    expect(Date.now() - expiresAt).toBeGreaterThanOrEqual(-1);
+    expect(Date.now() - expiresAt).toBeLessThan(500);
+    expect(await outcome).toMatchObject({ kind: 'timeout' });
+    expect((await coapCall(h.port, { pathname: `/api/v1/${TOKEN}/rpc/1`, payload: '{}' })).code).toBe('4.04');
+    caller.close();
+  });
+
   it('the pickup is published at once; one-way calls are done with it; no observer means no session', async () => {
     const h = await startTransport();
     const responses = h.published(RpcChannel.TO_DEVICE_RESPONSE);

@@ -33,11 +33,10 @@ import {
 import { Topics, type Queue, type QueueRecord } from '@rivulet/queue';
 import { createCoapEndpoint, endpointOf, type CoapEndpointStats, type CoapResponse } from './coap-endpoint';
 import { Code } from './coap-message';
-import { FeatureUnavailableError, ProvisionRateLimitError, parseClaimRequest, type TransportService } from '@rivulet/transport-service';
+import { DeviceRpcCalls, FeatureUnavailableError, ProvisionRateLimitError, parseClaimRequest, type TransportService } from '@rivulet/transport-service';
 import { Feature, parseDeviceRoute, uriPath, uriQuery } from './device-route';
 import { DEFAULT_DEDUP_MAX_ENTRIES, EXCHANGE_LIFETIME_MS, ExchangeStore } from './exchange-store';
 import { ObserveRegistry, type ObserveKind, type Observation } from './observe-registry';
-import { ToDeviceRpcIds } from './rpc-ids';
 
 export interface CoapTransportConfig {
   /** UDP port; 0 picks a free one (start() says which). */
@@ -195,10 +194,9 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
       }
     },
   );
-  // a two-way command not answered before it expired: RPC_TIMEOUT
-  const rpcIds = new ToDeviceRpcIds(64, (call) => {
-    if (call.device) service.rpcTimedOut(call.device, call);
-  });
+  // commands sent to observers, by the id the device answers with; a two-way one not answered by
+  // its expirationTime gives RPC_TIMEOUT then (the service's timer)
+  const rpcIds = new DeviceRpcCalls(service, 64);
   const limiter = service.rateLimit('coap', config.rateLimitMaxWaitMs ?? 10_000);
   /** Client-side RPCs waiting for the rule chain, by `${deviceId}#${requestId}`. */
   const pendingRpc = new Map<string, (body: JsonValue | typeof TIMEOUT | typeof STOPPED) => void>();
@@ -589,7 +587,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
   /** Two-way calls of a device that can no longer be answered end with an error for the caller. */
   function failPendingRpc(deviceId: string, error: string): void {
     for (const call of rpcIds.drop(deviceId)) {
-      if (call.oneway || call.expiresAt <= Date.now() || !call.device) continue;
+      if (call.oneway || call.expiresAt <= Date.now()) continue;
       service.rpcFailed(call.device, call, error);
     }
   }
@@ -680,6 +678,7 @@ export function createCoapTransport(options: CoapTransportOptions): CoapTranspor
         obs.close({ code: Code.SERVICE_UNAVAILABLE, message: 'Service unavailable: the server is shutting down' });
         if (obs.kind === 'rpc') failPendingRpc(obs.device.deviceId, 'The CoAP transport stopped before the device replied');
       }
+      rpcIds.clear();
       for (const resolve of pendingRpc.values()) resolve(STOPPED);
       // Requests in progress finish (their posts reach the queue and are answered).
       let deadline: NodeJS.Timeout | undefined;

@@ -23,9 +23,9 @@ import {
   type PayloadOptions,
 } from '@rivulet/core';
 import type { QueueRecord } from '@rivulet/queue';
-import { FeatureUnavailableError, ProvisionRateLimitError, parseClaimRequest, type TransportService } from '@rivulet/transport-service';
+import { DeviceRpcCalls, FeatureUnavailableError, ProvisionRateLimitError, parseClaimRequest, type TransportService } from '@rivulet/transport-service';
 import { API_PREFIX, PROVISION, Resource, parseDeviceRoute, unsupportedFeature } from './device-route';
-import { RpcIds, Waiters } from './long-poll';
+import { Waiters } from './long-poll';
 import { TbErrorCode, canReply, discardBody, replyError, replyJson, replyOk } from './http-reply';
 import { readBody } from './request-body';
 
@@ -145,10 +145,9 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const hold = (deviceId: string): (() => void) => service.holdSession(deviceId);
   const rpcWaiters = new Waiters(maxLongPollsPerDevice, hold);
   const attributeWaiters = new Waiters(maxLongPollsPerDevice, hold);
-  // a two-way command taken from a poll and not answered before it expired: RPC_TIMEOUT
-  const rpcIds = new RpcIds(64, (call) => {
-    if (call.device) service.rpcTimedOut(call.device, call);
-  });
+  // commands taken by polls, by the id the device answers with; a two-way one not answered by its
+  // expirationTime gives RPC_TIMEOUT then (the service's timer)
+  const rpcIds = new DeviceRpcCalls(service, 64);
   /** Client-side RPCs waiting for the rule chain's reply, by `${deviceId}#${requestId}`. */
   const pendingRpc = new Map<string, (body: JsonValue | typeof TIMEOUT | typeof GONE) => void>();
   /** Sent as sessionId with client-side RPC requests, so the rule chain's reply comes back here only. */
@@ -536,13 +535,13 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     const t = Date.now();
     if (r.expirationTime <= t) return;
     // one command per poll: the oldest waiting poll of the device takes it
-    const waiter = rpcWaiters.of(r.deviceId).find((w) => canReply(w.res));
-    if (waiter === undefined) return;
+    const waiter = rpcWaiters.of(r.deviceId).find((w) => canReply(w.res) && w.device !== undefined);
+    if (waiter?.device === undefined) return;
     const id = rpcIds.assign(r.deviceId, { requestId: r.requestId, oneway: r.oneway, expiresAt: r.expirationTime, replyTo: r.replyTo, device: waiter.device }, t);
     counters.acceptedRequests++;
     waiter.settle((res) => replyJson(res, 200, JSON.stringify({ id, method: r.method, params: r.params })));
     // the pickup (core/device-rpc.ts): a one-way call is done with it, a two-way one waits for the reply; RPC_SENT
-    if (waiter.device) service.rpcSent(waiter.device, r);
+    service.rpcSent(waiter.device, r);
   }
 
   function onAttributesEvent(ev: AttributesEvent): void {
@@ -634,6 +633,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       stopped = true;
       for (const u of unsubscribes.splice(0)) u();
       clearInterval(pruneTimer);
+      rpcIds.clear();
       const shuttingDown = (res: ServerResponse): void =>
         reject(res, 'unavailable', 503, TbErrorCode.GENERAL, 'Service unavailable: the server is shutting down', { connection: 'close' });
       for (const w of [...rpcWaiters.all(), ...attributeWaiters.all()]) w.settle(shuttingDown);

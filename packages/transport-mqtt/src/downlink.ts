@@ -54,8 +54,7 @@ function takesRpc(e: Endpoint): boolean {
 function onRpcRequest(ctx: TransportContext, req: ToDeviceRpcRequest): void {
   const endpoints = ctx.index.get(req.deviceId);
   if (endpoints.length === 0) return;
-  const remaining = req.expirationTime - Date.now();
-  if (remaining <= 0) return;
+  if (req.expirationTime <= Date.now()) return;
   let delivered: DeviceInfo | undefined;
   for (const e of endpoints.slice()) {
     if (!takesRpc(e)) continue;
@@ -63,14 +62,10 @@ function onRpcRequest(ctx: TransportContext, req: ToDeviceRpcRequest): void {
     const id = s.takeRpcId();
     const device = e.child ? e.child.device : s.device;
     if (!req.oneway) {
-      const timer = setTimeout(() => {
-        const p = s.pendingRpc?.get(id);
-        if (!p) return;
-        s.pendingRpc?.delete(id);
-        ctx.service.rpcTimedOut(p.device, p);
-      }, remaining);
-      timer.unref();
-      (s.pendingRpc ??= new Map()).set(id, { requestId: req.requestId, deviceId: req.deviceId, device, replyTo: req.replyTo, timer });
+      // RPC_TIMEOUT at the call's expiry, unless the reply or the session's close clears the timer first
+      const call = { requestId: req.requestId, replyTo: req.replyTo };
+      const timer = ctx.service.scheduleRpcTimeout(device, call, req.expirationTime, () => s.pendingRpc?.delete(id) === true);
+      (s.pendingRpc ??= new Map()).set(id, { ...call, deviceId: req.deviceId, device, timer });
     }
     if (e.child) {
       const body = JSON.stringify({ device: e.child.name, data: { id, method: req.method, params: req.params } });

@@ -12,3 +12,4 @@ export { FeatureUnavailableError, ProvisionRateLimitError, QueueRejectedError, t
 export { parseClaimRequest, claimRequestOf, type ClaimRequest } from './claim-request';
 export { createAddressRateLimit, addressKey, type AddressRateLimit } from './address-rate-limit';
 export { type RpcEvents } from './rpc-events';
+export { DeviceRpcCalls, type DeviceRpcCall } from './device-rpc-calls';

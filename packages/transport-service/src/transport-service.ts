@@ -165,6 +165,15 @@ export interface TransportService {
   rpcFailed(device: DeviceInfo, call: PendingRpcCall, error: string): void;
   /** A two-way call's reply did not come before it expired (RPC_TIMEOUT); the caller times out on its own. */
   rpcTimedOut(device: DeviceInfo, call: PendingRpcCall): void;
+  /**
+   * Times out a two-way call a transport wrote to a device, at its own expiry (`expiresAt`, the
+   * request's expirationTime: ThingsBoard's RPC timeout): then, unless the returned timer was cleared
+   * first (the reply came, the session closed), `forget()` drops the transport's record of the call
+   * and, when it was still there (true), RPC_TIMEOUT goes out at that moment (rpcTimedOut). The
+   * timer is unref'd. Every transport times its calls out this way (MQTT per session,
+   * DeviceRpcCalls for HTTP long polls and CoAP observations).
+   */
+  scheduleRpcTimeout(device: DeviceInfo, call: PendingRpcCall, expiresAt: number, forget: () => boolean): ReturnType<typeof setTimeout>;
 
   /**
    * A provisioning request as the device sent it (JSON text), from `sourceAddress`. Throws
@@ -285,6 +294,15 @@ export function createTransportService(options: TransportServiceOptions): Transp
 
     rpcTimedOut(device, call) {
       rpcEvents.timedOut(device, call.requestId);
+    },
+
+    scheduleRpcTimeout(device, call, expiresAt, forget) {
+      // expirationTime is wall-clock time set by whoever asked
+      const timer = setTimeout(() => {
+        if (forget()) rpcEvents.timedOut(device, call.requestId);
+      }, Math.max(0, expiresAt - Date.now()));
+      timer.unref();
+      return timer;
     },
 
     async provision(text, transport, sourceAddress) {
