@@ -86,8 +86,11 @@ describe('broadcast across processes: RPC and shared attributes from the api pro
     const c = await device(d.token);
     await c.subscribeAsync('v1/devices/me/attributes', { qos: 1 });
     const got: unknown[] = [];
+    const texts: string[] = [];
     c.on('message', (topic, payload) => {
-      if (topic === 'v1/devices/me/attributes') got.push(JSON.parse(payload.toString()));
+      if (topic !== 'v1/devices/me/attributes') return;
+      texts.push(payload.toString());
+      got.push(JSON.parse(payload.toString()));
     });
     // until the registry record reached the api process, a save is not pushed (the device reads it on connect instead)
     await eventually(async () => {
@@ -97,5 +100,15 @@ describe('broadcast across processes: RPC and shared attributes from the api pro
       return got.length > 0 ? true : undefined;
     }, 15_000);
     expect(got[0]).toEqual({ targetTemperature: 22.5 });
+    // a DOUBLE of integral value crosses the broadcast marked and reaches the device as 1.0 (docs/api.md, "Number types")
+    const before = texts.length;
+    const raw = await fetch(`${apiUrl}/api/plugins/telemetry/DEVICE/${d.id}/attributes/SHARED_SCOPE`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-authorization': `Bearer ${jwt}` },
+      body: '{"mode":1.0,"level":2}',
+    });
+    expect(raw.status).toBe(200);
+    const text = await eventually(async () => texts.slice(before).find((t) => t.includes('"mode"')));
+    expect(text).toBe('{"mode":1.0,"level":2}');
   }, 30_000);
 });

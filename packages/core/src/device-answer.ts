@@ -21,7 +21,8 @@ export function deviceAnswerText(body: unknown, doubles: boolean | undefined): s
 
 /** `{"client":{..},"shared":{..}}` (empty sections left out), the answer to an attribute request. */
 export function attributesResponseText(a: AttributesResponse): string {
-  return deviceAnswerText({ client: a.client, shared: a.shared }, a.doubles);
+  // without doubles the answer is its own text (no `doubles` key in it): no copy on the common path
+  return a.doubles === true ? stringifyJson({ client: a.client, shared: a.shared }) : JSON.stringify(a);
 }
 
 /** A body for a device and whether it holds a JsonDouble (write it with deviceAnswerText). */
