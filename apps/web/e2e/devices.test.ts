@@ -157,7 +157,7 @@ describe('devices page', () => {
     await context.close();
   }, 60_000);
 
-  it('searches (debounced), pages with a page size, sorts by name, type and created time, and subscribes only for the rows shown', async () => {
+  it('searches (debounced), filters by device profile, pages with a page size, sorts by name, profile and created time, and subscribes only for the rows shown', async () => {
     for (let i = 1; i <= 25; i++) {
       const n = String(i).padStart(2, '0');
       await api('/api/device', { method: 'POST', body: { name: `Pump ${n}`, type: i % 2 ? 'pump-a' : 'pump-b', label: i % 3 ? `Hall ${(i % 4) + 1}` : null } });
@@ -191,11 +191,11 @@ describe('devices page', () => {
     expect(asc).toEqual([...asc].sort());
     await page.getByTestId('sort-name').click();
     await until('name descending', async () => (await rowNames(page))[0] === 'Pump 25');
-    // By type: every pump-a before every pump-b.
-    await page.getByTestId('sort-type').click();
+    // By device profile (a device's type is its profile's name): every pump-a before every pump-b.
+    await page.getByTestId('sort-deviceProfileName').click();
     // (Rows of one type come in any order: the first row's name says nothing, the type column does.)
     const typesShown = () => page.getByTestId('device-row').evaluateAll((rows) => rows.map((r) => r.querySelectorAll('td')[1]?.textContent ?? ''));
-    await page.locator('th[aria-sort="ascending"] [data-testid="sort-type"]').waitFor();
+    await page.locator('th[aria-sort="ascending"] [data-testid="sort-deviceProfileName"]').waitFor();
     await until('type ascending', async () => {
       const types = await typesShown();
       return types.length === 25 && types.every((t, i) => i === 0 || types[i - 1]! <= t) && types[0] !== types[24];
@@ -206,15 +206,33 @@ describe('devices page', () => {
     await page.getByTestId('sort-createdTime').click();
     await until('created ascending', async () => (await rowNames(page))[0] === 'Pump 01');
 
-    // A search matching nothing.
+    // Filtered by device profile (ThingsBoard's device table filter): only pump-b's 12, kept in the URL.
+    await page.getByTestId('device-profile-filter').click();
+    await page.getByRole('option', { name: 'pump-b' }).click();
+    await until('pump-b only', async () => (await page.getByTestId('devices-total').textContent()) === '12 devices');
+    expect(new Set(await typesShown())).toEqual(new Set(['pump-b']));
+    expect(new URL(page.url()).searchParams.get('profile')).toMatch(/^[0-9a-f-]{36}$/);
+    await screenshot(page, 'devices-profile-filter');
+    await page.reload();
+    await until('the filter after a reload', async () => (await page.getByTestId('devices-total').textContent()) === '12 devices');
+    expect(await page.getByTestId('device-profile-filter').inputValue()).toBe('pump-b');
+
+    // A search matching nothing within the profile: said so, with a way back.
     await page.getByTestId('device-search').fill('no-such-device');
     await page.getByTestId('empty').waitFor();
     expect(await page.getByTestId('empty').textContent()).toContain('No matching devices');
+    expect(await page.getByTestId('empty').textContent()).toContain('No device of this profile has “no-such-device” in its name');
     await until('no subscriptions', async () => (await subscriptionCount(page)) === 0);
+    await screenshot(page, 'devices-filter-empty');
+
+    // Clear filters: the search and the profile go, the whole list is back.
+    await page.getByTestId('clear-filters').click();
+    await until('the full list', async () => (await page.getByTestId('device-row').count()) === 26);
+    expect(await page.getByTestId('device-search').inputValue()).toBe('');
+    expect(await page.getByTestId('device-profile-filter').inputValue()).toBe('');
+    expect(new URL(page.url()).searchParams.get('profile')).toBeNull();
 
     // Leaving the page drops every subscription.
-    await page.getByTestId('device-search').fill('');
-    await until('the full list', async () => (await page.getByTestId('device-row').count()) === 26);
     await page.getByRole('link', { name: 'Alarms' }).click();
     await until('no subscriptions after leaving', async () => (await subscriptionCount(page)) === 0);
     expect(problems()).toEqual([]);
@@ -309,13 +327,13 @@ describe('devices page', () => {
   it('shows the error state when the list cannot be loaded, and recovers with Try again', async () => {
     const { page, context, problems } = await signedInPage(browser, server, { path: '/alarms' });
     // A fake fault, named as such: the server answering 503 to the list (stopping it would end the session too).
-    await page.route('**/api/tenant/devices?*', (route) =>
+    await page.route('**/api/tenant/deviceInfos?*', (route) =>
       route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ status: 503, message: 'Service unavailable (injected by the test)', errorCode: 2, timestamp: Date.now() }) }),
     );
     await page.getByRole('link', { name: 'Devices' }).click();
     await page.getByTestId('error').waitFor({ timeout: 15_000 });
     expect(await page.getByTestId('error').textContent()).toContain('Service unavailable (injected by the test)');
-    await page.unroute('**/api/tenant/devices?*');
+    await page.unroute('**/api/tenant/deviceInfos?*');
     await page.getByRole('button', { name: 'Try again' }).click();
     await page.getByTestId('devices-table').waitFor();
     expect(problems([/status of 503/])).toEqual([]);

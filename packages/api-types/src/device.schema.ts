@@ -56,6 +56,7 @@ export const DeviceInfoSchema = DeviceSchema.extend({
 });
 export type DeviceInfoDto = z.infer<typeof DeviceInfoSchema>;
 export const DeviceInfoPageSchema = pageSchema(DeviceInfoSchema);
+export type DeviceInfoPage = z.infer<typeof DeviceInfoPageSchema>;
 
 export const DevicePageSchema = pageSchema(DeviceSchema);
 export type DevicePage = z.infer<typeof DevicePageSchema>;

@@ -9,6 +9,7 @@ import { Link, useSearchParams } from 'react-router';
 import type { DeviceDto } from '@rivulet/api-types';
 import { errorMessage } from '../api/client';
 import { EmptyState, ErrorState, LoadingState } from '../components/PageState';
+import { ProfileSelect } from '../device-profiles/ProfileSelect';
 import { ConnectDrawer } from './ConnectDrawer';
 import { DeviceActivity } from './DeviceActivity';
 import { DeviceFormModal } from './DeviceFormModal';
@@ -16,9 +17,9 @@ import { deleteDevice, isGateway, listDevices, type DeviceListParams, type SortO
 import { useNow } from './use-now';
 
 const PAGE_SIZES = ['10', '20', '50'];
-const SORTABLE: readonly SortProperty[] = ['name', 'type', 'createdTime'];
+const SORTABLE: readonly SortProperty[] = ['name', 'deviceProfileName', 'createdTime'];
 
-/** Paging, search and sort live in the URL, so a reload or a shared link shows the same page. */
+/** Paging, search, the profile filter and sort live in the URL, so a reload or a shared link shows the same page. */
 function useListParams(): [DeviceListParams, (patch: Partial<DeviceListParams>) => void] {
   const [sp, setSp] = useSearchParams();
   const sortProperty = (SORTABLE as readonly string[]).includes(sp.get('sort') ?? '') ? (sp.get('sort') as SortProperty) : 'createdTime';
@@ -26,6 +27,7 @@ function useListParams(): [DeviceListParams, (patch: Partial<DeviceListParams>) 
     page: Math.max(0, Number(sp.get('page') ?? 0) || 0),
     pageSize: PAGE_SIZES.includes(sp.get('pageSize') ?? '') ? Number(sp.get('pageSize')) : 10,
     textSearch: sp.get('q') ?? '',
+    deviceProfileId: sp.get('profile') || null,
     sortProperty,
     sortOrder: sp.get('order') === 'ASC' ? 'ASC' : sp.get('order') === 'DESC' ? 'DESC' : sortProperty === 'createdTime' ? 'DESC' : 'ASC',
   };
@@ -35,6 +37,7 @@ function useListParams(): [DeviceListParams, (patch: Partial<DeviceListParams>) 
     if (next.page) out.set('page', String(next.page));
     if (next.pageSize !== 10) out.set('pageSize', String(next.pageSize));
     if (next.textSearch) out.set('q', next.textSearch);
+    if (next.deviceProfileId) out.set('profile', next.deviceProfileId);
     if (next.sortProperty !== 'createdTime' || next.sortOrder !== 'DESC') {
       out.set('sort', next.sortProperty);
       out.set('order', next.sortOrder);
@@ -112,7 +115,7 @@ export default function DevicesPage() {
       Add device
     </Button>
   );
-  const filtering = params.textSearch !== '';
+  const filtering = params.textSearch !== '' || params.deviceProfileId !== null;
   // Nothing to search through: the empty state alone (the search box comes with the first device).
   const noDevicesAtAll = !filtering && search === '' && list.data?.totalElements === 0;
   let body: ReactNode;
@@ -132,7 +135,22 @@ export default function DevicesPage() {
       </EmptyState>
     );
   } else if (list.data.data.length === 0 && filtering) {
-    body = <EmptyState title="No matching devices">No device name contains “{params.textSearch}”.</EmptyState>;
+    body = (
+      <EmptyState
+        title="No matching devices"
+        action={
+          <Button variant="default" onClick={() => { setSearch(''); setParams({ textSearch: '', deviceProfileId: null, page: 0 }); }} data-testid="clear-filters">
+            Clear filters
+          </Button>
+        }
+      >
+        {params.textSearch !== '' && params.deviceProfileId !== null
+          ? `No device of this profile has “${params.textSearch}” in its name.`
+          : params.textSearch !== ''
+            ? `No device name contains “${params.textSearch}”.`
+            : 'No device has this profile.'}
+      </EmptyState>
+    );
   } else {
     const page = list.data;
     body = (
@@ -142,7 +160,7 @@ export default function DevicesPage() {
             <Table.Thead>
               <Table.Tr>
                 <SortHeader label="Name" property="name" params={params} onSort={(p, o) => setParams({ sortProperty: p, sortOrder: o, page: 0 })} />
-                <SortHeader label="Device profile" property="type" params={params} onSort={(p, o) => setParams({ sortProperty: p, sortOrder: o, page: 0 })} />
+                <SortHeader label="Device profile" property="deviceProfileName" params={params} onSort={(p, o) => setParams({ sortProperty: p, sortOrder: o, page: 0 })} />
                 <Table.Th>Label</Table.Th>
                 <Table.Th>Gateway</Table.Th>
                 <SortHeader label="Created" property="createdTime" params={params} onSort={(p, o) => setParams({ sortProperty: p, sortOrder: o, page: 0 })} />
@@ -159,8 +177,7 @@ export default function DevicesPage() {
                     </Anchor>
                   </Table.Td>
                   <Table.Td data-testid="device-profile">
-                    {/* A device's type is its profile's name (ThingsBoard). */}
-                    <Text size="sm">{d.type}</Text>
+                    <Text size="sm">{d.deviceProfileName}</Text>
                   </Table.Td>
                   <Table.Td>
                     <Text size="sm" c={d.label ? undefined : 'dimmed'}>
@@ -230,16 +247,19 @@ export default function DevicesPage() {
       </Group>
       <Card withBorder padding="md">
         {!noDevicesAtAll && (
-        <TextInput
-          placeholder="Search by name"
-          aria-label="Search devices"
-          leftSection={<IconSearch size={16} />}
-          value={search}
-          onChange={(e) => setSearch(e.currentTarget.value)}
-          mb="md"
-          maw={360}
-          data-testid="device-search"
-        />
+          <Group mb="md" gap="sm" align="flex-start">
+            <TextInput
+              placeholder="Search by name"
+              aria-label="Search devices"
+              leftSection={<IconSearch size={16} />}
+              value={search}
+              onChange={(e) => setSearch(e.currentTarget.value)}
+              w={360}
+              maw="100%"
+              data-testid="device-search"
+            />
+            <ProfileSelect filter value={params.deviceProfileId} onChange={(id) => setParams({ deviceProfileId: id, page: 0 })} />
+          </Group>
         )}
         {body}
       </Card>

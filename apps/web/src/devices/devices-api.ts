@@ -1,9 +1,9 @@
-import type { DeviceConnectivity, DeviceCredentialsDto, DeviceDto, DevicePage } from '@rivulet/api-types';
+import type { DeviceConnectivity, DeviceCredentialsDto, DeviceDto, DeviceInfoPage } from '@rivulet/api-types';
 import { api } from '../api/client';
 
 /** The devices list page's calls to the REST API (ThingsBoard's device endpoints). */
 
-export type SortProperty = 'name' | 'type' | 'createdTime';
+export type SortProperty = 'name' | 'deviceProfileName' | 'createdTime';
 export type SortOrder = 'ASC' | 'DESC';
 
 export interface DeviceListParams {
@@ -12,10 +12,14 @@ export interface DeviceListParams {
   textSearch: string;
   sortProperty: SortProperty;
   sortOrder: SortOrder;
+  /** Only the devices of this profile; null: all. */
+  deviceProfileId: string | null;
 }
 
-export function listDevices(p: DeviceListParams, signal?: AbortSignal): Promise<DevicePage> {
-  return api<DevicePage>('/api/tenant/devices', { query: { ...p }, signal });
+/** ThingsBoard's device infos: each device with its profile's name (and the profile filter). */
+export function listDevices(p: DeviceListParams, signal?: AbortSignal): Promise<DeviceInfoPage> {
+  const { deviceProfileId, ...paging } = p;
+  return api<DeviceInfoPage>('/api/tenant/deviceInfos', { query: { ...paging, ...(deviceProfileId ? { deviceProfileId } : {}) }, signal });
 }
 
 export interface DeviceForm {
