@@ -1,0 +1,388 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { AttributeScope } from '@rivulet/core';
+import { createTestDatabase } from '@rivulet/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Rivulet } from './app';
+import { api, createTenantWithAdmin, eventually, login, startTestServer, SYSADMIN, tempDir } from './test-helpers';
+
+const execFileP = promisify(execFile);
+
+/**
+ * Tenant isolation of the ThingsBoard-parity features (device profiles, profile routing,
+ * provisioning, claiming, device attribute requests, getSessionLimits), attacked as a hostile
+ * tenant, customer user, device and unauthenticated client would: the real server on PostgreSQL,
+ * REST over fetch, devices over mqtt.js, curl and coap-client-notls. Each case is an attack that
+ * must stay refused.
+ */
+describe('isolation of device profiles, provisioning and claiming against hostile tenants, customers and devices', () => {
+  let app: Rivulet;
+  let db: { url: string; drop(): Promise<void> };
+  let sys: string;
+  const dir = tempDir();
+  const clients: MqttClient[] = [];
+  /** The victim tenant A and the attacker tenant B; each with a customer user. */
+  let A: Tenant;
+  let B: Tenant;
+
+  interface Tenant {
+    tenantId: string;
+    jwt: string;
+    customerId: string;
+    customerJwt: string;
+    /** A profile of the tenant with provisioning (ALLOW_CREATE_NEW_DEVICES) and a rule chain of its own. */
+    profileId: string;
+    chainId: string;
+    provisionKey: string;
+    provisionSecret: string;
+  }
+
+  type Json = Record<string, unknown>;
+
+  function profileBody(name: string, o: { key?: string; secret?: string; type?: string; chainId?: string; id?: string } = {}): Json {
+    const type = o.type ?? 'ALLOW_CREATE_NEW_DEVICES';
+    return {
+      ...(o.id ? { id: { entityType: 'DEVICE_PROFILE', id: o.id } } : {}),
+      name,
+      type: 'DEFAULT',
+      transportType: 'DEFAULT',
+      provisionType: type,
+      ...(o.key !== undefined ? { provisionDeviceKey: o.key } : {}),
+      ...(o.chainId ? { defaultRuleChainId: { entityType: 'RULE_CHAIN', id: o.chainId } } : {}),
+      profileData: { configuration: { type: 'DEFAULT' }, transportConfiguration: { type: 'DEFAULT' }, provisionConfiguration: { type, provisionDeviceSecret: o.secret ?? null }, alarms: null },
+    };
+  }
+
+  async function makeTenant(n: string, tenantProfileId?: string): Promise<Tenant> {
+    const t = await createTenantWithAdmin(app.url, sys, { title: `Tenant ${n}`, email: `admin@${n}.iso.test`, password: `pw-${n}-admin`, ...(tenantProfileId ? { tenantProfileId } : {}) });
+    const c = await api<{ id: { id: string } }>(app.url, t.jwt, '/api/customer', { method: 'POST', body: { title: `Customer ${n}` } });
+    const u = await api(app.url, t.jwt, '/api/user', { method: 'POST', body: { email: `user@${n}.iso.test`, authority: 'CUSTOMER_USER', customerId: { id: c.body.id.id }, password: `pw-${n}-user` } });
+    expect(u.status, JSON.stringify(u.body)).toBe(200);
+    const chain = await api<{ id: { id: string } }>(app.url, t.jwt, '/api/ruleChain', { method: 'POST', body: { name: `chain ${n}` } });
+    expect(chain.status, JSON.stringify(chain.body)).toBe(200);
+    const key = `key-${n}`;
+    const secret = `secret-${n}`;
+    const p = await api<{ id: { id: string } }>(app.url, t.jwt, '/api/deviceProfile', { method: 'POST', body: profileBody(`profile ${n}`, { key, secret, chainId: chain.body.id.id }) });
+    expect(p.status, JSON.stringify(p.body)).toBe(200);
+    return {
+      tenantId: t.tenantId,
+      jwt: t.jwt,
+      customerId: c.body.id.id,
+      customerJwt: await login(app.url, { username: `user@${n}.iso.test`, password: `pw-${n}-user` }),
+      profileId: p.body.id.id,
+      chainId: chain.body.id.id,
+      provisionKey: key,
+      provisionSecret: secret,
+    };
+  }
+
+  async function device(t: Tenant, name: string, extra: Json = {}): Promise<{ id: string; token: string }> {
+    const d = await api<{ id: { id: string } }>(app.url, t.jwt, '/api/device', { method: 'POST', body: { name, ...extra } });
+    expect(d.status, JSON.stringify(d.body)).toBe(200);
+    const c = await api<{ credentialsId: string }>(app.url, t.jwt, `/api/device/${d.body.id.id}/credentials`);
+    return { id: d.body.id.id, token: c.body.credentialsId };
+  }
+
+  async function mqttClient(opts: IClientOptions): Promise<MqttClient> {
+    const c = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+    clients.push(c);
+    return c;
+  }
+
+  /** One request and its answer over MQTT (ThingsBoard's request/response topics). */
+  async function mqttAsk(c: MqttClient, requestTopic: string, responseTopic: string, body: unknown): Promise<unknown> {
+    await c.subscribeAsync(responseTopic, { qos: 1 });
+    const answer = new Promise<unknown>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no answer on ${responseTopic}`)), 8000);
+      c.on('message', (topic, payload) => {
+        if (topic !== responseTopic) return;
+        clearTimeout(t);
+        resolve(JSON.parse(payload.toString()));
+      });
+    });
+    await c.publishAsync(requestTopic, JSON.stringify(body), { qos: 1 });
+    return answer;
+  }
+
+  const curl = async (url: string, body?: string): Promise<{ status: number; text: string }> => {
+    const args = ['-s', '-w', '\n%{http_code}', '-H', 'content-type: application/json', ...(body === undefined ? [] : ['-X', 'POST', '-d', body]), url];
+    const out = (await execFileP('curl', args, { timeout: 15_000 })).stdout;
+    const i = out.lastIndexOf('\n');
+    return { status: Number(out.slice(i + 1)), text: out.slice(0, i) };
+  };
+  const coapPost = async (path: string, body: string): Promise<string> =>
+    (await execFileP('coap-client-notls', ['-B', '5', '-m', 'post', '-t', 'json', `coap://127.0.0.1:${app.coapPort}${path}`, '-e', body], { timeout: 15_000 })).stdout.trim();
+  const provisionRequest = (deviceName: string, key: string, secret: string, extra: Json = {}) => JSON.stringify({ deviceName, provisionDeviceKey: key, provisionDeviceSecret: secret, ...extra });
+  const NOT_FOUND = { status: 'NOT_FOUND', errorMsg: 'Provision data was not found!' };
+  const FAILURE = { status: 'FAILURE', errorMsg: 'Failed to provision device!' };
+
+  beforeAll(async () => {
+    db = await createTestDatabase('parity_isolation');
+    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir, RIVULET_PROVISION_REQUESTS_PER_MINUTE: '1000' });
+    sys = await login(app.url, SYSADMIN);
+    // A's tenant profile has limits of its own: B's devices must never be told A's.
+    const tp = await api<{ id: { id: string } }>(app.url, sys, '/api/tenantProfile', {
+      method: 'POST',
+      body: { name: 'victim limits', profileData: { configuration: { type: 'DEFAULT', maxPayloadBytes: 4321, transportDeviceMsgRateLimit: 7 } } },
+    });
+    expect(tp.status, JSON.stringify(tp.body)).toBe(200);
+    await app.tenantLimits.settled();
+    A = await makeTenant('victim', tp.body.id.id);
+    B = await makeTenant('attacker');
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
+    await app?.stop();
+    await db?.drop();
+    dir.remove();
+  });
+
+  describe('device profiles over REST', () => {
+    it("tenant B cannot read, update, delete or make default tenant A's profile by id (404), and A's profile is unchanged", async () => {
+      const before = await api<Json>(app.url, A.jwt, `/api/deviceProfile/${A.profileId}`);
+      expect(before.status).toBe(200);
+      expect((await api(app.url, B.jwt, `/api/deviceProfile/${A.profileId}`)).status).toBe(404);
+      expect((await api(app.url, B.jwt, `/api/deviceProfileInfo/${A.profileId}`)).status).toBe(404);
+      const update = await api(app.url, B.jwt, '/api/deviceProfile', { method: 'POST', body: profileBody('taken over', { id: A.profileId, key: 'stolen-key', secret: 'stolen' }) });
+      expect(update.status).toBe(404);
+      expect((await api(app.url, B.jwt, `/api/deviceProfile/${A.profileId}`, { method: 'DELETE' })).status).toBe(404);
+      expect((await api(app.url, B.jwt, `/api/deviceProfile/${A.profileId}/default`, { method: 'POST' })).status).toBe(404);
+      const after = await api<Json>(app.url, A.jwt, `/api/deviceProfile/${A.profileId}`);
+      expect(after.body).toEqual(before.body);
+      // B's own default is still its default
+      const bDefault = await api<{ id: { id: string } }>(app.url, B.jwt, '/api/deviceProfileInfo/default');
+      expect(bDefault.body.id.id).not.toBe(A.profileId);
+    });
+
+    it("A's profiles appear in no list of B's; B's device infos filtered by A's profile are empty", async () => {
+      await device(A, 'victim-listed', { deviceProfileId: { entityType: 'DEVICE_PROFILE', id: A.profileId } });
+      const infos = await api<{ data: Array<{ id: { id: string }; tenantId: { id: string } }> }>(app.url, B.jwt, '/api/deviceProfileInfos?pageSize=100&page=0');
+      expect(infos.status).toBe(200);
+      expect(infos.body.data.length).toBeGreaterThan(0);
+      expect(infos.body.data.every((p) => p.tenantId.id === B.tenantId)).toBe(true);
+      const full = await api<{ data: Array<{ tenantId: { id: string } }> }>(app.url, B.jwt, '/api/deviceProfiles?pageSize=100&page=0');
+      expect(full.body.data.every((p) => p.tenantId.id === B.tenantId)).toBe(true);
+      const custInfos = await api<{ data: Array<{ tenantId: { id: string } }> }>(app.url, B.customerJwt, '/api/deviceProfileInfos?pageSize=100&page=0');
+      expect(custInfos.status).toBe(200);
+      expect(custInfos.body.data.every((p) => p.tenantId.id === B.tenantId)).toBe(true);
+      const devs = await api<{ data: unknown[]; totalElements: number }>(app.url, B.jwt, `/api/tenant/deviceInfos?pageSize=100&page=0&deviceProfileId=${A.profileId}`);
+      expect(devs.status).toBe(200);
+      expect(devs.body).toMatchObject({ data: [], totalElements: 0 });
+      // the same filter works for A (the device is there): the empty page above is isolation, not a broken filter
+      const own = await api<{ totalElements: number }>(app.url, A.jwt, `/api/tenant/deviceInfos?pageSize=100&page=0&deviceProfileId=${A.profileId}`);
+      expect(own.body.totalElements).toBe(1);
+    });
+
+    it("B cannot give its profile A's rule chain, nor its device A's profile (create or update)", async () => {
+      const create = await api<{ message: string }>(app.url, B.jwt, '/api/deviceProfile', { method: 'POST', body: profileBody('with A chain', { chainId: A.chainId }) });
+      expect(create.status).toBe(404);
+      expect((await api<{ data: Array<{ name: string }> }>(app.url, B.jwt, '/api/deviceProfiles?pageSize=100&page=0&textSearch=with%20A%20chain')).body.data).toEqual([]);
+      const update = await api(app.url, B.jwt, '/api/deviceProfile', { method: 'POST', body: profileBody('profile attacker', { id: B.profileId, key: B.provisionKey, secret: B.provisionSecret, chainId: A.chainId }) });
+      expect(update.status).toBe(404);
+      expect((await api<{ defaultRuleChainId: { id: string } }>(app.url, B.jwt, `/api/deviceProfile/${B.profileId}`)).body.defaultRuleChainId.id).toBe(B.chainId);
+
+      const withA = await api(app.url, B.jwt, '/api/device', { method: 'POST', body: { name: 'b-with-a-profile', deviceProfileId: { entityType: 'DEVICE_PROFILE', id: A.profileId } } });
+      expect(withA.status).toBe(404);
+      expect((await api<{ data: unknown[] }>(app.url, B.jwt, '/api/tenant/deviceInfos?pageSize=100&page=0&textSearch=b-with-a-profile')).body.data).toEqual([]);
+      const own = await device(B, 'b-own-device');
+      const moved = await api(app.url, B.jwt, '/api/device', { method: 'POST', body: { id: { entityType: 'DEVICE', id: own.id }, name: 'b-own-device', deviceProfileId: { entityType: 'DEVICE_PROFILE', id: A.profileId } } });
+      expect(moved.status).toBe(404);
+      const got = await api<{ deviceProfileId: { id: string } }>(app.url, B.jwt, `/api/device/${own.id}`);
+      expect(got.body.deviceProfileId.id).not.toBe(A.profileId);
+    });
+
+    it('customer users and the system administrator do not manage device profiles (403); profile infos carry no provisioning secrets', async () => {
+      for (const jwt of [A.customerJwt, sys]) {
+        expect((await api(app.url, jwt, '/api/deviceProfile', { method: 'POST', body: profileBody(`by ${jwt === sys ? 'sys' : 'customer'}`) })).status).toBe(403);
+        expect((await api(app.url, jwt, `/api/deviceProfile/${A.profileId}`)).status).toBe(403);
+        expect((await api(app.url, jwt, `/api/deviceProfile/${A.profileId}`, { method: 'DELETE' })).status).toBe(403);
+        expect((await api(app.url, jwt, `/api/deviceProfile/${A.profileId}/default`, { method: 'POST' })).status).toBe(403);
+        expect((await api(app.url, jwt, '/api/deviceProfiles?pageSize=10&page=0')).status).toBe(403);
+      }
+      const info = await api<Json>(app.url, A.customerJwt, `/api/deviceProfileInfo/${A.profileId}`);
+      expect(info.status).toBe(200);
+      const text = JSON.stringify(info.body) + JSON.stringify((await api(app.url, A.customerJwt, '/api/deviceProfileInfos?pageSize=100&page=0')).body);
+      expect(text).not.toContain(A.provisionKey);
+      expect(text).not.toContain(A.provisionSecret);
+      expect((await api(app.url, A.jwt, `/api/deviceProfile/${A.profileId}`)).status).toBe(200);
+    });
+  });
+
+  describe('profile routing', () => {
+    it("storage refuses a profile naming another tenant's rule chain, however it is written", async () => {
+      const p = await app.storage.deviceProfiles.get(B.tenantId, B.profileId);
+      await expect(app.storage.deviceProfiles.update(B.tenantId, B.profileId, { ...p!, defaultRuleChainId: A.chainId })).rejects.toThrow(/rule chain/i);
+      await expect(app.storage.deviceProfiles.create(B.tenantId, { name: 'direct with A chain', defaultRuleChainId: A.chainId })).rejects.toThrow(/rule chain/i);
+      expect((await app.storage.deviceProfiles.get(B.tenantId, B.profileId))?.defaultRuleChainId).toBe(B.chainId);
+    });
+  });
+
+  describe('provisioning', () => {
+    it("B cannot take A's provision key (create, update, padded with spaces): ThingsBoard's 400, and A's key still provisions into A", async () => {
+      const msg = 'Device profile with such provision device key already exists!';
+      const created = await api<{ message: string }>(app.url, B.jwt, '/api/deviceProfile', { method: 'POST', body: profileBody('key thief', { key: A.provisionKey, secret: 'thief' }) });
+      expect(created).toMatchObject({ status: 400, body: { message: msg } });
+      const padded = await api<{ message: string }>(app.url, B.jwt, '/api/deviceProfile', { method: 'POST', body: profileBody('key thief 2', { key: `  ${A.provisionKey} `, secret: 'thief' }) });
+      expect(padded).toMatchObject({ status: 400, body: { message: msg } });
+      const updated = await api<{ message: string }>(app.url, B.jwt, '/api/deviceProfile', {
+        method: 'POST',
+        body: profileBody('profile attacker', { id: B.profileId, key: A.provisionKey, secret: 'thief', chainId: B.chainId }),
+      });
+      expect(updated).toMatchObject({ status: 400, body: { message: msg } });
+      expect((await api<{ provisionDeviceKey: string }>(app.url, B.jwt, `/api/deviceProfile/${B.profileId}`)).body.provisionDeviceKey).toBe(B.provisionKey);
+
+      // A's key with the thief's secret is unknown; with A's secret the device is A's
+      const thief = await curl(`${app.url}/api/v1/provision`, provisionRequest('thief-device', A.provisionKey, 'thief'));
+      expect(JSON.parse(thief.text)).toEqual(NOT_FOUND);
+      const ok = JSON.parse((await curl(`${app.url}/api/v1/provision`, provisionRequest('victim-provisioned', A.provisionKey, A.provisionSecret))).text) as { status: string; credentialsValue: string };
+      expect(ok.status).toBe('SUCCESS');
+      const d = await app.storage.devices.findByCredentials('ACCESS_TOKEN', ok.credentialsValue);
+      expect(d).toMatchObject({ tenantId: A.tenantId, name: 'victim-provisioned', deviceProfileId: A.profileId });
+    });
+
+    it('a wrong secret answers exactly as an unknown key, over MQTT, HTTP and CoAP (no oracle for keys)', async () => {
+      const wrong = provisionRequest('guess', A.provisionKey, `${A.provisionSecret}x`);
+      const unknown = provisionRequest('guess', 'no-such-key', 'whatever');
+      const empty = provisionRequest('guess', A.provisionKey, '');
+      for (const body of [wrong, unknown, empty]) {
+        const http = await curl(`${app.url}/api/v1/provision`, body);
+        expect(JSON.parse(http.text)).toEqual(NOT_FOUND);
+        expect(JSON.parse(await coapPost('/api/v1/provision', body))).toEqual(NOT_FOUND);
+        const c = await mqttClient({ username: 'provision' });
+        expect(await mqttAsk(c, '/provision/request', '/provision/response', JSON.parse(body))).toEqual(NOT_FOUND);
+      }
+      expect(await app.storage.devices.findByName(A.tenantId, 'guess')).toBeNull();
+    });
+
+    it("a provision request naming A's device with B's key never reaches A's device or its credentials", async () => {
+      const victim = await device(A, 'victim-named');
+      // ALLOW_CREATE_NEW_DEVICES: B gets a device of its own of that name
+      const created = JSON.parse((await curl(`${app.url}/api/v1/provision`, provisionRequest('victim-named', B.provisionKey, B.provisionSecret))).text) as { status: string; credentialsValue: string };
+      expect(created.status).toBe('SUCCESS');
+      expect(created.credentialsValue).not.toBe(victim.token);
+      expect(await app.storage.devices.findByCredentials('ACCESS_TOKEN', created.credentialsValue)).toMatchObject({ tenantId: B.tenantId, name: 'victim-named' });
+      // asking for the victim's token: refused, the token stays A's
+      const tokenGrab = JSON.parse((await curl(`${app.url}/api/v1/provision`, provisionRequest('grab-token', B.provisionKey, B.provisionSecret, { credentialsType: 'ACCESS_TOKEN', token: victim.token }))).text) as unknown;
+      expect(tokenGrab).toEqual(FAILURE);
+      expect(await app.storage.devices.findByCredentials('ACCESS_TOKEN', victim.token)).toMatchObject({ id: victim.id, tenantId: A.tenantId });
+      expect(await app.storage.devices.findByName(B.tenantId, 'grab-token')).toBeNull();
+      // MQTT basic credentials whose user name is the victim's token: refused too
+      const basicGrab = JSON.parse((await curl(`${app.url}/api/v1/provision`, provisionRequest('grab-basic', B.provisionKey, B.provisionSecret, { credentialsType: 'MQTT_BASIC', username: victim.token, password: 'p' }))).text) as unknown;
+      expect(basicGrab).toEqual(FAILURE);
+      expect(await app.storage.devices.findByName(B.tenantId, 'grab-basic')).toBeNull();
+
+      // CHECK_PRE_PROVISIONED_DEVICES: B's pre-provisioning profile never answers A's device
+      const pre = await api<{ id: { id: string } }>(app.url, B.jwt, '/api/deviceProfile', {
+        method: 'POST',
+        body: profileBody('attacker pre', { type: 'CHECK_PRE_PROVISIONED_DEVICES', key: 'attacker-pre-key', secret: 'attacker-pre-secret' }),
+      });
+      expect(pre.status).toBe(200);
+      const answer = JSON.parse(await coapPost('/api/v1/provision', provisionRequest('victim-named', 'attacker-pre-key', 'attacker-pre-secret'))) as unknown;
+      expect(answer).toEqual(FAILURE);
+      expect(JSON.stringify(answer)).not.toContain(victim.token);
+      // the victim still speaks as itself
+      const c = await mqttClient({ username: victim.token });
+      await c.publishAsync('v1/devices/me/telemetry', JSON.stringify({ alive: 1 }), { qos: 1 });
+      await eventually(async () => (await app.storage.timeseries.findLatest(victim.id, ['alive'])).length > 0);
+    });
+  });
+
+  describe('claiming', () => {
+    async function announceClaim(token: string, secretKey: string): Promise<void> {
+      const r = await curl(`${app.url}/api/v1/${token}/claim`, JSON.stringify({ secretKey, durationMs: 60_000 }));
+      expect(r.status).toBe(200);
+    }
+    const claimingData = async (id: string) => (await app.storage.attributes.find(id, AttributeScope.SERVER_SCOPE, ['claimingData']))[0]?.value;
+
+    it("B's customer user cannot claim A's device by name, even with its secret; A's pending claim is left intact", async () => {
+      const victim = await device(A, 'claim-victim');
+      await announceClaim(victim.token, 'victim-claim-secret');
+      const pending = await eventually(() => claimingData(victim.id));
+      const r = await api(app.url, B.customerJwt, `/api/customer/device/claim-victim/claim`, { method: 'POST', body: { secretKey: 'victim-claim-secret' } });
+      expect(r.status).toBe(404);
+      const wrong = await api(app.url, B.customerJwt, `/api/customer/device/claim-victim/claim`, { method: 'POST', body: { secretKey: 'guess' } });
+      expect(wrong.status).toBe(404);
+      expect(await claimingData(victim.id)).toBe(pending);
+      expect((await api<{ customerId: { id: string } }>(app.url, A.jwt, `/api/device/${victim.id}`)).body.customerId.id).toBe('13814000-1dd2-11b2-8080-808080808080');
+      // A's own customer still claims it
+      const own = await api<{ response: string }>(app.url, A.customerJwt, `/api/customer/device/claim-victim/claim`, { method: 'POST', body: { secretKey: 'victim-claim-secret' } });
+      expect(own).toMatchObject({ status: 200, body: { response: 'SUCCESS' } });
+    });
+
+    it("re-claiming: B's customer user and tenant administrator cannot take A's device from its customer", async () => {
+      const victim = await device(A, 'reclaim-victim');
+      expect((await api(app.url, A.jwt, `/api/customer/${A.customerId}/device/${victim.id}`, { method: 'POST' })).status).toBe(200);
+      for (const jwt of [B.customerJwt, B.jwt]) expect((await api(app.url, jwt, '/api/customer/device/reclaim-victim/claim', { method: 'DELETE' })).status).toBe(404);
+      expect((await api<{ customerId: { id: string } }>(app.url, A.jwt, `/api/device/${victim.id}`)).body.customerId.id).toBe(A.customerId);
+    });
+
+    it('the claim secret is readable by no device (MQTT, HTTP, CoAP attribute requests), nor by customer users of an unassigned device', async () => {
+      const d = await device(A, 'claim-secret-holder');
+      await announceClaim(d.token, 'hidden-claim-secret');
+      await eventually(() => claimingData(d.id));
+      const keys = 'claimingData,claimingAllowed,provisionState';
+      // the device itself
+      const c = await mqttClient({ username: d.token });
+      const mqtt = await mqttAsk(c, 'v1/devices/me/attributes/request/1', 'v1/devices/me/attributes/response/1', { clientKeys: keys, sharedKeys: keys });
+      expect(JSON.stringify(mqtt)).not.toContain('hidden-claim-secret');
+      const all = await mqttAsk(c, 'v1/devices/me/attributes/request/2', 'v1/devices/me/attributes/response/2', {});
+      expect(JSON.stringify(all)).not.toContain('hidden-claim-secret');
+      const http = await curl(`${app.url}/api/v1/${d.token}/attributes?clientKeys=${keys}&sharedKeys=${keys}`);
+      expect(http.status).toBe(200);
+      expect(http.text).not.toContain('hidden-claim-secret');
+      const httpAll = await curl(`${app.url}/api/v1/${d.token}/attributes`);
+      expect(httpAll.text).not.toContain('hidden-claim-secret');
+      const coap = (await execFileP('coap-client-notls', ['-B', '5', '-m', 'get', `coap://127.0.0.1:${app.coapPort}/api/v1/${d.token}/attributes?clientKeys=${keys}&sharedKeys=${keys}`], { timeout: 15_000 })).stdout;
+      expect(coap).not.toContain('hidden-claim-secret');
+      // customer users (of this tenant and of the other) see no unassigned device
+      for (const jwt of [A.customerJwt, B.customerJwt, B.jwt]) {
+        const r = await api(app.url, jwt, `/api/plugins/telemetry/DEVICE/${d.id}/values/attributes/SERVER_SCOPE`);
+        expect(r.status).toBe(404);
+        expect(JSON.stringify(r.body)).not.toContain('hidden-claim-secret');
+      }
+      // a device writing a client attribute of that name changes nothing about the claim
+      await c.publishAsync('v1/devices/me/attributes', JSON.stringify({ claimingData: JSON.stringify({ secretKey: '', expirationTime: Date.now() + 60_000 }) }), { qos: 1 });
+      await eventually(async () => (await app.storage.attributes.find(d.id, AttributeScope.CLIENT_SCOPE, ['claimingData'])).length > 0);
+      expect(JSON.parse(String(await claimingData(d.id)))).toMatchObject({ secretKey: 'hidden-claim-secret' });
+      expect((await api(app.url, A.customerJwt, '/api/customer/device/claim-secret-holder/claim', { method: 'POST', body: { secretKey: '' } })).body).toBe('FAILURE');
+    });
+  });
+
+  describe('device API', () => {
+    it("attribute requests of B's device never answer A's device's attributes, whatever keys it names (MQTT, HTTP, CoAP)", async () => {
+      const victim = await device(A, 'attr-victim');
+      const attacker = await device(B, 'attr-attacker');
+      const shared = await api(app.url, A.jwt, `/api/plugins/telemetry/DEVICE/${victim.id}/attributes/SHARED_SCOPE`, { method: 'POST', body: { victimShared: 'victim-shared-value' } });
+      expect(shared.status).toBe(200);
+      const vc = await mqttClient({ username: victim.token });
+      await vc.publishAsync('v1/devices/me/attributes', JSON.stringify({ victimClient: 'victim-client-value' }), { qos: 1 });
+      await eventually(async () => (await app.storage.attributes.find(victim.id, AttributeScope.CLIENT_SCOPE, ['victimClient'])).length > 0);
+      // the victim reads its own (the requests work)
+      expect(await mqttAsk(vc, 'v1/devices/me/attributes/request/1', 'v1/devices/me/attributes/response/1', { clientKeys: 'victimClient', sharedKeys: 'victimShared' })).toEqual({
+        client: { victimClient: 'victim-client-value' },
+        shared: { victimShared: 'victim-shared-value' },
+      });
+      const ac = await mqttClient({ username: attacker.token });
+      const mqtt = await mqttAsk(ac, 'v1/devices/me/attributes/request/1', 'v1/devices/me/attributes/response/1', { clientKeys: 'victimClient', sharedKeys: 'victimShared' });
+      expect(mqtt).toEqual({});
+      const http = await curl(`${app.url}/api/v1/${attacker.token}/attributes?clientKeys=victimClient&sharedKeys=victimShared`);
+      expect(JSON.parse(http.text)).toEqual({});
+      const coap = (await execFileP('coap-client-notls', ['-B', '5', '-m', 'get', `coap://127.0.0.1:${app.coapPort}/api/v1/${attacker.token}/attributes?clientKeys=victimClient&sharedKeys=victimShared`], { timeout: 15_000 })).stdout;
+      expect(coap).not.toContain('victim');
+    });
+
+    it("getSessionLimits answers the device's own tenant's limits, never another tenant's", async () => {
+      const victim = await device(A, 'limits-victim');
+      const attacker = await device(B, 'limits-attacker');
+      const ask = async (token: string) => mqttAsk(await mqttClient({ username: token }), 'v1/devices/me/rpc/request/1', 'v1/devices/me/rpc/response/1', { method: 'getSessionLimits', params: {} });
+      const a = (await ask(victim.token)) as { maxPayloadSize: number; rateLimits: { messages: string } };
+      const b = (await ask(attacker.token)) as { maxPayloadSize: number; rateLimits: { messages: string } };
+      expect(a.maxPayloadSize).toBe(4321);
+      expect(a.rateLimits.messages).toContain('7:');
+      expect(b.maxPayloadSize).not.toBe(4321);
+      expect(b.rateLimits.messages).not.toContain('7:');
+      expect(JSON.stringify(b)).not.toContain(A.tenantId);
+    });
+  });
+});
