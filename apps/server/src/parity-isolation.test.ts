@@ -218,6 +218,60 @@ describe('isolation of device profiles, provisioning and claiming against hostil
     });
   });
 
+  describe('device profile rule node', () => {
+    it("dynamic values read the device's own and its tenant's attributes only: B's twin device never alarms on A's thresholds", async () => {
+      const rule = (source: 'CURRENT_TENANT' | 'CURRENT_DEVICE', attribute: string) => ({
+        key: { type: 'TIME_SERIES', key: 'temperature' },
+        valueType: 'NUMERIC',
+        predicate: { type: 'NUMERIC', operation: 'GREATER', value: { defaultValue: 1000, userValue: null, dynamicValue: { sourceType: source, sourceAttribute: attribute, inherit: false } } },
+      });
+      const alarm = (type: string, source: 'CURRENT_TENANT' | 'CURRENT_DEVICE', attribute: string) => ({
+        id: type,
+        alarmType: type,
+        createRules: { MAJOR: { condition: { condition: [rule(source, attribute)], spec: { type: 'SIMPLE' } }, schedule: null, alarmDetails: null, dashboardId: null } },
+        clearRule: null,
+        propagate: false,
+        propagateRelationTypes: null,
+      });
+      const body = {
+        name: 'dynamic thresholds',
+        profileData: {
+          configuration: { type: 'DEFAULT' },
+          transportConfiguration: { type: 'DEFAULT' },
+          provisionConfiguration: { type: 'DISABLED', provisionDeviceSecret: null },
+          alarms: [alarm('Tenant Limit', 'CURRENT_TENANT', 'maxTemp'), alarm('Device Limit', 'CURRENT_DEVICE', 'devMax')],
+        },
+      };
+      const twins: Record<'A' | 'B', { id: string; token: string }> = {} as never;
+      for (const [label, t] of [['A', A], ['B', B]] as const) {
+        const p = await api<{ id: { id: string } }>(app.url, t.jwt, '/api/deviceProfile', { method: 'POST', body });
+        expect(p.status, JSON.stringify(p.body)).toBe(200);
+        twins[label] = await device(t, 'dyn-twin', { deviceProfileId: { entityType: 'DEVICE_PROFILE', id: p.body.id.id } });
+      }
+      // A's thresholds are low: its tenant's maxTemp and its device's devMax; B has none (the default 1000 holds)
+      const ts = Date.now();
+      await app.storage.attributes.save([{ entityId: A.tenantId, scope: AttributeScope.SERVER_SCOPE, key: 'maxTemp', value: 10, lastUpdateTs: ts }]);
+      expect((await api(app.url, A.jwt, `/api/plugins/telemetry/DEVICE/${twins.A.id}/attributes/SERVER_SCOPE`, { method: 'POST', body: { devMax: 10 } })).status).toBe(200);
+      const alarmTypes = async (t: Tenant, id: string) =>
+        (await api<{ data: Array<{ type: string }> }>(app.url, t.jwt, `/api/alarm/DEVICE/${id}?pageSize=10&page=0`)).body.data.map((a) => a.type).sort();
+      // B's twin first: nothing of A's is cached anywhere yet
+      const bc = await mqttClient({ username: twins.B.token });
+      await bc.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature: 50 }), { qos: 1 });
+      await eventually(async () => (await app.storage.timeseries.findLatest(twins.B.id, ['temperature'])).length > 0);
+      const ac = await mqttClient({ username: twins.A.token });
+      await ac.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature: 50 }), { qos: 1 });
+      expect(await eventually(async () => ((await alarmTypes(A, twins.A.id)).length === 2 ? alarmTypes(A, twins.A.id) : null))).toEqual(['Device Limit', 'Tenant Limit']);
+      // and after A's values are loaded, B's twin reports again
+      await bc.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature: 60 }), { qos: 1 });
+      await eventually(async () => (await app.storage.timeseries.findLatest(twins.B.id, ['temperature']))[0]?.value === 60);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await alarmTypes(B, twins.B.id)).toEqual([]);
+      // B's own thresholds do apply to it (the rules run): over 1000 both alarms
+      await bc.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature: 2000 }), { qos: 1 });
+      expect(await eventually(async () => ((await alarmTypes(B, twins.B.id)).length === 2 ? alarmTypes(B, twins.B.id) : null))).toEqual(['Device Limit', 'Tenant Limit']);
+    });
+  });
+
   describe('provisioning', () => {
     it("B cannot take A's provision key (create, update, padded with spaces): ThingsBoard's 400, and A's key still provisions into A", async () => {
       const msg = 'Device profile with such provision device key already exists!';
@@ -253,6 +307,40 @@ describe('isolation of device profiles, provisioning and claiming against hostil
         expect(await mqttAsk(c, '/provision/request', '/provision/response', JSON.parse(body))).toEqual(NOT_FOUND);
       }
       expect(await app.storage.devices.findByName(A.tenantId, 'guess')).toBeNull();
+    });
+
+    it("an eavesdropper on /provision/response (or '#') never hears another connection's credentials; a provisioning connection cannot speak as a device", async () => {
+      const spy = await mqttClient({ username: 'provision' });
+      const heard: string[] = [];
+      spy.on('message', (topic, payload) => heard.push(`${topic} ${payload.toString()}`));
+      await spy.subscribeAsync('/provision/response', { qos: 1 });
+      // a wildcard subscription is refused (SUBACK failure) or simply delivers nothing
+      await spy.subscribeAsync('#', { qos: 1 }).catch(() => undefined);
+      const deviceSpy = await mqttClient({ username: (await device(B, 'wildcard-spy')).token });
+      deviceSpy.on('message', (topic, payload) => heard.push(`${topic} ${payload.toString()}`));
+      for (const t of ['#', '/provision/response', 'v1/devices/+/attributes', '+/+/+/+']) await deviceSpy.subscribeAsync(t, { qos: 1 }).catch(() => undefined);
+
+      const victim = await mqttClient({ username: 'provision' });
+      const answer = (await mqttAsk(victim, '/provision/request', '/provision/response', JSON.parse(provisionRequest('eavesdropped', A.provisionKey, A.provisionSecret)))) as { status: string; credentialsValue: string };
+      expect(answer.status).toBe('SUCCESS');
+      // the provisioned device's first telemetry and an update of its shared attributes: nobody else hears them either
+      const d = await app.storage.devices.findByCredentials('ACCESS_TOKEN', answer.credentialsValue);
+      const dc = await mqttClient({ username: answer.credentialsValue });
+      await dc.subscribeAsync('v1/devices/me/attributes', { qos: 1 });
+      const gotShared = new Promise<void>((resolve) => dc.on('message', (topic) => topic === 'v1/devices/me/attributes' && resolve()));
+      await dc.publishAsync('v1/devices/me/telemetry', JSON.stringify({ eaves: 1 }), { qos: 1 });
+      expect((await api(app.url, A.jwt, `/api/plugins/telemetry/DEVICE/${d!.id}/attributes/SHARED_SCOPE`, { method: 'POST', body: { eavesShared: 1 } })).status).toBe(200);
+      await gotShared;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(heard).toEqual([]);
+
+      // the provisioning connection may not publish device data (ThingsBoard closes it)
+      const rogue = await mqttClient({ username: 'provision' });
+      const closed = new Promise<void>((resolve) => rogue.once('close', () => resolve()));
+      rogue.publish('v1/devices/me/telemetry', JSON.stringify({ rogue: 1 }), { qos: 1 }, () => {});
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 3000))]);
+      expect(await app.storage.devices.findByName(A.tenantId, 'provision')).toBeNull();
+      expect(await app.storage.devices.findByName(B.tenantId, 'provision')).toBeNull();
     });
 
     it("a provision request naming A's device with B's key never reaches A's device or its credentials", async () => {
