@@ -87,7 +87,7 @@ export function createCachedDeviceLookup(options: { storage: Storage; broadcast:
       const now = Date.now();
       if (hit && now - hit.at < ttlMs) return hit.device;
       const device = options.storage.devices.get(tenantId, deviceId).then((d) =>
-        d ? { id: d.id, name: d.name, type: d.type, label: d.label, createdTime: d.createdTime } : null,
+        d ? { id: d.id, name: d.name, type: d.type, label: d.label, createdTime: d.createdTime, customerId: d.customerId } : null,
       );
       cache.delete(key);
       cache.set(key, { at: now, device });
@@ -111,14 +111,16 @@ export function createCachedDeviceLookup(options: { storage: Storage; broadcast:
 }
 
 /**
- * Which tenant an entity belongs to, for the tenant-bound rule-node services: the tenant itself or
- * one of its devices (only devices and tenants carry data here). Cached (a hit answers without an
+ * Which tenant an entity belongs to, for the tenant-bound rule-node services: the tenant itself, one
+ * of its devices or one of its customers (the entities that carry data here). Cached (a hit answers without an
  * await); a device's entry is dropped when the API announces it created, changed or deleted.
  */
 export function createEntityOwnership(options: { storage: Storage; broadcast: Broadcast }): EntityOwnership & { close(): void } {
   const cache = createOwnershipCache({
     // Entity ids are uuids in storage: anything else names nothing.
-    lookup: async (tenantId, entityId) => isUuid(entityId) && (await options.storage.devices.get(tenantId, entityId)) !== null,
+    // A device or a customer of the tenant (the device profile node reads a customer's attributes for dynamic values).
+    lookup: async (tenantId, entityId) =>
+      isUuid(entityId) && ((await options.storage.devices.get(tenantId, entityId)) !== null || (await options.storage.customers.get(tenantId, entityId)) !== null),
   });
   const unsubscribe = options.broadcast.subscribe(LiveChannel.DEVICES, (e) => {
     const event = e as DeviceEvent;

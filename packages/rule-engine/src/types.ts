@@ -192,6 +192,8 @@ export interface DeviceInfo {
   type: string;
   label: string | null;
   createdTime: number;
+  /** The customer the device is assigned to (null: none; absent: not known to this lookup). */
+  customerId?: string | null;
 }
 
 export interface DeviceLookup {

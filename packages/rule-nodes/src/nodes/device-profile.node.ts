@@ -1,4 +1,4 @@
-import { errorMessage, toKvObject, type JsonObject, type Msg } from '@rivulet/core';
+import { errorMessage, toKvObject, type JsonObject, type KvValue, type Msg } from '@rivulet/core';
 import { defineNode, Relation, type NodeContext, type Route, type RuleDeviceProfile } from '@rivulet/rule-engine';
 import { z } from 'zod';
 import { compileProfile, type CompiledProfile } from '../profile/alarm-rules';
@@ -101,14 +101,16 @@ export const deviceProfileNode = defineNode({
       return state;
     }
 
-    /** A tenant server attribute changed: dynamic values reading it see the new value. */
-    function tenantAttributes(msg: Msg): void {
+    /** A tenant's or a customer's server attribute changed: dynamic values reading it see the new value. */
+    function ownerAttributes(msg: Msg): void {
       if (msg.metadata.scope !== 'SERVER_SCOPE' || typeof msg.data !== 'object' || msg.data === null || Array.isArray(msg.data)) return;
+      const customerId = msg.originator.entityType === 'CUSTOMER' ? msg.originator.id : null;
+      const set = (s: DeviceAlarmState, k: string, v: KvValue | undefined, ts: number) => (customerId === null ? s.setTenantValue(k, v, ts) : s.setCustomerValue(customerId, k, v, ts));
       if (msg.type === 'ATTRIBUTES_UPDATED') {
         const values = toKvObject(msg.data, false);
-        for (const s of states.values()) for (const [k, v] of Object.entries(values)) s.setTenantValue(k, v, services.now());
+        for (const s of states.values()) for (const [k, v] of Object.entries(values)) set(s, k, v, services.now());
       } else if (Array.isArray(msg.data.attributes)) {
-        for (const s of states.values()) for (const k of msg.data.attributes) if (typeof k === 'string') s.setTenantValue(k, undefined, 0);
+        for (const s of states.values()) for (const k of msg.data.attributes) if (typeof k === 'string') set(s, k, undefined, 0);
       }
     }
 
@@ -158,12 +160,14 @@ export const deviceProfileNode = defineNode({
       process(msg) {
         const success: Route = { relation: Relation.SUCCESS, msg };
         const deviceId = msg.originator.id;
-        if (msg.originator.entityType === 'TENANT') {
-          if (msg.type === 'ATTRIBUTES_UPDATED' || msg.type === 'ATTRIBUTES_DELETED') tenantAttributes(msg);
+        if (msg.originator.entityType === 'TENANT' || msg.originator.entityType === 'CUSTOMER') {
+          if (msg.type === 'ATTRIBUTES_UPDATED' || msg.type === 'ATTRIBUTES_DELETED') ownerAttributes(msg);
           return [success];
         }
         if (msg.originator.entityType !== 'DEVICE') return [success];
         if (msg.type === 'ENTITY_DELETED') states.delete(deviceId);
+        // Another customer's dynamic values apply from the device's next message.
+        if (msg.type === 'ENTITY_ASSIGNED' || msg.type === 'ENTITY_UNASSIGNED') states.get(deviceId)?.customerChanged();
         // Connect, activity, RPC, entity events...: nothing for the rules, no lookup.
         if (!EVALUATED.has(msg.type)) return [success];
         // A cached profile comes back without a promise: a device whose profile has no rules costs no promise at all.

@@ -255,6 +255,49 @@ describe('device profile node', () => {
     expect(relationsOf(await node.process(telemetryAt(clock.now + 1, { temperature: 40 }), testNodeContext()))).toEqual(['Alarm Created', 'Success']);
   });
 
+  it("a dynamic value from the device's customer; inherit falls through device -> customer -> tenant; customer changes and reassignment apply", async () => {
+    const profile = thermostat({ type: 'SIMPLE' });
+    const rules = (profile.alarms as JsonObject[])[0]!;
+    (rules.createRules as JsonObject).CRITICAL = {
+      condition: { condition: [cond('temperature', num('GREATER', 30, { sourceType: 'CURRENT_DEVICE', sourceAttribute: 'maxTemp', inherit: true }))] },
+    };
+    rules.clearRule = { condition: { condition: [cond('temperature', num('LESS_OR_EQUAL', 30, { sourceType: 'CURRENT_CUSTOMER', sourceAttribute: 'maxTemp', inherit: true }))] } };
+    const { services, node, clock } = setup(profile);
+    const CUSTOMER_A = '00000000-0000-4000-8000-0000000000ca';
+    const CUSTOMER_B = '00000000-0000-4000-8000-0000000000cb';
+    services.addDevice({ id: DEVICE.id, customerId: CUSTOMER_A });
+    await services.attributes.save([
+      { entityId: CUSTOMER_A, scope: 'SERVER_SCOPE', key: 'maxTemp', value: 50, lastUpdateTs: 1 },
+      { entityId: CUSTOMER_B, scope: 'SERVER_SCOPE', key: 'maxTemp', value: 35, lastUpdateTs: 1 },
+      { entityId: TENANT, scope: 'SERVER_SCOPE', key: 'maxTemp', value: 20, lastUpdateTs: 1 },
+    ]);
+    let t = clock.now;
+    const temp = (v: number) => node.process(telemetryAt(++t, { temperature: v }), testNodeContext());
+    // The device has no maxTemp: its customer's 50 applies (not the tenant's 20, not the default 30).
+    expect(relationsOf(await temp(45))).toEqual(['Success']);
+    expect(relationsOf(await temp(55))).toEqual(['Alarm Created', 'Success']);
+    // The customer's value changes (its ATTRIBUTES_UPDATED): 55 is now under the customer's 60, the clear rule holds.
+    const customerAttrs = (id: string, data: JsonObject) => createMsg({ type: 'ATTRIBUTES_UPDATED', originator: { entityType: 'CUSTOMER', id }, tenantId: TENANT, data, metadata: { scope: 'SERVER_SCOPE' } });
+    expect(relationsOf(await node.process(customerAttrs(CUSTOMER_A, { maxTemp: 60 }), testNodeContext()))).toEqual(['Success']);
+    // Another customer's change is not this device's.
+    expect(relationsOf(await node.process(customerAttrs(CUSTOMER_B, { maxTemp: 10 }), testNodeContext()))).toEqual(['Success']);
+    expect(relationsOf(await temp(55))).toEqual(['Alarm Cleared', 'Success']);
+    // Reassigned to customer B (35): read again with the next message.
+    services.addDevice({ id: DEVICE.id, customerId: CUSTOMER_B });
+    await services.attributes.save([{ entityId: CUSTOMER_B, scope: 'SERVER_SCOPE', key: 'maxTemp', value: 35, lastUpdateTs: 2 }]);
+    expect(relationsOf(await node.process(createMsg({ type: 'ENTITY_ASSIGNED', originator: DEVICE, tenantId: TENANT, data: {}, metadata: {} }), testNodeContext()))).toEqual(['Success']);
+    expect(relationsOf(await temp(40))).toEqual(['Alarm Created', 'Success']);
+    // Unassigned: no customer value, the tenant's 20 (inherit).
+    services.addDevice({ id: DEVICE.id, customerId: null });
+    await node.process(createMsg({ type: 'ENTITY_UNASSIGNED', originator: DEVICE, tenantId: TENANT, data: {}, metadata: {} }), testNodeContext());
+    expect(relationsOf(await temp(25))).toEqual(['Alarm Updated', 'Success']);
+    expect(relationsOf(await temp(15))).toEqual(['Alarm Cleared', 'Success']);
+    // The device's own attribute comes first.
+    await node.process(createMsg({ type: 'ATTRIBUTES_UPDATED', originator: DEVICE, tenantId: TENANT, data: { maxTemp: 90 }, metadata: { scope: 'SERVER_SCOPE' } }), testNodeContext());
+    expect(relationsOf(await temp(80))).toEqual(['Success']);
+    expect(relationsOf(await temp(95))).toEqual(['Alarm Created', 'Success']);
+  });
+
   it("ENTITY_FIELD keys read the device's fields (through the devices capability), once per device state", async () => {
     const profile: JsonObject = {
       alarms: [
@@ -280,18 +323,18 @@ describe('device profile node', () => {
     // Without device lookups such a profile cannot be evaluated: the message fails saying so.
     const { devices: _, ...withoutDevices } = services;
     const bare = deviceProfileNode.create(deviceProfileNode.configSchema.parse({}), withoutDevices);
-    await expect(bare.process(telemetryAt(clock.now, { temperature: 40 }), testNodeContext())).rejects.toThrow(/reads device fields \(ENTITY_FIELD\), and this server provides no device lookups/);
+    await expect(bare.process(telemetryAt(clock.now, { temperature: 40 }), testNodeContext())).rejects.toThrow(/reads device fields \(ENTITY_FIELD\) or its customer's attributes, and this server provides no device lookups/);
   });
 
   it('a profile Rivulet cannot evaluate fails the message with an error naming the profile and the field (not ignored)', async () => {
     const profile = thermostat({ type: 'SIMPLE' });
     ((profile.alarms as JsonObject[])[0]!.createRules as JsonObject).CRITICAL = {
-      condition: { condition: [cond('temperature', num('GREATER', 30, { sourceType: 'CURRENT_CUSTOMER', sourceAttribute: 'maxTemp' }))] },
+      condition: { condition: [cond('firmware', { type: 'STRING', operation: 'EQUAL', value: { defaultValue: 'x' } }, 'ENTITY_FIELD')] },
     };
     const { services, node, clock } = setup(profile);
     const run = () => node.process(telemetryAt(clock.now, { temperature: 40 }), testNodeContext());
-    await expect(run()).rejects.toThrow(/Device profile "thermostat": profileData\.alarms\[0\]\.createRules\.CRITICAL.*CURRENT_CUSTOMER\) are not supported/);
-    await expect(run()).rejects.toThrow(/CURRENT_CUSTOMER/);
+    await expect(run()).rejects.toThrow(/Device profile "thermostat": profileData\.alarms\[0\]\.createRules\.CRITICAL.*the device field "firmware" is not supported/);
+    await expect(run()).rejects.toThrow(/firmware/);
     expect(services.alarmList).toEqual([]);
   });
 

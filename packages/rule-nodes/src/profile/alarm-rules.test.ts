@@ -50,6 +50,16 @@ describe('compileProfile', () => {
     expect(p.fetch.client).toEqual([]);
   });
 
+  it('dynamic values: what each source (and inherit through customer and tenant) fetches', () => {
+    const rule = (dynamicValue: JsonValue) => ({ id: 'a', alarmType: 'A', createRules: { CRITICAL: { condition: { condition: [filter('t', num('GREATER', 0, dynamicValue))] } } } });
+    const fetchOf = (dynamicValue: JsonValue) => compileProfile({ id: 'p', name: 'p', profileData: { alarms: [rule(dynamicValue)] } }).fetch;
+    expect(fetchOf({ sourceType: 'CURRENT_DEVICE', sourceAttribute: 'limit' })).toMatchObject({ server: ['limit'], customer: [], tenant: [] });
+    expect(fetchOf({ sourceType: 'CURRENT_DEVICE', sourceAttribute: 'limit', inherit: true })).toMatchObject({ server: ['limit'], customer: ['limit'], tenant: ['limit'] });
+    expect(fetchOf({ sourceType: 'CURRENT_CUSTOMER', sourceAttribute: 'limit' })).toMatchObject({ server: [], customer: ['limit'], tenant: [] });
+    expect(fetchOf({ sourceType: 'CURRENT_CUSTOMER', sourceAttribute: 'limit', inherit: true })).toMatchObject({ server: [], customer: ['limit'], tenant: ['limit'] });
+    expect(fetchOf({ sourceType: 'CURRENT_TENANT', sourceAttribute: 'limit', inherit: true })).toMatchObject({ server: [], customer: [], tenant: ['limit'] });
+  });
+
   it('a profile without alarms compiles to none', () => {
     expect(compileProfile({ id: 'p', name: 'default', profileData: { configuration: { type: 'DEFAULT' } } }).alarms).toEqual([]);
     expect(compileProfile({ id: 'p', name: 'default', profileData: { alarms: null } }).alarms).toEqual([]);
@@ -57,8 +67,8 @@ describe('compileProfile', () => {
 
   it('refuses what it cannot evaluate, naming the profile and the field (never ignored)', () => {
     const cases: Array<[JsonValue, RegExp]> = [
-      [{ condition: { condition: [filter('t', num('GREATER', 0, { sourceType: 'CURRENT_CUSTOMER', sourceAttribute: 'limit' }))] } }, /createRules\.CRITICAL\.condition\.condition\[0\]\.predicate\.value\.dynamicValue\.sourceType: dynamic values from the customer/],
-      [{ condition: { condition: [filter('t', num('GREATER', 0, { sourceType: 'CURRENT_DEVICE', sourceAttribute: 'limit', inherit: true }))] } }, /inherit: inheriting a dynamic value/],
+      [{ condition: { condition: [filter('t', num('GREATER', 0, { sourceType: 'CURRENT_USER', sourceAttribute: 'limit' }))] } }, /createRules\.CRITICAL\.condition\.condition\[0\]\.predicate\.value\.dynamicValue\.sourceType: must be CURRENT_DEVICE, CURRENT_CUSTOMER or CURRENT_TENANT/],
+      [{ condition: { condition: [filter('t', num('GREATER', 0, { sourceType: 'CURRENT_DEVICE', sourceAttribute: 'limit', inherit: 'yes' }))] } }, /dynamicValue\.inherit: must be true or false/],
       [{ condition: { condition: [filter('firmware', str('EQUAL', 'x'), 'ENTITY_FIELD', 'STRING')] } }, /key\.key: the device field "firmware" is not supported by Rivulet \(one of name, type, label, createdTime\)/],
       [{ condition: { condition: [filter('t', num('BETWEEN', 1))] } }, /operation: must be one of EQUAL/],
       [{ condition: { condition: [filter('t', num('GREATER', 'warm'))] } }, /defaultValue: must be a number/],

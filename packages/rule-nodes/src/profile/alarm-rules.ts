@@ -5,9 +5,10 @@ import type { RuleAlarmSeverity } from '@rivulet/rule-engine';
  * A device profile's alarm rules (ThingsBoard's profileData.alarms: DeviceProfileAlarm, AlarmRule,
  * AlarmCondition, AlarmConditionFilter, KeyFilterPredicate, AlarmConditionSpec, AlarmSchedule),
  * checked and compiled once per profile version. Anything Rivulet cannot evaluate faithfully is
- * refused here with an error naming the place (never ignored): dynamic values from the customer (or
- * inherited through it), ENTITY_FIELD keys other than the device's name, type, label and
- * createdTime, schedules taken from an attribute.
+ * refused here with an error naming the place (never ignored): ENTITY_FIELD keys other than the
+ * device's name, type, label and createdTime, schedules taken from an attribute.
+ * Dynamic values come from the device's attributes, its customer's or its tenant's server
+ * attributes; `inherit` falls through device -> customer -> tenant as ThingsBoard's does.
  */
 
 /** Severities from the most to the least severe (ThingsBoard's AlarmSeverity ordinal order). */
@@ -26,8 +27,8 @@ export type KeyType = 'TIME_SERIES' | 'ATTRIBUTE' | 'CLIENT_ATTRIBUTE' | 'SHARED
 /** The device fields an ENTITY_FIELD key may name (ThingsBoard's device profile node reads these). */
 export const ENTITY_FIELDS = ['name', 'type', 'label', 'createdTime'] as const;
 export type EntityField = (typeof ENTITY_FIELDS)[number];
-/** Snapshot slots: the key types above but CONSTANT, and TENANT (dynamic values of the tenant's server attributes). */
-export type SlotType = Exclude<KeyType, 'CONSTANT'> | 'TENANT';
+/** Snapshot slots: the key types above but CONSTANT, TENANT and CUSTOMER (dynamic values of their server attributes). */
+export type SlotType = Exclude<KeyType, 'CONSTANT'> | 'TENANT' | 'CUSTOMER';
 
 /** The snapshot's name for a value: its type and key. */
 export function slot(type: SlotType, key: string): string {
@@ -35,8 +36,10 @@ export function slot(type: SlotType, key: string): string {
 }
 
 export interface DynamicSource {
-  readonly source: 'CURRENT_DEVICE' | 'CURRENT_TENANT';
+  readonly source: 'CURRENT_DEVICE' | 'CURRENT_CUSTOMER' | 'CURRENT_TENANT';
   readonly attribute: string;
+  /** Missing at the source: the customer's value, then the tenant's (from CURRENT_DEVICE), or the tenant's (from CURRENT_CUSTOMER). */
+  readonly inherit: boolean;
 }
 
 export interface PredicateValue<T> {
@@ -119,6 +122,8 @@ export interface CompiledProfile {
     readonly anyScope: ReadonlySet<string>;
     /** The tenant's server attributes dynamic values name. */
     readonly tenant: readonly string[];
+    /** The server attributes of the device's customer dynamic values name (none read for a device without a customer). */
+    readonly customer: readonly string[];
     /** Device fields ENTITY_FIELD keys name (read once, with the device). */
     readonly entityFields: readonly EntityField[];
   };
@@ -167,6 +172,7 @@ class Compiler {
   private readonly scoped = { CLIENT_ATTRIBUTE: new Set<string>(), SHARED_ATTRIBUTE: new Set<string>(), SERVER_ATTRIBUTE: new Set<string>() };
   private readonly anyScope = new Set<string>();
   private readonly tenant = new Set<string>();
+  private readonly customer = new Set<string>();
   private readonly entityFields = new Set<EntityField>();
 
   constructor(private readonly profileName: string) {}
@@ -184,6 +190,7 @@ class Compiler {
       server: withAny(this.scoped.SERVER_ATTRIBUTE),
       anyScope: new Set(this.anyScope),
       tenant: [...this.tenant],
+      customer: [...this.customer],
       entityFields: [...this.entityFields],
     };
   }
@@ -296,21 +303,32 @@ class Compiler {
     if (!isObj(d)) this.fail(where, 'must be an object {sourceType, sourceAttribute}');
     if (d.sourceAttribute === undefined || d.sourceAttribute === null || d.sourceAttribute === '') return null;
     const attribute = typeof d.sourceAttribute === 'string' ? d.sourceAttribute : this.fail(`${where}.sourceAttribute`, 'must be a string');
+    if (d.inherit !== undefined && d.inherit !== null && typeof d.inherit !== 'boolean') this.fail(`${where}.inherit`, 'must be true or false');
+    const inherit = d.inherit === true;
+    // Each level the value may come from (inherit: the levels after the source too) is fetched and kept.
+    const fromTenant = () => {
+      slots.add(slot('TENANT', attribute));
+      this.tenant.add(attribute);
+    };
+    const fromCustomer = () => {
+      slots.add(slot('CUSTOMER', attribute));
+      this.customer.add(attribute);
+      if (inherit) fromTenant();
+    };
     switch (d.sourceType) {
       case 'CURRENT_DEVICE':
-        // inherit: the customer's, then the tenant's value when the device has none.
-        if (d.inherit === true) this.fail(`${where}.inherit`, 'inheriting a dynamic value from the customer or tenant is not supported by Rivulet (set inherit to false, or take the value from CURRENT_TENANT)');
         slots.add(slot('ATTRIBUTE', attribute));
         this.anyScope.add(attribute);
-        return { source: 'CURRENT_DEVICE', attribute };
-      case 'CURRENT_TENANT':
-        slots.add(slot('TENANT', attribute));
-        this.tenant.add(attribute);
-        return { source: 'CURRENT_TENANT', attribute };
+        if (inherit) fromCustomer();
+        return { source: 'CURRENT_DEVICE', attribute, inherit };
       case 'CURRENT_CUSTOMER':
-        return this.fail(`${where}.sourceType`, 'dynamic values from the customer (CURRENT_CUSTOMER) are not supported by Rivulet (use CURRENT_DEVICE or CURRENT_TENANT)');
+        fromCustomer();
+        return { source: 'CURRENT_CUSTOMER', attribute, inherit };
+      case 'CURRENT_TENANT':
+        fromTenant();
+        return { source: 'CURRENT_TENANT', attribute, inherit: false };
       default:
-        return this.fail(`${where}.sourceType`, 'must be CURRENT_DEVICE or CURRENT_TENANT');
+        return this.fail(`${where}.sourceType`, 'must be CURRENT_DEVICE, CURRENT_CUSTOMER or CURRENT_TENANT');
     }
   }
 

@@ -38,6 +38,8 @@ const SCOPE_SLOT: Readonly<Record<AttributeScope, SlotType>> = {
  */
 export class DeviceAlarmState {
   private snapshot: DataSnapshot | null = null;
+  /** The device's customer when the snapshot was fetched (its attributes are the CUSTOMER values). */
+  private customerId: string | null = null;
   private readonly alarmStates: ProfileAlarmState[];
   private lastMetadata: Readonly<Record<string, string>> = {};
 
@@ -87,9 +89,23 @@ export class DeviceAlarmState {
 
   /** A tenant attribute a dynamic value reads changed (or was deleted: undefined). */
   setTenantValue(key: string, value: KvValue | undefined, ts: number): void {
+    this.setValue('TENANT', key, value, ts);
+  }
+
+  /** A customer's server attribute changed (or was deleted: undefined): kept if it is this device's customer. */
+  setCustomerValue(customerId: string, key: string, value: KvValue | undefined, ts: number): void {
+    if (customerId === this.customerId) this.setValue('CUSTOMER', key, value, ts);
+  }
+
+  /** The device was assigned to another customer (or unassigned): the values are read again with its next message. */
+  customerChanged(): void {
+    if (this.profile.fetch.customer.length > 0) this.snapshot = null;
+  }
+
+  private setValue(type: 'TENANT' | 'CUSTOMER', key: string, value: KvValue | undefined, ts: number): void {
     if (!this.snapshot) return;
-    if (value === undefined) this.snapshot.remove(slot('TENANT', key));
-    else this.snapshot.put(slot('TENANT', key), ts, value);
+    if (value === undefined) this.snapshot.remove(slot(type, key));
+    else this.snapshot.put(slot(type, key), ts, value);
   }
 
   private async ensureSnapshot(): Promise<DataSnapshot> {
@@ -112,9 +128,9 @@ export class DeviceAlarmState {
       }
     }
     for (const a of tenant) snapshot.put(slot('TENANT', a.key), a.lastUpdateTs, a.value);
-    if (f.entityFields.length > 0) {
+    if (f.entityFields.length > 0 || f.customer.length > 0) {
       if (!this.services.devices) {
-        throw new RivuletError(ErrorCode.UNAVAILABLE, `Device profile "${this.profile.name}" reads device fields (ENTITY_FIELD), and this server provides no device lookups to the device profile node`);
+        throw new RivuletError(ErrorCode.UNAVAILABLE, `Device profile "${this.profile.name}" reads device fields (ENTITY_FIELD) or its customer's attributes, and this server provides no device lookups to the device profile node`);
       }
       const device = await this.services.devices.get(this.tenantId, this.deviceId);
       if (device) {
@@ -122,6 +138,10 @@ export class DeviceAlarmState {
           const value = device[field];
           if (value !== null) snapshot.put(slot('ENTITY_FIELD', field), device.createdTime, value);
         }
+      }
+      this.customerId = device?.customerId ?? null;
+      if (f.customer.length > 0 && this.customerId !== null) {
+        for (const a of await this.services.attributes.find(this.customerId, 'SERVER_SCOPE', f.customer)) snapshot.put(slot('CUSTOMER', a.key), a.lastUpdateTs, a.value);
       }
     }
     this.snapshot = snapshot;

@@ -1,6 +1,6 @@
 import type { KvValue } from '@rivulet/core';
 import type { RuleAlarmSeverity } from '@rivulet/rule-engine';
-import { slot, type AlarmRule, type ConditionFilter, type Predicate, type PredicateValue, type Schedule, type ScheduleWindow } from './alarm-rules';
+import { slot, type AlarmRule, type ConditionFilter, type DynamicSource, type Predicate, type PredicateValue, type Schedule, type ScheduleWindow } from './alarm-rules';
 
 /**
  * The evaluation half of ThingsBoard's device profile node: a device's latest values (DataSnapshot)
@@ -69,10 +69,26 @@ function toBool(v: KvValue): boolean | null {
   return false;
 }
 
+/**
+ * A dynamic value from its source; with `inherit`, a value missing there is taken from the next
+ * level: device -> customer -> tenant (ThingsBoard's fall-through in AlarmRuleState).
+ */
+function dynamicValue(snapshot: DataSnapshot, d: DynamicSource): KvValue | undefined {
+  if (d.source === 'CURRENT_DEVICE') {
+    const v = snapshot.get(slot('ATTRIBUTE', d.attribute));
+    if (v !== undefined || !d.inherit) return v;
+  }
+  if (d.source !== 'CURRENT_TENANT') {
+    const v = snapshot.get(slot('CUSTOMER', d.attribute));
+    if (v !== undefined || !d.inherit) return v;
+  }
+  return snapshot.get(slot('TENANT', d.attribute));
+}
+
 /** The value a predicate compares with: the dynamic source's when it has one that converts, else the default. */
 function predicateValue<T>(snapshot: DataSnapshot, pv: PredicateValue<T>, convert: (v: KvValue) => T | null): T | null {
   if (pv.dynamic) {
-    const raw = snapshot.get(pv.dynamic.source === 'CURRENT_TENANT' ? slot('TENANT', pv.dynamic.attribute) : slot('ATTRIBUTE', pv.dynamic.attribute));
+    const raw = dynamicValue(snapshot, pv.dynamic);
     if (raw !== undefined) {
       const v = convert(raw);
       if (v !== null) return v;
