@@ -160,16 +160,45 @@ describe('device profile alarm rules through the whole server', () => {
     expect(raised).toMatchObject({ type: 'Overheat', severity: 'MAJOR', status: 'ACTIVE_UNACK' });
   }, 60_000);
 
+  it("a threshold from the device's customer (CURRENT_CUSTOMER, inherit to the tenant): a device assigned over REST alarms by its customer's value", async () => {
+    const limit = { type: 'NUMERIC', operation: 'GREATER', value: { defaultValue: 30, dynamicValue: { sourceType: 'CURRENT_CUSTOMER', sourceAttribute: 'maxTemp', inherit: true } } };
+    const profileId = await saveProfile({
+      name: 'customer thresholds',
+      profileData: { alarms: [{ id: 'a', alarmType: 'Too hot', createRules: { MAJOR: { condition: { condition: [{ ...temperatureRule('GREATER'), predicate: limit }] } } } }] },
+    });
+    const customer = await api<{ id: { id: string } }>(app.url, jwt, '/api/customer', { method: 'POST', body: { title: 'Cold storage Ltd' } });
+    expect(customer.status).toBe(200);
+    const customerId = customer.body.id.id;
+    // The customer's and the tenant's server attributes (written in storage: REST for them is not this test's subject).
+    await app.storage.attributes.save([
+      { entityId: customerId, scope: 'SERVER_SCOPE', key: 'maxTemp', value: 50, lastUpdateTs: Date.now() },
+      { entityId: app.tenantId, scope: 'SERVER_SCOPE', key: 'maxTemp', value: 10, lastUpdateTs: Date.now() },
+    ]);
+    const d = await deviceOnProfile('cold-room-1', profileId);
+    expect((await api(app.url, jwt, `/api/customer/${customerId}/device/${d.id}`, { method: 'POST' })).status).toBe(200);
+    const mqtt = await mqttDevice(d.token);
+    const sendAndWait = async (temperature: number) => {
+      await mqtt.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature }), { qos: 1 });
+      await eventually(async () => (await app.storage.timeseries.findLatest(d.id, ['temperature']))[0]?.value === temperature);
+    };
+    // 45: over the default 30 and the tenant's 10, under the customer's 50: no alarm.
+    await sendAndWait(45);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await alarmsOf(d.id)).toEqual([]);
+    await sendAndWait(55);
+    expect(await eventually(async () => (await alarmsOf(d.id))[0], 5_000)).toMatchObject({ type: 'Too hot', severity: 'MAJOR', status: 'ACTIVE_UNACK' });
+  }, 60_000);
+
   it('alarm rules Rivulet cannot evaluate: refused on save (400 naming the field); a device on such a stored profile has its messages fail with the reason, nothing is raised', async () => {
     const profile = {
-      name: 'customer thresholds',
+      name: 'firmware rule',
       profileData: {
         alarms: [
           {
             id: 'a',
-            alarmType: 'Too hot',
+            alarmType: 'Old firmware',
             createRules: {
-              MAJOR: { condition: { condition: [{ ...temperatureRule('GREATER'), predicate: { type: 'NUMERIC', operation: 'GREATER', value: { defaultValue: 30, dynamicValue: { sourceType: 'CURRENT_CUSTOMER', sourceAttribute: 'maxTemp' } } } }] } },
+              MAJOR: { condition: { condition: [{ key: { type: 'ENTITY_FIELD', key: 'firmware' }, valueType: 'STRING', predicate: { type: 'STRING', operation: 'EQUAL', value: { defaultValue: '1.0' } } }] } },
             },
           },
         ],
@@ -177,16 +206,16 @@ describe('device profile alarm rules through the whole server', () => {
     };
     const refused = await api<{ message: string }>(app.url, jwt, '/api/deviceProfile', { method: 'POST', body: profile });
     expect(refused.status).toBe(400);
-    expect(refused.body.message).toMatch(/^Device profile "customer thresholds": profileData\.alarms\[0\]\.createRules\.MAJOR\.condition\.condition\[0\]\.predicate\.value\.dynamicValue\.sourceType: dynamic values from the customer \(CURRENT_CUSTOMER\) are not supported/);
-    expect((await api<{ data: Array<{ name: string }> }>(app.url, jwt, '/api/deviceProfiles?pageSize=100&page=0')).body.data.map((p) => p.name)).not.toContain('customer thresholds');
+    expect(refused.body.message).toMatch(/^Device profile "firmware rule": profileData\.alarms\[0\]\.createRules\.MAJOR\.condition\.condition\[0\]\.key\.key: the device field "firmware" is not supported/);
+    expect((await api<{ data: Array<{ name: string }> }>(app.url, jwt, '/api/deviceProfiles?pageSize=100&page=0')).body.data.map((p) => p.name)).not.toContain('firmware rule');
 
     // Stored all the same (before this check existed, or written around the API): found out per message.
     const stored = await app.storage.deviceProfiles.create(app.tenantId, profile);
-    const d = await deviceOnProfile('customer-threshold-device', stored.id);
+    const d = await deviceOnProfile('firmware-rule-device', stored.id);
     const mqtt = await mqttDevice(d.token);
     await mqtt.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature: 99 }), { qos: 1 });
     const letter = await eventually(async () => app.deadLetters!.list({ tenantId: app.tenantId }).find((l) => l.deadLetter?.msg.originator.id === d.id), 30_000);
-    expect(letter.deadLetter!.error).toMatch(/Device profile "customer thresholds": profileData\.alarms\[0\].*CURRENT_CUSTOMER/);
+    expect(letter.deadLetter!.error).toMatch(/Device profile "firmware rule": profileData\.alarms\[0\].*firmware/);
     expect(await alarmsOf(d.id)).toEqual([]);
   }, 60_000);
 });
