@@ -46,10 +46,18 @@ export const DeviceCreateQuerySchema = z.object({
 });
 
 export const TelemetryParamsSchema = z.object({
-  entityType: z.enum(['DEVICE']).describe('Only DEVICE carries data in Rivulet'),
+  entityType: z.enum(['DEVICE']).describe('Only DEVICE has time series in Rivulet'),
   entityId: IdSchema,
 });
 export const TelemetryScopeParamsSchema = TelemetryParamsSchema.extend({ scope: AttributeScopeSchema });
+/** Attribute paths: a device (every scope), the caller's tenant or one of its customers (SERVER_SCOPE only). */
+export const AttributeParamsSchema = z.object({
+  entityType: z.enum(['DEVICE', 'TENANT', 'CUSTOMER']).describe('DEVICE, TENANT (the caller\'s own) or CUSTOMER'),
+  entityId: IdSchema,
+});
+export const AttributeScopeParamsSchema = AttributeParamsSchema.extend({
+  scope: AttributeScopeSchema.describe('CLIENT_SCOPE, SERVER_SCOPE or SHARED_SCOPE for a device; SERVER_SCOPE for a tenant or customer'),
+});
 /** ThingsBoard's device-only attribute paths, `/api/plugins/telemetry/{deviceId}/{scope}`. */
 export const DeviceTelemetryScopeParamsSchema = z.object({ deviceId: IdSchema, scope: AttributeScopeSchema });
 /** The scope segment of a time-series save (ThingsBoard sends ANY); accepted and ignored. */

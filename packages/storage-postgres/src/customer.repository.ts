@@ -69,6 +69,10 @@ export function createCustomerRepository(client: SqlClient): CustomerRepository 
         await tx.query('UPDATE device SET customer_id = NULL WHERE tenant_id = $1 AND customer_id = $2', [tenantId, id]);
         await tx.query('DELETE FROM tb_user WHERE tenant_id = $1 AND customer_id = $2', [tenantId, id]);
         await tx.query('DELETE FROM customer WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+        // its own data (server attributes over REST; whatever rule nodes saved for it) goes with it
+        await tx.query('DELETE FROM attribute_kv WHERE entity_id = $1', [id]);
+        await tx.query('DELETE FROM ts_kv WHERE entity_id = $1', [id]);
+        await tx.query('DELETE FROM ts_kv_latest WHERE entity_id = $1', [id]);
         return true;
       });
     },

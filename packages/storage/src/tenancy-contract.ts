@@ -104,6 +104,20 @@ export function describeTenancy(get: () => Storage): void {
       expect(await storage.customers.get(tenantId, c.id)).toBeNull();
     });
 
+    it("deleting a customer deletes its attributes, and another customer's stay", async () => {
+      const storage = get();
+      const tenantId = (await storage.tenants.create({ title: 'Customer attributes' })).id;
+      const gone = await storage.customers.create(tenantId, { title: 'Gone' });
+      const stays = await storage.customers.create(tenantId, { title: 'Stays' });
+      for (const c of [gone, stays]) await storage.attributes.save([{ entityId: c.id, scope: 'SERVER_SCOPE', key: 'limit', value: 30, lastUpdateTs: 1 }]);
+      // refused for another tenant: nothing goes
+      expect(await storage.customers.delete((await storage.tenants.create({ title: 'Other' })).id, gone.id)).toBe(false);
+      expect(await storage.attributes.find(gone.id, 'SERVER_SCOPE')).toHaveLength(1);
+      expect(await storage.customers.delete(tenantId, gone.id)).toBe(true);
+      expect(await storage.attributes.find(gone.id, 'SERVER_SCOPE')).toEqual([]);
+      expect((await storage.attributes.find(stays.id, 'SERVER_SCOPE')).map((a) => a.value)).toEqual([30]);
+    });
+
     it('assigns devices to a customer of the same tenant only, lists and unassigns them, and keeps them when the customer goes', async () => {
       const storage = get();
       const tenantId = (await storage.tenants.create({ title: 'Assigning' })).id;

@@ -1,30 +1,20 @@
 import {
-  AttributeScope,
   doubleKeysOf,
   EntityType,
   JsonDouble,
   JsonWithDoubles,
-  isAttributeScope,
   keyLimits,
   kvToString,
-  parseAttributes,
   parseKeyList,
   parseTelemetry,
-  type AttributeKv,
   type JsonValue,
   type KvValue,
   type TsKv,
   type TsPoint,
 } from '@rivulet/core';
 import {
-  AttributeValuesSchema,
-  AttributesSaveRequestSchema,
-  DeviceTelemetryScopeParamsSchema,
   KeyListResponseSchema,
-  KeysQuerySchema,
-  RequiredKeysQuerySchema,
   TelemetryParamsSchema,
-  TelemetryScopeParamsSchema,
   TimeseriesDeleteQuerySchema,
   TimeseriesQuerySchema,
   TimeseriesSaveRequestSchema,
@@ -38,11 +28,12 @@ import { DEVICE_READERS, withAccess, type AccessHandler } from '../access';
 import { TENANT_ADMIN_ONLY, type ApiDeps } from '../context';
 import { setOwn } from '../own';
 import type { TenantEvents } from '../platform-events';
-import { boolParam, enumParam, intParam, parseId, requiredParam } from '../params';
+import { boolParam, enumParam, intParam, requiredParam } from '../params';
 import { ok, type Reply, type RequestContext, type RouteDef, type RouteDoc } from '../router';
+import { attributeRoutes } from './attributes.routes';
+import { resolveTarget } from './telemetry-target';
 
 const PREFIX = '/api/plugins/telemetry/{entityType}/{entityId}';
-const ALL_SCOPES = [AttributeScope.CLIENT_SCOPE, AttributeScope.SERVER_SCOPE, AttributeScope.SHARED_SCOPE] as const;
 const AGGREGATIONS: readonly Aggregation[] = ['NONE', 'AVG', 'MIN', 'MAX', 'SUM', 'COUNT'];
 export const DEFAULT_HISTORY_LIMIT = 100;
 /** Upper bound on points per key in one answer, so one request cannot pull a whole table. */
@@ -61,11 +52,6 @@ function restValue(v: KvValue, strict: boolean, double: boolean | undefined): Kv
 /** An answer body, marked for the serializer that prints 1.0 when it holds a JsonDouble. */
 function typedAnswer(body: unknown, hasDoubles: boolean): unknown {
   return hasDoubles ? new JsonWithDoubles(body) : body;
-}
-
-function parseScope(value: string | undefined): AttributeScope {
-  if (!isAttributeScope(value)) throw badParam(`Invalid attribute scope '${value ?? ''}': expected CLIENT_SCOPE, SERVER_SCOPE or SHARED_SCOPE`);
-  return value;
 }
 
 function keysOf(ctx: RequestContext): string[] | undefined {
@@ -90,23 +76,21 @@ type DeviceHandler = (ctx: RequestContext, entityId: string, tenantId: string, e
 
 const deviceRef = (id: string) => ({ entityType: EntityType.DEVICE, id });
 
+/** The telemetry controller: time series here (a device's only), attributes in attributes.routes.ts. */
 export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
   const { storage } = deps;
 
   /**
    * Resolves `{entityType}/{entityId}` to a device the caller may read (GET: a tenant administrator's
    * devices, a customer user's assigned ones) or change (anything else: tenant administrators only).
-   * Only devices carry data in Rivulet so far; a device the caller may not reach is "not found", so
+   * Time series are a device's only in Rivulet; a device the caller may not reach is "not found", so
    * ids of other tenants and customers do not leak.
    */
   function device(method: RouteDef['method'], handler: DeviceHandler): AccessHandler {
     return async (ctx, access) => {
-      const entityType = ctx.params.entityType ?? '';
-      if (entityType.toUpperCase() !== 'DEVICE') throw badParam(`Entity type '${entityType}' is not supported; only DEVICE is`);
-      const id = parseId(ctx.params.entityId, 'entityId');
-      const d = method === 'GET' ? await access.readableDevice(id) : await access.writableDevice(id);
+      const t = await resolveTarget(access, ctx.params, { write: method !== 'GET', data: 'timeseries' });
       // events of the caller's tenant only: the device was resolved within it above
-      return handler(ctx, d.id, d.tenantId, deps.events.forUser(access.user));
+      return handler(ctx, t.ref.id, t.tenantId, deps.events.forUser(access.user));
     };
   }
 
@@ -121,21 +105,6 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
 
   /** The tenant's key limits (maxKeyLength, maxKeysPerMessage): the same 400 as the device API's past them. */
   const limitsOf = (tenantId: string) => (deps.tenantLimits ? keyLimits(deps.tenantLimits.forTenant(tenantId)) : {});
-
-  const saveAttributes: DeviceHandler = async (ctx, entityId, tenantId, events) => {
-    const scope = parseScope(ctx.params.scope);
-    if (scope === AttributeScope.CLIENT_SCOPE) {
-      throw badParam('CLIENT_SCOPE attributes belong to the device: it posts them through the device API');
-    }
-    const values = parseAttributes((await ctx.body()) as JsonValue, limitsOf(tenantId));
-    const keys = Object.keys(values);
-    if (keys.length === 0) throw invalidBody('No attributes data found in request body!');
-    const lastUpdateTs = Date.now();
-    const doubles = doubleKeysOf(values); // written 1.0: stored as DOUBLE
-    await storage.attributes.save(keys.map((key) => (doubles?.includes(key) ? { entityId, scope, key, value: values[key] as KvValue, lastUpdateTs, double: true } : { entityId, scope, key, value: values[key] as KvValue, lastUpdateTs })));
-    await events.attributesUpdated(deviceRef(entityId), scope, values as Record<string, KvValue>);
-    return ok();
-  };
 
   const saveTimeseries: DeviceHandler = async (ctx, entityId, tenantId, events) => {
     const groups = parseTelemetry((await ctx.body()) as JsonValue, Date.now(), limitsOf(tenantId));
@@ -153,38 +122,9 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
     return ok();
   };
 
-  const deleteAttributes: DeviceHandler = async (ctx, id, _tenantId, events) => {
-    const scope = parseScope(ctx.params.scope);
-    const keys = parseKeyList(requiredParam(ctx.query, 'keys')) ?? [];
-    if (keys.length === 0) throw badParam("Parameter 'keys' can't be empty!");
-    await storage.attributes.delete(id, scope, keys);
-    await events.attributesDeleted(deviceRef(id), scope, keys);
-    return ok();
-  };
-
-  /** `/api/plugins/telemetry/{deviceId}/{scope}`: `{deviceId}` read as DEVICE/{deviceId}, so access is checked as there. */
-  const deviceRoute = (method: RouteDef['method'], doc: RouteDoc, handler: DeviceHandler): RouteDef => {
-    const inner = withAccess(deps, device(method, handler), TENANT_ADMIN_ONLY);
-    return {
-      method,
-      path: '/api/plugins/telemetry/{deviceId}/{scope}',
-      tag: 'Telemetry',
-      ...doc,
-      params: DeviceTelemetryScopeParamsSchema,
-      handler: (ctx) => inner({ ...ctx, params: { scope: ctx.params.scope ?? '', entityType: 'DEVICE', entityId: ctx.params.deviceId ?? '' } }),
-    };
-  };
-
-  const deleteAttributesDoc: RouteDoc = { summary: 'Delete attributes of one scope', params: TelemetryScopeParamsSchema, query: RequiredKeysQuerySchema, response: null };
-
-  const saveAttributesDoc: RouteDoc = {
-    summary: 'Save server or shared attributes',
-    params: TelemetryScopeParamsSchema,
-    body: AttributesSaveRequestSchema,
-    response: null,
-  };
-
   return [
+    ...attributeRoutes(deps),
+
     route('GET', '/keys/timeseries', { summary: 'Time-series keys of a device', response: KeyListResponseSchema }, async (_ctx, id) => ok(await storage.timeseries.findKeys(id))),
 
     route('GET', '/values/timeseries', { summary: 'Latest values, or history between startTs and endTs', query: TimeseriesQuerySchema, response: TimeseriesValuesSchema }, async (ctx, id) => {
@@ -221,30 +161,6 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
       return ok(typedAnswer(out, strict && doubles));
     }),
 
-    route('GET', '/keys/attributes', { summary: 'Attribute keys of a device, all scopes', response: KeyListResponseSchema }, async (_ctx, id) => ok([...new Set(await storage.attributes.findKeys(id))])),
-    route('GET', '/keys/attributes/{scope}', { summary: 'Attribute keys of one scope', params: TelemetryScopeParamsSchema, response: KeyListResponseSchema }, async (ctx, id) => ok(await storage.attributes.findKeys(id, parseScope(ctx.params.scope)))),
-
-    route('GET', '/values/attributes', { summary: 'Attributes of a device, all scopes', query: KeysQuerySchema, response: AttributeValuesSchema }, async (ctx, id) => {
-      const keys = keysOf(ctx);
-      const perScope = await Promise.all(ALL_SCOPES.map((scope) => storage.attributes.find(id, scope, keys)));
-      return ok(attributesAnswer(perScope.flat()));
-    }),
-    route('GET', '/values/attributes/{scope}', { summary: 'Attributes of one scope', params: TelemetryScopeParamsSchema, query: KeysQuerySchema, response: AttributeValuesSchema }, async (ctx, id) => {
-      const scope = parseScope(ctx.params.scope);
-      return ok(attributesAnswer(await storage.attributes.find(id, scope, keysOf(ctx))));
-    }),
-
-    route('POST', '/attributes/{scope}', saveAttributesDoc, saveAttributes),
-    // ThingsBoard's older path, still used by its REST client.
-    route('POST', '/{scope}', saveAttributesDoc, saveAttributes),
-
-    route('DELETE', '/{scope}', deleteAttributesDoc, deleteAttributes),
-
-    // ThingsBoard's device-only paths (saveDeviceAttributes, deleteDeviceAttributes): the same as
-    // DEVICE/{deviceId}/..., through the same access check.
-    deviceRoute('POST', saveAttributesDoc, saveAttributes),
-    deviceRoute('DELETE', deleteAttributesDoc, deleteAttributes),
-
     // The scope segment (ThingsBoard sends "ANY") and the TTL are accepted and ignored: Rivulet keeps
     // one time-series store without per-write retention.
     route('POST', '/timeseries/{scope}', { summary: 'Save time series', params: TimeseriesScopeParamsSchema, body: TimeseriesSaveRequestSchema, response: null }, saveTimeseries),
@@ -280,15 +196,3 @@ export function telemetryRoutes(deps: ApiDeps): RouteDef[] {
     }),
   ];
 }
-
-/** ThingsBoard's attribute answer: typed values, a DOUBLE of integral value as 1.0. */
-function attributesAnswer(list: readonly AttributeKv[]): unknown {
-  let doubles = false;
-  const out = list.map((a): { lastUpdateTs: number; key: string; value: KvValue | JsonDouble } => {
-    if (a.double !== true || typeof a.value !== 'number') return { lastUpdateTs: a.lastUpdateTs, key: a.key, value: a.value };
-    doubles = true;
-    return { lastUpdateTs: a.lastUpdateTs, key: a.key, value: new JsonDouble(a.value) };
-  });
-  return typedAnswer(out, doubles);
-}
-
