@@ -68,6 +68,33 @@ describe('platform events produced by the REST API', () => {
     expect((await next('TIMESERIES_DELETED', id)).data).toEqual({ timeseries: ['t'], startTs: 0, endTs: 2000 });
   });
 
+  it('tenant and customer server attributes saved and deleted: ATTRIBUTES_UPDATED/DELETED from the TENANT or CUSTOMER, scope SERVER_SCOPE', async () => {
+    const customerId = (await req('POST', '/api/customer', { title: 'Attr Co' })).body.id.id as string;
+    for (const originator of [{ entityType: 'TENANT', id: f.admin.tenantId }, { entityType: 'CUSTOMER', id: customerId }]) {
+      const base = `/api/plugins/telemetry/${originator.entityType}/${originator.id}`;
+      expect((await req('POST', `${base}/attributes/SERVER_SCOPE`, { maxTemp: 30, ratio: 2.5 })).status).toBe(200);
+      const u = await next('ATTRIBUTES_UPDATED', originator.id);
+      expect(u.tenantId).toBe(f.admin.tenantId);
+      expect(u.originator).toEqual(originator);
+      expect(u.metadata).toMatchObject({ scope: 'SERVER_SCOPE', userId: f.admin.userId, userName: f.admin.email });
+      expect(u.data).toEqual({ maxTemp: 30, ratio: 2.5 });
+      expect((await req('DELETE', `${base}/SERVER_SCOPE?keys=maxTemp`)).status).toBe(200);
+      const d = await next('ATTRIBUTES_DELETED', originator.id);
+      expect(d.originator).toEqual(originator);
+      expect(d.metadata.scope).toBe('SERVER_SCOPE');
+      expect(d.data).toEqual({ attributes: ['maxTemp'] });
+    }
+    // refused calls (another scope, another tenant) produce nothing
+    const before = seen.length;
+    expect((await req('POST', `/api/plugins/telemetry/TENANT/${f.admin.tenantId}/attributes/SHARED_SCOPE`, { x: 1 })).status).toBe(400);
+    expect((await req('POST', `/api/plugins/telemetry/TENANT/${f.admin.tenantId}/attributes/SERVER_SCOPE`, { x: 1 }, f.otherToken)).status).toBe(404);
+    expect((await req('DELETE', `/api/plugins/telemetry/CUSTOMER/${customerId}/SERVER_SCOPE?keys=ratio`, undefined, f.otherToken)).status).toBe(404);
+    // an event that does go out after them: what came before it is all there is
+    expect((await req('POST', `/api/plugins/telemetry/TENANT/${f.admin.tenantId}/attributes/SERVER_SCOPE`, { marker: 1 })).status).toBe(200);
+    await expect.poll(() => seen.slice(before).some((m) => (m.data as { marker?: number }).marker === 1), { timeout: 2_000 }).toBe(true);
+    expect(seen.slice(before).map((m) => [m.type, m.originator.id, m.data])).toEqual([['ATTRIBUTES_UPDATED', f.admin.tenantId, { marker: 1 }]]);
+  });
+
   it('alarm raised, acknowledged, cleared: ENTITY_CREATED, ALARM_ACK, ALARM_CLEAR from the alarm originator, the alarm as data', async () => {
     const id = (await req('POST', '/api/device', { name: 'ev-3' })).body.id.id as string;
     const raised = await req('POST', '/api/alarm', { type: 'Overheat', originator: { entityType: 'DEVICE', id }, severity: 'MAJOR' });
