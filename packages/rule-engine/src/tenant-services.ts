@@ -17,7 +17,7 @@ type Check = void | Promise<void>;
 
 /**
  * Wraps services so that every call naming an entity checks first that the entity belongs to
- * `scope.tenantId` (a device of that tenant, or the tenant itself) and refuses otherwise: the
+ * `scope.tenantId` (the tenant itself, or an entity the ownership says is its own) and refuses otherwise: the
  * isolation lives here, not in each node. Tenant ids passed by nodes (alarms, devices, chains, RPC)
  * must be the bound tenant's. A cache hit in the ownership answers synchronously, so an allowed
  * write adds no await (the batching behind save() is unchanged).
