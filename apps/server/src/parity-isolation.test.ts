@@ -343,6 +343,44 @@ describe('isolation of device profiles, provisioning and claiming against hostil
       expect(await app.storage.devices.findByName(B.tenantId, 'provision')).toBeNull();
     });
 
+    it("MQTT basic credentials of B (provisioned or saved) cannot shadow A's: A's device, connecting with its client id, stays A's", async () => {
+      // A's device: MQTT basic with a user name and a password (the user name is no secret; the password is)
+      const victim = await device(A, 'basic-victim');
+      const setA = await api(app.url, A.jwt, '/api/device/credentials', {
+        method: 'POST',
+        body: { deviceId: { entityType: 'DEVICE', id: victim.id }, credentialsType: 'MQTT_BASIC', credentialsId: 'basic', credentialsValue: JSON.stringify({ clientId: null, userName: 'victim-user', password: 'victim-pw' }) },
+      });
+      expect(setA.status, JSON.stringify(setA.body)).toBe(200);
+      // B asks for {the victim's client id, the victim's user name, no password}: first by provisioning, then over REST on a device of its own
+      const provisioned = JSON.parse(
+        (await curl(`${app.url}/api/v1/provision`, provisionRequest('basic-squatter', B.provisionKey, B.provisionSecret, { credentialsType: 'MQTT_BASIC', clientId: 'victim-client', username: 'victim-user' }))).text,
+      ) as unknown;
+      expect(provisioned).toEqual(FAILURE);
+      expect(await app.storage.devices.findByName(B.tenantId, 'basic-squatter')).toBeNull();
+      const own = await device(B, 'basic-squatter-rest');
+      const setB = await api<{ message: string }>(app.url, B.jwt, '/api/device/credentials', {
+        method: 'POST',
+        body: { deviceId: { entityType: 'DEVICE', id: own.id }, credentialsType: 'MQTT_BASIC', credentialsId: 'basic', credentialsValue: JSON.stringify({ clientId: 'victim-client', userName: 'victim-user', password: null }) },
+      });
+      expect(setB.status).toBe(400);
+      // the same with an access token's value as the user name: a device connecting with its token and that client id stays itself
+      const tokenVictim = await device(A, 'token-victim');
+      const setB2 = await api(app.url, B.jwt, '/api/device/credentials', {
+        method: 'POST',
+        body: { deviceId: { entityType: 'DEVICE', id: own.id }, credentialsType: 'MQTT_BASIC', credentialsId: 'basic', credentialsValue: JSON.stringify({ clientId: 'token-victim-client', userName: tokenVictim.token, password: null }) },
+      });
+      expect(setB2.status).toBe(400);
+
+      // A's devices connect with those client ids: their telemetry is A's
+      const c = await mqttClient({ clientId: 'victim-client', username: 'victim-user', password: 'victim-pw' });
+      await c.publishAsync('v1/devices/me/telemetry', JSON.stringify({ hijack: 1 }), { qos: 1 });
+      const t = await mqttClient({ clientId: 'token-victim-client', username: tokenVictim.token });
+      await t.publishAsync('v1/devices/me/telemetry', JSON.stringify({ hijack: 2 }), { qos: 1 });
+      await eventually(async () => (await app.storage.timeseries.findLatest(victim.id, ['hijack'])).length > 0);
+      await eventually(async () => (await app.storage.timeseries.findLatest(tokenVictim.id, ['hijack'])).length > 0);
+      expect(await app.storage.timeseries.findLatest(own.id, ['hijack'])).toEqual([]);
+    });
+
     it("a provision request naming A's device with B's key never reaches A's device or its credentials", async () => {
       const victim = await device(A, 'victim-named');
       // ALLOW_CREATE_NEW_DEVICES: B gets a device of its own of that name

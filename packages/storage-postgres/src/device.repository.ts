@@ -1,4 +1,4 @@
-import { BadRequestError, isUuid, maxDevicesMessage, newId, NotFoundError, TenantLimitError, type JsonObject } from '@rivulet/core';
+import { BadRequestError, ConflictError, isUuid, maxDevicesMessage, newId, NotFoundError, TenantLimitError, type JsonObject } from '@rivulet/core';
 import type { CredentialsType, Device, DeviceCredentials, DeviceFilter, DeviceInfo, DeviceRepository, PageQuery } from '@rivulet/storage';
 import { generateAccessToken } from './access-token';
 import { resolveDeviceProfile } from './device-profile.repository';
@@ -76,6 +76,40 @@ function conflictMessage(name: string | undefined): (constraint: string | undefi
   };
 }
 
+/** The user name of MQTT basic credentials (ThingsBoard's JSON {clientId, userName, password}); null when it has none. */
+function basicUserName(value: string | null | undefined): string | null {
+  if (!value) return null;
+  try {
+    const v = JSON.parse(value) as { userName?: unknown } | null;
+    return typeof v?.userName === 'string' && v.userName !== '' ? v.userName : null;
+  } catch {
+    return null;
+  }
+}
+
+export const USER_NAME_OF_ANOTHER_TENANT = 'These credentials are already used by another device';
+
+/**
+ * MQTT authentication tries a CONNECT's client id with its user name before the user name alone
+ * (basic credentials or an access token; ThingsBoard's order). So credentials {clientId, userName}
+ * answer for every device connecting with that client id and user name: saved by one tenant over
+ * a user name (or token) of another tenant's device, they would take that device's connections
+ * (and its data) into the first tenant. A user name is therefore one tenant's: refused
+ * (ConflictError) when a device of another tenant has it as its token, its basic user name, or in
+ * its {clientId, userName}. Within one tenant it may be shared (ThingsBoard's devices sharing a
+ * user name with distinct client ids). Serialised per user name until commit.
+ */
+async function checkUserNameFree(tx: SqlClient, tenantId: string, userName: string): Promise<void> {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext('mqtt-user-name:' || $1::text))", [userName]);
+  const { rows } = await tx.query<{ credentials_id: string; credentials_type: string; credentials_value: string | null }>(
+    `SELECT c.credentials_id, c.credentials_type, c.credentials_value FROM device_credentials c JOIN device d ON d.id = c.device_id
+      WHERE d.tenant_id <> $1 AND (c.credentials_id = $2 OR (c.credentials_type = 'MQTT_BASIC' AND strpos(c.credentials_value, $3) > 0))`,
+    [tenantId, userName, JSON.stringify(userName)],
+  );
+  const taken = rows.some((r) => r.credentials_id === userName || (r.credentials_type === 'MQTT_BASIC' && basicUserName(r.credentials_value) === userName));
+  if (taken) throw new ConflictError(USER_NAME_OF_ANOTHER_TENANT);
+}
+
 const SORT_COLUMNS = { name: 'name', type: 'type', label: 'label', createdTime: 'created_time' } as const;
 const INFO_SORT_COLUMNS = { ...SORT_COLUMNS, customerTitle: 'customer_title', deviceProfileName: 'device_profile_name' } as const;
 
@@ -141,6 +175,8 @@ export function createDeviceRepository(client: SqlClient): DeviceRepository {
             const { rows } = await tx.query<{ n: unknown }>('SELECT count(*) AS n FROM device WHERE tenant_id = $1', [input.tenantId]);
             if (num(rows[0]?.n ?? 0) >= maxDevices) throw new TenantLimitError('maxDevices', maxDevices, maxDevicesMessage(maxDevices));
           }
+          // a chosen token must not be another tenant's MQTT user name (a generated one cannot be)
+          if (accessToken !== undefined) await checkUserNameFree(tx, input.tenantId, accessToken);
           const profile = await resolveDeviceProfile(tx, input.tenantId, input);
           const d = await tx.query<DeviceRow>(
             `INSERT INTO device (id, tenant_id, name, type, device_profile_id, label, additional_info, created_time)
@@ -282,8 +318,13 @@ export function createDeviceRepository(client: SqlClient): DeviceRepository {
     async updateCredentials(deviceId, input) {
       if (input.credentialsId.length === 0) throw new BadRequestError('credentialsId must not be empty');
       try {
-        // Upsert on device_id: one credentials row per device, its id and createdTime kept.
-        const { rows } = await client.query<CredentialsRow>(
+        return await client.transaction(async (tx) => {
+          const { rows: owner } = await tx.query<{ tenant_id: string }>('SELECT tenant_id FROM device WHERE id = $1', [deviceId]);
+          if (!owner[0]) throw new NotFoundError(`Device ${deviceId} not found`);
+          const userName = input.credentialsType === 'MQTT_BASIC' ? basicUserName(input.credentialsValue) : input.credentialsId;
+          if (userName !== null) await checkUserNameFree(tx, owner[0].tenant_id, userName);
+          // Upsert on device_id: one credentials row per device, its id and createdTime kept.
+          const { rows } = await tx.query<CredentialsRow>(
           `INSERT INTO device_credentials (id, device_id, credentials_type, credentials_id, credentials_value, created_time)
            VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (device_id) DO UPDATE SET
@@ -292,8 +333,9 @@ export function createDeviceRepository(client: SqlClient): DeviceRepository {
              credentials_value = EXCLUDED.credentials_value
            RETURNING *`,
           [newId(), deviceId, input.credentialsType, input.credentialsId, input.credentialsValue ?? null, Date.now()],
-        );
-        return toCredentials(rows[0] as CredentialsRow);
+          );
+          return toCredentials(rows[0] as CredentialsRow);
+        });
       } catch (e) {
         return mapDbError(e, conflictMessage(undefined), `Device ${deviceId} not found`);
       }

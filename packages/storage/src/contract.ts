@@ -223,6 +223,40 @@ export function storageContract(name: string, factory: () => Promise<StorageFixt
         expect(await storage.devices.findByCredentials('ACCESS_TOKEN', basic.credentialsId)).toBeNull();
       });
 
+      it("refuses a user name (or token) of another tenant's device in MQTT basic credentials, either way round; within a tenant it may be shared", async () => {
+        const [t1, t2] = [await tenant(), await tenant()];
+        const suffix = newId().slice(0, 8);
+        const basic = (o: { clientId?: string; userName?: string; password?: string }) => ({
+          credentialsType: 'MQTT_BASIC' as const,
+          credentialsId: `basic-${newId()}`,
+          credentialsValue: JSON.stringify({ clientId: o.clientId ?? null, userName: o.userName ?? null, password: o.password ?? null }),
+        });
+        // t1's device has the user name alone (with a password); t2 may not put it behind a client id
+        const victim = await device(t1);
+        await storage.devices.updateCredentials(victim.id, basic({ userName: `victim-${suffix}`, password: 'pw' }));
+        const attacker = await device(t2);
+        const before = await storage.devices.getCredentials(attacker.id);
+        await expect(storage.devices.updateCredentials(attacker.id, basic({ clientId: 'c', userName: `victim-${suffix}` }))).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect(await storage.devices.getCredentials(attacker.id)).toEqual(before);
+        // nor over t1's access token, nor make a device whose token is t1's user name
+        const tokenVictim = await device(t1, undefined, `tok${suffix}victim`);
+        await expect(storage.devices.updateCredentials(attacker.id, basic({ clientId: 'c', userName: `tok${suffix}victim`, password: 'x' }))).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect((await storage.devices.findByCredentials('ACCESS_TOKEN', `tok${suffix}victim`))?.id).toBe(tokenVictim.id);
+        await expect(storage.devices.create({ tenantId: t2, name: `squat-${suffix}` }, `victim-${suffix}`)).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect(await storage.devices.findByName(t2, `squat-${suffix}`)).toBeNull();
+        // the other way round: t2 came first with {clientId, userName}; t1 may not take that user name (alone, or as a token)
+        await storage.devices.updateCredentials(attacker.id, basic({ clientId: 'c2', userName: `first-${suffix}` }));
+        const late = await device(t1);
+        await expect(storage.devices.updateCredentials(late.id, basic({ userName: `first-${suffix}`, password: 'pw' }))).rejects.toMatchObject({ code: 'CONFLICT' });
+        await expect(storage.devices.updateCredentials(late.id, { credentialsType: 'ACCESS_TOKEN', credentialsId: `first-${suffix}` })).rejects.toMatchObject({ code: 'CONFLICT' });
+        // within t2 the user name is shared by devices with other client ids (ThingsBoard's), and t2's own device may keep changing
+        const sibling = await device(t2);
+        expect(await storage.devices.updateCredentials(sibling.id, basic({ clientId: 'c3', userName: `first-${suffix}` }))).toMatchObject({ deviceId: sibling.id });
+        expect(await storage.devices.updateCredentials(attacker.id, basic({ clientId: 'c4', userName: `first-${suffix}`, password: 'p' }))).toMatchObject({ deviceId: attacker.id });
+        // a user name no other tenant has is free; a password or client id equal to another's user name is no user name
+        expect(await storage.devices.updateCredentials(late.id, basic({ clientId: `victim-${suffix}`, userName: `own-${suffix}`, password: `victim-${suffix}` }))).toMatchObject({ deviceId: late.id });
+      });
+
       it('rejects credentials for a device that does not exist', async () => {
         await expect(storage.devices.updateCredentials(newId(), { credentialsType: 'ACCESS_TOKEN', credentialsId: `x${newId()}` })).rejects.toMatchObject({
           code: 'NOT_FOUND',
