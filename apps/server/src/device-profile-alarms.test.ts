@@ -160,20 +160,25 @@ describe('device profile alarm rules through the whole server', () => {
     expect(raised).toMatchObject({ type: 'Overheat', severity: 'MAJOR', status: 'ACTIVE_UNACK' });
   }, 60_000);
 
-  it("a threshold from the device's customer (CURRENT_CUSTOMER, inherit to the tenant): a device assigned over REST alarms by its customer's value", async () => {
-    const limit = { type: 'NUMERIC', operation: 'GREATER', value: { defaultValue: 30, dynamicValue: { sourceType: 'CURRENT_CUSTOMER', sourceAttribute: 'maxTemp', inherit: true } } };
+  it("a threshold from the device's customer (CURRENT_CUSTOMER, inherit to the tenant), set over REST: followed when the customer's value changes and when the device is unassigned", async () => {
+    const limit = (operation: string) => ({
+      ...temperatureRule(operation),
+      predicate: { type: 'NUMERIC', operation, value: { defaultValue: 30, dynamicValue: { sourceType: 'CURRENT_CUSTOMER', sourceAttribute: 'maxTemp', inherit: true } } },
+    });
     const profileId = await saveProfile({
       name: 'customer thresholds',
-      profileData: { alarms: [{ id: 'a', alarmType: 'Too hot', createRules: { MAJOR: { condition: { condition: [{ ...temperatureRule('GREATER'), predicate: limit }] } } } }] },
+      profileData: {
+        alarms: [{ id: 'a', alarmType: 'Too hot', createRules: { MAJOR: { condition: { condition: [limit('GREATER')] } } }, clearRule: { condition: { condition: [limit('LESS_OR_EQUAL')] } } }],
+      },
     });
     const customer = await api<{ id: { id: string } }>(app.url, jwt, '/api/customer', { method: 'POST', body: { title: 'Cold storage Ltd' } });
     expect(customer.status).toBe(200);
     const customerId = customer.body.id.id;
-    // The customer's and the tenant's server attributes (written in storage: REST for them is not this test's subject).
-    await app.storage.attributes.save([
-      { entityId: customerId, scope: 'SERVER_SCOPE', key: 'maxTemp', value: 50, lastUpdateTs: Date.now() },
-      { entityId: app.tenantId, scope: 'SERVER_SCOPE', key: 'maxTemp', value: 10, lastUpdateTs: Date.now() },
-    ]);
+    // The customer's and the tenant's server attributes, over REST as a ThingsBoard user sets them.
+    const saveAttrs = async (entity: string, body: Record<string, unknown>) =>
+      expect((await api(app.url, jwt, `/api/plugins/telemetry/${entity}/attributes/SERVER_SCOPE`, { method: 'POST', body })).status).toBe(200);
+    await saveAttrs(`CUSTOMER/${customerId}`, { maxTemp: 50 });
+    await saveAttrs(`TENANT/${app.tenantId}`, { maxTemp: 10 });
     const d = await deviceOnProfile('cold-room-1', profileId);
     expect((await api(app.url, jwt, `/api/customer/${customerId}/device/${d.id}`, { method: 'POST' })).status).toBe(200);
     const mqtt = await mqttDevice(d.token);
@@ -181,12 +186,26 @@ describe('device profile alarm rules through the whole server', () => {
       await mqtt.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature }), { qos: 1 });
       await eventually(async () => (await app.storage.timeseries.findLatest(d.id, ['temperature']))[0]?.value === temperature);
     };
+    const status = async () => (await alarmsOf(d.id))[0]?.status;
     // 45: over the default 30 and the tenant's 10, under the customer's 50: no alarm.
     await sendAndWait(45);
     await new Promise((r) => setTimeout(r, 300));
     expect(await alarmsOf(d.id)).toEqual([]);
     await sendAndWait(55);
     expect(await eventually(async () => (await alarmsOf(d.id))[0], 5_000)).toMatchObject({ type: 'Too hot', severity: 'MAJOR', status: 'ACTIVE_UNACK' });
+    // The customer's threshold raised to 60 over REST: the device's kept state takes it (the customer's
+    // ATTRIBUTES_UPDATED reaches the node), so the same 55 now clears the alarm.
+    await saveAttrs(`CUSTOMER/${customerId}`, { maxTemp: 60 });
+    await eventually(async () => {
+      await sendAndWait(55 + Math.random() / 10);
+      return (await status()) === 'CLEARED_UNACK';
+    }, 10_000);
+    // Unassigned: no customer, the tenant's 10 applies (inherit), and 55 raises the alarm again.
+    expect((await api(app.url, jwt, `/api/customer/device/${d.id}`, { method: 'DELETE' })).status).toBe(200);
+    await eventually(async () => {
+      await sendAndWait(55 + Math.random() / 10);
+      return (await status()) === 'ACTIVE_UNACK';
+    }, 10_000);
   }, 60_000);
 
   it('alarm rules Rivulet cannot evaluate: refused on save (400 naming the field); a device on such a stored profile has its messages fail with the reason, nothing is raised', async () => {
