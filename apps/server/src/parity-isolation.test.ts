@@ -207,6 +207,24 @@ describe('isolation of device profiles, provisioning and claiming against hostil
       expect(text).not.toContain(A.provisionSecret);
       expect((await api(app.url, A.jwt, `/api/deviceProfile/${A.profileId}`)).status).toBe(200);
     });
+
+    it("a customer user lists only its customer's devices, whatever profile it filters by; no device of A's other customers or of B", async () => {
+      const other = await api<{ id: { id: string } }>(app.url, A.jwt, '/api/customer', { method: 'POST', body: { title: 'Other customer of A' } });
+      const mine = await device(A, 'cust-mine', { deviceProfileId: { entityType: 'DEVICE_PROFILE', id: A.profileId } });
+      const theirs = await device(A, 'cust-theirs', { deviceProfileId: { entityType: 'DEVICE_PROFILE', id: A.profileId } });
+      expect((await api(app.url, A.jwt, `/api/customer/${A.customerId}/device/${mine.id}`, { method: 'POST' })).status).toBe(200);
+      expect((await api(app.url, A.jwt, `/api/customer/${other.body.id.id}/device/${theirs.id}`, { method: 'POST' })).status).toBe(200);
+      const q = `pageSize=100&page=0&deviceProfileId=${A.profileId}`;
+      const own = await api<{ data: Array<{ name: string }> }>(app.url, A.customerJwt, `/api/customer/${A.customerId}/deviceInfos?${q}`);
+      expect(own.status).toBe(200);
+      expect(own.body.data.map((d) => d.name)).toEqual(['cust-mine']);
+      expect((await api(app.url, A.customerJwt, `/api/customer/${other.body.id.id}/deviceInfos?${q}`)).status).toBe(404);
+      expect((await api(app.url, A.customerJwt, `/api/tenant/deviceInfos?${q}`)).status).toBe(403);
+      expect((await api(app.url, B.customerJwt, `/api/customer/${A.customerId}/deviceInfos?${q}`)).status).toBe(404);
+      expect((await api(app.url, B.jwt, `/api/customer/${A.customerId}/deviceInfos?${q}`)).status).toBe(404);
+      // nor can a customer user create a device on a profile
+      expect((await api(app.url, A.customerJwt, '/api/device', { method: 'POST', body: { name: 'cust-made', deviceProfileId: { entityType: 'DEVICE_PROFILE', id: A.profileId } } })).status).toBe(403);
+    });
   });
 
   describe('profile routing', () => {
