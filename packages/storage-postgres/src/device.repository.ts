@@ -101,13 +101,13 @@ export const USER_NAME_OF_ANOTHER_TENANT = 'These credentials are already used b
  */
 async function checkUserNameFree(tx: SqlClient, tenantId: string, userName: string): Promise<void> {
   await tx.query("SELECT pg_advisory_xact_lock(hashtext('mqtt-user-name:' || $1::text))", [userName]);
-  const { rows } = await tx.query<{ credentials_id: string; credentials_type: string; credentials_value: string | null }>(
-    `SELECT c.credentials_id, c.credentials_type, c.credentials_value FROM device_credentials c JOIN device d ON d.id = c.device_id
-      WHERE d.tenant_id <> $1 AND (c.credentials_id = $2 OR (c.credentials_type = 'MQTT_BASIC' AND strpos(c.credentials_value, $3) > 0))`,
-    [tenantId, userName, JSON.stringify(userName)],
+  // both sides indexed: credentials_id (unique), mqtt_user_name (migration 9)
+  const { rows } = await tx.query(
+    `SELECT 1 FROM device_credentials c JOIN device d ON d.id = c.device_id
+      WHERE d.tenant_id <> $1 AND (c.credentials_id = $2 OR c.mqtt_user_name = $2) LIMIT 1`,
+    [tenantId, userName],
   );
-  const taken = rows.some((r) => r.credentials_id === userName || (r.credentials_type === 'MQTT_BASIC' && basicUserName(r.credentials_value) === userName));
-  if (taken) throw new ConflictError(USER_NAME_OF_ANOTHER_TENANT);
+  if (rows.length > 0) throw new ConflictError(USER_NAME_OF_ANOTHER_TENANT);
 }
 
 const SORT_COLUMNS = { name: 'name', type: 'type', label: 'label', createdTime: 'created_time' } as const;
@@ -325,14 +325,15 @@ export function createDeviceRepository(client: SqlClient): DeviceRepository {
           if (userName !== null) await checkUserNameFree(tx, owner[0].tenant_id, userName);
           // Upsert on device_id: one credentials row per device, its id and createdTime kept.
           const { rows } = await tx.query<CredentialsRow>(
-          `INSERT INTO device_credentials (id, device_id, credentials_type, credentials_id, credentials_value, created_time)
-           VALUES ($1, $2, $3, $4, $5, $6)
+          `INSERT INTO device_credentials (id, device_id, credentials_type, credentials_id, credentials_value, created_time, mqtt_user_name)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (device_id) DO UPDATE SET
              credentials_type = EXCLUDED.credentials_type,
              credentials_id = EXCLUDED.credentials_id,
-             credentials_value = EXCLUDED.credentials_value
+             credentials_value = EXCLUDED.credentials_value,
+             mqtt_user_name = EXCLUDED.mqtt_user_name
            RETURNING *`,
-          [newId(), deviceId, input.credentialsType, input.credentialsId, input.credentialsValue ?? null, Date.now()],
+          [newId(), deviceId, input.credentialsType, input.credentialsId, input.credentialsValue ?? null, Date.now(), input.credentialsType === 'MQTT_BASIC' ? userName : null],
           );
           return toCredentials(rows[0] as CredentialsRow);
         });

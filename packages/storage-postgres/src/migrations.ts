@@ -367,4 +367,26 @@ ALTER TABLE device ADD CONSTRAINT device_profile_fk FOREIGN KEY (tenant_id, devi
 CREATE INDEX device_device_profile_idx ON device (tenant_id, device_profile_id);
 `,
   },
+  {
+    version: 9,
+    name: 'mqtt basic user names',
+    sql: `
+-- The user name of MQTT basic credentials, indexed: a user name of one tenant's device is refused to
+-- another tenant (MQTT tries {clientId, userName} before the user name alone). Written by the
+-- repository; existing rows backfilled from their JSON (a value that is not JSON keeps NULL).
+ALTER TABLE device_credentials ADD COLUMN mqtt_user_name text;
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT id, credentials_value FROM device_credentials WHERE credentials_type = 'MQTT_BASIC' AND credentials_value IS NOT NULL LOOP
+    BEGIN
+      UPDATE device_credentials SET mqtt_user_name = NULLIF(r.credentials_value::jsonb ->> 'userName', '') WHERE id = r.id;
+    EXCEPTION WHEN others THEN
+      NULL;
+    END;
+  END LOOP;
+END $$;
+CREATE INDEX device_credentials_mqtt_user_name_idx ON device_credentials (mqtt_user_name) WHERE mqtt_user_name IS NOT NULL;
+`,
+  },
 ];

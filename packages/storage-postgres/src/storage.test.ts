@@ -249,3 +249,37 @@ describe('migration to device profiles (version 8) on a database with devices', 
     }
   });
 });
+
+describe('migration of MQTT basic user names (version 9) on a database with credentials', () => {
+  it("backfills the user names of existing MQTT basic credentials (a value that is not JSON stays unnamed), so other tenants' checks see them", async () => {
+    const client = await createPgliteClient({});
+    const logger = recordingLogger();
+    await migrate(client, migrations.filter((m) => m.version < 9), logger);
+    const [t1, t2] = [newId(), newId()];
+    for (const t of [t1, t2]) await client.query("INSERT INTO tenant (id, title, created_time, tenant_profile_id) VALUES ($1, 'T', 1, (SELECT id FROM tenant_profile WHERE is_default))", [t]);
+    const profile = newId();
+    await client.query("INSERT INTO device_profile (id, tenant_id, name, is_default, profile_data, created_time) VALUES ($1, $2, 'default', true, '{}', 1)", [profile, t1]);
+    const [named, broken] = [{ id: newId() }, { id: newId() }];
+    // written as the version-8 schema had them: no user name column yet
+    const rows8: Array<[string, string, string]> = [
+      [named.id, 'old-user', JSON.stringify({ clientId: null, userName: 'old-user', password: 'p' })],
+      [broken.id, 'x-broken', '{not json'],
+    ];
+    for (const [id, credentialsId, value] of rows8) {
+      await client.query("INSERT INTO device (id, tenant_id, name, type, device_profile_id, created_time) VALUES ($1, $2, $4, 'default', $3, 1)", [id, t1, profile, `d-${id}`]);
+      await client.query("INSERT INTO device_credentials (id, device_id, credentials_type, credentials_id, credentials_value, created_time) VALUES ($1, $2, 'MQTT_BASIC', $3, $4, 1)", [newId(), id, credentialsId, value]);
+    }
+    const storage = await createSqlStorage({ client, kind: 'embedded', logger });
+    try {
+      expect(appliedMigrations(logger)).toContain(9);
+      const { rows } = await client.query<{ device_id: string; mqtt_user_name: string | null }>('SELECT device_id, mqtt_user_name FROM device_credentials WHERE device_id IN ($1, $2)', [named.id, broken.id]);
+      expect(Object.fromEntries(rows.map((r) => [r.device_id, r.mqtt_user_name]))).toEqual({ [named.id]: 'old-user', [broken.id]: null });
+      const attacker = (await storage.devices.create({ tenantId: t2, name: 'attacker' })).device;
+      await expect(
+        storage.devices.updateCredentials(attacker.id, { credentialsType: 'MQTT_BASIC', credentialsId: 'h', credentialsValue: JSON.stringify({ clientId: 'c', userName: 'old-user', password: null }) }),
+      ).rejects.toMatchObject({ code: 'CONFLICT' });
+    } finally {
+      await storage.close();
+    }
+  });
+});
