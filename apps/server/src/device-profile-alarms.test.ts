@@ -1,8 +1,6 @@
-import { connectAsync, type MqttClient } from 'mqtt';
-import { createTestDatabase } from '@rivulet/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Rivulet } from './app';
-import { api, eventually, login, startTestServer, tempDir } from './test-helpers';
+import type { MqttClient } from 'mqtt';
+import { describe, expect, it } from 'vitest';
+import { api, eventually, startSuiteServer } from './test-helpers';
 
 /**
  * Device profile alarm rules end to end (issue #14): the default root chain starts with the device
@@ -11,23 +9,7 @@ import { api, eventually, login, startTestServer, tempDir } from './test-helpers
  * Real PostgreSQL, the whole server in this process; profiles and devices over the REST API.
  */
 describe('device profile alarm rules through the whole server', () => {
-  let app: Rivulet;
-  let db: { url: string; drop(): Promise<void> };
-  let jwt: string;
-  const dir = tempDir();
-  const clients: MqttClient[] = [];
-
-  beforeAll(async () => {
-    db = await createTestDatabase('profile_alarms');
-    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir, RIVULET_LOG_LEVEL: process.env.DBG_LOG ?? 'silent' });
-    jwt = await login(app.url);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
-    await app?.stop();
-    await db?.drop();
-    dir.remove();
-  });
+  const server = startSuiteServer({ database: 'profile_alarms', env: { RIVULET_LOG_LEVEL: process.env.DBG_LOG ?? 'silent' } });
 
   const temperatureRule = (operation: string) => ({
     key: { type: 'TIME_SERIES', key: 'temperature' },
@@ -37,7 +19,7 @@ describe('device profile alarm rules through the whole server', () => {
 
   /** A device profile saved over REST (ThingsBoard's POST /api/deviceProfile); its id. */
   async function saveProfile(body: Record<string, unknown>): Promise<string> {
-    const r = await api<{ id: { id: string }; message?: string }>(app.url, jwt, '/api/deviceProfile', { method: 'POST', body });
+    const r = await api<{ id: { id: string }; message?: string }>(server.app.url, server.jwt, '/api/deviceProfile', { method: 'POST', body });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     return r.body.id.id;
   }
@@ -45,9 +27,9 @@ describe('device profile alarm rules through the whole server', () => {
   /** A device made over REST on that profile (deviceProfileId), and its access token. */
   async function deviceOnProfile(name: string, profileId: string | null): Promise<{ id: string; token: string }> {
     const body = profileId ? { name, deviceProfileId: { entityType: 'DEVICE_PROFILE', id: profileId } } : { name, type: 'sensor' };
-    const d = await api<{ id: { id: string } }>(app.url, jwt, '/api/device', { method: 'POST', body });
+    const d = await api<{ id: { id: string } }>(server.app.url, server.jwt, '/api/device', { method: 'POST', body });
     expect(d.status, JSON.stringify(d.body)).toBe(200);
-    const c = await api<{ credentialsId: string }>(app.url, jwt, `/api/device/${d.body.id.id}/credentials`);
+    const c = await api<{ credentialsId: string }>(server.app.url, server.jwt, `/api/device/${d.body.id.id}/credentials`);
     return { id: d.body.id.id, token: c.body.credentialsId };
   }
 
@@ -78,9 +60,7 @@ describe('device profile alarm rules through the whole server', () => {
   });
 
   async function mqttDevice(token: string): Promise<MqttClient> {
-    const c = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username: token, reconnectPeriod: 0 });
-    clients.push(c);
-    return c;
+    return server.connectMqtt({ username: token });
   }
 
   interface AlarmDto {
@@ -91,7 +71,7 @@ describe('device profile alarm rules through the whole server', () => {
     details: unknown;
     originator: { entityType: string; id: string };
   }
-  const alarmsOf = async (deviceId: string) => (await api<{ data: AlarmDto[] }>(app.url, jwt, `/api/alarm/DEVICE/${deviceId}?pageSize=10&page=0`)).body.data;
+  const alarmsOf = async (deviceId: string) => (await api<{ data: AlarmDto[] }>(server.app.url, server.jwt, `/api/alarm/DEVICE/${deviceId}?pageSize=10&page=0`)).body.data;
 
   it('temperature 35 over MQTT: no alarm before 10 s, an ACTIVE CRITICAL alarm after; then 25 clears it', async () => {
     const d = await deviceOnProfile('boiler-1', await saveProfile(thermostatProfile('thermostat')));
@@ -116,14 +96,14 @@ describe('device profile alarm rules through the whole server', () => {
     expect(raised).toMatchObject({ type: 'High Temperature', severity: 'CRITICAL', status: 'ACTIVE_UNACK', originator: { entityType: 'DEVICE', id: d.id }, details: { data: 'Temperature 35' } });
     expect(raised.startTs - t0).toBeGreaterThan(10_000);
     // The telemetry still went on to storage through the rest of the root chain.
-    expect(await app.storage.timeseries.findLatest(d.id, ['temperature'])).toEqual([expect.objectContaining({ key: 'temperature', value: 35 })]);
+    expect(await server.app.storage.timeseries.findLatest(d.id, ['temperature'])).toEqual([expect.objectContaining({ key: 'temperature', value: 35 })]);
 
     await send(25);
     const cleared = await eventually(async () => (await alarmsOf(d.id)).find((a) => a.status === 'CLEARED_UNACK'));
     expect(cleared).toMatchObject({ type: 'High Temperature', severity: 'CRITICAL' });
     expect(await alarmsOf(d.id)).toHaveLength(1);
     // Listed among the tenant's alarms too.
-    const all = await api<{ data: AlarmDto[] }>(app.url, jwt, '/api/alarms?pageSize=50&page=0');
+    const all = await api<{ data: AlarmDto[] }>(server.app.url, server.jwt, '/api/alarms?pageSize=50&page=0');
     expect(all.body.data.filter((a) => a.originator.id === d.id).map((a) => a.status)).toEqual(['CLEARED_UNACK']);
   }, 60_000);
 
@@ -146,11 +126,11 @@ describe('device profile alarm rules through the whole server', () => {
     const mqtt = await mqttDevice(d.token);
     const sendAndWait = async (temperature: number) => {
       await mqtt.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature }), { qos: 1 });
-      await eventually(async () => (await app.storage.timeseries.findLatest(d.id, ['temperature']))[0]?.value === temperature);
+      await eventually(async () => (await server.app.storage.timeseries.findLatest(d.id, ['temperature']))[0]?.value === temperature);
     };
     await sendAndWait(60); // on the 'sensor' profile: no rules
-    const device = await api<Record<string, unknown>>(app.url, jwt, `/api/device/${d.id}`);
-    expect((await api(app.url, jwt, '/api/device', { method: 'POST', body: { ...device.body, deviceProfileId: { entityType: 'DEVICE_PROFILE', id: profileId } } })).status).toBe(200);
+    const device = await api<Record<string, unknown>>(server.app.url, server.jwt, `/api/device/${d.id}`);
+    expect((await api(server.app.url, server.jwt, '/api/device', { method: 'POST', body: { ...device.body, deviceProfileId: { entityType: 'DEVICE_PROFILE', id: profileId } } })).status).toBe(200);
     await sendAndWait(45);
     expect(await alarmsOf(d.id)).toEqual([]);
     // Threshold 50 -> 30: the node's cached profile is dropped by the change's announcement.
@@ -171,20 +151,20 @@ describe('device profile alarm rules through the whole server', () => {
         alarms: [{ id: 'a', alarmType: 'Too hot', createRules: { MAJOR: { condition: { condition: [limit('GREATER')] } } }, clearRule: { condition: { condition: [limit('LESS_OR_EQUAL')] } } }],
       },
     });
-    const customer = await api<{ id: { id: string } }>(app.url, jwt, '/api/customer', { method: 'POST', body: { title: 'Cold storage Ltd' } });
+    const customer = await api<{ id: { id: string } }>(server.app.url, server.jwt, '/api/customer', { method: 'POST', body: { title: 'Cold storage Ltd' } });
     expect(customer.status).toBe(200);
     const customerId = customer.body.id.id;
     // The customer's and the tenant's server attributes, over REST as a ThingsBoard user sets them.
     const saveAttrs = async (entity: string, body: Record<string, unknown>) =>
-      expect((await api(app.url, jwt, `/api/plugins/telemetry/${entity}/attributes/SERVER_SCOPE`, { method: 'POST', body })).status).toBe(200);
+      expect((await api(server.app.url, server.jwt, `/api/plugins/telemetry/${entity}/attributes/SERVER_SCOPE`, { method: 'POST', body })).status).toBe(200);
     await saveAttrs(`CUSTOMER/${customerId}`, { maxTemp: 50 });
-    await saveAttrs(`TENANT/${app.tenantId}`, { maxTemp: 10 });
+    await saveAttrs(`TENANT/${server.app.tenantId}`, { maxTemp: 10 });
     const d = await deviceOnProfile('cold-room-1', profileId);
-    expect((await api(app.url, jwt, `/api/customer/${customerId}/device/${d.id}`, { method: 'POST' })).status).toBe(200);
+    expect((await api(server.app.url, server.jwt, `/api/customer/${customerId}/device/${d.id}`, { method: 'POST' })).status).toBe(200);
     const mqtt = await mqttDevice(d.token);
     const sendAndWait = async (temperature: number) => {
       await mqtt.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature }), { qos: 1 });
-      await eventually(async () => (await app.storage.timeseries.findLatest(d.id, ['temperature']))[0]?.value === temperature);
+      await eventually(async () => (await server.app.storage.timeseries.findLatest(d.id, ['temperature']))[0]?.value === temperature);
     };
     const status = async () => (await alarmsOf(d.id))[0]?.status;
     // 45: over the default 30 and the tenant's 10, under the customer's 50: no alarm.
@@ -201,7 +181,7 @@ describe('device profile alarm rules through the whole server', () => {
       return (await status()) === 'CLEARED_UNACK';
     }, 10_000);
     // Unassigned: no customer, the tenant's 10 applies (inherit), and 55 raises the alarm again.
-    expect((await api(app.url, jwt, `/api/customer/device/${d.id}`, { method: 'DELETE' })).status).toBe(200);
+    expect((await api(server.app.url, server.jwt, `/api/customer/device/${d.id}`, { method: 'DELETE' })).status).toBe(200);
     await eventually(async () => {
       await sendAndWait(55 + Math.random() / 10);
       return (await status()) === 'ACTIVE_UNACK';
@@ -223,17 +203,17 @@ describe('device profile alarm rules through the whole server', () => {
         ],
       },
     };
-    const refused = await api<{ message: string }>(app.url, jwt, '/api/deviceProfile', { method: 'POST', body: profile });
+    const refused = await api<{ message: string }>(server.app.url, server.jwt, '/api/deviceProfile', { method: 'POST', body: profile });
     expect(refused.status).toBe(400);
     expect(refused.body.message).toMatch(/^Device profile "firmware rule": profileData\.alarms\[0\]\.createRules\.MAJOR\.condition\.condition\[0\]\.key\.key: the device field "firmware" is not supported/);
-    expect((await api<{ data: Array<{ name: string }> }>(app.url, jwt, '/api/deviceProfiles?pageSize=100&page=0')).body.data.map((p) => p.name)).not.toContain('firmware rule');
+    expect((await api<{ data: Array<{ name: string }> }>(server.app.url, server.jwt, '/api/deviceProfiles?pageSize=100&page=0')).body.data.map((p) => p.name)).not.toContain('firmware rule');
 
     // Stored all the same (before this check existed, or written around the API): found out per message.
-    const stored = await app.storage.deviceProfiles.create(app.tenantId, profile);
+    const stored = await server.app.storage.deviceProfiles.create(server.app.tenantId, profile);
     const d = await deviceOnProfile('firmware-rule-device', stored.id);
     const mqtt = await mqttDevice(d.token);
     await mqtt.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature: 99 }), { qos: 1 });
-    const letter = await eventually(async () => app.deadLetters!.list({ tenantId: app.tenantId }).find((l) => l.deadLetter?.msg.originator.id === d.id), 30_000);
+    const letter = await eventually(async () => server.app.deadLetters!.list({ tenantId: server.app.tenantId }).find((l) => l.deadLetter?.msg.originator.id === d.id), 30_000);
     expect(letter.deadLetter!.error).toMatch(/Device profile "firmware rule": profileData\.alarms\[0\].*firmware/);
     expect(await alarmsOf(d.id)).toEqual([]);
   }, 60_000);

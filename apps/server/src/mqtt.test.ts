@@ -1,41 +1,16 @@
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
-import { createTestDatabase } from '@rivulet/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Rivulet } from './app';
-import { api, createDevice, eventually, login, startTestServer, tempDir } from './test-helpers';
+import { describe, expect, it } from 'vitest';
+import { api, createDevice, eventually, startSuiteServer } from './test-helpers';
 
 /**
  * The MQTT transport through the whole server (issue #3): REST, the rule engine and a real
  * PostgreSQL server around it; devices are mqtt.js clients.
  */
 describe('MQTT through the whole server', () => {
-  let app: Rivulet;
-  let db: { url: string; drop(): Promise<void> };
-  let jwt: string;
-  const dir = tempDir();
-  const clients: MqttClient[] = [];
+  const server = startSuiteServer({ database: 'mqtt', env: { RIVULET_RPC_PICKUP_TIMEOUT_MS: '200', RIVULET_DEVICE_INACTIVITY_TIMEOUT_MS: '400' } });
 
-  beforeAll(async () => {
-    db = await createTestDatabase('mqtt');
-    app = await startTestServer({
-      DATABASE_URL: db.url,
-      RIVULET_DATA_DIR: dir.dir,
-      RIVULET_RPC_PICKUP_TIMEOUT_MS: '200',
-      RIVULET_DEVICE_INACTIVITY_TIMEOUT_MS: '400',
-    });
-    jwt = await login(app.url);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
-    await app?.stop();
-    await db?.drop();
-    dir.remove();
-  });
-
-  async function device(token: string, opts: IClientOptions = {}, url = `mqtt://127.0.0.1:${app.mqttPort}`): Promise<MqttClient> {
-    const c = await connectAsync(url, { username: token, reconnectPeriod: 0, ...opts });
-    clients.push(c);
-    return c;
+  async function device(token: string, opts: IClientOptions = {}, url?: string): Promise<MqttClient> {
+    return server.connectMqtt({ username: token, ...opts }, url);
   }
 
   /** A device client that answers every server-side RPC with `reply(method, params)`. */
@@ -52,47 +27,47 @@ describe('MQTT through the whole server', () => {
   }
 
   it('two-way RPC: REST -> device over MQTT -> its reply is the REST answer', async () => {
-    const d = await createDevice(app.url, jwt, 'rpc-twoway');
+    const d = await createDevice(server.app.url, server.jwt, 'rpc-twoway');
     await rpcDevice(d.token, (method, params) => ({ method, echoed: params, gpio: 'ok' }));
-    const r = await api(app.url, jwt, `/api/rpc/twoway/${d.id}`, { method: 'POST', body: { method: 'setGpio', params: { pin: 23, value: 1 }, timeout: 5000 } });
+    const r = await api(server.app.url, server.jwt, `/api/rpc/twoway/${d.id}`, { method: 'POST', body: { method: 'setGpio', params: { pin: 23, value: 1 }, timeout: 5000 } });
     expect(r).toEqual({ status: 200, body: { method: 'setGpio', echoed: { pin: 23, value: 1 }, gpio: 'ok' } });
   });
 
   it('one-way RPC: 200 once delivered; 504 when the device has no session, or does not answer in time', async () => {
-    const d = await createDevice(app.url, jwt, 'rpc-oneway');
-    const none = await api<{ status: number; message: string }>(app.url, jwt, `/api/rpc/oneway/${d.id}`, { method: 'POST', body: { method: 'reboot', params: {} } });
+    const d = await createDevice(server.app.url, server.jwt, 'rpc-oneway');
+    const none = await api<{ status: number; message: string }>(server.app.url, server.jwt, `/api/rpc/oneway/${d.id}`, { method: 'POST', body: { method: 'reboot', params: {} } });
     expect(none.status).toBe(504);
     expect(none.body.message).toMatch(/no active session/);
 
     const c = await device(d.token);
     await c.subscribeAsync('v1/devices/me/rpc/request/+');
     const got = new Promise<string>((resolve) => c.once('message', (_t, p) => resolve(p.toString())));
-    const one = await api(app.url, jwt, `/api/rpc/oneway/${d.id}`, { method: 'POST', body: { method: 'reboot', params: { delay: 1 } } });
+    const one = await api(server.app.url, server.jwt, `/api/rpc/oneway/${d.id}`, { method: 'POST', body: { method: 'reboot', params: { delay: 1 } } });
     expect(one.status).toBe(200);
     expect(JSON.parse(await got)).toEqual({ method: 'reboot', params: { delay: 1 } });
 
     // subscribed but silent: two-way times out
-    const silent = await api(app.url, jwt, `/api/rpc/twoway/${d.id}`, { method: 'POST', body: { method: 'status', params: {}, timeout: 300 } });
+    const silent = await api(server.app.url, server.jwt, `/api/rpc/twoway/${d.id}`, { method: 'POST', body: { method: 'status', params: {}, timeout: 300 } });
     expect(silent.status).toBe(504);
     // unknown device: 404; bad body: 400
-    expect((await api(app.url, jwt, `/api/rpc/twoway/${globalThis.crypto.randomUUID()}`, { method: 'POST', body: { method: 'x', params: {} } })).status).toBe(404);
-    expect((await api(app.url, jwt, `/api/rpc/twoway/${d.id}`, { method: 'POST', body: { params: {} } })).status).toBe(400);
+    expect((await api(server.app.url, server.jwt, `/api/rpc/twoway/${globalThis.crypto.randomUUID()}`, { method: 'POST', body: { method: 'x', params: {} } })).status).toBe(404);
+    expect((await api(server.app.url, server.jwt, `/api/rpc/twoway/${d.id}`, { method: 'POST', body: { params: {} } })).status).toBe(400);
   });
 
   it('a shared attribute saved over REST reaches the subscribed device at once; a deletion too', async () => {
-    const d = await createDevice(app.url, jwt, 'shared-attrs');
+    const d = await createDevice(server.app.url, server.jwt, 'shared-attrs');
     const c = await device(d.token);
     await c.subscribeAsync('v1/devices/me/attributes', { qos: 1 });
     const received: unknown[] = [];
     c.on('message', (topic, p) => topic === 'v1/devices/me/attributes' && received.push(JSON.parse(p.toString())));
     const base = `/api/plugins/telemetry/DEVICE/${d.id}`;
-    expect((await api(app.url, jwt, `${base}/attributes/SHARED_SCOPE`, { method: 'POST', body: { targetTemperature: 22.5 } })).status).toBe(200);
+    expect((await api(server.app.url, server.jwt, `${base}/attributes/SHARED_SCOPE`, { method: 'POST', body: { targetTemperature: 22.5 } })).status).toBe(200);
     await eventually(async () => received.length === 1);
-    expect((await api(app.url, jwt, `${base}/SHARED_SCOPE?keys=targetTemperature`, { method: 'DELETE' })).status).toBe(200);
+    expect((await api(server.app.url, server.jwt, `${base}/SHARED_SCOPE?keys=targetTemperature`, { method: 'DELETE' })).status).toBe(200);
     await eventually(async () => received.length === 2);
     expect(received).toEqual([{ targetTemperature: 22.5 }, { deleted: ['targetTemperature'] }]);
     // and the attribute request answers from storage
-    await api(app.url, jwt, `${base}/attributes/SHARED_SCOPE`, { method: 'POST', body: { interval: 30 } });
+    await api(server.app.url, server.jwt, `${base}/attributes/SHARED_SCOPE`, { method: 'POST', body: { interval: 30 } });
     await c.publishAsync('v1/devices/me/attributes', '{"fw":"1.2.3"}', { qos: 1 });
     await c.subscribeAsync('v1/devices/me/attributes/response/+');
     const answer = await eventually(async () => {
@@ -106,7 +81,7 @@ describe('MQTT through the whole server', () => {
 
   it('client-side RPC answered by a rule chain with the RPC reply node', async () => {
     // the default root chain only logs device RPC (as ThingsBoard's); this chain replies with the request
-    const root = await app.storage.ruleChains.getRoot(app.tenantId);
+    const root = await server.app.storage.ruleChains.getRoot(server.app.tenantId);
     const chain = {
       firstNodeIndex: 0,
       nodes: [
@@ -120,28 +95,28 @@ describe('MQTT through the whole server', () => {
       ],
     };
     const id = globalThis.crypto.randomUUID();
-    await app.storage.ruleChains.save({ id, tenantId: app.tenantId, name: 'RPC reply test', root: true, debugMode: false, metadata: chain as never });
-    app.ruleEngine!.invalidate(app.tenantId);
+    await server.app.storage.ruleChains.save({ id, tenantId: server.app.tenantId, name: 'RPC reply test', root: true, debugMode: false, metadata: chain as never });
+    server.app.ruleEngine!.invalidate(server.app.tenantId);
     try {
-      const d = await createDevice(app.url, jwt, 'client-rpc');
+      const d = await createDevice(server.app.url, server.jwt, 'client-rpc');
       const c = await device(d.token);
       await c.subscribeAsync('v1/devices/me/rpc/response/+');
       const response = new Promise<string>((resolve) => c.on('message', (t, p) => t === 'v1/devices/me/rpc/response/42' && resolve(p.toString())));
       await c.publishAsync('v1/devices/me/rpc/request/42', '{"method":"getCurrentTime","params":{"tz":"UTC"}}', { qos: 1 });
       expect(JSON.parse(await response)).toEqual({ method: 'getCurrentTime', params: { tz: 'UTC' } });
     } finally {
-      if (root) await app.storage.ruleChains.setRoot(app.tenantId, root.id);
-      app.ruleEngine!.invalidate(app.tenantId);
+      if (root) await server.app.storage.ruleChains.setRoot(server.app.tenantId, root.id);
+      server.app.ruleEngine!.invalidate(server.app.tenantId);
     }
   });
 
   it('device state: connect and activity set active and the times; inactivity after the timeout', async () => {
-    const d = await createDevice(app.url, jwt, 'state-device');
+    const d = await createDevice(server.app.url, server.jwt, 'state-device');
     const before = Date.now();
     const c = await device(d.token);
     await c.publishAsync('v1/devices/me/telemetry', '{"t":1}', { qos: 1 });
     const attrs = async () => {
-      const r = await api<Array<{ key: string; value: unknown }>>(app.url, jwt, `/api/plugins/telemetry/DEVICE/${d.id}/values/attributes/SERVER_SCOPE`);
+      const r = await api<Array<{ key: string; value: unknown }>>(server.app.url, server.jwt, `/api/plugins/telemetry/DEVICE/${d.id}/values/attributes/SERVER_SCOPE`);
       return Object.fromEntries(r.body.map((a) => [a.key, a.value]));
     };
     const connected = await eventually(async () => {
@@ -162,26 +137,26 @@ describe('MQTT through the whole server', () => {
   });
 
   it('gateway: a device flagged as gateway creates its devices on first sight; their telemetry is stored', async () => {
-    const gw = await api<{ id: { id: string } }>(app.url, jwt, '/api/device', { method: 'POST', body: { name: 'gw-1', type: 'gateway', additionalInfo: { gateway: true } } });
+    const gw = await api<{ id: { id: string } }>(server.app.url, server.jwt, '/api/device', { method: 'POST', body: { name: 'gw-1', type: 'gateway', additionalInfo: { gateway: true } } });
     expect(gw.status).toBe(200);
-    const token = (await api<{ credentialsId: string }>(app.url, jwt, `/api/device/${gw.body.id.id}/credentials`)).body.credentialsId;
+    const token = (await api<{ credentialsId: string }>(server.app.url, server.jwt, `/api/device/${gw.body.id.id}/credentials`)).body.credentialsId;
     const c = await device(token);
     await c.publishAsync('v1/gateway/telemetry', JSON.stringify({ 'Behind GW 1': [{ ts: 1_000, values: { temperature: 42, humidity: 80 } }] }), { qos: 1 });
-    const child = await eventually(async () => app.storage.devices.findByName(app.tenantId, 'Behind GW 1'));
+    const child = await eventually(async () => server.app.storage.devices.findByName(server.app.tenantId, 'Behind GW 1'));
     expect(child.additionalInfo).toEqual({ lastConnectedGateway: gw.body.id.id });
-    await eventually(async () => (await app.storage.timeseries.count(child.id)) === 2);
+    await eventually(async () => (await server.app.storage.timeseries.count(child.id)) === 2);
   });
 
   it('MQTT basic credentials saved over REST (ThingsBoard shape) authenticate a device', async () => {
-    const d = await createDevice(app.url, jwt, 'basic-device');
-    const creds = (await api<Record<string, unknown>>(app.url, jwt, `/api/device/${d.id}/credentials`)).body;
+    const d = await createDevice(server.app.url, server.jwt, 'basic-device');
+    const creds = (await api<Record<string, unknown>>(server.app.url, server.jwt, `/api/device/${d.id}/credentials`)).body;
     const value = JSON.stringify({ clientId: 'basic-client', userName: 'basic-user', password: 'basic-pass' });
-    const saved = await api<{ credentialsType: string }>(app.url, jwt, '/api/device/credentials', { method: 'POST', body: { ...creds, credentialsType: 'MQTT_BASIC', credentialsValue: value } });
+    const saved = await api<{ credentialsType: string }>(server.app.url, server.jwt, '/api/device/credentials', { method: 'POST', body: { ...creds, credentialsType: 'MQTT_BASIC', credentialsValue: value } });
     expect(saved.status).toBe(200);
     const c = await device('basic-user', { clientId: 'basic-client', password: 'basic-pass' });
     await c.publishAsync('v1/devices/me/telemetry', JSON.stringify({ ts: 5_000, values: { basic: 1 } }), { qos: 1 });
-    await eventually(async () => (await app.storage.timeseries.count(d.id)) === 1);
-    const refused = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { clientId: 'basic-client', username: 'basic-user', password: 'wrong', reconnectPeriod: 0 }).then(
+    await eventually(async () => (await server.app.storage.timeseries.count(d.id)) === 1);
+    const refused = await connectAsync(`mqtt://127.0.0.1:${server.app.mqttPort}`, { clientId: 'basic-client', username: 'basic-user', password: 'wrong', reconnectPeriod: 0 }).then(
       () => 0,
       (e: { code?: number }) => e.code,
     );
@@ -189,10 +164,10 @@ describe('MQTT through the whole server', () => {
   });
 
   it('MQTT over WebSocket on the HTTP port (/mqtt)', async () => {
-    const d = await createDevice(app.url, jwt, 'ws-device');
-    const c = await device(d.token, {}, `${app.url.replace('http', 'ws')}/mqtt`);
+    const d = await createDevice(server.app.url, server.jwt, 'ws-device');
+    const c = await device(d.token, {}, `${server.app.url.replace('http', 'ws')}/mqtt`);
     await c.publishAsync('v1/devices/me/telemetry', JSON.stringify({ ts: 7_000, values: { overWs: true } }), { qos: 1 });
-    await eventually(async () => (await app.storage.timeseries.count(d.id)) === 1);
+    await eventually(async () => (await server.app.storage.timeseries.count(d.id)) === 1);
   });
 
   it('1,000 devices connected at once, each publishing at QoS 1: every acknowledged point stored exactly once', async () => {
@@ -201,15 +176,15 @@ describe('MQTT through the whole server', () => {
     const devices: Array<{ id: string; token: string }> = [];
     for (let i = 0; i < N; i += 100) {
       const batch = await Promise.all(
-        Array.from({ length: Math.min(100, N - i) }, (_, j) => app.storage.devices.create({ tenantId: app.tenantId, name: `fleet-${i + j}`, type: 'fleet' })),
+        Array.from({ length: Math.min(100, N - i) }, (_, j) => server.app.storage.devices.create({ tenantId: server.app.tenantId, name: `fleet-${i + j}`, type: 'fleet' })),
       );
       for (const b of batch) devices.push({ id: b.device.id, token: b.credentials.credentialsId });
     }
-    const before = await app.storage.timeseries.count();
+    const before = await server.app.storage.timeseries.count();
     const fleet: MqttClient[] = [];
     try {
       for (let i = 0; i < N; i += 200) {
-        fleet.push(...(await Promise.all(devices.slice(i, i + 200).map((d) => connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username: d.token, reconnectPeriod: 0 })))));
+        fleet.push(...(await Promise.all(devices.slice(i, i + 200).map((d) => connectAsync(`mqtt://127.0.0.1:${server.app.mqttPort}`, { username: d.token, reconnectPeriod: 0 })))));
       }
       expect(fleet.every((c) => c.connected)).toBe(true);
       let acked = 0;
@@ -223,10 +198,10 @@ describe('MQTT through the whole server', () => {
         }),
       );
       expect(acked).toBe(N * MESSAGES * 3);
-      await eventually(async () => (await app.storage.timeseries.count()) - before >= acked, 15_000);
-      expect((await app.storage.timeseries.count()) - before).toBe(acked);
+      await eventually(async () => (await server.app.storage.timeseries.count()) - before >= acked, 15_000);
+      expect((await server.app.storage.timeseries.count()) - before).toBe(acked);
       for (const d of [devices[0]!, devices[N - 1]!]) {
-        const h = await app.storage.timeseries.findHistory(d.id, { keys: ['temperature'], startTs: 0, endTs: 2_000_000 });
+        const h = await server.app.storage.timeseries.findHistory(d.id, { keys: ['temperature'], startTs: 0, endTs: 2_000_000 });
         expect(h.temperature?.map((p) => p.value).sort()).toEqual([20, 21, 22]);
       }
     } finally {

@@ -1,11 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { createTestDatabase } from '@rivulet/testing';
-import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Rivulet } from './app';
-import { api, createDevice, eventually, login, startTestServer, tempDir } from './test-helpers';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { afterAll, describe, expect, it } from 'vitest';
+import { api, createDevice, curl, eventually, queueEnv, startSuiteServer } from './test-helpers';
 
 const execFileP = promisify(execFile);
 
@@ -17,55 +14,29 @@ const execFileP = promisify(execFile);
  * raw text, since JSON.parse would lose the ".0" under test.
  */
 describe.each(['memory', 'kafka'] as const)('number types in answers to devices (%s queue)', (queueKind) => {
-  let app: Rivulet;
-  let db: { url: string; drop(): Promise<void> };
-  let jwt: string;
-  const dir = tempDir();
-  const clients: MqttClient[] = [];
+  const server = startSuiteServer({ database: `numdev${queueKind}`, env: queueEnv(queueKind, 'numd') });
   const children: ChildProcess[] = [];
-
-  beforeAll(async () => {
-    db = await createTestDatabase(`numdev${queueKind}`);
-    const kafka: Record<string, string> = queueKind === 'kafka' ? { RIVULET_QUEUE: 'kafka', KAFKA_BROKERS: inject('kafkaBrokers'), RIVULET_QUEUE_PREFIX: `numd${randomBytes(4).toString('hex')}.` } : {};
-    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir, ...kafka });
-    jwt = await login(app.url);
-  });
-  afterAll(async () => {
+  afterAll(() => {
     for (const c of children) if (c.exitCode === null && c.pid !== undefined) process.kill(-c.pid, 'SIGTERM');
-    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
-    await app?.stop();
-    await db?.drop();
-    dir.remove();
   });
-
-  /** curl: the answer's status and raw body. */
-  async function curl(method: string, url: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
-    const args = ['-s', '-X', method, '-w', '\n%{http_code}', url];
-    for (const [k, v] of Object.entries({ 'content-type': 'application/json', ...headers })) args.push('-H', `${k}: ${v}`);
-    if (body !== undefined) args.push('--data-binary', body);
-    const { stdout } = await execFileP('curl', args, { timeout: 30_000 });
-    const nl = stdout.lastIndexOf('\n');
-    return { status: Number(stdout.slice(nl + 1)), text: stdout.slice(0, nl) };
-  }
 
   /** A shared attribute post over REST (ThingsBoard's `/api/plugins/telemetry/DEVICE/{id}/SHARED_SCOPE`), raw text. */
   async function postShared(id: string, body: string): Promise<void> {
-    const r = await curl('POST', `${app.url}/api/plugins/telemetry/DEVICE/${id}/SHARED_SCOPE`, body, { 'x-authorization': `Bearer ${jwt}` });
+    const r = await curl('POST', `${server.app.url}/api/plugins/telemetry/DEVICE/${id}/SHARED_SCOPE`, body, { 'x-authorization': `Bearer ${server.jwt}` });
     expect(r.status).toBe(200);
   }
 
   /** Waits until the device's attributes of `scope` hold every key (stored through the rule engine). */
   async function stored(id: string, scope: string, keys: string[]): Promise<void> {
     await eventually(async () => {
-      const r = await curl('GET', `${app.url}/api/plugins/telemetry/DEVICE/${id}/values/attributes/${scope}`, undefined, { 'x-authorization': `Bearer ${jwt}` });
+      const r = await curl('GET', `${server.app.url}/api/plugins/telemetry/DEVICE/${id}/values/attributes/${scope}`, undefined, { 'x-authorization': `Bearer ${server.jwt}` });
       return keys.every((k) => r.text.includes(`"key":"${k}"`));
     });
   }
 
   /** An mqtt.js device whose messages are kept as raw text, by topic. */
   async function mqttDevice(username: string, opts: IClientOptions = {}): Promise<{ c: MqttClient; next(topic: string): Promise<string> }> {
-    const c = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username, reconnectPeriod: 0, ...opts });
-    clients.push(c);
+    const c = await server.connectMqtt({ username, ...opts });
     const got: Array<{ topic: string; text: string }> = [];
     c.on('message', (topic, payload) => got.push({ topic, text: payload.toString('utf8') }));
     return {
@@ -80,8 +51,8 @@ describe.each(['memory', 'kafka'] as const)('number types in answers to devices 
 
   /** A device with client attributes ca = 1.0 (DOUBLE), cn = 2 (LONG) and shared mode = 1.0, level = 2, stored. */
   async function deviceWithAttributes(name: string): Promise<{ id: string; token: string }> {
-    const d = await createDevice(app.url, jwt, `${name}-${queueKind}`);
-    expect((await curl('POST', `${app.url}/api/v1/${d.token}/attributes`, '{"ca":1.0,"cn":2}')).status).toBe(200);
+    const d = await createDevice(server.app.url, server.jwt, `${name}-${queueKind}`);
+    expect((await curl('POST', `${server.app.url}/api/v1/${d.token}/attributes`, '{"ca":1.0,"cn":2}')).status).toBe(200);
     await postShared(d.id, '{"mode":1.0,"level":2}');
     await stored(d.id, 'CLIENT_SCOPE', ['ca', 'cn']);
     await stored(d.id, 'SHARED_SCOPE', ['mode', 'level']);
@@ -123,14 +94,14 @@ describe.each(['memory', 'kafka'] as const)('number types in answers to devices 
 
     const rr = await execFileP(
       'mosquitto_rr',
-      ['-h', '127.0.0.1', '-p', String(app.mqttPort), '-u', d.token, '-t', 'v1/devices/me/attributes/request/9', '-e', 'v1/devices/me/attributes/response/9', '-m', '{"clientKeys":"ca,cn","sharedKeys":"mode,level"}', '-W', '10'],
+      ['-h', '127.0.0.1', '-p', String(server.app.mqttPort), '-u', d.token, '-t', 'v1/devices/me/attributes/request/9', '-e', 'v1/devices/me/attributes/response/9', '-m', '{"clientKeys":"ca,cn","sharedKeys":"mode,level"}', '-W', '10'],
       { timeout: 15_000 },
     );
     expectAnswer(rr.stdout.trim());
 
     // mosquitto_sub (-d prints the SUBACK, after which the update cannot be missed; stdbuf: its
     // output is line-buffered, a pipe would hold the SUBACK line back)
-    const sub = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-d', '-h', '127.0.0.1', '-p', String(app.mqttPort), '-V', 'mqttv5', '-u', d.token, '-t', 'v1/devices/me/attributes', '-C', '1', '-W', '20'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const sub = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-d', '-h', '127.0.0.1', '-p', String(server.app.mqttPort), '-V', 'mqttv5', '-u', d.token, '-t', 'v1/devices/me/attributes', '-C', '1', '-W', '20'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(sub);
     let out = '';
     sub.stdout?.on('data', (b: Buffer) => (out += b.toString('utf8')));
@@ -148,14 +119,14 @@ describe.each(['memory', 'kafka'] as const)('number types in answers to devices 
   });
 
   it('gateway (mqtt.js): attribute answers of a device behind it and its shared-attribute update keep 1.0', async () => {
-    const gw = await api<{ id: { id: string } }>(app.url, jwt, '/api/device', { method: 'POST', body: { name: `gw-numbers-${queueKind}`, type: 'gateway', additionalInfo: { gateway: true } } });
+    const gw = await api<{ id: { id: string } }>(server.app.url, server.jwt, '/api/device', { method: 'POST', body: { name: `gw-numbers-${queueKind}`, type: 'gateway', additionalInfo: { gateway: true } } });
     expect(gw.status).toBe(200);
-    const token = (await api<{ credentialsId: string }>(app.url, jwt, `/api/device/${gw.body.id.id}/credentials`)).body.credentialsId;
+    const token = (await api<{ credentialsId: string }>(server.app.url, server.jwt, `/api/device/${gw.body.id.id}/credentials`)).body.credentialsId;
     const { c, next } = await mqttDevice(token);
     await c.subscribeAsync(['v1/gateway/attributes', 'v1/gateway/attributes/response'], { qos: 1 });
     const name = `behind-gw-${queueKind}`;
     await c.publishAsync('v1/gateway/connect', JSON.stringify({ device: name }), { qos: 1 });
-    const child = await eventually(async () => app.storage.devices.findByName(app.tenantId, name));
+    const child = await eventually(async () => server.app.storage.devices.findByName(server.app.tenantId, name));
     await postShared(child.id, '{"mode":1.0,"level":2}');
     const update = await next('v1/gateway/attributes');
     expect(update).toMatch(new RegExp(`^\\{"device":"${name}","data":\\{"mode":1\\.0,"level":2\\}\\}$`));
@@ -174,15 +145,15 @@ describe.each(['memory', 'kafka'] as const)('number types in answers to devices 
 
   it('HTTP (curl): the attribute answer and the attribute-update long poll keep 1.0', async () => {
     const d = await deviceWithAttributes('http-answers');
-    const got = await curl('GET', `${app.url}/api/v1/${d.token}/attributes?clientKeys=ca,cn&sharedKeys=mode,level`);
+    const got = await curl('GET', `${server.app.url}/api/v1/${d.token}/attributes?clientKeys=ca,cn&sharedKeys=mode,level`);
     expect(got.status).toBe(200);
     expectAnswer(got.text);
-    expect((await curl('GET', `${app.url}/api/v1/${d.token}/attributes?sharedKeys=level`)).text).toBe('{"shared":{"level":2}}');
+    expect((await curl('GET', `${server.app.url}/api/v1/${d.token}/attributes?sharedKeys=level`)).text).toBe('{"shared":{"level":2}}');
 
     // the long poll must be waiting before the post: a poll that missed it times out, and the next one tries again
     let update: string | undefined;
     for (let attempt = 0; attempt < 5 && update === undefined; attempt++) {
-      const poll = curl('GET', `${app.url}/api/v1/${d.token}/attributes/updates?timeout=3000`);
+      const poll = curl('GET', `${server.app.url}/api/v1/${d.token}/attributes/updates?timeout=3000`);
       await new Promise((r) => setTimeout(r, 300));
       await postShared(d.id, '{"mode":8.0,"level":9}');
       const r = await poll;
@@ -194,7 +165,7 @@ describe.each(['memory', 'kafka'] as const)('number types in answers to devices 
 
   it('CoAP (coap-client-notls): the attribute answer, the observe registration and its update keep 1.0', async () => {
     const d = await deviceWithAttributes('coap-answers');
-    const base = `coap://127.0.0.1:${app.coapPort}/api/v1/${d.token}`;
+    const base = `coap://127.0.0.1:${server.app.coapPort}/api/v1/${d.token}`;
     const got = await execFileP('coap-client-notls', ['-B', '5', '-m', 'get', `${base}/attributes?clientKeys=ca,cn&sharedKeys=mode,level`], { timeout: 15_000 });
     expectAnswer(got.stdout.trim());
 

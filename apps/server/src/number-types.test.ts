@@ -1,12 +1,8 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { createTestDatabase } from '@rivulet/testing';
-import { connectAsync, type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Rivulet } from './app';
-import { createDevice, eventually, login, startTestServer, tempDir } from './test-helpers';
+import { createDevice, curl, eventually, queueEnv, startSuiteServer } from './test-helpers';
 
 const execFileP = promisify(execFile);
 
@@ -18,38 +14,11 @@ const execFileP = promisify(execFile);
  * curl, since JSON.parse would lose the very ".0" under test.
  */
 describe.each(['memory', 'kafka'] as const)('number types end to end (%s queue)', (queueKind) => {
-  let app: Rivulet;
-  let db: { url: string; drop(): Promise<void> };
-  let jwt: string;
-  const dir = tempDir();
-  const clients: MqttClient[] = [];
+  const server = startSuiteServer({ database: `numbers${queueKind}`, env: queueEnv(queueKind, 'num') });
 
-  beforeAll(async () => {
-    db = await createTestDatabase(`numbers${queueKind}`);
-    const kafka: Record<string, string> = queueKind === 'kafka' ? { RIVULET_QUEUE: 'kafka', KAFKA_BROKERS: inject('kafkaBrokers'), RIVULET_QUEUE_PREFIX: `num${randomBytes(4).toString('hex')}.` } : {};
-    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir, ...kafka });
-    jwt = await login(app.url);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
-    await app?.stop();
-    await db?.drop();
-    dir.remove();
-  });
-
-  /** curl: the answer's status and raw body. */
-  async function curl(method: string, url: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
-    const args = ['-s', '-X', method, '-w', '\n%{http_code}', url];
-    for (const [k, v] of Object.entries({ 'content-type': 'application/json', ...headers })) args.push('-H', `${k}: ${v}`);
-    if (body !== undefined) args.push('--data-binary', body);
-    const { stdout } = await execFileP('curl', args, { timeout: 15_000 });
-    const nl = stdout.lastIndexOf('\n');
-    return { status: Number(stdout.slice(nl + 1)), text: stdout.slice(0, nl) };
-  }
-
-  const auth = () => ({ 'x-authorization': `Bearer ${jwt}` });
-  const timeseries = (id: string, strict: boolean) => curl('GET', `${app.url}/api/plugins/telemetry/DEVICE/${id}/values/timeseries?keys=t,n&useStrictDataTypes=${strict}`, undefined, auth());
-  const attributes = (id: string, scope: string) => curl('GET', `${app.url}/api/plugins/telemetry/DEVICE/${id}/values/attributes/${scope}`, undefined, auth());
+  const auth = () => ({ 'x-authorization': `Bearer ${server.jwt}` });
+  const timeseries = (id: string, strict: boolean) => curl('GET', `${server.app.url}/api/plugins/telemetry/DEVICE/${id}/values/timeseries?keys=t,n&useStrictDataTypes=${strict}`, undefined, auth());
+  const attributes = (id: string, scope: string) => curl('GET', `${server.app.url}/api/plugins/telemetry/DEVICE/${id}/values/attributes/${scope}`, undefined, auth());
 
   /** Waits for both keys, then checks the raw answers: t a double, n a long, strict and as strings. */
   async function expectTelemetry(id: string, t: string, n: string): Promise<void> {
@@ -76,9 +45,8 @@ describe.each(['memory', 'kafka'] as const)('number types end to end (%s queue)'
   }
 
   it('MQTT (mqtt.js): telemetry and client attributes', async () => {
-    const d = await createDevice(app.url, jwt, `mqtt-numbers-${queueKind}`);
-    const c = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username: d.token, reconnectPeriod: 0 });
-    clients.push(c);
+    const d = await createDevice(server.app.url, server.jwt, `mqtt-numbers-${queueKind}`);
+    const c = await server.connectMqtt({ username: d.token });
     await c.publishAsync('v1/devices/me/telemetry', '{"t":1.0,"n":1}', { qos: 1 });
     await c.publishAsync('v1/devices/me/attributes', '{"at":2.50,"an":7,"az":-0.0}', { qos: 1 });
     await expectTelemetry(d.id, '1.0', '1');
@@ -87,16 +55,16 @@ describe.each(['memory', 'kafka'] as const)('number types end to end (%s queue)'
   });
 
   it('HTTP (curl): telemetry and client attributes', async () => {
-    const d = await createDevice(app.url, jwt, `http-numbers-${queueKind}`);
-    expect((await curl('POST', `${app.url}/api/v1/${d.token}/telemetry`, '{"t":1.0,"n":1}')).status).toBe(200);
-    expect((await curl('POST', `${app.url}/api/v1/${d.token}/attributes`, '{"at":3.0,"an":3}')).status).toBe(200);
+    const d = await createDevice(server.app.url, server.jwt, `http-numbers-${queueKind}`);
+    expect((await curl('POST', `${server.app.url}/api/v1/${d.token}/telemetry`, '{"t":1.0,"n":1}')).status).toBe(200);
+    expect((await curl('POST', `${server.app.url}/api/v1/${d.token}/attributes`, '{"at":3.0,"an":3}')).status).toBe(200);
     await expectTelemetry(d.id, '1.0', '1');
     await expectAttributes(d.id, 'CLIENT_SCOPE', '3.0', '3');
   });
 
   it('CoAP (coap-client-notls): telemetry and client attributes', async () => {
-    const d = await createDevice(app.url, jwt, `coap-numbers-${queueKind}`);
-    const base = `coap://127.0.0.1:${app.coapPort}/api/v1/${d.token}`;
+    const d = await createDevice(server.app.url, server.jwt, `coap-numbers-${queueKind}`);
+    const base = `coap://127.0.0.1:${server.app.coapPort}/api/v1/${d.token}`;
     await execFileP('coap-client-notls', ['-B', '5', '-m', 'post', '-t', 'json', '-e', '{"t":1.0,"n":1}', `${base}/telemetry`], { timeout: 15_000 });
     await execFileP('coap-client-notls', ['-B', '5', '-m', 'post', '-t', 'json', '-e', '{"at":-4.000,"an":-4}', `${base}/attributes`], { timeout: 15_000 });
     await expectTelemetry(d.id, '1.0', '1');
@@ -104,8 +72,8 @@ describe.each(['memory', 'kafka'] as const)('number types end to end (%s queue)'
   });
 
   it('REST posts: time series and server attributes; a later LONG of the same key reads as a long', async () => {
-    const d = await createDevice(app.url, jwt, `rest-numbers-${queueKind}`);
-    const prefix = `${app.url}/api/plugins/telemetry/DEVICE/${d.id}`;
+    const d = await createDevice(server.app.url, server.jwt, `rest-numbers-${queueKind}`);
+    const prefix = `${server.app.url}/api/plugins/telemetry/DEVICE/${d.id}`;
     expect((await curl('POST', `${prefix}/timeseries/ANY`, '{"t":1.0,"n":1}', auth())).status).toBe(200);
     expect((await curl('POST', `${prefix}/attributes/SERVER_SCOPE`, '{"at":5.0,"an":5}', auth())).status).toBe(200);
     await expectTelemetry(d.id, '1.0', '1');
@@ -115,11 +83,11 @@ describe.each(['memory', 'kafka'] as const)('number types end to end (%s queue)'
   });
 
   it('strings that look like numbers, huge integers and nested values keep their types', async () => {
-    const d = await createDevice(app.url, jwt, `edge-numbers-${queueKind}`);
+    const d = await createDevice(server.app.url, server.jwt, `edge-numbers-${queueKind}`);
     const body = '{"s":"1.0x","e":"1e3","big":9223372036854775808,"j":{"a":1.0},"x":1e3,"y":1E-7}';
-    expect((await curl('POST', `${app.url}/api/v1/${d.token}/telemetry`, body)).status).toBe(200);
+    expect((await curl('POST', `${server.app.url}/api/v1/${d.token}/telemetry`, body)).status).toBe(200);
     const text = await eventually(async () => {
-      const r = await curl('GET', `${app.url}/api/plugins/telemetry/DEVICE/${d.id}/values/timeseries?keys=s,e,big,j,x,y&useStrictDataTypes=true`, undefined, auth());
+      const r = await curl('GET', `${server.app.url}/api/plugins/telemetry/DEVICE/${d.id}/values/timeseries?keys=s,e,big,j,x,y&useStrictDataTypes=true`, undefined, auth());
       return ['"s"', '"e"', '"big"', '"j"', '"x"', '"y"'].every((k) => r.text.includes(k)) ? r.text : undefined;
     });
     const v = JSON.parse(text) as Record<string, Array<{ value: unknown }>>;
@@ -132,8 +100,8 @@ describe.each(['memory', 'kafka'] as const)('number types end to end (%s queue)'
   });
 
   it('WebSocket: a double of integral value arrives as "1.0", a long as "1"', async () => {
-    const d = await createDevice(app.url, jwt, `ws-numbers-${queueKind}`);
-    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/api/ws`);
+    const d = await createDevice(server.app.url, server.jwt, `ws-numbers-${queueKind}`);
+    const ws = new WebSocket(`${server.app.url.replace('http', 'ws')}/api/ws`);
     const frames: Array<{ subscriptionId?: number; data?: Record<string, Array<[number, string]>> }> = [];
     ws.on('message', (m) => frames.push(JSON.parse(String(m))));
     await new Promise((r, j) => {
@@ -141,10 +109,10 @@ describe.each(['memory', 'kafka'] as const)('number types end to end (%s queue)'
       ws.once('error', j);
     });
     try {
-      ws.send(JSON.stringify({ authCmd: { cmdId: 0, token: jwt } }));
+      ws.send(JSON.stringify({ authCmd: { cmdId: 0, token: server.jwt } }));
       ws.send(JSON.stringify({ cmds: [{ type: 'TIMESERIES', cmdId: 10, entityType: 'DEVICE', entityId: d.id, scope: 'LATEST_TELEMETRY', keys: 't,n' }] }));
       await eventually(async () => frames.some((f) => f.subscriptionId === 10));
-      expect((await curl('POST', `${app.url}/api/v1/${d.token}/telemetry`, '{"t":1.0,"n":1}')).status).toBe(200);
+      expect((await curl('POST', `${server.app.url}/api/v1/${d.token}/telemetry`, '{"t":1.0,"n":1}')).status).toBe(200);
       const values = await eventually(async () => {
         const got: Record<string, string> = {};
         for (const f of frames) if (f.subscriptionId === 10) for (const [k, list] of Object.entries(f.data ?? {})) if (list[0]) got[k] = list[0][1];

@@ -1,7 +1,5 @@
-import { createTestDatabase } from '@rivulet/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Rivulet } from './app';
-import { ADMIN, api, createTenantWithAdmin, eventually, login, startTestServer, SYSADMIN, tempDir } from './test-helpers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, api, createTenantWithAdmin, eventually, login, startSuiteServer, SYSADMIN } from './test-helpers';
 
 const TB = 'org.thingsboard.rule.engine';
 
@@ -38,52 +36,43 @@ function eventChain(name: string) {
 }
 
 describe('platform events drive chains written for ThingsBoard, each tenant its own', () => {
-  let app: Rivulet;
-  let db: { url: string; drop(): Promise<void> };
-  const dir = tempDir();
+  const server = startSuiteServer({ database: 'platform_events' });
   let jwtA: string;
   let jwtB: string;
   let tenantB: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase('platform_events');
-    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir });
-    jwtA = await login(app.url);
-    const b = await createTenantWithAdmin(app.url, await login(app.url, SYSADMIN), { title: 'Events B', email: 'admin@events-b.test', password: 'events-b-pw-1' });
+    jwtA = server.jwt;
+    const b = await createTenantWithAdmin(server.app.url, await login(server.app.url, SYSADMIN), { title: 'Events B', email: 'admin@events-b.test', password: 'events-b-pw-1' });
     jwtB = b.jwt;
     tenantB = b.tenantId;
   });
-  afterAll(async () => {
-    await app?.stop();
-    await db?.drop();
-    dir.remove();
-  });
 
   async function importAndRoot(jwt: string, chain: unknown): Promise<string> {
-    const imported = await api<{ id: { id: string } }>(app.url, jwt, '/api/ruleChain/import', { method: 'POST', body: chain });
+    const imported = await api<{ id: { id: string } }>(server.app.url, jwt, '/api/ruleChain/import', { method: 'POST', body: chain });
     expect(imported.status, JSON.stringify(imported.body)).toBe(200);
-    expect((await api(app.url, jwt, `/api/ruleChain/${imported.body.id.id}/root`, { method: 'POST' })).status).toBe(200);
+    expect((await api(server.app.url, jwt, `/api/ruleChain/${imported.body.id.id}/root`, { method: 'POST' })).status).toBe(200);
     return imported.body.id.id;
   }
   const switchIn = async (jwt: string, chainId: string) =>
-    (await api<{ nodes: Array<{ nodeIndex: number; in: number }> }>(app.url, jwt, `/api/ruleChain/${chainId}/stats`)).body.nodes.find((n) => n.nodeIndex === 0)?.in ?? 0;
+    (await api<{ nodes: Array<{ nodeIndex: number; in: number }> }>(server.app.url, jwt, `/api/ruleChain/${chainId}/stats`)).body.nodes.find((n) => n.nodeIndex === 0)?.in ?? 0;
 
   it('"Entity Created" fires on a device created over REST, "Attributes Updated" on an attribute posted; the other tenant\'s chain sees neither', async () => {
     const chainA = await importAndRoot(jwtA, eventChain('Events A'));
     const chainB = await importAndRoot(jwtB, eventChain('Events B'));
 
-    const created = await api<{ id: { id: string } }>(app.url, jwtA, '/api/device', { method: 'POST', body: { name: 'Event Sensor', type: 'thermo' } });
+    const created = await api<{ id: { id: string } }>(server.app.url, jwtA, '/api/device', { method: 'POST', body: { name: 'Event Sensor', type: 'thermo' } });
     expect(created.status).toBe(200);
     const deviceA = created.body.id.id;
     const attrs = await eventually(async () => {
-      const a = await app.storage.attributes.find(deviceA, 'SERVER_SCOPE', ['createdBy', 'createdAs']);
+      const a = await server.app.storage.attributes.find(deviceA, 'SERVER_SCOPE', ['createdBy', 'createdAs']);
       return a.length === 2 ? a : undefined;
     });
     expect(Object.fromEntries(attrs.map((a) => [a.key, a.value]))).toEqual({ createdBy: ADMIN.username, createdAs: 'DEVICE:Event Sensor' });
 
-    expect((await api(app.url, jwtA, `/api/plugins/telemetry/DEVICE/${deviceA}/attributes/SHARED_SCOPE`, { method: 'POST', body: { targetTemp: 21, mode: 'eco' } })).status).toBe(200);
+    expect((await api(server.app.url, jwtA, `/api/plugins/telemetry/DEVICE/${deviceA}/attributes/SHARED_SCOPE`, { method: 'POST', body: { targetTemp: 21, mode: 'eco' } })).status).toBe(200);
     const ts = await eventually(async () => {
-      const t = await app.storage.timeseries.findLatest(deviceA, ['updatedKeys', 'updatedScope', 'updatedBy']);
+      const t = await server.app.storage.timeseries.findLatest(deviceA, ['updatedKeys', 'updatedScope', 'updatedBy']);
       return t.length === 3 ? t : undefined;
     });
     const latest = Object.fromEntries(ts.map((p) => [p.key, p.value]));
@@ -92,14 +81,14 @@ describe('platform events drive chains written for ThingsBoard, each tenant its 
     expect(typeof latest.updatedBy).toBe('string');
 
     // Tenant B's own device fires its own chain, once; A's two events never reached it.
-    const deviceB = (await api<{ id: { id: string } }>(app.url, jwtB, '/api/device', { method: 'POST', body: { name: 'Event Sensor' } })).body.id.id;
-    await eventually(async () => (await app.storage.attributes.find(deviceB, 'SERVER_SCOPE', ['createdBy'])).find((a) => a.value === 'admin@events-b.test'));
+    const deviceB = (await api<{ id: { id: string } }>(server.app.url, jwtB, '/api/device', { method: 'POST', body: { name: 'Event Sensor' } })).body.id.id;
+    await eventually(async () => (await server.app.storage.attributes.find(deviceB, 'SERVER_SCOPE', ['createdBy'])).find((a) => a.value === 'admin@events-b.test'));
     expect(await switchIn(jwtB, chainB)).toBe(1);
     expect(await switchIn(jwtA, chainA)).toBe(2);
     // nothing of B's landed on A's device, nothing of A's on B's
-    expect((await app.storage.attributes.find(deviceB, 'SERVER_SCOPE', ['createdBy'])).map((a) => a.value)).toEqual(['admin@events-b.test']);
-    expect(await app.storage.timeseries.findLatest(deviceB, ['updatedKeys'])).toEqual([]);
-    expect((await app.storage.devices.get(tenantB, deviceA))).toBeNull();
+    expect((await server.app.storage.attributes.find(deviceB, 'SERVER_SCOPE', ['createdBy'])).map((a) => a.value)).toEqual(['admin@events-b.test']);
+    expect(await server.app.storage.timeseries.findLatest(deviceB, ['updatedKeys'])).toEqual([]);
+    expect((await server.app.storage.devices.get(tenantB, deviceA))).toBeNull();
   });
 
   it('the save attributes node with sendAttributesUpdatedNotification sends ATTRIBUTES_UPDATED back through the queue', async () => {
@@ -108,12 +97,12 @@ describe('platform events drive chains written for ThingsBoard, each tenant its 
     nodes.push({ ...nodes[2]!, name: 'Save shared, notify', configuration: { scope: 'SHARED_SCOPE', notifyDevice: false, sendAttributesUpdatedNotification: true } });
     chain.metadata.connections.push({ fromIndex: 0, toIndex: 5, type: 'Post attributes' });
     await importAndRoot(jwtA, chain);
-    const dev = await api<{ id: { id: string } }>(app.url, jwtA, '/api/device?accessToken=notify-token-a', { method: 'POST', body: { name: 'Notifier' } });
+    const dev = await api<{ id: { id: string } }>(server.app.url, jwtA, '/api/device?accessToken=notify-token-a', { method: 'POST', body: { name: 'Notifier' } });
     expect(dev.status).toBe(200);
-    const post = await fetch(`${app.url}/api/v1/notify-token-a/attributes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"volume":7}' });
+    const post = await fetch(`${server.app.url}/api/v1/notify-token-a/attributes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"volume":7}' });
     expect(post.status).toBe(200);
     const ts = await eventually(async () => {
-      const t = await app.storage.timeseries.findLatest(dev.body.id.id, ['updatedKeys', 'updatedScope']);
+      const t = await server.app.storage.timeseries.findLatest(dev.body.id.id, ['updatedKeys', 'updatedScope']);
       return t.length === 2 ? t : undefined;
     });
     expect(Object.fromEntries(ts.map((p) => [p.key, p.value]))).toEqual({ updatedKeys: 'volume', updatedScope: 'SHARED_SCOPE' });

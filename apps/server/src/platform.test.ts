@@ -1,48 +1,32 @@
 import pg from 'pg';
 import WebSocket from 'ws';
-import { createTestDatabase } from '@rivulet/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Rivulet } from './app';
-import { api, createDevice, eventually, login, startTestServer, tempDir } from './test-helpers';
+import { describe, expect, it } from 'vitest';
+import { api, createDevice, eventually, startSuiteServer } from './test-helpers';
 
 describe('the platform on a real PostgreSQL server', () => {
-  let app: Rivulet;
-  let db: { url: string; drop(): Promise<void> };
-  let jwt: string;
-  const dir = tempDir();
-
-  beforeAll(async () => {
-    db = await createTestDatabase('plat');
-    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir });
-    jwt = await login(app.url);
-  });
-  afterAll(async () => {
-    await app?.stop();
-    await db?.drop();
-    dir.remove();
-  });
+  const server = startSuiteServer({ database: 'plat' });
 
   const post = (token: string, body: string | Buffer, path = 'telemetry') =>
-    fetch(`${app.url}/api/v1/${token}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    fetch(`${server.app.url}/api/v1/${token}/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
 
   it('a message whose save fails once is retried and stored exactly once', async () => {
-    const dev = await createDevice(app.url, jwt, 'retry-device');
+    const dev = await createDevice(server.app.url, server.jwt, 'retry-device');
     // A real fault from the real server: a trigger that makes the first insert into ts_kv fail.
     // A sequence, unlike a table, is not rolled back with the failed statement, so it fails once.
-    const c = new pg.Client({ connectionString: db.url });
+    const c = new pg.Client({ connectionString: server.db.url });
     await c.connect();
     await c.query(`CREATE SEQUENCE fault_once;
       CREATE FUNCTION fail_first_insert() RETURNS trigger AS $$
       BEGIN IF nextval('fault_once') = 1 THEN RAISE EXCEPTION 'injected fault: first write fails'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
       CREATE TRIGGER fault_once BEFORE INSERT ON ts_kv FOR EACH ROW EXECUTE FUNCTION fail_first_insert();`);
     try {
-      const retriedBefore = app.ruleEngine!.stats().retried;
+      const retriedBefore = server.app.ruleEngine!.stats().retried;
       expect((await post(dev.token, JSON.stringify({ ts: 1_000, values: { t: 1 } }))).status).toBe(200);
-      await eventually(async () => (await app.storage.timeseries.count(dev.id)) === 1);
+      await eventually(async () => (await server.app.storage.timeseries.count(dev.id)) === 1);
       const rows = await c.query('SELECT count(*)::int AS n, (SELECT last_value FROM fault_once) AS fault FROM ts_kv WHERE entity_id = $1', [dev.id]);
       expect(rows.rows[0]).toMatchObject({ n: 1 });
       expect(Number(rows.rows[0].fault)).toBeGreaterThanOrEqual(2); // the fault did fire, then the retry passed
-      expect(app.ruleEngine!.stats().retried).toBeGreaterThan(retriedBefore);
+      expect(server.app.ruleEngine!.stats().retried).toBeGreaterThan(retriedBefore);
     } finally {
       await c.query('DROP TRIGGER fault_once ON ts_kv; DROP FUNCTION fail_first_insert(); DROP SEQUENCE fault_once;');
       await c.end();
@@ -50,10 +34,10 @@ describe('the platform on a real PostgreSQL server', () => {
   });
 
   it('a write the database refuses for one device does not fail the other devices of its batch', async () => {
-    const good = await createDevice(app.url, jwt, 'isolation-good');
-    const bad = await createDevice(app.url, jwt, 'isolation-bad');
+    const good = await createDevice(server.app.url, server.jwt, 'isolation-good');
+    const bad = await createDevice(server.app.url, server.jwt, 'isolation-bad');
     // A real refusal from the real server for one key only.
-    const c = new pg.Client({ connectionString: db.url });
+    const c = new pg.Client({ connectionString: server.db.url });
     await c.connect();
     await c.query(`CREATE FUNCTION refuse_poison() RETURNS trigger AS $$
       BEGIN IF NEW.key = 'poison' THEN RAISE EXCEPTION 'injected fault: poison refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
@@ -65,8 +49,8 @@ describe('the platform on a real PostgreSQL server', () => {
         if (i === 10) posts.push(post(bad.token, JSON.stringify({ ts: 100, values: { poison: 1 } })));
       }
       expect((await Promise.all(posts)).map((r) => r.status).every((s) => s === 200)).toBe(true);
-      await eventually(async () => (await app.storage.timeseries.count(good.id)) === 20);
-      expect(await app.storage.timeseries.count(bad.id)).toBe(0);
+      await eventually(async () => (await server.app.storage.timeseries.count(good.id)) === 20);
+      expect(await server.app.storage.timeseries.count(bad.id)).toBe(0);
     } finally {
       await c.query('DROP TRIGGER refuse_poison ON ts_kv; DROP FUNCTION refuse_poison();');
       await c.end();
@@ -74,25 +58,25 @@ describe('the platform on a real PostgreSQL server', () => {
   });
 
   it('posting the same time-stamped payload twice stores each point once', async () => {
-    const dev = await createDevice(app.url, jwt, 'idempotent-device');
+    const dev = await createDevice(server.app.url, server.jwt, 'idempotent-device');
     const body = JSON.stringify([{ ts: 10, values: { a: 1, b: 2 } }, { ts: 20, values: { a: 3 } }]);
     expect((await post(dev.token, body)).status).toBe(200);
     expect((await post(dev.token, body)).status).toBe(200);
-    await eventually(async () => (await app.storage.timeseries.count(dev.id)) === 3);
+    await eventually(async () => (await server.app.storage.timeseries.count(dev.id)) === 3);
     await new Promise((r) => setTimeout(r, 300));
-    expect(await app.storage.timeseries.count(dev.id)).toBe(3);
+    expect(await server.app.storage.timeseries.count(dev.id)).toBe(3);
   });
 
   it('a WebSocket subscriber receives each posted value once it is stored', async () => {
-    const dev = await createDevice(app.url, jwt, 'ws-device');
-    const ws = new WebSocket(`${app.url.replace('http', 'ws')}/api/ws`);
+    const dev = await createDevice(server.app.url, server.jwt, 'ws-device');
+    const ws = new WebSocket(`${server.app.url.replace('http', 'ws')}/api/ws`);
     const frames: Array<{ subscriptionId?: number; data?: Record<string, Array<[number, string]>> }> = [];
     ws.on('message', (m) => frames.push(JSON.parse(String(m))));
     await new Promise((r, j) => {
       ws.once('open', r);
       ws.once('error', j);
     });
-    ws.send(JSON.stringify({ authCmd: { cmdId: 0, token: jwt } }));
+    ws.send(JSON.stringify({ authCmd: { cmdId: 0, token: server.jwt } }));
     ws.send(JSON.stringify({ cmds: [{ type: 'TIMESERIES', cmdId: 10, entityType: 'DEVICE', entityId: dev.id, scope: 'LATEST_TELEMETRY', keys: 'temperature' }] }));
     // Give the subscription a moment to register before posting.
     await eventually(async () => frames.some((f) => f.subscriptionId === 10));
@@ -104,7 +88,7 @@ describe('the platform on a real PostgreSQL server', () => {
   });
 
   it('answers bad device input as specified and stays up', async () => {
-    const dev = await createDevice(app.url, jwt, 'bad-input-device');
+    const dev = await createDevice(server.app.url, server.jwt, 'bad-input-device');
     expect((await post('no-such-token', '{"a":1}')).status).toBe(401);
     const malformed = await post(dev.token, '{"a":');
     expect(malformed.status).toBe(400);
@@ -117,19 +101,19 @@ describe('the platform on a real PostgreSQL server', () => {
     const t0 = Date.now();
     expect((await post(dev.token, '[]')).status).toBe(200);
     expect(Date.now() - t0).toBeLessThan(2_000);
-    expect((await fetch(`${app.url}/api/health`)).status).toBe(200);
+    expect((await fetch(`${server.app.url}/api/health`)).status).toBe(200);
     expect((await post(dev.token, '{"ok":1}')).status).toBe(200);
-    await eventually(async () => (await app.storage.timeseries.count(dev.id)) === 1);
+    await eventually(async () => (await server.app.storage.timeseries.count(dev.id)) === 1);
   });
 
   it('REST errors are JSON {status, message, errorCode}', async () => {
-    const r = await fetch(`${app.url}/api/device/not-a-uuid`, { headers: { 'x-authorization': `Bearer ${jwt}` } });
+    const r = await fetch(`${server.app.url}/api/device/not-a-uuid`, { headers: { 'x-authorization': `Bearer ${server.jwt}` } });
     expect(r.status).toBe(400);
     const body = (await r.json()) as Record<string, unknown>;
     expect(body).toMatchObject({ status: 400 });
     expect(typeof body.message).toBe('string');
     expect(typeof body.errorCode).toBe('number');
-    const unauth = await api(app.url, 'garbage', '/api/tenant/devices?pageSize=10&page=0');
+    const unauth = await api(server.app.url, 'garbage', '/api/tenant/devices?pageSize=10&page=0');
     expect(unauth.status).toBe(401);
   });
 });

@@ -1,8 +1,6 @@
-import { createTestDatabase } from '@rivulet/testing';
-import { connectAsync, type MqttClient } from 'mqtt';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Rivulet } from './app';
-import { api, createDevice, eventually, login, startTestServer, tempDir } from './test-helpers';
+import type { MqttClient } from 'mqtt';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { api, createDevice, eventually, startSuiteServer } from './test-helpers';
 
 const TB = 'org.thingsboard.rule.engine';
 
@@ -39,36 +37,22 @@ function rpcEventChain() {
 }
 
 describe('RPC lifecycle messages (RPC_SENT ... RPC_FAILED) reach a chain switching on them', () => {
-  let app: Rivulet;
-  let db: { url: string; drop(): Promise<void> };
-  const dir = tempDir();
-  let jwt: string;
-  const clients: MqttClient[] = [];
+  const server = startSuiteServer({ database: 'rpc_events' });
 
   beforeAll(async () => {
-    db = await createTestDatabase('rpc_events');
-    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir, RIVULET_MQTT_PORT: '0' });
-    jwt = await login(app.url);
-    const imported = await api<{ id: { id: string } }>(app.url, jwt, '/api/ruleChain/import', { method: 'POST', body: rpcEventChain() });
+    const imported = await api<{ id: { id: string } }>(server.app.url, server.jwt, '/api/ruleChain/import', { method: 'POST', body: rpcEventChain() });
     expect(imported.status, JSON.stringify(imported.body)).toBe(200);
-    expect((await api(app.url, jwt, `/api/ruleChain/${imported.body.id.id}/root`, { method: 'POST' })).status).toBe(200);
-  });
-  afterAll(async () => {
-    for (const c of clients) await c.endAsync(true).catch(() => {});
-    await app?.stop();
-    await db?.drop();
-    dir.remove();
+    expect((await api(server.app.url, server.jwt, `/api/ruleChain/${imported.body.id.id}/root`, { method: 'POST' })).status).toBe(200);
   });
 
   async function latest(deviceId: string, key: string, value: string): Promise<void> {
-    await eventually(async () => (await app.storage.timeseries.findLatest(deviceId, [key])).find((p) => p.value === value));
+    await eventually(async () => (await server.app.storage.timeseries.findLatest(deviceId, [key])).find((p) => p.value === value));
   }
 
   /** An mqtt.js device that answers every command with {"ok":<method>} unless told to stay silent. */
   async function device(name: string, answer: boolean): Promise<{ id: string; client: MqttClient }> {
-    const { id, token } = await createDevice(app.url, jwt, name);
-    const client = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort ?? 0}`, { username: token, reconnectPeriod: 0 });
-    clients.push(client);
+    const { id, token } = await createDevice(server.app.url, server.jwt, name);
+    const client = await server.connectMqtt({ username: token });
     await client.subscribeAsync('v1/devices/me/rpc/request/+', { qos: 1 });
     client.on('message', (topic, payload) => {
       if (!answer) return;
@@ -80,12 +64,12 @@ describe('RPC lifecycle messages (RPC_SENT ... RPC_FAILED) reach a chain switchi
 
   it('two-way answered: SENT, DELIVERED, SUCCESSFUL with the reply; one-way: SENT, DELIVERED, SUCCESSFUL', async () => {
     const d = await device('RPC events 1', true);
-    const twoway = await api(app.url, jwt, `/api/rpc/twoway/${d.id}`, { method: 'POST', body: { method: 'setGpio', params: { pin: 1 } } });
+    const twoway = await api(server.app.url, server.jwt, `/api/rpc/twoway/${d.id}`, { method: 'POST', body: { method: 'setGpio', params: { pin: 1 } } });
     expect(twoway).toMatchObject({ status: 200, body: { ok: 'setGpio' } });
     await latest(d.id, 'rpcSent', 'SENT:setGpio');
     await latest(d.id, 'rpcDelivered', 'DELIVERED:{"ok":"setGpio"}');
     await latest(d.id, 'rpcSuccessful', 'SUCCESSFUL:{"ok":"setGpio"}');
-    const oneway = await api(app.url, jwt, `/api/rpc/oneway/${d.id}`, { method: 'POST', body: { method: 'blink', params: {} } });
+    const oneway = await api(server.app.url, server.jwt, `/api/rpc/oneway/${d.id}`, { method: 'POST', body: { method: 'blink', params: {} } });
     expect(oneway.status).toBe(200);
     await latest(d.id, 'rpcSent', 'SENT:blink');
     await latest(d.id, 'rpcSuccessful', 'SUCCESSFUL:blink');
@@ -93,10 +77,10 @@ describe('RPC lifecycle messages (RPC_SENT ... RPC_FAILED) reach a chain switchi
 
   it('two-way unanswered: RPC_TIMEOUT; the device leaving with a call pending: RPC_FAILED', async () => {
     const d = await device('RPC events 2', false);
-    const silent = await api(app.url, jwt, `/api/rpc/twoway/${d.id}`, { method: 'POST', body: { method: 'slow', params: {}, timeout: 500 } });
+    const silent = await api(server.app.url, server.jwt, `/api/rpc/twoway/${d.id}`, { method: 'POST', body: { method: 'slow', params: {}, timeout: 500 } });
     expect(silent.status).toBe(504);
     await latest(d.id, 'rpcTimeout', 'TIMEOUT:null');
-    const pending = api(app.url, jwt, `/api/rpc/twoway/${d.id}`, { method: 'POST', body: { method: 'never', params: {}, timeout: 10_000 } });
+    const pending = api(server.app.url, server.jwt, `/api/rpc/twoway/${d.id}`, { method: 'POST', body: { method: 'never', params: {}, timeout: 10_000 } });
     await latest(d.id, 'rpcSent', 'SENT:never');
     await d.client.endAsync(true);
     expect((await pending).status).not.toBe(200);
@@ -104,25 +88,25 @@ describe('RPC lifecycle messages (RPC_SENT ... RPC_FAILED) reach a chain switchi
   });
 
   it("HTTP long poll: a two-way command taken by GET /api/v1/{token}/rpc and not answered gives RPC_TIMEOUT at its own expiry, not at a cleanup a minute later; the late reply is 404", async () => {
-    const { id, token } = await createDevice(app.url, jwt, 'RPC events HTTP');
-    const poll = fetch(`${app.url}/api/v1/${token}/rpc?timeout=20000`);
+    const { id, token } = await createDevice(server.app.url, server.jwt, 'RPC events HTTP');
+    const poll = fetch(`${server.app.url}/api/v1/${token}/rpc?timeout=20000`);
     // the poll is waiting (it holds the device's session) before the command is sent
-    await eventually(async () => /rivulet_connected_devices\{transport="http"\} [1-9]/.test(await (await fetch(`${app.url}/metrics`)).text()));
+    await eventually(async () => /rivulet_connected_devices\{transport="http"\} [1-9]/.test(await (await fetch(`${server.app.url}/metrics`)).text()));
     const sentAt = Date.now();
-    const call = api(app.url, jwt, `/api/rpc/twoway/${id}`, { method: 'POST', body: { method: 'httpSlow', params: { a: 1 }, timeout: 1000 } });
+    const call = api(server.app.url, server.jwt, `/api/rpc/twoway/${id}`, { method: 'POST', body: { method: 'httpSlow', params: { a: 1 }, timeout: 1000 } });
     const polled = await poll;
     expect(polled.status).toBe(200);
     const command = (await polled.json()) as { id: number; method: string; params: unknown };
     expect(command).toMatchObject({ method: 'httpSlow', params: { a: 1 } });
     await latest(id, 'rpcSent', 'SENT:httpSlow');
     expect((await call).status).toBe(504);
-    const timedOut = await eventually(async () => (await app.storage.timeseries.findLatest(id, ['rpcTimeout'])).find((p) => p.value === 'TIMEOUT:null'), 5000);
+    const timedOut = await eventually(async () => (await server.app.storage.timeseries.findLatest(id, ['rpcTimeout'])).find((p) => p.value === 'TIMEOUT:null'), 5000);
     const seenAt = Date.now();
     // the message's time is when the transport gave up: the expiry (sentAt + 1000), within about a second
     expect(timedOut.ts - sentAt).toBeGreaterThanOrEqual(950);
     expect(timedOut.ts - sentAt).toBeLessThan(2000);
     expect(seenAt - sentAt).toBeLessThan(4000);
-    const late = await fetch(`${app.url}/api/v1/${token}/rpc/${command.id}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"done":true}' });
+    const late = await fetch(`${server.app.url}/api/v1/${token}/rpc/${command.id}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"done":true}' });
     expect(late.status).toBe(404);
     expect(await late.text()).toMatch(/unknown or expired/);
   });

@@ -1,10 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { startRivulet, type Rivulet, type StartOptions } from './app';
 import { loadConfig } from './config';
-import { freePort, spawnRivulet, type RivuletProcess } from '@rivulet/testing';
+import { createTestDatabase, freePort, spawnRivulet, type RivuletProcess } from '@rivulet/testing';
 
 export const ADMIN = { username: 'tenant@rivulet.local', password: 'secret123' };
 
@@ -30,6 +34,82 @@ export async function startTestServer(env: Record<string, string>, options: Star
     ...env,
   });
   return startRivulet(config, options);
+}
+
+/** What startSuiteServer hands a suite; read its fields inside tests and hooks (they are set in beforeAll). */
+export interface SuiteServer {
+  /** The whole server, started in this process. */
+  readonly app: Rivulet;
+  /** The tenant administrator's (ADMIN) JWT. */
+  readonly jwt: string;
+  /** The suite's own database on the test run's PostgreSQL server. */
+  readonly db: { url: string; drop(): Promise<void> };
+  /** An mqtt.js client connected to `url` (default: the server's MQTT port), no reconnects; closed after the suite. */
+  connectMqtt(options: IClientOptions, url?: string): Promise<MqttClient>;
+}
+
+/**
+ * The setup most server suites share, registered as the calling describe's hooks: before its tests a
+ * fresh database named after `database`, a temporary data directory, the whole server on both
+ * (startTestServer, plus `env`) and the tenant administrator logged in; after them, every client
+ * from connectMqtt closed, the server stopped, the database dropped and the directory removed.
+ */
+export function startSuiteServer(o: { database: string; env?: Record<string, string> }): SuiteServer {
+  let app: Rivulet | undefined;
+  let jwt: string | undefined;
+  let db: { url: string; drop(): Promise<void> } | undefined;
+  const dir = tempDir();
+  const clients: MqttClient[] = [];
+  const started = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`startSuiteServer: ${what} is set in beforeAll; read it inside a test or hook`);
+    return v;
+  };
+  beforeAll(async () => {
+    db = await createTestDatabase(o.database);
+    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir, ...o.env });
+    jwt = await login(app.url);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
+    await app?.stop();
+    await db?.drop();
+    dir.remove();
+  });
+  return {
+    get app() {
+      return started(app, 'app');
+    },
+    get jwt() {
+      return started(jwt, 'jwt');
+    },
+    get db() {
+      return started(db, 'db');
+    },
+    async connectMqtt(options, url) {
+      const c = await connectAsync(url ?? `mqtt://127.0.0.1:${started(app, 'app').mqttPort}`, { reconnectPeriod: 0, ...options });
+      clients.push(c);
+      return c;
+    },
+  };
+}
+
+/**
+ * The settings that put a server on the test run's Kafka broker under a fresh topic prefix starting
+ * with `prefix` (none for the memory queue), for suites run once per queue.
+ */
+export function queueEnv(queueKind: 'memory' | 'kafka', prefix: string): Record<string, string> {
+  if (queueKind === 'memory') return {};
+  return { RIVULET_QUEUE: 'kafka', KAFKA_BROKERS: inject('kafkaBrokers'), RIVULET_QUEUE_PREFIX: `${prefix}${randomBytes(4).toString('hex')}.` };
+}
+
+/** curl (a real HTTP client): the answer's status and its body as raw text, as sent (JSON.parse would lose a "1.0"). */
+export async function curl(method: string, url: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+  const args = ['-s', '-X', method, '-w', '\n%{http_code}', url];
+  for (const [k, v] of Object.entries({ 'content-type': 'application/json', ...headers })) args.push('-H', `${k}: ${v}`);
+  if (body !== undefined) args.push('--data-binary', body);
+  const { stdout } = await promisify(execFile)('curl', args, { timeout: 30_000 });
+  const nl = stdout.lastIndexOf('\n');
+  return { status: Number(stdout.slice(nl + 1)), text: stdout.slice(0, nl) };
 }
 
 /** The system administrator startTestServer creates (its RIVULET_SYSADMIN_PASSWORD). */
