@@ -110,28 +110,28 @@ describe('platform events drive chains written for ThingsBoard, each tenant its 
 
   it('"Attributes Updated" fires on server attributes of the tenant and of a customer saved over REST, with the TENANT or CUSTOMER as originator', async () => {
     const chainA = await importAndRoot(jwtA, eventChain('Entity attributes A'));
-    const customer = await api<{ id: { id: string } }>(app.url, jwtA, '/api/customer', { method: 'POST', body: { title: 'Events Customer' } });
+    const customer = await api<{ id: { id: string } }>(server.app.url, jwtA, '/api/customer', { method: 'POST', body: { title: 'Events Customer' } });
     expect(customer.status).toBe(200);
     const customerId = customer.body.id.id;
-    const tenantA = app.tenantId;
+    const tenantA = server.app.tenantId;
     for (const [type, id, body] of [['TENANT', tenantA, { maxTemp: 30 }], ['CUSTOMER', customerId, { minTemp: 5, region: 'EU' }]] as const) {
-      const r = await fetch(`${app.url}/api/plugins/telemetry/${type}/${id}/attributes/SERVER_SCOPE`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-authorization': `Bearer ${jwtA}` }, body: JSON.stringify(body) });
+      const r = await fetch(`${server.app.url}/api/plugins/telemetry/${type}/${id}/attributes/SERVER_SCOPE`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-authorization': `Bearer ${jwtA}` }, body: JSON.stringify(body) });
       expect(r.status).toBe(200);
       // the chain's save timeseries node wrote what it saw onto the originator: the tenant or the customer itself
       const ts = await eventually(async () => {
-        const t = await app.storage.timeseries.findLatest(id, ['updatedKeys', 'updatedScope']);
+        const t = await server.app.storage.timeseries.findLatest(id, ['updatedKeys', 'updatedScope']);
         return t.length === 2 ? t : undefined;
       });
       expect(Object.fromEntries(ts.map((p) => [p.key, p.value]))).toEqual({ updatedKeys: Object.keys(body).join(','), updatedScope: 'SERVER_SCOPE' });
     }
     expect(await switchIn(jwtA, chainA)).toBe(3); // the customer's ENTITY_CREATED and the two attribute events
     // a rule node may write the tenant's customer's attributes: "Entity Created" saved who created it
-    const createdBy = await eventually(async () => (await app.storage.attributes.find(customerId, 'SERVER_SCOPE', ['createdBy']))[0]);
+    const createdBy = await eventually(async () => (await server.app.storage.attributes.find(customerId, 'SERVER_SCOPE', ['createdBy']))[0]);
     expect(createdBy.value).toBe(ADMIN.username);
     // tenant B cannot write A's, and A's events never reached B's chain
-    const stolen = await api(app.url, jwtB, `/api/plugins/telemetry/TENANT/${tenantA}/attributes/SERVER_SCOPE`, { method: 'POST', body: { maxTemp: 99 } });
+    const stolen = await api(server.app.url, jwtB, `/api/plugins/telemetry/TENANT/${tenantA}/attributes/SERVER_SCOPE`, { method: 'POST', body: { maxTemp: 99 } });
     expect(stolen.status).toBe(404);
-    expect((await app.storage.attributes.find(tenantA, 'SERVER_SCOPE', ['maxTemp'])).map((a) => a.value)).toEqual([30]);
-    expect(await app.storage.timeseries.findLatest(tenantB, ['updatedKeys'])).toEqual([]);
+    expect((await server.app.storage.attributes.find(tenantA, 'SERVER_SCOPE', ['maxTemp'])).map((a) => a.value)).toEqual([30]);
+    expect(await server.app.storage.timeseries.findLatest(tenantB, ['updatedKeys'])).toEqual([]);
   });
 });
