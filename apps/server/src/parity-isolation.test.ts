@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import pg from 'pg';
 import { AttributeScope } from '@rivulet/core';
 import { createTestDatabase } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,7 +120,7 @@ describe('isolation of device profiles, provisioning and claiming against hostil
 
   beforeAll(async () => {
     db = await createTestDatabase('parity_isolation');
-    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir, RIVULET_PROVISION_REQUESTS_PER_MINUTE: '1000' });
+    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir, RIVULET_PROVISION_REQUESTS_PER_MINUTE: '1000', RIVULET_RULE_ENGINE_RETRIES: '1' });
     sys = await login(app.url, SYSADMIN);
     // A's tenant profile has limits of its own: B's devices must never be told A's.
     const tp = await api<{ id: { id: string } }>(app.url, sys, '/api/tenantProfile', {
@@ -233,6 +234,47 @@ describe('isolation of device profiles, provisioning and claiming against hostil
       await expect(app.storage.deviceProfiles.update(B.tenantId, B.profileId, { ...p!, defaultRuleChainId: A.chainId })).rejects.toThrow(/rule chain/i);
       await expect(app.storage.deviceProfiles.create(B.tenantId, { name: 'direct with A chain', defaultRuleChainId: A.chainId })).rejects.toThrow(/rule chain/i);
       expect((await app.storage.deviceProfiles.get(B.tenantId, B.profileId))?.defaultRuleChainId).toBe(B.chainId);
+    });
+  });
+
+  describe('profile routing past storage', () => {
+    it("a profile forged in the database to name A's chain: B's device's messages fail (dead letter), A's chain never runs them", async () => {
+      const TB = 'org.thingsboard.rule.engine';
+      const audit = await api<{ id: { id: string } }>(app.url, A.jwt, '/api/ruleChain', { method: 'POST', body: { name: 'A audit' } });
+      const meta = await api(app.url, A.jwt, '/api/ruleChain/metadata', {
+        method: 'POST',
+        body: { ruleChainId: { entityType: 'RULE_CHAIN', id: audit.body.id.id }, firstNodeIndex: 0, nodes: [{ type: `${TB}.telemetry.TbMsgTimeseriesNode`, name: 'Save', configuration: { defaultTTL: 0 } }], connections: [] },
+      });
+      expect(meta.status, JSON.stringify(meta.body)).toBe(200);
+      const forged = await api<{ id: { id: string } }>(app.url, B.jwt, '/api/deviceProfile', { method: 'POST', body: profileBody('forged route', { type: 'DISABLED' }) });
+      expect(forged.status).toBe(200);
+      // the device starts on B's default profile (its creation event is routed, and cached, by that one)
+      const d = await device(B, 'forged-routed');
+      // what the API and storage refuse, written past them (the foreign key dropped for the moment)
+      const sql = new pg.Client({ connectionString: db.url });
+      await sql.connect();
+      try {
+        await sql.query('ALTER TABLE device_profile DROP CONSTRAINT device_profile_rule_chain_fk');
+        await sql.query('UPDATE device_profile SET default_rule_chain_id = $1 WHERE id = $2', [audit.body.id.id, forged.body.id.id]);
+        await sql.query('UPDATE device SET device_profile_id = $1 WHERE id = $2', [forged.body.id.id, d.id]);
+        // a label change over REST announces the device: routing reads it (and the forged profile) again
+        expect((await api(app.url, B.jwt, '/api/device', { method: 'POST', body: { id: { entityType: 'DEVICE', id: d.id }, name: 'forged-routed', label: 'reread' } })).status).toBe(200);
+        const posted = await curl(`${app.url}/api/v1/${d.token}/telemetry`, JSON.stringify({ forged: 1 }));
+        expect(posted.status).toBe(200);
+        const letter = await eventually(async () => {
+          const r = await api<{ data: Array<{ msg: { originator: { id: string } }; error: string }> }>(app.url, sys, `/api/admin/deadLetters?tenantId=${B.tenantId}`);
+          return r.body.data.find((l) => l.msg.originator.id === d.id);
+        }, 20_000);
+        expect(letter.error).toMatch(/not found/);
+        const stats = app.ruleEngine!.stats().chains;
+        expect(stats.filter((c) => c.chainId === audit.body.id.id && c.tenantId !== A.tenantId)).toEqual([]);
+        expect(stats.filter((c) => c.chainId === audit.body.id.id).flatMap((c) => c.nodes).every((n) => n.in === 0)).toBe(true);
+        expect(await app.storage.timeseries.findLatest(d.id, ['forged'])).toEqual([]);
+      } finally {
+        await sql.query('UPDATE device_profile SET default_rule_chain_id = NULL WHERE id = $1', [forged.body.id.id]);
+        await sql.query('ALTER TABLE device_profile ADD CONSTRAINT device_profile_rule_chain_fk FOREIGN KEY (tenant_id, default_rule_chain_id) REFERENCES rule_chain (tenant_id, id)');
+        await sql.end();
+      }
     });
   });
 
