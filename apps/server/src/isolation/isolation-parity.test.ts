@@ -5,8 +5,8 @@ import pg from 'pg';
 import { AttributeScope } from '@rivulet/core';
 import { createTestDatabase } from '@rivulet/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Rivulet } from './app';
-import { api, createTenantWithAdmin, eventually, login, startTestServer, SYSADMIN, tempDir } from './test-helpers';
+import type { Rivulet } from '../app';
+import { api, createTenantWithAdmin, eventually, login, startTestServer, SYSADMIN, tempDir } from '../test-helpers';
 
 const execFileP = promisify(execFile);
 
