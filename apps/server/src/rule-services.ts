@@ -66,6 +66,8 @@ export function createRuleServices(o: { config: Config; storage: Storage; broadc
     rpc: ruleRpc,
     // Create / clear alarm nodes: one active alarm per originator and type, enforced by storage.
     alarms: storage.alarms,
+    // The device profile node's persisted alarm rule state (persistAlarmRulesState).
+    ruleNodeStates: storage.ruleNodeStates,
     outbound,
     ...(kafka ? { kafka } : {}),
     // Notifications nodes send (ATTRIBUTES_UPDATED / ATTRIBUTES_DELETED) go through the queue like any message.

@@ -1,6 +1,6 @@
 import { BadRequestError, ErrorCode, RivuletError, createMsg, overLimit, type TenantLimits, type TenantLimitsSource } from '@rivulet/core';
 import { InvalidRuleChainError, type ValidatedChain } from './chain';
-import { MAX_PLATFORM_EVENT_DEPTH, PLATFORM_EVENT_DEPTH_KEY, type AlarmService, type DeviceLookup, type DeviceProfileLookup, type EntityOwnership, type KafkaService, type NodeCapability, type PlatformEventQueue, type RuleChainResolver, type RuleNodeServices, type RuleRpcService, type TenantScope, type TenantServices } from './types';
+import { MAX_PLATFORM_EVENT_DEPTH, PLATFORM_EVENT_DEPTH_KEY, type AlarmService, type DeviceLookup, type DeviceProfileLookup, type EntityOwnership, type KafkaService, type NodeCapability, type PlatformEventQueue, type RuleChainResolver, type RuleNodeServices, type RuleNodeStateService, type RuleRpcService, type TenantScope, type TenantServices } from './types';
 
 /**
  * A rule node reached an entity of another tenant (or one that does not exist). Thrown by the
@@ -116,6 +116,15 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope,
     sendToDevice: (request) => guardedId(request.deviceId, async () => (checkTenant(request.tenantId), base.rpc!.sendToDevice(request))),
     replyToDevice: (reply) => guardedId(reply.deviceId, async () => base.rpc!.replyToDevice(reply)),
   };
+  // A node's saved state: the bound tenant's rows (storage keys them by tenant), about its own entities.
+  const ruleNodeStates: RuleNodeStateService | undefined = base.ruleNodeStates && {
+    get: (t, nodeId, entityId) => guardedId(entityId, async () => (checkTenant(t), base.ruleNodeStates!.get(t, nodeId, entityId))),
+    save: (items) => {
+      for (const it of items) if (it.tenantId !== tenantId) return Promise.reject(otherTenant(it.tenantId));
+      return guarded(items, (checked) => base.ruleNodeStates!.save(checked));
+    },
+    delete: (t, nodeId, entityId) => guardedId(entityId, async () => (checkTenant(t), base.ruleNodeStates!.delete(t, nodeId, entityId))),
+  };
   // Producers are the tenant's own (never shared with another tenant's nodes, counted against its bound).
   const kafka: KafkaService | undefined = base.kafka && { producer: (o) => base.kafka!.producer({ ...o, tenantId }) };
   // A node's new message: this tenant's, about an entity of this tenant, or refused.
@@ -149,6 +158,7 @@ export function bindServicesToTenant(base: RuleNodeServices, scope: TenantScope,
     ...(ruleChains ? { ruleChains } : {}),
     ...(rpc ? { rpc } : {}),
     ...(kafka ? { kafka } : {}),
+    ...(ruleNodeStates ? { ruleNodeStates } : {}),
     ...(limits ? { limits: () => limits.forTenant(tenantId) } : {}),
     tenant: scope,
   };

@@ -184,6 +184,7 @@ export function createDryRunServices(real: RuleNodeServices, options: DryRunOpti
     ...(real.scripts ? { scripts: real.scripts } : {}),
     // The tenant's limits apply to test runs too (script time and memory).
     ...(real.limits ? { limits: real.limits } : {}),
+    // No ruleNodeStates: a test run's nodes keep their state in memory and never write the real one.
     // Never the real resolver: its chains run on the real services.
     ...(options.ruleChains ? { ruleChains: options.ruleChains } : {}),
   };

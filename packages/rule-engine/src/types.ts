@@ -94,6 +94,30 @@ export interface RuleNodeServices {
    * another tenant or about another tenant's entity is refused. Test runs have none (nothing leaves).
    */
   readonly platformEvents?: PlatformEventQueue;
+  /**
+   * What a node keeps of an entity across restarts and chain reloads (ThingsBoard's RuleNodeState;
+   * the device profile node's persistAlarmRulesState). Bound to the tenant: its own rows only, about
+   * its own entities. Not a `requires` capability: a node without it keeps its state in memory
+   * (test runs have none, so they never write it).
+   */
+  readonly ruleNodeStates?: RuleNodeStateService;
+}
+
+/** One node's state of one entity (storage's RuleNodeStateWrite). */
+export interface RuleNodeStateWrite {
+  tenantId: string;
+  /** The node's id in the rule engine (NodeContext.nodeId). */
+  ruleNodeId: string;
+  entityId: string;
+  state: JsonObject;
+}
+
+/** The part of storage's RuleNodeStateRepository nodes use. */
+export interface RuleNodeStateService {
+  get(tenantId: string, ruleNodeId: string, entityId: string): Promise<JsonObject | null>;
+  /** Inserts or replaces, one statement per batch. */
+  save(items: ReadonlyArray<RuleNodeStateWrite>): Promise<void>;
+  delete(tenantId: string, ruleNodeId: string, entityId: string): Promise<boolean>;
 }
 
 export interface PlatformEventQueue {

@@ -281,6 +281,7 @@ export function createDeviceRepository(client: SqlClient): DeviceRepository {
         await tx.query('DELETE FROM attribute_kv WHERE entity_id = $1', [id]);
         await tx.query('DELETE FROM ts_kv WHERE entity_id = $1', [id]);
         await tx.query('DELETE FROM ts_kv_latest WHERE entity_id = $1', [id]);
+        await tx.query('DELETE FROM rule_node_state WHERE tenant_id = $1 AND entity_id = $2', [tenantId, id]);
         return true;
       });
     },

@@ -389,4 +389,22 @@ END $$;
 CREATE INDEX device_credentials_mqtt_user_name_idx ON device_credentials (mqtt_user_name) WHERE mqtt_user_name IS NOT NULL;
 `,
   },
+  {
+    version: 10,
+    name: 'rule node state',
+    sql: `
+-- ThingsBoard's rule_node_state: what a rule node keeps of an entity across restarts (the device
+-- profile node's alarm rule progress). Keyed by tenant too, so one tenant never reads another's.
+-- rule_node_id is the rule engine's node id (<chain id>:<index>), not a uuid.
+CREATE TABLE rule_node_state (
+  tenant_id uuid NOT NULL,
+  rule_node_id text NOT NULL,
+  entity_id uuid NOT NULL,
+  state jsonb NOT NULL,
+  updated_time bigint NOT NULL,
+  PRIMARY KEY (tenant_id, rule_node_id, entity_id)
+);
+CREATE INDEX rule_node_state_entity_idx ON rule_node_state (tenant_id, entity_id);
+`,
+  },
 ];

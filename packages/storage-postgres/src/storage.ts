@@ -11,6 +11,7 @@ import { createDeviceProfileRepository } from './device-profile.repository';
 import { migrate } from './migrate';
 import { migrations } from './migrations';
 import { createRuleChainRepository } from './rule-chain.repository';
+import { createRuleNodeStateRepository } from './rule-node-state.repository';
 import type { SqlClient } from './sql-client';
 import { createTenantRepository } from './tenant.repository';
 import { createTenantProfileRepository } from './tenant-profile.repository';
@@ -59,6 +60,7 @@ export async function createSqlStorage(opts: SqlStorageOptions): Promise<Storage
     alarms: createAlarmRepository(client),
     // Debug events carry whole messages: smaller chunks than points keep one statement modest.
     debugEvents: createDebugEventRepository({ client, chunkSize: Math.min(chunkSize, 1000) }),
+    ruleNodeStates: createRuleNodeStateRepository({ client, chunkSize: Math.min(chunkSize, 1000) }),
     dashboards: createDashboardRepository(client),
     authSessions: createAuthSessionRepository(client),
     passwordResets: createPasswordResetRepository(client),

@@ -50,6 +50,7 @@ const DELETE_STEPS: ReadonlyArray<readonly [string, string]> = [
   ['attribute_kv', `DELETE FROM attribute_kv WHERE entity_id IN (${TENANT_ENTITIES})`],
   ['device_credentials', 'DELETE FROM device_credentials WHERE device_id IN (SELECT id FROM device WHERE tenant_id = $1)'],
   ['rule_node_debug_event', 'DELETE FROM rule_node_debug_event WHERE tenant_id = $1'],
+  ['rule_node_state', 'DELETE FROM rule_node_state WHERE tenant_id = $1'],
   ['alarm', 'DELETE FROM alarm WHERE tenant_id = $1'],
   ['dashboard', 'DELETE FROM dashboard WHERE tenant_id = $1'],
   ['auth_session', 'DELETE FROM auth_session WHERE user_id IN (SELECT id FROM tb_user WHERE tenant_id = $1)'],

@@ -1286,6 +1286,76 @@ export function storageContract(name: string, factory: () => Promise<StorageFixt
       });
     });
 
+    describe('rule node state', () => {
+      it('saves, replaces and reads a state per (tenant, node, entity)', async () => {
+        const tenantId = await tenant();
+        const d = await device(tenantId);
+        const node = `${newId()}:2`;
+        expect(await storage.ruleNodeStates.get(tenantId, node, d.id)).toBeNull();
+        const state = { alarmStates: { high: { createRuleStates: { CRITICAL: { lastEventTs: T, duration: 1500, eventCount: 0 } }, clearRuleState: null } } };
+        await storage.ruleNodeStates.save([{ tenantId, ruleNodeId: node, entityId: d.id, state }]);
+        expect(await storage.ruleNodeStates.get(tenantId, node, d.id)).toEqual(state);
+        // idempotent: the same save again, then a newer state replaces it
+        await storage.ruleNodeStates.save([{ tenantId, ruleNodeId: node, entityId: d.id, state }]);
+        expect(await storage.ruleNodeStates.get(tenantId, node, d.id)).toEqual(state);
+        await storage.ruleNodeStates.save([
+          { tenantId, ruleNodeId: node, entityId: d.id, state: { v: 1 } },
+          { tenantId, ruleNodeId: node, entityId: d.id, state: { v: 2 } },
+        ]);
+        expect(await storage.ruleNodeStates.get(tenantId, node, d.id)).toEqual({ v: 2 });
+        // another node and another entity are other keys
+        expect(await storage.ruleNodeStates.get(tenantId, `${node}0`, d.id)).toBeNull();
+        expect(await storage.ruleNodeStates.get(tenantId, node, newId())).toBeNull();
+      });
+
+      it('never hands one tenant the state another tenant saved under the same key', async () => {
+        const a = await tenant();
+        const b = await tenant();
+        const d = await device(a);
+        const node = `${newId()}:0`;
+        await storage.ruleNodeStates.save([{ tenantId: a, ruleNodeId: node, entityId: d.id, state: { owner: 'a' } }]);
+        expect(await storage.ruleNodeStates.get(b, node, d.id)).toBeNull();
+        await storage.ruleNodeStates.save([{ tenantId: b, ruleNodeId: node, entityId: d.id, state: { owner: 'b' } }]);
+        expect(await storage.ruleNodeStates.get(a, node, d.id)).toEqual({ owner: 'a' });
+        expect(await storage.ruleNodeStates.deleteByEntity(b, d.id)).toBe(1);
+        expect(await storage.ruleNodeStates.deleteByNode(b, node)).toBe(0);
+        expect(await storage.ruleNodeStates.get(a, node, d.id)).toEqual({ owner: 'a' });
+      });
+
+      it('deletes one state, an entity\'s, a node\'s and a chain\'s (by prefix)', async () => {
+        const tenantId = await tenant();
+        const d1 = await device(tenantId);
+        const d2 = await device(tenantId);
+        const chain = newId();
+        const n0 = `${chain}:0`;
+        const n1 = `${chain}:1`;
+        const other = `${newId()}:0`;
+        const w = (ruleNodeId: string, entityId: string) => ({ tenantId, ruleNodeId, entityId, state: { k: ruleNodeId } });
+        await storage.ruleNodeStates.save([w(n0, d1.id), w(n0, d2.id), w(n1, d1.id), w(other, d1.id), w(other, d2.id)]);
+        expect(await storage.ruleNodeStates.delete(tenantId, n0, d2.id)).toBe(true);
+        expect(await storage.ruleNodeStates.delete(tenantId, n0, d2.id)).toBe(false);
+        expect(await storage.ruleNodeStates.deleteByEntity(tenantId, d2.id)).toBe(1);
+        expect(await storage.ruleNodeStates.get(tenantId, other, d2.id)).toBeNull();
+        expect(await storage.ruleNodeStates.deleteByNode(tenantId, chain, { prefix: true })).toBe(2);
+        expect(await storage.ruleNodeStates.get(tenantId, other, d1.id)).toEqual({ k: other });
+        expect(await storage.ruleNodeStates.deleteByNode(tenantId, other)).toBe(1);
+        // a deleted device takes its states along
+        await storage.ruleNodeStates.save([w(n0, d1.id)]);
+        expect(await storage.devices.delete(tenantId, d1.id)).toBe(true);
+        expect(await storage.ruleNodeStates.get(tenantId, n0, d1.id)).toBeNull();
+      });
+
+      it('refuses malformed keys and states with a clear error and accepts an empty batch', async () => {
+        const tenantId = await tenant();
+        await storage.ruleNodeStates.save([]);
+        await expect(storage.ruleNodeStates.save([{ tenantId: 'nope', ruleNodeId: 'n', entityId: newId(), state: {} }])).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        await expect(storage.ruleNodeStates.save([{ tenantId, ruleNodeId: 'n', entityId: 'x', state: {} }])).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        await expect(storage.ruleNodeStates.save([{ tenantId, ruleNodeId: '', entityId: newId(), state: {} }])).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        await expect(storage.ruleNodeStates.save([{ tenantId, ruleNodeId: 'n', entityId: newId(), state: [] as never }])).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+        expect(await storage.ruleNodeStates.get('nope', 'n', newId())).toBeNull();
+      });
+    });
+
     describeTenancy(() => storage);
     describeDeviceProfiles(() => storage);
   });

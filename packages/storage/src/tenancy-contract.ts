@@ -31,7 +31,7 @@ export function describeTenancy(get: () => Storage): void {
       const storage = get();
       const doomed = await storage.tenants.create({ title: 'Doomed' });
       const kept = await storage.tenants.create({ title: 'Kept' });
-      async function populate(tenantId: string): Promise<{ deviceId: string }> {
+      async function populate(tenantId: string): Promise<{ deviceId: string; chainId: string }> {
         const customer = await storage.customers.create(tenantId, { title: 'Customer' });
         const { device } = await storage.devices.create({ tenantId, name: 'd1' });
         await storage.devices.assignToCustomer(tenantId, device.id, customer.id);
@@ -50,7 +50,8 @@ export function describeTenancy(get: () => Storage): void {
         ]);
         await storage.dashboards.save({ tenantId, title: 'Dash', configuration: {} });
         await storage.alarms.createOrUpdate({ tenantId, type: 'High', originatorType: 'DEVICE', originatorId: device.id, severity: 'MAJOR', ts: 1 });
-        return { deviceId: device.id };
+        await storage.ruleNodeStates.save([{ tenantId, ruleNodeId: `${chainId}:0`, entityId: device.id, state: { n: 1 } }]);
+        return { deviceId: device.id, chainId };
       }
       const d = await populate(doomed.id);
       const k = await populate(kept.id);
@@ -59,7 +60,7 @@ export function describeTenancy(get: () => Storage): void {
       expect(result?.deviceIds).toEqual([d.deviceId]);
       expect(result?.rows).toMatchObject({
         tenant: 1, device: 1, device_credentials: 1, customer: 1, tb_user: 2, ts_kv: 2, ts_kv_latest: 1, attribute_kv: 2,
-        rule_chain: 1, rule_node_debug_event: 1, dashboard: 1, alarm: 1, device_profile: 1,
+        rule_chain: 1, rule_node_debug_event: 1, dashboard: 1, alarm: 1, device_profile: 1, rule_node_state: 1,
       });
       expect(await storage.tenants.get(doomed.id)).toBeNull();
       expect(await storage.devices.get(doomed.id, d.deviceId)).toBeNull();
@@ -77,6 +78,8 @@ export function describeTenancy(get: () => Storage): void {
       expect(await storage.timeseries.count(k.deviceId)).toBe(2);
       expect((await storage.users.list({ tenantId: kept.id }, { pageSize: 10, page: 0 })).totalElements).toBe(2);
       expect(await storage.ruleChains.getRoot(kept.id)).not.toBeNull();
+      expect(await storage.ruleNodeStates.get(kept.id, `${k.chainId}:0`, k.deviceId)).toEqual({ n: 1 });
+      expect(await storage.ruleNodeStates.get(doomed.id, `${d.chainId}:0`, d.deviceId)).toBeNull();
       expect(await storage.tenants.delete(doomed.id)).toBeNull();
     });
   });

@@ -709,6 +709,31 @@ export interface PasswordResetRepository {
   deleteExpired(before: number): Promise<number>;
 }
 
+/**
+ * What a rule node keeps of an entity across restarts (ThingsBoard's RuleNodeState: rule node id,
+ * entity id, JSON state), scoped by tenant: a tenant never reads another tenant's rows.
+ */
+export interface RuleNodeStateWrite {
+  tenantId: string;
+  /** The rule engine's node id (`<chainId>:<index>`), not necessarily a uuid. */
+  ruleNodeId: string;
+  entityId: string;
+  state: JsonObject;
+}
+
+export interface RuleNodeStateRepository {
+  /** The state the node saved for the entity in this tenant, or null. */
+  get(tenantId: string, ruleNodeId: string, entityId: string): Promise<JsonObject | null>;
+  /** Inserts or replaces (idempotent), one statement per batch; of two writes of one key the later wins. */
+  save(items: ReadonlyArray<RuleNodeStateWrite>): Promise<void>;
+  /** Removes one node's state of one entity; true when there was one. */
+  delete(tenantId: string, ruleNodeId: string, entityId: string): Promise<boolean>;
+  /** Removes every node's state of an entity (the device was deleted); returns how many. */
+  deleteByEntity(tenantId: string, entityId: string): Promise<number>;
+  /** Removes a node's states of every entity; with `prefix`, of every node whose id starts with it (a deleted chain). */
+  deleteByNode(tenantId: string, ruleNodeId: string, options?: { prefix?: boolean }): Promise<number>;
+}
+
 export interface Storage {
   /** Which back end: 'postgres' (a server) or 'embedded' (PGlite) for storage-postgres. */
   readonly kind: string;
@@ -723,6 +748,7 @@ export interface Storage {
   readonly ruleChains: RuleChainRepository;
   readonly alarms: AlarmRepository;
   readonly debugEvents: DebugEventRepository;
+  readonly ruleNodeStates: RuleNodeStateRepository;
   readonly dashboards: DashboardRepository;
   readonly authSessions: AuthSessionRepository;
   readonly passwordResets: PasswordResetRepository;

@@ -3,6 +3,7 @@ import { defineNode, Relation, type NodeContext, type Route, type RuleDeviceProf
 import { z } from 'zod';
 import { compileProfile, type CompiledProfile } from '../profile/alarm-rules';
 import { DeviceAlarmState, ProfileRelation } from '../profile/device-state';
+import { AlarmStateStore } from '../profile/state-store';
 import { requireCapability, tbBool } from '../util/data';
 
 /** The device messages the alarm rules look at (ThingsBoard's DeviceState.process); others pass by Success untouched. */
@@ -23,9 +24,14 @@ export const MAX_DEVICE_STATES = 20_000;
  * or dynamic ones from the device's or the tenant's attributes; schedules.
  *
  * State per device (the latest values the rules read, fetched from storage once, and the rules'
- * progress) lives in memory only, bounded by MAX_DEVICE_STATES: a restart, a chain reload or an
- * eviction starts a DURATION or REPEATING count again. ThingsBoard can persist it
- * (persistAlarmRulesState); Rivulet accepts that setting and warns that it does not persist.
+ * progress) lives in memory, bounded by MAX_DEVICE_STATES. Without persistAlarmRulesState a restart,
+ * a chain reload or an eviction starts a DURATION or REPEATING count again. With it (ThingsBoard's
+ * RuleNodeState), the rules' progress is saved when a message changed it, keyed by this node's id
+ * and the device, and read back when the device's state starts (its next message). A state saved
+ * under other rules (the profile changed) is discarded. fetchAlarmRulesStateOnStart reads the
+ * same state lazily, on the device's first message, instead of all at start: the state only ever
+ * counts on a message (a harvest needs the values a message fetches first), so reading it then
+ * gives the same alarms without loading every device's state into memory.
  */
 export const deviceProfileNode = defineNode({
   type: 'rivulet.action.deviceProfile',
@@ -41,8 +47,9 @@ export const deviceProfileNode = defineNode({
   relations: [ProfileRelation.ALARM_CREATED, ProfileRelation.ALARM_UPDATED, ProfileRelation.ALARM_SEVERITY_UPDATED, ProfileRelation.ALARM_CLEARED, Relation.SUCCESS, Relation.FAILURE],
   requires: ['alarms', 'deviceProfiles'],
   create(config, services) {
-    if (config.persistAlarmRulesState) {
-      services.logger.warn({}, 'device profile node: persistAlarmRulesState is not supported, alarm rule state is kept in memory only');
+    const store = config.persistAlarmRulesState && services.ruleNodeStates ? new AlarmStateStore(services.ruleNodeStates, services.logger) : undefined;
+    if (config.persistAlarmRulesState && !store) {
+      services.logger.warn({}, 'device profile node: persistAlarmRulesState is on but this server keeps no rule node state: alarm rule state is kept in memory only');
     }
     const states = new Map<string, DeviceAlarmState>();
     const queues = new Map<string, Promise<unknown>>();
@@ -79,14 +86,15 @@ export const deviceProfileNode = defineNode({
       return c;
     }
 
-    /** The device's state under this profile: kept while the profile is unchanged, else started again. */
-    function stateFor(tenantId: string, deviceId: string, profile: RuleDeviceProfile, compiledProfile: CompiledProfile): DeviceAlarmState {
+    /** The device's state under this profile: kept while the profile is unchanged, else started again (`fresh`). */
+    function stateFor(tenantId: string, deviceId: string, profile: RuleDeviceProfile, compiledProfile: CompiledProfile): { state: DeviceAlarmState; fresh: boolean } {
       let state = states.get(deviceId);
       if (state && state.profileSource !== profile.profileData) {
         // Another profile, or this one changed: the rules' progress starts again under the new rules.
         if (state.profile.id !== profile.id || JSON.stringify(state.profileSource) !== JSON.stringify(profile.profileData)) state = undefined;
         else state.profileSource = profile.profileData;
       }
+      const fresh = !state;
       if (state) {
         states.delete(deviceId);
       } else {
@@ -98,7 +106,7 @@ export const deviceProfileNode = defineNode({
         const oldest = states.keys().next();
         if (!oldest.done) states.delete(oldest.value);
       }
-      return state;
+      return { state, fresh };
     }
 
     /** A tenant's or a customer's server attribute changed: dynamic values reading it see the new value. */
@@ -122,7 +130,11 @@ export const deviceProfileNode = defineNode({
         for (const state of [...states.values()]) {
           let routes: Route[];
           try {
-            routes = await serial(state.deviceId, () => state.harvest(ts));
+            routes = await serial(state.deviceId, async () => {
+              const r = await state.harvest(ts);
+              if (store && state.profileRef) store.changed(state.tenantId, ctx.nodeId, state, state.profileRef);
+              return r;
+            });
           } catch (e) {
             ctx.logger.warn({ deviceId: state.deviceId, err: errorMessage(e) }, 'device profile alarm harvest failed');
             continue;
@@ -136,7 +148,7 @@ export const deviceProfileNode = defineNode({
 
     const profiles = requireCapability(services, 'deviceProfiles', 'device profile');
 
-    function evaluate(msg: Msg, profile: RuleDeviceProfile | null, success: Route): Route[] | Promise<Route[]> {
+    function evaluate(msg: Msg, ctx: NodeContext, profile: RuleDeviceProfile | null, success: Route): Route[] | Promise<Route[]> {
       const deviceId = msg.originator.id;
       if (!profile) {
         // ThingsBoard acknowledges the message of a device that no longer exists.
@@ -146,10 +158,24 @@ export const deviceProfileNode = defineNode({
       const compiledProfile = compile(profile);
       if (compiledProfile.alarms.length === 0) {
         // No alarm rules (the default profile): nothing to keep for the device.
-        states.delete(deviceId);
+        if (states.delete(deviceId)) store?.discard(msg.tenantId, ctx.nodeId, deviceId);
         return [success];
       }
-      return serial(deviceId, async () => [...(await stateFor(msg.tenantId, deviceId, profile, compiledProfile).process(msg)), success]);
+      if (!store) return serial(deviceId, async () => [...(await stateFor(msg.tenantId, deviceId, profile, compiledProfile).state.process(msg)), success]);
+      return serial(deviceId, async () => {
+        const had = states.get(deviceId);
+        const { state, fresh } = stateFor(msg.tenantId, deviceId, profile, compiledProfile);
+        state.profileRef = profile;
+        if (fresh) {
+          // Started again under changed rules: the old progress is gone; else the saved one comes back.
+          if (had) store.discard(msg.tenantId, ctx.nodeId, deviceId);
+          else await store.restore(msg.tenantId, ctx.nodeId, state, profile);
+          state.savedProgress ??= JSON.stringify(state.persisted());
+        }
+        const routes = await state.process(msg);
+        store.changed(msg.tenantId, ctx.nodeId, state, profile);
+        return [...routes, success];
+      });
     }
 
     return {
@@ -157,7 +183,7 @@ export const deviceProfileNode = defineNode({
         timer = setInterval(() => void harvest(ctx), HARVEST_PERIOD_MS);
         timer.unref?.();
       },
-      process(msg) {
+      process(msg, ctx) {
         const success: Route = { relation: Relation.SUCCESS, msg };
         const deviceId = msg.originator.id;
         if (msg.originator.entityType === 'TENANT' || msg.originator.entityType === 'CUSTOMER') {
@@ -165,19 +191,25 @@ export const deviceProfileNode = defineNode({
           return [success];
         }
         if (msg.originator.entityType !== 'DEVICE') return [success];
-        if (msg.type === 'ENTITY_DELETED') states.delete(deviceId);
+        if (msg.type === 'ENTITY_DELETED') {
+          // Storage removed the device's saved states with it.
+          states.delete(deviceId);
+          store?.forget(deviceId);
+        }
         // Another customer's dynamic values apply from the device's next message.
         if (msg.type === 'ENTITY_ASSIGNED' || msg.type === 'ENTITY_UNASSIGNED') states.get(deviceId)?.customerChanged();
         // Connect, activity, RPC, entity events...: nothing for the rules, no lookup.
         if (!EVALUATED.has(msg.type)) return [success];
         // A cached profile comes back without a promise: a device whose profile has no rules costs no promise at all.
         const profile = profiles.getForDevice(msg.tenantId, deviceId);
-        return profile instanceof Promise ? profile.then((p) => evaluate(msg, p, success)) : evaluate(msg, profile, success);
+        return profile instanceof Promise ? profile.then((p) => evaluate(msg, ctx, p, success)) : evaluate(msg, ctx, profile, success);
       },
-      destroy() {
+      async destroy() {
         if (timer) clearInterval(timer);
         timer = undefined;
         states.clear();
+        // The last changes are written before the chain's replacement reads them.
+        await store?.flush();
       },
     };
   },

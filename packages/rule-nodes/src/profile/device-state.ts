@@ -1,5 +1,5 @@
 import { BadRequestError, createMsg, ErrorCode, isAttributeScope, RivuletError, toKvObject, type AttributeScope, type JsonObject, type KvValue, type Msg } from '@rivulet/core';
-import type { AlarmService, DeviceLookup, RuleAlarm, RuleNodeServices, Route } from '@rivulet/rule-engine';
+import type { AlarmService, DeviceLookup, RuleAlarm, RuleDeviceProfile, RuleNodeServices, Route } from '@rivulet/rule-engine';
 import { pointsOf } from '../nodes/save-timeseries.node.js';
 import { alarmJson } from '../util/alarm';
 import { SEVERITY_ORDER, slot, type AlarmRule, type CompiledProfile, type ProfileAlarm, type SlotType } from './alarm-rules';
@@ -42,12 +42,16 @@ export class DeviceAlarmState {
   private customerId: string | null = null;
   private readonly alarmStates: ProfileAlarmState[];
   private lastMetadata: Readonly<Record<string, string>> = {};
+  /** The progress as last saved or restored (persistAlarmRulesState): a message that leaves it so saves nothing. */
+  savedProgress: string | undefined;
+  /** The profile the state was last used with (what a harvest's save names). */
+  profileRef: RuleDeviceProfile | undefined;
 
   constructor(
     readonly profile: CompiledProfile,
     /** The profile's data as it was compiled: a different object is compared to tell a changed profile. */
     public profileSource: JsonObject,
-    private readonly tenantId: string,
+    readonly tenantId: string,
     readonly deviceId: string,
     private readonly services: DeviceStateServices,
   ) {
@@ -76,6 +80,23 @@ export class DeviceAlarmState {
       default:
         return [];
     }
+  }
+
+  /**
+   * The rules' progress as ThingsBoard's PersistedDeviceState.alarmStates: per alarm id, its create
+   * rules' progress by severity and its clear rule's (lastEventTs, duration, eventCount).
+   */
+  persisted(): JsonObject {
+    const out: JsonObject = {};
+    for (const a of this.alarmStates) out[a.id] = a.persisted();
+    return out;
+  }
+
+  /** Takes saved progress (persisted()'s shape) of the alarms and rules the profile still has; the rest is ignored. */
+  restore(alarmStates: unknown): void {
+    if (typeof alarmStates !== 'object' || alarmStates === null || Array.isArray(alarmStates)) return;
+    const saved = alarmStates as Record<string, unknown>;
+    for (const a of this.alarmStates) if (Object.hasOwn(saved, a.id)) a.restore(saved[a.id]);
   }
 
   /** The periodic re-evaluation without new data: a DURATION condition that held long enough raises its alarm. */
@@ -241,6 +262,26 @@ class ProfileAlarmState {
     const now = () => services.now();
     this.createStates = alarm.createRules.map((r) => new AlarmRuleState(r.severity, r.rule, now));
     this.clearState = alarm.clearRule ? new AlarmRuleState(null, alarm.clearRule, now) : null;
+  }
+
+  get id(): string {
+    return this.alarm.id;
+  }
+
+  persisted(): JsonObject {
+    const create: JsonObject = {};
+    for (const s of this.createStates) create[s.severity!] = s.toJson();
+    return { createRuleStates: create, clearRuleState: this.clearState ? this.clearState.toJson() : null };
+  }
+
+  restore(saved: unknown): void {
+    if (typeof saved !== 'object' || saved === null) return;
+    const { createRuleStates, clearRuleState } = saved as { createRuleStates?: unknown; clearRuleState?: unknown };
+    if (typeof createRuleStates === 'object' && createRuleStates !== null) {
+      const bySeverity = createRuleStates as Record<string, unknown>;
+      for (const s of this.createStates) if (Object.hasOwn(bySeverity, s.severity!)) s.restore(bySeverity[s.severity!]);
+    }
+    if (this.clearState) this.clearState.restore(clearRuleState);
   }
 
   alarmGone(id: string): void {

@@ -298,6 +298,21 @@ export class AlarmRuleState {
     return spec.type === 'DURATION' ? Math.trunc(n) * spec.unitMs : Math.trunc(n);
   }
 
+  /** ThingsBoard's PersistedAlarmRuleState. */
+  toJson(): { lastEventTs: number; duration: number; eventCount: number } {
+    return { lastEventTs: this.lastEventTs, duration: this.duration, eventCount: this.eventCount };
+  }
+
+  /** Takes the progress a PersistedAlarmRuleState saved; a field that is not a number >= 0 counts as 0. */
+  restore(saved: unknown): void {
+    if (typeof saved !== 'object' || saved === null) return;
+    const s = saved as Record<string, unknown>;
+    const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+    this.lastEventTs = n(s.lastEventTs);
+    this.duration = n(s.duration);
+    this.eventCount = n(s.eventCount);
+  }
+
   /** Back to no progress (the condition stopped holding, or the alarm was raised or cleared). */
   reset(): void {
     this.eventCount = 0;
