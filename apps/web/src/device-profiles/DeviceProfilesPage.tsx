@@ -1,63 +1,19 @@
-import { useEffect, useState, type ReactNode } from 'react';
-import { ActionIcon, Alert, Anchor, Badge, Button, Card, Group, Pagination, Select, Table, Text, TextInput, Title, Tooltip, UnstyledButton } from '@mantine/core';
-import { useDebouncedValue } from '@mantine/hooks';
+import { useState, type ReactNode } from 'react';
+import { ActionIcon, Alert, Anchor, Badge, Button, Card, Group, Table, Text, TextInput, Title, Tooltip, UnstyledButton } from '@mantine/core';
 import { modals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
-import { IconArrowsSort, IconChevronDown, IconChevronUp, IconCircleCheckFilled, IconPencil, IconPlus, IconSearch, IconStar, IconStarFilled, IconTrash } from '@tabler/icons-react';
+import { IconCircleCheckFilled, IconPencil, IconPlus, IconSearch, IconStar, IconStarFilled, IconTrash } from '@tabler/icons-react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import type { DeviceProfileDto } from '@rivulet/api-types';
 import { errorMessage } from '../api/client';
+import { ListFooter, SortHeader } from '../components/ListTable';
 import { EmptyState, ErrorState, LoadingState } from '../components/PageState';
-import { deleteProfile, getRuleChain, listProfiles, profileKeys, provisionLabel, setDefaultProfile, TRANSPORT_LABELS, type ProfileListParams, type ProfileSortProperty } from './device-profiles-api';
+import { useLastPageFallback, useListParams, useSearchText, type SortOrder } from '../components/use-list-params';
+import { deleteProfile, getRuleChain, listProfiles, profileKeys, provisionLabel, setDefaultProfile, TRANSPORT_LABELS, type ProfileSortProperty } from './device-profiles-api';
 import { ProfileFormModal } from './ProfileFormModal';
 
-const PAGE_SIZES = ['10', '20', '50'];
 const SORTABLE: readonly ProfileSortProperty[] = ['name', 'transportType', 'createdTime'];
-
-/** Paging, search and sort live in the URL, as on the devices page. */
-function useListParams(): [ProfileListParams, (patch: Partial<ProfileListParams>) => void] {
-  const [sp, setSp] = useSearchParams();
-  const sortProperty = (SORTABLE as readonly string[]).includes(sp.get('sort') ?? '') ? (sp.get('sort') as ProfileSortProperty) : 'createdTime';
-  const params: ProfileListParams = {
-    page: Math.max(0, Number(sp.get('page') ?? 0) || 0),
-    pageSize: PAGE_SIZES.includes(sp.get('pageSize') ?? '') ? Number(sp.get('pageSize')) : 10,
-    textSearch: sp.get('q') ?? '',
-    sortProperty,
-    sortOrder: sp.get('order') === 'ASC' ? 'ASC' : sp.get('order') === 'DESC' ? 'DESC' : sortProperty === 'createdTime' ? 'DESC' : 'ASC',
-  };
-  const update = (patch: Partial<ProfileListParams>) => {
-    const next = { ...params, ...patch };
-    const out = new URLSearchParams();
-    if (next.page) out.set('page', String(next.page));
-    if (next.pageSize !== 10) out.set('pageSize', String(next.pageSize));
-    if (next.textSearch) out.set('q', next.textSearch);
-    if (next.sortProperty !== 'createdTime' || next.sortOrder !== 'DESC') {
-      out.set('sort', next.sortProperty);
-      out.set('order', next.sortOrder);
-    }
-    setSp(out, { replace: true });
-  };
-  return [params, update];
-}
-
-function SortHeader({ label, property, params, onSort }: { label: string; property: ProfileSortProperty; params: ProfileListParams; onSort: (p: ProfileSortProperty, o: 'ASC' | 'DESC') => void }) {
-  const active = params.sortProperty === property;
-  const Icon = !active ? IconArrowsSort : params.sortOrder === 'ASC' ? IconChevronUp : IconChevronDown;
-  const nextOrder = active ? (params.sortOrder === 'ASC' ? 'DESC' : 'ASC') : property === 'createdTime' ? 'DESC' : 'ASC';
-  return (
-    <Table.Th aria-sort={active ? (params.sortOrder === 'ASC' ? 'ascending' : 'descending') : 'none'}>
-      <UnstyledButton onClick={() => onSort(property, nextOrder)} data-testid={`sort-${property}`}>
-        <Group gap={4} wrap="nowrap">
-          <Text fw={700} size="sm">
-            {label}
-          </Text>
-          <Icon size={14} opacity={active ? 1 : 0.5} />
-        </Group>
-      </UnstyledButton>
-    </Table.Th>
-  );
-}
 
 /** The profile's chain by name (a link to it), or the root chain when it names none. */
 function RuleChainName({ id }: { id: string | null }) {
@@ -83,24 +39,16 @@ function RuleChainName({ id }: { id: string | null }) {
 
 /** The tenant's device profiles: search, paging, create, edit, default, delete. */
 export default function DeviceProfilesPage() {
-  const [params, setParams] = useListParams();
-  const [search, setSearch] = useState(params.textSearch);
-  const [debouncedSearch] = useDebouncedValue(search, 300);
+  const [params, setParams] = useListParams(SORTABLE);
+  const [search, setSearch] = useSearchText(params.textSearch, setParams);
   const [editing, setEditing] = useState<{ profile?: DeviceProfileDto } | null>(null);
   // The server's refusal stays on the page until dismissed (a notification is easily missed).
   const [deleteError, setDeleteError] = useState<{ name: string; message: string } | null>(null);
   const queryClient = useQueryClient();
 
-  useEffect(() => {
-    if (debouncedSearch !== params.textSearch) setParams({ textSearch: debouncedSearch, page: 0 });
-  }, [debouncedSearch]);
-
   const list = useQuery({ queryKey: profileKeys.list(params), queryFn: ({ signal }) => listProfiles(params, signal), placeholderData: keepPreviousData });
 
-  useEffect(() => {
-    const d = list.data;
-    if (d && !list.isPlaceholderData && d.data.length === 0 && params.page > 0) setParams({ page: Math.max(0, d.totalPages - 1) });
-  });
+  useLastPageFallback(list, params.page, setParams);
 
   const refresh = () => queryClient.invalidateQueries({ queryKey: profileKeys.all });
 
@@ -139,7 +87,7 @@ export default function DeviceProfilesPage() {
 
   const filtering = params.textSearch !== '';
   const nothingAtAll = !filtering && search === '' && list.data?.totalElements === 0;
-  const onSort = (p: ProfileSortProperty, o: 'ASC' | 'DESC') => setParams({ sortProperty: p, sortOrder: o, page: 0 });
+  const onSort = (p: ProfileSortProperty, o: SortOrder) => setParams({ sortProperty: p, sortOrder: o, page: 0 });
   let body: ReactNode;
   if (list.isPending) body = <LoadingState label="Loading device profiles…" />;
   else if (list.isError) body = <ErrorState error={list.error} onRetry={() => void list.refetch()} title="Device profiles not loaded" />;
@@ -252,23 +200,7 @@ export default function DeviceProfilesPage() {
             </Table.Tbody>
           </Table>
         </Table.ScrollContainer>
-        <Group justify="space-between" mt="md">
-          <Text size="sm" c="dimmed" data-testid="profiles-total">
-            {page.totalElements} {page.totalElements === 1 ? 'device profile' : 'device profiles'}
-          </Text>
-          <Group gap="sm">
-            <Select
-              aria-label="Device profiles per page"
-              data={PAGE_SIZES.map((s) => ({ value: s, label: `${s} per page` }))}
-              value={String(params.pageSize)}
-              onChange={(v) => v && setParams({ pageSize: Number(v), page: 0 })}
-              allowDeselect={false}
-              w={140}
-              size="sm"
-            />
-            <Pagination total={Math.max(1, page.totalPages)} value={params.page + 1} onChange={(n) => setParams({ page: n - 1 })} size="sm" data-testid="pagination" />
-          </Group>
-        </Group>
+        <ListFooter result={page} params={params} onChange={setParams} noun={['device profile', 'device profiles']} totalTestId="profiles-total" />
       </>
     );
   }

@@ -1,91 +1,36 @@
-import { useEffect, useState, type ReactNode } from 'react';
-import { ActionIcon, Anchor, Badge, Button, Card, Group, Pagination, Select, Table, Text, TextInput, Title, Tooltip, UnstyledButton } from '@mantine/core';
-import { useDebouncedValue } from '@mantine/hooks';
+import { useState, type ReactNode } from 'react';
+import { ActionIcon, Anchor, Badge, Button, Card, Group, Table, Text, TextInput, Title, Tooltip } from '@mantine/core';
 import { modals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
-import { IconArrowsSort, IconChevronDown, IconChevronUp, IconPencil, IconPlug, IconPlus, IconSearch, IconTrash } from '@tabler/icons-react';
+import { IconPencil, IconPlug, IconPlus, IconSearch, IconTrash } from '@tabler/icons-react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import type { DeviceDto } from '@rivulet/api-types';
 import { errorMessage } from '../api/client';
+import { ListFooter, SortHeader } from '../components/ListTable';
 import { EmptyState, ErrorState, LoadingState } from '../components/PageState';
+import { useLastPageFallback, useListParams, useSearchText, type SortOrder } from '../components/use-list-params';
 import { ProfileSelect } from '../device-profiles/ProfileSelect';
 import { ConnectDrawer } from './ConnectDrawer';
 import { DeviceActivity } from './DeviceActivity';
 import { DeviceFormModal } from './DeviceFormModal';
-import { deleteDevice, isGateway, listDevices, type DeviceListParams, type SortOrder, type SortProperty } from './devices-api';
+import { deleteDevice, isGateway, listDevices, type SortProperty } from './devices-api';
 import { useNow } from './use-now';
 
-const PAGE_SIZES = ['10', '20', '50'];
 const SORTABLE: readonly SortProperty[] = ['name', 'deviceProfileName', 'createdTime'];
 
-/** Paging, search, the profile filter and sort live in the URL, so a reload or a shared link shows the same page. */
-function useListParams(): [DeviceListParams, (patch: Partial<DeviceListParams>) => void] {
-  const [sp, setSp] = useSearchParams();
-  const sortProperty = (SORTABLE as readonly string[]).includes(sp.get('sort') ?? '') ? (sp.get('sort') as SortProperty) : 'createdTime';
-  const params: DeviceListParams = {
-    page: Math.max(0, Number(sp.get('page') ?? 0) || 0),
-    pageSize: PAGE_SIZES.includes(sp.get('pageSize') ?? '') ? Number(sp.get('pageSize')) : 10,
-    textSearch: sp.get('q') ?? '',
-    deviceProfileId: sp.get('profile') || null,
-    sortProperty,
-    sortOrder: sp.get('order') === 'ASC' ? 'ASC' : sp.get('order') === 'DESC' ? 'DESC' : sortProperty === 'createdTime' ? 'DESC' : 'ASC',
-  };
-  const update = (patch: Partial<DeviceListParams>) => {
-    const next = { ...params, ...patch };
-    const out = new URLSearchParams();
-    if (next.page) out.set('page', String(next.page));
-    if (next.pageSize !== 10) out.set('pageSize', String(next.pageSize));
-    if (next.textSearch) out.set('q', next.textSearch);
-    if (next.deviceProfileId) out.set('profile', next.deviceProfileId);
-    if (next.sortProperty !== 'createdTime' || next.sortOrder !== 'DESC') {
-      out.set('sort', next.sortProperty);
-      out.set('order', next.sortOrder);
-    }
-    setSp(out, { replace: true });
-  };
-  return [params, update];
-}
-
-function SortHeader({ label, property, params, onSort }: { label: string; property: SortProperty; params: DeviceListParams; onSort: (p: SortProperty, o: SortOrder) => void }) {
-  const active = params.sortProperty === property;
-  const Icon = !active ? IconArrowsSort : params.sortOrder === 'ASC' ? IconChevronUp : IconChevronDown;
-  const nextOrder: SortOrder = active ? (params.sortOrder === 'ASC' ? 'DESC' : 'ASC') : property === 'createdTime' ? 'DESC' : 'ASC';
-  return (
-    <Table.Th aria-sort={active ? (params.sortOrder === 'ASC' ? 'ascending' : 'descending') : 'none'}>
-      <UnstyledButton onClick={() => onSort(property, nextOrder)} data-testid={`sort-${property}`}>
-        <Group gap={4} wrap="nowrap">
-          <Text fw={700} size="sm">
-            {label}
-          </Text>
-          <Icon size={14} opacity={active ? 1 : 0.5} />
-        </Group>
-      </UnstyledButton>
-    </Table.Th>
-  );
-}
-
 export default function DevicesPage() {
-  const [params, setParams] = useListParams();
-  const [search, setSearch] = useState(params.textSearch);
-  const [debouncedSearch] = useDebouncedValue(search, 300);
+  // The profile filter lives in the URL too, as `profile`.
+  const [params, setParams] = useListParams(SORTABLE, { deviceProfileId: 'profile' });
+  const [search, setSearch] = useSearchText(params.textSearch, setParams);
   const [editing, setEditing] = useState<{ device?: DeviceDto } | null>(null);
   const [connecting, setConnecting] = useState<DeviceDto | null>(null);
   const now = useNow(5000);
   const queryClient = useQueryClient();
 
-  useEffect(() => {
-    if (debouncedSearch !== params.textSearch) setParams({ textSearch: debouncedSearch, page: 0 });
-    // Only the typed text drives this; the URL follows it.
-  }, [debouncedSearch]);
-
   const list = useQuery({ queryKey: ['devices', params], queryFn: ({ signal }) => listDevices(params, signal), placeholderData: keepPreviousData });
 
-  // A page past the end (devices deleted elsewhere, a stale link): go to the last page.
-  useEffect(() => {
-    const d = list.data;
-    if (d && !list.isPlaceholderData && d.data.length === 0 && params.page > 0) setParams({ page: Math.max(0, d.totalPages - 1) });
-  });
+  useLastPageFallback(list, params.page, setParams);
 
   const remove = useMutation({
     mutationFn: (d: DeviceDto) => deleteDevice(d.id.id),
@@ -115,6 +60,7 @@ export default function DevicesPage() {
       Add device
     </Button>
   );
+  const onSort = (p: SortProperty, o: SortOrder) => setParams({ sortProperty: p, sortOrder: o, page: 0 });
   const filtering = params.textSearch !== '' || params.deviceProfileId !== null;
   // Nothing to search through: the empty state alone (the search box comes with the first device).
   const noDevicesAtAll = !filtering && search === '' && list.data?.totalElements === 0;
@@ -159,11 +105,11 @@ export default function DevicesPage() {
           <Table highlightOnHover verticalSpacing="sm" data-testid="devices-table" style={{ opacity: list.isPlaceholderData ? 0.6 : 1 }}>
             <Table.Thead>
               <Table.Tr>
-                <SortHeader label="Name" property="name" params={params} onSort={(p, o) => setParams({ sortProperty: p, sortOrder: o, page: 0 })} />
-                <SortHeader label="Device profile" property="deviceProfileName" params={params} onSort={(p, o) => setParams({ sortProperty: p, sortOrder: o, page: 0 })} />
+                <SortHeader label="Name" property="name" params={params} onSort={onSort} />
+                <SortHeader label="Device profile" property="deviceProfileName" params={params} onSort={onSort} />
                 <Table.Th>Label</Table.Th>
                 <Table.Th>Gateway</Table.Th>
-                <SortHeader label="Created" property="createdTime" params={params} onSort={(p, o) => setParams({ sortProperty: p, sortOrder: o, page: 0 })} />
+                <SortHeader label="Created" property="createdTime" params={params} onSort={onSort} />
                 <Table.Th>Activity</Table.Th>
                 <Table.Th w={130} />
               </Table.Tr>
@@ -217,24 +163,7 @@ export default function DevicesPage() {
             </Table.Tbody>
           </Table>
         </Table.ScrollContainer>
-        <Group justify="space-between" mt="md">
-          <Text size="sm" c="dimmed" data-testid="devices-total">
-            {page.totalElements} {page.totalElements === 1 ? 'device' : 'devices'}
-          </Text>
-          <Group gap="sm">
-            <Select
-              aria-label="Devices per page"
-              data-testid="page-size"
-              data={PAGE_SIZES.map((s) => ({ value: s, label: `${s} per page` }))}
-              value={String(params.pageSize)}
-              onChange={(v) => v && setParams({ pageSize: Number(v), page: 0 })}
-              allowDeselect={false}
-              w={140}
-              size="sm"
-            />
-            <Pagination total={Math.max(1, page.totalPages)} value={params.page + 1} onChange={(p) => setParams({ page: p - 1 })} size="sm" data-testid="pagination" />
-          </Group>
-        </Group>
+        <ListFooter result={page} params={params} onChange={setParams} noun={['device', 'devices']} totalTestId="devices-total" />
       </>
     );
   }
