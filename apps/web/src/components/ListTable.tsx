@@ -1,5 +1,6 @@
-import { Group, Pagination, Select, Table, Text, UnstyledButton } from '@mantine/core';
-import { IconArrowsSort, IconChevronDown, IconChevronUp } from '@tabler/icons-react';
+import type { ReactNode } from 'react';
+import { ActionIcon, Group, Pagination, Select, Table, Text, Tooltip, UnstyledButton } from '@mantine/core';
+import { IconArrowsSort, IconChevronDown, IconChevronUp, IconPencil, IconTrash } from '@tabler/icons-react';
 import { firstOrder, PAGE_SIZES, type SortOrder } from './use-list-params';
 
 /** A column header that sorts the list: a click sorts by it, a second click reverses the order. */
@@ -53,6 +54,25 @@ export function ListFooter({
         />
         <Pagination total={Math.max(1, result.totalPages)} value={params.page + 1} onChange={(p) => onChange({ page: p - 1 })} size="sm" data-testid="pagination" />
       </Group>
+    </Group>
+  );
+}
+
+/** A row's buttons: the page's own (`children`), then Edit and Delete (test ids `edit-<kind>`, `delete-<kind>`). */
+export function RowActions({ name, kind, onEdit, onDelete, children }: { name: string; kind: string; onEdit: () => void; onDelete: () => void; children?: ReactNode }) {
+  return (
+    <Group gap={4} wrap="nowrap" justify="flex-end">
+      {children}
+      <Tooltip label="Edit">
+        <ActionIcon variant="subtle" aria-label={`Edit ${name}`} onClick={onEdit} data-testid={`edit-${kind}`}>
+          <IconPencil size={18} />
+        </ActionIcon>
+      </Tooltip>
+      <Tooltip label="Delete">
+        <ActionIcon variant="subtle" color="red" aria-label={`Delete ${name}`} onClick={onDelete} data-testid={`delete-${kind}`}>
+          <IconTrash size={18} />
+        </ActionIcon>
+      </Tooltip>
     </Group>
   );
 }

@@ -2,12 +2,12 @@ import { useState, type ReactNode } from 'react';
 import { ActionIcon, Alert, Anchor, Badge, Button, Card, Group, Table, Text, TextInput, Title, Tooltip, UnstyledButton } from '@mantine/core';
 import { modals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
-import { IconCircleCheckFilled, IconPencil, IconPlus, IconSearch, IconStar, IconStarFilled, IconTrash } from '@tabler/icons-react';
+import { IconCircleCheckFilled, IconPlus, IconSearch, IconStar, IconStarFilled } from '@tabler/icons-react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import type { DeviceProfileDto } from '@rivulet/api-types';
 import { errorMessage } from '../api/client';
-import { ListFooter, SortHeader } from '../components/ListTable';
+import { ListFooter, RowActions, SortHeader } from '../components/ListTable';
 import { EmptyState, ErrorState, LoadingState } from '../components/PageState';
 import { useLastPageFallback, useListParams, useSearchText, type SortOrder } from '../components/use-list-params';
 import { deleteProfile, getRuleChain, listProfiles, profileKeys, provisionLabel, setDefaultProfile, TRANSPORT_LABELS, type ProfileSortProperty } from './device-profiles-api';
@@ -168,7 +168,7 @@ export default function DeviceProfilesPage() {
                     </Text>
                   </Table.Td>
                   <Table.Td>
-                    <Group gap={4} wrap="nowrap" justify="flex-end">
+                    <RowActions name={p.name} kind="profile" onEdit={() => setEditing({ profile: p })} onDelete={() => confirmDelete(p)}>
                       <Tooltip label={p.default ? 'Already the default profile' : 'Make default'}>
                         <ActionIcon
                           variant="subtle"
@@ -183,17 +183,7 @@ export default function DeviceProfilesPage() {
                           {p.default ? <IconStarFilled size={18} /> : <IconStar size={18} />}
                         </ActionIcon>
                       </Tooltip>
-                      <Tooltip label="Edit">
-                        <ActionIcon variant="subtle" aria-label={`Edit ${p.name}`} onClick={() => setEditing({ profile: p })} data-testid="edit-profile">
-                          <IconPencil size={18} />
-                        </ActionIcon>
-                      </Tooltip>
-                      <Tooltip label="Delete">
-                        <ActionIcon variant="subtle" color="red" aria-label={`Delete ${p.name}`} onClick={() => confirmDelete(p)} data-testid="delete-profile">
-                          <IconTrash size={18} />
-                        </ActionIcon>
-                      </Tooltip>
-                    </Group>
+                    </RowActions>
                   </Table.Td>
                 </Table.Tr>
               ))}

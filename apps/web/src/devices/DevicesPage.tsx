@@ -2,12 +2,12 @@ import { useState, type ReactNode } from 'react';
 import { ActionIcon, Anchor, Badge, Button, Card, Group, Table, Text, TextInput, Title, Tooltip } from '@mantine/core';
 import { modals } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
-import { IconPencil, IconPlug, IconPlus, IconSearch, IconTrash } from '@tabler/icons-react';
+import { IconPlug, IconPlus, IconSearch } from '@tabler/icons-react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link } from 'react-router';
 import type { DeviceDto } from '@rivulet/api-types';
 import { errorMessage } from '../api/client';
-import { ListFooter, SortHeader } from '../components/ListTable';
+import { ListFooter, RowActions, SortHeader } from '../components/ListTable';
 import { EmptyState, ErrorState, LoadingState } from '../components/PageState';
 import { useLastPageFallback, useListParams, useSearchText, type SortOrder } from '../components/use-list-params';
 import { ProfileSelect } from '../device-profiles/ProfileSelect';
@@ -140,23 +140,13 @@ export default function DevicesPage() {
                     <DeviceActivity deviceId={d.id.id} now={now} />
                   </Table.Td>
                   <Table.Td>
-                    <Group gap={4} wrap="nowrap" justify="flex-end">
+                    <RowActions name={d.name} kind="device" onEdit={() => setEditing({ device: d })} onDelete={() => confirmDelete(d)}>
                       <Tooltip label="Connect">
                         <ActionIcon variant="subtle" aria-label={`Connect ${d.name}`} onClick={() => setConnecting(d)} data-testid="connect-device">
                           <IconPlug size={18} />
                         </ActionIcon>
                       </Tooltip>
-                      <Tooltip label="Edit">
-                        <ActionIcon variant="subtle" aria-label={`Edit ${d.name}`} onClick={() => setEditing({ device: d })} data-testid="edit-device">
-                          <IconPencil size={18} />
-                        </ActionIcon>
-                      </Tooltip>
-                      <Tooltip label="Delete">
-                        <ActionIcon variant="subtle" color="red" aria-label={`Delete ${d.name}`} onClick={() => confirmDelete(d)} data-testid="delete-device">
-                          <IconTrash size={18} />
-                        </ActionIcon>
-                      </Tooltip>
-                    </Group>
+                    </RowActions>
                   </Table.Td>
                 </Table.Tr>
               ))}
