@@ -216,6 +216,26 @@ describe('rule chain REST API', () => {
     await req('POST', `/api/ruleChain/${b}/root`).then((x) => expect(x.status).toBe(404));
   });
 
+  it("drops the rule node state of a node the save replaced or removed, keeps a kept node's, and drops all of a deleted chain", async () => {
+    const id = await importChain(tbExport('Stateful'));
+    const device = newId();
+    const state = (i: number) => storage.ruleNodeStates.get(admin.tenantId, `${id}:${i}`, device);
+    await storage.ruleNodeStates.save([0, 1, 2].map((i) => ({ tenantId: admin.tenantId, ruleNodeId: `${id}:${i}`, entityId: device, state: { i } })));
+    const meta = (await req('GET', `/api/ruleChain/${id}/metadata`)).body;
+    // Saved as it is: every node keeps its id, and its state.
+    const same = await req('POST', '/api/ruleChain/metadata', meta);
+    expect(same.status).toBe(200);
+    expect([await state(0), await state(1), await state(2)]).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+    // Node 1 replaced by a new node (no id), node 2 removed: their state goes, node 0's stays.
+    const next = structuredClone(same.body);
+    next.nodes = [next.nodes[0], { type: 'rivulet.action.log', name: 'Log', configuration: {} }];
+    next.connections = [{ fromIndex: 0, toIndex: 1, type: 'Post telemetry' }];
+    expect((await req('POST', '/api/ruleChain/metadata', next)).status).toBe(200);
+    expect([await state(0), await state(1), await state(2)]).toEqual([{ i: 0 }, null, null]);
+    expect((await req('DELETE', `/api/ruleChain/${id}`)).status).toBe(200);
+    expect(await state(0)).toBeNull();
+  });
+
   it('lists chains paged with text search', async () => {
     const token2 = otherToken;
     for (const n of ['Alpha', 'Beta', 'Alphabet']) expect((await req('POST', '/api/ruleChain', { name: n }, token2)).status).toBe(200);

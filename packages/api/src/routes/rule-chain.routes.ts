@@ -272,6 +272,8 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
       if (rec.root) throw badParam(ROOT_CHAIN_DELETE_PROHIBITED);
       if (!(await storage.ruleChains.delete(user.tenantId, rec.id))) throw notFound(`Rule chain ${rec.id} not found`);
       await storage.debugEvents.deleteByChain(user.tenantId, rec.id);
+      // What its nodes kept per device (the rule engine's node ids are "<chain id>:<index>").
+      await storage.ruleNodeStates.deleteByNode(user.tenantId, `${rec.id}:`, { prefix: true });
       publish({ tenantId: user.tenantId, chainId: rec.id, kind: 'deleted' });
       return ok();
     }),
@@ -294,10 +296,14 @@ export function ruleChainRoutes(deps: ApiDeps): RouteDef[] {
       // Unknown node types, configurations failing a node's schema, dangling links: 400 naming node and field.
       await port(deps).validate(toRuleChainExport(next), user.tenantId);
       const saved = await saveChecked(storage, { ...next, ...(typeof input.version === 'number' ? { expectedVersion: input.version } : {}) });
-      // Debug events are kept per node index: those of an index now holding another node are stale.
+      // Debug events and rule node state are kept per node index: those of an index now holding another node are stale.
       const before = storedMetadata(rec).nodes;
       for (let i = 0; i < before.length; i++) {
-        if (nodeIdOf(rec.id, i, before[i]!) !== nodes[i]?.id?.id) await storage.debugEvents.deleteByChain(user.tenantId, rec.id, i);
+        if (nodeIdOf(rec.id, i, before[i]!) !== nodes[i]?.id?.id) {
+          await storage.debugEvents.deleteByChain(user.tenantId, rec.id, i);
+          // So is the state the node there kept (ThingsBoard drops a replaced node's state with it).
+          await storage.ruleNodeStates.deleteByNode(user.tenantId, `${rec.id}:${i}`);
+        }
       }
       publish({ tenantId: user.tenantId, chainId: rec.id, kind: 'saved' });
       return ok(toMetadataDto(saved));
