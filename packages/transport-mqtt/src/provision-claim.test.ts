@@ -6,7 +6,7 @@ import {
   createClaimingTestDouble,
   createProvisioningTestDouble,
 } from '@rivulet/transport-service/testing';
-import { DEVICE, GATEWAY_TOKEN, TOKEN, closeAll, nextMessage, startTransport, type Harness } from './test-harness';
+import { DEVICE, GATEWAY_TOKEN, TOKEN, closeAll, nextMessage, reasonOf, startTransport, type Harness } from './test-harness';
 
 afterEach(closeAll);
 
@@ -36,13 +36,6 @@ async function grantedOf(p: Promise<unknown>): Promise<number[]> {
 
 function closed(c: MqttClient): Promise<void> {
   return new Promise((resolve) => (c.connected ? c.once('close', () => resolve()) : resolve()));
-}
-
-async function reasonOf(p: Promise<unknown>): Promise<number | undefined> {
-  return p.then(
-    () => 0,
-    (e: Error & { code?: number }) => e.code,
-  );
 }
 
 describe('MQTT device provisioning (CONNECT "provision", /provision/request -> /provision/response)', () => {

@@ -183,6 +183,14 @@ export function nextMessage(client: MqttClient, topic: string | ((t: string) => 
   });
 }
 
+/** The return or reason code a refused CONNECT or operation carries (CONNACK, PUBACK, ...); 0 when it succeeded. */
+export async function reasonOf(p: Promise<unknown>): Promise<number | undefined> {
+  return p.then(
+    () => 0,
+    (e: Error & { code?: number }) => e.code,
+  );
+}
+
 /** Everything a client receives, in order (to show what it did not get). */
 export function collect(client: MqttClient): Array<{ topic: string; payload: string }> {
   const got: Array<{ topic: string; payload: string }> = [];

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RpcChannel } from '@rivulet/broadcast';
 import { MsgType, type ToServerRpcReply } from '@rivulet/core';
 import { testRateLimiter } from '@rivulet/testing';
-import { DEVICE, TOKEN, closeAll, startTransport, waitForConsumed, type Harness } from '../test-harness';
+import { DEVICE, TOKEN, closeAll, reasonOf, startTransport, waitForConsumed, type Harness } from '../test-harness';
 import { protocolLevel } from './sniff';
 
 afterEach(closeAll);
@@ -13,14 +13,6 @@ const V5: IClientOptions = { protocolVersion: 5, reconnectPeriod: 0 };
 
 async function device5(h: Harness, extra: IClientOptions = {}) {
   return h.connect(TOKEN, { ...V5, ...extra });
-}
-
-/** The error a rejected MQTT 5 operation carries its reason code in. */
-async function reasonOf(p: Promise<unknown>): Promise<number | undefined> {
-  return p.then(
-    () => 0,
-    (e: Error & { code?: number }) => e.code,
-  );
 }
 
 describe('MQTT 5 beside 3.1.1 (CONNECT sniffed, served on mqtt-packet)', () => {
