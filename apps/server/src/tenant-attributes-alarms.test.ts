@@ -1,8 +1,5 @@
-import { connectAsync, type MqttClient } from 'mqtt';
-import { createTestDatabase } from '@rivulet/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Rivulet } from './app';
-import { api, eventually, login, startTestServer, tempDir } from './test-helpers';
+import { describe, expect, it } from 'vitest';
+import { api, eventually, startSuiteServer } from './test-helpers';
 
 /**
  * A tenant's or customer's server attributes saved over ThingsBoard's REST paths
@@ -13,23 +10,7 @@ import { api, eventually, login, startTestServer, tempDir } from './test-helpers
  * PostgreSQL, the whole server, a real MQTT device (mqtt.js).
  */
 describe('tenant and customer attributes over REST drive dynamic alarm thresholds', () => {
-  let app: Rivulet;
-  let db: { url: string; drop(): Promise<void> };
-  let jwt: string;
-  const dir = tempDir();
-  const clients: MqttClient[] = [];
-
-  beforeAll(async () => {
-    db = await createTestDatabase('tenant_attr_alarms');
-    app = await startTestServer({ DATABASE_URL: db.url, RIVULET_DATA_DIR: dir.dir, RIVULET_LOG_LEVEL: process.env.DBG_LOG ?? 'silent' });
-    jwt = await login(app.url);
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.endAsync(true).catch(() => {})));
-    await app?.stop();
-    await db?.drop();
-    dir.remove();
-  });
+  const server = startSuiteServer({ database: 'tenant_attr_alarms', env: { RIVULET_LOG_LEVEL: process.env.DBG_LOG ?? 'silent' } });
 
   type Source = 'CURRENT_TENANT' | 'CURRENT_CUSTOMER';
   const temperature = (operation: string, sourceType: Source) => ({
@@ -39,14 +20,14 @@ describe('tenant and customer attributes over REST drive dynamic alarm threshold
   });
 
   interface AlarmDto { type: string; severity: string; status: string }
-  const alarmsOf = async (deviceId: string) => (await api<{ data: AlarmDto[] }>(app.url, jwt, `/api/alarm/DEVICE/${deviceId}?pageSize=10&page=0`)).body.data;
+  const alarmsOf = async (deviceId: string) => (await api<{ data: AlarmDto[] }>(server.app.url, server.jwt, `/api/alarm/DEVICE/${deviceId}?pageSize=10&page=0`)).body.data;
 
   /**
    * `attrs` is the REST prefix of the entity whose maxTemp the profile reads; `assign` puts the device
    * where that value applies (a customer's device) before it reports.
    */
   async function thresholdFollowsRest(sourceType: Source, name: string, attrs: string, assign?: (deviceId: string) => Promise<void>): Promise<void> {
-    const profile = await api<{ id: { id: string } }>(app.url, jwt, '/api/deviceProfile', {
+    const profile = await api<{ id: { id: string } }>(server.app.url, server.jwt, '/api/deviceProfile', {
       method: 'POST',
       body: {
         name,
@@ -68,19 +49,18 @@ describe('tenant and customer attributes over REST drive dynamic alarm threshold
       },
     });
     expect(profile.status, JSON.stringify(profile.body)).toBe(200);
-    expect((await api(app.url, jwt, `${attrs}/attributes/SERVER_SCOPE`, { method: 'POST', body: { maxTemp: 80 } })).status).toBe(200);
+    expect((await api(server.app.url, server.jwt, `${attrs}/attributes/SERVER_SCOPE`, { method: 'POST', body: { maxTemp: 80 } })).status).toBe(200);
 
-    const d = await api<{ id: { id: string } }>(app.url, jwt, '/api/device', { method: 'POST', body: { name: `${name}-kiln`, deviceProfileId: { entityType: 'DEVICE_PROFILE', id: profile.body.id.id } } });
+    const d = await api<{ id: { id: string } }>(server.app.url, server.jwt, '/api/device', { method: 'POST', body: { name: `${name}-kiln`, deviceProfileId: { entityType: 'DEVICE_PROFILE', id: profile.body.id.id } } });
     expect(d.status).toBe(200);
     const deviceId = d.body.id.id;
     await assign?.(deviceId);
-    const token = (await api<{ credentialsId: string }>(app.url, jwt, `/api/device/${deviceId}/credentials`)).body.credentialsId;
-    const mqtt = await connectAsync(`mqtt://127.0.0.1:${app.mqttPort}`, { username: token, reconnectPeriod: 0 });
-    clients.push(mqtt);
+    const token = (await api<{ credentialsId: string }>(server.app.url, server.jwt, `/api/device/${deviceId}/credentials`)).body.credentialsId;
+    const mqtt = await server.connectMqtt({ username: token });
     const send = async (t: number) => {
       await mqtt.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature: t }), { qos: 1 });
       // stored by the rest of the root chain, so the device profile node has seen it
-      await eventually(async () => (await app.storage.timeseries.findLatest(deviceId, ['temperature']))[0]?.value === t);
+      await eventually(async () => (await server.app.storage.timeseries.findLatest(deviceId, ['temperature']))[0]?.value === t);
     };
 
     // 50 under the entity's 80: no alarm, and the node now holds the device's state (with maxTemp 80)
@@ -89,7 +69,7 @@ describe('tenant and customer attributes over REST drive dynamic alarm threshold
     expect(await alarmsOf(deviceId)).toEqual([]);
 
     // maxTemp 40 over REST: only the TENANT / CUSTOMER event can tell the cached state
-    expect((await api(app.url, jwt, `${attrs}/attributes/SERVER_SCOPE`, { method: 'POST', body: { maxTemp: 40 } })).status).toBe(200);
+    expect((await api(server.app.url, server.jwt, `${attrs}/attributes/SERVER_SCOPE`, { method: 'POST', body: { maxTemp: 40 } })).status).toBe(200);
     const raised = await eventually(async () => {
       await send(51);
       return (await alarmsOf(deviceId)).find((a) => a.status === 'ACTIVE_UNACK');
@@ -97,7 +77,7 @@ describe('tenant and customer attributes over REST drive dynamic alarm threshold
     expect(raised).toMatchObject({ type: 'Too Hot', severity: 'CRITICAL' });
 
     // deleted: the default 100 again, and 52 clears the alarm
-    expect((await api(app.url, jwt, `${attrs}/SERVER_SCOPE?keys=maxTemp`, { method: 'DELETE' })).status).toBe(200);
+    expect((await api(server.app.url, server.jwt, `${attrs}/SERVER_SCOPE?keys=maxTemp`, { method: 'DELETE' })).status).toBe(200);
     const cleared = await eventually(async () => {
       await send(52);
       return (await alarmsOf(deviceId)).find((a) => a.status === 'CLEARED_UNACK');
@@ -106,15 +86,15 @@ describe('tenant and customer attributes over REST drive dynamic alarm threshold
   }
 
   it('tenant: lowering maxTemp raises the alarm at a reading that did not before; deleting it falls back to the default and clears it', async () => {
-    await thresholdFollowsRest('CURRENT_TENANT', 'tenant-threshold', `/api/plugins/telemetry/TENANT/${app.tenantId}`);
+    await thresholdFollowsRest('CURRENT_TENANT', 'tenant-threshold', `/api/plugins/telemetry/TENANT/${server.app.tenantId}`);
   });
 
   it("customer: the same with the device's customer's maxTemp, saved and deleted over REST", async () => {
-    const c = await api<{ id: { id: string } }>(app.url, jwt, '/api/customer', { method: 'POST', body: { title: 'Kiln Owners' } });
+    const c = await api<{ id: { id: string } }>(server.app.url, server.jwt, '/api/customer', { method: 'POST', body: { title: 'Kiln Owners' } });
     expect(c.status).toBe(200);
     const customerId = c.body.id.id;
     await thresholdFollowsRest('CURRENT_CUSTOMER', 'customer-threshold', `/api/plugins/telemetry/CUSTOMER/${customerId}`, async (deviceId) => {
-      expect((await api(app.url, jwt, `/api/customer/${customerId}/device/${deviceId}`, { method: 'POST' })).status).toBe(200);
+      expect((await api(server.app.url, server.jwt, `/api/customer/${customerId}/device/${deviceId}`, { method: 'POST' })).status).toBe(200);
     });
   });
 });
