@@ -1,4 +1,5 @@
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { reasonOf } from '@rivulet/testing';
 import { describe, expect, it } from 'vitest';
 import { api, createDevice, eventually, startSuiteServer } from './test-helpers';
 
@@ -156,10 +157,7 @@ describe('MQTT through the whole server', () => {
     const c = await device('basic-user', { clientId: 'basic-client', password: 'basic-pass' });
     await c.publishAsync('v1/devices/me/telemetry', JSON.stringify({ ts: 5_000, values: { basic: 1 } }), { qos: 1 });
     await eventually(async () => (await server.app.storage.timeseries.count(d.id)) === 1);
-    const refused = await connectAsync(`mqtt://127.0.0.1:${server.app.mqttPort}`, { clientId: 'basic-client', username: 'basic-user', password: 'wrong', reconnectPeriod: 0 }).then(
-      () => 0,
-      (e: { code?: number }) => e.code,
-    );
+    const refused = await reasonOf(connectAsync(`mqtt://127.0.0.1:${server.app.mqttPort}`, { clientId: 'basic-client', username: 'basic-user', password: 'wrong', reconnectPeriod: 0 }));
     expect(refused).toBe(5);
   });
 

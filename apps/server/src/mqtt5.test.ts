@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
+import { reasonOf } from '@rivulet/testing';
 import { describe, expect, it } from 'vitest';
 import { api, createDevice, eventually, startSuiteServer } from './test-helpers';
 
@@ -19,10 +20,7 @@ describe('MQTT 5 through the whole server', () => {
   it('mqtt.js v5: telemetry is stored; a refused payload gets PUBACK 0x99 and the session goes on', async () => {
     const d = await createDevice(server.app.url, server.jwt, 'mqtt5-telemetry');
     const c = await device5(d.token);
-    const refused = await c.publishAsync('v1/devices/me/telemetry', 'not json at all {', { qos: 1 }).then(
-      () => 0,
-      (e: Error & { code?: number }) => e.code,
-    );
+    const refused = await reasonOf(c.publishAsync('v1/devices/me/telemetry', 'not json at all {', { qos: 1 }));
     expect(refused).toBe(0x99);
     await c.publishAsync('v1/devices/me/telemetry', JSON.stringify({ ts: 1_700_000_000_000, values: { temperature: 21.5 } }), { qos: 1 });
     await eventually(async () => (await server.app.storage.timeseries.count(d.id)) === 1);

@@ -166,3 +166,11 @@ export async function consumeRuleEngine(queue: Queue, opts: { subscribe?: boolea
   }
   return { consumed, gate };
 }
+
+/** The return or reason code a refused MQTT CONNECT or operation carries (CONNACK, PUBACK, SUBACK ...); 0 when it succeeded. */
+export async function reasonOf(p: Promise<unknown>): Promise<number | undefined> {
+  return p.then(
+    () => 0,
+    (e: Error & { code?: number }) => e.code,
+  );
+}

@@ -35,7 +35,7 @@ import {
 } from '@rivulet/testing';
 import { createMqttTransport, type MqttTransport, type MqttTransportConfig } from './index';
 
-export { DEVICE, OTHER, OTHER_TOKEN, TOKEN, type LogEntry, type StateEvent } from '@rivulet/testing';
+export { DEVICE, OTHER, OTHER_TOKEN, reasonOf, TOKEN, type LogEntry, type StateEvent } from '@rivulet/testing';
 export const GATEWAY_TOKEN = 'GW_TEST_TOKEN';
 export const GATEWAY: DeviceInfo = { tenantId: 'tenant-1', deviceId: 'gateway-1', deviceName: 'Gateway', deviceType: 'gateway', isGateway: true };
 /** MQTT basic credentials of OTHER: client id, user name and password together. */
@@ -181,14 +181,6 @@ export function nextMessage(client: MqttClient, topic: string | ((t: string) => 
     };
     client.on('message', on);
   });
-}
-
-/** The return or reason code a refused CONNECT or operation carries (CONNACK, PUBACK, ...); 0 when it succeeded. */
-export async function reasonOf(p: Promise<unknown>): Promise<number | undefined> {
-  return p.then(
-    () => 0,
-    (e: Error & { code?: number }) => e.code,
-  );
 }
 
 /** Everything a client receives, in order (to show what it did not get). */
