@@ -1,8 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { createDevice, curl, eventually, queueEnv, startSuiteServer } from './test-helpers';
+import { createDevice, curl, eventually, openWebSocket, queueEnv, startSuiteServer } from './test-helpers';
 
 const execFileP = promisify(execFile);
 
@@ -101,13 +100,7 @@ describe.each(['memory', 'kafka'] as const)('number types end to end (%s queue)'
 
   it('WebSocket: a double of integral value arrives as "1.0", a long as "1"', async () => {
     const d = await createDevice(server.app.url, server.jwt, `ws-numbers-${queueKind}`);
-    const ws = new WebSocket(`${server.app.url.replace('http', 'ws')}/api/ws`);
-    const frames: Array<{ subscriptionId?: number; data?: Record<string, Array<[number, string]>> }> = [];
-    ws.on('message', (m) => frames.push(JSON.parse(String(m))));
-    await new Promise((r, j) => {
-      ws.once('open', r);
-      ws.once('error', j);
-    });
+    const { ws, frames } = await openWebSocket(server.app.url);
     try {
       ws.send(JSON.stringify({ authCmd: { cmdId: 0, token: server.jwt } }));
       ws.send(JSON.stringify({ cmds: [{ type: 'TIMESERIES', cmdId: 10, entityType: 'DEVICE', entityId: d.id, scope: 'LATEST_TELEMETRY', keys: 't,n' }] }));

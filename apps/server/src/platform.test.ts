@@ -1,7 +1,6 @@
 import pg from 'pg';
-import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
-import { api, createDevice, eventually, startSuiteServer } from './test-helpers';
+import { api, createDevice, eventually, openWebSocket, startSuiteServer } from './test-helpers';
 
 describe('the platform on a real PostgreSQL server', () => {
   const server = startSuiteServer({ database: 'plat' });
@@ -69,13 +68,7 @@ describe('the platform on a real PostgreSQL server', () => {
 
   it('a WebSocket subscriber receives each posted value once it is stored', async () => {
     const dev = await createDevice(server.app.url, server.jwt, 'ws-device');
-    const ws = new WebSocket(`${server.app.url.replace('http', 'ws')}/api/ws`);
-    const frames: Array<{ subscriptionId?: number; data?: Record<string, Array<[number, string]>> }> = [];
-    ws.on('message', (m) => frames.push(JSON.parse(String(m))));
-    await new Promise((r, j) => {
-      ws.once('open', r);
-      ws.once('error', j);
-    });
+    const { ws, frames } = await openWebSocket(server.app.url);
     ws.send(JSON.stringify({ authCmd: { cmdId: 0, token: server.jwt } }));
     ws.send(JSON.stringify({ cmds: [{ type: 'TIMESERIES', cmdId: 10, entityType: 'DEVICE', entityId: dev.id, scope: 'LATEST_TELEMETRY', keys: 'temperature' }] }));
     // Give the subscription a moment to register before posting.

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, inject } from 'vitest';
+import WebSocket from 'ws';
 import { startRivulet, type Rivulet, type StartOptions } from './app';
 import { loadConfig } from './config';
 import { createTestDatabase, freePort, spawnRivulet, type RivuletProcess } from '@rivulet/testing';
@@ -110,6 +111,24 @@ export async function curl(method: string, url: string, body?: string, headers: 
   const { stdout } = await promisify(execFile)('curl', args, { timeout: 30_000 });
   const nl = stdout.lastIndexOf('\n');
   return { status: Number(stdout.slice(nl + 1)), text: stdout.slice(0, nl) };
+}
+
+/** A frame of the telemetry WebSocket (ThingsBoard's /api/ws): a subscription's update, values as [ts, text]. */
+export interface TelemetryFrame {
+  subscriptionId?: number;
+  data?: Record<string, Array<[number, string]>>;
+}
+
+/** A WebSocket to the server's /api/ws, once open, and every frame it receives (parsed, in order). */
+export async function openWebSocket<F = TelemetryFrame>(base: string): Promise<{ ws: WebSocket; frames: F[] }> {
+  const ws = new WebSocket(`${base.replace('http', 'ws')}/api/ws`);
+  const frames: F[] = [];
+  ws.on('message', (m) => frames.push(JSON.parse(String(m)) as F));
+  await new Promise((r, j) => {
+    ws.once('open', r);
+    ws.once('error', j);
+  });
+  return { ws, frames };
 }
 
 /** The system administrator startTestServer creates (its RIVULET_SYSADMIN_PASSWORD). */
