@@ -174,6 +174,27 @@ describe('device profile node: persistAlarmRulesState', () => {
     expect(relationsOf(out)).toEqual(['Success']);
   });
 
+  it('a malformed saved state (not the shape, negative or non-numeric progress) counts as no progress; the node goes on', async () => {
+    const s = stateStoreDouble();
+    const clock = { now: T0 };
+    const p = { id: 'profile-1', name: 'thermostat', profileData: profileData() };
+    const ctx = testNodeContext();
+    // The right profile and hash, taken from a real save, with garbage progress.
+    const first = nodeOn(s.service, () => p, clock).node;
+    await first.process(telemetryAt(T0, { temperature: 35 }), ctx);
+    await first.destroy?.();
+    const k = s.key(TENANT, ctx.nodeId, DEVICE.id);
+    const good = s.rows.get(k)!;
+    for (const alarmStates of [null, [], 'x', { 'high-temp': 5 }, { 'high-temp': { createRuleStates: { CRITICAL: { lastEventTs: 'x', duration: -5, eventCount: null } } } }]) {
+      s.rows.set(k, { ...good, alarmStates } as JsonObject);
+      const { node, services } = nodeOn(s.service, () => p, clock);
+      const out = await node.process(telemetryAt(T0 + 10_500, { temperature: 35 }), ctx);
+      expect(relationsOf(out), JSON.stringify(alarmStates)).toEqual(['Success']);
+      expect((services as ReturnType<typeof createRecordingServices>).alarmList).toEqual([]);
+      await node.destroy?.();
+    }
+  });
+
   it('tenant-bound: the state of another tenant, or about another tenant\'s device, is refused before storage', async () => {
     const s = stateStoreDouble();
     const base = { ...createRecordingServices(), ruleNodeStates: s.service };
