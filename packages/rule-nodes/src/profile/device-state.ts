@@ -92,6 +92,13 @@ export class DeviceAlarmState {
     return out;
   }
 
+  /** Whether any rule's progress changed since the last call (a cheap check before persisted()). */
+  takeChanged(): boolean {
+    let changed = false;
+    for (const a of this.alarmStates) if (a.takeChanged()) changed = true;
+    return changed;
+  }
+
   /** Takes saved progress (persisted()'s shape) of the alarms and rules the profile still has; the rest is ignored. */
   restore(alarmStates: unknown): void {
     if (typeof alarmStates !== 'object' || alarmStates === null || Array.isArray(alarmStates)) return;
@@ -272,6 +279,17 @@ class ProfileAlarmState {
     const create: JsonObject = {};
     for (const s of this.createStates) create[s.severity!] = s.toJson();
     return { createRuleStates: create, clearRuleState: this.clearState ? this.clearState.toJson() : null };
+  }
+
+  takeChanged(): boolean {
+    let changed = false;
+    for (const s of this.createStates) {
+      if (s.changed) changed = true;
+      s.changed = false;
+    }
+    if (this.clearState?.changed) changed = true;
+    if (this.clearState) this.clearState.changed = false;
+    return changed;
   }
 
   restore(saved: unknown): void {

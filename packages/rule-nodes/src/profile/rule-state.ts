@@ -232,6 +232,8 @@ export class AlarmRuleState {
   eventCount = 0;
   lastEventTs = 0;
   duration = 0;
+  /** Set whenever the progress changes (persistAlarmRulesState saves only then); cleared by the reader. */
+  changed = false;
 
   constructor(
     /** null for the clear rule. */
@@ -263,6 +265,7 @@ export class AlarmRuleState {
       case 'REPEATING':
         if (!holds) return 'FALSE';
         this.eventCount++;
+        this.changed = true;
         return this.eventCount >= this.required(snapshot) ? 'TRUE' : 'NOT_YET_TRUE';
       case 'DURATION':
         if (!holds) return 'FALSE';
@@ -270,10 +273,12 @@ export class AlarmRuleState {
           if (snapshot.ts > this.lastEventTs) {
             this.duration += snapshot.ts - this.lastEventTs;
             this.lastEventTs = snapshot.ts;
+            this.changed = true;
           }
         } else {
           this.lastEventTs = snapshot.ts;
           this.duration = 0;
+          this.changed = true;
         }
         return this.duration > this.required(snapshot) ? 'TRUE' : 'NOT_YET_TRUE';
     }
@@ -315,8 +320,10 @@ export class AlarmRuleState {
 
   /** Back to no progress (the condition stopped holding, or the alarm was raised or cleared). */
   reset(): void {
+    if (this.eventCount === 0 && this.lastEventTs === 0 && this.duration === 0) return;
     this.eventCount = 0;
     this.lastEventTs = 0;
     this.duration = 0;
+    this.changed = true;
   }
 }

@@ -70,10 +70,13 @@ export class AlarmStateStore {
       else this.discard(tenantId, nodeId, deviceId);
     }
     state.savedProgress = JSON.stringify(state.persisted());
+    state.takeChanged();
   }
 
   /** After a message or a harvest: the device's progress is saved if it changed since the last save. */
   changed(tenantId: string, nodeId: string, state: DeviceAlarmState, profile: RuleDeviceProfile): void {
+    // Most messages change no progress (the condition does not hold and nothing ran): no JSON made.
+    if (!state.takeChanged()) return;
     const alarmStates = state.persisted();
     const json = JSON.stringify(alarmStates);
     if (json === state.savedProgress) return;
